@@ -1,0 +1,44 @@
+# The two commands a new machine needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test check lint format bench fuzz sample-logs clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/logtrace analyze sample_logs/edge-1.access.log
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff format --check logtrace tests benchmarks scripts
+	$(VENV)/bin/ruff check logtrace tests benchmarks scripts
+	$(VENV)/bin/mypy
+
+check: lint test
+
+format: setup
+	$(VENV)/bin/ruff format logtrace tests benchmarks scripts
+	$(VENV)/bin/ruff check --fix logtrace tests benchmarks scripts
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+fuzz: setup
+	$(PY) -m pytest -q tests/test_fuzz.py --fuzz-long
+
+sample-logs: setup
+	$(PY) scripts/make_sample_logs.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,397 @@
+"""Where the time goes: latency percentiles per route, nginx vs upstream time, retries.
+
+Works chunk by chunk so memory does not grow with the input: each chunk of LINES is
+reduced to small partial aggregates (a histogram of request times in milliseconds per
+route, sums, status counts, the N slowest lines) that merge exactly. nginx logs
+``$request_time`` in whole milliseconds, so percentiles from the millisecond histogram
+are exact, not approximations.
+
+Percentiles are nearest-rank: p is the smallest logged value v such that at least
+ceil(p * n) requests took v or less. Every reported value is one that was logged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from logtrace.analysis.routes import with_routes
+
+QUANTILES = (0.5, 0.9, 0.95, 0.99)
+PERCENTILE_COLUMNS = ("p50_s", "p90_s", "p95_s", "p99_s")
+
+# The columns analyze asks the parser for; absent ones are simply not in the format.
+ANALYZE_COLUMNS = frozenset(
+    {
+        "time",
+        "start",
+        "request_time_s",
+        "status",
+        "method",
+        "path",
+        "request_id",
+        "upstream_response_time_s",
+        "upstream_status",
+        "upstream_addr",
+        "body_bytes_sent",
+    }
+)
+SLOWEST_COLUMNS = (
+    "time",
+    "request_id",
+    "method",
+    "route",
+    "path",
+    "status",
+    "request_time_s",
+    "upstream_time_s",
+    "nginx_time_s",
+    "upstream_attempts",
+    "source",
+    "line_no",
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which lines analyze looks at; all conditions must hold."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    route: str | None = None  # regex on the route template
+    path: str | None = None  # regex on the path
+    status: tuple[tuple[int, int], ...] = ()  # inclusive ranges: 5xx → (500, 599)
+
+    def expr(self, columns: list[str]) -> pl.Expr | None:
+        conds: list[pl.Expr] = []
+        if self.since is not None and "time" in columns:
+            conds.append(pl.col("time") >= self.since)
+        if self.until is not None and "time" in columns:
+            conds.append(pl.col("time") < self.until)
+        if self.route is not None:
+            conds.append(pl.col("route").str.contains(self.route).fill_null(value=False))
+        if self.path is not None and "path" in columns:
+            conds.append(pl.col("path").str.contains(self.path).fill_null(value=False))
+        if self.status and "status" in columns:
+            conds.append(
+                pl.any_horizontal([pl.col("status").is_between(lo, hi) for lo, hi in self.status])
+            )
+        if not conds:
+            return None
+        return pl.all_horizontal(conds)
+
+
+def derive(lines: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """Add route, upstream time (all attempts), attempts, retry cost and nginx-side time."""
+    lf = (
+        with_routes(lines)
+        if "path" in columns
+        else lines.with_columns(route=pl.lit(None, pl.String))
+    )
+    if "upstream_response_time_s" in columns:
+        urt = pl.col("upstream_response_time_s")
+        lf = lf.with_columns(
+            urt.list.sum().alias("upstream_time_s"),
+            urt.list.len().cast(pl.UInt32).alias("upstream_attempts"),
+            # Every attempt but the last failed and was retried.
+            (urt.list.sum() - urt.list.last().fill_null(0.0)).alias("retry_cost_s"),
+        ).with_columns(
+            pl.when(pl.col("upstream_attempts").is_null())
+            .then(None)
+            .otherwise(pl.col("upstream_time_s"))
+            .alias("upstream_time_s")
+        )
+        if "request_time_s" in columns:
+            # Monotonic upstream timers can exceed the wall-clock request time by 1 ms.
+            lf = lf.with_columns(
+                (pl.col("request_time_s") - pl.col("upstream_time_s").fill_null(0.0))
+                .clip(lower_bound=0.0)
+                .alias("nginx_time_s")
+            )
+    return lf
+
+
+@dataclass
+class Partials:
+    """Mergeable aggregates of the lines seen so far."""
+
+    top: int
+    hist: list[pl.DataFrame] = field(default_factory=list)
+    upstream_hist: list[pl.DataFrame] = field(default_factory=list)
+    routes: list[pl.DataFrame] = field(default_factory=list)
+    statuses: list[pl.DataFrame] = field(default_factory=list)
+    slowest: list[pl.DataFrame] = field(default_factory=list)
+    time_min: datetime | None = None
+    time_max: datetime | None = None
+    requests: int = 0
+    has_latency: bool = False
+    has_upstream: bool = False
+
+    def add(self, lines: pl.DataFrame) -> None:
+        """Reduce one chunk of derived LINES into the partial aggregates."""
+        if lines.is_empty():
+            return
+        cols = lines.columns
+        self.requests += lines.height
+        self.has_latency |= "request_time_s" in cols
+        self.has_upstream |= "upstream_time_s" in cols
+        ms = (pl.col("request_time_s") * 1000).round(0).cast(pl.Int64).alias("ms")
+        lf = lines.lazy()
+        plans = [
+            lf.group_by(
+                "route", "status" if "status" in cols else pl.lit(None).alias("status")
+            ).agg(pl.len().alias("count"))
+        ]
+        if "request_time_s" in cols:
+            plans.append(lf.group_by("route", ms).agg(pl.len().alias("count")))
+        if "upstream_time_s" in cols:
+            ums = (pl.col("upstream_time_s") * 1000).round(0).cast(pl.Int64).alias("ms")
+            plans.append(
+                lf.filter(pl.col("upstream_time_s").is_not_null())
+                .group_by("route", ums)
+                .agg(pl.len().alias("count"))
+            )
+        plans.append(lf.group_by("route").agg(*_route_sums(cols)))
+        if "time" in cols:
+            first = pl.col("start").min() if "start" in cols else pl.col("time").min()
+            plans.append(lf.select(first.alias("min"), pl.col("time").max().alias("max")))
+        if "request_time_s" in cols:
+            slow_cols = [c for c in (*SLOWEST_COLUMNS, "line") if c in cols]
+            plans.append(lf.select(slow_cols).top_k(self.top, by=["request_time_s", "line_no"]))
+        results = iter(pl.collect_all(plans))
+        self.statuses.append(next(results))
+        if "request_time_s" in cols:
+            self.hist.append(next(results))
+        if "upstream_time_s" in cols:
+            self.upstream_hist.append(next(results))
+        self.routes.append(next(results))
+        if "time" in cols:
+            lo, hi = next(results).row(0)
+            if lo is not None:
+                self.time_min = lo if self.time_min is None else min(self.time_min, lo)
+            if hi is not None:
+                self.time_max = hi if self.time_max is None else max(self.time_max, hi)
+        if "request_time_s" in cols:
+            self.slowest.append(next(results))
+        self._compact()
+
+    def _compact(self) -> None:
+        """Merge partials now and then so their number stays small."""
+        if len(self.hist) > 8:
+            self.hist = [_sum_counts(self.hist, ["route", "ms"])]
+        if len(self.upstream_hist) > 8:
+            self.upstream_hist = [_sum_counts(self.upstream_hist, ["route", "ms"])]
+        if len(self.statuses) > 8:
+            self.statuses = [_sum_counts(self.statuses, ["route", "status"])]
+        if len(self.routes) > 8:
+            self.routes = [_merge_route_sums(self.routes)]
+        if len(self.slowest) > 8:
+            self.slowest = [_top(self.slowest, self.top)]
+
+
+def _route_sums(cols: list[str]) -> list[pl.Expr]:
+    out = [pl.len().alias("count")]
+    if "request_time_s" in cols:
+        out.append(pl.col("request_time_s").sum().alias("total_s"))
+    if "upstream_time_s" in cols:
+        out += [
+            pl.col("upstream_time_s").sum().alias("upstream_total_s"),
+            pl.col("upstream_time_s").is_not_null().sum().alias("proxied"),
+            (pl.col("upstream_attempts") > 1).sum().alias("retried"),
+            (pl.col("upstream_attempts") - 1).clip(lower_bound=0).sum().alias("extra_attempts"),
+            pl.col("retry_cost_s").sum().alias("retry_cost_s"),
+        ]
+    if "nginx_time_s" in cols:
+        out.append(pl.col("nginx_time_s").sum().alias("nginx_total_s"))
+    if "body_bytes_sent" in cols:
+        out.append(pl.col("body_bytes_sent").sum().alias("bytes"))
+    return out
+
+
+def _sum_counts(frames: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:
+    return pl.concat(frames, how="vertical_relaxed").group_by(keys).agg(pl.col("count").sum())
+
+
+def _merge_route_sums(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    merged = pl.concat(frames, how="diagonal_relaxed")
+    return merged.group_by("route").agg(pl.exclude("route").sum())
+
+
+def _top(frames: list[pl.DataFrame], n: int) -> pl.DataFrame:
+    merged = pl.concat(frames, how="diagonal_relaxed")
+    return merged.top_k(n, by=["request_time_s", "line_no"])
+
+
+def _rank(n: pl.Expr, q: float) -> pl.Expr:
+    # The epsilon keeps float noise (0.95 * 20 = 19.000000000000004) from bumping a rank.
+    return (n * q - 1e-9).ceil().clip(lower_bound=1)
+
+
+def percentiles(hist: pl.DataFrame, by: str | None) -> pl.DataFrame:
+    """Nearest-rank percentiles and max (seconds) from a ``(by, ms, count)`` histogram."""
+    keys = [by] if by else []
+    h = hist.sort([*keys, "ms"]).with_columns(
+        pl.col("count").cum_sum().over(keys or pl.lit(1)).alias("cum"),
+        pl.col("count").sum().over(keys or pl.lit(1)).alias("n"),
+    )
+    aggs = [
+        (pl.col("ms").filter(pl.col("cum") >= _rank(pl.col("n"), q)).first() / 1000).alias(name)
+        for q, name in zip(QUANTILES, PERCENTILE_COLUMNS, strict=True)
+    ]
+    aggs += [
+        (pl.col("ms").max() / 1000).alias("max_s"),
+        ((pl.col("ms") * pl.col("count")).sum() / pl.col("count").sum() / 1000).alias("mean_s"),
+        pl.col("count").sum().alias("count"),
+    ]
+    if keys:
+        return h.group_by(keys).agg(aggs)
+    return h.select(aggs)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Percentiles of a set of requests, in seconds."""
+
+    count: int
+    p50_s: float
+    p90_s: float
+    p95_s: float
+    p99_s: float
+    max_s: float
+    mean_s: float
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Where the request time went, summed over all requests."""
+
+    total_s: float
+    upstream_s: float  # all attempts
+    nginx_s: float  # request time outside any upstream: reading, queueing, slow clients
+    proxied: int  # requests that went upstream
+    retried: int  # requests that needed more than one attempt
+    extra_attempts: int
+    retry_cost_s: float  # time spent in attempts that failed
+
+
+@dataclass(frozen=True)
+class LatencyReport:
+    """The merged result of :class:`Partials`."""
+
+    requests: int
+    time_min: datetime | None
+    time_max: datetime | None
+    statuses: dict[int, int]
+    latency: Latency | None
+    upstream_latency: Latency | None
+    routes: pl.DataFrame  # one row per route, sorted by total time
+    breakdown: Breakdown | None
+    slowest: pl.DataFrame
+
+    @property
+    def error_rate(self) -> float:
+        """Share of requests answered with a 5xx."""
+        errors = sum(n for s, n in self.statuses.items() if 500 <= s <= 599)
+        return errors / self.requests if self.requests else 0.0
+
+    @property
+    def client_error_rate(self) -> float:
+        errors = sum(n for s, n in self.statuses.items() if 400 <= s <= 499)
+        return errors / self.requests if self.requests else 0.0
+
+
+def _latency(row: dict[str, float] | None) -> Latency | None:
+    if not row or not row.get("count"):
+        return None
+    return Latency(
+        count=int(row["count"]),
+        **{k: float(row[k]) for k in (*PERCENTILE_COLUMNS, "max_s", "mean_s")},
+    )
+
+
+def finish(p: Partials) -> LatencyReport:
+    """Merge the partial aggregates into the report."""
+    statuses_by_route = (
+        _sum_counts(p.statuses, ["route", "status"]) if p.statuses else pl.DataFrame()
+    )
+    statuses: dict[int, int] = {}
+    route_status = pl.DataFrame({"route": []}, schema={"route": pl.String})
+    if not statuses_by_route.is_empty():
+        for status, count in (
+            statuses_by_route.group_by("status").agg(pl.col("count").sum()).iter_rows()
+        ):
+            if status is not None:
+                statuses[int(status)] = int(count)
+        route_status = statuses_by_route.group_by("route").agg(
+            *[
+                pl.col("count")
+                .filter(pl.col("status").is_between(lo, lo + 99))
+                .sum()
+                .alias(f"{lo // 100}xx")
+                for lo in (200, 300, 400, 500)
+            ]
+        )
+    routes = _merge_route_sums(p.routes) if p.routes else pl.DataFrame({"route": [], "count": []})
+    latency = upstream = None
+    if p.hist:
+        hist = _sum_counts(p.hist, ["route", "ms"])
+        latency = _latency(percentiles(hist, None).row(0, named=True))
+        routes = routes.join(
+            percentiles(hist, "route").drop("count"), on="route", how="left", nulls_equal=True
+        )
+    if p.upstream_hist:
+        uhist = _sum_counts(p.upstream_hist, ["route", "ms"])
+        upstream = _latency(percentiles(uhist, None).row(0, named=True))
+        up_routes = percentiles(uhist, "route").select(
+            "route",
+            pl.col("p50_s").alias("upstream_p50_s"),
+            pl.col("p99_s").alias("upstream_p99_s"),
+        )
+        routes = routes.join(up_routes, on="route", how="left", nulls_equal=True)
+    routes = routes.join(route_status, on="route", how="left", nulls_equal=True)
+    sort_by = "total_s" if "total_s" in routes.columns else "count"
+    routes = routes.sort([sort_by, "route"], descending=[True, False], nulls_last=True)
+    breakdown = None
+    if {"upstream_total_s", "total_s"} <= set(routes.columns):
+        sums = routes.select(
+            pl.col("total_s").sum(),
+            pl.col("upstream_total_s").sum(),
+            pl.col("nginx_total_s").sum() if "nginx_total_s" in routes.columns else pl.lit(0.0),
+            pl.col("proxied").sum(),
+            pl.col("retried").sum(),
+            pl.col("extra_attempts").sum(),
+            pl.col("retry_cost_s").sum(),
+        ).row(0)
+        breakdown = Breakdown(
+            total_s=float(sums[0] or 0),
+            upstream_s=float(sums[1] or 0),
+            nginx_s=float(sums[2] or 0),
+            proxied=int(sums[3] or 0),
+            retried=int(sums[4] or 0),
+            extra_attempts=int(sums[5] or 0),
+            retry_cost_s=float(sums[6] or 0),
+        )
+    slowest = _top(p.slowest, p.top) if p.slowest else pl.DataFrame()
+    if not slowest.is_empty():
+        slowest = slowest.sort(["request_time_s", "line_no"], descending=[True, False])
+    return LatencyReport(
+        requests=p.requests,
+        time_min=p.time_min,
+        time_max=p.time_max,
+        statuses=dict(sorted(statuses.items())),
+        latency=latency,
+        upstream_latency=upstream,
+        routes=routes,
+        breakdown=breakdown,
+        slowest=slowest,
+    )
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of a plain list; the definition the histogram implements."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q * len(ordered) - 1e-9))
+    return ordered[rank - 1]

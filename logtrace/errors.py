@@ -1,0 +1,99 @@
+"""Errors the user can act on, and the exit codes the CLI maps them to.
+
+The core raises :class:`LogtraceError` subclasses carrying a one-line message and a
+hint. Only ``cli.py`` turns them into ``logtrace: error: ...`` / ``hint: ...`` on
+stderr; anything else that escapes is a bug and is allowed to crash loudly.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Process exit codes. Documented in the README; scripts may rely on them."""
+
+    OK = 0
+    ERROR = 1  # unexpected internal error (a bug)
+    USAGE = 2  # bad command line (typer/click also uses 2)
+    NO_INPUT = 3  # an input file is missing, unreadable or not a log
+    BAD_FORMAT = 4  # a log_format or nginx.conf that cannot be compiled
+    NO_MATCH = 5  # the chosen/detected format matched no line
+    NOT_FOUND = 6  # a request id or other lookup found nothing
+    PARTIAL = 7  # some input was damaged or not delivered; results are partial
+    INTERRUPTED = 130
+
+
+class LogtraceError(Exception):
+    """An error with a message for the user and a hint about what to do next."""
+
+    exit_status: ExitStatus = ExitStatus.ERROR
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(LogtraceError):
+    """A source that cannot be read: missing, a directory with no logs, unreadable."""
+
+    exit_status = ExitStatus.NO_INPUT
+
+
+class FormatError(LogtraceError):
+    """A log_format string, preset name or nginx.conf that cannot be used."""
+
+    exit_status = ExitStatus.BAD_FORMAT
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        source_text: str | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.source_text = source_text
+        self.column = column  # 0-based column in source_text the error points at
+
+    def caret_lines(self) -> list[str]:
+        """The offending text and a caret under the column, when both are known."""
+        if self.source_text is None or self.column is None:
+            return []
+        line_start = self.source_text.rfind("\n", 0, self.column) + 1
+        line_end = self.source_text.find("\n", self.column)
+        if line_end == -1:
+            line_end = len(self.source_text)
+        return [
+            self.source_text[line_start:line_end],
+            " " * (self.column - line_start) + "^",
+        ]
+
+
+class NoMatchError(LogtraceError):
+    """The format matched none of the lines it was given."""
+
+    exit_status = ExitStatus.NO_MATCH
+
+
+class NotFoundError(LogtraceError):
+    """A lookup (request id, format name) found nothing."""
+
+    exit_status = ExitStatus.NOT_FOUND
+
+
+class UsageError(LogtraceError):
+    """Options that contradict each other or values that make no sense."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class DeliveryError(LogtraceError):
+    """An export or push that did not deliver everything."""
+
+    exit_status = ExitStatus.PARTIAL

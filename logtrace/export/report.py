@@ -1,0 +1,134 @@
+"""``analyze --json``: the report as a stable, documented JSON document.
+
+The shape is versioned (``"schema": "logtrace.analyze/1"``); fields are only ever added.
+README's "JSON output" section documents every field. Serialisation goes through
+``json.dumps``, never string concatenation, so log content cannot break the document.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from logtrace.analysis.analyze import Analysis
+from logtrace.analysis.latency import Latency
+from logtrace.parse import SourceStats
+
+SCHEMA = "logtrace.analyze/1"
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, float):
+        return round(v, 6)
+    return v
+
+
+def _rows(frame: pl.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    present = [c for c in columns if c in frame.columns]
+    return [
+        {k: _value(v) for k, v in row.items()}
+        for row in frame.select(present).iter_rows(named=True)
+    ]
+
+
+def _source(s: SourceStats) -> dict[str, Any]:
+    return {
+        "path": s.path,
+        "host": s.host,
+        "service": s.service,
+        "kind": s.kind,
+        "format": s.format,
+        "format_detected": s.detected is not None,
+        "lines_total": s.lines_total,
+        "lines_parsed": s.lines_parsed,
+        "lines_rejected": s.lines_rejected,
+        "rejected_reasons": dict(s.reasons.most_common()),
+        "rejected_samples": [
+            {"line_no": r.line_no, "reason": r.reason, "line": r.line, "column": r.column}
+            for r in s.samples
+        ],
+        "warnings": list(s.warnings),
+    }
+
+
+def _latency(lat: Latency | None) -> dict[str, Any] | None:
+    return None if lat is None else {k: _value(v) for k, v in asdict(lat).items()}
+
+
+ROUTE_FIELDS = [
+    "route",
+    "count",
+    "p50_s",
+    "p90_s",
+    "p95_s",
+    "p99_s",
+    "max_s",
+    "mean_s",
+    "total_s",
+    "upstream_total_s",
+    "nginx_total_s",
+    "upstream_p50_s",
+    "upstream_p99_s",
+    "retried",
+    "retry_cost_s",
+    "2xx",
+    "3xx",
+    "4xx",
+    "5xx",
+]
+SLOWEST_FIELDS = [
+    "time",
+    "request_id",
+    "method",
+    "route",
+    "path",
+    "status",
+    "request_time_s",
+    "upstream_time_s",
+    "nginx_time_s",
+    "upstream_attempts",
+    "source",
+    "line_no",
+]
+
+
+def analysis_dict(analysis: Analysis) -> dict[str, Any]:
+    """The analyze report as plain JSON-ready data."""
+    rep = analysis.latency
+    ingest = analysis.ingest
+    return {
+        "schema": SCHEMA,
+        "sources": [_source(s) for s in ingest.sources],
+        "lines": {
+            "total": ingest.lines_total,
+            "parsed": ingest.lines_parsed,
+            "rejected": sum(s.lines_rejected for s in ingest.sources),
+        },
+        "time_range": (
+            {"start": _value(rep.time_min), "end": _value(rep.time_max)} if rep.time_min else None
+        ),
+        "requests": rep.requests,
+        "error_rate": round(rep.error_rate, 6),
+        "client_error_rate": round(rep.client_error_rate, 6),
+        "statuses": {str(k): v for k, v in rep.statuses.items()},
+        "latency": _latency(rep.latency),
+        "upstream_latency": _latency(rep.upstream_latency),
+        "breakdown": None
+        if rep.breakdown is None
+        else {k: _value(v) for k, v in asdict(rep.breakdown).items()},
+        "routes": _rows(rep.routes, ROUTE_FIELDS),
+        "slowest": _rows(rep.slowest, SLOWEST_FIELDS),
+    }
+
+
+def analysis_json(analysis: Analysis) -> str:
+    return json.dumps(analysis_dict(analysis), indent=2, ensure_ascii=False)

@@ -1,0 +1,250 @@
+"""Lines → the LINES frame. Every line is either parsed or rejected with a reason.
+
+Per chunk: one vectorised pass of the strict regex over every line, a second pass of the
+lenient regex over the few lines the first one missed, typed conversion of the captured
+groups, and a check that each typed value really converted. Nothing here loops over lines
+in Python; only the handful of rejected samples shown to the user are diagnosed one by one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from logtrace.log_format.compiler import (
+    MATCHED,
+    CompiledFormat,
+    Conversion,
+    conversions,
+    regex_escape,
+)
+from logtrace.log_format.grammar import Literal
+from logtrace.schema import REJECTS
+
+MAX_SAMPLES = 5
+BLANK = "blank line"
+NO_MATCH = "does not match the log_format"
+
+
+@dataclass(frozen=True)
+class RejectedSample:
+    """One rejected line as shown to the user, with where it went wrong."""
+
+    line_no: int
+    reason: str
+    line: str
+    column: int | None = None  # caret position in ``line``
+    expected: str | None = None  # what the format wanted at ``column``
+
+
+@dataclass
+class SourceStats:
+    """Lines a source gave, parsed and rejected; why; and a few examples."""
+
+    path: str
+    host: str
+    service: str
+    format: str = "?"
+    kind: str = "nginx"
+    detected: str | None = None  # "998/1000 sample lines" when the format was detected
+    lines_total: int = 0
+    lines_parsed: int = 0
+    lines_rejected: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    samples: list[RejectedSample] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def add_rejects(self, rejects: pl.DataFrame, cf: CompiledFormat | None) -> None:
+        """Count a chunk's rejected lines and keep the first few as diagnosed samples."""
+        if rejects.is_empty():
+            return
+        for reason, count in rejects.group_by("reason").len().iter_rows():
+            self.reasons[reason] += count
+        room = MAX_SAMPLES - len(self.samples)
+        if room <= 0:
+            return
+        for line_no, reason, line in rejects.head(room).iter_rows():
+            column, expected = (
+                diagnose(line, cf) if cf is not None and reason != BLANK else (None, None)
+            )
+            self.samples.append(RejectedSample(line_no, reason, line, column, expected))
+
+
+@dataclass(frozen=True)
+class ParsedChunk:
+    """A chunk's parsed lines (LINES) and rejected lines (REJECTS)."""
+
+    lines: pl.DataFrame
+    rejects: pl.DataFrame
+
+
+def _typed(frame: pl.LazyFrame, convs: list[Conversion], keep: list[str]) -> pl.LazyFrame:
+    """Typed columns from captured groups; lines with an unconvertible value get a reason."""
+    checks = [
+        pl.when(c.invalid).then(pl.lit(f"{c.label}: not a valid value"))
+        for c in convs
+        if c.invalid is not None
+    ]
+    reason = pl.coalesce(checks) if checks else pl.lit(None, dtype=pl.String)
+    return frame.select(*keep, *(c.expr for c in convs), reason.alias("_reason"))
+
+
+def _extract(frame: pl.LazyFrame, regex: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Lines the regex matched (with its groups as columns) and lines it did not."""
+    hit = frame.with_columns(pl.col("line").str.extract_groups(regex).alias("_m")).unnest("_m")
+    matched = pl.col(MATCHED).is_not_null()
+    return hit.filter(matched), hit.filter(~matched).select("line_no", "line")
+
+
+def parse_chunk(
+    lines: pl.DataFrame,
+    cf: CompiledFormat,
+    columns: frozenset[str] | None = None,
+    *,
+    keep_line: bool = False,
+) -> ParsedChunk:
+    """Parse a frame of ``line_no``/``line`` with a compiled format.
+
+    ``columns`` limits the LINES columns produced (None: all the format has); the regex
+    captures only what they need. Plans are lazy so polars spreads them over all cores.
+    """
+    keep = ["line_no", "line"] if keep_line else ["line_no"]
+    parsed: list[pl.DataFrame] = []
+    pending = lines
+    strict = cf.strict_regex(columns)
+    if strict is not None:
+        ok, rest = _extract(lines.lazy(), strict)
+        good, pending = pl.collect_all(
+            [_typed(ok, conversions(cf, columns, strict=True), keep), rest]
+        )
+        parsed.append(good)
+    if pending.height:
+        ok, rest = _extract(pending.lazy(), cf.lenient_regex(columns))
+        good, pending = pl.collect_all(
+            [_typed(ok, conversions(cf, columns, strict=False), keep), rest]
+        )
+        parsed.append(good)
+    frame = pl.concat(parsed, how="diagonal_relaxed") if len(parsed) > 1 else parsed[0]
+    failed = frame.filter(pl.col("_reason").is_not_null())
+    good = frame.filter(pl.col("_reason").is_null()).drop("_reason")
+    rejects = [
+        pending.select(
+            "line_no",
+            pl.when(pl.col("line").is_null() | (pl.col("line").str.strip_chars() == ""))
+            .then(pl.lit(BLANK))
+            .otherwise(pl.lit(NO_MATCH))
+            .alias("reason"),
+            pl.col("line").fill_null(""),
+        )
+    ]
+    if failed.height:
+        rejects.append(
+            failed.select("line_no", pl.col("_reason").alias("reason")).join(
+                lines.select("line_no", "line"), on="line_no", how="left"
+            )
+        )
+    good = _single_attempt_lists(good)
+    if good.height and "time" in good.columns and "request_time_s" in good.columns:
+        micros = (pl.col("request_time_s") * 1e6).round(0).cast(pl.Int64)
+        good = good.with_columns((pl.col("time") - pl.duration(microseconds=micros)).alias("start"))
+    rejected = pl.concat(rejects, how="vertical_relaxed").cast(REJECTS).sort("line_no")  # type: ignore[arg-type]
+    return ParsedChunk(good, rejected)
+
+
+def _single_attempt_lists(frame: pl.DataFrame) -> pl.DataFrame:
+    """An upstream variable logged as a bare "-" is "no upstream" only if every upstream
+    variable of the line says so; next to an attempt it is that one attempt's missing
+    value (a 499 has ``us="-"`` but ``urt="0.502"``)."""
+    lists = [
+        c for c, t in frame.schema.items() if c.startswith("upstream_") and isinstance(t, pl.List)
+    ]
+    if len(lists) < 2 or frame.is_empty():
+        return frame
+    attempted = pl.any_horizontal([pl.col(c).is_not_null() for c in lists])
+    return frame.with_columns(
+        pl.when(pl.col(c).is_null() & attempted)
+        .then(pl.lit([None], dtype=frame.schema[c]))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in lists
+    )
+
+
+# --- explaining a rejected line ------------------------------------------------------------
+
+
+def diagnose(line: str, cf: CompiledFormat) -> tuple[int | None, str | None]:
+    """Where ``line`` stops matching the format, and what the format expected there.
+
+    Grows the lenient regex one format item at a time and reports the end of the
+    longest prefix that still matches: the caret column shown under the line.
+    """
+    regex = cf.lenient_regex(None)
+    body = regex.removeprefix(f"^(?P<{MATCHED}>)").removesuffix("$")
+    pieces = _split_pieces(cf)
+    if re.fullmatch(body, line, flags=re.S):
+        return None, None
+    best_end = 0
+    prefix = ""
+    for piece, what in pieces:
+        candidate = prefix + piece
+        try:
+            m = re.match(candidate, line, flags=re.S)
+        except re.error:
+            return None, None
+        if m is None:
+            return best_end, what
+        best_end = m.end()
+        prefix = candidate
+    return best_end, "end of line"
+
+
+def _split_pieces(cf: CompiledFormat) -> list[tuple[str, str]]:
+    """The lenient regex cut at format items, each with a human name."""
+    full = cf.lenient_regex(None).removeprefix(f"^(?P<{MATCHED}>)").removesuffix("$")
+    pieces: list[tuple[str, str]] = []
+    pos = 0
+    fields = iter(cf.fields)
+    for item in cf.format.items:
+        if isinstance(item, Literal):
+            lit = regex_escape(item.text)
+            assert full.startswith(lit, pos)
+            pieces.append((lit, repr(item.text)))
+            pos += len(lit)
+            continue
+        f = next(fields)
+        start = full.index(f"(?P<{f.group}>", pos)
+        end = _group_end(full, start)
+        pieces.append((full[start:end], f"${f.var.name}"))
+        pos = end
+    return pieces
+
+
+def _group_end(regex: str, start: int) -> int:
+    depth = 0
+    i = start
+    in_class = False
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if regex[i + 1 : i + 2] == "^":
+                i += 1
+            if regex[i + 1 : i + 2] == "]":
+                i += 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return len(regex)

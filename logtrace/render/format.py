@@ -1,0 +1,45 @@
+"""Number and time formatting shared by every renderer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def duration(seconds: float | None) -> str:
+    """A duration for people: ``0 ms``, ``35 ms``, ``1.20 s``, ``3m05s``."""
+    if seconds is None:
+        return "-"
+    if seconds < 0:
+        return "-" + duration(-seconds)
+    if seconds < 0.0095:
+        ms = seconds * 1000
+        return f"{ms:.1f} ms" if ms % 1 else f"{ms:.0f} ms"
+    if seconds < 10:
+        return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 120:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def count(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def share(part: float, whole: float) -> str:
+    if not whole:
+        return "-"
+    return f"{100 * part / whole:.1f}%"
+
+
+def timestamp(value: datetime | None, *, date: bool = True) -> str:
+    if value is None:
+        return "-"
+    fmt = "%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S"
+    text = value.strftime(fmt)
+    if value.microsecond:
+        text += f".{value.microsecond // 1000:03d}"
+    return text

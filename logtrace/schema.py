@@ -1,0 +1,123 @@
+"""The column contracts of the frames that pass between stages.
+
+LINES   one row per parsed log line (parse.py for nginx, applog.py for app logs)
+REJECTS one row per line that could not be parsed, with the reason
+SPANS   one row per span (timelines.py)
+
+A stage may add columns; it never changes the meaning or dtype of one listed here.
+Times are UTC ``Datetime("us")``; durations are Float64 seconds with ``_s`` in the name.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+TIME = pl.Datetime("us", "UTC")
+
+# Columns every LINES frame has, whatever produced it.
+LINES_BASE: dict[str, pl.DataType] = {
+    "source": pl.String(),  # the file (or <stdin>) the line came from
+    "host": pl.String(),  # the host that wrote it (file name, field, or --source)
+    "service": pl.String(),  # the service that wrote it
+    "line_no": pl.UInt64(),  # 1-based line number in its source
+}
+
+# Columns an nginx access line may have, depending on its log_format. Only what the
+# format logs is present; a value nginx logged as not found ("-") is null, never 0.
+LINES_NGINX: dict[str, pl.DataType] = {
+    "time": TIME,  # when nginx wrote the line: the request's END
+    "start": TIME,  # time - request_time: when nginx read the first byte
+    "request_time_s": pl.Float64(),
+    "status": pl.UInt16(),
+    "request": pl.String(),  # raw request line, decoded; kept even when it is garbage
+    "method": pl.String(),
+    "target": pl.String(),  # path and query as sent
+    "path": pl.String(),
+    "query": pl.String(),
+    "protocol": pl.String(),
+    "request_id": pl.String(),
+    "remote_addr": pl.String(),
+    "remote_user": pl.String(),
+    "body_bytes_sent": pl.Int64(),
+    "bytes_sent": pl.Int64(),
+    "request_length": pl.Int64(),
+    "http_referer": pl.String(),
+    "http_user_agent": pl.String(),
+    "upstream_addr": pl.List(pl.String()),  # one item per attempt, groups flattened
+    "upstream_status": pl.List(pl.UInt16()),
+    "upstream_response_time_s": pl.List(pl.Float64()),
+    "upstream_connect_time_s": pl.List(pl.Float64()),
+    "upstream_header_time_s": pl.List(pl.Float64()),
+}
+
+# Derived by analysis from LINES (analysis/latency.py).
+LINES_DERIVED: dict[str, pl.DataType] = {
+    "route": pl.String(),  # path with ids templated: /users/{id}
+    "upstream_time_s": pl.Float64(),  # sum over all upstream attempts
+    "upstream_attempts": pl.UInt32(),
+    "nginx_time_s": pl.Float64(),  # request_time - upstream_time, clamped at 0
+}
+
+REJECTS: dict[str, pl.DataType] = {
+    "line_no": pl.UInt64(),
+    "reason": pl.String(),
+    "line": pl.String(),
+}
+
+# Columns of app-log LINES (applog.py), besides LINES_BASE. An app line is an event of
+# one request: the end of a request it served (``event="server"``, with a duration), a
+# call it made to another service (``event="client"``, with a duration), a start marker
+# (``event="start"``), or any other line that carries the request id (``event="log"``).
+LINES_APP: dict[str, pl.DataType] = {
+    "time": TIME,  # when the line was written
+    "time_precision_s": pl.Float64(),  # 1e-6 for microseconds, 1e-3 for logging's ,mmm ...
+    "request_id": pl.String(),
+    "event": pl.String(),  # server | client | start | log
+    "level": pl.String(),  # INFO, ERROR ... as written (upper-cased)
+    "message": pl.String(),
+    "method": pl.String(),
+    "target": pl.String(),  # path and query (from path/url/uri fields or the text)
+    "path": pl.String(),
+    "status": pl.UInt16(),
+    "duration_s": pl.Float64(),  # from duration_ms, took=12.3ms, in 8.2ms, elapsed=0.004 ...
+    "peer": pl.String(),  # the service a client event called (peer/upstream/to/... field)
+    "error": pl.Boolean(),  # level ERROR/FATAL/CRITICAL, or a traceback attached
+    "extra_lines": pl.UInt32(),  # continuation lines (tracebacks) attached to this entry
+}
+
+# One row per span (timelines.py). A trace is all spans of one request_id.
+SPANS: dict[str, pl.DataType] = {
+    "request_id": pl.String(),
+    "span_id": pl.String(),  # 16 lowercase hex, stable for the same input
+    "parent_span_id": pl.String(),  # null for the root
+    "parent_guessed": pl.Boolean(),  # parent chosen by time containment alone
+    "host": pl.String(),
+    "service": pl.String(),
+    "kind": pl.String(),  # SERVER | CLIENT | INTERNAL
+    "name": pl.String(),  # "GET /api/orders/{id}"
+    "method": pl.String(),
+    "route": pl.String(),
+    "target": pl.String(),
+    "peer": pl.String(),  # CLIENT spans: the service (or address) called
+    "start": TIME,  # after clock-skew correction
+    "end": TIME,
+    "raw_start": TIME,  # as the logs say
+    "raw_end": TIME,
+    "duration_s": pl.Float64(),
+    "precision_s": pl.Float64(),  # how exactly start/end are known (1.0 for $time_local)
+    "skew_s": pl.Float64(),  # offset applied to this span's host clock (0 when none)
+    "status": pl.UInt16(),
+    "error": pl.Boolean(),
+    "attempt": pl.UInt32(),  # upstream attempt number (1 = first try), else null
+    "source": pl.String(),
+    "line_no": pl.UInt64(),
+    "depth": pl.UInt32(),  # 0 for the root
+}
+
+# Critical path of one trace: the stretches of spans the request waited on.
+CRITICAL: dict[str, pl.DataType] = {
+    "request_id": pl.String(),
+    "span_id": pl.String(),
+    "section_start": TIME,
+    "section_end": TIME,
+}

@@ -1,0 +1,339 @@
+"""Where lines come from: files, globs, directories, rotated ``.gz`` files and stdin.
+
+A source is read in chunks of whole lines (bytes), so memory stays bounded however big
+the file is, and each chunk becomes a polars frame of ``line_no`` and ``line`` without a
+Python loop over lines. Each source carries the host and service its lines belong to.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import io
+import os
+import re
+import sys
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+
+from logtrace.errors import InputError
+
+STDIN = "-"
+CHUNK_BYTES = 32 * 1024 * 1024
+_READ_BYTES = 4 * 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+
+# Names a directory listing picks up: *.log, rotations (*.log.1, *.log.2.gz, *.log-20261126).
+_LOG_NAME = re.compile(r"\.log(?:[.-][0-9][0-9A-Za-z_-]*)?(?:\.gz)?$|\.log\.gz$")
+# File stems too generic to name a host: the parent directory names it instead.
+_GENERIC_STEMS = frozenset(
+    {
+        "access",
+        "error",
+        "app",
+        "application",
+        "server",
+        "output",
+        "stdout",
+        "stderr",
+        "log",
+        "logs",
+        "nginx",
+        "default",
+        "current",
+    }
+)
+_HOST_SUFFIX = re.compile(r"[-_]?[0-9]+$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a file or stdin, with the host and service its lines belong to."""
+
+    path: str  # as given; "-" for stdin
+    host: str
+    service: str
+
+    @property
+    def is_stdin(self) -> bool:
+        return self.path == STDIN
+
+    @property
+    def label(self) -> str:
+        return "<stdin>" if self.is_stdin else self.path
+
+
+@dataclass
+class ReadReport:
+    """What reading a source found besides lines: damage, odd encodings."""
+
+    warnings: list[str] = field(default_factory=list)
+    bytes_read: int = 0
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Whole lines of one source as bytes; ``first_line_no`` is 1-based."""
+
+    data: bytes
+    first_line_no: int = 1
+
+
+def host_from_path(path: str) -> str:
+    """The host a file's name suggests: ``logs/web-1.access.log.2.gz`` → ``web-1``."""
+    if path == STDIN:
+        return "stdin"
+    p = Path(path)
+    stem = p.name.split(".")[0] or p.name
+    if stem.lower() in _GENERIC_STEMS:
+        parent = p.resolve().parent.name
+        if parent and parent.lower() not in _GENERIC_STEMS | {"var", "tmp", "sample_logs"}:
+            return parent
+        return "local"
+    return stem
+
+
+def service_from_host(host: str) -> str:
+    """A host's service name: its name without a trailing instance number (api-2 → api)."""
+    service = _HOST_SUFFIX.sub("", host)
+    return service or host
+
+
+def _labelled(path: str, host: str | None, service: str | None) -> Source:
+    host = host or host_from_path(path)
+    return Source(path=path, host=host, service=service or service_from_host(host))
+
+
+def _split_label(spec: str) -> tuple[str, str | None, str | None]:
+    """``path@host`` or ``path@host/service``; the plain path when it exists as given."""
+    if spec == STDIN or os.path.exists(spec) or "@" not in spec:
+        return spec, None, None
+    path, _, label = spec.rpartition("@")
+    host, _, service = label.partition("/")
+    return path, host or None, service or None
+
+
+def resolve_sources(specs: Sequence[str], explicit: Sequence[str] = ()) -> list[Source]:
+    """Expand FILES arguments (paths, globs, directories, ``-``) and ``--source HOST=PATH``."""
+    sources: list[Source] = []
+    for spec in explicit:
+        host, sep, path = spec.partition("=")
+        if not sep or not host or not path:
+            raise InputError(
+                f"--source {spec!r} is not HOST=PATH",
+                "for example --source web-1=logs/web-1.access.log (HOST may be HOST/SERVICE)",
+            )
+        host, _, service = host.partition("/")
+        sources.extend(_labelled(p, host, service or None) for p in _expand(path))
+    for spec in specs:
+        path, label_host, label_service = _split_label(spec)
+        sources.extend(_labelled(p, label_host, label_service) for p in _expand(path))
+    if not sources:
+        raise InputError("no input given", "pass log files, a directory, a glob, or - for stdin")
+    seen: set[str] = set()
+    unique = []
+    for s in sources:
+        key = s.path if s.is_stdin else os.path.realpath(s.path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(s)
+    if sum(s.is_stdin for s in unique) > 1:
+        raise InputError("stdin given more than once", "use - only once")
+    return unique
+
+
+def _expand(path: str) -> list[str]:
+    if path == STDIN:
+        return [STDIN]
+    if os.path.isdir(path):
+        names = sorted(n for n in os.listdir(path) if _LOG_NAME.search(n))
+        files = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
+        if not files:
+            raise InputError(
+                f"{path}: directory has no log files",
+                "a directory contributes its *.log files and their rotations (*.log.1, *.log.2.gz)",
+            )
+        return files
+    if os.path.exists(path):
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{path}: permission denied", "check the file's permissions")
+        return [path]
+    if glob.has_magic(path):
+        matches = sorted(p for p in glob.glob(path) if os.path.isfile(p))
+        if matches:
+            return matches
+        raise InputError(f"{path}: the pattern matches no file", "check the glob; quote it")
+    raise InputError(f"{path}: no such file or directory", "check the path")
+
+
+# --- reading bytes -------------------------------------------------------------------------
+
+
+def _open(source: Source) -> BinaryIO:
+    if source.is_stdin:
+        return sys.stdin.buffer
+    try:
+        return open(source.path, "rb")
+    except IsADirectoryError:
+        raise InputError(f"{source.path}: is a directory", "pass the files inside it") from None
+    except OSError as exc:
+        raise InputError(f"{source.path}: {exc.strerror}", "check the path") from None
+
+
+def _raw_blocks(stream: BinaryIO, report: ReadReport, label: str) -> Iterator[bytes]:
+    """Decompressed blocks; gzip is detected by its magic bytes, not the file name."""
+    head = stream.read(_READ_BYTES)
+    if not head.startswith(_GZIP_MAGIC):
+        if label.endswith(".gz") and head:
+            report.warnings.append(f"{label}: not gzip-compressed; read as plain text")
+        block = head
+        while block:
+            report.bytes_read += len(block)
+            yield block
+            block = stream.read(_READ_BYTES)
+        return
+    yield from _gunzip(head, stream, report, label)
+
+
+def _gunzip(head: bytes, stream: BinaryIO, report: ReadReport, label: str) -> Iterator[bytes]:
+    """Decompress gzip members one after another (nginx's ``gzip=`` writes many)."""
+    inflater = zlib.decompressobj(wbits=31)
+    block = head
+    while True:
+        report.bytes_read += len(block)
+        try:
+            out = inflater.decompress(block)
+        except zlib.error as exc:
+            report.truncated = True
+            report.warnings.append(
+                f"{label}: gzip data is damaged ({exc}); kept the lines before the damage"
+            )
+            return
+        if out:
+            yield out
+        while inflater.eof and inflater.unused_data:
+            rest = inflater.unused_data
+            inflater = zlib.decompressobj(wbits=31)
+            try:
+                out = inflater.decompress(rest)
+            except zlib.error:
+                report.warnings.append(f"{label}: trailing bytes after the gzip data were ignored")
+                return
+            if out:
+                yield out
+        block = stream.read(_READ_BYTES)
+        if not block:
+            break
+    if not inflater.eof:
+        tail = inflater.flush()
+        if tail:
+            yield tail
+        report.truncated = True
+        report.warnings.append(
+            f"{label}: gzip file is truncated; kept every line before the end of the data"
+        )
+
+
+def iter_blocks(
+    source: Source, report: ReadReport, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[bytes]:
+    """Blocks of whole lines, about ``chunk_bytes`` each; the last may lack its newline."""
+    stream = _open(source)
+    try:
+        parts: list[bytes] = []
+        size = 0
+        first = True
+        for block in _raw_blocks(stream, report, source.label):
+            data = block.removeprefix(_BOM) if first else block
+            first = False
+            parts.append(data)
+            size += len(data)
+            if size < chunk_bytes:
+                continue
+            data = b"".join(parts)
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                parts, size = [data], len(data)  # one very long line: read on until it ends
+                continue
+            yield data[: cut + 1]
+            tail = data[cut + 1 :]
+            parts, size = ([tail], len(tail)) if tail else ([], 0)
+        if size:
+            yield b"".join(parts)
+    finally:
+        if not source.is_stdin:
+            stream.close()
+
+
+def iter_frames(
+    source: Source, report: ReadReport, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[pl.DataFrame]:
+    """Frames of ``line_no`` and ``line`` covering every line of the source, in order."""
+    line_no = 1
+    for data in iter_blocks(source, report, chunk_bytes):
+        frame = lines_frame(Chunk(data, line_no))
+        line_no += frame.height
+        yield frame
+
+
+# --- bytes to a frame of lines -------------------------------------------------------------
+
+_SEPARATORS = (b"\x1f", b"\x1e", b"\x01", b"\x00", b"\x02", b"\x03")
+
+
+def _hex_escape_errors(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    bad = exc.object[exc.start : exc.end]
+    return "".join(f"\\x{b:02X}" for b in bad), exc.end
+
+
+codecs.register_error("logtrace-hex", _hex_escape_errors)
+
+
+def _as_utf8(data: bytes) -> bytes:
+    r"""Valid UTF-8 for polars. Bytes that are not UTF-8 become ``\xHH`` text, the same
+    escape nginx itself uses, so nothing is dropped and the value stays decodable."""
+    if data.isascii():
+        return data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="logtrace-hex").encode("utf-8")
+    return data
+
+
+def lines_frame(chunk: Chunk) -> pl.DataFrame:
+    """A frame of ``line_no`` (UInt32, from ``chunk.first_line_no``) and ``line``.
+
+    Blank lines are null. The ``line`` column is left exactly as polars read it: touching
+    it (even ``fill_null``) makes polars copy it into one buffer and lose the parallelism
+    of the chunked original.
+    """
+    data = _as_utf8(chunk.data)
+    frame: pl.DataFrame | None = None
+    sep = next((s for s in _SEPARATORS if s not in data), None)
+    if sep is not None and data:
+        frame = pl.read_csv(
+            io.BytesIO(data),
+            has_header=False,
+            separator=sep.decode(),
+            quote_char=None,
+            schema={"line": pl.String},
+            eol_char="\n",
+        )
+    if frame is None:
+        text = data.decode("utf-8")
+        parts = text.split("\n")
+        if text.endswith("\n"):
+            parts.pop()
+        frame = pl.DataFrame(
+            {"line": [p.removesuffix("\r") or None for p in parts]}, schema={"line": pl.String}
+        )
+    return frame.with_row_index("line_no", offset=chunk.first_line_no)
