@@ -147,9 +147,14 @@ def parse_chunk(
             )
         )
     good = _single_attempt_lists(good)
-    if good.height and "time" in good.columns and "request_time_s" in good.columns:
-        micros = (pl.col("request_time_s") * 1e6).round(0).cast(pl.Int64)
-        good = good.with_columns((pl.col("time") - pl.duration(microseconds=micros)).alias("start"))
+    if "time" in good.columns and cf.time_precision_s is not None:
+        good = good.with_columns(pl.lit(cf.time_precision_s).alias("time_precision_s"))
+        if "request_time_s" in good.columns:
+            # nginx writes the line at the request's END: start = end - $request_time.
+            micros = (pl.col("request_time_s") * 1e6).round(0).cast(pl.Int64)
+            good = good.with_columns(
+                (pl.col("time") - pl.duration(microseconds=micros)).alias("start")
+            )
     rejected = pl.concat(rejects, how="vertical_relaxed").cast(REJECTS).sort("line_no")  # type: ignore[arg-type]
     return ParsedChunk(good, rejected)
 

@@ -26,6 +26,7 @@ LINES_BASE: dict[str, pl.DataType] = {
 # format logs is present; a value nginx logged as not found ("-") is null, never 0.
 LINES_NGINX: dict[str, pl.DataType] = {
     "time": TIME,  # when nginx wrote the line: the request's END
+    "time_precision_s": pl.Float64(),  # 0.001 with $msec, 1.0 with $time_local/iso8601
     "start": TIME,  # time - request_time: when nginx read the first byte
     "request_time_s": pl.Float64(),
     "status": pl.UInt16(),

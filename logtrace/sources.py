@@ -187,9 +187,11 @@ def _open(source: Source) -> BinaryIO:
         raise InputError(f"{source.path}: {exc.strerror}", "check the path") from None
 
 
-def _raw_blocks(stream: BinaryIO, report: ReadReport, label: str) -> Iterator[bytes]:
+def _raw_blocks(
+    stream: BinaryIO, report: ReadReport, label: str, size: int = _READ_BYTES
+) -> Iterator[bytes]:
     """Decompressed blocks; gzip is detected by its magic bytes, not the file name."""
-    head = stream.read(_READ_BYTES)
+    head = stream.read(size)
     if not head.startswith(_GZIP_MAGIC):
         if label.endswith(".gz") and head:
             report.warnings.append(f"{label}: not gzip-compressed; read as plain text")
@@ -197,12 +199,14 @@ def _raw_blocks(stream: BinaryIO, report: ReadReport, label: str) -> Iterator[by
         while block:
             report.bytes_read += len(block)
             yield block
-            block = stream.read(_READ_BYTES)
+            block = stream.read(size)
         return
-    yield from _gunzip(head, stream, report, label)
+    yield from _gunzip(head, stream, report, label, size)
 
 
-def _gunzip(head: bytes, stream: BinaryIO, report: ReadReport, label: str) -> Iterator[bytes]:
+def _gunzip(
+    head: bytes, stream: BinaryIO, report: ReadReport, label: str, size: int
+) -> Iterator[bytes]:
     """Decompress gzip members one after another (nginx's ``gzip=`` writes many)."""
     inflater = zlib.decompressobj(wbits=31)
     block = head
@@ -228,7 +232,7 @@ def _gunzip(head: bytes, stream: BinaryIO, report: ReadReport, label: str) -> It
                 return
             if out:
                 yield out
-        block = stream.read(_READ_BYTES)
+        block = stream.read(size)
         if not block:
             break
     if not inflater.eof:
@@ -242,15 +246,16 @@ def _gunzip(head: bytes, stream: BinaryIO, report: ReadReport, label: str) -> It
 
 
 def iter_blocks(
-    source: Source, report: ReadReport, chunk_bytes: int = CHUNK_BYTES
+    source: Source, report: ReadReport, chunk_bytes: int | None = None
 ) -> Iterator[bytes]:
     """Blocks of whole lines, about ``chunk_bytes`` each; the last may lack its newline."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
     stream = _open(source)
     try:
         parts: list[bytes] = []
         size = 0
         first = True
-        for block in _raw_blocks(stream, report, source.label):
+        for block in _raw_blocks(stream, report, source.label, min(_READ_BYTES, chunk_bytes)):
             data = block.removeprefix(_BOM) if first else block
             first = False
             parts.append(data)
@@ -273,7 +278,7 @@ def iter_blocks(
 
 
 def iter_frames(
-    source: Source, report: ReadReport, chunk_bytes: int = CHUNK_BYTES
+    source: Source, report: ReadReport, chunk_bytes: int | None = None
 ) -> Iterator[pl.DataFrame]:
     """Frames of ``line_no`` and ``line`` covering every line of the source, in order."""
     line_no = 1
@@ -337,3 +342,19 @@ def lines_frame(chunk: Chunk) -> pl.DataFrame:
             {"line": [p.removesuffix("\r") or None for p in parts]}, schema={"line": pl.String}
         )
     return frame.with_row_index("line_no", offset=chunk.first_line_no)
+
+
+def read_lines(source: Source, numbers: set[int]) -> dict[int, str]:
+    """The text of the given line numbers of a file (read again; not for stdin)."""
+    if source.is_stdin or not numbers:
+        return {}
+    wanted = pl.Series("line_no", sorted(numbers), dtype=pl.UInt32)
+    out: dict[int, str] = {}
+    last = max(numbers)
+    for frame in iter_frames(source, ReadReport()):
+        hits = frame.filter(pl.col("line_no").is_in(wanted.implode()))
+        for line_no, line in hits.iter_rows():
+            out[int(line_no)] = line or ""
+        if frame.get_column("line_no").max() >= last:  # type: ignore[operator]
+            break
+    return out

@@ -18,7 +18,7 @@ from datetime import datetime
 
 import polars as pl
 
-from logtrace.analysis.routes import with_routes
+from logtrace.routes import with_routes
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 PERCENTILE_COLUMNS = ("p50_s", "p90_s", "p95_s", "p99_s")
@@ -225,6 +225,11 @@ def _top(frames: list[pl.DataFrame], n: int) -> pl.DataFrame:
     return merged.top_k(n, by=["request_time_s", "line_no"])
 
 
+def _seconds(ms: pl.Expr) -> pl.Expr:
+    # Rounded so 9 ms reads 0.009, not 0.009000000000000001.
+    return (ms / 1000).round(6)
+
+
 def _rank(n: pl.Expr, q: float) -> pl.Expr:
     # The epsilon keeps float noise (0.95 * 20 = 19.000000000000004) from bumping a rank.
     return (n * q - 1e-9).ceil().clip(lower_bound=1)
@@ -238,11 +243,11 @@ def percentiles(hist: pl.DataFrame, by: str | None) -> pl.DataFrame:
         pl.col("count").sum().over(keys or pl.lit(1)).alias("n"),
     )
     aggs = [
-        (pl.col("ms").filter(pl.col("cum") >= _rank(pl.col("n"), q)).first() / 1000).alias(name)
+        _seconds(pl.col("ms").filter(pl.col("cum") >= _rank(pl.col("n"), q)).first()).alias(name)
         for q, name in zip(QUANTILES, PERCENTILE_COLUMNS, strict=True)
     ]
     aggs += [
-        (pl.col("ms").max() / 1000).alias("max_s"),
+        _seconds(pl.col("ms").max()).alias("max_s"),
         ((pl.col("ms") * pl.col("count")).sum() / pl.col("count").sum() / 1000).alias("mean_s"),
         pl.col("count").sum().alias("count"),
     ]

@@ -355,6 +355,7 @@ def _convert_request(
 ) -> list[Conversion]:
     g = field.group
     out: list[Conversion] = []
+
     def want(column: str) -> bool:
         return needed is None or column in needed
 

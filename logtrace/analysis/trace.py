@@ -1,0 +1,177 @@
+"""``logtrace trace REQUEST_ID``: one request as a trace, ready to render or export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from logtrace.analysis.critical_path import critical_path
+from logtrace.analysis.trace_view import RequestTrace
+from logtrace.errors import NotFoundError, UsageError
+from logtrace.schema import CRITICAL, SPANS
+from logtrace.sources import Source, read_lines
+from logtrace.timelines.load import Loaded
+
+MIN_PREFIX = 6
+
+
+def hex_ids(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """UInt64 span ids as the 16 lowercase hex digits other tools expect."""
+    return frame.with_columns(
+        pl.col(c).map_elements(lambda v: f"{v:016x}", return_dtype=pl.String) for c in columns
+    )
+
+
+def resolve_request_id(loaded: Loaded, wanted: str) -> str:
+    """The full request id for ``wanted``, which may be a unique prefix of one."""
+    ids = loaded.timelines.spans.get_column("request_id")
+    if ids.is_in([wanted]).any():
+        return wanted
+    if len(wanted) >= MIN_PREFIX:
+        matches = ids.filter(ids.str.starts_with(wanted)).unique().to_list()
+        if len(matches) == 1:
+            return str(matches[0])
+        if len(matches) > 1:
+            raise UsageError(
+                f"{wanted!r} is the start of {len(matches)} request ids",
+                f"give more characters, e.g. {', '.join(sorted(matches)[:3])}",
+            )
+    raise NotFoundError(
+        f"request id {wanted!r} is not in these logs",
+        "`logtrace analyze` lists the slowest requests with their ids",
+    )
+
+
+def _tree_order(spans: pl.DataFrame) -> list[int]:
+    """Row indices depth-first: a parent before its children, siblings by start."""
+    rows = spans.select("sid", "parent_sid", "start").with_row_index("i").to_dicts()
+    children: dict[int | None, list[dict[str, object]]] = {}
+    ids = {r["sid"] for r in rows}
+    for r in rows:
+        parent = r["parent_sid"] if r["parent_sid"] in ids else None
+        children.setdefault(parent, []).append(r)  # type: ignore[arg-type]
+    order: list[int] = []
+    stack = sorted(children.get(None, []), key=lambda r: r["start"], reverse=True)  # type: ignore[arg-type, return-value]
+    seen: set[object] = set()
+    while stack:
+        r = stack.pop()
+        if r["sid"] in seen:
+            continue
+        seen.add(r["sid"])
+        order.append(int(r["i"]))  # type: ignore[call-overload]
+        kids = children.get(r["sid"], [])  # type: ignore[arg-type]
+        stack.extend(sorted(kids, key=lambda k: k["start"], reverse=True))  # type: ignore[arg-type, return-value]
+    order += [int(r["i"]) for r in rows if r["sid"] not in seen]  # type: ignore[call-overload]
+    return order
+
+
+def span_view(spans: pl.DataFrame) -> pl.DataFrame:
+    """Internal spans of one request → the public SPANS shape, in tree order."""
+    ordered = spans[_tree_order(spans)]
+    name = pl.concat_str(
+        [pl.col("method").fill_null(""), pl.coalesce("route", "path", "target").fill_null("")],
+        separator=" ",
+    ).str.strip_chars()
+    status_error = pl.col("status").fill_null(0) >= 500
+    view = ordered.with_columns(
+        pl.when(name == "").then(pl.col("kind").str.to_lowercase()).otherwise(name).alias("name"),
+        ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6).alias("duration_s"),
+        status_error.alias("error"),
+        pl.col("sid").alias("span_id"),
+        pl.col("parent_sid").alias("parent_span_id"),
+    )
+    view = hex_ids(view, ["span_id", "parent_span_id"])
+    return view.select(
+        *(
+            pl.col(c).cast(t) if c in view.columns else pl.lit(None, t).alias(c)
+            for c, t in SPANS.items()
+        )
+    )
+
+
+def trace(
+    loaded: Loaded, request_id: str, *, with_lines: bool = False, sources: Sequence[Source] = ()
+) -> RequestTrace:
+    """The trace of one request (a unique prefix of its id is enough)."""
+    rid = resolve_request_id(loaded, request_id)
+    tl = loaded.timelines
+    spans = tl.spans.filter(pl.col("request_id") == rid)
+    view = span_view(spans)
+    root = view.row(0, named=True)
+    tuples = list(view.select("span_id", "parent_span_id", "start", "end").iter_rows())
+    sections = critical_path(tuples, str(root["span_id"]))
+    critical = pl.DataFrame(
+        {
+            "request_id": [rid] * len(sections),
+            "span_id": [s.span_id for s in sections],
+            "section_start": [s.start for s in sections],
+            "section_end": [s.end for s in sections],
+        },
+        schema=CRITICAL,
+    )
+    hosts = set(view.get_column("host").to_list())
+    skew = {h: o.offset_s for h, o in tl.offsets.items() if h in hosts and abs(o.offset_s) >= 0.001}
+    coarse = (view.get_column("precision_s").max() or 0.0) >= 0.5  # type: ignore[operator]
+    notes = list(tl.notes) if coarse else []
+    guessed = int(view.get_column("parent_guessed").sum())
+    if guessed:
+        notes.append(
+            f"{guessed} of {view.height} parents are guessed from time containment alone (?)"
+        )
+    applied = view.filter(pl.col("skew_s").abs() >= 0.001)
+    if applied.height:
+        notes.append(
+            "clock offsets were applied to spans that did not nest as logged; "
+            "raw times are kept (--no-skew-correction shows them)"
+        )
+    lines = _lines(loaded, spans, view, sources) if with_lines else {}
+    return RequestTrace(
+        request_id=rid, spans=view, critical=critical, skew_s=skew, notes=tuple(notes), lines=lines
+    )
+
+
+def _lines(
+    loaded: Loaded, spans: pl.DataFrame, view: pl.DataFrame, sources: Sequence[Source]
+) -> dict[str, tuple[str, ...]]:
+    """The original log lines of each span: its own line and the app lines inside it."""
+    wanted = spans.select("sid", "source", "line_no")
+    app = loaded.app
+    if not app.is_empty() and "request_id" in app.columns:
+        logs = app.filter(
+            (pl.col("request_id") == view.get_column("request_id")[0]) & (pl.col("event") == "log")
+        )
+        if logs.height:
+            # A plain log line belongs to the span of its source that contains it.
+            owner = (
+                logs.select("source", "line_no", "time")
+                .join(spans.select("sid", "source", "start", "end"), on="source")
+                .filter((pl.col("time") >= pl.col("start")) & (pl.col("time") <= pl.col("end")))
+                .sort(pl.col("end") - pl.col("start"))
+                .group_by(["source", "line_no"], maintain_order=True)
+                .first()
+                .select("sid", "source", "line_no")
+            )
+            wanted = pl.concat([wanted, owner], how="vertical_relaxed")
+    by_source: dict[str, list[int]] = {}
+    for _sid, source, line_no in wanted.iter_rows():
+        by_source.setdefault(source, []).append(int(line_no))
+    texts: dict[tuple[str, int], str] = {}
+    for frame in (loaded.nginx, loaded.app):
+        if "line" in frame.columns:  # kept in memory (stdin cannot be read twice)
+            hits = frame.join(wanted.select("source", "line_no").unique(), on=["source", "line_no"])
+            for source, line_no, text in hits.select("source", "line_no", "line").iter_rows():
+                texts[(source, int(line_no))] = text
+    for source in sources:
+        if source.is_stdin:
+            continue
+        numbers = by_source.get(source.label)
+        if numbers:
+            for n, text in read_lines(source, set(numbers)).items():
+                texts[(source.label, n)] = text
+    out: dict[str, list[str]] = {}
+    for sid, source, line_no in wanted.sort("line_no").iter_rows():
+        text = texts.get((source, int(line_no)))
+        if text is not None:
+            out.setdefault(f"{sid:016x}", []).append(f"{source}:{line_no}: {text}")
+    return {k: tuple(v) for k, v in out.items()}

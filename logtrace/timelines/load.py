@@ -1,0 +1,124 @@
+"""Read every source and build the timelines of all requests in them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from logtrace.ingest import (
+    FormatOptions,
+    FormatResolver,
+    IngestReport,
+    iter_lines,
+    require_parsed,
+)
+from logtrace.sources import Source
+from logtrace.timelines.assemble import Timelines, assemble
+from logtrace.timelines.spans import app_spans, nginx_spans
+
+# The nginx columns spans are made of (absent ones are simply not in the format).
+NGINX_COLUMNS = frozenset(
+    {
+        "time",
+        "request_time_s",
+        "status",
+        "method",
+        "path",
+        "target",
+        "request_id",
+        "http_x_request_id",
+        "upstream_response_time_s",
+        "upstream_status",
+        "upstream_addr",
+    }
+)
+# nginx variables that can carry the id a request is known by, best first.
+ID_CANDIDATES = ("request_id", "http_x_request_id")
+
+
+@dataclass(frozen=True)
+class TimelineOptions:
+    """How to read the sources and build timelines."""
+
+    formats: FormatOptions = field(default_factory=FormatOptions)
+    skew_correction: bool = True
+    id_field: str | None = None  # an nginx variable or app field holding the request id
+    keep_lines: bool = False  # keep raw lines (needed when a source cannot be read twice)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Everything read: counts per source, the timelines, and the app log entries."""
+
+    ingest: IngestReport
+    timelines: Timelines
+    nginx: pl.DataFrame  # nginx LINES (with the chosen request_id)
+    app: pl.DataFrame  # app LINES (all entries, including plain log lines)
+    id_columns: dict[str, str]  # nginx source -> the column used as request id
+
+
+def choose_id_columns(nginx: pl.DataFrame, app: pl.DataFrame, forced: str | None) -> dict[str, str]:
+    """Which id each nginx source's lines are joined on.
+
+    An edge nginx knows the request by ``$request_id`` (the id it sent upstream); an
+    internal proxy by ``$http_x_request_id`` (the id it received). Where a format logs
+    both, the one that also appears in the other sources wins.
+    """
+    if nginx.is_empty():
+        return {}
+    present = [c for c in ((forced,) if forced else ID_CANDIDATES) if c and c in nginx.columns]
+    choice: dict[str, str] = {}
+    sources = nginx.get_column("source").unique().to_list()
+    for source in sources:
+        rows = nginx.filter(pl.col("source") == source)
+        usable = [c for c in present if rows.get_column(c).null_count() < rows.height]
+        if len(usable) <= 1:
+            choice[source] = usable[0] if usable else "request_id"
+            continue
+        others = [app.get_column("request_id")] if "request_id" in app.columns else []
+        others += [nginx.filter(pl.col("source") != source).get_column(c) for c in present]
+        known = (
+            pl.concat(others).drop_nulls().unique() if others else pl.Series([], dtype=pl.String)
+        )
+        overlap = {c: int(rows.get_column(c).is_in(known).sum()) for c in usable}
+        choice[source] = max(usable, key=lambda c: (overlap[c], c == "request_id"))
+    return choice
+
+
+def _with_ids(nginx: pl.DataFrame, choice: dict[str, str]) -> pl.DataFrame:
+    if nginx.is_empty():
+        return nginx
+    expr = pl.lit(None, dtype=pl.String)
+    for source, column in choice.items():
+        if column in nginx.columns:
+            expr = pl.when(pl.col("source") == source).then(pl.col(column)).otherwise(expr)
+    return nginx.with_columns(expr.alias("request_id"))
+
+
+def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
+    """Parse all sources and assemble the timelines of every request."""
+    resolver = FormatResolver.from_options(options.formats)
+    report = IngestReport()
+    nginx_parts: list[pl.DataFrame] = []
+    app_parts: list[pl.DataFrame] = []
+    columns = NGINX_COLUMNS | ({options.id_field} if options.id_field else set())
+    for chunk in iter_lines(
+        sources,
+        resolver,
+        report,
+        frozenset(columns),
+        keep_line=options.keep_lines,
+        id_field=options.id_field,
+    ):
+        (app_parts if chunk.kind == "app" else nginx_parts).append(chunk.frame)
+    require_parsed(report, resolver)
+    nginx = pl.concat(nginx_parts, how="diagonal_relaxed") if nginx_parts else pl.DataFrame()
+    app = pl.concat(app_parts, how="diagonal_relaxed") if app_parts else pl.DataFrame()
+    choice = choose_id_columns(nginx, app, options.id_field)
+    nginx = _with_ids(nginx, choice)
+    spans = pl.concat([nginx_spans(nginx), app_spans(app)], how="diagonal_relaxed")
+    spans = spans.filter(pl.col("request_id").is_not_null() & (pl.col("request_id") != ""))
+    timelines = assemble(spans, skew_correction=options.skew_correction)
+    return Loaded(ingest=report, timelines=timelines, nginx=nginx, app=app, id_columns=choice)

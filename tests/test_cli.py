@@ -1,0 +1,158 @@
+"""The command line, through typer's CliRunner and as a real subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from logtrace.cli import app
+from logtrace.errors import ExitStatus
+from tests.conftest import CORPUS
+
+ROOT = Path(__file__).resolve().parent.parent
+EDGE = ROOT / "sample_logs" / "edge-1.access.log"
+runner = CliRunner()
+
+
+def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "logtrace", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def test_analyze_prints_the_report() -> None:
+    result = runner.invoke(app, ["analyze", str(EDGE), "--top", "3"])
+    assert result.exit_code == 0, result.output
+    for heading in ("Sources", "Request time:", "Routes (top", "Slowest requests (top 3)"):
+        assert heading in result.output
+
+
+def test_json_report_has_the_documented_shape() -> None:
+    result = runner.invoke(app, ["analyze", str(EDGE), "--json", "--top", "2"])
+    assert result.exit_code == 0
+    doc = json.loads(result.output)
+    assert doc["schema"] == "logtrace.analyze/1"
+    source = doc["sources"][0]
+    assert {"path", "lines_total", "lines_parsed", "lines_rejected"} <= source.keys()
+    assert source["lines_total"] == source["lines_parsed"] + source["lines_rejected"]
+    assert doc["requests"] == source["lines_parsed"]
+    assert {"p50_s", "p90_s", "p95_s", "p99_s", "max_s"} <= doc["latency"].keys()
+    route = doc["routes"][0]
+    assert {"route", "count", "p50_s", "p90_s", "p95_s", "p99_s", "max_s"} <= route.keys()
+    assert [{"request_id", "request_time_s"} <= s.keys() for s in doc["slowest"]] == [True, True]
+
+
+@pytest.mark.parametrize("name", ["trace.log", "combined.log", "json.log"])
+def test_corpus_with_nginx_conf_rejects_nothing(name: str) -> None:
+    result = runner.invoke(
+        app, ["analyze", str(CORPUS / name), "--nginx-conf", str(CORPUS / "nginx.conf"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    source = json.loads(result.output)["sources"][0]
+    assert (source["lines_total"], source["lines_rejected"]) == (47, 0)
+
+
+def test_export_csv_has_all_fields_of_the_slowest(tmp_path: Path) -> None:
+    out = tmp_path / "slow.csv"
+    result = runner.invoke(app, ["analyze", str(EDGE), "--export-csv", str(out), "--top", "7"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert len(rows) == 7
+    for column in ("request_id", "request_time_s", "route", "http_user_agent", "line", "line_no"):
+        assert column in rows[0]
+    times = [float(r["request_time_s"]) for r in rows]
+    assert times == sorted(times, reverse=True)
+
+
+def test_export_slowest_command_writes_csv(tmp_path: Path) -> None:
+    out = tmp_path / "s.csv"
+    result = runner.invoke(app, ["export", "slowest", str(EDGE), "--csv", str(out), "--top", "3"])
+    assert result.exit_code == 0, result.output
+    assert len(list(csv.DictReader(out.read_text().splitlines()))) == 3
+
+
+def test_csv_neutralises_formulas_but_not_numbers(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text(
+        '1.2.3.4 - - [26/Nov/2026:08:00:00 +0000] "GET /a HTTP/1.1" 200 5 "=HYPERLINK(1)" '
+        '"@cmd" 0.500 - ' + "a" * 32 + "\n"
+    )
+    out = tmp_path / "o.csv"
+    result = runner.invoke(app, ["analyze", str(log), "--export-csv", str(out)])
+    assert result.exit_code == 0, result.output
+    row = next(csv.DictReader(out.read_text().splitlines()))
+    assert row["http_referer"] == "'=HYPERLINK(1)"
+    assert row["http_user_agent"] == "'@cmd"
+    assert row["request_time_s"] == "0.5"
+
+
+def test_stdin_is_read_with_a_dash_and_from_a_pipe() -> None:
+    data = EDGE.read_bytes()
+    for args in (["analyze", "-", "--json"], ["analyze", "--json"]):
+        done = run_cli(*args, stdin=data)
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        assert doc["sources"][0]["path"] == "<stdin>"
+        assert doc["sources"][0]["lines_parsed"] == 2500
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["analyze", "nope.log"], ExitStatus.NO_INPUT, "nope.log: no such file"),
+        (
+            ["analyze", str(EDGE), "--log-format", "$remote_addr ${status"],
+            ExitStatus.BAD_FORMAT,
+            'the closing bracket in "status" variable is missing',
+        ),
+        (
+            ["analyze", str(EDGE), "--preset", "combined"],
+            ExitStatus.NO_MATCH,
+            "matched none of 2500 lines",
+        ),
+        (["analyze", str(EDGE), "--preset", "nope"], ExitStatus.BAD_FORMAT, "unknown preset"),
+        (["analyze", str(EDGE), "--status", "6zz"], ExitStatus.USAGE, "--status"),
+        (["analyze", str(EDGE), "--since", "yesterday"], ExitStatus.USAGE, "is not a time"),
+    ],
+)
+def test_errors_are_one_line_with_a_hint_and_a_known_exit_code(
+    args: list[str], status: ExitStatus, message: str
+) -> None:
+    done = run_cli(*args)
+    err = done.stderr.decode()
+    assert done.returncode == status, err
+    assert err.startswith("logtrace: error: ")
+    assert message in err
+    assert "hint: " in err
+    assert "Traceback" not in err
+
+
+def test_format_error_shows_a_caret() -> None:
+    done = run_cli("analyze", str(EDGE), "--log-format", "$remote_addr ${status")
+    lines = done.stderr.decode().splitlines()
+    assert lines[1] == "  $remote_addr ${status"
+    assert lines[2] == "  " + " " * 21 + "^"
+
+
+def test_version_and_module_entry_point() -> None:
+    done = run_cli("--version")
+    assert done.returncode == 0
+    assert done.stdout.decode().startswith("logtrace ")
+
+
+def test_formats_lists_the_presets() -> None:
+    result = runner.invoke(app, ["formats"])
+    assert result.exit_code == 0
+    for name in ("combined", "main", "trace", "timing", "upstreaminfo"):
+        assert name in result.output

@@ -1,0 +1,104 @@
+"""The line parser: every line is parsed or rejected with a reason; strict and lenient agree."""
+
+from __future__ import annotations
+
+import pytest
+from polars.testing import assert_frame_equal
+
+from logtrace.log_format.compiler import compile_format
+from logtrace.log_format.grammar import parse_log_format
+from logtrace.log_format.presets import PRESETS
+from logtrace.parse import BLANK, NO_MATCH, SourceStats, diagnose, parse_chunk
+from tests.conftest import CORPUS, lines_of
+
+TRACE = PRESETS["trace"].compiled()
+GOOD = (
+    '10.0.0.1 - - [26/Nov/2026:08:00:51 +0000] "GET /a/1 HTTP/1.1" 200 5 "-" "curl" '
+    "0.012 0.010 0123456789abcdef0123456789abcdef"
+)
+
+
+def test_every_line_is_either_parsed_or_rejected() -> None:
+    text = "\n".join([GOOD, "garbage", "", GOOD.replace("200", "abc"), GOOD])
+    parsed = parse_chunk(lines_of(text), TRACE)
+    assert parsed.lines.height + parsed.rejects.height == 5
+    assert parsed.lines.get_column("line_no").to_list() == [1, 5]
+    assert parsed.rejects.get_column("reason").to_list() == [NO_MATCH, BLANK, NO_MATCH]
+
+
+def test_unconvertible_value_is_rejected_with_the_variable_named() -> None:
+    cf = compile_format(parse_log_format("$remote_addr [$time_local]"))
+    text = "1.2.3.4 [26/Foo/2026:08:00:51 +0000]\n1.2.3.4 [26/Nov/2026:08:00:51 +0000]"
+    parsed = parse_chunk(lines_of(text), cf)
+    assert parsed.rejects.get_column("reason").to_list() == ["$time_local: not a valid value"]
+    assert parsed.lines.get_column("line_no").to_list() == [2]
+
+
+def test_a_value_of_the_wrong_shape_is_shown_where_it_diverges() -> None:
+    cf = compile_format(parse_log_format("$remote_addr $request_time"))
+    parsed = parse_chunk(lines_of("1.2.3.4 12x"), cf)
+    assert parsed.rejects.get_column("reason").to_list() == [NO_MATCH]
+    assert diagnose("1.2.3.4 12x", cf) == (10, "end of line")
+
+
+def test_dash_is_null_never_zero() -> None:
+    line = GOOD.replace("0.010", "-")
+    row = parse_chunk(lines_of(line), TRACE).lines.row(0, named=True)
+    assert row["upstream_response_time_s"] is None
+    assert row["http_referer"] is None
+
+
+def test_strict_and_lenient_regexes_give_the_same_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    from logtrace.log_format.compiler import CompiledFormat
+    from logtrace.log_format.nginx_conf import read_nginx_conf
+
+    cf = compile_format(read_nginx_conf(str(CORPUS / "nginx.conf")).format("trace"))
+    frame = lines_of((CORPUS / "trace.log").read_text(encoding="utf-8"))
+    both = parse_chunk(frame, cf).lines.sort("line_no")
+    monkeypatch.setattr(CompiledFormat, "strict_regex", lambda self, needed=None: None)
+    lenient_only = parse_chunk(frame, cf).lines.sort("line_no")
+    assert_frame_equal(both, lenient_only, check_column_order=False)
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        frozenset({"status"}),
+        frozenset({"time", "request_time_s"}),
+        frozenset({"path", "request_id"}),
+    ],
+)
+def test_projection_parses_only_what_is_asked_and_gives_the_same_values(
+    columns: frozenset[str],
+) -> None:
+    text = "\n".join([GOOD, GOOD.replace("/a/1", "/b/2?x=1")])
+    full = parse_chunk(lines_of(text), TRACE).lines
+    part = parse_chunk(lines_of(text), TRACE, columns).lines
+    shared = [c for c in part.columns if c in columns]
+    assert set(shared) == columns
+    assert_frame_equal(part.select(shared), full.select(shared))
+
+
+def test_diagnose_points_at_the_first_divergence() -> None:
+    line = GOOD.replace("200", "2x0")
+    column, expected = diagnose(line, TRACE)
+    assert column is not None
+    assert line[:column].endswith('HTTP/1.1" ')
+    assert expected == "$status"
+
+
+def test_rejected_samples_are_kept_with_carets_and_bounded() -> None:
+    text = "\n".join(["nope"] * 20)
+    parsed = parse_chunk(lines_of(text), TRACE)
+    stats = SourceStats(path="x", host="h", service="s")
+    stats.add_rejects(parsed.rejects, TRACE)
+    assert stats.reasons[NO_MATCH] == 20
+    assert len(stats.samples) == 5
+    assert stats.samples[0].column == 0
+
+
+def test_remote_user_with_space_and_redirect_lists_take_the_lenient_path() -> None:
+    line = GOOD.replace("- - [", "- ev\\x22il user [").replace("0.010", "0.001, 0.002 : 0.003")
+    row = parse_chunk(lines_of(line), TRACE).lines.row(0, named=True)
+    assert row["remote_user"] == 'ev"il user'
+    assert row["upstream_response_time_s"] == [0.001, 0.002, 0.003]

@@ -1,0 +1,164 @@
+"""Reading sources: files, directories, globs, gzip (also damaged), encodings, chunking."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from logtrace.errors import InputError
+from logtrace.sources import (
+    ReadReport,
+    Source,
+    host_from_path,
+    iter_frames,
+    read_lines,
+    resolve_sources,
+    service_from_host,
+)
+
+
+def read_all(path: Path, chunk_bytes: int = 1 << 20) -> tuple[list[str | None], ReadReport]:
+    report = ReadReport()
+    frames = list(iter_frames(Source(str(path), "h", "s"), report, chunk_bytes))
+    lines: list[str | None] = []
+    expected_no = 1
+    for frame in frames:
+        assert frame.get_column("line_no").to_list() == list(
+            range(expected_no, expected_no + frame.height)
+        )
+        expected_no += frame.height
+        lines += frame.get_column("line").to_list()
+    return lines, report
+
+
+def test_plain_file_lines_are_numbered_across_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_text("".join(f"line {i}\n" for i in range(1, 2001)))
+    lines, _ = read_all(path, chunk_bytes=1000)
+    assert lines == [f"line {i}" for i in range(1, 2001)]
+
+
+def test_last_line_without_newline_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"one\ntwo")
+    assert read_all(path)[0] == ["one", "two"]
+
+
+def test_crlf_and_bom_are_stripped_and_blank_lines_counted(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"\xef\xbb\xbffirst\r\n\r\nthird\r\n")
+    assert read_all(path)[0] == ["first", None, "third"]
+
+
+def test_very_long_line_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"x" * 3_000_000 + b"\nshort\n")
+    lines, _ = read_all(path, chunk_bytes=4096)
+    assert [len(line or "") for line in lines] == [3_000_000, 5]
+
+
+def test_invalid_utf8_bytes_become_hex_escapes_not_losses(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"ok caf\xc3\xa9\nbad \xf8 byte\n")
+    assert read_all(path)[0] == ["ok café", "bad \\xF8 byte"]
+
+
+def test_gzip_is_detected_by_content_and_multi_member_files_read_fully(tmp_path: Path) -> None:
+    path = tmp_path / "access.log.2.gz"
+    path.write_bytes(gzip.compress(b"a\nb\n") + gzip.compress(b"c\n"))
+    assert read_all(path)[0] == ["a", "b", "c"]
+
+
+def test_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
+    data = gzip.compress("".join(f"line {i}\n" for i in range(5000)).encode())
+    path = tmp_path / "cut.log.gz"
+    path.write_bytes(data[: len(data) // 2])
+    lines, report = read_all(path)
+    assert 0 < len(lines) < 5000
+    assert lines[:3] == ["line 0", "line 1", "line 2"]
+    assert report.truncated
+    assert any("truncated" in w for w in report.warnings)
+
+
+def test_gz_name_that_is_not_gzip_is_read_as_text_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "plain.log.gz"
+    path.write_bytes(b"not compressed\n")
+    lines, report = read_all(path)
+    assert lines == ["not compressed"]
+    assert any("not gzip" in w for w in report.warnings)
+
+
+def test_directory_contributes_log_files_and_rotations_only(tmp_path: Path) -> None:
+    for name in ("access.log", "access.log.1", "access.log.2.gz", "README.md", "notes.txt"):
+        (tmp_path / name).write_text("x\n")
+    names = sorted(os.path.basename(s.path) for s in resolve_sources([str(tmp_path)]))
+    assert names == ["access.log", "access.log.1", "access.log.2.gz"]
+
+
+def test_glob_expands_and_duplicates_collapse(tmp_path: Path) -> None:
+    for name in ("web-1.log", "web-2.log"):
+        (tmp_path / name).write_text("x\n")
+    sources = resolve_sources([str(tmp_path / "web-*.log"), str(tmp_path / "web-1.log")])
+    assert [s.host for s in sources] == ["web-1", "web-2"]
+
+
+@pytest.mark.parametrize(
+    ("path", "host"),
+    [
+        ("logs/web-1.access.log.2.gz", "web-1"),
+        ("edge-1.log", "edge-1"),
+        ("/var/log/api-3/access.log", "api-3"),
+        ("/var/log/nginx/access.log", "local"),
+        ("-", "stdin"),
+    ],
+)
+def test_host_comes_from_the_file_name(path: str, host: str) -> None:
+    assert host_from_path(path) == host
+
+
+@pytest.mark.parametrize(("host", "service"), [("api-2", "api"), ("web1", "web"), ("edge", "edge")])
+def test_service_is_the_host_without_its_instance_number(host: str, service: str) -> None:
+    assert service_from_host(host) == service
+
+
+def test_explicit_labels(tmp_path: Path) -> None:
+    path = tmp_path / "x.log"
+    path.write_text("x\n")
+    by_at = resolve_sources([f"{path}@web-9/shop"])[0]
+    assert (by_at.host, by_at.service) == ("web-9", "shop")
+    by_option = resolve_sources([], [f"db-1={path}"])[0]
+    assert (by_option.host, by_option.service) == ("db-1", "db")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("missing.log", "no such file or directory"),
+        ("*.nothing", "matches no file"),
+    ],
+)
+def test_missing_inputs_are_clear_errors(tmp_path: Path, spec: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        resolve_sources([str(tmp_path / spec)])
+
+
+def test_empty_directory_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no log files"):
+        resolve_sources([str(tmp_path)])
+
+
+def test_read_lines_fetches_given_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_text("".join(f"l{i}\n" for i in range(1, 101)))
+    assert read_lines(Source(str(path), "h", "s"), {2, 99}) == {2: "l2", 99: "l99"}
+
+
+def test_frames_are_polars_string_columns(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_text("a\n")
+    frame = next(iter_frames(Source(str(path), "h", "s"), ReadReport()))
+    assert frame.schema["line"] == pl.String
