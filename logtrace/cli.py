@@ -94,6 +94,8 @@ def _format_options(
     preset: str | None,
     nginx_conf: list[str] | None,
     format_name: str | None,
+    app_format: str | None = None,
+    timezone: str = "UTC",
 ) -> FormatOptions:
     from logtrace.ingest import FormatOptions
 
@@ -104,6 +106,8 @@ def _format_options(
         preset=preset,
         nginx_confs=tuple(nginx_conf or ()),
         format_name=format_name,
+        app_format=app_format,
+        timezone=timezone,
     )
 
 
@@ -277,6 +281,76 @@ def export_slowest(
     if str(csv) != "-":
         _stderr_line(f"wrote {frame.height} requests to {csv}")
     _warn_partial(result.ingest)
+
+
+IdFieldOpt = Annotated[
+    str | None,
+    typer.Option("--id-field", help="The nginx variable or app field holding the request id."),
+]
+NoSkewOpt = Annotated[
+    bool,
+    typer.Option("--no-skew-correction", help="Show spans as logged; do not correct host clocks."),
+]
+AppFormatOpt = Annotated[
+    str | None,
+    typer.Option("--app-format", help="Shape of app logs: json, logfmt, python-logging, text."),
+]
+TimezoneOpt = Annotated[
+    str, typer.Option("--timezone", help="Zone of app timestamps written without one.")
+]
+
+
+def _timeline_options(
+    formats: FormatOptions, id_field: str | None, no_skew: bool, keep_lines: bool = False
+) -> object:
+    from logtrace.timelines.load import TimelineOptions
+
+    return TimelineOptions(
+        formats=formats, skew_correction=not no_skew, id_field=id_field, keep_lines=keep_lines
+    )
+
+
+@app.command()
+def trace(
+    request_id: Annotated[str, typer.Argument(help="The request id (or a unique prefix of it).")],
+    files: Files = None,  # type: ignore[assignment]
+    lines: Annotated[bool, typer.Option("--lines", help="Show each span's original log lines.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the spans as JSON.")] = False,
+    flow: Annotated[bool, typer.Option("--flow/--no-flow", help="Also draw the request flow.")] = True,
+    log_format: LogFormatOpt = None,
+    preset: PresetOpt = None,
+    nginx_conf: NginxConfOpt = None,
+    format_name: FormatNameOpt = None,
+    app_format: AppFormatOpt = None,
+    timezone: TimezoneOpt = "UTC",
+    source: SourceOpt = None,
+    id_field: IdFieldOpt = None,
+    no_skew_correction: NoSkewOpt = False,
+) -> None:
+    """One request as a Gantt chart and a request-flow graph, across every host's logs."""
+    from logtrace.analysis.trace import trace as build
+    from logtrace.render.console import make_console
+    from logtrace.timelines.load import load
+
+    sources = _sources(files or [], source)
+    fmt = _format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
+    keep = lines and any(s.is_stdin for s in sources)
+    loaded = load(sources, _timeline_options(fmt, id_field, no_skew_correction, keep))  # type: ignore[arg-type]
+    result = build(loaded, request_id, with_lines=lines, sources=sources)
+    if as_json:
+        from logtrace.export.trace_json import trace_json
+
+        sys.stdout.write(trace_json(result) + "\n")
+        return
+    from logtrace.render.gantt import render_gantt
+
+    console = make_console()
+    render_gantt(console, result, show_lines=lines)
+    if flow:
+        from logtrace.render.flow import render_flow
+
+        console.print()
+        render_flow(console, result)
 
 
 @app.command()

@@ -18,10 +18,20 @@ from logtrace.log_format.compiler import CompiledFormat, compile_format
 from logtrace.log_format.grammar import LogFormat, parse_log_format
 from logtrace.log_format.nginx_conf import NginxConfig, read_nginx_conf
 from logtrace.log_format.presets import PRESETS, get_preset
-from logtrace.parse import NO_MATCH, SourceStats, parse_chunk
+from logtrace.applog import (
+    DEFAULT_ID_FIELDS,
+    AppFormat,
+    AppLogOptions,
+    attach_leading,
+    detect_app_format,
+    parse_app_chunk,
+    service_from_line,
+)
+from logtrace.parse import BLANK, NO_MATCH, SourceStats, parse_chunk
 from logtrace.sources import ReadReport, Source, iter_frames
 
 DETECT_LINES = 1000
+ORPHAN_CONTINUATION = "continuation line before any entry"
 DETECT_MIN_SHARE = 0.5
 
 
@@ -33,6 +43,8 @@ class FormatOptions:
     preset: str | None = None
     nginx_confs: tuple[str, ...] = ()
     format_name: str | None = None
+    app_format: str | None = None  # json | logfmt | python-logging | text: skip detection
+    timezone: str = "UTC"  # for app timestamps written without a zone
 
 
 @dataclass(frozen=True)
@@ -53,11 +65,24 @@ class FormatResolver:
     forced: CompiledFormat | None = None
     configs: list[NginxConfig] = field(default_factory=list)
     candidates: list[CompiledFormat] = field(default_factory=list)
+    app_format: AppFormat | None = None
+
+    @property
+    def timezone(self) -> str:
+        return self.options.timezone
 
     @classmethod
     def from_options(cls, options: FormatOptions) -> FormatResolver:
         resolver = cls(options)
         resolver.configs = [read_nginx_conf(p) for p in options.nginx_confs]
+        if options.app_format is not None:
+            try:
+                resolver.app_format = AppFormat(options.app_format)
+            except ValueError:
+                names = ", ".join(f.value for f in AppFormat)
+                raise FormatError(
+                    f"unknown app log format {options.app_format!r}", f"choose one of {names}"
+                ) from None
         if options.log_format is not None:
             resolver.forced = compile_format(parse_log_format(options.log_format, name="custom"))
         elif options.preset is not None:
@@ -90,11 +115,14 @@ class FormatResolver:
                 return compile_format(fmt)
         return None
 
-    def detect(self, lines: pl.DataFrame) -> Detection:
-        """Try every candidate format on the first non-blank lines of a source."""
+    def detect(
+        self, lines: pl.DataFrame, candidates: list[CompiledFormat] | None = None
+    ) -> Detection:
+        """Try the candidate formats on the first non-blank lines of a source."""
+        candidates = self.candidates if candidates is None else candidates
         sample = lines.lazy().filter(pl.col("line").is_not_null()).head(DETECT_LINES).collect()
         plans: list[pl.Expr] = []
-        for cf in self.candidates:
+        for cf in candidates:
             strict = cf.strict_regex(frozenset())
             lenient = cf.lenient_regex(frozenset())
             hit = pl.col("line").str.contains(lenient)
@@ -103,7 +131,7 @@ class FormatResolver:
             plans.append(hit.sum().alias(str(len(plans))))
         counts = sample.select(plans).row(0) if plans and sample.height else [0] * len(plans)
         ranked = sorted(
-            zip(self.candidates, counts, strict=True),
+            zip(candidates, counts, strict=True),
             key=lambda pair: (-pair[1], -len(pair[0].fields)),
         )
         scores = tuple((cf.name, int(n)) for cf, n in ranked)
@@ -147,6 +175,30 @@ class IngestReport:
         return any("truncated" in w or "damaged" in w for s in self.sources for w in s.warnings)
 
 
+@dataclass(frozen=True)
+class LinesChunk:
+    """Parsed lines of one source: nginx access lines or app-log entries."""
+
+    source: Source
+    kind: str  # "nginx" | "app"
+    frame: pl.DataFrame
+
+
+@dataclass
+class _Parser:
+    """How one source is parsed, decided on its first lines."""
+
+    kind: str
+    nginx: CompiledFormat | None = None
+    app: AppFormat | None = None
+
+    @property
+    def name(self) -> str:
+        if self.nginx is not None:
+            return self.nginx.name
+        return self.app.value if self.app is not None else "unknown"
+
+
 def _label(frame: pl.DataFrame, source: Source) -> pl.DataFrame:
     return frame.with_columns(
         pl.lit(source.label).alias("source"),
@@ -156,6 +208,29 @@ def _label(frame: pl.DataFrame, source: Source) -> pl.DataFrame:
     )
 
 
+def _choose(
+    frame: pl.DataFrame, fixed: CompiledFormat | None, resolver: FormatResolver, stats: SourceStats
+) -> _Parser | None:
+    """nginx with the fixed or detected format, else an app log shape, else None."""
+    detection = resolver.detect(frame, [fixed] if fixed is not None else None)
+    if detection.format is not None:
+        if fixed is None:
+            stats.detected = f"{detection.matched}/{detection.tried} sample lines"
+        return _Parser("nginx", nginx=detection.format)
+    if resolver.app_format is not None:
+        app, matched, tried = resolver.app_format, 0, 0
+    else:
+        app, matched, tried = detect_app_format(frame)
+    if app is not None:
+        if resolver.app_format is None:
+            stats.detected = f"{matched}/{tried} sample lines"
+        return _Parser("app", app=app)
+    if fixed is not None:
+        return _Parser("nginx", nginx=fixed)  # the user said so: report its mismatches
+    _note_unknown(stats, detection)
+    return None
+
+
 def iter_lines(
     sources: Sequence[Source],
     resolver: FormatResolver,
@@ -163,50 +238,85 @@ def iter_lines(
     columns: frozenset[str] | None = None,
     *,
     keep_line: bool = False,
-) -> Iterator[pl.DataFrame]:
-    """LINES chunks of every source, in order; ``report`` collects counts and samples."""
+    id_field: str | None = None,
+) -> Iterator[LinesChunk]:
+    """Parsed chunks of every source, in order; ``report`` collects counts and samples."""
+    app_options = AppLogOptions(
+        id_fields=(id_field, *DEFAULT_ID_FIELDS) if id_field else DEFAULT_ID_FIELDS,
+        timezone=resolver.timezone,
+    )
     for source in sources:
         stats = SourceStats(path=source.label, host=source.host, service=source.service)
         report.sources.append(stats)
         read = ReadReport()
-        cf = resolver.for_source(source)
-        if cf is not None:
-            stats.format = cf.name
-            report.formats[source.label] = cf
+        fixed = resolver.for_source(source)
+        parser: _Parser | None = None
+        unknown = False
+        pending: pl.DataFrame | None = None  # app entries wait for the next chunk's leading lines
         for frame in iter_frames(source, read):
             stats.lines_total += frame.height
-            if cf is None:
-                detection = resolver.detect(frame)
-                if detection.format is None:
-                    stats.format = "unknown"
-                    _reject_all(stats, frame, detection)
-                    continue
-                cf = detection.format
-                stats.format = cf.name
-                report.formats[source.label] = cf
-                stats.detected = f"{detection.matched}/{detection.tried} sample lines"
-            parsed = parse_chunk(frame, cf, columns, keep_line=keep_line)
-            stats.lines_parsed += parsed.lines.height
-            stats.lines_rejected += parsed.rejects.height
-            stats.add_rejects(parsed.rejects, cf)
-            if parsed.lines.height:
-                yield _label(parsed.lines, source)
+            if parser is None and not unknown:
+                parser = _choose(frame, fixed, resolver, stats)
+                unknown = parser is None
+            if parser is None:
+                _reject_all(stats, frame)
+                continue
+            if stats.format == "?":
+                stats.kind, stats.format = parser.kind, parser.name
+                if parser.nginx is not None:
+                    report.formats[source.label] = parser.nginx
+            if parser.nginx is not None:
+                parsed = parse_chunk(frame, parser.nginx, columns, keep_line=keep_line)
+                _count(stats, parsed.lines.height, parsed.rejects, parser.nginx)
+                if parsed.lines.height:
+                    yield LinesChunk(source, "nginx", _label(parsed.lines, source))
+                continue
+            assert parser.app is not None
+            app = parse_app_chunk(frame, parser.app, app_options)
+            # Lines of an entry (its first line and the traceback under it) are parsed lines.
+            in_entries = app.lines.height + int(app.lines.get_column("extra_lines").sum() or 0)
+            _count(stats, in_entries, app.rejects, None)
+            if pending is not None:
+                stats.lines_parsed += app.leading.lines
+                yield LinesChunk(source, "app", attach_leading(pending, app.leading))
+                pending = None
+            elif app.leading.lines:
+                stats.lines_rejected += app.leading.lines
+                stats.reasons[ORPHAN_CONTINUATION] += app.leading.lines
+            if app.lines.height:
+                frame_out = app.lines
+                if keep_line:
+                    frame_out = frame_out.join(frame.select("line_no", "line"), on="line_no", how="left")
+                labelled = _label(frame_out, source)
+                pending = service_from_line(labelled, host=source.host, service=source.service)
+        if pending is not None:
+            yield LinesChunk(source, "app", pending)
         stats.warnings.extend(read.warnings)
 
 
-def _reject_all(stats: SourceStats, frame: pl.DataFrame, detection: Detection) -> None:
+def _count(stats: SourceStats, parsed: int, rejects: pl.DataFrame, cf: CompiledFormat | None) -> None:
+    stats.lines_parsed += parsed
+    stats.lines_rejected += rejects.height
+    stats.add_rejects(rejects, cf)
+
+
+def _reject_all(stats: SourceStats, frame: pl.DataFrame) -> None:
     rejects = frame.select(
-        "line_no", pl.lit(NO_MATCH).alias("reason"), pl.col("line").fill_null("")
+        "line_no",
+        pl.when(pl.col("line").is_null()).then(pl.lit(BLANK)).otherwise(pl.lit(NO_MATCH)).alias("reason"),
+        pl.col("line").fill_null(""),
     ).cast({"line_no": pl.UInt64})
     stats.lines_rejected += rejects.height
     stats.add_rejects(rejects, None)
+
+
+def _note_unknown(stats: SourceStats, detection: Detection) -> None:
+    stats.format = "unknown"
     best = ", ".join(f"{name} {n}" for name, n in detection.scores[:3])
-    note = (
-        f"no known format matches {stats.path} (lines matched per candidate, of "
-        f"{detection.tried}: {best})"
+    stats.warnings.append(
+        f"no known log format matches {stats.path} (sample lines matched, of "
+        f"{detection.tried}: {best}; no app log shape either)"
     )
-    if note not in stats.warnings:
-        stats.warnings.append(note)
 
 
 def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:

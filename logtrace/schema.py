@@ -122,3 +122,15 @@ CRITICAL: dict[str, pl.DataType] = {
     "section_start": TIME,
     "section_end": TIME,
 }
+
+# Log lines inside a span (app lines that are not spans themselves): span events.
+EVENTS: dict[str, pl.DataType] = {
+    "request_id": pl.String(),
+    "span_id": pl.String(),  # 16 hex, the span the line was written inside
+    "time": TIME,
+    "level": pl.String(),
+    "message": pl.String(),
+    "source": pl.String(),
+    "line_no": pl.UInt64(),
+    "line": pl.String(),  # the original line (may be null when not kept)
+}

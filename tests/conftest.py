@@ -46,3 +46,38 @@ def lines_of(text: str) -> pl.DataFrame:
     from logtrace.sources import Chunk, lines_frame
 
     return lines_frame(Chunk(text.encode("utf-8"), 1))
+
+
+ROOT = Path(__file__).resolve().parent.parent
+PLANTED_SKEW = ("api-2", 0.150)
+
+
+def nginx_available() -> bool:
+    import os
+    import shutil
+
+    return shutil.which("nginx") is not None or os.access("/usr/sbin/nginx", os.X_OK)
+
+
+@pytest.fixture(scope="session")
+def topology_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real run of the test topology (nginx + services on 127.0.0.1), shared by tests.
+
+    300 client requests with every planted pattern, a planted clock skew on one host;
+    returns the output directory (logs/, ground_truth.jsonl, nginx/ configs).
+    """
+    import subprocess
+    import sys
+
+    if not nginx_available():
+        pytest.skip("nginx is not installed (.ci/run installs nginx-light)")
+    out = tmp_path_factory.mktemp("topology") / "run"
+    host, skew = PLANTED_SKEW
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "topology" / "run.py"), "--out", str(out),
+         "--requests", "300", "--seed", "11", "--skew", f"{host}={skew}", "--timeout-s", "240"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"topology harness failed: {done.stderr.strip()[-2000:]}")
+    return out

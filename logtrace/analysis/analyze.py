@@ -51,8 +51,10 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     for chunk in iter_lines(
         sources, resolver, ingest, frozenset(columns), keep_line=options.keep_lines
     ):
-        cols = chunk.columns
-        lf = derive(chunk.lazy(), cols)
+        if chunk.kind != "nginx":
+            continue
+        cols = chunk.frame.columns
+        lf = derive(chunk.frame.lazy(), cols)
         keep = options.filters.expr([*cols, "route"])
         if keep is not None:
             lf = lf.filter(keep)

@@ -11,9 +11,10 @@ The rules, in order (each parent carries ``parent_guessed``):
    clock correction (guessed); the request's root is its earliest, longest SERVER span,
    and whatever is still without a parent hangs under the root (guessed).
 
-Clocks: one offset per host from every matched pair (skew.py). A request whose spans
-already nest as logged is left exactly as logged; in a request where a child sticks out
-of its parent on another host, every host's offset is applied. Lines with whole-second
+Clocks: one offset per host from every matched pair (skew.py). A host with a significant
+offset keeps its logged times in a request where all its spans already nest with their
+callers and callees on other hosts; where one sticks out, or nothing can be checked, the
+offset is applied. Lines with whole-second
 timestamps are placed inside their second by the precise spans nested under them.
 ``raw_start``/``raw_end`` always keep the logged times.
 """
@@ -53,41 +54,65 @@ def _offset_frame(offsets: dict[str, HostOffset]) -> pl.DataFrame:
     )
 
 
-def _needs_fix(pairs: pl.DataFrame) -> pl.DataFrame:
-    """Requests where a callee sticks out of its caller on another host."""
+SIGNIFICANT_S = 0.001  # smaller offsets are within the noise of the estimate
+
+
+def _nesting(pairs: pl.DataFrame, offsets: dict[str, HostOffset]) -> pl.DataFrame:
+    """(request, host) pairs where the host's spans nest with every precise caller and
+    callee on another host as logged: its offset is not applied there.
+
+    Anywhere else (a span sticks out, or there is no precise pair to check) a host with a
+    significant offset is corrected.
+    """
+    hosts = [h for h, o in offsets.items() if abs(o.offset_s) >= SIGNIFICANT_S]
+    schema = {"request_id": pl.String, "host": pl.String}
+    if not hosts:
+        return pl.DataFrame(schema=schema)
     tol = pl.duration(microseconds=_TOL_US)
     outside = (pl.col("start") < pl.col("start_c") - tol) | (pl.col("end") > pl.col("end_c") + tol)
-    return (
-        pairs.filter(
-            (pl.col("host") != pl.col("host_c"))
-            & (pl.col("precision") < COARSE_S)
-            & (pl.col("precision_c") < COARSE_S)
-            & outside
-        )
-        .select("request_id")
-        .unique()
+    checked = pairs.filter(
+        (pl.col("host") != pl.col("host_c"))
+        & (pl.col("precision") < COARSE_S)
+        & (pl.col("precision_c") < COARSE_S)
+    ).with_columns(outside.alias("outside"))
+    by_host = pl.concat(
+        [
+            checked.select("request_id", "host", "outside"),
+            checked.select("request_id", pl.col("host_c").alias("host"), "outside"),
+        ]
     )
+    nests = (
+        by_host.group_by("request_id", "host")
+        .agg(pl.col("outside").any().alias("bad"))
+        .filter(~pl.col("bad"))
+        .select("request_id", "host")
+    )
+    return nests
 
 
 def _apply_offsets(
-    spans: pl.DataFrame, offsets: dict[str, HostOffset], fix: pl.DataFrame
-) -> pl.DataFrame:
-    frame = spans.join(_offset_frame(offsets), on="host", how="left").join(
-        fix.with_columns(pl.lit(value=True).alias("_fix")), on="request_id", how="left"
+    spans: pl.DataFrame, offsets: dict[str, HostOffset], pairs: pl.DataFrame
+) -> tuple[pl.DataFrame, int]:
+    significant = {h: o for h, o in offsets.items() if abs(o.offset_s) >= SIGNIFICANT_S}
+    nested = _nesting(pairs, offsets).with_columns(pl.lit(value=True).alias("_nested"))
+    frame = spans.join(_offset_frame(significant), on="host", how="left").join(
+        nested, on=["request_id", "host"], how="left"
     )
     applied = (
-        pl.when(pl.col("_fix").fill_null(value=False) & (pl.col("precision_s") < COARSE_S))
-        .then(pl.col("offset_s").fill_null(0.0))
+        pl.when(
+            pl.col("offset_s").is_not_null()
+            & ~pl.col("_nested").fill_null(value=False)
+            & (pl.col("precision_s") < COARSE_S)
+        )
+        .then(pl.col("offset_s"))
         .otherwise(0.0)
     )
-    return (
-        frame.with_columns(applied.alias("skew_s"))
-        .with_columns(
-            (pl.col("raw_start") - _us(pl.col("skew_s"))).alias("start"),
-            (pl.col("raw_end") - _us(pl.col("skew_s"))).alias("end"),
-        )
-        .drop("offset_s", "_fix")
-    )
+    out = frame.with_columns(applied.alias("skew_s")).with_columns(
+        (pl.col("raw_start") - _us(pl.col("skew_s"))).alias("start"),
+        (pl.col("raw_end") - _us(pl.col("skew_s"))).alias("end"),
+    ).drop("offset_s", "_nested")
+    corrected = out.filter(pl.col("skew_s") != 0).get_column("request_id").n_unique()
+    return out, corrected
 
 
 def _place_coarse(
@@ -336,9 +361,7 @@ def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
     corrected = 0
     notes: list[str] = []
     if skew_correction:
-        fix = _needs_fix(pairs)
-        corrected = fix.height
-        spans = _apply_offsets(spans, offsets, fix)
+        spans, corrected = _apply_offsets(spans, offsets, pairs)
         spans, windows = _place_coarse(spans, pairs)
         offsets = {**offsets, **windows}
         pairs = matching.assign(matching.candidate_pairs(spans))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import polars as pl
 
 _KEYS = ["request_id", "path"]
+_SLACK_US = 2000
 MAX_ROUNDS = 8
 
 
@@ -38,8 +39,11 @@ def _ranked(spans: pl.DataFrame, suffix: str) -> pl.DataFrame:
         pl.col("start").alias(f"start{suffix}"),
         pl.col("end").alias(f"end{suffix}"),
         pl.col("precision_s").alias(f"precision{suffix}"),
+        # All upstream attempts of one nginx line are one call: they share its rank.
         pl.col("start")
-        .rank("ordinal")
+        .min()
+        .over("line_sid")
+        .rank("dense")
         .over(["request_id", "path", "source"])
         .alias(f"rank{suffix}"),
     )
@@ -73,7 +77,15 @@ def candidate_pairs(spans: pl.DataFrame) -> pl.DataFrame:
     gap_s = ((pl.col("start") - pl.col("start_c")).dt.total_microseconds().abs() / 1e6).clip(
         upper_bound=5.0
     )
-    return pairs.with_columns((tier + rank_gap + status_gap + gap_s * 0.1).alias("cost"))
+    # A caller waits at least as long as the work it called, unless it gave up (timeouts):
+    # a 0 ms failed attempt did not carry an 11 ms request. Durations are exact even when
+    # timestamps are coarse.
+    duration = (pl.col("end") - pl.col("start")).dt.total_microseconds()
+    duration_c = (pl.col("end_c") - pl.col("start_c")).dt.total_microseconds()
+    too_short = pl.when(duration_c + _SLACK_US < duration).then(0.5).otherwise(0.0)
+    return pairs.with_columns(
+        (tier + rank_gap + status_gap + too_short + gap_s * 0.1).alias("cost")
+    )
 
 
 def assign(pairs: pl.DataFrame) -> pl.DataFrame:

@@ -23,6 +23,7 @@ import polars as pl
 
 PRECISE_S = 0.01  # timestamps at least this precise take part in NTP estimates
 MIN_PAIRS = 3
+WINDOW_SLACK_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,13 @@ def window_offsets(anchors: pl.DataFrame) -> dict[str, HostOffset]:
         pl.len().alias("n"),
     )
     for host, lo_all, hi_all, lo_r, hi_r, n in bounds.iter_rows():
-        # A few outliers (slow responses after the upstream finished) can empty the window.
-        lo, hi = (lo_all, hi_all) if lo_all <= hi_all else (lo_r, hi_r)
-        if n < MIN_PAIRS or lo > hi:
+        # The anchors are themselves only exact to a millisecond or so, which can cross the
+        # bounds by that much; outliers (slow responses after the upstream finished) by more.
+        if lo_all <= hi_all or lo_all - hi_all <= WINDOW_SLACK_S:
+            lo, hi = lo_all, hi_all
+        else:
+            lo, hi = lo_r, hi_r
+        if n < MIN_PAIRS or lo - hi > WINDOW_SLACK_S:
             continue
-        out[host] = HostOffset(host, (lo + hi) / 2, int(n), hi - lo, "window")
+        out[host] = HostOffset(host, (lo + hi) / 2, int(n), abs(hi - lo), "window")
     return out

@@ -172,8 +172,14 @@ def app_spans(events: pl.DataFrame) -> pl.DataFrame:
         .sort("started")
     )
     # A server event without a duration ends the span its start event began.
+    # Both sides are sorted by time overall, hence within every (request, source) group.
     spans = spans.sort("time").join_asof(
-        starts, left_on="time", right_on="started", by=["request_id", "source"], strategy="backward"
+        starts,
+        left_on="time",
+        right_on="started",
+        by=["request_id", "source"],
+        strategy="backward",
+        check_sortedness=False,
     )
     start = (
         pl.when(pl.col("duration_s").is_not_null())

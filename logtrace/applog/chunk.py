@@ -1,0 +1,103 @@
+"""A chunk of app-log lines → LINES rows (one per entry) and REJECTS rows (one per line).
+
+Every line of the chunk ends up in exactly one place: it begins an entry that is read
+(a LINES row), continues one (counted in that row's ``extra_lines``), is rejected (a
+REJECTS row with the reason), or continues the previous chunk's last entry
+(``AppChunk.leading``, for the ingest loop to hand to ``attach_leading``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from logtrace.applog.entries import Leading, split_entries
+from logtrace.applog.events import to_lines
+from logtrace.applog.jsonlines import json_fields
+from logtrace.applog.keyvalue import keyvalue_fields
+from logtrace.applog.shapes import AppFormat, AppLogOptions
+from logtrace.applog.times import parse_times
+from logtrace.applog.values import from_message
+from logtrace.parse import BLANK, ParsedChunk
+from logtrace.schema import REJECTS
+
+NO_TIMESTAMP = "no timestamp"
+BAD_TIMESTAMP = "timestamp in no known format"
+REJECTED_ENTRY = "continuation of a rejected line"
+
+
+@dataclass(frozen=True)
+class AppChunk(ParsedChunk):
+    """A parsed chunk, plus the lines at its top that continue the previous chunk."""
+
+    leading: Leading = field(default_factory=Leading)
+
+
+def parse_app_chunk(lines: pl.DataFrame, fmt: AppFormat, options: AppLogOptions) -> AppChunk:
+    """Parse a frame of ``line_no``/``line`` of an app log of the given shape."""
+    entries = split_entries(lines, fmt)
+    if fmt is AppFormat.JSON:
+        raw = json_fields(entries.starts, options.id_fields)
+    else:
+        raw = keyvalue_fields(entries.starts, fmt, options.id_fields)
+    unreadable = raw.filter(pl.col("reason").is_not_null()).select("line_no", "reason")
+    raw = parse_times(from_message(raw.filter(pl.col("reason").is_null())), options.timezone)
+    timed = pl.col("time").is_not_null()
+    untimed = raw.filter(~timed).select(
+        "line_no",
+        pl.when(pl.col("time_raw").is_null())
+        .then(pl.lit(NO_TIMESTAMP))
+        .otherwise(pl.lit(BAD_TIMESTAMP))
+        .alias("reason"),
+    )
+    parsed = to_lines(raw.filter(timed), entries.attached)
+    rejected = pl.concat([unreadable, untimed])
+    rejects = [
+        entries.blanks.select("line_no", pl.lit(BLANK).alias("reason"), "line"),
+        rejected.join(entries.starts, on="line_no", how="left").select("line_no", "reason", "line"),
+    ]
+    if rejected.height and entries.attached_lines.height:
+        followers = entries.attached_lines.join(
+            rejected.select(pl.col("line_no").alias("entry")), on="entry", how="semi"
+        )
+        rejects.append(followers.select("line_no", pl.lit(REJECTED_ENTRY).alias("reason"), "line"))
+    frame = (
+        pl.concat(rejects)
+        .with_columns(pl.col("line").fill_null(""))
+        .cast(pl.Schema(REJECTS))
+        .sort("line_no")
+    )
+    return AppChunk(parsed.cast({"line_no": lines.schema["line_no"]}), frame, entries.leading)
+
+
+def attach_leading(lines: pl.DataFrame, leading: Leading) -> pl.DataFrame:
+    """The previous chunk's LINES with the next chunk's leading continuation lines added
+    to its last entry (more ``extra_lines``; the error and exception of a traceback)."""
+    if leading.lines == 0 or lines.is_empty():
+        return lines
+    last = pl.col("line_no") == pl.col("line_no").max()
+    message = pl.col("message")
+    if leading.exception is not None:
+        text = pl.lit(leading.exception)
+        message = pl.when(message.is_null()).then(text).otherwise(message + " | " + text)
+    return lines.with_columns(
+        pl.when(last)
+        .then(pl.col("extra_lines") + leading.lines)
+        .otherwise(pl.col("extra_lines"))
+        .alias("extra_lines"),
+        pl.when(last)
+        .then(pl.col("error") | leading.traceback)
+        .otherwise(pl.col("error"))
+        .alias("error"),
+        pl.when(last).then(message).otherwise(pl.col("message")).alias("message"),
+    )
+
+
+def service_from_line(lines: pl.DataFrame, *, host: str, service: str) -> pl.DataFrame:
+    """Each entry's ``host`` and ``service``: the ones its line names, else the defaults
+    (which come from the file name)."""
+    return lines.with_columns(
+        pl.coalesce(pl.col("host"), pl.lit(host)).alias("host"),
+        pl.coalesce(pl.col("service"), pl.lit(service)).alias("service"),
+    )

@@ -1,0 +1,155 @@
+"""logfmt, Python ``logging`` and free-text entries → RAW fields.
+
+All three carry ``key=value`` pairs (logfmt nothing else; the others somewhere in their
+text), so each field is one targeted regex over the line: a key of its role after the
+start of the line or a separator, then the value, bare or double-quoted (with ``\\"`` and
+``\\\\`` escapes). The leftmost pair of the role wins. Text and Python logging lines also
+have a header (timestamp, level, logger) and a message: the rest of the line.
+
+The keys a chunk uses are learnt from a sample of it (``keys.sample_of``) and the regexes
+name only those: polars' cost for a capture grows with the work the regex does, and a
+role whose keys the chunk never uses costs nothing. A request id under a key the sample
+missed is still found (``keys.fill_missing_ids``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from logtrace.applog.keys import RAW, alternation, fill_missing_ids, keys_of, sample_of
+from logtrace.applog.shapes import PYTHON_HEADER, TEXT_HEADER, AppFormat
+
+_BOUNDARY = r"(?:^|[ \t\[(,;{])"
+_KEY = r"[\w.@-]+"
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_WORD = r'[^ \t",;()\[\]{}]+'  # ids, levels, names: stop at punctuation around them
+_TOKEN = r'[^ \t"]+'  # times, URLs, bare messages: commas and brackets are part of them
+_BARE_BY_ROLE = {"time": _TOKEN, "url": _TOKEN, "message": _TOKEN}
+_ROLES = (
+    "time",
+    "level",
+    "message",
+    "request_id",
+    "method",
+    "url",
+    "status",
+    "peer",
+    "service",
+    "host",
+    "duration",
+)
+# A quoted value with something like a pair inside (msg="retry status=500"): the line
+# is read again with regexes that cannot find a pair inside quotes. A loose test (a
+# false alarm only costs time), true on few lines of a real log.
+_PAIR_IN_QUOTES = r'="[^"]*[ \t][\w.@-]+='
+# A logger name that names no service.
+_ANONYMOUS_LOGGERS = ["root", "__main__"]
+
+
+def keyvalue_fields(
+    starts: pl.DataFrame, fmt: AppFormat, id_fields: tuple[str, ...]
+) -> pl.DataFrame:
+    """RAW fields of logfmt, Python logging or text entries (``line_no``/``line``)."""
+    line = pl.col("line")
+    present = _keys_in(starts)
+    keys = {role: keys_of(role, present, id_fields) for role in _ROLES}
+    headers = [line.str.extract_groups(TEXT_HEADER).alias("_text")]
+    if fmt is AppFormat.PYTHON_LOGGING:
+        headers.append(line.str.extract_groups(PYTHON_HEADER).alias("_py"))
+    # Lazy, so that polars computes an expression used twice (a struct's fields) once.
+    found = (
+        starts.lazy()
+        .with_columns(*(_pair(role, keys[role]).alias(role) for role in _ROLES), *headers)
+        .collect()
+    )
+    tricky = starts.filter(line.str.contains(_PAIR_IN_QUOTES).fill_null(False))
+    if tricky.height:
+        again = tricky.lazy().select(
+            "line_no", *(_pair(role, keys[role], skip_quoted=True).alias(role) for role in _ROLES)
+        )
+        found = found.update(again.collect(), on="line_no", include_nulls=True)
+    values = {role: _value(found, role) for role in _ROLES}
+
+    text = pl.col("_text").struct
+    head_time, head_level, head = text.field("time"), text.field("level"), text.field("head")
+    logger = pl.lit(None, pl.String)
+    if fmt is AppFormat.PYTHON_LOGGING:
+        py = pl.col("_py").struct
+        head_time = pl.coalesce(py.field("time"), head_time)
+        head_level = pl.coalesce(py.field("level"), py.field("level2"), head_level)
+        head = pl.coalesce(py.field("head"), head)
+        logger = pl.coalesce(py.field("logger"), py.field("logger2")).str.extract(r"^([^.]+)")
+        logger = pl.when(~logger.is_in(_ANONYMOUS_LOGGERS)).then(logger)
+    if fmt is AppFormat.LOGFMT:
+        time = pl.coalesce(values["time"], head_time)
+        level = pl.coalesce(values["level"], head_level)
+        message = values["message"]
+    else:
+        time = pl.coalesce(head_time, values["time"])
+        level = pl.coalesce(head_level, values["level"])
+        rest = line.str.slice(head.str.len_chars()).str.strip_chars_start()
+        message = pl.when(head.is_not_null()).then(rest).otherwise(values["message"])
+    duration_key = (
+        pl.col("duration").str.extract(rf"^({alternation(keys['duration'])})=", 1)
+        if keys["duration"]
+        else pl.lit(None, pl.String)
+    )
+    raw = found.lazy().select(
+        "line_no",
+        time.alias("time_raw"),
+        level.alias("level"),
+        message.alias("message"),
+        values["request_id"].alias("request_id"),
+        values["method"].alias("method"),
+        values["url"].alias("url"),
+        values["status"].alias("status"),
+        duration_key.alias("duration_key"),
+        values["duration"].alias("duration_raw"),
+        values["peer"].alias("peer"),
+        pl.coalesce(values["service"], logger).alias("service"),
+        values["host"].alias("host"),
+        pl.lit(None, pl.String).alias("reason"),
+    )
+    return fill_missing_ids(raw.cast(pl.Schema(RAW)).collect(), starts, id_fields)
+
+
+def _keys_in(starts: pl.DataFrame) -> list[str]:
+    """The keys of the ``key=`` pairs on the chunk's sample lines."""
+    found = sample_of(starts).select(
+        pl.col("line").str.extract_all(rf"{_BOUNDARY}{_KEY}=").explode().drop_nulls().unique()
+    )
+    return [k.lstrip(" \t[(,;{").removesuffix("=") for k in found.to_series().to_list()]
+
+
+def _pair(role: str, keys: list[str], *, skip_quoted: bool = False) -> pl.Expr:
+    """The leftmost pair of the role: its value as logged (quotes and all); for a
+    duration, ``key=value`` (the key carries the unit).
+
+    ``skip_quoted`` steps over quoted values from the start of the line, so that no pair
+    is found inside one; slower, as polars then captures from the start of the line.
+    """
+    if not keys:
+        return pl.lit(None, pl.String)
+    bare = _BARE_BY_ROLE.get(role, _WORD)
+    key = alternation(keys)
+    before = rf"^(?:[^\"]|{_QUOTED})*?{_BOUNDARY}" if skip_quoted else _BOUNDARY
+    if role == "duration":
+        return pl.col("line").str.extract(rf"{before}({key}=(?:{_QUOTED}|{bare}))", 1)
+    return pl.col("line").str.extract(rf"{before}{key}=({_QUOTED}|{bare})", 1)
+
+
+def _value(found: pl.DataFrame, role: str) -> pl.Expr:
+    r"""The text of a role's values: quotes removed, ``\"``/``\\`` undone; "-" and ""
+    are no value. Each step only where the chunk needs it: most chunks quote nothing but
+    their messages."""
+    value = pl.col(role)
+    column = found[role]
+    if role == "duration" and column.is_not_null().any():
+        value = value.str.replace(r"^[^=]*=", "")
+        column = found.select(value).to_series()
+    if column.str.starts_with('"').any():
+        inner = value.str.slice(1, value.str.len_chars() - 2).str.replace_all(r'\\(["\\])', "$1")
+        value = pl.when(value.str.starts_with('"')).then(inner).otherwise(value)
+    if role != "message" and column.is_in(['""', "-"]).any():
+        value = pl.when(~value.is_in(["", "-"])).then(value)
+    return value
