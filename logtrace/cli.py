@@ -314,9 +314,13 @@ def _timeline_options(
 def trace(
     request_id: Annotated[str, typer.Argument(help="The request id (or a unique prefix of it).")],
     files: Files = None,  # type: ignore[assignment]
-    lines: Annotated[bool, typer.Option("--lines", help="Show each span's original log lines.")] = False,
+    lines: Annotated[
+        bool, typer.Option("--lines", help="Show each span's original log lines.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the spans as JSON.")] = False,
-    flow: Annotated[bool, typer.Option("--flow/--no-flow", help="Also draw the request flow.")] = True,
+    flow: Annotated[
+        bool, typer.Option("--flow/--no-flow", help="Also draw the request flow.")
+    ] = True,
     log_format: LogFormatOpt = None,
     preset: PresetOpt = None,
     nginx_conf: NginxConfOpt = None,

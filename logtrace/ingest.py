@@ -13,11 +13,6 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from logtrace.errors import FormatError, NoMatchError
-from logtrace.log_format.compiler import CompiledFormat, compile_format
-from logtrace.log_format.grammar import LogFormat, parse_log_format
-from logtrace.log_format.nginx_conf import NginxConfig, read_nginx_conf
-from logtrace.log_format.presets import PRESETS, get_preset
 from logtrace.applog import (
     DEFAULT_ID_FIELDS,
     AppFormat,
@@ -27,6 +22,11 @@ from logtrace.applog import (
     parse_app_chunk,
     service_from_line,
 )
+from logtrace.errors import FormatError, NoMatchError
+from logtrace.log_format.compiler import CompiledFormat, compile_format
+from logtrace.log_format.grammar import LogFormat, parse_log_format
+from logtrace.log_format.nginx_conf import NginxConfig, read_nginx_conf
+from logtrace.log_format.presets import PRESETS, get_preset
 from logtrace.parse import BLANK, NO_MATCH, SourceStats, parse_chunk
 from logtrace.sources import ReadReport, Source, iter_frames
 
@@ -217,6 +217,7 @@ def _choose(
         if fixed is None:
             stats.detected = f"{detection.matched}/{detection.tried} sample lines"
         return _Parser("nginx", nginx=detection.format)
+    app: AppFormat | None
     if resolver.app_format is not None:
         app, matched, tried = resolver.app_format, 0, 0
     else:
@@ -229,6 +230,28 @@ def _choose(
         return _Parser("nginx", nginx=fixed)  # the user said so: report its mismatches
     _note_unknown(stats, detection)
     return None
+
+
+PLAN_BYTES = 256 * 1024
+
+
+def plan_sources(sources: Sequence[Source], resolver: FormatResolver) -> dict[str, str]:
+    """Each file's kind ("nginx", "app" or "unknown") from its first lines, read cheaply.
+
+    stdin cannot be read twice and is left out; analyze uses this to choose between
+    streaming one nginx log and building timelines across hosts.
+    """
+    kinds: dict[str, str] = {}
+    for source in sources:
+        if source.is_stdin:
+            continue
+        frame = next(iter_frames(source, ReadReport(), PLAN_BYTES), None)
+        if frame is None:
+            continue
+        scratch = SourceStats(path=source.label, host=source.host, service=source.service)
+        parser = _choose(frame, resolver.for_source(source), resolver, scratch)
+        kinds[source.label] = parser.kind if parser is not None else "unknown"
+    return kinds
 
 
 def iter_lines(
@@ -286,7 +309,9 @@ def iter_lines(
             if app.lines.height:
                 frame_out = app.lines
                 if keep_line:
-                    frame_out = frame_out.join(frame.select("line_no", "line"), on="line_no", how="left")
+                    frame_out = frame_out.join(
+                        frame.select("line_no", "line"), on="line_no", how="left"
+                    )
                 labelled = _label(frame_out, source)
                 pending = service_from_line(labelled, host=source.host, service=source.service)
         if pending is not None:
@@ -294,7 +319,9 @@ def iter_lines(
         stats.warnings.extend(read.warnings)
 
 
-def _count(stats: SourceStats, parsed: int, rejects: pl.DataFrame, cf: CompiledFormat | None) -> None:
+def _count(
+    stats: SourceStats, parsed: int, rejects: pl.DataFrame, cf: CompiledFormat | None
+) -> None:
     stats.lines_parsed += parsed
     stats.lines_rejected += rejects.height
     stats.add_rejects(rejects, cf)
@@ -303,7 +330,10 @@ def _count(stats: SourceStats, parsed: int, rejects: pl.DataFrame, cf: CompiledF
 def _reject_all(stats: SourceStats, frame: pl.DataFrame) -> None:
     rejects = frame.select(
         "line_no",
-        pl.when(pl.col("line").is_null()).then(pl.lit(BLANK)).otherwise(pl.lit(NO_MATCH)).alias("reason"),
+        pl.when(pl.col("line").is_null())
+        .then(pl.lit(BLANK))
+        .otherwise(pl.lit(NO_MATCH))
+        .alias("reason"),
         pl.col("line").fill_null(""),
     ).cast({"line_no": pl.UInt64})
     stats.lines_rejected += rejects.height

@@ -1,9 +1,17 @@
-"""``logtrace analyze``: read the sources once and report where the time goes."""
+"""``logtrace analyze``: read the sources once and report where the time goes.
+
+One nginx log (or several of one service) is reduced chunk by chunk, so memory does not
+grow with the input. Logs of several hosts or services are joined into timelines first
+(all in memory): the latency report then covers the requests that enter the system (the
+root spans' nginx), and per-service time, slow paths and clock offsets are added.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import polars as pl
 
 from logtrace.analysis.latency import (
     ANALYZE_COLUMNS,
@@ -13,14 +21,19 @@ from logtrace.analysis.latency import (
     derive,
     finish,
 )
+from logtrace.analysis.services import host_table, service_table
+from logtrace.analysis.slow_paths import SlowPath, slow_paths
 from logtrace.ingest import (
     FormatOptions,
     FormatResolver,
     IngestReport,
     iter_lines,
+    plan_sources,
     require_parsed,
 )
 from logtrace.sources import Source
+from logtrace.timelines.load import Loaded, TimelineOptions, load
+from logtrace.timelines.skew import HostOffset
 
 
 @dataclass(frozen=True)
@@ -31,33 +44,108 @@ class AnalyzeOptions:
     filters: Filters = field(default_factory=Filters)
     top: int = 10
     keep_lines: bool = False  # keep the raw line of the slowest requests (CSV export)
+    skew_correction: bool = True
+    id_field: str | None = None
+
+
+@dataclass(frozen=True)
+class CrossHost:
+    """What only logs of several hosts can tell."""
+
+    services: pl.DataFrame  # service_table
+    hosts: pl.DataFrame  # host_table
+    offsets: dict[str, HostOffset]
+    corrected_requests: int
+    slow_paths: list[SlowPath]
+    slow_path_summary: pl.DataFrame
+    entry_sources: list[str]  # nginx sources whose requests the latency report covers
+    traces: int
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """What ``analyze`` found: per-source counts and the latency report."""
+    """What ``analyze`` found: per-source counts, the latency report, cross-host views."""
 
     ingest: IngestReport
     latency: LatencyReport
     filters: Filters
+    cross_host: CrossHost | None = None
+
+
+def _needs_timelines(sources: Sequence[Source], kinds: dict[str, str]) -> bool:
+    nginx_services = {s.service for s in sources if kinds.get(s.label) == "nginx"}
+    return "app" in kinds.values() or len(nginx_services) > 1
 
 
 def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
-    """Parse every source chunk by chunk and reduce it to the latency report."""
+    """Parse every source and reduce it to the latency report (and cross-host views)."""
     resolver = FormatResolver.from_options(options.formats)
+    if _needs_timelines(sources, plan_sources(sources, resolver)):
+        return _analyze_timelines(sources, options)
     ingest = IngestReport()
     partials = Partials(top=options.top)
     columns = ANALYZE_COLUMNS | ({"line"} if options.keep_lines else set())
     for chunk in iter_lines(
         sources, resolver, ingest, frozenset(columns), keep_line=options.keep_lines
     ):
-        if chunk.kind != "nginx":
-            continue
-        cols = chunk.frame.columns
-        lf = derive(chunk.frame.lazy(), cols)
-        keep = options.filters.expr([*cols, "route"])
-        if keep is not None:
-            lf = lf.filter(keep)
-        partials.add(lf.collect())
+        if chunk.kind == "nginx":
+            _add(partials, chunk.frame, options.filters)
     require_parsed(ingest, resolver)
     return Analysis(ingest=ingest, latency=finish(partials), filters=options.filters)
+
+
+def _add(partials: Partials, frame: pl.DataFrame, filters: Filters) -> None:
+    cols = frame.columns
+    lf = derive(frame.lazy(), cols)
+    keep = filters.expr([*cols, "route"])
+    if keep is not None:
+        lf = lf.filter(keep)
+    partials.add(lf.collect())
+
+
+def entry_sources(loaded: Loaded) -> list[str]:
+    """nginx sources whose lines are mostly trace roots: where requests enter."""
+    spans = loaded.timelines.spans
+    if spans.is_empty():
+        return []
+    share = (
+        spans.filter((pl.col("origin") == "nginx") & (pl.col("kind") == "SERVER"))
+        .group_by("source")
+        .agg(pl.col("parent_sid").is_null().mean().alias("roots"))
+        .filter(pl.col("roots") >= 0.5)
+    )
+    return sorted(share.get_column("source").to_list())
+
+
+def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
+    loaded = load(
+        sources,
+        TimelineOptions(
+            formats=options.formats,
+            skew_correction=options.skew_correction,
+            id_field=options.id_field,
+            keep_lines=options.keep_lines,
+            columns=ANALYZE_COLUMNS,
+        ),
+    )
+    entries = entry_sources(loaded)
+    partials = Partials(top=options.top)
+    if not loaded.nginx.is_empty():
+        edge = loaded.nginx.filter(pl.col("source").is_in(entries)) if entries else loaded.nginx
+        if edge.height:
+            _add(partials, edge, options.filters)
+    spans = loaded.timelines.spans
+    paths, summary = slow_paths(spans, options.top)
+    cross = CrossHost(
+        services=service_table(spans),
+        hosts=host_table(spans, dict(loaded.timelines.offsets)),
+        offsets=loaded.timelines.offsets,
+        corrected_requests=loaded.timelines.corrected_requests,
+        slow_paths=paths,
+        slow_path_summary=summary,
+        entry_sources=entries,
+        traces=spans.get_column("request_id").n_unique() if spans.height else 0,
+    )
+    return Analysis(
+        ingest=loaded.ingest, latency=finish(partials), filters=options.filters, cross_host=cross
+    )

@@ -45,24 +45,26 @@ def resolve_request_id(loaded: Loaded, wanted: str) -> str:
 
 def _tree_order(spans: pl.DataFrame) -> list[int]:
     """Row indices depth-first: a parent before its children, siblings by start."""
-    rows = spans.select("sid", "parent_sid", "start").with_row_index("i").to_dicts()
-    children: dict[int | None, list[dict[str, object]]] = {}
-    ids = {r["sid"] for r in rows}
-    for r in rows:
-        parent = r["parent_sid"] if r["parent_sid"] in ids else None
-        children.setdefault(parent, []).append(r)  # type: ignore[arg-type]
+    rows = list(spans.select("sid", "parent_sid", "start").iter_rows())
+    ids = {sid for sid, _, _ in rows}
+    children: dict[int | None, list[int]] = {}
+    for i, (_sid, parent, _start) in enumerate(rows):
+        children.setdefault(parent if parent in ids else None, []).append(i)
+
+    def by_start(indices: list[int]) -> list[int]:
+        return sorted(indices, key=lambda i: rows[i][2], reverse=True)
+
     order: list[int] = []
-    stack = sorted(children.get(None, []), key=lambda r: r["start"], reverse=True)  # type: ignore[arg-type, return-value]
-    seen: set[object] = set()
+    seen: set[int] = set()
+    stack = by_start(children.get(None, []))
     while stack:
-        r = stack.pop()
-        if r["sid"] in seen:
+        i = stack.pop()
+        if i in seen:
             continue
-        seen.add(r["sid"])
-        order.append(int(r["i"]))  # type: ignore[call-overload]
-        kids = children.get(r["sid"], [])  # type: ignore[arg-type]
-        stack.extend(sorted(kids, key=lambda k: k["start"], reverse=True))  # type: ignore[arg-type, return-value]
-    order += [int(r["i"]) for r in rows if r["sid"] not in seen]  # type: ignore[call-overload]
+        seen.add(i)
+        order.append(i)
+        stack.extend(by_start(children.get(rows[i][0], [])))
+    order += [i for i in range(len(rows)) if i not in seen]  # cycles in bad input
     return order
 
 

@@ -28,7 +28,11 @@ def trace_dict(trace: RequestTrace) -> dict[str, Any]:
         if lines:
             span["lines"] = list(lines)
     critical = [
-        {"span_id": r["span_id"], "start": _value(r["section_start"]), "end": _value(r["section_end"])}
+        {
+            "span_id": r["span_id"],
+            "start": _value(r["section_start"]),
+            "end": _value(r["section_end"]),
+        }
         for r in trace.critical.iter_rows(named=True)
     ]
     return {

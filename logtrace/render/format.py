@@ -12,7 +12,7 @@ def duration(seconds: float | None) -> str:
     if seconds < 0:
         return "-" + duration(-seconds)
     if seconds < 0.0095:
-        ms = seconds * 1000
+        ms = round(seconds * 1000, 6)  # 0.007 s is 7.000000000000001 ms before rounding
         return f"{ms:.1f} ms" if ms % 1 else f"{ms:.0f} ms"
     if seconds < 10:
         return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"

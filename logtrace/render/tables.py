@@ -15,6 +15,7 @@ from logtrace.analysis.latency import Latency, LatencyReport
 from logtrace.ingest import IngestReport
 from logtrace.render import format as fmt
 from logtrace.render.console import safe, safe_str
+from logtrace.render.cross_host import render_cross_host
 
 MAX_ROUTES = 15
 
@@ -218,5 +219,8 @@ def render_analysis(console: Console, analysis: Analysis) -> None:
         console.print(routes_table(analysis.latency))
     if analysis.latency.slowest.height:
         console.print(slowest_table(analysis.latency.slowest))
+    if analysis.cross_host is not None:
+        for renderable in render_cross_host(console, analysis.cross_host):
+            console.print(renderable)
     for renderable in rejected_samples(analysis.ingest):
         console.print(renderable)

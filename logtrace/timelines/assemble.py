@@ -81,13 +81,12 @@ def _nesting(pairs: pl.DataFrame, offsets: dict[str, HostOffset]) -> pl.DataFram
             checked.select("request_id", pl.col("host_c").alias("host"), "outside"),
         ]
     )
-    nests = (
+    return (
         by_host.group_by("request_id", "host")
         .agg(pl.col("outside").any().alias("bad"))
         .filter(~pl.col("bad"))
         .select("request_id", "host")
     )
-    return nests
 
 
 def _apply_offsets(
@@ -107,10 +106,14 @@ def _apply_offsets(
         .then(pl.col("offset_s"))
         .otherwise(0.0)
     )
-    out = frame.with_columns(applied.alias("skew_s")).with_columns(
-        (pl.col("raw_start") - _us(pl.col("skew_s"))).alias("start"),
-        (pl.col("raw_end") - _us(pl.col("skew_s"))).alias("end"),
-    ).drop("offset_s", "_nested")
+    out = (
+        frame.with_columns(applied.alias("skew_s"))
+        .with_columns(
+            (pl.col("raw_start") - _us(pl.col("skew_s"))).alias("start"),
+            (pl.col("raw_end") - _us(pl.col("skew_s"))).alias("end"),
+        )
+        .drop("offset_s", "_nested")
+    )
     corrected = out.filter(pl.col("skew_s") != 0).get_column("request_id").n_unique()
     return out, corrected
 

@@ -46,6 +46,7 @@ class TimelineOptions:
     skew_correction: bool = True
     id_field: str | None = None  # an nginx variable or app field holding the request id
     keep_lines: bool = False  # keep raw lines (needed when a source cannot be read twice)
+    columns: frozenset[str] = frozenset()  # more nginx columns to keep (for analyze)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     report = IngestReport()
     nginx_parts: list[pl.DataFrame] = []
     app_parts: list[pl.DataFrame] = []
-    columns = NGINX_COLUMNS | ({options.id_field} if options.id_field else set())
+    columns = NGINX_COLUMNS | options.columns | ({options.id_field} if options.id_field else set())
     for chunk in iter_lines(
         sources,
         resolver,

@@ -1,0 +1,146 @@
+"""The parts of the ``analyze`` report that need logs of several hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich import box
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from logtrace.analysis.analyze import CrossHost
+from logtrace.render import format as fmt
+from logtrace.render.console import safe
+
+_KIND = {"SERVER": "serving", "CLIENT": "calling"}
+
+
+def _table(title: str) -> Table:
+    return Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, title_style="bold"
+    )
+
+
+def _offset(row: dict[str, object]) -> str:
+    offset = row.get("offset_s")
+    if not isinstance(offset, float):
+        return "-"
+    spread = row.get("offset_spread_s")
+    method = row.get("offset_method")
+    if method == "reference":
+        return "reference"
+    sign = "+" if offset >= 0 else "−"
+    text = f"{sign}{fmt.duration(abs(offset))}"
+    if isinstance(spread, float) and spread:
+        text += f" ±{fmt.duration(spread / 2)}"
+    return text + (" (1 s window)" if method == "window" else "")
+
+
+def hosts_table(cross: CrossHost) -> Table:
+    """Hosts, what runs on them, how precise their clocks are and how far off."""
+    table = _table("Hosts")
+    for name, justify in (
+        ("host", "left"),
+        ("services", "left"),
+        ("logs", "left"),
+        ("timestamps", "right"),
+        ("spans", "right"),
+        ("requests", "right"),
+        ("clock offset", "right"),
+        ("corrected spans", "right"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in cross.hosts.iter_rows(named=True):
+        precision = row["precision_s"]
+        table.add_row(
+            safe(row["host"]),
+            safe(row["services"]),
+            safe(row["origin"]),
+            "1 s" if precision >= 0.5 else fmt.duration(precision),
+            fmt.count(row["spans"]),
+            fmt.count(row["requests"]),
+            _offset(row),
+            fmt.count(row["corrected_spans"]),
+        )
+    return table
+
+
+def services_table(cross: CrossHost) -> Table:
+    """Total and self time per service: where the time is spent, not just waited."""
+    table = _table("Time per service (self time excludes waiting for the calls it made)")
+    for name, justify in (
+        ("service", "left"),
+        ("as", "left"),
+        ("spans", "right"),
+        ("requests", "right"),
+        ("total", "right"),
+        ("self", "right"),
+        ("self share", "right"),
+        ("p50", "right"),
+        ("p99", "right"),
+        ("5xx", "right"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in cross.services.iter_rows(named=True):
+        errors = row["errors"]
+        table.add_row(
+            safe(row["service"]),
+            _KIND.get(row["kind"], row["kind"].lower()),
+            fmt.count(row["spans"]),
+            fmt.count(row["requests"]),
+            fmt.duration(row["total_s"]),
+            fmt.duration(row["self_s"]),
+            f"{100 * row['self_share']:.1f}%",
+            fmt.duration(row["p50_s"]),
+            fmt.duration(row["p99_s"]),
+            Text(fmt.count(errors), style="red" if errors else ""),
+        )
+    return table
+
+
+def slow_paths_section(cross: CrossHost) -> Iterable[RenderableType]:
+    """For the slowest requests: the call path and the spans that dominate it."""
+    if not cross.slow_paths:
+        return
+    table = _table(f"Slow paths (critical paths of the {len(cross.slow_paths)} slowest requests)")
+    for name, justify in (
+        ("request id", "left"),
+        ("request", "left"),
+        ("took", "right"),
+        ("path", "left"),
+        ("most time on the path", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for p in cross.slow_paths:
+        top = "; ".join(f"{service} {op} {fmt.duration(sec)}" for service, op, sec in p.top[:2])
+        status = f" {p.status}" if p.status is not None else ""
+        table.add_row(
+            Text(p.request_id, no_wrap=True),
+            safe(p.name + status),
+            fmt.duration(p.duration_s),
+            safe(p.path),
+            safe(top),
+        )
+    yield table
+    if cross.slow_path_summary.height:
+        parts = [
+            f"{r['service']} {r['operation']} {100 * r['share']:.0f}%"
+            for r in cross.slow_path_summary.head(4).iter_rows(named=True)
+        ]
+        yield Text.assemble(("Across these paths: ", "bold"), safe("; ".join(parts)))
+
+
+def render_cross_host(console: object, cross: CrossHost) -> Iterable[RenderableType]:
+    """Every cross-host section, in report order."""
+    del console
+    yield hosts_table(cross)
+    if cross.corrected_requests:
+        yield Text(
+            f"Clock offsets were applied in {cross.corrected_requests:,} of {cross.traces:,} "
+            "requests, where spans did not nest as logged (raw times are kept; "
+            "--no-skew-correction turns this off).",
+            style="dim",
+        )
+    yield services_table(cross)
+    yield from slow_paths_section(cross)
