@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(VENV)/bin/logtrace analyze sample_logs/edge-1.access.log
+	$(VENV)/bin/logtrace analyze sample_logs/ --nginx-conf sample_logs/nginx/mesh-1.conf
 
 test: setup
 	$(PY) -m pytest -q

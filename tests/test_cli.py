@@ -156,3 +156,54 @@ def test_formats_lists_the_presets() -> None:
     assert result.exit_code == 0
     for name in ("combined", "main", "trace", "timing", "upstreaminfo"):
         assert name in result.output
+
+
+SAMPLE = ROOT / "sample_logs"
+CONF = ["--nginx-conf", str(SAMPLE / "nginx" / "mesh-1.conf")]
+N_PLUS_ONE = "c1405abcbaf320b38811d5104a094314"  # GET /api/orders/5/items: 11 calls
+RETRY = "51263bcd2f682f73df765ba1c484683b"  # GET /api/flaky/...: dead upstream first
+
+
+@pytest.mark.parametrize(("name", "request_id"), [("n_plus_one", N_PLUS_ONE), ("retry", RETRY)])
+def test_trace_renders_gantt_and_flow_of_a_real_request(golden, name: str, request_id: str) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["trace", request_id, str(SAMPLE), *CONF])
+    assert result.exit_code == 0, result.output
+    golden(f"cli_trace_{name}.txt", result.output)
+
+
+def test_trace_json_lists_every_span_with_parents(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["trace", N_PLUS_ONE[:10], str(SAMPLE), *CONF, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["request_id"] == N_PLUS_ONE
+    ids = {s["span_id"] for s in doc["spans"]}
+    roots = [s for s in doc["spans"] if s["parent_span_id"] is None]
+    assert len(roots) == 1
+    assert all(s["parent_span_id"] in ids for s in doc["spans"] if s is not roots[0])
+    calls = [s for s in doc["spans"] if s["kind"] == "CLIENT" and s["service"] == "api"]
+    assert len(calls) == 11  # as sample_logs/ground_truth.jsonl records
+
+
+def test_trace_lines_shows_the_original_log_lines() -> None:
+    result = runner.invoke(app, ["trace", RETRY, str(SAMPLE), *CONF, "--lines", "--no-flow"])
+    assert result.exit_code == 0, result.output
+    assert "edge-1.access.log:" in result.output
+    assert '"msg": "request finished"' in result.output
+
+
+def test_unknown_request_id_is_a_clear_error() -> None:
+    done = run_cli("trace", "0" * 32, str(SAMPLE), *CONF)
+    assert done.returncode == ExitStatus.NOT_FOUND
+    assert "is not in these logs" in done.stderr.decode()
+
+
+def test_analyze_on_several_hosts_adds_cross_host_sections() -> None:
+    result = runner.invoke(app, ["analyze", str(SAMPLE), *CONF, "--json", "--top", "3"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["requests"] == 2500  # requests entering at the edge, not internal hops
+    offsets = {o["host"]: o["offset_s"] for o in doc["clock_offsets"]}
+    assert abs(offsets["api-2"] - 0.150) < 0.010
+    services = {(s["service"], s["kind"]) for s in doc["services"]}
+    assert {("api", "SERVER"), ("inventory", "SERVER"), ("users", "SERVER")} <= services
+    assert len(doc["slow_paths"]) == 3

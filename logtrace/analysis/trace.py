@@ -45,14 +45,17 @@ def resolve_request_id(loaded: Loaded, wanted: str) -> str:
 
 def _tree_order(spans: pl.DataFrame) -> list[int]:
     """Row indices depth-first: a parent before its children, siblings by start."""
-    rows = list(spans.select("sid", "parent_sid", "start").iter_rows())
-    ids = {sid for sid, _, _ in rows}
+    rows = list(
+        spans.select("sid", "parent_sid", "start", pl.col("attempt").fill_null(0)).iter_rows()
+    )
+    ids = {row[0] for row in rows}
     children: dict[int | None, list[int]] = {}
-    for i, (_sid, parent, _start) in enumerate(rows):
+    for i, (_sid, parent, _start, _attempt) in enumerate(rows):
         children.setdefault(parent if parent in ids else None, []).append(i)
 
     def by_start(indices: list[int]) -> list[int]:
-        return sorted(indices, key=lambda i: rows[i][2], reverse=True)
+        # Back-to-back upstream attempts can share a start: keep them in attempt order.
+        return sorted(indices, key=lambda i: (rows[i][2], rows[i][3]), reverse=True)
 
     order: list[int] = []
     seen: set[int] = set()

@@ -90,10 +90,7 @@ UNIT_SECONDS: dict[str, float] = {
 # Units a value may carry but a key suffix never does ("took=2m" is two minutes, "dur_m" is odd).
 VALUE_UNIT_SECONDS: dict[str, float] = {**UNIT_SECONDS, "m": 60.0, "min": 60.0, "h": 3600.0}
 _KEY_UNITS = "|".join(sorted(UNIT_SECONDS, key=len, reverse=True))
-DURATION_KEY = (
-    rf"(?i:(?:{'|'.join(DURATION_WORDS)})(?:[_.-]?(?:{_KEY_UNITS}))?)"  # no anchors: embeddable
-)
-_DURATION_KEY_FULL = re.compile(
+_DURATION_KEY = re.compile(
     rf"(?:{'|'.join(DURATION_WORDS)})(?:[_.-]?({_KEY_UNITS}))?", re.IGNORECASE
 )
 
@@ -147,7 +144,7 @@ def key_unit_seconds(key: str) -> float | None:
 
     None when the key is no duration key; 1.0 when it is one without a unit suffix.
     """
-    m = _DURATION_KEY_FULL.fullmatch(key)
+    m = _DURATION_KEY.fullmatch(key)
     if m is None:
         return None
     return UNIT_SECONDS[m[1].lower()] if m[1] else 1.0

@@ -116,7 +116,11 @@ def keyvalue_fields(
 def _keys_in(starts: pl.DataFrame) -> list[str]:
     """The keys of the ``key=`` pairs on the chunk's sample lines."""
     found = sample_of(starts).select(
-        pl.col("line").str.extract_all(rf"{_BOUNDARY}{_KEY}=").explode().drop_nulls().unique()
+        pl.col("line")
+        .str.extract_all(rf"{_BOUNDARY}{_KEY}=")
+        .explode()
+        .drop_nulls()
+        .unique(maintain_order=True)
     )
     return [k.lstrip(" \t[(,;{").removesuffix("=") for k in found.to_series().to_list()]
 

@@ -35,7 +35,6 @@ SHAPES: tuple[TimeShape, ...] = (
     TimeShape("iso8601 space zoned", "%Y-%m-%d %H:%M:%S%.f%#z", zoned=True),
     TimeShape("iso8601", "%Y-%m-%dT%H:%M:%S%.f", zoned=False),
     TimeShape("iso8601 space", "%Y-%m-%d %H:%M:%S%.f", zoned=False),
-    TimeShape("python logging", "%Y-%m-%d %H:%M:%S,%3f", zoned=False),
     TimeShape("slashed", "%Y/%m/%d %H:%M:%S%.f", zoned=False),
     TimeShape("slashed zoned", "%Y/%m/%d %H:%M:%S%.f %#z", zoned=True),
     TimeShape("nginx time_local", "%d/%b/%Y:%H:%M:%S %z", zoned=True),
@@ -49,6 +48,10 @@ def parse_times(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
     ``time`` is null where ``time_raw`` is null or in no known shape.
     """
     pending = frame.with_row_index("_row")
+    if pending["time_raw"].head(_PROBE_ROWS).str.contains(",", literal=True).any():
+        # logging writes a comma before the milliseconds: as a dot, the ISO formats
+        # (``%.f``, any number of digits) read it
+        pending = pending.with_columns(pl.col("time_raw").str.replace(",", ".", literal=True))
     done: list[pl.DataFrame] = []
     for shape in _order(pending.filter(pl.col("time_raw").is_not_null()), timezone):
         parsed = pending.with_columns(_parse(shape, timezone).alias("time"))

@@ -14,12 +14,12 @@ from logtrace.applog.keys import VALUE_UNIT_SECONDS, key_unit_seconds
 METHODS = "GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|CONNECT|TRACE"
 _REQUEST_IN_TEXT = (
     rf"(?:^|[\s\"])(?<method>{METHODS})\s+(?<target>(?:https?://|/)[^\s\"]*)(?:\s+HTTP/[\d.]+)?\"?"
-    r"(?:\s+(?<status>[1-5]\d\d)\b)?"
+    r"(?:\s+(?<status>[1-5]\d\d)(?-u:\b))?"
 )
 _UNITS_IN_TEXT = "ms|us|µs|μs|ns|s|sec|secs|seconds|millis|milliseconds"
 _DURATION_IN_TEXT = (
     r"(?i)(?:^|\s)(?:in|took|elapsed|after|duration|latency)[:=]?\s*"
-    rf"(?<v>\d+(?:\.\d+)?)\s?(?<u>{_UNITS_IN_TEXT})\b"
+    rf"(?<v>\d+(?:\.\d+)?)\s?(?<u>{_UNITS_IN_TEXT})(?-u:\b)"
 )
 # What a duration's number and its unit are made of ("1.5e-3s", "350µs", "12 ms").
 _NUMBER_CHARS = "0123456789.+-eE"

@@ -127,6 +127,43 @@ def analysis_dict(analysis: Analysis) -> dict[str, Any]:
         else {k: _value(v) for k, v in asdict(rep.breakdown).items()},
         "routes": _rows(rep.routes, ROUTE_FIELDS),
         "slowest": _rows(rep.slowest, SLOWEST_FIELDS),
+        **_cross_host(analysis),
+    }
+
+
+def _cross_host(analysis: Analysis) -> dict[str, Any]:
+    cross = analysis.cross_host
+    if cross is None:
+        return {}
+    return {
+        "traces": cross.traces,
+        "entry_sources": cross.entry_sources,
+        "hosts": _rows(cross.hosts, list(cross.hosts.columns)),
+        "services": _rows(cross.services, list(cross.services.columns)),
+        "clock_offsets": [
+            {
+                "host": h,
+                "offset_s": round(o.offset_s, 6),
+                "pairs": o.pairs,
+                "spread_s": round(o.spread_s, 6),
+                "method": o.method,
+            }
+            for h, o in sorted(cross.offsets.items())
+        ],
+        "corrected_requests": cross.corrected_requests,
+        "slow_paths": [
+            {
+                "request_id": p.request_id,
+                "name": p.name,
+                "duration_s": round(p.duration_s, 6),
+                "status": p.status,
+                "path": p.path,
+                "top": [
+                    {"service": s, "operation": o, "seconds": round(sec, 6)} for s, o, sec in p.top
+                ],
+            }
+            for p in cross.slow_paths
+        ],
     }
 
 
