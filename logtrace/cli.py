@@ -358,6 +358,66 @@ def trace(
 
 
 @app.command()
+def insights(
+    files: Files = None,  # type: ignore[assignment]
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    per_request: Annotated[
+        bool, typer.Option("--per-request", help="With --json: also every request's findings.")
+    ] = False,
+    min_calls: Annotated[
+        int, typer.Option("--min-calls", min=2, help="N+1: calls to one service and route.")
+    ] = 5,
+    min_repeats: Annotated[
+        int, typer.Option("--min-repeats", min=2, help="Repeated: the same GET this often.")
+    ] = 2,
+    slow_client_share: Annotated[
+        float,
+        typer.Option(
+            "--slow-client-share",
+            min=0.0,
+            max=1.0,
+            help="Slow client: share of request time spent by nginx.",
+        ),
+    ] = 0.5,
+    slow_client_min: Annotated[
+        float, typer.Option("--slow-client-min", min=0.0, help="Slow client: at least this (s).")
+    ] = 0.1,
+    log_format: LogFormatOpt = None,
+    preset: PresetOpt = None,
+    nginx_conf: NginxConfOpt = None,
+    format_name: FormatNameOpt = None,
+    app_format: AppFormatOpt = None,
+    timezone: TimezoneOpt = "UTC",
+    source: SourceOpt = None,
+    id_field: IdFieldOpt = None,
+    no_skew_correction: NoSkewOpt = False,
+) -> None:
+    """What to fix: N+1 calls, sequential calls, repeats, retries, timeouts, slow clients."""
+    from logtrace.analysis.insights import InsightOptions, find_insights
+    from logtrace.render.console import make_console
+    from logtrace.timelines.load import load
+
+    sources = _sources(files or [], source)
+    fmt = _format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
+    loaded = load(sources, _timeline_options(fmt, id_field, no_skew_correction))  # type: ignore[arg-type]
+    options = InsightOptions(
+        min_calls=min_calls,
+        min_repeats=min_repeats,
+        slow_client_share=slow_client_share,
+        slow_client_min_s=slow_client_min,
+    )
+    result = find_insights(loaded.timelines.spans, options)
+    if as_json:
+        from logtrace.export.insights_json import insights_json
+
+        sys.stdout.write(insights_json(result, per_request=per_request) + "\n")
+        return
+    from logtrace.render.insights import render_insights
+
+    render_insights(make_console(), result)
+
+
+@app.command()
 def formats(
     nginx_conf: NginxConfOpt = None,
     show_regex: Annotated[

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from logtrace.analysis.insights import InsightOptions, Insights, find_insights
 from logtrace.analysis.latency import (
     ANALYZE_COLUMNS,
     Filters,
@@ -46,6 +47,7 @@ class AnalyzeOptions:
     keep_lines: bool = False  # keep the raw line of the slowest requests (CSV export)
     skew_correction: bool = True
     id_field: str | None = None
+    insights: InsightOptions = field(default_factory=InsightOptions)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class CrossHost:
     slow_path_summary: pl.DataFrame
     entry_sources: list[str]  # nginx sources whose requests the latency report covers
     traces: int
+    insights: Insights
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
         slow_path_summary=summary,
         entry_sources=entries,
         traces=spans.get_column("request_id").n_unique() if spans.height else 0,
+        insights=find_insights(spans, options.insights),
     )
     return Analysis(
         ingest=loaded.ingest, latency=finish(partials), filters=options.filters, cross_host=cross

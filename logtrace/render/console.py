@@ -47,6 +47,9 @@ def make_console(
     stream = file or (sys.stderr if stderr else sys.stdout)
     is_tty = stream.isatty() if hasattr(stream, "isatty") else False
     no_color = "NO_COLOR" in os.environ
+    columns = os.environ.get("COLUMNS", "")
+    if width is None and columns.isdigit() and int(columns) >= 40:
+        width = int(columns)
     return Console(
         file=stream,
         width=width or (None if is_tty else 120),

@@ -16,6 +16,7 @@ from logtrace.ingest import IngestReport
 from logtrace.render import format as fmt
 from logtrace.render.console import safe, safe_str
 from logtrace.render.cross_host import render_cross_host
+from logtrace.render.insights import render_insights
 
 MAX_ROUTES = 15
 
@@ -222,5 +223,7 @@ def render_analysis(console: Console, analysis: Analysis) -> None:
     if analysis.cross_host is not None:
         for renderable in render_cross_host(console, analysis.cross_host):
             console.print(renderable)
+        console.print()
+        render_insights(console, analysis.cross_host.insights, limit=5)
     for renderable in rejected_samples(analysis.ingest):
         console.print(renderable)

@@ -1,0 +1,137 @@
+"""``logtrace insights``: what to fix, ranked by the time it would save.
+
+Every detector (one per pattern; the rule, thresholds and known false positives are in
+each module's docstring) returns one finding per request that shows the pattern, with an
+estimated saving in seconds. Findings are then summed per pattern and entry route: how
+many requests, their share of all request time, the saving (median per request and
+total), and example request ids for ``logtrace trace``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from logtrace.analysis.insights import calls as call_detectors
+from logtrace.analysis.insights import clients, failures
+from logtrace.analysis.insights.model import FINDING, InsightOptions
+
+PATTERNS: dict[str, str] = {
+    "n_plus_one": "N+1 calls: batch them",
+    "sequential": "independent calls in sequence: run them in parallel",
+    "repeated": "identical calls repeated: cache or reuse the answer",
+    "retry": "retries: fix the failing upstream",
+    "abandoned": "work after a timeout or a client gave up: cancel it",
+    "slow_client": "slow client or big body: nginx-side time dominates",
+    "swallowed_error": "downstream errors swallowed: the request succeeded anyway",
+}
+
+__all__ = ["PATTERNS", "InsightOptions", "Insights", "find_insights"]
+
+
+@dataclass(frozen=True)
+class Insights:
+    """Findings per request, their summary per pattern and route, and hot targets."""
+
+    findings: pl.DataFrame  # request_id, pattern, saving_s, detail, route, duration_s
+    summary: pl.DataFrame  # one row per (pattern, route), ranked by total saving
+    hot_targets: pl.DataFrame
+    requests: int
+    total_s: float
+
+
+def roots_of(spans: pl.DataFrame) -> pl.DataFrame:
+    """Each request's entry span with its route and duration."""
+    return (
+        spans.filter(pl.col("parent_sid").is_null())
+        .select(
+            "request_id",
+            "sid",
+            "origin",
+            "status",
+            "start",
+            "end",
+            pl.coalesce("route", "path").fill_null("(no route)").alias("route"),
+            pl.col("method").fill_null(""),
+            ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6).alias("duration_s"),
+        )
+        .unique("request_id", keep="first")
+    )
+
+
+def find_insights(spans: pl.DataFrame, options: InsightOptions | None = None) -> Insights:
+    """Run every detector over all traces and rank what they found."""
+    options = options or InsightOptions()
+    roots = roots_of(spans)
+    c = call_detectors.calls(spans)
+    detectors: list[Callable[[], pl.DataFrame]] = [
+        lambda: call_detectors.n_plus_one(c, options),
+        lambda: call_detectors.sequential(c, options),
+        lambda: call_detectors.repeated(c, options),
+        lambda: failures.upstream_retries(spans, options),
+        lambda: failures.app_retries(c, options),
+        lambda: failures.abandoned(spans, roots, options),
+        lambda: failures.swallowed(c, roots, options),
+        lambda: clients.slow_clients(spans, roots, options),
+    ]
+    found = pl.concat([d().cast(FINDING) for d in detectors], how="vertical")  # type: ignore[arg-type]
+    # One finding per request and pattern: a request with two N+1 groups saves both.
+    per_request = (
+        found.group_by("request_id", "pattern")
+        .agg(
+            pl.col("saving_s").sum(),
+            pl.col("detail").sort_by(["saving_s", "detail"], descending=[True, False]).first(),
+        )
+        .join(
+            roots.select("request_id", "method", "route", "duration_s"), on="request_id", how="left"
+        )
+    )
+    total = float(roots.get_column("duration_s").sum() or 0.0)
+    summary = _summary(per_request, total, options)
+    return Insights(
+        findings=per_request.sort(["saving_s", "request_id"], descending=[True, False]),
+        summary=summary,
+        hot_targets=call_detectors.hot_targets(c, options),
+        requests=roots.height,
+        total_s=total,
+    )
+
+
+def _summary(per_request: pl.DataFrame, total: float, options: InsightOptions) -> pl.DataFrame:
+    if per_request.is_empty():
+        return pl.DataFrame(
+            schema={
+                "pattern": pl.String,
+                "route": pl.String,
+                "requests": pl.UInt32,
+                "share": pl.Float64,
+                "saving_p50_s": pl.Float64,
+                "saving_total_s": pl.Float64,
+                "examples": pl.List(pl.String),
+                "detail": pl.String,
+                "advice": pl.String,
+            }
+        )
+    return (
+        per_request.with_columns(
+            pl.concat_str([pl.col("method"), pl.col("route")], separator=" ")
+            .str.strip_chars()
+            .alias("route")
+        )
+        .group_by("pattern", "route")
+        .agg(
+            pl.len().alias("requests"),
+            (pl.col("duration_s").sum() / (total or 1.0)).alias("share"),
+            pl.col("saving_s").quantile(0.5, "nearest").alias("saving_p50_s"),
+            pl.col("saving_s").sum().alias("saving_total_s"),
+            pl.col("request_id")
+            .sort_by(["saving_s", "request_id"], descending=[True, False])
+            .head(options.top_examples)
+            .alias("examples"),
+            pl.col("detail").sort_by(["saving_s", "request_id"], descending=[True, False]).first(),
+        )
+        .with_columns(pl.col("pattern").replace_strict(PATTERNS, default=None).alias("advice"))
+        .sort(["saving_total_s", "pattern", "route"], descending=[True, False, False])
+    )

@@ -1,0 +1,164 @@
+"""Detectors over the calls a service makes while serving one request.
+
+A *call* is an app's CLIENT span (a call it logged), with the service it called (the
+``peer`` it named, else the service of the span that served it). All three detectors
+look inside one caller span at a time, so two requests never mix.
+
+* **N+1** (``n_plus_one``): at least ``min_calls`` calls from one caller to one service and
+  route template, one after another. Saving: a single batched call would cost about one
+  of them, so ``(n - 1) × mean call time``. False positives: calls that must be
+  sequential because each needs the previous answer (pagination); a batch endpoint
+  that is slower than one call.
+* **Sequential independent calls** (``sequential``): calls to two or more different
+  services, none overlapping another. Saving if run in parallel: ``sum − max`` of the
+  time spent per service. Calls that already overlap are never flagged. False positives:
+  a call that needs the previous one's result (logs cannot show data dependencies).
+* **Repeated identical calls** (``repeated``): the same GET/HEAD method and full target
+  (path and query) more than once in one request, none of them answered with an error
+  (those are retries). Saving: every repeat after the first. False positives: reads that
+  must see fresh data each time.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from logtrace.analysis.insights.model import InsightOptions, finding_frame
+
+CACHEABLE = ("GET", "HEAD")
+# Durations logged to 0.1 ms ("took=8.2ms") put a start up to that much early: one call
+# "overlapping" the previous one by less than this is still sequential.
+OVERLAP_TOLERANCE = pl.duration(milliseconds=1)
+
+
+def calls(spans: pl.DataFrame) -> pl.DataFrame:
+    """Every app CLIENT span with its caller span and the service it called."""
+    served_by = (
+        spans.filter(pl.col("kind") == "SERVER")
+        .select(pl.col("parent_sid").alias("sid"), pl.col("service").alias("child_service"))
+        .unique("sid", keep="first")
+    )
+    return (
+        spans.filter((pl.col("kind") == "CLIENT") & (pl.col("origin") == "app"))
+        .join(served_by, on="sid", how="left")
+        .select(
+            "request_id",
+            "sid",
+            pl.col("parent_sid").alias("caller_sid"),
+            pl.col("service").alias("caller"),
+            pl.coalesce("peer", "child_service").fill_null("?").alias("callee"),
+            "method",
+            pl.coalesce("route", "path").alias("route"),
+            "target",
+            "start",
+            "end",
+            ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6).alias("duration_s"),
+            "status",
+        )
+    )
+
+
+def _overlaps() -> pl.Expr:
+    """True for a call that starts before an earlier call of the same caller ended."""
+    previous_end = pl.col("end").cum_max().shift(1).over("caller_sid", order_by="start")
+    return (pl.col("start") < previous_end - OVERLAP_TOLERANCE).fill_null(value=False)
+
+
+def n_plus_one(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
+    groups = (
+        c.with_columns(_overlaps_in_group().alias("_overlap"))
+        .group_by("request_id", "caller_sid", "callee", "route")
+        .agg(
+            pl.len().alias("n"),
+            pl.col("duration_s").mean().alias("mean_s"),
+            pl.col("_overlap").any().alias("parallel"),
+        )
+        .filter((pl.col("n") >= options.min_calls) & ~pl.col("parallel"))
+    )
+    return finding_frame(
+        groups,
+        "n_plus_one",
+        saving=(pl.col("n") - 1) * pl.col("mean_s"),
+        detail=pl.format("{} calls to {} {}", pl.col("n"), pl.col("callee"), pl.col("route")),
+    )
+
+
+def _overlaps_in_group() -> pl.Expr:
+    previous_end = (
+        pl.col("end").cum_max().shift(1).over(["caller_sid", "callee", "route"], order_by="start")
+    )
+    return (pl.col("start") < previous_end - OVERLAP_TOLERANCE).fill_null(value=False)
+
+
+def sequential(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
+    del options
+    per_caller = (
+        c.with_columns(_overlaps().alias("_overlap"))
+        .group_by("request_id", "caller_sid")
+        .agg(
+            pl.col("callee").n_unique().alias("services"),
+            pl.col("_overlap").any().alias("parallel"),
+        )
+    )
+    flagged = per_caller.filter((pl.col("services") >= 2) & ~pl.col("parallel"))
+    per_service = (
+        c.join(flagged.select("caller_sid"), on="caller_sid", how="semi")
+        .group_by("request_id", "caller_sid", "callee")
+        .agg(pl.col("duration_s").sum().alias("spent_s"))
+        .group_by("request_id", "caller_sid")
+        .agg(
+            (pl.col("spent_s").sum() - pl.col("spent_s").max()).alias("saving"),
+            pl.col("callee").sort().str.join(", ").alias("callees"),
+            pl.len().alias("n"),
+        )
+    )
+    return finding_frame(
+        per_service,
+        "sequential",
+        saving=pl.col("saving"),
+        detail=pl.format("{} services one after another: {}", pl.col("n"), pl.col("callees")),
+    )
+
+
+def repeated(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
+    ok = (pl.col("status").fill_null(200) < 500) & (pl.col("status").fill_null(200) != 429)
+    groups = (
+        c.filter(pl.col("method").is_in(CACHEABLE) & pl.col("target").is_not_null())
+        .sort("start")
+        .group_by("request_id", "caller_sid", "callee", "method", "target")
+        .agg(
+            pl.len().alias("n"),
+            ok.all().alias("all_ok"),
+            pl.col("duration_s").slice(1).sum().alias("saving"),
+        )
+        .filter((pl.col("n") >= options.min_repeats) & pl.col("all_ok"))
+    )
+    return finding_frame(
+        groups,
+        "repeated",
+        saving=pl.col("saving"),
+        detail=pl.format(
+            "{}× {} {} on {}", pl.col("n"), pl.col("method"), pl.col("target"), pl.col("callee")
+        ),
+    )
+
+
+def hot_targets(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
+    """Identical GET targets called across many requests: cache candidates (hot keys).
+
+    One row per target (not per request): ``requests`` is how many requests called it;
+    the saving is the time all those calls took, an upper bound a cache approaches only
+    with a perfect hit rate.
+    """
+    return (
+        c.filter(pl.col("method").is_in(CACHEABLE) & pl.col("target").is_not_null())
+        .group_by("callee", "method", "target")
+        .agg(
+            pl.col("request_id").n_unique().alias("requests"),
+            pl.len().alias("calls"),
+            pl.col("duration_s").sum().alias("total_s"),
+            pl.col("request_id").unique().sort().head(3).alias("examples"),
+        )
+        .filter(pl.col("requests") >= options.min_hot_requests)
+        .sort("total_s", descending=True)
+    )
