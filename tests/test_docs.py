@@ -1,0 +1,50 @@
+"""The README is executable: every command is documented and has help; its sample runs."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+import typer
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from logtrace.cli import app
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+COMMAND = get_command(app)
+assert isinstance(COMMAND, typer.core.TyperGroup)
+NAMES = sorted(COMMAND.commands)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_command_is_in_the_readme(name: str) -> None:
+    assert re.search(rf"logtrace {name}\b", README), f"`logtrace {name}` is not in README.md"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_command_has_help(name: str) -> None:
+    result = CliRunner().invoke(app, [name, "--help"])
+    assert result.exit_code == 0
+    assert COMMAND.commands[name].help
+
+
+SAMPLE_COMMANDS = [
+    line.removeprefix("$ logtrace ").strip()
+    for line in README.splitlines()
+    if line.startswith("$ logtrace ") and "sample_logs/" in line
+]
+
+
+def test_the_readme_has_runnable_examples() -> None:
+    assert len(SAMPLE_COMMANDS) >= 4
+
+
+@pytest.mark.parametrize("command", SAMPLE_COMMANDS)
+def test_readme_example_runs_on_sample_logs(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(app, shlex.split(command))
+    assert result.exit_code == 0, result.output
+    assert result.output.strip()
