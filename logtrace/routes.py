@@ -13,36 +13,39 @@ import polars as pl
 
 BAD_REQUEST = "(no path)"  # garbage request lines, TLS probes, empty requests
 
-_UUID = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
-_DIGITS = r"^[0-9]+$"
-_HEX = r"^[0-9A-Fa-f]{16,}$"
-_TOKEN = r"^[A-Za-z0-9_-]{20,}$"
+# Each rule replaces whole segments; the trailing (/|$) makes "/123" not match "/123abc".
+# A pass consumes the slash after a segment, so each rule runs twice for runs like /1/2.
+_RULES = (
+    (r"/[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(/|$)", "{uuid}"),
+    (r"/[0-9]+(/|$)", "{id}"),
+    (r"/[0-9A-Fa-f]{16,}(/|$)", "{hex}"),
+)
+_TOKEN = r"/([A-Za-z0-9_-]{20,})(/|$)"
 _HASH_IN_NAME = r"\.[0-9a-f]{8,}\."
 
 
-def _segment(e: pl.Expr) -> pl.Expr:
-    is_token = e.str.contains(_TOKEN) & e.str.contains("[0-9]") & e.str.contains("[A-Za-z]")
-    return (
-        pl.when(e.str.contains(_DIGITS))
-        .then(pl.lit("{id}"))
-        .when(e.str.contains(_UUID))
-        .then(pl.lit("{uuid}"))
-        .when(e.str.contains(_HEX))
-        .then(pl.lit("{hex}"))
-        .when(is_token)
-        .then(pl.lit("{token}"))
-        .otherwise(e.str.replace(_HASH_IN_NAME, ".{hash}."))
-    )
+def _template(path: pl.Expr) -> pl.Expr:
+    out = path
+    for pattern, name in _RULES:
+        for _ in range(2):
+            out = out.str.replace_all(pattern, f"/{name}${{1}}")
+    # Long tokens (sessions, hashes) only when they mix letters and digits.
+    token = out.str.extract(_TOKEN, 1)
+    mixed = token.str.contains("[0-9]") & token.str.contains("[A-Za-z]")
+    out = pl.when(mixed.fill_null(value=False)).then(
+        out.str.replace(_TOKEN, "/{token}${2}")
+    ).otherwise(out)
+    return out.str.replace(_HASH_IN_NAME, ".{hash}.")
 
 
 def template_paths(paths: pl.Series) -> pl.Series:
     """The route template of each path (null paths become ``(no path)``)."""
     frame = pl.DataFrame({"path": paths})
+    # Only paths with a digit can hold an id; the others are their own route.
     routes = frame.select(
-        pl.col("path")
-        .str.split("/")
-        .list.eval(_segment(pl.element()))
-        .list.join("/")
+        pl.when(pl.col("path").str.contains("[0-9]"))
+        .then(_template(pl.col("path")))
+        .otherwise(pl.col("path"))
         .fill_null(BAD_REQUEST)
         .alias("route")
     )

@@ -190,18 +190,22 @@ def _open(source: Source) -> BinaryIO:
 def _raw_blocks(
     stream: BinaryIO, report: ReadReport, label: str, size: int = _READ_BYTES
 ) -> Iterator[bytes]:
-    """Decompressed blocks; gzip is detected by its magic bytes, not the file name."""
-    head = stream.read(size)
+    """Decompressed blocks; gzip is detected by its magic bytes, not the file name.
+
+    Plain text is read in blocks of ``size`` (a whole chunk: one read, no joining);
+    compressed data in smaller pieces, since it inflates several times over.
+    """
+    head = stream.read(len(_GZIP_MAGIC))
     if not head.startswith(_GZIP_MAGIC):
         if label.endswith(".gz") and head:
             report.warnings.append(f"{label}: not gzip-compressed; read as plain text")
-        block = head
+        block = head + stream.read(size - len(head))
         while block:
             report.bytes_read += len(block)
             yield block
             block = stream.read(size)
         return
-    yield from _gunzip(head, stream, report, label, size)
+    yield from _gunzip(head + stream.read(_READ_BYTES), stream, report, label, _READ_BYTES)
 
 
 def _gunzip(
@@ -255,14 +259,14 @@ def iter_blocks(
         parts: list[bytes] = []
         size = 0
         first = True
-        for block in _raw_blocks(stream, report, source.label, min(_READ_BYTES, chunk_bytes)):
+        for block in _raw_blocks(stream, report, source.label, chunk_bytes):
             data = block.removeprefix(_BOM) if first else block
             first = False
             parts.append(data)
             size += len(data)
             if size < chunk_bytes:
                 continue
-            data = b"".join(parts)
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
             cut = data.rfind(b"\n")
             if cut < 0:
                 parts, size = [data], len(data)  # one very long line: read on until it ends
@@ -271,7 +275,7 @@ def iter_blocks(
             tail = data[cut + 1 :]
             parts, size = ([tail], len(tail)) if tail else ([], 0)
         if size:
-            yield b"".join(parts)
+            yield parts[0] if len(parts) == 1 else b"".join(parts)
     finally:
         if not source.is_stdin:
             stream.close()
