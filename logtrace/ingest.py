@@ -20,7 +20,6 @@ from logtrace.applog import (
     attach_leading,
     detect_app_format,
     parse_app_chunk,
-    service_from_line,
 )
 from logtrace.errors import FormatError, NoMatchError
 from logtrace.log_format.compiler import CompiledFormat, compile_format
@@ -200,10 +199,17 @@ class _Parser:
 
 
 def _label(frame: pl.DataFrame, source: Source) -> pl.DataFrame:
+    """Source, host and service columns; a host or service a line names itself wins."""
+
+    def named(column: str, default: str) -> pl.Expr:
+        if column in frame.columns:
+            return pl.coalesce(pl.col(column), pl.lit(default)).alias(column)
+        return pl.lit(default).alias(column)
+
     return frame.with_columns(
         pl.lit(source.label).alias("source"),
-        pl.lit(source.host).alias("host"),
-        pl.lit(source.service).alias("service"),
+        named("host", source.host),
+        named("service", source.service),
         pl.col("line_no").cast(pl.UInt64),
     )
 
@@ -310,10 +316,12 @@ def iter_lines(
                 frame_out = app.lines
                 if keep_line:
                     frame_out = frame_out.join(
-                        frame.select("line_no", "line"), on="line_no", how="left"
+                        frame.select("line_no", "line"),
+                        on="line_no",
+                        how="left",
+                        maintain_order="left",
                     )
-                labelled = _label(frame_out, source)
-                pending = service_from_line(labelled, host=source.host, service=source.service)
+                pending = _label(frame_out, source)
         if pending is not None:
             yield LinesChunk(source, "app", pending)
         stats.warnings.extend(read.warnings)

@@ -8,7 +8,9 @@ about that request: the event (``server``/``client``/``start``/``log``, see
 Keys. A field is found under any of its keys (``keys.ROLE_KEYS``; the request id under
 ``AppLogOptions.id_fields``), compared without regard to case: in a JSON object's top
 level (the request id also one level down), or as ``key=value`` / ``key="quoted \\" value"``
-anywhere in a logfmt or text line.
+anywhere in a logfmt or text line. ``service``/``service.name``/``app`` (or a Python
+logger's name) and ``host``/``hostname`` fill the ``service`` and ``host`` columns, null
+when the entry names none (``service_from_line`` puts the file name's defaults there).
 
 Timestamps (``times.SHAPES``): ISO 8601 / RFC 3339 with ``T`` or a space, with or
 without a fraction and a zone (``Z``, ``+00:00``, ``+0000``); logging's
@@ -16,7 +18,8 @@ without a fraction and a zone (``Z``, ``+00:00``, ``+0000``); logging's
 ``26/Nov/2026:08:00:51 -0330``; epoch seconds (``1795696633.49``) and epoch integers in
 ms (≥ 1e11), µs (≥ 1e14) or ns (≥ 1e17). A time without a zone is in
 ``AppLogOptions.timezone``. ``time_precision_s`` is 10^-(digits of the fraction), 1.0
-without one, 1e-3 for epoch milliseconds.
+without one, 1e-3 for epoch milliseconds: the finest seen on a chunk's first lines of
+that timestamp shape, so a logger that trims trailing zeros does not look coarse.
 
 Durations. A duration is a value under a duration key (duration, elapsed, latency,
 took, response_time, request_time, dur, time_taken, in any case, camelCase or not) or
@@ -35,9 +38,13 @@ appended to the message after `` | ``. Continuation lines at the top of a chunk 
 the previous chunk's last entry: ``AppChunk.leading`` reports them and
 ``attach_leading`` adds them to that entry.
 
+Keys are learnt per chunk from a sample (its first 1000 lines and every 13th line after):
+a key used only on lines outside the sample is not read, except a request id, which is
+looked for in every line that came out without one.
+
 Speed: every step is a vectorised polars expression over the chunk; Python runs per
-distinct duration key and per timestamp shape, never per line. JSON goes through polars'
-NDJSON reader; logfmt and text through one targeted regex per field.
+chunk, per role and per distinct duration key or timestamp shape, never per line. JSON
+goes through polars' NDJSON reader; logfmt and text through one targeted regex per role.
 """
 
 from logtrace.applog.chunk import (
