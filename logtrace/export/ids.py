@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -152,14 +153,32 @@ class ExportSummary:
 
 
 LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
-"""Characters JSON allows raw in strings but some readers split lines on, and their escapes."""
+"""Characters JSON allows raw in strings but some readers split lines on (Python's
+``splitlines``), and their escapes. Escaping them anywhere in JSON text is safe: outside
+strings they cannot occur."""
+_ANY_LINE_BREAK = "[\u2028\u2029\x85]"
 
 
-def escape_line_breaks(json_text: str) -> str:
-    """``json_text`` with U+2028, U+2029 and NEL escaped (they only occur inside strings)."""
+def escape_line_breaks(texts: pl.Series) -> pl.Series:
+    """JSON texts with :data:`LINE_BREAKS` escaped (one fast scan when there are none)."""
+    if not texts.str.contains(_ANY_LINE_BREAK).any():
+        return texts
     for raw, escaped in LINE_BREAKS.items():
-        json_text = json_text.replace(raw, escaped)
-    return json_text
+        texts = texts.str.replace_all(raw, escaped, literal=True)
+    return texts
+
+
+def has_line_breaks(frame: pl.DataFrame) -> bool:
+    """Whether any text cell of ``frame`` holds one of :data:`LINE_BREAKS`."""
+    found = frame.select(pl.col(pl.String).str.contains(_ANY_LINE_BREAK).any())
+    return any(found.row(0)) if found.width else False
+
+
+def escape_line_break_bytes(json_utf8: bytes) -> bytes:
+    """:func:`escape_line_breaks` for UTF-8 JSON bytes (UTF-8 has no false matches)."""
+    for raw, escaped in LINE_BREAKS.items():
+        json_utf8 = json_utf8.replace(raw.encode(), escaped.encode())
+    return json_utf8
 
 
 class Output:
@@ -180,10 +199,6 @@ class Output:
 
     def text(self, text: str) -> None:
         self.write(text.encode("utf-8"))
-
-    def json(self, text: str) -> None:
-        """JSON text, with the line breaks some readers split on escaped."""
-        self.text(escape_line_breaks(text))
 
     def flush(self) -> None:
         self._out.flush()
@@ -248,6 +263,37 @@ class Prepared:
 
     spans: pl.DataFrame
     events: pl.DataFrame
+
+
+PART_SPANS = 8192
+"""Most spans an exporter turns into text at once (whole traces; one bigger trace is kept
+whole). Building JSON with polars expressions holds ~15 KB per span in flight, so a huge
+batch is cut into parts of about this size: memory stays near 150 MB whatever the batch."""
+
+
+def parts(batches: Iterable[TraceBatch], max_spans: int = PART_SPANS) -> Iterator[TraceBatch]:
+    """The batches, each cut into parts of whole traces with at most ``max_spans`` spans."""
+    for batch in batches:
+        if batch.spans.height <= max_spans:
+            yield batch
+            continue
+        sizes = batch.spans.group_by("request_id", maintain_order=True).len()
+        # Greedy: a new part starts where the running count would pass max_spans.
+        part, filled, numbers = 0, 0, []
+        for size in sizes.get_column("len").to_list():
+            if filled and filled + size > max_spans:
+                part, filled = part + 1, 0
+            filled += size
+            numbers.append(part)
+        owner = sizes.select("request_id", pl.Series("part", numbers, dtype=pl.UInt32))
+        spans = batch.spans.join(owner, on="request_id", how="left", maintain_order="left")
+        events = batch.events.join(owner, on="request_id", how="left", maintain_order="left")
+        events = events.with_columns(pl.col("part").fill_null(0))  # orphans: counted later
+        for n in range(part + 1):
+            yield TraceBatch(
+                spans.filter(pl.col("part") == n).drop("part"),
+                events.filter(pl.col("part") == n).drop("part"),
+            )
 
 
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

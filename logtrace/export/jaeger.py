@@ -25,7 +25,7 @@ from typing import BinaryIO
 import polars as pl
 
 from logtrace.export.batch import ExportInfo, TraceBatch
-from logtrace.export.ids import ExportSummary, Output, Tally, Warnings, prepare
+from logtrace.export.ids import ExportSummary, Output, Tally, Warnings, parts, prepare
 from logtrace.export.otlp import (
     EVENT_ATTRIBUTES,
     FAILED,
@@ -128,14 +128,18 @@ def _processes(spans: pl.DataFrame, info: ExportInfo) -> pl.DataFrame:
     )
 
 
-def jaeger_traces(m: Model, info: ExportInfo) -> str:
-    """The batch's Jaeger traces (JSON text, one per line, comma-joined), in order."""
+def jaeger_traces(m: Model, info: ExportInfo) -> bytes:
+    """The batch's Jaeger traces (UTF-8 JSON, one per line, comma-joined), in order."""
     events = m.events.select(
         "request_id",
         "span_id",
         obj([("timestamp", js(pl.col("time_us"))), ("fields", tags(_log_fields()))]).alias("json"),
     )
-    spans = m.spans.with_columns(per_span(events, pl.col("json"), m.spans).alias("logs")).join(
+    # Tags apart, in their own column: polars builds columns in parallel.
+    spans = m.spans.with_columns(
+        per_span(events, pl.col("json"), m.spans).alias("logs"),
+        tags(_span_tags()).alias("tags"),
+    ).join(
         _processes(m.spans, info),
         on=["trace_id", "service", "host"],
         how="left",
@@ -163,7 +167,7 @@ def jaeger_traces(m: Model, info: ExportInfo) -> str:
             ("startTime", js(pl.col("start_us"))),
             ("duration", js(pl.col("end_us") - pl.col("start_us"))),
             ("processID", js(pl.col("pid"))),
-            ("tags", tags(_span_tags())),
+            ("tags", pl.col("tags")),
             ("logs", joined(pl.col("logs"))),
             ("warnings", pl.when(notes != "").then(pl.concat_str(pl.lit("["), notes, pl.lit("]")))),
         ]
@@ -177,14 +181,15 @@ def jaeger_traces(m: Model, info: ExportInfo) -> str:
 def write(batches: Iterable[TraceBatch], out: BinaryIO, info: ExportInfo) -> ExportSummary:
     """``{"data":[``, one trace per line, ``]}``."""
     sink, warnings, tally = Output(out), Warnings(), Tally()
-    sink.text('{"data":[')
+    sink.write(b'{"data":[')
     first = True
-    for batch in batches:
+    for batch in parts(batches):
         prepared = prepare(batch, warnings)
         if prepared.spans.is_empty():
             continue
         tally.count(prepared.spans)
-        sink.json(("" if first else ",") + jaeger_traces(model(prepared), info))
+        sink.write(b"" if first else b",")
+        sink.write(jaeger_traces(model(prepared), info))
         first = False
-    sink.text("\n]}\n")
+    sink.write(b"\n]}\n")
     return tally.summary(sink, warnings)

@@ -8,7 +8,8 @@ encoding, so no protobuf runtime is needed.
 How it behaves (OTLP/HTTP spec, "Failures" and "Throttling"):
 
 * spans are sent in requests of at most ``batch_spans`` spans (a trace may straddle two);
-* 429, 502, 503 and 504 and connection errors (refused, reset, timed out) are retried up
+* 429, 502, 503 and 504 and connection errors (refused, reset, timed out: a receiver that
+  got the body but answered too late may then store those spans twice) are retried up
   to ``max_retries`` times, waiting ``Retry-After`` when the receiver sends it (seconds or
   an HTTP date, capped at ``max_retry_after_s``), else an exponential backoff from
   ``backoff_s`` with jitter (x0.5 to x1.5), capped at ``max_backoff_s``;
@@ -39,8 +40,8 @@ import polars as pl
 
 from logtrace.errors import DeliveryError, UsageError
 from logtrace.export.batch import ExportInfo, TraceBatch
-from logtrace.export.ids import Tally, Warnings, escape_line_breaks, prepare
-from logtrace.export.otlp import document, model, otlp_spans, resource_spans
+from logtrace.export.ids import Tally, Warnings, parts, prepare
+from logtrace.export.otlp import DOCUMENT, model, otlp_spans, resource_spans
 
 RETRYABLE = frozenset({429, 502, 503, 504})
 DEFAULT_PATH = "/v1/traces"
@@ -105,7 +106,7 @@ def chunks(
     pending = pl.DataFrame(
         schema={"trace_id": pl.String, "service": pl.String, "host": pl.String, "json": pl.String}
     )
-    for batch in batches:
+    for batch in parts(batches):
         prepared = prepare(batch, warnings)
         if prepared.spans.is_empty():
             continue
@@ -133,8 +134,8 @@ def _take(pending: pl.DataFrame, max_spans: int) -> tuple[pl.DataFrame, pl.DataF
 
 
 def _chunk(spans: pl.DataFrame, info: ExportInfo) -> Chunk:
-    body = escape_line_breaks(document(resource_spans(spans, info)))
-    return Chunk(body.encode("utf-8"), spans.height)
+    body = resource_spans(spans, info).join(DOCUMENT)
+    return Chunk(body, spans.height)
 
 
 @dataclass(frozen=True)
@@ -146,25 +147,26 @@ class _Target:
 
     @property
     def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
         port = f":{self.port}" if self.port else ""
-        return f"{self.scheme}://{self.host}{port}{self.path}"
+        return f"{self.scheme}://{host}{port}{self.path}"
 
 
 def _target(endpoint: str) -> _Target:
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    url = urlsplit(endpoint)
+    if url.scheme not in ("http", "https") or not url.hostname:
         raise UsageError(
             f"not an OTLP/HTTP endpoint: {endpoint!r}",
             "give a URL such as http://localhost:4318 (the path /v1/traces is added)",
         )
     try:
-        port = parts.port
+        port = url.port
     except ValueError as exc:
         raise UsageError(f"bad port in {endpoint!r}", "e.g. http://localhost:4318") from exc
-    path = parts.path if parts.path not in ("", "/") else DEFAULT_PATH
-    if parts.query:
-        path += "?" + parts.query
-    return _Target(parts.scheme, parts.hostname, port, path)
+    path = url.path if url.path not in ("", "/") else DEFAULT_PATH
+    if url.query:
+        path += "?" + url.query
+    return _Target(url.scheme, url.hostname, port, path)
 
 
 def retry_after_s(value: str | None, *, cap_s: float, now: datetime | None = None) -> float | None:

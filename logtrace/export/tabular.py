@@ -61,6 +61,7 @@ by the input, and the result is one ordinary Parquet file.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
 from operator import itemgetter
@@ -79,7 +80,9 @@ from logtrace.export.ids import (
     Prepared,
     Tally,
     Warnings,
-    escape_line_breaks,
+    escape_line_break_bytes,
+    has_line_breaks,
+    parts,
     prepare,
 )
 from logtrace.schema import SPANS, TIME
@@ -193,7 +196,7 @@ _TABLES: dict[What, tuple[Table, dict[str, pl.DataType]]] = {
 def _frames(
     batches: Iterable[TraceBatch], table: Table, warnings: Warnings, tally: Tally
 ) -> Iterator[pl.DataFrame]:
-    for batch in batches:
+    for batch in parts(batches):
         prepared = prepare(batch, warnings)
         if prepared.spans.is_empty():
             continue
@@ -205,26 +208,37 @@ def _iso(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%:z"))
 
 
+def _ndjson_rows(frame: pl.DataFrame) -> bytes:
+    """One JSON object per row and line (UTF-8), times as ISO 8601 text."""
+    buffer = io.BytesIO()
+    _iso(frame).write_ndjson(buffer)
+    rows = buffer.getvalue()
+    return escape_line_break_bytes(rows) if has_line_breaks(frame) else rows
+
+
 def _csv(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
     sink.text(pl.DataFrame(schema=schema).write_csv())
     for frame in frames:
-        sink.text(spreadsheet_safe(frame).write_csv(include_header=False))
+        buffer = io.BytesIO()
+        spreadsheet_safe(frame).write_csv(buffer, include_header=False)
+        sink.write(buffer.getvalue())
 
 
 def _ndjson(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
     for frame in frames:
-        sink.text(escape_line_breaks(_iso(frame).write_ndjson()))
+        sink.write(_ndjson_rows(frame))
 
 
 def _json(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
-    sink.text("[")
+    sink.write(b"[")
     first = True
     for frame in frames:
-        rows = escape_line_breaks(_iso(frame).write_ndjson()).rstrip("\n").replace("\n", ",\n")
+        # A row's JSON has no raw newline, so the lines are the rows.
+        rows = _ndjson_rows(frame).rstrip(b"\n").replace(b"\n", b",\n")
         if rows:
-            sink.text(("\n" if first else ",\n") + rows)
+            sink.write((b"\n" if first else b",\n") + rows)
             first = False
-    sink.text("\n]\n")
+    sink.write(b"\n]\n")
 
 
 def _parquet(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:

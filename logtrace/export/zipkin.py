@@ -22,12 +22,13 @@ from typing import BinaryIO
 import polars as pl
 
 from logtrace.export.batch import ExportInfo, TraceBatch
-from logtrace.export.ids import ExportSummary, Output, Tally, Warnings, prepare
+from logtrace.export.ids import ExportSummary, Output, Tally, Warnings, parts, prepare
 from logtrace.export.otlp import (
     FAILED,
     SPAN_ATTRIBUTES,
     Attribute,
     Model,
+    join_json,
     joined,
     js,
     model,
@@ -66,17 +67,20 @@ def zipkin_spans(m: Model) -> pl.Series:
         "span_id",
         obj([("timestamp", js(pl.col("time_us"))), ("value", js(pl.col("text")))]).alias("json"),
     )
-    spans = m.spans.with_columns(per_span(events, pl.col("json"), m.spans).alias("annotations"))
-    address, version = pl.col("peer_address"), pl.col("peer_ip")
-    remote_name = pl.coalesce(pl.col("peer_service"), pl.when(version.is_null()).then(address))
-    has_remote = (
-        remote_name.is_not_null() | version.is_not_null() | pl.col("peer_port").is_not_null()
-    )
     tags = [(a.key, js(tag_text(a))) for a in SPAN_ATTRIBUTES]
     tags += [
         ("otel.status_code", js(pl.when(FAILED).then(pl.lit("ERROR")))),
         ("error", js(pl.col("error_type"))),
     ]
+    # Tags apart, in their own column: polars builds columns in parallel.
+    spans = m.spans.with_columns(
+        per_span(events, pl.col("json"), m.spans).alias("annotations"), obj(tags).alias("tags")
+    )
+    address, version = pl.col("peer_address"), pl.col("peer_ip")
+    remote_name = pl.coalesce(pl.col("peer_service"), pl.when(version.is_null()).then(address))
+    has_remote = (
+        remote_name.is_not_null() | version.is_not_null() | pl.col("peer_port").is_not_null()
+    )
     return spans.select(
         obj(
             [
@@ -100,7 +104,7 @@ def zipkin_spans(m: Model) -> pl.Series:
                         joined(pl.col("annotations"))
                     ),
                 ),
-                ("tags", obj(tags)),
+                ("tags", pl.col("tags")),
             ]
         )
     ).to_series()
@@ -109,14 +113,15 @@ def zipkin_spans(m: Model) -> pl.Series:
 def write(batches: Iterable[TraceBatch], out: BinaryIO, info: ExportInfo) -> ExportSummary:
     """A Zipkin v2 ``ListOfSpans``: ``[``, one span per line, ``]``."""
     sink, warnings, tally = Output(out), Warnings(), Tally()
-    sink.text("[")
+    sink.write(b"[")
     first = True
-    for batch in batches:
+    for batch in parts(batches):
         prepared = prepare(batch, warnings)
         if prepared.spans.is_empty():
             continue
         tally.count(prepared.spans)
-        sink.json(("\n" if first else ",\n") + zipkin_spans(model(prepared)).str.join(",\n").item())
+        sink.write(b"\n" if first else b",\n")
+        sink.write(join_json(zipkin_spans(model(prepared)), ",\n"))
         first = False
-    sink.text("\n]\n")
+    sink.write(b"\n]\n")
     return tally.summary(sink, warnings)

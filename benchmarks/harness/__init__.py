@@ -1,0 +1,1 @@
+"""The timing harness behind benchmarks/run.py: run, measure, check, report."""

@@ -1,0 +1,109 @@
+"""The generated data sets the benchmarks run on: made once, reused while they match."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from generate import GENERATOR_VERSION
+
+BENCH_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = BENCH_DIR / "data"
+GENERATOR = BENCH_DIR / "generate.py"
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """One generated directory and what is in it."""
+
+    dir: Path
+    edge: Path
+    edge_gz: Path | None
+    files: tuple[Path, ...]  # every log file, edge first
+    edge_lines: int
+    total_lines: int
+    bytes: dict[str, int]
+    generated_in_s: float | None  # None when reused
+
+    @property
+    def label(self) -> str:
+        """Directory name, e.g. `1m`."""
+        return self.dir.name
+
+
+def label_for(lines: int, edge_only: bool) -> str:
+    """`1m`, `10m`, `40m-edge`, or the line count when it is not a round million."""
+    base = f"{lines // 1_000_000}m" if lines % 1_000_000 == 0 and lines else str(lines)
+    return base + ("-edge" if edge_only else "")
+
+
+def _manifest(directory: Path) -> dict[str, object] | None:
+    path = directory / "manifest.json"
+    if not path.exists():
+        return None
+    data: dict[str, object] = json.loads(path.read_text())
+    return data
+
+
+def _gzip_copy(src: Path, dst: Path) -> None:
+    """edge.log → edge.log.gz (level 1, reproducible header), streamed."""
+    tmp = dst.with_name(dst.name + ".partial")
+    with (
+        src.open("rb") as fin,
+        tmp.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) as out,
+    ):
+        shutil.copyfileobj(fin, out, 1 << 20)
+    tmp.replace(dst)
+
+
+def ensure(lines: int, seed: int, *, edge_only: bool = False, with_gz: bool = True) -> DataSet:
+    """Generate the data set unless a matching one is already on disk."""
+    directory = DATA_DIR / label_for(lines, edge_only)
+    manifest = _manifest(directory)
+    expected_files = 1 if edge_only else None
+    stale = (
+        manifest is None
+        or manifest.get("lines") != lines
+        or manifest.get("seed") != seed
+        or manifest.get("gzip") is not False
+        or manifest.get("generator_version") != GENERATOR_VERSION
+        or (expected_files is not None and len(manifest["files"]) != expected_files)  # type: ignore[arg-type]
+    )
+    took: float | None = None
+    if stale:
+        argv = [sys.executable, str(GENERATOR), "--lines", str(lines), "--out", str(directory)]
+        argv += ["--seed", str(seed)] + (["--edge-only"] if edge_only else [])
+        print(f"generating {directory} ...", file=sys.stderr, flush=True)
+        began = time.perf_counter()
+        subprocess.run(argv, check=True)
+        took = time.perf_counter() - began
+        (directory / "edge.log.gz").unlink(missing_ok=True)
+        manifest = _manifest(directory)
+    assert manifest is not None
+    files = manifest["files"]
+    assert isinstance(files, list)
+    edge = directory / "edge.log"
+    edge_gz = directory / "edge.log.gz"
+    if with_gz and not edge_gz.exists():
+        print(f"compressing {edge} ...", file=sys.stderr, flush=True)
+        _gzip_copy(edge, edge_gz)
+    sizes = {str(f["name"]): int(f["bytes"]) for f in files}
+    if edge_gz.exists():
+        sizes[edge_gz.name] = edge_gz.stat().st_size
+    return DataSet(
+        dir=directory,
+        edge=edge,
+        edge_gz=edge_gz if edge_gz.exists() else None,
+        files=tuple(directory / str(f["name"]) for f in files),
+        edge_lines=int(files[0]["lines"]),
+        total_lines=sum(int(f["lines"]) for f in files),
+        bytes=sizes,
+        generated_in_s=took,
+    )

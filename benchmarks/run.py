@@ -1,0 +1,302 @@
+"""Time logtrace and its baselines on the same generated files, in one run.
+
+    python benchmarks/run.py                 # 1M edge lines (+ app logs), 5 runs each
+    python benchmarks/run.py --big           # 10M lines; --lines 40000000 for 40M
+    python benchmarks/run.py --only analyze,baseline_re --runs 3
+    python benchmarks/run.py --rss-big       # logtrace analyze on ~40M lines / ~10 GB
+
+Every command is in COMMANDS below; edit it when the CLI changes. Runs are interleaved
+(round k runs every command once) so machine noise hits all of them alike, and each
+ratio is between medians measured in the same run. Writes results/latest.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import datasets, report
+from harness.checks import CHECKS, Verdict
+from harness.measure import Sample, run_once
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to time: rounds, warm-ups and the time limit of one run."""
+
+    runs: int
+    warmup: int
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One timed command.
+
+    `argv` is split like a shell line, then each token is filled in: {logtrace} (the
+    CLI), {python}, {bench} (this folder), {data} (the data set's folder, with its
+    nginx.conf), {edge}, {edge_gz}, {files} (every log of the data set, edge first),
+    {work} (a scratch folder), {goaccess_format}, {lnav_sql}.
+    """
+
+    name: str
+    argv: str
+    lines: str = "edge"  # what lines/s counts: "edge", "all" (every file) or "" (none)
+    stdin: str | None = None  # a file piped in through `cat`, e.g. "{edge}"
+    baseline: bool = False  # other commands are compared with it
+    needs: str | None = None  # an executable that must be installed, else skipped
+    check: str | None = None  # a key of harness.checks.CHECKS
+
+
+# mesh-1.log (in {files}) is written in the `mesh` log_format, not `trace`; both are
+# declared in {data}/nginx.conf should the join need to be told (e.g. --nginx-conf).
+# fmt: off
+COMMANDS: tuple[Bench, ...] = (
+    Bench("analyze",        "{logtrace} analyze {edge} --preset trace"),
+    Bench("analyze stdin",  "{logtrace} analyze - --preset trace", stdin="{edge}"),
+    Bench("analyze .gz",    "{logtrace} analyze {edge_gz} --preset trace"),
+    Bench("join 6 files",   "{logtrace} export spans --format csv --out {work}/spans.csv {files}",
+          lines="all"),
+    Bench("export csv",     "{logtrace} analyze {edge} --preset trace"
+                            " --export-csv {work}/routes.csv --top 100"),
+    Bench("analyze --json", "{logtrace} analyze {edge} --preset trace --json",
+          check="logtrace_json"),
+    Bench("--help",         "{logtrace} --help", lines=""),
+    Bench("--version",      "{logtrace} --version", lines=""),
+    Bench("baseline_re",    "{python} {bench}/baseline_re.py {edge} --json",
+          baseline=True, check="baseline_re"),
+    Bench("goaccess",       "goaccess {edge} --log-format={goaccess_format}"
+                            " --date-format=%d/%b/%Y --time-format=%T"
+                            " --no-global-config --no-progress -o {work}/goaccess.json",
+          baseline=True, needs="goaccess", check="goaccess"),
+    Bench("lnav",           "lnav -n -c {lnav_sql} {edge}",
+          baseline=True, needs="lnav", check="lnav"),
+)
+# fmt: on
+
+# goaccess reads the trace format with this; %T is $request_time in seconds, and the
+# trailing %^ skips $upstream_response_time and $request_id.
+GOACCESS_FORMAT = '%h %^[%d:%t %^] "%r" %s %b "%R" "%u" %T %^'
+
+# lnav parses the file with its built-in access_log format; the three trailing fields
+# land in log_body. Route = method + path with digit segments → {id}, UUID segments →
+# {uuid}, hex runs ≥ 16 → {hex}; nearest-rank percentiles via window functions. The
+# `|| ''` copies work around lnav 0.11.1's regexp_replace reading past its argument.
+_ROUTE = (
+    "cs_method || ' ' || regexp_replace(regexp_replace(regexp_replace(cs_uri_stem || '',"
+    " '/[0-9]+(?=/|$)', '/{id}') || '', '/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    "[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?=/|$)', '/{uuid}') || '', '[0-9a-fA-F]{16,}', '{hex}')"
+)
+_RT = "CAST(substr(log_body, 1, instr(log_body, ' ') - 1) AS REAL)"
+_PCT = ", ".join(
+    f"max(CASE WHEN rn = (n * {p} + 99) / 100 THEN rt END) AS p{p}" for p in (50, 90, 95, 99)
+)
+LNAV_SQL = (
+    f";WITH t AS (SELECT {_ROUTE} AS route, {_RT} AS rt FROM access_log"
+    " WHERE sc_status IS NOT NULL),"
+    " k AS (SELECT route, rt, row_number() OVER (PARTITION BY route ORDER BY rt) AS rn,"
+    " count(*) OVER (PARTITION BY route) AS n FROM t"
+    " UNION ALL SELECT '(all)', rt, row_number() OVER (ORDER BY rt),"
+    " count(*) OVER () FROM t)"
+    f" SELECT route, n, {_PCT}, max(rt) AS max FROM k GROUP BY route"
+    " UNION ALL SELECT '(unparsed)', count(*), NULL, NULL, NULL, NULL, NULL"
+    " FROM access_log WHERE sc_status IS NULL"
+    " ORDER BY 2 DESC, 1"
+)
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def logtrace_argv() -> list[str]:
+    """The installed CLI if the venv has it, else `python -m logtrace`."""
+    script = REPO / ".venv" / "bin" / "logtrace"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "logtrace"]
+
+
+# How report.py shows the long or temporary values (listed once under the table).
+DISPLAY_VALUES = {"work": "$WORK", "goaccess_format": "$GOACCESS_FORMAT", "lnav_sql": "$LNAV_SQL"}
+
+
+def expand(
+    bench: Bench, data: datasets.DataSet, work: Path, shown: dict[str, str] | None = None
+) -> list[str]:
+    """The argv of `bench` on `data` (`shown` overrides values, for display)."""
+    lists = {
+        "{logtrace}": logtrace_argv(),
+        "{python}": [sys.executable],
+        "{files}": [str(f) for f in data.files],
+    }
+    values = {
+        "bench": str(REPO / "benchmarks"),
+        "data": str(data.dir),
+        "edge": str(data.edge),
+        "edge_gz": str(data.edge_gz),
+        "work": str(work),
+        "goaccess_format": GOACCESS_FORMAT,
+        "lnav_sql": LNAV_SQL,
+        **(shown or {}),
+    }
+    argv: list[str] = []
+    for token in shlex.split(bench.argv):
+        if token in lists:
+            argv += lists[token]
+        else:
+            argv.append(token.format(**values))
+    return argv
+
+
+def child_env() -> dict[str, str]:
+    """Plain, uncoloured, English-locale output for every command."""
+    env = dict(os.environ)
+    env.update(NO_COLOR="1", COLUMNS="120", LC_ALL="C.UTF-8", LANG="C.UTF-8", TERM="dumb")
+    return env
+
+
+def line_count(bench: Bench, data: datasets.DataSet) -> int | None:
+    """The lines that `bench` reads, for lines/s."""
+    return {"edge": data.edge_lines, "all": data.total_lines}.get(bench.lines)
+
+
+def measure_all(
+    benches: list[Bench], data: datasets.DataSet, work: Path, plan: Plan
+) -> list[report.Result]:
+    """Warm-up runs (a command that fails is not timed), then interleaved timed rounds."""
+    env = child_env()
+    results: dict[str, report.Result] = {}
+    live: list[Bench] = []
+    for bench in benches:
+        shown = expand(bench, data, work, DISPLAY_VALUES)
+        stdin = bench.stdin.format(edge=data.edge) if bench.stdin else None
+        result = report.Result(bench.name, shown, stdin, line_count(bench, data), bench.baseline)
+        results[bench.name] = result
+        if bench.needs and shutil.which(bench.needs) is None:
+            result.skip(f"{bench.needs} is not installed")
+            continue
+        if "{edge_gz}" in bench.argv and data.edge_gz is None:
+            result.skip("no .gz copy of the edge log")
+            continue
+        live.append(bench)
+        for _ in range(plan.warmup):
+            warm = _once(bench, data, work, env, plan.timeout_s)
+            print(f"  warm-up {bench.name}: {_brief(warm)}", file=sys.stderr, flush=True)
+            if not warm.ok:
+                result.fail(warm)
+                live.remove(bench)
+                break
+    runs = plan.runs
+    for round_no in range(runs):
+        order = live[round_no % len(live) :] + live[: round_no % len(live)] if live else []
+        for bench in order:
+            result = results[bench.name]
+            sample = _once(bench, data, work, env, plan.timeout_s)
+            print(f"  run {round_no + 1}/{runs} {bench.name}: {_brief(sample)}", file=sys.stderr)
+            result.add(sample)
+            if not sample.ok:
+                result.fail(sample)
+                live.remove(bench)
+    for bench in [b for b in live if b.check]:
+        out = work / (_slug(bench.name) + ".out")
+        try:
+            verdict = CHECKS[bench.check or ""](out, work, data.edge_lines)
+        except (OSError, ValueError, KeyError) as exc:
+            verdict = Verdict(None, data.edge_lines, f"could not read its output: {exc}")
+        results[bench.name].verdict = verdict
+    return list(results.values())
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name).strip("_") or "cmd"
+
+
+def _once(
+    bench: Bench, data: datasets.DataSet, work: Path, env: dict[str, str], timeout_s: float
+) -> Sample:
+    """One measured run of `bench`; its stdout lands in the work folder for the checks."""
+    stdin = Path(bench.stdin.format(edge=data.edge)) if bench.stdin else None
+    out = work / (_slug(bench.name) + ".out")
+    argv = expand(bench, data, work)
+    return run_once(argv, stdin_file=stdin, stdout_file=out, cwd=REPO, env=env, timeout_s=timeout_s)
+
+
+def _brief(sample: Sample) -> str:
+    if sample.ok:
+        return f"{sample.wall_s:.2f} s, {sample.max_rss_kib / 1024:.0f} MiB"
+    why = "timeout" if sample.timed_out else f"exit {sample.exit_code}"
+    return f"FAILED ({why}: {sample.stderr_tail[:120]})"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--lines", type=int, default=None, help="edge lines (default 1,000,000)")
+    p.add_argument("--big", action="store_true", help="10,000,000 edge lines")
+    p.add_argument("--rss-big", action="store_true", help="logtrace analyze on ~40M lines")
+    p.add_argument("--runs", type=int, default=None, help="timed runs each (default 5; rss 1)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed runs first (default 1; rss 0)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--only", default="", help="comma-separated command names")
+    p.add_argument("--skip", default="", help="comma-separated command names")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    p.add_argument("--out", type=Path, default=None, help="results file stem")
+    p.add_argument("--list", action="store_true", help="print the commands and exit")
+    return p.parse_args(argv)
+
+
+def select(only: str, skip: str) -> list[Bench]:
+    """COMMANDS filtered by --only / --skip."""
+    wanted = {s.strip() for s in only.split(",") if s.strip()}
+    unwanted = {s.strip() for s in skip.split(",") if s.strip()}
+    unknown = (wanted | unwanted) - {b.name for b in COMMANDS}
+    if unknown:
+        raise SystemExit(f"unknown command name(s): {', '.join(sorted(unknown))}")
+    return [b for b in COMMANDS if (not wanted or b.name in wanted) and b.name not in unwanted]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    if args.list:
+        for bench in COMMANDS:
+            print(f"{bench.name:16} {bench.argv}")
+        return 0
+    if args.rss_big:
+        lines = args.lines or 40_000_000
+        data = datasets.ensure(lines, args.seed, edge_only=True, with_gz=False)
+        benches = [b for b in COMMANDS if b.name == "analyze"]
+        plan = Plan(args.runs or 1, 0 if args.warmup is None else args.warmup, args.timeout)
+        stem = args.out or RESULTS / "rss_big"
+    else:
+        lines = args.lines or (10_000_000 if args.big else 1_000_000)
+        data = datasets.ensure(lines, args.seed)
+        benches = select(args.only, args.skip)
+        plan = Plan(args.runs or 5, 1 if args.warmup is None else args.warmup, args.timeout)
+        stem = args.out or RESULTS / "latest"
+    print(f"data: {data.dir} ({data.edge_lines:,} edge lines)", file=sys.stderr)
+    load_before = list(os.getloadavg())
+    with tempfile.TemporaryDirectory(prefix="logtrace-bench-") as tmp:
+        results = measure_all(benches, data, Path(tmp), plan)
+    variables = {"GOACCESS_FORMAT": GOACCESS_FORMAT, "LNAV_SQL": LNAV_SQL}
+    machine = report.machine(logtrace_argv(), child_env())
+    machine["load_average_before"] = load_before  # other work on the machine skews all
+    doc = report.Document(results, data, plan.runs, plan.warmup, machine, variables)
+    print(doc.table())
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".md").write_text(doc.markdown())
+    stem.with_suffix(".json").write_text(json.dumps(doc.as_json(), indent=2) + "\n")
+    print(f"wrote {stem.with_suffix('.md')} and {stem.with_suffix('.json')}", file=sys.stderr)
+    failed = [r.name for r in results if r.status == "failed"]
+    if failed:
+        print(f"failed: {', '.join(failed)} (see the table)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

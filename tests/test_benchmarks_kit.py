@@ -1,0 +1,340 @@
+"""The benchmark kit: the log generator's promises and the regex baseline's numbers."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "benchmarks"
+LINES = 20_000
+APP_FILES = ("api-1.log", "api-2.log", "inventory-1.log", "users-1.log", "mesh-1.log")
+
+# The trace log_format, written out independently of the generator and the baseline.
+EDGE_LINE = re.compile(
+    r"(?P<addr>[0-9a-f.:]+) - (?P<user>\S+) "
+    r"\[(?P<time>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000)\] "
+    r'"(?P<request>[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+) '
+    r'"(?P<referer>[^"]*)" "(?P<agent>[^"]*)" (?P<rt>\d+\.\d{3}) '
+    r"(?P<upstream>-|\d+\.\d{3}(?:, \d+\.\d{3})*) (?P<rid>[0-9a-f]{32})"
+)
+MESH_LINE = re.compile(
+    r'(?P<msec>\d+\.\d{3}) (?P<addr>\S+) "(?P<method>[A-Z]+) (?P<path>\S+) HTTP/1\.1" '
+    r"(?P<status>\d{3}) \d+ (?P<rt>\d+\.\d{3}) \S+ (?P<upstream>\d+\.\d{3}|-) (?P<rid>[0-9a-f]{32})"
+)
+INVENTORY_LINE = re.compile(
+    r"(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) [A-Z]+ inventory rid=(?P<rid>[0-9a-f]{32}) "
+    r"[A-Z]+ \S+ \d{3} in (?P<ms>\d+\.\d)ms"
+)
+USERS_LINE = re.compile(
+    r"\[(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6})\] users served [A-Z]+ \S+ "
+    r"status=\d{3} elapsed=(?P<s>\d+\.\d{4}) request_id=(?P<rid>[0-9a-f]{32})"
+)
+LOGFMT_PAIR = re.compile(r'(\w+)=("[^"]*"|\S+)')
+
+
+def generate(out: Path, *args: str) -> Path:
+    """Run benchmarks/generate.py into `out`."""
+    argv = [sys.executable, str(BENCH / "generate.py"), "--out", str(out), *args]
+    subprocess.run(argv, check=True, capture_output=True, cwd=REPO)
+    return out
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20k edge lines with app logs, in small chunks so lines carry across chunks."""
+    out = tmp_path_factory.mktemp("gen") / "a"
+    return generate(out, "--lines", str(LINES), "--seed", "7", "--chunk", "6999")
+
+
+def us(seconds: str | Decimal) -> int:
+    """Decimal seconds → integer microseconds, exactly."""
+    return int(Decimal(seconds) * 1_000_000)
+
+
+def epoch_us(moment: datetime) -> int:
+    """An aware datetime → epoch microseconds, exactly."""
+    delta = moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def read_lines(path: Path) -> list[str]:
+    """Lines without their newline (nginx's escaping keeps them ASCII)."""
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+@dataclass(frozen=True)
+class Span:
+    """A request's interval as one log line states it."""
+
+    kind: str
+    rid: str
+    start: int
+    end: int
+
+    def within(self, outer: Span) -> bool:
+        """Nested in `outer` (bounds included)."""
+        return outer.start <= self.start and self.end <= outer.end
+
+
+def edge_spans(directory: Path) -> dict[str, Span]:
+    """request id → span: the logged second is the end, minus $request_time is the start."""
+    spans = {}
+    for line in read_lines(directory / "edge.log"):
+        m = EDGE_LINE.fullmatch(line)
+        assert m is not None, line
+        end = epoch_us(datetime.strptime(m["time"], "%d/%b/%Y:%H:%M:%S %z"))
+        spans[m["rid"]] = Span("edge", m["rid"], end - us(m["rt"]), end)
+    return spans
+
+
+def app_spans(directory: Path) -> Iterator[Span]:
+    """Every span stated by an app or mesh line that carries a request id."""
+    for line in read_lines(directory / "api-1.log"):
+        doc = json.loads(line)
+        if "request_id" not in doc:
+            continue
+        end = epoch_us(datetime.fromisoformat(doc["time"]))
+        if doc["msg"] == "request started":
+            yield Span("api-started", doc["request_id"], end, end)
+            continue
+        kind = "api" if doc["msg"] == "request finished" else "call-" + doc["peer"]
+        yield Span(kind, doc["request_id"], end - us(Decimal(str(doc["duration_ms"])) / 1000), end)
+    for line in read_lines(directory / "api-2.log"):
+        kv = {k: v.strip('"') for k, v in LOGFMT_PAIR.findall(line)}
+        if "req_id" not in kv:
+            continue
+        end = epoch_us(datetime.fromisoformat(kv["ts"]))
+        kind = "api" if kv["msg"] == "request finished" else "call-" + kv["peer"]
+        yield Span(kind, kv["req_id"], end - us(Decimal(kv["took"][:-2]) / 1000), end)
+    for line in read_lines(directory / "inventory-1.log"):
+        if (m := INVENTORY_LINE.fullmatch(line)) is not None:
+            end = epoch_us(datetime.fromisoformat(m["time"].replace(",", ".") + "+00:00"))
+            yield Span("inventory", m["rid"], end - us(Decimal(m["ms"]) / 1000), end)
+        else:
+            assert "rid=" not in line, line  # only tracebacks and notes lack the shape
+    for line in read_lines(directory / "users-1.log"):
+        if (m := USERS_LINE.fullmatch(line)) is not None:
+            end = epoch_us(datetime.strptime(m["time"] + "+0000", "%Y/%m/%d %H:%M:%S.%f%z"))
+            yield Span("users", m["rid"], end - us(m["s"]), end)
+        else:
+            assert "request_id" not in line, line
+    for line in read_lines(directory / "mesh-1.log"):
+        m = MESH_LINE.fullmatch(line)
+        assert m is not None, line
+        end = us(m["msec"])
+        yield Span("mesh", m["rid"], end - us(m["rt"]), end)
+
+
+def test_same_seed_gives_the_same_bytes_whatever_the_chunk_size(
+    dataset: Path, tmp_path: Path
+) -> None:
+    again = generate(tmp_path / "b", "--lines", str(LINES), "--seed", "7")
+    for name in ("edge.log", *APP_FILES, "manifest.json", "nginx.conf"):
+        assert (again / name).read_bytes() == (dataset / name).read_bytes(), name
+
+
+def test_another_seed_gives_other_lines(tmp_path: Path) -> None:
+    one = generate(tmp_path / "one", "--lines", "50", "--seed", "1", "--edge-only")
+    two = generate(tmp_path / "two", "--lines", "50", "--seed", "2", "--edge-only")
+    assert (one / "edge.log").read_bytes() != (two / "edge.log").read_bytes()
+
+
+def test_edge_log_has_exactly_the_requested_lines(dataset: Path) -> None:
+    assert len(read_lines(dataset / "edge.log")) == LINES
+
+
+def test_manifest_counts_the_lines_and_bytes_of_every_file(dataset: Path) -> None:
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    assert [f["name"] for f in manifest["files"]] == ["edge.log", *APP_FILES]
+    for entry in manifest["files"]:
+        path = dataset / entry["name"]
+        assert entry["lines"] == path.read_bytes().count(b"\n")
+        assert entry["bytes"] == path.stat().st_size
+    assert manifest["seed"] == 7
+    assert "$request_time $upstream_response_time $request_id" in manifest["formats"]["trace"]
+
+
+def test_every_edge_line_matches_the_trace_format(dataset: Path) -> None:
+    bad = [ln for ln in read_lines(dataset / "edge.log") if not EDGE_LINE.fullmatch(ln)]
+    assert bad == []
+
+
+def test_edge_lines_are_in_time_order_and_ids_are_unique(dataset: Path) -> None:
+    times = [
+        datetime.strptime(m["time"], "%d/%b/%Y:%H:%M:%S %z")
+        for m in map(EDGE_LINE.fullmatch, read_lines(dataset / "edge.log"))
+        if m is not None
+    ]
+    assert times == sorted(times)
+    assert len(edge_spans(dataset)) == LINES
+
+
+def test_edge_log_looks_like_real_traffic(dataset: Path) -> None:
+    matches = [EDGE_LINE.fullmatch(ln) for ln in read_lines(dataset / "edge.log")]
+    statuses = {m["status"] for m in matches if m}
+    upstreams = [m["upstream"] for m in matches if m]
+    assert {"200", "304", "404", "499", "502", "504"} <= statuses
+    assert sum(s == "200" for m in matches if m for s in [m["status"]]) > LINES // 2
+    assert any(", " in u for u in upstreams)  # a retried upstream
+    assert "-" in upstreams
+    assert len({m["request"].split("?")[0] for m in matches if m}) > 1000  # ids in paths
+
+
+def test_app_request_ids_all_come_from_the_edge(dataset: Path) -> None:
+    edge = edge_spans(dataset)
+    app_ids = {span.rid for span in app_spans(dataset)}
+    assert app_ids  # the join has work to do
+    assert app_ids <= edge.keys()
+
+
+def test_app_spans_nest_inside_their_edge_span(dataset: Path) -> None:
+    edge = edge_spans(dataset)
+    outside = [s for s in app_spans(dataset) if not s.within(edge[s.rid])]
+    assert outside == []
+
+
+def test_each_hop_nests_inside_the_call_that_made_it(dataset: Path) -> None:
+    by_kind: dict[str, dict[str, Span]] = {}
+    for span in app_spans(dataset):
+        by_kind.setdefault(span.kind, {})[span.rid] = span
+    chains = [
+        ("call-users", "api"),
+        ("call-inventory", "api"),
+        ("users", "call-users"),
+        ("mesh", "call-inventory"),
+        ("inventory", "mesh"),
+    ]
+    for inner, outer in chains:
+        assert by_kind[inner], inner
+        for rid, span in by_kind[inner].items():
+            assert span.within(by_kind[outer][rid]), (inner, outer, rid)
+    for rid, started in by_kind["api-started"].items():
+        assert started.start == by_kind["api"][rid].start
+
+
+def test_gzip_output_holds_the_same_lines(tmp_path: Path) -> None:
+    plain = generate(tmp_path / "plain", "--lines", "3000", "--seed", "3")
+    packed = generate(tmp_path / "gz", "--lines", "3000", "--seed", "3", "--gzip")
+    for name in ("edge.log", *APP_FILES):
+        assert (
+            gzip.decompress((packed / (name + ".gz")).read_bytes()) == (plain / name).read_bytes()
+        )
+
+
+def test_edge_only_writes_just_the_edge_log(tmp_path: Path) -> None:
+    out = generate(tmp_path / "e", "--lines", "500", "--edge-only")
+    assert sorted(p.name for p in out.iterdir()) == ["edge.log", "manifest.json", "nginx.conf"]
+    assert len(read_lines(out / "edge.log")) == 500
+
+
+# --- baseline_re ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def baseline() -> ModuleType:
+    """benchmarks/baseline_re.py as a module (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("baseline_re", BENCH / "baseline_re.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["baseline_re"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def trace_line(request: str, rt: str, rid: int, status: int = 200) -> str:
+    """One trace-format line."""
+    return (
+        f'203.0.113.7 - - [26/Nov/2026:12:00:{rid % 60:02d} +0000] "{request}" {status} 512 '
+        f'"-" "curl/8.5.0" {rt} {rt} {rid:032x}\n'
+    )
+
+
+HAND_CHECKED = [
+    # 20 × GET /api/orders/{id}: 0.001 … 0.020, shuffled
+    *(
+        trace_line(f"GET /api/orders/{17 + k}?expand=items HTTP/1.1", f"0.{v:03d}", k)
+        for k, v in enumerate(
+            [7, 19, 1, 12, 20, 3, 15, 9, 18, 5, 11, 2, 14, 8, 16, 4, 10, 13, 6, 17]
+        )
+    ),
+    # 3 × POST /api/payments/{uuid}/capture
+    *(
+        trace_line(
+            f"POST /api/payments/0b9f5f7e-3c1a-4d2e-9f00-12345678{k:04d}/capture HTTP/2.0",
+            rt,
+            100 + k,
+        )
+        for k, rt in enumerate(["0.200", "0.100", "0.300"])
+    ),
+    trace_line("\\x16\\x03\\x01\\x00\\xF7", "0.000", 200, status=400),  # not HTTP: route None
+    "this is not an access log line\n",
+]
+
+
+def test_baseline_percentiles_are_nearest_rank(baseline: ModuleType) -> None:
+    report = baseline.analyze(HAND_CHECKED)
+    assert (report.lines, report.parsed, report.rejected) == (25, 24, 1)
+    routes = {s.route: s for s in report.routes}
+    orders = routes["GET /api/orders/{id}"]
+    # n = 20: ranks ceil(.5·20)=10, ceil(.9·20)=18, ceil(.95·20)=19, ceil(.99·20)=20
+    assert (orders.count, orders.p50, orders.p90, orders.p95, orders.p99, orders.max) == (
+        20, 0.010, 0.018, 0.019, 0.020, 0.020,
+    )  # fmt: skip
+    pay = routes["POST /api/payments/{uuid}/capture"]
+    # n = 3: ranks 2, 3, 3, 3
+    assert (pay.count, pay.p50, pay.p90, pay.p95, pay.p99, pay.max) == (3, 0.2, 0.3, 0.3, 0.3, 0.3)
+    assert routes[None].count == 1
+    # all 24: 0.000, 0.001 … 0.020, 0.100, 0.200, 0.300; ranks 12, 22, 23, 24
+    overall = report.overall
+    assert (overall.count, overall.p50, overall.p90, overall.p95, overall.p99) == (
+        24, 0.011, 0.100, 0.200, 0.300,
+    )  # fmt: skip
+    assert [s.request_time for s in report.slowest[:4]] == [0.3, 0.2, 0.1, 0.020]
+    assert len(report.slowest) == 10
+
+
+@pytest.mark.parametrize(
+    ("request_line", "route"),
+    [
+        ("GET /api/orders/17 HTTP/1.1", "GET /api/orders/{id}"),
+        ("GET /api/users/42/orders/7?x=1 HTTP/2.0", "GET /api/users/{id}/orders/{id}"),
+        (
+            "GET /api/recommendations/1df05508-e9b3-49b4-bba5-95e27f6a9a51 HTTP/1.1",
+            "GET /api/recommendations/{uuid}",
+        ),
+        ("GET /api/sessions/c33fe33eb6b824b572ca6188 HTTP/1.1", "GET /api/sessions/{hex}"),
+        ("GET /api/sessions/c33fe33eb6b824b HTTP/1.1", "GET /api/sessions/c33fe33eb6b824b"),
+        ("GET /static/app.0123456789abcdef.js HTTP/1.1", "GET /static/app.{hex}.js"),
+        ("GET /static/app.3f9c2a1b.js HTTP/1.1", "GET /static/app.3f9c2a1b.js"),
+        ("GET /api/search?q=caf\\xC3\\xA9 HTTP/1.1", "GET /api/search"),
+        ("\\x16\\x03\\x01\\x00", None),
+        ("", None),
+    ],
+)
+def test_baseline_templates_routes(
+    baseline: ModuleType, request_line: str, route: str | None
+) -> None:
+    assert baseline.route_of(request_line) == route
+
+
+def test_baseline_cli_reads_gzip_and_prints_json(tmp_path: Path) -> None:
+    log = tmp_path / "edge.log.gz"
+    log.write_bytes(gzip.compress("".join(HAND_CHECKED).encode()))
+    argv = [sys.executable, str(BENCH / "baseline_re.py"), str(log), "--json"]
+    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    result = json.loads(done.stdout)
+    assert (result["parsed"], result["rejected"]) == (24, 1)
+    assert result["overall"]["p50"] == 0.011

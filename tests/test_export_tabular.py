@@ -1,0 +1,131 @@
+"""Span and request tables: every format reads back to the same frame."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from logtrace.export.batch import TraceBatch
+from logtrace.export.ids import Warnings, prepare
+from logtrace.export.registry import exporter
+from logtrace.export.tabular import REQUEST_TABLE, SPAN_TABLE, What, requests_table, spans_table
+from tests.fixtures.export.traces import INFO, REQUEST_IDS, realistic_batch
+
+BATCHES = (realistic_batch(), realistic_batch(("abc", "7")))
+
+
+def _write(fmt: str, what: What, batches: tuple[TraceBatch, ...] = BATCHES) -> bytes:
+    out = io.BytesIO()
+    summary = exporter(fmt, what)(batches, out, INFO)
+    assert summary.bytes_written == len(out.getvalue())
+    assert summary.spans == sum(b.spans.height for b in batches)
+    return out.getvalue()
+
+
+def _typed(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Text times parsed, every column cast to the table's dtype."""
+    return frame.select(
+        pl.col(c).str.to_datetime(time_unit="us", time_zone="UTC")
+        if isinstance(t, pl.Datetime)
+        else pl.col(c).cast(t)
+        for c, t in schema.items()
+    )
+
+
+def _read_csv(data: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.read_csv(io.BytesIO(data), schema=schema)
+
+
+def _read_json(data: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return _typed(pl.read_json(io.BytesIO(data), infer_schema_length=None), schema)
+
+
+def _read_ndjson(data: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    # Read untyped: polars 2.1's read_ndjson panics when given UInt16 or Boolean columns.
+    return _typed(pl.read_ndjson(io.BytesIO(data), infer_schema_length=None), schema)
+
+
+def _read_parquet(data: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.read_parquet(io.BytesIO(data))
+
+
+READERS: dict[str, Callable[[bytes, dict[str, pl.DataType]], pl.DataFrame]] = {
+    "csv": _read_csv,
+    "json": _read_json,
+    "ndjson": _read_ndjson,
+    "parquet": _read_parquet,
+}
+
+
+def _expected(table: Callable[..., pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat([table(prepare(b, Warnings())) for b in BATCHES])
+
+
+@pytest.mark.parametrize("fmt", list(READERS))
+def test_spans_read_back_as_written(fmt: str) -> None:
+    got = READERS[fmt](_write(fmt, "spans"), SPAN_TABLE)
+    expected = _expected(spans_table)
+    assert_frame_equal(got, expected)
+    # ... and they are the input spans, with their trace id.
+    inputs = pl.concat([b.spans for b in BATCHES]).select(SPAN_TABLE.keys() - {"trace_id"})
+    assert_frame_equal(got.drop("trace_id"), inputs.select(got.drop("trace_id").columns))
+
+
+@pytest.mark.parametrize("fmt", list(READERS))
+def test_requests_read_back_as_written(fmt: str) -> None:
+    got = READERS[fmt](_write(fmt, "requests"), REQUEST_TABLE)
+    assert_frame_equal(got, _expected(requests_table))
+
+
+def test_the_request_table_sums_up_each_request() -> None:
+    table = _expected(requests_table)
+    assert table["request_id"].to_list() == [*REQUEST_IDS, "abc", "7"]
+    ok, failed = table.row(0, named=True), table.row(1, named=True)
+    assert ok["trace_id"] == REQUEST_IDS[0]
+    assert (ok["service"], ok["host"], ok["name"], ok["route"]) == (
+        "nginx",
+        "edge-1",
+        "GET /api/orders/{id}",
+        "/api/orders/{id}",
+    )
+    assert (ok["status"], ok["error"], ok["errors"]) == (200, False, 1)  # the retried 502
+    assert (failed["status"], failed["error"], failed["errors"]) == (500, True, 7)
+    assert (ok["spans"], ok["services"], ok["hosts"], ok["guessed_parents"]) == (8, 4, 4, 1)
+    assert ok["duration_s"] == pytest.approx(0.120)
+    assert (ok["end"] - ok["start"]).total_seconds() == pytest.approx(0.120)
+    # The inventory server (25-95 ms) has no children: all its 70 ms are on the path.
+    assert (ok["critical_service"], ok["critical_name"]) == ("inventory", "GET /stock/{id}")
+    assert ok["critical_s"] == pytest.approx(0.070)
+    inventory = BATCHES[0].spans.filter(
+        (pl.col("request_id") == REQUEST_IDS[0]) & (pl.col("service") == "inventory")
+    )
+    assert ok["critical_span_id"] == inventory["span_id"].item()
+
+
+def test_csv_cells_cannot_become_formulas() -> None:
+    batch = realistic_batch(REQUEST_IDS[:1])
+    evil = batch.spans.with_columns(pl.lit('=HYPERLINK("http://evil")').alias("name"))
+    text = _write("csv", "spans", (TraceBatch(evil, batch.events),)).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {r["name"] for r in rows} == {'\'=HYPERLINK("http://evil")'}
+
+
+def test_json_rows_keep_line_breaks_escaped() -> None:
+    batch = realistic_batch(REQUEST_IDS[:1])
+    odd = batch.spans.with_columns(pl.lit("a\u2028b\nc").alias("line"))
+    for fmt in ("json", "ndjson"):
+        text = _write(fmt, "spans", (TraceBatch(odd, batch.events),)).decode()
+        assert "\u2028" not in text
+        assert len(text.splitlines()) == {"json": 10, "ndjson": 8}[fmt]
+
+
+def test_empty_input_gives_a_header_or_an_empty_table() -> None:
+    assert _write("csv", "spans", ()).decode().startswith("request_id,trace_id,span_id,")
+    assert _write("json", "requests", ()) == b"[\n]\n"
+    assert _write("ndjson", "spans", ()) == b""
+    assert pl.read_parquet(io.BytesIO(_write("parquet", "spans", ()))).schema == SPAN_TABLE
