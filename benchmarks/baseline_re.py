@@ -33,32 +33,40 @@ TRACE_LINE = re.compile(
     r"(?P<upstream_response_time>-|\d+(?:\.\d+)?(?:(?:, | : )(?:-|\d+(?:\.\d+)?))*) "
     r"(?P<request_id>[0-9a-f]{32})$"
 )
-UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-HEX_RUN = re.compile(r"[0-9a-fA-F]{16,}")
+ID = re.compile(
+    r"[0-9]+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[0-9a-fA-F]{16,}"
+)
+TOKEN = re.compile(r"[A-Za-z0-9_-]{20,}")
+HASH_IN_NAME = re.compile(r"\.[0-9a-f]{8,}\.")
 PERCENTS = (50, 90, 95, 99)
 SLOWEST = 10
 STAT_KEYS = ("p50", "p90", "p95", "p99", "max")
 
 
 def route_of(request: str) -> str | None:
-    """`GET /api/orders/17?x=1 HTTP/1.1` → `GET /api/orders/{id}`; None if not HTTP.
+    """`GET /api/orders/17?x=1 HTTP/1.1` → `/api/orders/{id}`; None if not HTTP.
 
-    Per path segment: all digits → {id}, a UUID → {uuid}; then any run of 16 or more
-    hex digits → {hex}. The query string is dropped.
+    The same rules as logtrace's routes: per path segment, all digits, a UUID or 16+ hex
+    digits → {id}; 20+ letters and digits with both → {token}; a hex hash inside a file
+    name → {hash}. The query string is dropped.
     """
     parts = request.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/"):
         return None
-    method, uri = parts[0], parts[1]
     segments = []
-    for segment in uri.split("?", 1)[0].split("/"):
-        if segment.isascii() and segment.isdigit():
+    for segment in parts[1].split("?", 1)[0].split("/"):
+        if ID.fullmatch(segment):
             segments.append("{id}")
-        elif UUID.fullmatch(segment):
-            segments.append("{uuid}")
+        elif (
+            TOKEN.fullmatch(segment)
+            and any(c.isdigit() for c in segment)
+            and any(c.isalpha() for c in segment)
+        ):
+            segments.append("{token}")
         else:
-            segments.append(HEX_RUN.sub("{hex}", segment))
-    return method + " " + "/".join(segments)
+            segments.append(HASH_IN_NAME.sub(".{hash}.", segment, count=1))
+    return "/".join(segments)
 
 
 def nearest_rank(sorted_values: list[float], percent: int) -> float:

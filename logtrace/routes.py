@@ -1,10 +1,10 @@
 """Route templates: ``/users/12345/orders`` → ``/users/{id}/orders``.
 
-A path segment becomes a placeholder when it is an id rather than a name: all digits
-(``{id}``), a UUID (``{uuid}``), a long hex string (``{hex}``), or a long mixed token such
-as a session or hash (``{token}``); a content hash inside a file name becomes ``{hash}``
-(``/app.3f2a9c1e.js`` → ``/app.{hash}.js``). Templating runs once per distinct path, not
-per line.
+A path segment that is an id rather than a name becomes ``{id}``: all digits, a UUID, or
+a long hex string (16+ digits). A long mixed token such as a session or a content hash
+(20+ letters and digits, with both) becomes ``{token}``, and a hash inside a file name
+becomes ``{hash}`` (``/app.3f2a9c1e.js`` → ``/app.{hash}.js``). Templating runs once per
+distinct path, a few regex passes each; paths without a digit are their own route.
 """
 
 from __future__ import annotations
@@ -13,43 +13,43 @@ import polars as pl
 
 BAD_REQUEST = "(no path)"  # garbage request lines, TLS probes, empty requests
 
-# Each rule replaces whole segments; the trailing (/|$) makes "/123" not match "/123abc".
-# A pass consumes the slash after a segment, so each rule runs twice for runs like /1/2.
-_RULES = (
-    (r"/[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(/|$)", "{uuid}"),
-    (r"/[0-9]+(/|$)", "{id}"),
-    (r"/[0-9A-Fa-f]{16,}(/|$)", "{hex}"),
-)
+# One alternation for every kind of id. The trailing (/|$) makes "/123" not match
+# "/123abc"; a pass consumes the slash after a segment, so it runs twice (/1/2).
+_ID = r"/(?:[0-9]+|[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{16,})(/|$)"
+_LONG = r"/[A-Za-z0-9_-]{20,}(/|$)"
 _TOKEN = r"/([A-Za-z0-9_-]{20,})(/|$)"
 _HASH_IN_NAME = r"\.[0-9a-f]{8,}\."
 
 
 def _template(path: pl.Expr) -> pl.Expr:
-    out = path
-    for pattern, name in _RULES:
-        for _ in range(2):
-            out = out.str.replace_all(pattern, f"/{name}${{1}}")
-    # Long tokens (sessions, hashes) only when they mix letters and digits.
-    token = out.str.extract(_TOKEN, 1)
-    mixed = token.str.contains("[0-9]") & token.str.contains("[A-Za-z]")
-    out = pl.when(mixed.fill_null(value=False)).then(
-        out.str.replace(_TOKEN, "/{token}${2}")
-    ).otherwise(out)
+    out = path.str.replace_all(_ID, "/{id}${1}").str.replace_all(_ID, "/{id}${1}")
     return out.str.replace(_HASH_IN_NAME, ".{hash}.")
 
 
-def template_paths(paths: pl.Series) -> pl.Series:
-    """The route template of each path (null paths become ``(no path)``)."""
-    frame = pl.DataFrame({"path": paths})
-    # Only paths with a digit can hold an id; the others are their own route.
-    routes = frame.select(
-        pl.when(pl.col("path").str.contains("[0-9]"))
-        .then(_template(pl.col("path")))
-        .otherwise(pl.col("path"))
-        .fill_null(BAD_REQUEST)
-        .alias("route")
+def _tokens(routes: pl.DataFrame) -> pl.DataFrame:
+    """Long segments that mix letters and digits become {token} (rare: a subset pass)."""
+    long = routes.get_column("route").str.contains(_LONG).fill_null(value=False)
+    if not long.any():
+        return routes
+    subset = routes.filter(long)
+    token = pl.col("route").str.extract(_TOKEN, 1)
+    mixed = (token.str.contains("[0-9]") & token.str.contains("[A-Za-z]")).fill_null(value=False)
+    fixed = subset.with_columns(
+        pl.when(mixed)
+        .then(pl.col("route").str.replace(_TOKEN, "/{token}${2}"))
+        .otherwise(pl.col("route"))
     )
-    return routes.get_column("route")
+    return pl.concat([routes.filter(~long), fixed])
+
+
+def template_paths(paths: pl.Series) -> pl.Series:
+    """The route template of each path (null paths become ``(no path)``), in order."""
+    frame = pl.DataFrame({"path": paths}).with_row_index("_i")
+    digits = frame.get_column("path").str.contains("[0-9]").fill_null(value=False)
+    plain = frame.filter(~digits).with_columns(pl.col("path").alias("route"))
+    ids = frame.filter(digits).with_columns(_template(pl.col("path")).alias("route"))
+    out = _tokens(pl.concat([plain, ids])).sort("_i")
+    return out.get_column("route").fill_null(BAD_REQUEST).alias("route")
 
 
 def with_routes(lines: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:

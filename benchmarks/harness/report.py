@@ -259,8 +259,9 @@ class Document:
 
 BASELINE_NOTES = [
     "- **baseline_re**: `benchmarks/baseline_re.py`, one process, one compiled regex per "
-    "line; per route (method + path with digit segments → `{id}`, UUIDs → `{uuid}`, hex "
-    "runs ≥ 16 → `{hex}`, query dropped): count and nearest-rank p50/p90/p95/p99/max of "
+    "line; per route (the path with logtrace's templating: digit, UUID and long hex "
+    "segments → `{id}`, tokens → `{token}`, file hashes → `{hash}`, query dropped): "
+    "count and nearest-rank p50/p90/p95/p99/max of "
     "`$request_time`, the same overall, and the 10 slowest requests; JSON output.",
     "- **goaccess**: a full static report as JSON (every panel: visitors, requests, "
     "static files, 404s, hosts, OS, browsers, referrers, status codes, time "
