@@ -7,6 +7,7 @@ stderr; anything else that escapes is a bug and is allowed to crash loudly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 
 
@@ -61,24 +62,58 @@ class FormatError(LogtraceError):
         self.source_text = source_text
         self.column = column  # 0-based column in source_text the error points at
 
-    def caret_lines(self) -> list[str]:
-        """The offending text and a caret under the column, when both are known."""
-        if self.source_text is None or self.column is None:
-            return []
-        line_start = self.source_text.rfind("\n", 0, self.column) + 1
-        line_end = self.source_text.find("\n", self.column)
-        if line_end == -1:
-            line_end = len(self.source_text)
-        return [
-            self.source_text[line_start:line_end],
-            " " * (self.column - line_start) + "^",
-        ]
+    def caret_lines(self, escape: Callable[[str], str] = str) -> list[str]:
+        """The offending text and a caret under the column, when both are known.
+
+        ``escape`` makes the text safe to print (control characters shown as escapes);
+        the caret moves with what it does to the text before the column.
+        """
+        return caret_window(self.source_text, self.column, escape)
+
+
+def caret_window(
+    text: str | None, column: int | None, escape: Callable[[str], str], width: int | None = None
+) -> list[str]:
+    """``text``'s line at ``column`` (escaped) and a caret under it; of a line longer than
+    ``width``, the part around the column, cut with ``…``."""
+    if text is None or column is None:
+        return []
+    line_start = text.rfind("\n", 0, column) + 1
+    line_end = text.find("\n", column)
+    if line_end == -1:
+        line_end = len(text)
+    before, after = escape(text[line_start:column]), escape(text[column:line_end])
+    if width is not None and len(before) > width * 2 // 3:
+        before = "…" + before[len(before) - width * 2 // 3 :]
+    if width is not None and len(before) + len(after) > width:
+        after = after[: max(width - len(before), 1)] + "…"
+    return [before + after, " " * len(before) + "^"]
 
 
 class NoMatchError(LogtraceError):
-    """The format matched none of the lines it was given."""
+    """The format matched none of the lines it was given.
+
+    ``source_text`` and ``column``: the first line that does not match and where it
+    stops matching, shown with a caret under it.
+    """
 
     exit_status = ExitStatus.NO_MATCH
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        source_text: str | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.source_text = source_text
+        self.column = column
+
+    def caret_lines(self, escape: Callable[[str], str] = str) -> list[str]:
+        """The first line that did not match (around the column) and a caret under it."""
+        return caret_window(self.source_text, self.column, escape, width=100)
 
 
 class NotFoundError(LogtraceError):

@@ -8,7 +8,10 @@ lines and the one that matches most wins (and is named in the report).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -17,11 +20,12 @@ from logtrace.applog import (
     DEFAULT_ID_FIELDS,
     AppFormat,
     AppLogOptions,
+    Leading,
     attach_leading,
     detect_app_format,
     parse_app_chunk,
 )
-from logtrace.errors import FormatError, NoMatchError
+from logtrace.errors import FormatError, InputError, NoMatchError
 from logtrace.log_format.compiler import CompiledFormat, compile_format
 from logtrace.log_format.grammar import LogFormat, parse_log_format
 from logtrace.log_format.nginx_conf import NginxConfig, read_nginx_conf
@@ -32,6 +36,7 @@ from logtrace.sources import ReadReport, Source, iter_frames
 DETECT_LINES = 1000
 ORPHAN_CONTINUATION = "continuation line before any entry"
 DETECT_MIN_SHARE = 0.5
+MIXED_MIN_SHARE = 0.1  # below half but at least this: a file of mixed formats
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Detection:
     matched: int
     tried: int
     scores: tuple[tuple[str, int], ...]  # every candidate's matches, best first
+    best: CompiledFormat | None = None  # the candidate matching most, even under half
 
 
 @dataclass
@@ -136,8 +142,8 @@ class FormatResolver:
         scores = tuple((cf.name, int(n)) for cf, n in ranked)
         best, matched = ranked[0] if ranked else (None, 0)
         if sample.height == 0 or matched < DETECT_MIN_SHARE * sample.height:
-            return Detection(None, int(matched), sample.height, scores)
-        return Detection(best, int(matched), sample.height, scores)
+            return Detection(None, int(matched), sample.height, scores, best)
+        return Detection(best, int(matched), sample.height, scores, best)
 
 
 def _find_format(configs: list[NginxConfig], name: str) -> LogFormat:
@@ -233,9 +239,37 @@ def _choose(
             stats.detected = f"{matched}/{tried} sample lines"
         return _Parser("app", app=app)
     if fixed is not None:
+        _note_better(stats, fixed, detection, resolver.detect(frame))
         return _Parser("nginx", nginx=fixed)  # the user said so: report its mismatches
+    if detection.best is not None and detection.matched >= MIXED_MIN_SHARE * detection.tried:
+        # Several formats in one file (two nginx configs appending to one log): read the
+        # lines of the commonest one and count the others as rejected, rather than none.
+        stats.detected = f"{detection.matched}/{detection.tried} sample lines"
+        others = ", ".join(f"{name} {n}" for name, n in detection.scores[1:3])
+        stats.warnings.append(
+            f"{stats.path}: no format matches most lines (mixed formats?): "
+            f"{detection.best.name!r} matches {detection.matched:,} of the first "
+            f"{detection.tried:,} and was used, the other lines are rejected ({others})"
+        )
+        return _Parser("nginx", nginx=detection.best)
     _note_unknown(stats, detection)
     return None
+
+
+def _note_better(
+    stats: SourceStats, fixed: CompiledFormat, mine: Detection, others: Detection
+) -> None:
+    """The given format matches under half the first lines: say so, and which known
+    formats would match more of them."""
+    for name, n in others.scores:
+        if n > mine.matched and name != fixed.name and len(stats.better) < 2:
+            option = f"--preset {name}" if name in PRESETS else f"--format-name {name}"
+            stats.better.append(f"{option} (matches {n:,} of the first {others.tried:,} lines)")
+    better = f"; these match more: {', '.join(stats.better)}" if stats.better else ""
+    stats.warnings.append(
+        f"{stats.path}: only {mine.matched:,} of the first {mine.tried:,} lines match the "
+        f"format {fixed.name!r}{better}"
+    )
 
 
 PLAN_BYTES = 256 * 1024
@@ -260,6 +294,54 @@ def plan_sources(sources: Sequence[Source], resolver: FormatResolver) -> dict[st
     return kinds
 
 
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+Transform = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """What a worker thread returns for one chunk."""
+
+    lines: pl.DataFrame
+    rejects: pl.DataFrame
+    in_entries: int  # lines that belong to parsed entries (app logs: + tracebacks)
+    leading: Leading | None = None
+
+
+@dataclass(frozen=True)
+class _Job:
+    """How every chunk of one source is parsed."""
+
+    parser: _Parser
+    source: Source
+    columns: frozenset[str] | None
+    keep_line: bool
+    app_options: AppLogOptions
+    transform: Transform | None
+
+
+def _parse(job: _Job, frame: pl.DataFrame) -> _Parsed:
+    """Parse one chunk (runs in a worker thread: polars releases the GIL)."""
+    parser, source, columns, keep_line = job.parser, job.source, job.columns, job.keep_line
+    transform, app_options = job.transform, job.app_options
+    if parser.nginx is not None:
+        parsed = parse_chunk(frame, parser.nginx, columns, keep_line=keep_line)
+        lines = _label(parsed.lines, source) if parsed.lines.height else parsed.lines
+        if transform is not None and lines.height:
+            lines = transform(lines)
+        return _Parsed(lines, parsed.rejects, parsed.lines.height)
+    assert parser.app is not None
+    app = parse_app_chunk(frame, parser.app, app_options)
+    in_entries = app.lines.height + int(app.lines.get_column("extra_lines").sum() or 0)
+    lines = app.lines
+    if keep_line and lines.height:
+        lines = lines.join(
+            frame.select("line_no", "line"), on="line_no", how="left", maintain_order="left"
+        )
+    return _Parsed(_label(lines, source), app.rejects, in_entries, app.leading)
+
+
 def iter_lines(
     sources: Sequence[Source],
     resolver: FormatResolver,
@@ -268,63 +350,81 @@ def iter_lines(
     *,
     keep_line: bool = False,
     id_field: str | None = None,
+    transform: Transform | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[LinesChunk]:
-    """Parsed chunks of every source, in order; ``report`` collects counts and samples."""
+    """Parsed chunks of every source, in order; ``report`` collects counts and samples.
+
+    Chunks are parsed in worker threads (``WORKERS``) while the next ones are read;
+    ``transform`` (nginx chunks only) runs in the worker too. Results come back in order.
+    ``progress`` is called with the bytes read so far.
+    """
     app_options = AppLogOptions(
         id_fields=(id_field, *DEFAULT_ID_FIELDS) if id_field else DEFAULT_ID_FIELDS,
         timezone=resolver.timezone,
     )
-    for source in sources:
-        stats = SourceStats(path=source.label, host=source.host, service=source.service)
-        report.sources.append(stats)
-        read = ReadReport()
-        fixed = resolver.for_source(source)
-        parser: _Parser | None = None
-        unknown = False
-        pending: pl.DataFrame | None = None  # app entries wait for the next chunk's leading lines
-        for frame in iter_frames(source, read):
-            stats.lines_total += frame.height
-            if parser is None and not unknown:
-                parser = _choose(frame, fixed, resolver, stats)
-                unknown = parser is None
-            if parser is None:
-                _reject_all(stats, frame)
-                continue
-            if stats.format == "?":
-                stats.kind, stats.format = parser.kind, parser.name
-                if parser.nginx is not None:
-                    report.formats[source.label] = parser.nginx
-            if parser.nginx is not None:
-                parsed = parse_chunk(frame, parser.nginx, columns, keep_line=keep_line)
-                _count(stats, parsed.lines.height, parsed.rejects, parser.nginx)
-                if parsed.lines.height:
-                    yield LinesChunk(source, "nginx", _label(parsed.lines, source))
-                continue
-            assert parser.app is not None
-            app = parse_app_chunk(frame, parser.app, app_options)
-            # Lines of an entry (its first line and the traceback under it) are parsed lines.
-            in_entries = app.lines.height + int(app.lines.get_column("extra_lines").sum() or 0)
-            _count(stats, in_entries, app.rejects, None)
-            if pending is not None:
-                stats.lines_parsed += app.leading.lines
-                yield LinesChunk(source, "app", attach_leading(pending, app.leading))
-                pending = None
-            elif app.leading.lines:
-                stats.lines_rejected += app.leading.lines
-                stats.reasons[ORPHAN_CONTINUATION] += app.leading.lines
-            if app.lines.height:
-                frame_out = app.lines
-                if keep_line:
-                    frame_out = frame_out.join(
-                        frame.select("line_no", "line"),
-                        on="line_no",
-                        how="left",
-                        maintain_order="left",
-                    )
-                pending = _label(frame_out, source)
-        if pending is not None:
-            yield LinesChunk(source, "app", pending)
-        stats.warnings.extend(read.warnings)
+    done_bytes = 0
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for source in sources:
+            stats = SourceStats(path=source.label, host=source.host, service=source.service)
+            report.sources.append(stats)
+            read = ReadReport()
+            fixed = resolver.for_source(source)
+            parser: _Parser | None = None
+            unknown = False
+            state: dict[str, pl.DataFrame | None] = {"pending": None}
+            flight: deque[Future[_Parsed]] = deque()
+            for frame in iter_frames(source, read):
+                stats.lines_total += frame.height
+                if progress is not None:
+                    progress(done_bytes + read.bytes_read)
+                if parser is None and not unknown:
+                    parser = _choose(frame, fixed, resolver, stats)
+                    unknown = parser is None
+                if parser is None:
+                    _reject_all(stats, frame)
+                    continue
+                if stats.format == "?":
+                    stats.kind, stats.format = parser.kind, parser.name
+                    if parser.nginx is not None:
+                        report.formats[source.label] = parser.nginx
+                job = _Job(parser, source, columns, keep_line, app_options, transform)
+                flight.append(pool.submit(_parse, job, frame))
+                while len(flight) > WORKERS:
+                    yield from _collect(job, stats, state, flight.popleft())
+            while flight:
+                yield from _collect(job, stats, state, flight.popleft())
+            if state["pending"] is not None:
+                yield LinesChunk(source, "app", state["pending"])
+            done_bytes += read.bytes_read
+            stats.warnings.extend(read.warnings)
+            if not stats.lines_total and not read.warnings:
+                stats.warnings.append(f"{source.label}: empty, not a single line")
+
+
+def _collect(
+    job: _Job, stats: SourceStats, state: dict[str, pl.DataFrame | None], done: Future[_Parsed]
+) -> Iterator[LinesChunk]:
+    """Count a parsed chunk (in order) and yield its lines; app entries wait one chunk
+    for the continuation lines at the top of the next."""
+    parsed = done.result()
+    source = job.source
+    _count(stats, parsed.in_entries, parsed.rejects, job.parser.nginx)
+    if job.parser.kind == "nginx":
+        if parsed.lines.height:
+            yield LinesChunk(source, "nginx", parsed.lines)
+        return
+    leading = parsed.leading or Leading()
+    pending = state["pending"]
+    if pending is not None:
+        stats.lines_parsed += leading.lines
+        yield LinesChunk(source, "app", attach_leading(pending, leading))
+        state["pending"] = None
+    elif leading.lines:
+        stats.lines_rejected += leading.lines
+        stats.reasons[ORPHAN_CONTINUATION] += leading.lines
+    if parsed.lines.height:
+        state["pending"] = parsed.lines
 
 
 def _count(
@@ -358,20 +458,47 @@ def _note_unknown(stats: SourceStats, detection: Detection) -> None:
 
 
 def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:
-    """Raise a NoMatchError when not a single line could be parsed."""
-    if report.lines_parsed or not report.lines_total:
+    """Raise an InputError when the sources hold no line at all, and a NoMatchError
+    (with the first line that failed and a caret where) when none could be parsed."""
+    if not report.lines_total:
+        damage = next(
+            (w for s in report.sources for w in s.warnings if "damaged" in w or "truncated" in w),
+            None,
+        )
+        names = ", ".join(s.path for s in report.sources[:3])
+        if damage is not None:
+            raise InputError(damage, "not a single line could be read: check the file")
+        raise InputError(
+            f"{names}: empty, not a single line to read",
+            "nothing to analyse: a log that was just rotated is empty; its predecessor "
+            "(access.log.1) holds the lines",
+        )
+    if report.lines_parsed:
         return
     first = next((s for s in report.sources if s.samples), None)
-    detail = ""
-    if first and first.samples and first.samples[0].column is not None:
-        detail = f" (first line diverges at column {first.samples[0].column})"
+    sample = first.samples[0] if first and first.samples else None
+    better = next((s.better for s in report.sources if s.better), [])
+    where = ""
+    if sample is not None and sample.column is not None:
+        expected = f", expected {sample.expected}" if sample.expected else ""
+        where = f"; line {sample.line_no} stops matching at column {sample.column}{expected}"
     if resolver.forced is not None:
         raise NoMatchError(
             f"the format {resolver.forced.name!r} matched none of "
-            f"{report.lines_total} lines{detail}",
-            "try without --log-format/--preset to detect the format, or `logtrace formats`",
+            f"{report.lines_total} lines{where}",
+            f"try {' or '.join(better)}"
+            if better
+            else "try without --log-format/--preset to detect the format, or `logtrace formats`",
+            source_text=sample.line if sample else None,
+            column=sample.column if sample else None,
+        )
+    unread = f" (line {sample.line_no}: {sample.reason})" if sample else ""
+    if sample is not None and sample.reason not in (NO_MATCH, BLANK):  # a known shape
+        raise NoMatchError(
+            f"none of these {report.lines_total} lines could be read{unread}",
+            "`logtrace analyze --json` lists the reasons lines were rejected",
         )
     raise NoMatchError(
-        f"no known log format matches these {report.lines_total} lines",
+        f"no known log format matches these {report.lines_total} lines{unread}",
         "give the format with --log-format '...' or --nginx-conf /etc/nginx/nginx.conf",
     )

@@ -8,7 +8,6 @@ in Python; only the handful of rejected samples shown to the user are diagnosed 
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -25,6 +24,8 @@ from logtrace.log_format.grammar import Literal
 from logtrace.schema import REJECTS
 
 MAX_SAMPLES = 5
+SAMPLE_CHARS = 64 * 1024  # of a sample line kept to show (a binary "line" can be 64 MB)
+DIAGNOSE_CHARS = 1024 * 1024  # of a line searched for where it stops matching
 BLANK = "blank line"
 NO_MATCH = "does not match the log_format"
 
@@ -56,6 +57,7 @@ class SourceStats:
     reasons: Counter[str] = field(default_factory=Counter)
     samples: list[RejectedSample] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    better: list[str] = field(default_factory=list)  # options that would match more lines
 
     def add_rejects(self, rejects: pl.DataFrame, cf: CompiledFormat | None) -> None:
         """Count a chunk's rejected lines and keep the first few as diagnosed samples."""
@@ -70,7 +72,8 @@ class SourceStats:
             column, expected = (
                 diagnose(line, cf) if cf is not None and reason != BLANK else (None, None)
             )
-            self.samples.append(RejectedSample(line_no, reason, line, column, expected))
+            sample = RejectedSample(line_no, reason, line[:SAMPLE_CHARS], column, expected)
+            self.samples.append(sample)
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def parse_chunk(
             [_typed(ok, conversions(cf, columns, strict=True), keep), rest]
         )
         parsed.append(good)
-    if pending.height:
+    if pending.height or not parsed:
         ok, rest = _extract(pending.lazy(), cf.lenient_regex(columns))
         good, pending = pl.collect_all(
             [_typed(ok, conversions(cf, columns, strict=False), keep), rest]
@@ -184,27 +187,41 @@ def _single_attempt_lists(frame: pl.DataFrame) -> pl.DataFrame:
 def diagnose(line: str, cf: CompiledFormat) -> tuple[int | None, str | None]:
     """Where ``line`` stops matching the format, and what the format expected there.
 
-    Grows the lenient regex one format item at a time and reports the end of the
-    longest prefix that still matches: the caret column shown under the line.
+    Grows the lenient regex one format item at a time; where the next item no longer
+    matches, the caret goes to the farthest end of the prefix that still does (its last
+    value taken as long as it can be). The regexes run in polars' linear-time engine:
+    Python's backtracking ``re`` needs hours for a hostile line under a format with a
+    few free-text variables in a row.
     """
-    regex = cf.lenient_regex(None)
-    body = regex.removeprefix(f"^(?P<{MATCHED}>)").removesuffix("$")
+    line = line[:DIAGNOSE_CHARS]  # the regexes are linear, but 64 MB of them is slow
     pieces = _split_pieces(cf)
-    if re.fullmatch(body, line, flags=re.S):
-        return None, None
-    best_end = 0
-    prefix = ""
-    for piece, what in pieces:
-        candidate = prefix + piece
-        try:
-            m = re.match(candidate, line, flags=re.S)
-        except re.error:
+    try:
+        if _match_end("".join(p for p, _ in pieces) + "$", line) is not None:
             return None, None
-        if m is None:
-            return best_end, what
-        best_end = m.end()
-        prefix = candidate
-    return best_end, "end of line"
+        prefix, last = "", ""
+        for piece, what in pieces:
+            if _match_end(prefix + last + piece, line) is None:
+                return _farthest_end(prefix, last, line), what
+            prefix, last = prefix + last, piece
+        return _farthest_end(prefix, last, line), "end of line"
+    except pl.exceptions.PolarsError:
+        return None, None
+
+
+def _match_end(regex: str, line: str) -> int | None:
+    """End of the leftmost-first match of ``regex`` at the start of ``line``, or None."""
+    found = pl.Series([line], dtype=pl.String).str.extract(f"(?s)^({regex})", 1).item()
+    return None if found is None else len(found)
+
+
+def _farthest_end(prefix: str, last: str, line: str) -> int:
+    """Where ``prefix`` + ``last`` can end at the latest when ``last`` is a value taken as
+    long as it can be: ``garbage - ...`` goes wrong after ``garbage``, not at column 0."""
+    end = _match_end(prefix + last, line) or 0
+    if last.startswith("("):  # a variable's value (literal pieces are never lazy)
+        longest = _match_end(prefix + last.replace("*?", "*"), line)
+        end = max(end, longest or 0)
+    return end
 
 
 def _split_pieces(cf: CompiledFormat) -> list[tuple[str, str]]:
@@ -221,9 +238,11 @@ def _split_pieces(cf: CompiledFormat) -> list[tuple[str, str]]:
             pos += len(lit)
             continue
         f = next(fields)
-        start = full.index(f"(?P<{f.group}>", pos)
-        end = _group_end(full, start)
-        pieces.append((full[start:end], f"${f.var.name}"))
+        # The field's group starts right here: named when captured, ``(?:`` when not
+        # (a second time variable, a repeated column).
+        assert full.startswith("(", pos)
+        end = _group_end(full, pos)
+        pieces.append((full[pos:end], f"${f.var.name}"))
         pos = end
     return pieces
 

@@ -10,9 +10,17 @@ Times are UTC ``Datetime("us")``; durations are Float64 seconds with ``_s`` in t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 
 TIME = pl.Datetime("us", "UTC")
+# The values a time or duration column may hold. Outside them a line is broken or
+# hostile, not a request, and is rejected: microseconds computed from such a value
+# overflow Int64, and a year 0 or 10000 is no Python datetime.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+MAX_SECONDS = 1e9  # about 31 years: no request or upstream attempt lasts that long
 
 # Columns every LINES frame has, whatever produced it.
 LINES_BASE: dict[str, pl.DataType] = {

@@ -28,6 +28,11 @@ CHUNK_BYTES = 32 * 1024 * 1024
 _READ_BYTES = 4 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_BOMS_AT_LINE_START = re.compile(b"(?m)^(?:" + re.escape(_BOM) + b")+")
+# A "line" this long is binary data (a core dump, /dev/urandom): it is cut here, and the
+# rest of it up to the next newline skipped, so that memory stays bounded.
+MAX_LINE_BYTES = 64 * 1024 * 1024
 
 # Names a directory listing picks up: *.log, rotations (*.log.1, *.log.2.gz, *.log-20261126).
 _LOG_NAME = re.compile(r"\.log(?:[.-][0-9][0-9A-Za-z_-]*)?(?:\.gz)?$|\.log\.gz$")
@@ -195,17 +200,33 @@ def _raw_blocks(
     Plain text is read in blocks of ``size`` (a whole chunk: one read, no joining);
     compressed data in smaller pieces, since it inflates several times over.
     """
-    head = stream.read(len(_GZIP_MAGIC))
+    head = _read(stream, len(_GZIP_MAGIC), report, label)
     if not head.startswith(_GZIP_MAGIC):
         if label.endswith(".gz") and head:
             report.warnings.append(f"{label}: not gzip-compressed; read as plain text")
-        block = head + stream.read(size - len(head))
+        block = head + _read(stream, size - len(head), report, label) if head else head
         while block:
             report.bytes_read += len(block)
             yield block
-            block = stream.read(size)
+            block = _read(stream, size, report, label)
         return
-    yield from _gunzip(head + stream.read(_READ_BYTES), stream, report, label, _READ_BYTES)
+    head += _read(stream, _READ_BYTES, report, label)
+    yield from _gunzip(head, stream, report, label, _READ_BYTES)
+
+
+def _read(stream: BinaryIO, size: int, report: ReadReport, label: str) -> bytes:
+    """Up to ``size`` bytes; b"" and a warning when the device fails (EIO, a dying disk)."""
+    if report.truncated:
+        return b""
+    try:
+        return stream.read(size)
+    except OSError as exc:
+        report.truncated = True
+        report.warnings.append(
+            f"{label}: reading failed after {report.bytes_read:,} bytes "
+            f"({exc.strerror or exc}): damaged or unreadable; kept the lines before"
+        )
+        return b""
 
 
 def _gunzip(
@@ -216,9 +237,13 @@ def _gunzip(
     block = head
     while True:
         report.bytes_read += len(block)
+        before = inflater.copy()
         try:
             out = inflater.decompress(block)
         except zlib.error as exc:
+            # The block's output up to the damage is lost with the exception: again,
+            # a little at a time, to keep the lines that precede the damage.
+            yield from _inflate_until_damage(before, block)
             report.truncated = True
             report.warnings.append(
                 f"{label}: gzip data is damaged ({exc}); kept the lines before the damage"
@@ -236,9 +261,11 @@ def _gunzip(
                 return
             if out:
                 yield out
-        block = stream.read(size)
+        block = _read(stream, size, report, label)
         if not block:
             break
+    if report.truncated:
+        return
     if not inflater.eof:
         tail = inflater.flush()
         if tail:
@@ -247,6 +274,19 @@ def _gunzip(
         report.warnings.append(
             f"{label}: gzip file is truncated; kept every line before the end of the data"
         )
+
+
+def _inflate_until_damage(
+    inflater: zlib._Decompress, block: bytes, piece: int = 1024
+) -> Iterator[bytes]:
+    """What ``inflater`` makes of ``block`` before the damaged data in it."""
+    for start in range(0, len(block), piece):
+        try:
+            out = inflater.decompress(block[start : start + piece])
+        except zlib.error:
+            return
+        if out:
+            yield out
 
 
 def iter_blocks(
@@ -258,16 +298,28 @@ def iter_blocks(
     try:
         parts: list[bytes] = []
         size = 0
-        first = True
-        for block in _raw_blocks(stream, report, source.label, chunk_bytes):
-            data = block.removeprefix(_BOM) if first else block
-            first = False
+        skipping = False  # in the rest of a line cut at MAX_LINE_BYTES
+        raw = _raw_blocks(stream, report, source.label, chunk_bytes)
+        for block in _from_utf16(raw, report, source.label):
+            data = block
+            if skipping:
+                end = data.find(b"\n")
+                skipping = end < 0
+                data = b"" if skipping else data[end + 1 :]
             parts.append(data)
             size += len(data)
             if size < chunk_bytes:
                 continue
             data = parts[0] if len(parts) == 1 else b"".join(parts)
             cut = data.rfind(b"\n")
+            if cut < 0 and size >= MAX_LINE_BYTES:
+                report.warnings.append(
+                    f"{source.label}: a line longer than {MAX_LINE_BYTES:,} bytes (binary "
+                    "data?) was cut there; the rest of it was skipped"
+                )
+                yield data[:MAX_LINE_BYTES] + b"\n"
+                parts, size, skipping = [], 0, True
+                continue
             if cut < 0:
                 parts, size = [data], len(data)  # one very long line: read on until it ends
                 continue
@@ -281,13 +333,24 @@ def iter_blocks(
             stream.close()
 
 
+def _from_utf16(blocks: Iterator[bytes], report: ReadReport, label: str) -> Iterator[bytes]:
+    """The blocks, with UTF-16 text (that starts with its byte order mark, as Windows
+    tools write it) decoded to UTF-8 on the way. (UTF-8's mark: see lines_frame.)"""
+    decoder: codecs.IncrementalDecoder | None = None
+    for i, block in enumerate(blocks):
+        if i == 0 and block.startswith(_UTF16_BOMS):
+            decoder = codecs.getincrementaldecoder("utf-16")(errors="replace")
+            report.warnings.append(f"{label}: UTF-16 text, read as such")
+        yield block if decoder is None else decoder.decode(block).encode("utf-8")
+
+
 def iter_frames(
     source: Source, report: ReadReport, chunk_bytes: int | None = None
 ) -> Iterator[pl.DataFrame]:
     """Frames of ``line_no`` and ``line`` covering every line of the source, in order."""
     line_no = 1
     for data in iter_blocks(source, report, chunk_bytes):
-        frame = lines_frame(Chunk(data, line_no))
+        frame = _frame(_utf8_text(data), line_no)
         line_no += frame.height
         yield frame
 
@@ -325,7 +388,20 @@ def lines_frame(chunk: Chunk) -> pl.DataFrame:
     it (even ``fill_null``) makes polars copy it into one buffer and lose the parallelism
     of the chunked original.
     """
-    data = _as_utf8(chunk.data)
+    return _frame(_utf8_text(chunk.data), chunk.first_line_no)
+
+
+def _utf8_text(raw: bytes) -> bytes:
+    """The bytes the frame is made of: valid UTF-8, without byte order marks."""
+    data = _as_utf8(raw)
+    if _BOM in data:
+        # polars drops a byte order mark that starts its input: drop those that start any
+        # line (files concatenated with cat), or the lines would depend on the chunking.
+        data = _BOMS_AT_LINE_START.sub(b"", data)
+    return data
+
+
+def _frame(data: bytes, first_line_no: int) -> pl.DataFrame:
     frame: pl.DataFrame | None = None
     sep = next((s for s in _SEPARATORS if s not in data), None)
     if sep is not None and data:
@@ -339,13 +415,13 @@ def lines_frame(chunk: Chunk) -> pl.DataFrame:
         )
     if frame is None:
         text = data.decode("utf-8")
-        parts = text.split("\n")
+        parts = text.split("\n") if text else []  # nothing left: no line at all
         if text.endswith("\n"):
             parts.pop()
         frame = pl.DataFrame(
             {"line": [p.removesuffix("\r") or None for p in parts]}, schema={"line": pl.String}
         )
-    return frame.with_row_index("line_no", offset=chunk.first_line_no)
+    return frame.with_row_index("line_no", offset=first_line_no)
 
 
 def read_lines(source: Source, numbers: set[int]) -> dict[int, str]:

@@ -19,6 +19,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--fuzz-long", action="store_true", help="run the long fuzz campaign")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """``--fuzz-long`` (``make fuzz``): hypothesis's "fuzz-long" profile, many more examples."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "fuzz-long",
+        max_examples=4000,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=True,
+    )
+    if config.getoption("--fuzz-long"):
+        settings.load_profile("fuzz-long")
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
@@ -74,9 +89,24 @@ def topology_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("topology") / "run"
     host, skew = PLANTED_SKEW
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "topology" / "run.py"), "--out", str(out),
-         "--requests", "300", "--seed", "11", "--skew", f"{host}={skew}", "--timeout-s", "240"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "topology" / "run.py"),
+            "--out",
+            str(out),
+            "--requests",
+            "300",
+            "--seed",
+            "11",
+            "--skew",
+            f"{host}={skew}",
+            "--timeout-s",
+            "240",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     if done.returncode != 0:
         pytest.fail(f"topology harness failed: {done.stderr.strip()[-2000:]}")

@@ -74,7 +74,8 @@ def expected_parents(request: dict[str, Any], spans: list[dict[str, Any]]) -> di
     assert len(edge) == 1
     want[edge[0]["sid"]] = None
     attempts = sorted(
-        (s for s in spans if s["host"] == "edge-1" and s["kind"] == "CLIENT"), key=lambda s: s["attempt"]
+        (s for s in spans if s["host"] == "edge-1" and s["kind"] == "CLIENT"),
+        key=lambda s: s["attempt"],
     )
     for a in attempts:
         want[a["sid"]] = edge[0]["sid"]
@@ -122,8 +123,12 @@ def test_traces_have_the_recorded_calls_and_correct_parents(
         spans = traces[rid]
         for call in request["calls"]:
             hosts = {(s["host"], s["kind"]) for s in spans if s["path"] == _path(call["target"])}
-            wanted = {(call["caller_host"], "CLIENT"), ("mesh-1", "SERVER"), ("mesh-1", "CLIENT"),
-                      (call["callee_host"], "SERVER")}
+            wanted = {
+                (call["caller_host"], "CLIENT"),
+                ("mesh-1", "SERVER"),
+                ("mesh-1", "CLIENT"),
+                (call["callee_host"], "SERVER"),
+            }
             if not wanted <= hosts:
                 missing_calls.append(f"{rid} {call['target']}")
         calls_logged = [s for s in spans if s["kind"] == "CLIENT" and s["origin"] == "app"]
@@ -158,15 +163,21 @@ def test_corrected_children_nest_in_their_parents(
     abandoned = {r["request_id"] for r in truth if {"timeout", "client_abort"} & set(r["planted"])}
     spans = loaded.timelines.spans
     pairs = spans.join(
-        spans.select(pl.col("sid").alias("parent_sid"), pl.col("start").alias("p_start"),
-                     pl.col("end").alias("p_end"), pl.col("precision_s").alias("p_prec")),
+        spans.select(
+            pl.col("sid").alias("parent_sid"),
+            pl.col("start").alias("p_start"),
+            pl.col("end").alias("p_end"),
+            pl.col("precision_s").alias("p_prec"),
+        ),
         on="parent_sid",
     ).filter(~pl.col("request_id").is_in(list(abandoned)))
     # Both sides' timestamp resolution plus 2 ms of wire and scheduling time.
     slack = pl.duration(
         microseconds=((pl.col("precision_s") + pl.col("p_prec")) * 1e6).cast(pl.Int64) + 2000
     )
-    inside = (pl.col("start") >= pl.col("p_start") - slack) & (pl.col("end") <= pl.col("p_end") + slack)
+    inside = (pl.col("start") >= pl.col("p_start") - slack) & (
+        pl.col("end") <= pl.col("p_end") + slack
+    )
     share = pairs.select(inside.mean()).item()
     print(f"nested: {share:.4f} of {pairs.height}")
     assert share >= 0.99, share

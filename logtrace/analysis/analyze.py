@@ -8,7 +8,7 @@ root spans' nginx), and per-service time, slow paths and clock offsets are added
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -48,6 +48,7 @@ class AnalyzeOptions:
     skew_correction: bool = True
     id_field: str | None = None
     insights: InsightOptions = field(default_factory=InsightOptions)
+    progress: Callable[[int], None] | None = None  # called with bytes read so far
 
 
 @dataclass(frozen=True)
@@ -88,22 +89,33 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     ingest = IngestReport()
     partials = Partials(top=options.top)
     columns = ANALYZE_COLUMNS | ({"line"} if options.keep_lines else set())
+
+    def prepare(frame: pl.DataFrame) -> pl.DataFrame:
+        return _derived(frame, options.filters)
+
     for chunk in iter_lines(
-        sources, resolver, ingest, frozenset(columns), keep_line=options.keep_lines
+        sources,
+        resolver,
+        ingest,
+        frozenset(columns),
+        keep_line=options.keep_lines,
+        transform=prepare,  # in the worker threads, next to the parsing
+        progress=options.progress,
     ):
         if chunk.kind == "nginx":
-            _add(partials, chunk.frame, options.filters)
+            partials.add(chunk.frame)
     require_parsed(ingest, resolver)
     return Analysis(ingest=ingest, latency=finish(partials), filters=options.filters)
 
 
-def _add(partials: Partials, frame: pl.DataFrame, filters: Filters) -> None:
+def _derived(frame: pl.DataFrame, filters: Filters) -> pl.DataFrame:
+    """Routes and upstream times added, filters applied."""
     cols = frame.columns
     lf = derive(frame.lazy(), cols)
     keep = filters.expr([*cols, "route"])
     if keep is not None:
         lf = lf.filter(keep)
-    partials.add(lf.collect())
+    return lf.collect()
 
 
 def entry_sources(loaded: Loaded) -> list[str]:
@@ -129,6 +141,7 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
             id_field=options.id_field,
             keep_lines=options.keep_lines,
             columns=ANALYZE_COLUMNS,
+            progress=options.progress,
         ),
     )
     entries = entry_sources(loaded)
@@ -136,7 +149,7 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
     if not loaded.nginx.is_empty():
         edge = loaded.nginx.filter(pl.col("source").is_in(entries)) if entries else loaded.nginx
         if edge.height:
-            _add(partials, edge, options.filters)
+            partials.add(_derived(edge, options.filters))
     spans = loaded.timelines.spans
     paths, summary = slow_paths(spans, options.top)
     cross = CrossHost(

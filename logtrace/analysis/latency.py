@@ -339,7 +339,11 @@ def finish(p: Partials) -> LatencyReport:
                 for lo in (200, 300, 400, 500)
             ]
         )
-    routes = _merge_route_sums(p.routes) if p.routes else pl.DataFrame({"route": [], "count": []})
+    routes = (
+        _merge_route_sums(p.routes)
+        if p.routes
+        else pl.DataFrame(schema={"route": pl.String, "count": pl.UInt32})  # no line (kept)
+    )
     latency = upstream = None
     if p.hist:
         hist = _sum_counts(p.hist, ["route", "ms"])

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from logtrace.analysis.critical_path import critical_path, critical_share
+from logtrace.timelines.assemble import MAX_TRACE_SPANS
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,15 @@ def slow_paths(spans: pl.DataFrame, top: int = 10) -> tuple[list[SlowPath], pl.D
     """
     if spans.is_empty():
         return [], pl.DataFrame()
-    roots = spans.filter(pl.col("parent_sid").is_null()).with_columns(
-        ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6).alias("duration_s")
+    # An id on more spans than one request has (reused by clients) has no critical path
+    # worth walking, and walking it would cost the square of its spans.
+    reused = spans.group_by("request_id").len().filter(pl.col("len") > MAX_TRACE_SPANS).drop("len")
+    roots = (
+        spans.filter(pl.col("parent_sid").is_null())
+        .join(reused, on="request_id", how="anti")
+        .with_columns(
+            ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6).alias("duration_s")
+        )
     )
     slowest = roots.top_k(top, by=["duration_s", "request_id"]).sort("duration_s", descending=True)
     wanted = slowest.get_column("request_id").to_list()

@@ -11,16 +11,20 @@ from logtrace.analysis.trace_view import RequestTrace
 from logtrace.errors import NotFoundError, UsageError
 from logtrace.schema import CRITICAL, SPANS
 from logtrace.sources import Source, read_lines
+from logtrace.timelines.assemble import MAX_TRACE_SPANS
 from logtrace.timelines.load import Loaded
 
 MIN_PREFIX = 6
 
 
+def _hex(series: pl.Series) -> pl.Series:
+    hexed = [None if v is None else f"{v:016x}" for v in series.to_list()]
+    return pl.Series(hexed, dtype=pl.String)
+
+
 def hex_ids(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     """UInt64 span ids as the 16 lowercase hex digits other tools expect."""
-    return frame.with_columns(
-        pl.col(c).map_elements(lambda v: f"{v:016x}", return_dtype=pl.String) for c in columns
-    )
+    return frame.with_columns(pl.col(c).map_batches(_hex, return_dtype=pl.String) for c in columns)
 
 
 def resolve_request_id(loaded: Loaded, wanted: str) -> str:
@@ -73,7 +77,15 @@ def _tree_order(spans: pl.DataFrame) -> list[int]:
 
 def span_view(spans: pl.DataFrame) -> pl.DataFrame:
     """Internal spans of one request → the public SPANS shape, in tree order."""
-    ordered = spans[_tree_order(spans)]
+    return public_spans(spans[_tree_order(spans)])
+
+
+def public_spans(spans: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:
+    """Internal spans (any number of requests) → the public SPANS shape, same order.
+
+    ``extra`` names columns to keep after the SPANS ones (``line`` for exports).
+    """
+    ordered = spans
     name = pl.concat_str(
         [pl.col("method").fill_null(""), pl.coalesce("route", "path", "target").fill_null("")],
         separator=" ",
@@ -91,7 +103,8 @@ def span_view(spans: pl.DataFrame) -> pl.DataFrame:
         *(
             pl.col(c).cast(t) if c in view.columns else pl.lit(None, t).alias(c)
             for c, t in SPANS.items()
-        )
+        ),
+        *(c for c in extra if c in view.columns),
     )
 
 
@@ -102,6 +115,8 @@ def trace(
     rid = resolve_request_id(loaded, request_id)
     tl = loaded.timelines
     spans = tl.spans.filter(pl.col("request_id") == rid)
+    if spans.height > MAX_TRACE_SPANS:  # a parent precedes its children: the cut is a tree
+        spans = spans[_tree_order(spans)[:MAX_TRACE_SPANS]]
     view = span_view(spans)
     root = view.row(0, named=True)
     tuples = list(view.select("span_id", "parent_span_id", "start", "end").iter_rows())
@@ -123,6 +138,12 @@ def trace(
     if guessed:
         notes.append(
             f"{guessed} of {view.height} parents are guessed from time containment alone (?)"
+        )
+    if rid in tl.oversized:
+        notes.append(
+            f"this request id is on {tl.oversized[rid]:,} spans, too many for one request "
+            "(an X-Request-ID reused by clients?): they were not joined, each hangs under "
+            f"the first request (guessed); showing the first {view.height:,}"
         )
     applied = view.filter(pl.col("skew_s").abs() >= 0.001)
     if applied.height:

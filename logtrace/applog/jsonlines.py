@@ -46,6 +46,9 @@ def json_fields(starts: pl.DataFrame, id_fields: tuple[str, ...]) -> pl.DataFram
         *_duration(keys),
         pl.lit(None, pl.String).alias("reason"),
     )
+    # "-" and "" are no id, as in logfmt (and as nginx logs a missing header).
+    rid = pl.col("request_id")
+    raw = raw.with_columns(pl.when(~rid.is_in(["", "-"])).then(rid).alias("request_id"))
     raw = fill_missing_ids(raw, objects, id_fields)
     raw = raw.cast(pl.Schema(RAW))
     bad = pl.concat([starts.join(objects, on="line_no", how="anti"), broken])

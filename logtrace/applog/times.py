@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from logtrace.schema import TIME
+from logtrace.schema import EARLIEST, LATEST, TIME
 
 _PROBE_ROWS = 256
 
@@ -88,15 +88,19 @@ def _order(rows: pl.DataFrame, timezone: str) -> list[TimeShape]:
 
 
 def _parse(shape: TimeShape, timezone: str) -> pl.Expr:
+    """The time in UTC; null out of schema.EARLIEST..LATEST (year 0, 9999: not a time)."""
     raw = pl.col("time_raw")
     if shape.format is None:
-        return _epoch(raw)
-    parsed = raw.str.to_datetime(shape.format, time_unit="us", strict=False, cache=False)
-    if shape.zoned:
-        return parsed.dt.convert_time_zone("UTC")
-    return parsed.dt.replace_time_zone(
-        timezone, ambiguous="earliest", non_existent="null"
-    ).dt.convert_time_zone("UTC")
+        utc = _epoch(raw)
+    else:
+        parsed = raw.str.to_datetime(shape.format, time_unit="us", strict=False, cache=False)
+        if shape.zoned:
+            utc = parsed.dt.convert_time_zone("UTC")
+        else:
+            utc = parsed.dt.replace_time_zone(
+                timezone, ambiguous="earliest", non_existent="null"
+            ).dt.convert_time_zone("UTC")
+    return pl.when(utc.is_between(EARLIEST, LATEST, closed="left")).then(utc)
 
 
 def _epoch(raw: pl.Expr) -> pl.Expr:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from logtrace.applog.keys import VALUE_UNIT_SECONDS, key_unit_seconds
+from logtrace.schema import MAX_SECONDS
 
 METHODS = "GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|CONNECT|TRACE"
 _REQUEST_IN_TEXT = (
@@ -71,14 +72,19 @@ def duration_seconds(frame: pl.DataFrame) -> pl.Expr:
     key_scale = pl.col("duration_key").replace_strict(by_key, default=1.0, return_dtype=pl.Float64)
     raw = pl.col("duration_raw")
     if not frame["duration_raw"].str.contains(r"[a-zA-Zµμ]").any():  # bare numbers only
-        return (raw.cast(pl.Float64, strict=False) * key_scale).round(9)
+        return _sane((raw.cast(pl.Float64, strict=False) * key_scale).round(9))
     # Plain string stripping, not a regex capture: this runs on every entry.
     raw = raw.str.strip_chars()
     number = raw.str.strip_chars_end(_UNIT_LETTERS).str.strip_chars_end()
     unit = raw.str.strip_chars_start(_NUMBER_CHARS).str.strip_chars_start().str.to_lowercase()
     value_scale = unit.replace_strict(VALUE_UNIT_SECONDS, default=None, return_dtype=pl.Float64)
     scale = pl.when(unit == "").then(key_scale).otherwise(value_scale)
-    return (number.cast(pl.Float64, strict=False) * scale).round(9)
+    return _sane((number.cast(pl.Float64, strict=False) * scale).round(9))
+
+
+def _sane(seconds: pl.Expr) -> pl.Expr:
+    """No duration where the number is absurd (schema.MAX_SECONDS): it would overflow."""
+    return pl.when(seconds.abs() < MAX_SECONDS).then(seconds)
 
 
 def status_code(raw: pl.Expr) -> pl.Expr:

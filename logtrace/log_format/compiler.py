@@ -32,6 +32,7 @@ from logtrace.log_format.variables import (
     Variable,
     lookup,
 )
+from logtrace.schema import EARLIEST, LATEST, MAX_SECONDS
 
 MATCHED = "_matched"  # an empty group that is "" when a regex matched and null otherwise
 
@@ -304,7 +305,10 @@ def conversions(
     """Expressions turning the captured groups of one regex into typed LINES columns."""
     out: list[Conversion] = []
     for field in cf.fields_for(needed):
-        out.extend(_convert(field, cf.escape, needed, strict=strict))
+        for conv in _convert(field, cf.escape, needed, strict=strict):
+            # "$request ... $request_method": the first variable giving a column wins.
+            if all(conv.column != done.column for done in out):
+                out.append(conv)
     return out
 
 
@@ -334,20 +338,27 @@ def _convert(
 
 
 def _typed(raw: pl.Expr, shape: Shape) -> pl.Expr:
+    """The typed value; null where the text is no value of the shape, or out of range
+    (schema.EARLIEST, LATEST, MAX_SECONDS): such a line is rejected."""
     if shape is Shape.INT:
         return raw.cast(pl.Int64, strict=False)
     if shape is Shape.SECONDS:
-        return raw.cast(pl.Float64, strict=False)
+        seconds = raw.cast(pl.Float64, strict=False)
+        return pl.when(seconds < MAX_SECONDS).then(seconds)
     if shape is Shape.STATUS:
         return raw.cast(pl.UInt16, strict=False)
     if shape is Shape.EPOCH:
-        micros = (raw.cast(pl.Float64, strict=False) * 1_000_000).round(0).cast(pl.Int64)
+        epoch = raw.cast(pl.Float64, strict=False)
+        epoch = pl.when(epoch.is_between(EARLIEST.timestamp(), LATEST.timestamp())).then(epoch)
+        micros = (epoch * 1_000_000).round(0).cast(pl.Int64)
         return micros.cast(pl.Datetime("us", "UTC"))
     if shape is Shape.TIME_LOCAL:
-        return raw.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
-    if shape is Shape.TIME_ISO8601:
-        return raw.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
-    raise AssertionError(f"no typed conversion for {shape}")
+        time = raw.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
+    elif shape is Shape.TIME_ISO8601:
+        time = raw.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+    else:
+        raise AssertionError(f"no typed conversion for {shape}")
+    return pl.when(time.is_between(EARLIEST, LATEST, closed="left")).then(time)
 
 
 def _convert_request(

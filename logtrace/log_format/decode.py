@@ -15,6 +15,7 @@ import polars as pl
 
 from logtrace.log_format.grammar import Escape
 from logtrace.log_format.variables import Shape
+from logtrace.schema import MAX_SECONDS
 
 _HEX_ESCAPE = re.compile(rb"\\x([0-9A-Fa-f]{2})")
 _ABSOLUTE_FORM = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?]*"
@@ -105,6 +106,9 @@ def split_list(raw: pl.Expr, shape: Shape, dtype: pl.DataType) -> pl.Expr:
     element = pl.element()
     if shape is Shape.LIST_TOKEN:
         return items.list.eval(pl.when(element == "-").then(None).otherwise(element))
+    if shape is Shape.LIST_SECONDS:  # an absurd time is no time (see schema.MAX_SECONDS)
+        seconds = element.cast(inner, strict=False)
+        return items.list.eval(pl.when(seconds < MAX_SECONDS).then(seconds))
     return items.list.eval(element.cast(inner, strict=False))
 
 

@@ -119,10 +119,14 @@ def _tokens(text: str, file: str) -> Iterator[_Token]:
                     line += 1
                 j += 1
             if j >= n:
-                raise FormatError(f"{file}:{start_line}: unterminated {ch}-quoted string")
+                raise FormatError(
+                    f"{file}:{start_line}: unterminated {ch}-quoted string",
+                    "nginx -t -c FILE points at the same place; is it an nginx.conf?",
+                )
             if j + 1 < n and text[j + 1] not in " \t\r\n;{)":
                 raise FormatError(
-                    f'{file}:{line}: unexpected "{text[j + 1]}" after a quoted string'
+                    f'{file}:{line}: unexpected "{text[j + 1]}" after a quoted string',
+                    "nginx -t -c FILE points at the same place; is it an nginx.conf?",
                 )
             yield _Token(unescape_config_token(text[i + 1 : j]), start_line, quoted=True)
             i = j + 1
@@ -156,7 +160,10 @@ def _directives(path: str, prefix: str, depth: int = 0) -> Iterator[Directive]:
             continue
         if tok.text == "}":
             if words:
-                raise FormatError(f"{path}:{tok.line}: unexpected '}}' (missing ';'?)")
+                raise FormatError(
+                    f"{path}:{tok.line}: unexpected '}}' (missing ';'?)",
+                    "nginx -t -c FILE points at the same place; is it an nginx.conf?",
+                )
             if context:
                 context.pop()
             continue
@@ -199,7 +206,10 @@ def read_nginx_conf(path: str) -> NginxConfig:
 
 def _add_format(config: NginxConfig, d: Directive) -> None:
     if len(d.args) < 2:
-        raise FormatError(f"{d.file}:{d.line}: log_format needs a name and a format string")
+        raise FormatError(
+            f"{d.file}:{d.line}: log_format needs a name and a format string",
+            "log_format NAME [escape=default|json|none] 'format string';",
+        )
     name, rest = d.args[0], list(d.args[1:])
     escape = Escape.DEFAULT
     if rest[0].startswith("escape="):
@@ -207,10 +217,16 @@ def _add_format(config: NginxConfig, d: Directive) -> None:
         try:
             escape = Escape(value)
         except ValueError:
-            raise FormatError(f'{d.file}:{d.line}: unknown log format escaping "{value}"') from None
+            raise FormatError(
+                f'{d.file}:{d.line}: unknown log format escaping "{value}"',
+                "use escape=default, escape=json or escape=none",
+            ) from None
     if name in config.formats:
         if name == "combined":
-            raise FormatError(f'{d.file}:{d.line}: duplicate "log_format" name "combined"')
+            raise FormatError(
+                f'{d.file}:{d.line}: duplicate "log_format" name "combined"',
+                "nginx refuses this too: the predefined combined format cannot be redefined",
+            )
         return  # nginx keeps the first definition
     try:
         config.formats[name] = parse_body("".join(rest), escape, name)

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from logtrace.analysis.analyze import CrossHost
 from logtrace.render import format as fmt
-from logtrace.render.console import safe
+from logtrace.render.console import safe, safe_str
 
 _KIND = {"SERVER": "serving", "CLIENT": "calling"}
 
@@ -116,7 +116,7 @@ def slow_paths_section(cross: CrossHost) -> Iterable[RenderableType]:
         top = "; ".join(f"{service} {op} {fmt.duration(sec)}" for service, op, sec in p.top[:2])
         status = f" {p.status}" if p.status is not None else ""
         table.add_row(
-            Text(p.request_id, no_wrap=True),
+            Text(safe_str(p.request_id), no_wrap=True),
             safe(p.name + status),
             fmt.duration(p.duration_s),
             safe(p.path),

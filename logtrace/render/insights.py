@@ -54,7 +54,7 @@ def render_insights(console: Console, insights: Insights, *, limit: int = 20) ->
         console.print(Text(line))
         detail = f"{safe_str(row['detail'])} → {row['advice'] or ''}"
         console.print(Text("    " + _short(detail, width - 4), style="dim"))
-        examples = " ".join(e[:EXAMPLE_CHARS] for e in row["examples"])
+        examples = " ".join(safe_str(e[:EXAMPLE_CHARS]) for e in row["examples"])
         console.print(
             Text("    " + _short(f"e.g. logtrace trace {examples}", width - 4), style="dim")
         )

@@ -6,12 +6,14 @@ from collections.abc import Iterable
 
 import polars as pl
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from logtrace.analysis.analyze import Analysis
 from logtrace.analysis.latency import Latency, LatencyReport
+from logtrace.errors import caret_window
 from logtrace.ingest import IngestReport
 from logtrace.render import format as fmt
 from logtrace.render.console import safe, safe_str
@@ -190,8 +192,12 @@ def slowest_table(slowest: pl.DataFrame) -> Table:
     return table
 
 
-def rejected_samples(ingest: IngestReport) -> Iterable[RenderableType]:
-    """A few rejected lines per source, with a caret where each stopped matching."""
+def rejected_samples(ingest: IngestReport, width: int = 100) -> Iterable[RenderableType]:
+    """A few rejected lines per source, with a caret where each stopped matching.
+
+    Each line is shown on one row of ``width`` (around the caret when it is longer), so
+    the caret stays under its column whatever the terminal wraps.
+    """
     for s in ingest.sources:
         for w in s.warnings:
             yield Text.assemble(("warning: ", "yellow bold"), safe(w))
@@ -200,15 +206,17 @@ def rejected_samples(ingest: IngestReport) -> Iterable[RenderableType]:
         reasons = ", ".join(f"{safe_str(r)}: {n:,}" for r, n in s.reasons.most_common())
         yield Text.assemble((f"Rejected lines in {safe_str(s.path)}: ", "bold"), reasons)
         for sample in s.samples:
-            text = safe_str(sample.line)
-            shown = text if len(text) <= 160 else text[:157] + "..."
-            yield Text(f"  line {sample.line_no}: {sample.reason}", style="dim")
-            yield Text(f"    {shown}")
-            if sample.column is not None and sample.column <= 157:
-                caret_col = len(safe_str(sample.line[: sample.column]))
-                if caret_col <= 157:
-                    wanted = f" expected {sample.expected}" if sample.expected else ""
-                    yield Text("    " + " " * caret_col + "^" + wanted, style="yellow")
+            where = ""
+            if sample.column is not None:
+                wanted = f"expected {safe_str(sample.expected)} " if sample.expected else ""
+                where = f" ({wanted}at column {sample.column})"
+            yield Text(f"  line {sample.line_no}: {safe_str(sample.reason)}{where}", style="dim")
+            text, caret = caret_window(
+                sample.line, sample.column if sample.column is not None else 0, safe_str, width - 5
+            )
+            yield Text(f"    {text}", no_wrap=True, overflow="ellipsis")
+            if sample.column is not None:
+                yield Text("    " + " " * cell_len(text[: len(caret) - 1]) + "^", style="yellow")
 
 
 def render_analysis(console: Console, analysis: Analysis) -> None:
@@ -225,5 +233,5 @@ def render_analysis(console: Console, analysis: Analysis) -> None:
             console.print(renderable)
         console.print()
         render_insights(console, analysis.cross_host.insights, limit=5)
-    for renderable in rejected_samples(analysis.ingest):
+    for renderable in rejected_samples(analysis.ingest, console.width):
         console.print(renderable)

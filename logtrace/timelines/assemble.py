@@ -31,6 +31,9 @@ from logtrace.timelines.skew import HostOffset
 COARSE_S = 0.5  # timestamps this coarse (or worse) are placed, not trusted
 _TOL_US = 1000  # nesting tolerance beyond the timestamps' own precision
 _MAX_DEPTH = 64
+# More spans than this under one request id is not one request but an id that clients
+# reuse (a hard-coded X-Request-ID): joining them would cost the square of their number.
+MAX_TRACE_SPANS = 1000
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Timelines:
     offsets: dict[str, HostOffset]
     corrected_requests: int = 0
     notes: list[str] = field(default_factory=list)
+    oversized: dict[str, int] = field(default_factory=dict)  # request id -> spans, not joined
 
 
 def _us(seconds: pl.Expr) -> pl.Expr:
@@ -352,13 +356,58 @@ def _break_cycles(spans: pl.DataFrame) -> pl.DataFrame:
     return _depth(fixed.drop("_root", "depth"))
 
 
+def _flat(spans: pl.DataFrame) -> pl.DataFrame:
+    """Spans of oversized ids, in linear time: upstream attempts under their nginx line,
+    everything else under the id's root (guessed); no matching, no clock correction."""
+    dur = (pl.col("end") - pl.col("start")).dt.total_microseconds()
+    roots = (
+        spans.sort([pl.col("kind") != "SERVER", "start", dur], descending=[False, False, True])
+        .group_by("request_id", maintain_order=True)
+        .first()
+        .select("request_id", pl.col("sid").alias("_root"))
+    )
+    is_root = pl.col("sid") == pl.col("_root")
+    attempt = (pl.col("origin") == "nginx") & (pl.col("kind") == "CLIENT")
+    return (
+        spans.join(roots, on="request_id", how="left")
+        .with_columns(
+            pl.when(is_root)
+            .then(None)
+            .when(attempt)
+            .then(pl.col("line_sid"))
+            .otherwise(pl.col("_root"))
+            .alias("parent_sid"),
+            (~is_root & ~attempt).alias("parent_guessed"),
+            pl.when(is_root)
+            .then(0)
+            .when(attempt & (pl.col("line_sid") != pl.col("_root")))
+            .then(2)
+            .otherwise(1)
+            .cast(pl.UInt32)
+            .alias("depth"),
+        )
+        .drop("_root")
+    )
+
+
 def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
-    """Parents, corrected times and depth for spans of any number of requests."""
+    """Parents, corrected times and depth for spans of any number of requests.
+
+    Ids with more than ``MAX_TRACE_SPANS`` spans are not joined (see :func:`_flat`);
+    ``Timelines.oversized`` lists them, so that callers can say so.
+    """
     spans = spans.with_columns(
         pl.col("raw_start").alias("start"),
         pl.col("raw_end").alias("end"),
         pl.lit(0.0).alias("skew_s"),
     )
+    sizes = spans.group_by("request_id").len().filter(pl.col("len") > MAX_TRACE_SPANS)
+    oversized = {str(rid): int(n) for rid, n in sizes.iter_rows()}
+    flat = None
+    if oversized:
+        big = sizes.select("request_id")
+        flat = _flat(spans.join(big, on="request_id", how="semi"))
+        spans = spans.join(big, on="request_id", how="anti")
     pairs = matching.assign(matching.candidate_pairs(spans))
     offsets = skew.estimate_offsets(pairs)
     corrected = 0
@@ -369,9 +418,17 @@ def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
         offsets = {**offsets, **windows}
         pairs = matching.assign(matching.candidate_pairs(spans))
     spans = _break_cycles(_depth(_parents(spans, pairs)))
+    if flat is not None:
+        spans = pl.concat([spans, flat.select(spans.columns)], how="vertical_relaxed")
     if spans.filter(pl.col("precision_s") >= COARSE_S).height:
         notes.append(
             "some nginx lines have whole-second timestamps ($time_local): they were placed "
             "inside their second using the precise spans under them"
         )
-    return Timelines(spans=spans, offsets=offsets, corrected_requests=corrected, notes=notes)
+    return Timelines(
+        spans=spans,
+        offsets=offsets,
+        corrected_requests=corrected,
+        notes=notes,
+        oversized=oversized,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -15,7 +15,7 @@ from logtrace.ingest import (
     require_parsed,
 )
 from logtrace.sources import Source
-from logtrace.timelines.assemble import Timelines, assemble
+from logtrace.timelines.assemble import MAX_TRACE_SPANS, Timelines, assemble
 from logtrace.timelines.spans import app_spans, nginx_spans
 
 # The nginx columns spans are made of (absent ones are simply not in the format).
@@ -47,6 +47,7 @@ class TimelineOptions:
     id_field: str | None = None  # an nginx variable or app field holding the request id
     keep_lines: bool = False  # keep raw lines (needed when a source cannot be read twice)
     columns: frozenset[str] = frozenset()  # more nginx columns to keep (for analyze)
+    progress: Callable[[int], None] | None = field(default=None, compare=False)  # bytes read
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
         frozenset(columns),
         keep_line=options.keep_lines,
         id_field=options.id_field,
+        progress=options.progress,
     ):
         (app_parts if chunk.kind == "app" else nginx_parts).append(chunk.frame)
     require_parsed(report, resolver)
@@ -122,4 +124,56 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     spans = pl.concat([nginx_spans(nginx), app_spans(app)], how="diagonal_relaxed")
     spans = spans.filter(pl.col("request_id").is_not_null() & (pl.col("request_id") != ""))
     timelines = assemble(spans, skew_correction=options.skew_correction)
+    _warn_oversized(report, timelines.oversized, spans)
+    _warn_missing_ids(report, nginx, app)
     return Loaded(ingest=report, timelines=timelines, nginx=nginx, app=app, id_columns=choice)
+
+
+def _warn_oversized(report: IngestReport, oversized: dict[str, int], spans: pl.DataFrame) -> None:
+    """Tell each source whose lines carry an id too common to be one request."""
+    if not oversized:
+        return
+    ids = pl.Series("request_id", list(oversized), dtype=pl.String)
+    hits = (
+        spans.filter(pl.col("request_id").is_in(ids.implode()))
+        .group_by("source")
+        .agg(pl.col("request_id").n_unique().alias("ids"), pl.len().alias("spans"))
+    )
+    by_source = {source: (n_ids, n) for source, n_ids, n in hits.iter_rows()}
+    worst, most = max(oversized.items(), key=lambda item: item[1])
+    shown = worst if len(worst) <= 40 else worst[:39] + "…"
+    for stats in report.sources:
+        if stats.path not in by_source:
+            continue
+        n_ids, n = by_source[stats.path]
+        stats.warnings.append(
+            f"{stats.path}: {n:,} span(s) here belong to {n_ids:,} request id(s) with more "
+            f"than {MAX_TRACE_SPANS:,} spans each (e.g. '{shown}': {most:,} in all), too many "
+            "for one request (an X-Request-ID reused by clients?): they were not joined into "
+            "traces; each hangs under its id's first request"
+        )
+
+
+def _warn_missing_ids(report: IngestReport, nginx: pl.DataFrame, app: pl.DataFrame) -> None:
+    """Tell each source how many of its requests and calls carry no id (``-``, empty or
+    absent): they cannot be joined into any trace."""
+    frames = [nginx.select("source", "request_id")] if not nginx.is_empty() else []
+    if not app.is_empty() and {"event", "request_id"} <= set(app.columns):
+        spans = app.filter(pl.col("event").is_in(["server", "client"]))
+        frames.append(spans.select("source", "request_id"))
+    if not frames:
+        return
+    missing = pl.col("request_id").is_null() | (pl.col("request_id") == "")
+    counts = (
+        pl.concat(frames, how="vertical_relaxed")
+        .group_by("source")
+        .agg(pl.len().alias("n"), missing.sum().alias("missing"))
+    )
+    by_source = {source: (n, m) for source, n, m in counts.iter_rows() if m}
+    for stats in report.sources:
+        if stats.path in by_source:
+            n, m = by_source[stats.path]
+            stats.warnings.append(
+                f"{stats.path}: {m:,} of {n:,} requests and calls have no request id: "
+                "they are in no trace"
+            )

@@ -26,7 +26,45 @@ _SLACK_US = 2000
 MAX_ROUNDS = 8
 
 
+def _line_ranks(spans: pl.DataFrame) -> pl.DataFrame:
+    """``line_sid`` → the rank of its line among the lines of its (request, path, source).
+
+    All upstream attempts of one nginx line are one call, so they share a rank. Ranked by
+    sorting once: a rank window over many small groups is evaluated group by group.
+    """
+    keys = ["request_id", "path", "source"]
+    # Only nginx lines have several spans (attempts); every other span is its own line.
+    first = (
+        spans.filter(pl.col("line_sid") != pl.col("sid"))
+        .group_by("line_sid")
+        .agg(pl.col("start").min().alias("_first"))
+    )
+    lines = (
+        spans.filter(pl.col("line_sid") == pl.col("sid"))
+        .select(*keys, "line_sid", "start")
+        .join(first, on="line_sid", how="left")
+        .select(*keys, "line_sid", pl.coalesce("_first", "start").alias("_line_start"))
+    )
+    attempts_only = spans.filter(pl.col("line_sid") != pl.col("sid")).join(
+        lines.select("line_sid"), on="line_sid", how="anti"
+    )
+    if attempts_only.height:  # attempts whose line is not in this set of spans
+        lines = pl.concat(
+            [
+                lines,
+                attempts_only.group_by("line_sid")
+                .agg(*(pl.col(k).first() for k in keys), pl.col("start").min().alias("_line_start"))
+                .select(*keys, "line_sid", "_line_start"),
+            ]
+        )
+    ranked = lines.sort([*keys, "_line_start", "line_sid"]).with_row_index("_i")
+    return ranked.select(
+        "line_sid", (pl.col("_i") - pl.col("_i").min().over(keys) + 1).alias("_rank")
+    )
+
+
 def _ranked(spans: pl.DataFrame, suffix: str) -> pl.DataFrame:
+    spans = spans.join(_line_ranks(spans), on="line_sid", how="left")
     return spans.select(
         "request_id",
         "path",
@@ -39,13 +77,7 @@ def _ranked(spans: pl.DataFrame, suffix: str) -> pl.DataFrame:
         pl.col("start").alias(f"start{suffix}"),
         pl.col("end").alias(f"end{suffix}"),
         pl.col("precision_s").alias(f"precision{suffix}"),
-        # All upstream attempts of one nginx line are one call: they share its rank.
-        pl.col("start")
-        .min()
-        .over("line_sid")
-        .rank("dense")
-        .over(["request_id", "path", "source"])
-        .alias(f"rank{suffix}"),
+        pl.col("_rank").alias(f"rank{suffix}"),
     )
 
 

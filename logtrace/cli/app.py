@@ -1,0 +1,83 @@
+"""The typer application, its global options, and how errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+
+from logtrace import __version__
+from logtrace.errors import ExitStatus, LogtraceError
+
+app = typer.Typer(
+    name="logtrace",
+    help="Turn nginx and application logs into per-request traces and latency reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+export_app = typer.Typer(
+    help="Write requests, spans or traces to files (CSV, Parquet, OTLP, ...) or a collector.",
+    no_args_is_help=True,
+)
+app.add_typer(export_app, name="export")
+
+_state = {"traceback": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"logtrace {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the Python traceback of errors.")
+    ] = False,
+) -> None:
+    _state["traceback"] = traceback
+
+
+def stderr_line(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _fail(exc: LogtraceError) -> NoReturn:
+    # Messages quote paths, formats and log lines: never let them act on the terminal.
+    from logtrace.render.console import safe_str
+
+    stderr_line(f"logtrace: error: {safe_str(exc.message)}")
+    caret = getattr(exc, "caret_lines", None)
+    if callable(caret):
+        for line in caret(safe_str):
+            stderr_line(f"  {line}")
+    if exc.hint:
+        stderr_line(f"hint: {safe_str(exc.hint)}")
+    raise SystemExit(int(exc.exit_status))
+
+
+def main() -> None:
+    """Console-script entry point: runs the app and turns errors into exit codes."""
+    try:
+        app(prog_name="logtrace")
+    except LogtraceError as exc:
+        if _state["traceback"] or "--traceback" in sys.argv:
+            raise
+        _fail(exc)
+    except KeyboardInterrupt:
+        stderr_line("logtrace: interrupted")
+        raise SystemExit(int(ExitStatus.INTERRUPTED)) from None
+    except BrokenPipeError:
+        # The reader went away (| head): not an error. Keep Python from complaining too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(int(ExitStatus.OK)) from None

@@ -1,0 +1,204 @@
+"""``logtrace export``: the slowest requests, every span, or whole traces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from logtrace import __version__
+from logtrace.cli import options as opt
+from logtrace.cli.app import export_app, stderr_line
+from logtrace.errors import UsageError
+
+if TYPE_CHECKING:
+    from logtrace.export.batch import ExportInfo
+    from logtrace.export.tabular import What
+    from logtrace.timelines.load import Loaded
+
+FORMAT_HELP = "csv, json, ndjson, parquet (tables); otlp, otlp-json, zipkin, jaeger (traces)."
+
+
+@export_app.command("slowest")
+def export_slowest(
+    files: opt.Files = None,
+    csv: Annotated[
+        Path, typer.Option("--csv", help="Write the requests as CSV here (- for stdout).")
+    ] = Path("-"),
+    top: opt.TopOpt = 100,
+    log_format: opt.LogFormatOpt = None,
+    preset: opt.PresetOpt = None,
+    nginx_conf: opt.NginxConfOpt = None,
+    format_name: opt.FormatNameOpt = None,
+    source: opt.SourceOpt = None,
+    since: opt.SinceOpt = None,
+    until: opt.UntilOpt = None,
+    route: opt.RouteOpt = None,
+    path: opt.PathOpt = None,
+    status: opt.StatusOpt = None,
+) -> None:
+    """The N slowest requests with every field of their log line, as CSV."""
+    from logtrace.analysis.analyze import AnalyzeOptions
+    from logtrace.analysis.analyze import analyze as run
+    from logtrace.analysis.slowest import slowest_requests
+    from logtrace.export.csv import write_csv
+
+    found = opt.sources(files, source)
+    with opt.reading(found) as progress:
+        options = AnalyzeOptions(
+            formats=opt.format_options(log_format, preset, nginx_conf, format_name),
+            filters=opt.filters(since, until, route, path, status),
+            top=top,
+            keep_lines=True,
+            progress=progress,
+        )
+        result = run(found, options)
+    frame = slowest_requests(result)
+    write_csv(frame, csv)
+    if str(csv) != "-":
+        stderr_line(f"wrote {frame.height} requests to {csv}")
+    opt.warn_partial(result.ingest)
+
+
+def _export_info(loaded: Loaded) -> ExportInfo:
+    from logtrace.export.batch import ExportInfo
+
+    return ExportInfo(
+        version=__version__,
+        skew_s={h: o.offset_s for h, o in loaded.timelines.offsets.items()},
+    )
+
+
+@export_app.command("spans")
+def export_spans(
+    files: opt.Files = None,
+    format: Annotated[str, typer.Option("--format", "--to", "-t", help=FORMAT_HELP)] = "csv",
+    out: Annotated[str, typer.Option("--out", "-o", help="Output file (- for stdout).")] = "-",
+    what: Annotated[
+        str, typer.Option("--what", help="Tables only: one row per 'spans' or per 'requests'.")
+    ] = "spans",
+    request_id: opt.RequestIdOpt = None,
+    lines: opt.LinesOpt = True,
+    log_format: opt.LogFormatOpt = None,
+    preset: opt.PresetOpt = None,
+    nginx_conf: opt.NginxConfOpt = None,
+    format_name: opt.FormatNameOpt = None,
+    app_format: opt.AppFormatOpt = None,
+    timezone: opt.TimezoneOpt = "UTC",
+    source: opt.SourceOpt = None,
+    id_field: opt.IdFieldOpt = None,
+    no_skew_correction: opt.NoSkewOpt = False,
+) -> None:
+    """Every span of every request (or a table of requests) in a file format."""
+    from logtrace.export.registry import export
+    from logtrace.export.traces import trace_batches
+
+    if what not in ("spans", "requests"):
+        raise UsageError(
+            f"--what {what!r} is neither spans nor requests", "use --what spans|requests"
+        )
+    found = opt.sources(files, source)
+    fmt = opt.format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
+    loaded = opt.load_timelines(found, fmt, id_field, no_skew_correction, keep_lines=lines)
+    batches = trace_batches(loaded, request_ids=request_id)
+    per: What = "requests" if what == "requests" else "spans"
+    summary = export(format, batches, out, _export_info(loaded), what=per)
+    for warning in summary.warnings:
+        stderr_line(f"warning: {warning}")
+    if out != "-":
+        stderr_line(
+            f"wrote {summary.spans:,} spans of {summary.traces:,} requests to {out} ({format})"
+        )
+    opt.warn_partial(loaded.ingest)
+
+
+@export_app.command("traces")
+def export_traces(
+    files: opt.Files = None,
+    to: Annotated[str, typer.Option("--to", "--format", "-t", help=FORMAT_HELP)] = "otlp",
+    out: Annotated[
+        str | None, typer.Option("--out", "-o", help="Output file (- for stdout).")
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint", help="Push OTLP/HTTP JSON here, e.g. http://localhost:4318/v1/traces."
+        ),
+    ] = None,
+    header: Annotated[
+        list[str] | None, typer.Option("--header", help="KEY=VALUE HTTP header for --endpoint.")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds per HTTP request.")
+    ] = 10.0,
+    retries: Annotated[int, typer.Option("--retries", min=0, help="Retries per HTTP request.")] = 5,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Spans per HTTP request.")] = 2000,
+    gzip: Annotated[
+        bool, typer.Option("--gzip", help="Compress the HTTP bodies (Content-Encoding: gzip).")
+    ] = False,
+    request_id: opt.RequestIdOpt = None,
+    lines: opt.LinesOpt = True,
+    log_format: opt.LogFormatOpt = None,
+    preset: opt.PresetOpt = None,
+    nginx_conf: opt.NginxConfOpt = None,
+    format_name: opt.FormatNameOpt = None,
+    app_format: opt.AppFormatOpt = None,
+    timezone: opt.TimezoneOpt = "UTC",
+    source: opt.SourceOpt = None,
+    id_field: opt.IdFieldOpt = None,
+    no_skew_correction: opt.NoSkewOpt = False,
+) -> None:
+    """Traces for Jaeger, Zipkin, Tempo: a file, or pushed to an OTLP collector."""
+    from logtrace.export.registry import export
+    from logtrace.export.traces import trace_batches
+
+    if endpoint is not None and to not in ("otlp", "otlp-json"):
+        raise UsageError("--endpoint pushes OTLP", "use --to otlp with --endpoint")
+    headers = _headers(header or [])
+    found = opt.sources(files, source)
+    fmt = opt.format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
+    loaded = opt.load_timelines(found, fmt, id_field, no_skew_correction, keep_lines=lines)
+    batches = trace_batches(loaded, request_ids=request_id)
+    info = _export_info(loaded)
+    if endpoint is not None:
+        from logtrace.export.push import push
+
+        result = push(
+            batches,
+            endpoint,
+            info=info,
+            timeout_s=timeout,
+            max_retries=retries,
+            batch_spans=batch,
+            headers=headers,
+            gzip=gzip,
+        )
+        stderr_line(
+            f"sent {result.accepted:,} of {result.spans:,} spans ({result.traces:,} traces) to "
+            f"{endpoint} in {result.requests} requests ({result.retries} retries)"
+        )
+        error = result.error()
+        if error is not None:
+            raise error
+    else:
+        summary = export(to, batches, out or "-", info)
+        for warning in summary.warnings:
+            stderr_line(f"warning: {warning}")
+        if out not in (None, "-"):
+            stderr_line(
+                f"wrote {summary.spans:,} spans of {summary.traces:,} traces to {out} ({to})"
+            )
+    opt.warn_partial(loaded.ingest)
+
+
+def _headers(pairs: list[str]) -> dict[str, str]:
+    headers = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(
+                f"--header {pair!r} is not KEY=VALUE", "e.g. --header 'Authorization=Bearer …'"
+            )
+        headers[key.strip()] = value.strip()
+    return headers

@@ -1,0 +1,250 @@
+"""Options shared by several commands, and turning their values into library options."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from logtrace.cli.app import stderr_line
+from logtrace.errors import ExitStatus, UsageError
+
+if TYPE_CHECKING:
+    from logtrace.analysis.latency import Filters
+    from logtrace.ingest import FormatOptions, IngestReport
+    from logtrace.sources import Source
+    from logtrace.timelines.load import Loaded, TimelineOptions
+
+Files = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Log files, directories, globs, or - for stdin. PATH@HOST sets the host.",
+        show_default=False,
+    ),
+]
+LogFormatOpt = Annotated[
+    str | None,
+    typer.Option("--log-format", "-f", help="The nginx log_format string (or whole directive)."),
+]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--preset", "-p", help="A named format: combined, main, trace, timing, upstreaminfo."
+    ),
+]
+NginxConfOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--nginx-conf", help="Read log_format/access_log from this nginx.conf (repeatable)."
+    ),
+]
+FormatNameOpt = Annotated[
+    str | None, typer.Option("--format-name", help="Which log_format of --nginx-conf to use.")
+]
+SourceOpt = Annotated[
+    list[str] | None,
+    typer.Option("--source", help="HOST=PATH (or HOST/SERVICE=PATH): label a source (repeatable)."),
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Only requests that ended at or after this time.")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Only requests that ended before this time.")
+]
+RouteOpt = Annotated[
+    str | None, typer.Option("--route", help="Only routes matching this regex (e.g. '^/api/').")
+]
+PathOpt = Annotated[str | None, typer.Option("--path", help="Only paths matching this regex.")]
+StatusOpt = Annotated[
+    str | None,
+    typer.Option("--status", help="Only these statuses: 500, 5xx, 404,5xx, 500-504."),
+]
+TopOpt = Annotated[
+    int, typer.Option("--top", "-n", min=1, help="How many slowest requests to show.")
+]
+IdFieldOpt = Annotated[
+    str | None,
+    typer.Option("--id-field", help="The nginx variable or app field holding the request id."),
+]
+NoSkewOpt = Annotated[
+    bool,
+    typer.Option("--no-skew-correction", help="Show spans as logged; do not correct host clocks."),
+]
+AppFormatOpt = Annotated[
+    str | None,
+    typer.Option("--app-format", help="Shape of app logs: json, logfmt, python-logging, text."),
+]
+TimezoneOpt = Annotated[
+    str, typer.Option("--timezone", help="Zone of app timestamps written without one.")
+]
+RequestIdOpt = Annotated[
+    list[str] | None, typer.Option("--request-id", help="Only these requests (repeatable).")
+]
+LinesOpt = Annotated[
+    bool, typer.Option("--lines/--no-lines", help="Include each span's original log line.")
+]
+
+
+def format_options(
+    log_format: str | None,
+    preset: str | None,
+    nginx_conf: list[str] | None,
+    format_name: str | None,
+    app_format: str | None = None,
+    timezone: str = "UTC",
+) -> FormatOptions:
+    from logtrace.ingest import FormatOptions
+
+    if log_format is not None and preset is not None:
+        raise UsageError("--log-format and --preset both given", "choose one of them")
+    return FormatOptions(
+        log_format=log_format,
+        preset=preset,
+        nginx_confs=tuple(nginx_conf or ()),
+        format_name=format_name,
+        app_format=app_format,
+        timezone=timezone,
+    )
+
+
+_TIME_FORMATS = ("%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%z")
+
+
+def parse_time(value: str, option: str) -> datetime:
+    """ISO 8601 (zone optional, UTC when absent) or nginx's $time_local form."""
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+        for form in _TIME_FORMATS:
+            try:
+                parsed = datetime.strptime(text, form)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        raise UsageError(
+            f"{option} {value!r} is not a time",
+            "use ISO 8601 such as 2026-11-26T08:00:00 (UTC) or 2026-11-26T08:00:00-03:30",
+        )
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_status(value: str) -> tuple[tuple[int, int], ...]:
+    """``500``, ``5xx``, ``500-504`` and comma lists of them as inclusive ranges."""
+    ranges = []
+    for raw in value.split(","):
+        part = raw.strip().lower()
+        if re.fullmatch(r"[1-5]xx", part):
+            lo = int(part[0]) * 100
+            ranges.append((lo, lo + 99))
+        elif re.fullmatch(r"\d{3}", part):
+            ranges.append((int(part), int(part)))
+        elif m := re.fullmatch(r"(\d{3})-(\d{3})", part):
+            ranges.append((int(m.group(1)), int(m.group(2))))
+        else:
+            raise UsageError(
+                f"--status {value!r}: cannot read {part!r}", "use 500, 5xx, 404,5xx or 500-504"
+            )
+    return tuple(ranges)
+
+
+def _check_regex(option: str, regex: str) -> None:
+    """Checked by the engine that runs it (polars'), which has no look-around."""
+    import polars as pl
+
+    try:
+        pl.Series([""]).str.contains(regex)
+    except pl.exceptions.PolarsError as exc:
+        found = re.search(r"^error: (.*)$", str(exc), re.M)
+        reason = found.group(1) if found else "rejected by the regex engine"
+        raise UsageError(
+            f"{option} {regex!r} is not a valid regex: {reason}",
+            "check the pattern (no look-around or backreferences: Rust regex syntax)",
+        ) from None
+
+
+def filters(
+    since: str | None, until: str | None, route: str | None, path: str | None, status: str | None
+) -> Filters:
+    from logtrace.analysis.latency import Filters
+
+    for option, regex in (("--route", route), ("--path", path)):
+        if regex is not None:
+            _check_regex(option, regex)
+    return Filters(
+        since=parse_time(since, "--since") if since else None,
+        until=parse_time(until, "--until") if until else None,
+        route=route,
+        path=path,
+        status=parse_status(status) if status else (),
+    )
+
+
+def sources(files: list[str] | None, source: list[str] | None) -> list[Source]:
+    """The sources named on the command line; stdin when nothing is named and it is piped."""
+    from logtrace.sources import resolve_sources
+
+    specs = list(files or [])
+    if not specs and not source and not sys.stdin.isatty():
+        specs = ["-"]
+    return resolve_sources(specs, source or ())
+
+
+def timeline_options(
+    formats: FormatOptions,
+    id_field: str | None,
+    no_skew: bool,
+    *,
+    keep_lines: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> TimelineOptions:
+    from logtrace.timelines.load import TimelineOptions
+
+    return TimelineOptions(
+        formats=formats,
+        skew_correction=not no_skew,
+        id_field=id_field,
+        keep_lines=keep_lines,
+        progress=progress,
+    )
+
+
+@contextmanager
+def reading(found: list[Source]) -> Iterator[Callable[[int], None]]:
+    """A progress callback: a bar on stderr for long reads when it is a terminal."""
+    from logtrace.render.progress import progress_bar
+
+    with progress_bar(found) as update:
+        yield update
+
+
+def load_timelines(
+    found: list[Source],
+    formats: FormatOptions,
+    id_field: str | None,
+    no_skew: bool,
+    *,
+    keep_lines: bool = False,
+) -> Loaded:
+    """Every request's timeline, with a progress bar while reading."""
+    from logtrace.timelines.load import load
+
+    with reading(found) as progress:
+        options = timeline_options(
+            formats, id_field, no_skew, keep_lines=keep_lines, progress=progress
+        )
+        return load(found, options)
+
+
+def warn_partial(ingest: IngestReport) -> None:
+    """Exit with PARTIAL (after the output) when some input could not be read whole."""
+    if ingest.truncated:
+        stderr_line("warning: some input was damaged; the results cover what could be read")
+        raise typer.Exit(int(ExitStatus.PARTIAL))

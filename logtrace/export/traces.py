@@ -1,0 +1,112 @@
+"""Timelines → batches of whole traces for the exporters (logtrace export, push)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+
+import polars as pl
+
+from logtrace.analysis.trace import public_spans
+from logtrace.export.batch import TraceBatch
+from logtrace.schema import EVENTS
+from logtrace.timelines.load import Loaded
+
+BATCH_SPANS = 50_000
+
+
+def _with_lines(spans: pl.DataFrame, loaded: Loaded) -> pl.DataFrame:
+    """Each span's original log line, when the lines were kept while reading."""
+    texts = [
+        f.select("source", "line_no", "line")
+        for f in (loaded.nginx, loaded.app)
+        if not f.is_empty() and "line" in f.columns
+    ]
+    if not texts:
+        return spans
+    lines = pl.concat(texts, how="vertical_relaxed").unique(["source", "line_no"])
+    return spans.join(lines, on=["source", "line_no"], how="left", maintain_order="left")
+
+
+def events(loaded: Loaded, spans: pl.DataFrame) -> pl.DataFrame:
+    """App log lines that are not spans, each under the innermost span of its source
+    that contains it (EVENTS shape; span ids in hex)."""
+    app = loaded.app
+    if app.is_empty() or "event" not in app.columns:
+        return pl.DataFrame(schema=EVENTS)
+    logs = app.filter((pl.col("event") == "log") & pl.col("request_id").is_not_null())
+    if logs.is_empty():
+        return pl.DataFrame(schema=EVENTS)
+    owners = spans.select(
+        "request_id",
+        "source",
+        "sid",
+        pl.col("start").alias("s_start"),
+        pl.col("end").alias("s_end"),
+        # the event is as logged; exporters move it with its span's clock correction
+        pl.col("skew_s"),
+    )
+    placed = (
+        logs.select(
+            "request_id",
+            "source",
+            "line_no",
+            "time",
+            "level",
+            "message",
+            *(["line"] if "line" in logs.columns else []),
+        )
+        .join(owners, on=["request_id", "source"], how="inner")
+        .with_columns(
+            (
+                pl.col("time") - pl.duration(microseconds=(pl.col("skew_s") * 1e6).cast(pl.Int64))
+            ).alias("_t")
+        )
+        .filter((pl.col("_t") >= pl.col("s_start")) & (pl.col("_t") <= pl.col("s_end")))
+        .sort(pl.col("s_end") - pl.col("s_start"))
+        .group_by(["source", "line_no"], maintain_order=True)
+        .first()
+    )
+    frame = placed.with_columns(
+        pl.col("sid")
+        .map_batches(
+            lambda s: pl.Series([f"{v:016x}" for v in s.to_list()], dtype=pl.String),
+            return_dtype=pl.String,
+        )
+        .alias("span_id")
+    )
+    return frame.select(
+        *(
+            pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
+            for c, t in EVENTS.items()
+        )
+    )
+
+
+def trace_batches(
+    loaded: Loaded,
+    *,
+    request_ids: Collection[str] | None = None,
+    batch_spans: int = BATCH_SPANS,
+) -> Iterator[TraceBatch]:
+    """Whole traces, about ``batch_spans`` spans a batch, parents before children."""
+    spans = loaded.timelines.spans
+    if request_ids is not None:
+        spans = spans.filter(pl.col("request_id").is_in(list(request_ids)))
+    if spans.is_empty():
+        return
+    spans = spans.sort(["request_id", "depth", "start"])
+    all_events = events(loaded, spans)
+    counts = spans.group_by("request_id", maintain_order=True).len()
+    ends = counts.get_column("len").cum_sum().to_list()
+    start = 0
+    boundary = batch_spans
+    for end in ends:
+        if end < boundary and end != ends[-1]:
+            continue
+        part = _with_lines(spans.slice(start, end - start), loaded)
+        view = public_spans(part, extra=("line",))
+        ids = view.get_column("request_id").unique()
+        batch_events = all_events.filter(pl.col("request_id").is_in(ids.implode()))
+        yield TraceBatch(spans=view, events=batch_events)
+        start = end
+        boundary = end + batch_spans

@@ -1,0 +1,71 @@
+"""A progress bar on stderr for long runs, only when stderr is a terminal."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from logtrace.sources import STDIN, Source
+
+SHOW_AFTER_S = 1.0  # short runs never flash a bar
+
+
+def _total_bytes(sources: list[Source]) -> int | None:
+    total = 0
+    for s in sources:
+        if s.path == STDIN:
+            return None
+        try:
+            total += os.path.getsize(s.path)
+        except OSError:
+            return None
+    return total
+
+
+@contextmanager
+def progress_bar(sources: list[Source]) -> Iterator[Callable[[int], None]]:
+    """Yields a ``callback(bytes_read)``; draws a bar on stderr when it is a terminal."""
+    if not sys.stderr.isatty() or "NO_PROGRESS" in os.environ:
+        yield lambda _n: None
+        return
+    console = Console(file=sys.stderr, no_color="NO_COLOR" in os.environ)
+    bar = Progress(
+        TextColumn("reading"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        auto_refresh=True,
+    )
+    total = _total_bytes(sources)
+    task = bar.add_task("read", total=total)
+    started = time.monotonic()
+    shown = False
+
+    def update(done: int) -> None:
+        nonlocal shown
+        if not shown and time.monotonic() - started >= SHOW_AFTER_S:
+            bar.start()
+            shown = True
+        bar.update(task, completed=done)
+
+    try:
+        yield update
+    finally:
+        if shown:
+            bar.stop()
