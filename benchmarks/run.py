@@ -56,14 +56,14 @@ class Bench:
 
 
 # mesh-1.log (in {files}) is written in the `mesh` log_format, not `trace`; both are
-# declared in {data}/nginx.conf should the join need to be told (e.g. --nginx-conf).
+# declared in {data}/nginx.conf, which the join is given with --nginx-conf.
 # fmt: off
 COMMANDS: tuple[Bench, ...] = (
     Bench("analyze",        "{logtrace} analyze {edge} --preset trace"),
     Bench("analyze stdin",  "{logtrace} analyze - --preset trace", stdin="{edge}"),
     Bench("analyze .gz",    "{logtrace} analyze {edge_gz} --preset trace"),
-    Bench("join 6 files",   "{logtrace} export spans --format csv --out {work}/spans.csv {files}",
-          lines="all"),
+    Bench("join 6 files",   "{logtrace} export spans --format csv --out {work}/spans.csv"
+                            " --nginx-conf {data}/nginx.conf {files}", lines="all"),
     Bench("export csv",     "{logtrace} analyze {edge} --preset trace"
                             " --export-csv {work}/routes.csv --top 100"),
     Bench("analyze --json", "{logtrace} analyze {edge} --preset trace --json",

@@ -17,14 +17,20 @@ from logtrace.timelines.load import Loaded
 MIN_PREFIX = 6
 
 
-def _hex(series: pl.Series) -> pl.Series:
-    hexed = [None if v is None else f"{v:016x}" for v in series.to_list()]
-    return pl.Series(hexed, dtype=pl.String)
+_HEX4 = pl.Series([f"{v:04x}" for v in range(1 << 16)], dtype=pl.String)
+
+
+def hex_id(column: str) -> pl.Expr:
+    """A UInt64 span id as the 16 lowercase hex digits other tools expect (null stays null):
+    four lookups of 16 bits each, no Python per row."""
+    sid = pl.col(column).cast(pl.UInt64)
+    quarters = [pl.lit(_HEX4).gather((sid // (1 << (16 * i))) % (1 << 16)) for i in (3, 2, 1, 0)]
+    return pl.concat_str(quarters).alias(column)
 
 
 def hex_ids(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    """UInt64 span ids as the 16 lowercase hex digits other tools expect."""
-    return frame.with_columns(pl.col(c).map_batches(_hex, return_dtype=pl.String) for c in columns)
+    """UInt64 span ids as 16 hex digits."""
+    return frame.with_columns(hex_id(c) for c in columns)
 
 
 def resolve_request_id(loaded: Loaded, wanted: str) -> str:

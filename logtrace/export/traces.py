@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator
 
 import polars as pl
 
-from logtrace.analysis.trace import public_spans
+from logtrace.analysis.trace import hex_id, public_spans
 from logtrace.export.batch import TraceBatch
 from logtrace.schema import EVENTS
 from logtrace.timelines.load import Loaded
@@ -66,14 +66,7 @@ def events(loaded: Loaded, spans: pl.DataFrame) -> pl.DataFrame:
         .group_by(["source", "line_no"], maintain_order=True)
         .first()
     )
-    frame = placed.with_columns(
-        pl.col("sid")
-        .map_batches(
-            lambda s: pl.Series([f"{v:016x}" for v in s.to_list()], dtype=pl.String),
-            return_dtype=pl.String,
-        )
-        .alias("span_id")
-    )
+    frame = placed.with_columns(hex_id("sid").alias("span_id"))
     return frame.select(
         *(
             pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
@@ -95,18 +88,22 @@ def trace_batches(
     if spans.is_empty():
         return
     spans = spans.sort(["request_id", "depth", "start"])
-    all_events = events(loaded, spans)
-    counts = spans.group_by("request_id", maintain_order=True).len()
-    ends = counts.get_column("len").cum_sum().to_list()
+    all_events = events(loaded, spans).sort("request_id", maintain_order=True)
+    event_ids = all_events.get_column("request_id")
+    # Once for all spans, then sliced: joins per batch would cost the whole input each.
+    view = public_spans(_with_lines(spans, loaded), extra=("line",))
+    ids = view.get_column("request_id")
+    ends = spans.group_by("request_id", maintain_order=True).len().get_column("len").cum_sum()
     start = 0
     boundary = batch_spans
+    last = ends[-1]
     for end in ends:
-        if end < boundary and end != ends[-1]:
+        if end < boundary and end != last:
             continue
-        part = _with_lines(spans.slice(start, end - start), loaded)
-        view = public_spans(part, extra=("line",))
-        ids = view.get_column("request_id").unique()
-        batch_events = all_events.filter(pl.col("request_id").is_in(ids.implode()))
-        yield TraceBatch(spans=view, events=batch_events)
+        # requests are contiguous in both frames (sorted by id): the events of this batch's
+        # first to last request are a slice too
+        lo = event_ids.search_sorted(ids[start], side="left")
+        hi = event_ids.search_sorted(ids[end - 1], side="right")
+        yield TraceBatch(spans=view.slice(start, end - start), events=all_events.slice(lo, hi - lo))
         start = end
         boundary = end + batch_spans

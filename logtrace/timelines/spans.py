@@ -115,6 +115,13 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
                 for c in ("method", "path", "target", "route")
             ),
             *lists,
+            # time of the attempts after each one (they end when the line is written)
+            pl.col("upstream_response_time_s")
+            .list.eval(
+                pl.element().fill_null(0.0).reverse().cum_sum().reverse()
+                - pl.element().fill_null(0.0)
+            )
+            .alias("_later"),
             pl.int_ranges(
                 1, pl.col("upstream_response_time_s").list.len() + 1, dtype=pl.UInt32
             ).alias("attempt"),
@@ -123,12 +130,11 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
         # Lists of one line can differ in length in old nginx versions: index, don't explode.
         .with_columns(
             pl.col(c).list.get(pl.col("attempt").cast(pl.Int64) - 1, null_on_oob=True)
-            for c in lists
+            for c in [*lists, "_later"]
         )
     )
     urt = pl.col("upstream_response_time_s").fill_null(0.0)
-    later = urt.sum().over(["source", "line_no"]) - urt.cum_sum().over(["source", "line_no"])
-    end = pl.col("time") - _micros(later)
+    end = pl.col("time") - _micros(pl.col("_later"))
     return frame.select(
         "request_id",
         span_id(pl.col("source"), pl.col("line_no"), pl.col("attempt").cast(pl.Int64)),
