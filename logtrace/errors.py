@@ -1,7 +1,7 @@
 """Errors the user can act on, and the exit codes the CLI maps them to.
 
 The core raises :class:`LogtraceError` subclasses carrying a one-line message and a
-hint. Only ``cli.py`` turns them into ``logtrace: error: ...`` / ``hint: ...`` on
+hint. Only ``logtrace.cli`` turns them into ``logtrace: error: ...`` / ``hint: ...`` on
 stderr; anything else that escapes is a bug and is allowed to crash loudly.
 """
 

@@ -93,6 +93,7 @@ def export_spans(
     """Every span of every request (or a table of requests) in a file format."""
     from logtrace.export.registry import export
     from logtrace.export.traces import trace_batches
+    from logtrace.render.console import safe_str
 
     if what not in ("spans", "requests"):
         raise UsageError(
@@ -105,7 +106,7 @@ def export_spans(
     per: What = "requests" if what == "requests" else "spans"
     summary = export(format, batches, out, _export_info(loaded), what=per)
     for warning in summary.warnings:
-        stderr_line(f"warning: {warning}")
+        stderr_line(f"warning: {safe_str(warning)}")
     if out != "-":
         stderr_line(
             f"wrote {summary.spans:,} spans of {summary.traces:,} requests to {out} ({format})"
@@ -152,6 +153,7 @@ def export_traces(
     """Traces for Jaeger, Zipkin, Tempo: a file, or pushed to an OTLP collector."""
     from logtrace.export.registry import export
     from logtrace.export.traces import trace_batches
+    from logtrace.render.console import safe_str
 
     if endpoint is not None and to not in ("otlp", "otlp-json"):
         raise UsageError("--endpoint pushes OTLP", "use --to otlp with --endpoint")
@@ -184,7 +186,7 @@ def export_traces(
     else:
         summary = export(to, batches, out or "-", info)
         for warning in summary.warnings:
-            stderr_line(f"warning: {warning}")
+            stderr_line(f"warning: {safe_str(warning)}")
         if out not in (None, "-"):
             stderr_line(
                 f"wrote {summary.spans:,} spans of {summary.traces:,} traces to {out} ({to})"

@@ -168,4 +168,6 @@ def _cross_host(analysis: Analysis) -> dict[str, Any]:
 
 
 def analysis_json(analysis: Analysis) -> str:
-    return json.dumps(analysis_dict(analysis), indent=2, ensure_ascii=False)
+    # \u escapes for all non-ASCII: raw JSON on a terminal never carries a control or
+    # bidi character from a log line
+    return json.dumps(analysis_dict(analysis), indent=2, ensure_ascii=True)

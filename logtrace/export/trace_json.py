@@ -47,4 +47,6 @@ def trace_dict(trace: RequestTrace) -> dict[str, Any]:
 
 
 def trace_json(trace: RequestTrace) -> str:
-    return json.dumps(trace_dict(trace), indent=2, ensure_ascii=False)
+    # \u escapes for all non-ASCII: raw JSON on a terminal never carries a control or
+    # bidi character from a log line
+    return json.dumps(trace_dict(trace), indent=2, ensure_ascii=True)
