@@ -177,7 +177,7 @@ class IngestReport:
 
     @property
     def truncated(self) -> bool:
-        return any("truncated" in w or "damaged" in w for s in self.sources for w in s.warnings)
+        return any(s.damaged for s in self.sources)
 
 
 @dataclass(frozen=True)
@@ -398,6 +398,7 @@ def iter_lines(
                 yield LinesChunk(source, "app", state["pending"])
             done_bytes += read.bytes_read
             stats.warnings.extend(read.warnings)
+            stats.damaged = read.truncated
             if not stats.lines_total and not read.warnings:
                 stats.warnings.append(f"{source.label}: empty, not a single line")
 
@@ -461,10 +462,7 @@ def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:
     """Raise an InputError when the sources hold no line at all, and a NoMatchError
     (with the first line that failed and a caret where) when none could be parsed."""
     if not report.lines_total:
-        damage = next(
-            (w for s in report.sources for w in s.warnings if "damaged" in w or "truncated" in w),
-            None,
-        )
+        damage = next((s.warnings[-1] for s in report.sources if s.damaged and s.warnings), None)
         names = ", ".join(s.path for s in report.sources[:3])
         if damage is not None:
             raise InputError(damage, "not a single line could be read: check the file")

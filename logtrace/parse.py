@@ -57,6 +57,7 @@ class SourceStats:
     reasons: Counter[str] = field(default_factory=Counter)
     samples: list[RejectedSample] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    damaged: bool = False  # reading stopped early or skipped the source (see warnings)
     better: list[str] = field(default_factory=list)  # options that would match more lines
 
     def add_rejects(self, rejects: pl.DataFrame, cf: CompiledFormat | None) -> None:

@@ -67,6 +67,8 @@ class Source:
     path: str  # as given; "-" for stdin
     host: str
     service: str
+    # found in a directory or by a glob: unreadable is a warning, not an error
+    expanded: bool = field(default=False, compare=False)
 
     @property
     def is_stdin(self) -> bool:
@@ -114,9 +116,10 @@ def service_from_host(host: str) -> str:
     return service or host
 
 
-def _labelled(path: str, host: str | None, service: str | None) -> Source:
+def _labelled(found: tuple[str, bool], host: str | None, service: str | None) -> Source:
+    path, expanded = found
     host = host or host_from_path(path)
-    return Source(path=path, host=host, service=service or service_from_host(host))
+    return Source(path, host, service or service_from_host(host), expanded=expanded)
 
 
 def _split_label(spec: str) -> tuple[str, str | None, str | None]:
@@ -157,9 +160,10 @@ def resolve_sources(specs: Sequence[str], explicit: Sequence[str] = ()) -> list[
     return unique
 
 
-def _expand(path: str) -> list[str]:
+def _expand(path: str) -> list[tuple[str, bool]]:
+    """The files ``path`` names, each with whether it was found (directory, glob)."""
     if path == STDIN:
-        return [STDIN]
+        return [(STDIN, False)]
     if os.path.isdir(path):
         names = sorted(n for n in os.listdir(path) if _LOG_NAME.search(n))
         files = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
@@ -168,15 +172,15 @@ def _expand(path: str) -> list[str]:
                 f"{path}: directory has no log files",
                 "a directory contributes its *.log files and their rotations (*.log.1, *.log.2.gz)",
             )
-        return files
+        return [(f, True) for f in files]
     if os.path.exists(path):
         if not os.access(path, os.R_OK):
             raise InputError(f"{path}: permission denied", "check the file's permissions")
-        return [path]
+        return [(path, False)]
     if glob.has_magic(path):
         matches = sorted(p for p in glob.glob(path) if os.path.isfile(p))
         if matches:
-            return matches
+            return [(m, True) for m in matches]
         raise InputError(f"{path}: the pattern matches no file", "check the glob; quote it")
     raise InputError(f"{path}: no such file or directory", "check the path")
 
@@ -297,7 +301,15 @@ def iter_blocks(
 ) -> Iterator[bytes]:
     """Blocks of whole lines, about ``chunk_bytes`` each; the last may lack its newline."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    stream = _open(source)
+    try:
+        stream = _open(source)
+    except InputError as exc:
+        if not source.expanded:
+            raise
+        # one unreadable file of a directory or glob: read the others, say so, exit 7
+        report.truncated = True
+        report.warnings.append(f"{exc.message}: could not be read; skipped, read the others")
+        return
     try:
         parts: list[bytes] = []
         size = 0

@@ -538,6 +538,34 @@ def test_unreadable_file_among_the_inputs_is_a_clear_error(tmp_path: Path) -> No
     ]
 
 
+def test_unreadable_file_found_in_a_directory_is_skipped_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write(logs / "good.log", GOOD_LOG)
+    locked = logs / "locked.log"
+    write(locked, GOOD_LOG)
+    locked.chmod(0)
+    kwargs: dict[str, object] = {}
+    if os.geteuid() == 0:
+        kwargs["preexec_fn"] = _drop_root_powers
+    try:
+        done = run_cli("analyze", "logs", "--json", cwd=tmp_path, **kwargs)
+    except subprocess.SubprocessError as exc:
+        pytest.skip(f"cannot drop root's file capabilities here: {exc}")
+    out, err = text(done)
+    assert "Traceback" not in err
+    assert done.returncode == ExitStatus.PARTIAL, err
+    doc = json.loads(out)
+    by_path = {s["path"]: s for s in doc["sources"]}
+    good = by_path[os.path.join("logs", "good.log")]
+    assert good["lines_parsed"] == good["lines_total"] > 0
+    skipped = by_path[os.path.join("logs", "locked.log")]
+    assert skipped["lines_total"] == 0
+    assert "Permission denied: could not be read; skipped" in " ".join(skipped["warnings"])
+
+
 @pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
 def test_a_device_that_fails_to_read_is_reported() -> None:
     # Reading /proc/self/mem at offset 0 fails with EIO, like a dying disk.
