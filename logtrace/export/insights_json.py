@@ -37,6 +37,4 @@ def insights_dict(insights: Insights, *, per_request: bool = False) -> dict[str,
 
 
 def insights_json(insights: Insights, *, per_request: bool = False) -> str:
-    return json.dumps(
-        insights_dict(insights, per_request=per_request), indent=2, ensure_ascii=True
-    )
+    return json.dumps(insights_dict(insights, per_request=per_request), indent=2, ensure_ascii=True)
