@@ -174,11 +174,13 @@ def push(receiver: Receiver, *extra: str) -> subprocess.CompletedProcess[str]:
             receiver.url,
             "--batch",
             "5000",
+            "--timeout",
+            "60",  # a loaded test machine can be slow to answer; retries are what is tested
             *extra,
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
         cwd=ROOT,
     )

@@ -10,7 +10,7 @@ of the trace, keyed ``p1``, ``p2``... in order of appearance, with tags ``hostna
 found one for the host). A span is ``{traceID, spanID, operationName, references,
 startTime, duration, processID, tags, logs, warnings}`` with times in microseconds;
 ``references`` holds one ``CHILD_OF`` its parent (none on roots). Tags translate the OTel
-model of ``otlp.py`` the way Jaeger's own OTLP translator does: ``span.kind``
+model of ``model.py`` the way Jaeger's own OTLP translator does: ``span.kind``
 (lowercase), typed values (string, bool, int64, float64), ``error`` (bool true) and
 ``otel.status_code`` on failed spans. Events become ``logs`` whose ``event`` field is
 their name and ``message`` their text. Guessed parents and moved clocks show as span
@@ -26,26 +26,28 @@ import polars as pl
 
 from logtrace.export.batch import ExportInfo, TraceBatch
 from logtrace.export.ids import ExportSummary, Output, Tally, Warnings, parts, prepare
-from logtrace.export.otlp import (
-    EVENT_ATTRIBUTES,
-    FAILED,
-    NOTES,
+from logtrace.export.jsontext import (
     SLOT,
-    SPAN_ATTRIBUTES,
-    Attribute,
     AttrType,
-    Model,
     arr,
     const,
     grouped,
     joined,
     js,
-    model,
     obj,
-    per_span,
-    resource_attributes,
     scalar,
     template,
+)
+from logtrace.export.model import (
+    EVENT_ATTRIBUTES,
+    FAILED,
+    NOTES,
+    SPAN_ATTRIBUTES,
+    Attribute,
+    Model,
+    model,
+    per_span,
+    resource_attributes,
 )
 
 _TYPES: dict[AttrType, str] = {

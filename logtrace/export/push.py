@@ -41,7 +41,8 @@ import polars as pl
 from logtrace.errors import DeliveryError, UsageError
 from logtrace.export.batch import ExportInfo, TraceBatch
 from logtrace.export.ids import Tally, Warnings, parts, prepare
-from logtrace.export.otlp import DOCUMENT, model, otlp_spans, resource_spans
+from logtrace.export.model import model
+from logtrace.export.otlp import DOCUMENT, otlp_spans, resource_spans
 
 RETRYABLE = frozenset({429, 502, 503, 504})
 DEFAULT_PATH = "/v1/traces"

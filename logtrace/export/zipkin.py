@@ -3,7 +3,7 @@
 POST it to Zipkin's ``/api/v2/spans`` (or Jaeger's Zipkin receiver, ``:9411``). Zipkin
 Lens's "Upload JSON" shows one trace per file: export a single request for that.
 
-The spans are the OTel model of ``otlp.py`` translated the way the OTel spec's Zipkin
+The spans are the OTel model of ``model.py`` translated the way the OTel spec's Zipkin
 exporter does: times in microseconds (``duration`` at least 1), lowercase hex ids with a
 32-hex ``traceId``, ``kind`` SERVER/CLIENT (left out for INTERNAL), ``name`` lowercased,
 ``localEndpoint`` {serviceName, ipv4/ipv6 when the host label is an address},
@@ -23,18 +23,8 @@ import polars as pl
 
 from logtrace.export.batch import ExportInfo, TraceBatch
 from logtrace.export.ids import ExportSummary, Output, Tally, Warnings, parts, prepare
-from logtrace.export.otlp import (
-    FAILED,
-    SPAN_ATTRIBUTES,
-    Attribute,
-    Model,
-    join_json,
-    joined,
-    js,
-    model,
-    obj,
-    per_span,
-)
+from logtrace.export.jsontext import join_json, joined, js, obj
+from logtrace.export.model import FAILED, SPAN_ATTRIBUTES, Attribute, Model, model, per_span
 
 _ZIPKIN_KINDS = ["SERVER", "CLIENT", "PRODUCER", "CONSUMER"]
 
