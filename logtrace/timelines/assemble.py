@@ -97,10 +97,10 @@ def _apply_offsets(
     spans: pl.DataFrame, offsets: dict[str, HostOffset], pairs: pl.DataFrame
 ) -> tuple[pl.DataFrame, int]:
     significant = {h: o for h, o in offsets.items() if abs(o.offset_s) >= SIGNIFICANT_S}
+    if not significant:
+        times = pl.col("raw_start").alias("start"), pl.col("raw_end").alias("end")
+        return spans.with_columns(pl.lit(0.0).alias("skew_s"), *times), 0
     nested = _nesting(pairs, offsets).with_columns(pl.lit(value=True).alias("_nested"))
-    frame = spans.join(_offset_frame(significant), on="host", how="left").join(
-        nested, on=["request_id", "host"], how="left"
-    )
     applied = (
         pl.when(
             pl.col("offset_s").is_not_null()
@@ -110,13 +110,16 @@ def _apply_offsets(
         .then(pl.col("offset_s"))
         .otherwise(0.0)
     )
-    out = (
-        frame.with_columns(applied.alias("skew_s"))
-        .with_columns(
-            (pl.col("raw_start") - _us(pl.col("skew_s"))).alias("start"),
-            (pl.col("raw_end") - _us(pl.col("skew_s"))).alias("end"),
-        )
-        .drop("offset_s", "_nested")
+    skew = (
+        spans.select("request_id", "host", "precision_s")
+        .join(_offset_frame(significant), on="host", how="left", maintain_order="left")
+        .join(nested, on=["request_id", "host"], how="left", maintain_order="left")
+        .select(applied)
+        .to_series()
+    )
+    out = spans.with_columns(skew.alias("skew_s")).with_columns(
+        (pl.col("raw_start") - _us(pl.col("skew_s"))).alias("start"),
+        (pl.col("raw_end") - _us(pl.col("skew_s"))).alias("end"),
     )
     corrected = out.filter(pl.col("skew_s") != 0).get_column("request_id").n_unique()
     return out, corrected
@@ -137,14 +140,13 @@ def _place_coarse(
     attempts = coarse.filter(pl.col("kind") == "CLIENT").with_columns(
         (pl.col("raw_end") - pl.col("raw_start")).alias("_urt"),
     )
-    # Upstream time from attempt k to the end of the line: its own and every later one.
-    attempts = attempts.with_columns(
-        (
-            pl.col("_urt").sum().over("line_sid")
-            - pl.col("_urt").cum_sum().over("line_sid", order_by="attempt")
-            + pl.col("_urt")
-        ).alias("_to_end")
-    )
+    # Upstream time from attempt k to the end of the line: its own and every later one,
+    # summed from the last attempt back (sorted once: no window per line).
+    attempts = attempts.sort("line_sid", "attempt", descending=[False, True])
+    summed = pl.col("_urt").cum_sum()
+    new_line = pl.col("line_sid").ne_missing(pl.col("line_sid").shift(1))
+    before_line = pl.when(new_line).then(summed - pl.col("_urt")).forward_fill()
+    attempts = attempts.with_columns((summed - before_line).alias("_to_end"))
     # The callee's start as corrected so far (pairs hold the times they were matched on).
     precise = (
         pairs.filter(pl.col("precision") < COARSE_S)
@@ -184,7 +186,10 @@ def _place_coarse(
         )
         .select("line_sid", (pl.col("_end") - pl.col("logged_end")).alias("_shift"), "offset_s")
     )
-    out = spans.join(placed, on="line_sid", how="left").with_columns(
+    shifts = spans.select("line_sid").join(placed, on="line_sid", how="left", maintain_order="left")
+    out = spans.with_columns(
+        shifts.get_column("_shift"), shifts.get_column("offset_s")
+    ).with_columns(
         pl.when(pl.col("_shift").is_not_null())
         .then(pl.col("raw_start") + pl.col("_shift"))
         .otherwise(pl.col("start"))
@@ -206,7 +211,11 @@ def _client_parents(spans: pl.DataFrame) -> pl.DataFrame:
     clients = spans.filter((pl.col("kind") == "CLIENT") & (pl.col("origin") == "app")).select(
         "sid", "request_id", "source", "start", "end"
     )
-    servers = spans.filter(pl.col("kind") == "SERVER").select(
+    # Only a source that made calls can hold their callers' SERVER spans.
+    servers = spans.filter(
+        (pl.col("kind") == "SERVER")
+        & pl.col("source").is_in(clients.get_column("source").unique().implode())
+    ).select(
         "request_id",
         "source",
         pl.col("sid").alias("parent_sid"),
@@ -214,7 +223,13 @@ def _client_parents(spans: pl.DataFrame) -> pl.DataFrame:
         pl.col("end").alias("p_end"),
     )
     tol = pl.duration(microseconds=_TOL_US)
-    joined = clients.join(servers, on=["request_id", "source"], how="inner").with_columns(
+    # Joined on the request alone (one string key hashes faster), then the source compared.
+    joined = (
+        clients.join(servers, on="request_id", how="inner")
+        .filter(pl.col("source") == pl.col("source_right"))
+        .drop("source_right")
+    )
+    joined = joined.with_columns(
         (
             (pl.col("p_start") <= pl.col("start") + tol) & (pl.col("p_end") >= pl.col("end") - tol)
         ).alias("inside"),
@@ -294,7 +309,9 @@ def _parents(spans: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     # line may have started up to a second before its placed start), then the longest.
     dur = (pl.col("end") - pl.col("start")).dt.total_microseconds()
     earliest = pl.col("start") - _us(pl.col("precision_s").fill_null(0.0))
-    free = spans.join(known.select("sid"), on="sid", how="anti")
+    free = spans.select("sid", "request_id", "source", "kind", "start", "end", "precision_s").join(
+        known.select("sid"), on="sid", how="anti"
+    )
     roots = (
         free.sort([pl.col("kind") != "SERVER", earliest, dur], descending=[False, False, True])
         .group_by("request_id", maintain_order=True)
@@ -303,10 +320,15 @@ def _parents(spans: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     )
     orphans = free.join(roots, left_on="sid", right_on="root_sid", how="anti")
     contained = _containment_parents(spans, orphans)
-    guessed = pl.concat([known, contained], how="vertical_relaxed").unique("sid", keep="first")
-    out = spans.join(guessed, on="sid", how="left").join(roots, on="request_id", how="left")
+    # Orphans are spans without a known parent: the two never share a span.
+    guessed = pl.concat([known, contained], how="vertical_relaxed")
+    links = (
+        spans.select("sid", "request_id")
+        .join(guessed, on="sid", how="left", maintain_order="left")
+        .join(roots, on="request_id", how="left", maintain_order="left")
+    )
     is_root = pl.col("sid") == pl.col("root_sid")
-    return out.with_columns(
+    found = links.select(
         pl.when(is_root)
         .then(None)
         .otherwise(pl.col("parent_sid").fill_null(pl.col("root_sid")))
@@ -315,30 +337,36 @@ def _parents(spans: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit(value=False))
         .otherwise(pl.col("parent_guessed").fill_null(value=True))
         .alias("parent_guessed"),
-    ).drop("root_sid")
+    )
+    return spans.with_columns(found)
 
 
 def _depth(spans: pl.DataFrame) -> pl.DataFrame:
-    """Depth below the root by repeated parent lookups (bounded; cycles end at the cap)."""
+    """Depth below the root by repeated parent lookups (bounded; cycles end at the cap).
+
+    The lookups follow row numbers, found once: each step is a gather, not a join.
+    """
     links = spans.select("sid", "parent_sid")
-    frame = spans.with_columns(
-        pl.lit(0, pl.UInt32).alias("depth"), pl.col("parent_sid").alias("_up")
+    rows = links.select(pl.col("sid").alias("parent_sid")).with_row_index("_row")
+    if rows.get_column("parent_sid").n_unique() < rows.height:
+        rows = rows.unique("parent_sid", keep="first")
+    # A parent that is not among the spans is one step more, then the walk ends: it is
+    # the extra row after the last, which has no parent.
+    missing = spans.height
+    parent_row = (
+        links.join(rows, on="parent_sid", how="left", maintain_order="left")
+        .select(pl.when(pl.col("parent_sid").is_not_null()).then(pl.col("_row").fill_null(missing)))
+        .to_series()
+        .extend_constant(None, 1)
     )
+    up = parent_row.head(missing)
+    depth = pl.zeros(missing, pl.UInt32, eager=True)
     for _ in range(_MAX_DEPTH):
-        if frame.get_column("_up").null_count() == frame.height:
+        if up.null_count() == up.len():
             break
-        frame = (
-            frame.join(links.rename({"sid": "_up", "parent_sid": "_next"}), on="_up", how="left")
-            .with_columns(
-                pl.when(pl.col("_up").is_not_null())
-                .then(pl.col("depth") + 1)
-                .otherwise(pl.col("depth"))
-                .alias("depth"),
-                pl.col("_next").alias("_up"),
-            )
-            .drop("_next")
-        )
-    return frame.drop("_up")
+        depth = depth + up.is_not_null().cast(pl.UInt32)
+        up = parent_row.gather(up)
+    return spans.with_columns(depth.alias("depth"))
 
 
 def _break_cycles(spans: pl.DataFrame) -> pl.DataFrame:
@@ -408,7 +436,8 @@ def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
         big = sizes.select("request_id")
         flat = _flat(spans.join(big, on="request_id", how="semi"))
         spans = spans.join(big, on="request_id", how="anti")
-    pairs = matching.assign(matching.candidate_pairs(spans))
+    candidates = matching.candidates(spans)
+    pairs = matching.assign(matching.costed(candidates, spans))
     offsets = skew.estimate_offsets(pairs)
     corrected = 0
     notes: list[str] = []
@@ -416,7 +445,7 @@ def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
         spans, corrected = _apply_offsets(spans, offsets, pairs)
         spans, windows = _place_coarse(spans, pairs)
         offsets = {**offsets, **windows}
-        pairs = matching.assign(matching.candidate_pairs(spans))
+        pairs = matching.assign(matching.costed(candidates, spans))
     spans = _break_cycles(_depth(_parents(spans, pairs)))
     if flat is not None:
         spans = pl.concat([spans, flat.select(spans.columns)], how="vertical_relaxed")

@@ -53,7 +53,33 @@ def _micros(seconds: pl.Expr) -> pl.Expr:
     return pl.duration(microseconds=(seconds * 1e6).round(0).cast(pl.Int64))
 
 
+# The LINES columns spans are made of; any others are dropped before the first join.
+_USED = frozenset(
+    {
+        "request_id",
+        "event",
+        "source",
+        "host",
+        "service",
+        "line_no",
+        "time",
+        "time_precision_s",
+        "method",
+        "path",
+        "target",
+        "peer",
+        "status",
+        "duration_s",
+        "request_time_s",
+        "upstream_response_time_s",
+        "upstream_addr",
+        "upstream_status",
+    }
+)
+
+
 def _with_route(frame: pl.DataFrame) -> pl.DataFrame:
+    frame = frame.select(c for c in frame.columns if c in _USED)
     if "path" not in frame.columns:
         return frame.with_columns(pl.lit(None, pl.String).alias("route"))
     return with_routes(frame).collect()
@@ -100,21 +126,31 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
     lists = ["upstream_response_time_s"] + [
         c for c in ("upstream_addr", "upstream_status") if c in cols
     ]
-    frame = (
-        lines.filter(pl.col("upstream_response_time_s").list.len() > 0)
-        .select(
-            "request_id",
-            "source",
-            "host",
-            "service",
-            "line_no",
-            "time",
-            "time_precision_s",
-            *(
-                pl.col(c) if c in cols else pl.lit(None, pl.String).alias(c)
-                for c in ("method", "path", "target", "route")
-            ),
-            *lists,
+    attempts = pl.col("upstream_response_time_s").list.len()
+    frame = lines.filter(attempts > 0).select(
+        "request_id",
+        "source",
+        "host",
+        "service",
+        "line_no",
+        "time",
+        "time_precision_s",
+        *(
+            pl.col(c) if c in cols else pl.lit(None, pl.String).alias(c)
+            for c in ("method", "path", "target", "route")
+        ),
+        *lists,
+    )
+    # Most lines have one attempt: nothing to explode, nothing after it.
+    first = pl.col("upstream_response_time_s").fill_null(0.0)
+    one = (
+        frame.filter(attempts == 1)
+        .with_columns(pl.col(c).list.first() for c in lists)
+        .with_columns((first - first).alias("_later"), pl.lit(1, pl.UInt32).alias("attempt"))
+    )
+    many = (
+        frame.filter(attempts > 1)
+        .with_columns(
             # time of the attempts after each one (they end when the line is written)
             pl.col("upstream_response_time_s")
             .list.eval(
@@ -122,9 +158,7 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
                 - pl.element().fill_null(0.0)
             )
             .alias("_later"),
-            pl.int_ranges(
-                1, pl.col("upstream_response_time_s").list.len() + 1, dtype=pl.UInt32
-            ).alias("attempt"),
+            pl.int_ranges(1, attempts + 1, dtype=pl.UInt32).alias("attempt"),
         )
         .explode("attempt")
         # Lists of one line can differ in length in old nginx versions: index, don't explode.
@@ -133,6 +167,7 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
             for c in [*lists, "_later"]
         )
     )
+    frame = pl.concat([one, many])
     urt = pl.col("upstream_response_time_s").fill_null(0.0)
     end = pl.col("time") - _micros(pl.col("_later"))
     return frame.select(
@@ -168,9 +203,10 @@ def app_spans(events: pl.DataFrame) -> pl.DataFrame:
     """SERVER and CLIENT spans from app events that carry a duration (or a start event)."""
     if events.is_empty():
         return pl.DataFrame(schema=dict.fromkeys(SPAN_COLUMNS, pl.Null))
-    events = _with_route(events)
-    spans = events.filter(
-        pl.col("event").is_in(["server", "client"]) & pl.col("request_id").is_not_null()
+    spans = _with_route(
+        events.filter(
+            pl.col("event").is_in(["server", "client"]) & pl.col("request_id").is_not_null()
+        )
     )
     starts = (
         events.filter((pl.col("event") == "start") & pl.col("request_id").is_not_null())

@@ -1,0 +1,190 @@
+"""The fast join gives what the plain one would: string keys, rank windows, parent walks."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from logtrace.ingest import FormatOptions
+from logtrace.sources import resolve_sources
+from logtrace.timelines import matching
+from logtrace.timelines.load import TimelineOptions, load
+
+SAMPLE = Path(__file__).parent.parent / "sample_logs"
+FORMATS = FormatOptions(nginx_confs=(str(SAMPLE / "nginx" / "mesh-1.conf"),))
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+# The package re-exports the function ``assemble``; the module holds the stages.
+stages = importlib.import_module("logtrace.timelines.assemble")
+
+
+def _spans() -> pl.DataFrame:
+    loaded = load(resolve_sources([str(SAMPLE)]), TimelineOptions(formats=FORMATS))
+    return loaded.timelines.spans.sort("sid")
+
+
+@pytest.fixture(scope="module")
+def spans() -> pl.DataFrame:
+    """The sample logs' spans, with parents and corrected times."""
+    return _spans()
+
+
+def _reference_pairs(spans: pl.DataFrame) -> pl.DataFrame:
+    """Candidate pairs as a join on the strings, ranked by a window per group."""
+    has_key = pl.col("request_id").is_not_null() & pl.col("path").is_not_null()
+
+    def ranked(kind: str, suffix: str) -> pl.DataFrame:
+        side = spans.filter((pl.col("kind") == kind) & has_key)
+        group = ["request_id", "path", "source"]
+        own = pl.col("line_sid") == pl.col("sid")
+        line_start = (
+            pl.when(~own).then(pl.col("start")).min().over("line_sid").fill_null(pl.col("start"))
+        )
+        lines = (
+            side.with_columns(line_start.alias("_ls"))
+            .group_by("line_sid")
+            .agg(*(pl.col(c).first() for c in group), pl.col("_ls").first())
+        )
+        rank = pl.struct("_ls", "line_sid").rank("dense").over(group).alias("rank")
+        ranks = lines.select("line_sid", rank)
+        return side.join(ranks, on="line_sid").select(
+            "request_id",
+            "path",
+            *(
+                pl.col(c).alias(f"{c}{suffix}")
+                for c in ("sid", "source", "origin", "method", "status", "start", "end", "rank")
+            ),
+        )
+
+    pairs = ranked("SERVER", "").join(ranked("CLIENT", "_c"), on=["request_id", "path"])
+    pairs = pairs.filter(
+        (pl.col("source") != pl.col("source_c"))
+        & (
+            pl.col("method").is_null()
+            | pl.col("method_c").is_null()
+            | (pl.col("method") == pl.col("method_c"))
+        )
+    )
+    tier = pl.when((pl.col("origin") == "app") & (pl.col("origin_c") == "app")).then(10)
+    status_gap = pl.when(pl.col("status") != pl.col("status_c")).then(0.5).otherwise(0.0)
+    gap_s = (pl.col("start") - pl.col("start_c")).dt.total_microseconds().abs() / 1e6
+    duration = (pl.col("end") - pl.col("start")).dt.total_microseconds()
+    duration_c = (pl.col("end_c") - pl.col("start_c")).dt.total_microseconds()
+    cost = (
+        tier.otherwise(0)
+        + (pl.col("rank").cast(pl.Int64) - pl.col("rank_c").cast(pl.Int64)).abs()
+        + status_gap
+        + pl.when(duration_c + 2000 < duration).then(0.5).otherwise(0.0)
+        + gap_s.clip(upper_bound=5.0) * 0.1
+    )
+    return pairs.select("sid", "sid_c", cost.alias("cost")).sort("sid", "sid_c")
+
+
+def test_candidate_pairs_are_those_of_a_join_on_request_id_and_path(spans: pl.DataFrame) -> None:
+    got = matching.candidate_pairs(spans).select("sid", "sid_c", "cost").sort("sid", "sid_c")
+    assert got.height > 0
+    assert_frame_equal(got, _reference_pairs(spans))
+
+
+def test_hash_collisions_change_neither_pairs_nor_timelines(
+    spans: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three hash values for all keys: every join and rank group collides.
+    monkeypatch.setattr(matching, "_key", lambda *columns: pl.struct(*columns).hash() % 3)
+    assert_frame_equal(_spans(), spans)
+
+
+def test_costed_finds_the_pairs_again_when_the_spans_were_reordered(spans: pl.DataFrame) -> None:
+    found = matching.candidates(spans)
+    shuffled = spans.sample(fraction=1.0, shuffle=True, seed=7)
+    got = matching.costed(found, shuffled).sort("sid", "sid_c")
+    assert_frame_equal(got, matching.candidate_pairs(spans).sort("sid", "sid_c"))
+
+
+def test_depth_counts_steps_up_to_the_root_a_missing_parent_and_the_cap_in_a_loop() -> None:
+    links = pl.DataFrame(
+        {
+            "sid": [1, 2, 3, 4, 5, 6],
+            "parent_sid": [None, 1, 2, 99, 6, 5],
+        },
+        schema={"sid": pl.UInt64, "parent_sid": pl.UInt64},
+    )
+    depth = stages._depth(links).get_column("depth").to_list()
+    assert depth == [0, 1, 2, 1, 64, 64]
+
+
+def test_attempts_upstream_time_to_the_end_of_the_line_places_a_coarse_line() -> None:
+    """Two attempts on a whole-second line: the line ends where the first attempt's callee
+    started plus the upstream time of both attempts."""
+    at = T0 + timedelta(seconds=10)
+    line, first, second, callee = 1, 2, 3, 4
+    base = {
+        "request_id": "r",
+        "source": "edge",
+        "host": "edge",
+        "precision_s": 1.0,
+        "origin": "nginx",
+        "line_sid": line,
+        "skew_s": 0.0,
+    }
+    rows = [
+        {**base, "sid": line, "kind": "SERVER", "attempt": None, "raw_start": at, "raw_end": at},
+        {
+            **base,
+            "sid": first,
+            "kind": "CLIENT",
+            "attempt": 1,
+            "raw_start": at - timedelta(milliseconds=30),
+            "raw_end": at - timedelta(milliseconds=20),
+        },
+        {
+            **base,
+            "sid": second,
+            "kind": "CLIENT",
+            "attempt": 2,
+            "raw_start": at - timedelta(milliseconds=20),
+            "raw_end": at,
+        },
+        {
+            **base,
+            "sid": callee,
+            "kind": "SERVER",
+            "source": "api",
+            "host": "api",
+            "origin": "app",
+            "precision_s": 0.000001,
+            "line_sid": callee,
+            "attempt": None,
+            "raw_start": at + timedelta(milliseconds=400),
+            "raw_end": at + timedelta(milliseconds=418),
+        },
+    ]
+    spans = pl.DataFrame(
+        rows,
+        schema={
+            "request_id": pl.String,
+            "sid": pl.UInt64,
+            "kind": pl.String,
+            "origin": pl.String,
+            "source": pl.String,
+            "host": pl.String,
+            "attempt": pl.UInt32,
+            "raw_start": pl.Datetime("us", "UTC"),
+            "raw_end": pl.Datetime("us", "UTC"),
+            "precision_s": pl.Float64,
+            "line_sid": pl.UInt64,
+            "skew_s": pl.Float64,
+        },
+    ).with_columns(pl.col("raw_start").alias("start"), pl.col("raw_end").alias("end"))
+    pairs = pl.DataFrame(
+        {"sid": [callee], "sid_c": [first], "precision": [0.000001]},
+        schema={"sid": pl.UInt64, "sid_c": pl.UInt64, "precision": pl.Float64},
+    )
+    placed, _ = stages._place_coarse(spans, pairs)
+    ends = dict(placed.select("sid", "end").iter_rows())
+    assert ends[line] == at + timedelta(milliseconds=430)
+    assert ends[first] == at + timedelta(milliseconds=410)
