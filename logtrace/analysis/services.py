@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from logtrace.frames import max_before
+
 
 def self_times(spans: pl.DataFrame) -> pl.DataFrame:
     """``sid`` and ``self_s`` for every span (vectorised interval union per parent)."""
@@ -27,19 +29,14 @@ def self_times(spans: pl.DataFrame) -> pl.DataFrame:
             pl.min_horizontal("end", "p_end").alias("end"),
         )
         .filter(pl.col("end") > pl.col("start"))
-        .sort(["parent_sid", "start"])
     )
-    running_end = pl.col("end").cum_max().shift(1).over("parent_sid")
-    segments = (
-        children.with_columns(
-            (running_end.is_null() | (pl.col("start") > running_end)).alias("_new")
-        )
-        .with_columns(pl.col("_new").cum_sum().over("parent_sid").alias("_segment"))
-        .group_by("parent_sid", "_segment")
-        .agg(pl.col("start").min(), pl.col("end").max())
-    )
-    covered = segments.group_by("parent_sid").agg(
-        ((pl.col("end") - pl.col("start")).dt.total_microseconds().sum() / 1e6).alias("covered_s")
+    # Swept in order of start: each child adds what it reaches past the children before it.
+    reached = max_before(children, ["parent_sid"], "start", "end")
+    added = pl.col("end") - pl.max_horizontal("start", pl.col("_reached"))
+    covered = (
+        children.with_columns(reached.alias("_reached"))
+        .group_by("parent_sid")
+        .agg((added.dt.total_microseconds().clip(lower_bound=0).sum() / 1e6).alias("covered_s"))
     )
     duration = (pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6
     return (

@@ -87,7 +87,7 @@ def trace_batches(
         spans = spans.filter(pl.col("request_id").is_in(list(request_ids)))
     if spans.is_empty():
         return
-    spans = spans.sort(["request_id", "depth", "start"])
+    spans = spans.sort(["request_id", "depth", "start", "sid"])  # the same order every run
     all_events = events(loaded, spans).sort("request_id", maintain_order=True)
     event_ids = all_events.get_column("request_id")
     # Once for all spans, then sliced: joins per batch would cost the whole input each.

@@ -24,6 +24,7 @@ from __future__ import annotations
 import polars as pl
 
 from logtrace.analysis.insights.model import InsightOptions, finding_frame
+from logtrace.frames import max_before
 
 CACHEABLE = ("GET", "HEAD")
 # Durations logged to 0.1 ms ("took=8.2ms") put a start up to that much early: one call
@@ -58,15 +59,16 @@ def calls(spans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _overlaps() -> pl.Expr:
-    """True for a call that starts before an earlier call of the same caller ended."""
-    previous_end = pl.col("end").cum_max().shift(1).over("caller_sid", order_by="start")
-    return (pl.col("start") < previous_end - OVERLAP_TOLERANCE).fill_null(value=False)
+def _with_overlap(c: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """``_overlap``: the call starts before an earlier call of the same ``keys`` ended."""
+    reached = max_before(c, keys, "start", "end").alias("_reached")
+    overlap = (pl.col("start") < pl.col("_reached") - OVERLAP_TOLERANCE).fill_null(value=False)
+    return c.with_columns(reached).with_columns(overlap.alias("_overlap")).drop("_reached")
 
 
 def n_plus_one(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
     groups = (
-        c.with_columns(_overlaps_in_group().alias("_overlap"))
+        _with_overlap(c, ["caller_sid", "callee", "route"])
         .group_by("request_id", "caller_sid", "callee", "route")
         .agg(
             pl.len().alias("n"),
@@ -83,17 +85,10 @@ def n_plus_one(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
     )
 
 
-def _overlaps_in_group() -> pl.Expr:
-    previous_end = (
-        pl.col("end").cum_max().shift(1).over(["caller_sid", "callee", "route"], order_by="start")
-    )
-    return (pl.col("start") < previous_end - OVERLAP_TOLERANCE).fill_null(value=False)
-
-
 def sequential(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
     del options
     per_caller = (
-        c.with_columns(_overlaps().alias("_overlap"))
+        _with_overlap(c, ["caller_sid"])
         .group_by("request_id", "caller_sid")
         .agg(
             pl.col("callee").n_unique().alias("services"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 from logtrace.analysis.insights.model import InsightOptions, finding_frame
+from logtrace.frames import max_before
 
 
 def upstream_retries(spans: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
@@ -25,10 +26,17 @@ def upstream_retries(spans: pl.DataFrame, options: InsightOptions) -> pl.DataFra
         (pl.col("origin") == "nginx")
         & (pl.col("kind") == "CLIENT")
         & pl.col("attempt").is_not_null()
-    ).with_columns(((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6).alias("d"))
-    last = pl.col("attempt") == pl.col("attempt").max().over("line_sid")
+    )
+    # Only lines with a second attempt retried: the others are left out before grouping.
+    retried = attempts.filter(pl.col("attempt") > 1).select("line_sid").unique()
+    attempts = attempts.join(retried, on="line_sid", how="semi").with_columns(
+        ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6).alias("d")
+    )
+    # Sorted by line and attempt, a line's last attempt is the row before the next line.
+    last = pl.col("line_sid").ne_missing(pl.col("line_sid").shift(-1))
     per_line = (
-        attempts.with_columns(last.alias("_last"))
+        attempts.sort("line_sid", "attempt", maintain_order=True)
+        .with_columns(last.alias("_last"))
         .group_by("request_id", "line_sid", "service")
         .agg(
             pl.len().alias("n"),
@@ -59,12 +67,12 @@ def upstream_retries(spans: pl.DataFrame, options: InsightOptions) -> pl.DataFra
 def app_retries(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
     del options
     bad = pl.col("status").is_null() | (pl.col("status") >= 500) | (pl.col("status") == 429)
+    keys = ["caller_sid", "method", "target"]
+    same_call = pl.all_horizontal(pl.col(k).eq_missing(pl.col(k).shift(-1)) for k in keys)
     ordered = (
         c.filter(pl.col("target").is_not_null())
-        .sort("start")
-        .with_columns(
-            pl.col("start").shift(-1).over(["caller_sid", "method", "target"]).alias("next_start")
-        )
+        .sort([*keys, "start"], maintain_order=True)
+        .with_columns(pl.when(same_call).then(pl.col("start").shift(-1)).alias("next_start"))
     )
     failed = ordered.filter(bad & pl.col("next_start").is_not_null()).with_columns(
         (
@@ -121,19 +129,11 @@ def abandoned(spans: pl.DataFrame, roots: pl.DataFrame, options: InsightOptions)
 def swallowed(c: pl.DataFrame, roots: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
     del options
     ok_roots = roots.filter(pl.col("status").fill_null(0) < 400).select("request_id")
-    answered_later = c.sort("start").with_columns(
-        pl.col("status")
-        .fill_null(0)
-        .lt(500)
-        .cast(pl.Int8)
-        .reverse()
-        .cum_max()
-        .reverse()
-        .shift(-1)
-        .over(["caller_sid", "method", "target"])
-        .fill_null(0)
-        .alias("_later_ok")
+    answered = c.with_columns(pl.col("status").fill_null(0).lt(500).cast(pl.Int8).alias("_ok"))
+    later_ok = max_before(
+        answered, ["caller_sid", "method", "target"], "start", "_ok", descending=True
     )
+    answered_later = answered.with_columns(later_ok.fill_null(0).alias("_later_ok"))
     errors = answered_later.filter(
         (pl.col("status").fill_null(0) >= 500) & (pl.col("_later_ok") == 0)
     ).join(ok_roots, on="request_id", how="semi")
