@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from logtrace.ingest import FormatOptions
 from logtrace.sources import resolve_sources
-from logtrace.timelines import matching
+from logtrace.timelines import matching, parents
 from logtrace.timelines.load import TimelineOptions, load
 
 SAMPLE = Path(__file__).parent.parent / "sample_logs"
@@ -113,7 +113,7 @@ def test_depth_counts_steps_up_to_the_root_a_missing_parent_and_the_cap_in_a_loo
         },
         schema={"sid": pl.UInt64, "parent_sid": pl.UInt64},
     )
-    depth = stages._depth(links).get_column("depth").to_list()
+    depth = parents.depth(links).get_column("depth").to_list()
     assert depth == [0, 1, 2, 1, 64, 64]
 
 
