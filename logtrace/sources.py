@@ -2,14 +2,13 @@
 
 A source is read in chunks of whole lines (bytes), so memory stays bounded however big
 the file is, and each chunk becomes a polars frame of ``line_no`` and ``line`` without a
-Python loop over lines. Each source carries the host and service its lines belong to.
+Python loop over lines (``lines.py``). Each source carries the host and service its lines belong to.
 """
 
 from __future__ import annotations
 
 import codecs
 import glob
-import io
 import os
 import re
 import sys
@@ -22,6 +21,7 @@ from typing import BinaryIO
 import polars as pl
 
 from logtrace.errors import InputError
+from logtrace.lines import frame_of
 
 STDIN = "-"
 # Lines are parsed a chunk at a time, a few chunks in flight (ingest.WORKERS): peak memory
@@ -30,9 +30,7 @@ STDIN = "-"
 CHUNK_BYTES = 16 * 1024 * 1024
 _READ_BYTES = 4 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
-_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_BOMS_AT_LINE_START = re.compile(b"(?m)^(?:" + re.escape(_BOM) + b")+")
 # A "line" this long is binary data (a core dump, /dev/urandom): it is cut here, and the
 # rest of it up to the next newline skipped, so that memory stays bounded.
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -86,14 +84,6 @@ class ReadReport:
     warnings: list[str] = field(default_factory=list)
     bytes_read: int = 0
     truncated: bool = False
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """Whole lines of one source as bytes; ``first_line_no`` is 1-based."""
-
-    data: bytes
-    first_line_no: int = 1
 
 
 def host_from_path(path: str) -> str:
@@ -365,78 +355,9 @@ def iter_frames(
     """Frames of ``line_no`` and ``line`` covering every line of the source, in order."""
     line_no = 1
     for data in iter_blocks(source, report, chunk_bytes):
-        frame = _frame(_utf8_text(data), line_no)
+        frame = frame_of(data, line_no)
         line_no += frame.height
         yield frame
-
-
-# --- bytes to a frame of lines -------------------------------------------------------------
-
-_SEPARATORS = (b"\x1f", b"\x1e", b"\x01", b"\x00", b"\x02", b"\x03")
-
-
-def _hex_escape_errors(exc: UnicodeError) -> tuple[str, int]:
-    assert isinstance(exc, UnicodeDecodeError)
-    bad = exc.object[exc.start : exc.end]
-    return "".join(f"\\x{b:02X}" for b in bad), exc.end
-
-
-codecs.register_error("logtrace-hex", _hex_escape_errors)
-
-
-def _as_utf8(data: bytes) -> bytes:
-    r"""Valid UTF-8 for polars. Bytes that are not UTF-8 become ``\xHH`` text, the same
-    escape nginx itself uses, so nothing is dropped and the value stays decodable."""
-    if data.isascii():
-        return data
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("utf-8", errors="logtrace-hex").encode("utf-8")
-    return data
-
-
-def lines_frame(chunk: Chunk) -> pl.DataFrame:
-    """A frame of ``line_no`` (UInt32, from ``chunk.first_line_no``) and ``line``.
-
-    Blank lines are null. The ``line`` column is left exactly as polars read it: touching
-    it (even ``fill_null``) makes polars copy it into one buffer and lose the parallelism
-    of the chunked original.
-    """
-    return _frame(_utf8_text(chunk.data), chunk.first_line_no)
-
-
-def _utf8_text(raw: bytes) -> bytes:
-    """The bytes the frame is made of: valid UTF-8, without byte order marks."""
-    data = _as_utf8(raw)
-    if _BOM in data:
-        # polars drops a byte order mark that starts its input: drop those that start any
-        # line (files concatenated with cat), or the lines would depend on the chunking.
-        data = _BOMS_AT_LINE_START.sub(b"", data)
-    return data
-
-
-def _frame(data: bytes, first_line_no: int) -> pl.DataFrame:
-    frame: pl.DataFrame | None = None
-    sep = next((s for s in _SEPARATORS if s not in data), None)
-    if sep is not None and data:
-        frame = pl.read_csv(
-            io.BytesIO(data),
-            has_header=False,
-            separator=sep.decode(),
-            quote_char=None,
-            schema={"line": pl.String},
-            eol_char="\n",
-        )
-    if frame is None:
-        text = data.decode("utf-8")
-        parts = text.split("\n") if text else []  # nothing left: no line at all
-        if text.endswith("\n"):
-            parts.pop()
-        frame = pl.DataFrame(
-            {"line": [p.removesuffix("\r") or None for p in parts]}, schema={"line": pl.String}
-        )
-    return frame.with_row_index("line_no", offset=first_line_no)
 
 
 def read_lines(source: Source, numbers: set[int]) -> dict[int, str]:

@@ -32,12 +32,13 @@ from logtrace.analysis.latency import ANALYZE_COLUMNS
 from logtrace.applog import AppFormat, AppLogOptions, parse_app_chunk
 from logtrace.errors import FormatError
 from logtrace.ingest import FormatOptions, FormatResolver, IngestReport, iter_lines
+from logtrace.lines import Chunk, lines_frame
 from logtrace.log_format.compiler import CompiledFormat, compile_format
 from logtrace.log_format.grammar import Escape, Literal, LogFormat, VarRef, parse_log_format
 from logtrace.log_format.presets import PRESETS
 from logtrace.log_format.variables import KNOWN_VARIABLES
 from logtrace.parse import SourceStats, diagnose, parse_chunk
-from logtrace.sources import Chunk, ReadReport, Source, iter_frames, lines_frame
+from logtrace.sources import ReadReport, Source, iter_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

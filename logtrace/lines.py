@@ -1,0 +1,99 @@
+"""Bytes of whole lines → a polars frame of ``line_no`` and ``line``.
+
+polars splits the lines (a CSV read with a separator byte the data does not hold), so
+there is no Python loop over lines. Bytes that are not UTF-8 become ``\\xHH`` text, byte
+order marks at the start of a line are dropped, CRLF ends are trimmed, blank lines are null.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+_BOM = b"\xef\xbb\xbf"
+_BOMS_AT_LINE_START = re.compile(b"(?m)^(?:" + re.escape(_BOM) + b")+")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Whole lines of one source as bytes; ``first_line_no`` is 1-based."""
+
+    data: bytes
+    first_line_no: int = 1
+
+
+_SEPARATORS = (b"\x1f", b"\x1e", b"\x01", b"\x00", b"\x02", b"\x03")
+
+
+def _hex_escape_errors(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    bad = exc.object[exc.start : exc.end]
+    return "".join(f"\\x{b:02X}" for b in bad), exc.end
+
+
+codecs.register_error("logtrace-hex", _hex_escape_errors)
+
+
+def _as_utf8(data: bytes) -> bytes:
+    r"""Valid UTF-8 for polars. Bytes that are not UTF-8 become ``\xHH`` text, the same
+    escape nginx itself uses, so nothing is dropped and the value stays decodable."""
+    if data.isascii():
+        return data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="logtrace-hex").encode("utf-8")
+    return data
+
+
+def frame_of(data: bytes, first_line_no: int = 1) -> pl.DataFrame:
+    """A frame of ``line_no`` (UInt32, from ``first_line_no``) and ``line`` from bytes of
+    whole lines (see :func:`lines_frame`)."""
+    return _frame(_utf8_text(data), first_line_no)
+
+
+def lines_frame(chunk: Chunk) -> pl.DataFrame:
+    """A frame of ``line_no`` (UInt32, from ``chunk.first_line_no``) and ``line``.
+
+    Blank lines are null. The ``line`` column is left exactly as polars read it: touching
+    it (even ``fill_null``) makes polars copy it into one buffer and lose the parallelism
+    of the chunked original.
+    """
+    return frame_of(chunk.data, chunk.first_line_no)
+
+
+def _utf8_text(raw: bytes) -> bytes:
+    """The bytes the frame is made of: valid UTF-8, without byte order marks."""
+    data = _as_utf8(raw)
+    if _BOM in data:
+        # polars drops a byte order mark that starts its input: drop those that start any
+        # line (files concatenated with cat), or the lines would depend on the chunking.
+        data = _BOMS_AT_LINE_START.sub(b"", data)
+    return data
+
+
+def _frame(data: bytes, first_line_no: int) -> pl.DataFrame:
+    frame: pl.DataFrame | None = None
+    sep = next((s for s in _SEPARATORS if s not in data), None)
+    if sep is not None and data:
+        frame = pl.read_csv(
+            io.BytesIO(data),
+            has_header=False,
+            separator=sep.decode(),
+            quote_char=None,
+            schema={"line": pl.String},
+            eol_char="\n",
+        )
+    if frame is None:
+        text = data.decode("utf-8")
+        parts = text.split("\n") if text else []  # nothing left: no line at all
+        if text.endswith("\n"):
+            parts.pop()
+        frame = pl.DataFrame(
+            {"line": [p.removesuffix("\r") or None for p in parts]}, schema={"line": pl.String}
+        )
+    return frame.with_row_index("line_no", offset=first_line_no)
