@@ -58,7 +58,7 @@ def golden(update_golden: bool):  # type: ignore[no-untyped-def]
 
 def lines_of(text: str) -> pl.DataFrame:
     """A frame of line_no/line from text, exactly as sources.py builds it."""
-    from logtrace.sources import Chunk, lines_frame
+    from logtrace.lines import Chunk, lines_frame
 
     return lines_frame(Chunk(text.encode("utf-8"), 1))
 

@@ -29,9 +29,9 @@ from logtrace.applog import (
     parse_app_chunk,
     service_from_line,
 )
+from logtrace.lines import Chunk, lines_frame
 from logtrace.parse import BLANK
 from logtrace.schema import LINES_APP, REJECTS
-from logtrace.sources import Chunk, lines_frame
 
 SAMPLES = Path(__file__).parent.parent / "sample_logs"
 APPLOG = Path(__file__).parent / "fixtures" / "applog"
