@@ -13,16 +13,19 @@ import polars as pl
 
 BAD_REQUEST = "(no path)"  # garbage request lines, TLS probes, empty requests
 
-# One alternation for every kind of id. The trailing (/|$) makes "/123" not match
-# "/123abc"; a pass consumes the slash after a segment, so it runs twice (/1/2).
-_ID = r"/(?:[0-9]+|[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{16,})(/|$)"
+# One alternation for every kind of id, between two slashes: paths get a "/" appended
+# first, so the end of a path needs no "$" alternative and the replacement no capture
+# group (a capture makes the regex engine several times slower). A pass consumes the
+# slash after a segment, so it runs twice (/1/2).
+_ID = r"/(?:[0-9]+|[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{16,})/"
 _LONG = r"/[A-Za-z0-9_-]{20,}(/|$)"
 _TOKEN = r"/([A-Za-z0-9_-]{20,})(/|$)"
 _HASH_IN_NAME = r"\.[0-9a-f]{8,}\."
 
 
 def _template(path: pl.Expr) -> pl.Expr:
-    out = path.str.replace_all(_ID, "/{id}${1}").str.replace_all(_ID, "/{id}${1}")
+    padded = path + pl.lit("/")
+    out = padded.str.replace_all(_ID, "/{id}/").str.replace_all(_ID, "/{id}/").str.head(-1)
     return out.str.replace(_HASH_IN_NAME, ".{hash}.")
 
 

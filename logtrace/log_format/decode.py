@@ -18,7 +18,8 @@ from logtrace.log_format.variables import Shape
 from logtrace.schema import MAX_SECONDS
 
 _HEX_ESCAPE = re.compile(rb"\\x([0-9A-Fa-f]{2})")
-_ABSOLUTE_FORM = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?]*"
+# scheme://authority and the "/" after it (or the end), or nothing at all: "/" instead
+_ABSOLUTE_FORM = r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?]*(?:/|$)|$)"
 
 
 def unescape_nginx(value: str) -> str:
@@ -134,10 +135,13 @@ def split_request(request: pl.Expr) -> dict[str, pl.Expr]:
 
 
 def origin_path(path: pl.Expr) -> pl.Expr:
-    """The path of an absolute-form target (``http://host/p`` → ``/p``); others unchanged."""
-    stripped = path.str.replace(_ABSOLUTE_FORM, "")
-    stripped = pl.when(stripped == "").then(pl.lit("/")).otherwise(stripped)
-    return pl.when(path.str.starts_with("/")).then(path).otherwise(stripped)
+    """The path of an absolute-form target (``http://host/p`` → ``/p``, ``http://host`` →
+    ``/``) and ``/`` for an empty one; others unchanged. ``path`` holds no ``?``: the
+    query is split off first.
+
+    One regex replace: a ``when``/``otherwise`` would build both branches for every line.
+    """
+    return path.str.replace(_ABSOLUTE_FORM, "/")
 
 
 def split_target(target: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
