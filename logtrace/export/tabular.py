@@ -63,14 +63,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Iterator
-from itertools import groupby
-from operator import itemgetter
 from typing import BinaryIO, Literal, cast
 
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from logtrace.analysis.critical_path import critical_path, critical_share
+from logtrace.analysis.critical_path import critical_shares
 from logtrace.export.batch import ExportInfo, TraceBatch
 from logtrace.export.csv import spreadsheet_safe
 from logtrace.export.ids import (
@@ -128,26 +126,23 @@ def spans_table(prepared: Prepared) -> pl.DataFrame:
 
 def _critical(spans: pl.DataFrame, roots: pl.DataFrame) -> pl.DataFrame:
     """Per request, the span longest on its critical path, and for how long."""
-    root_of = dict(roots.select("request_id", "span_id").iter_rows())
-    rows = spans.select("request_id", "span_id", "parent_span_id", "start", "end").sort(
-        "request_id", maintain_order=True
+    shares = critical_shares(
+        spans.select("request_id", "span_id", "parent_span_id", "start", "end"),
+        roots.select("request_id", "span_id"),
     )
-    found = []
-    for rid, group in groupby(rows.iter_rows(), key=itemgetter(0)):
-        share = critical_share(critical_path([row[1:] for row in group], root_of[rid]))
-        if share:
-            top = max(share, key=share.__getitem__)
-            found.append((rid, top, share[top]))
-    schema = {c: REQUEST_TABLE[c] for c in ("request_id", "critical_span_id", "critical_s")}
+    # The longest; of equals, the one the walk reached first (as critical_share orders them).
+    top = (
+        shares.sort(["critical_s", "first"], descending=[True, False])
+        .unique("request_id", keep="first")
+        .select("request_id", pl.col("span_id").alias("critical_span_id"), "critical_s")
+    )
     names = spans.select(
         "request_id",
         pl.col("span_id").alias("critical_span_id"),
         pl.col("service").alias("critical_service"),
         pl.col("name").alias("critical_name"),
     ).unique(["request_id", "critical_span_id"], keep="first")
-    return pl.DataFrame(found, schema=schema, orient="row").join(
-        names, on=["request_id", "critical_span_id"], how="left"
-    )
+    return top.join(names, on=["request_id", "critical_span_id"], how="left")
 
 
 def requests_table(prepared: Prepared) -> pl.DataFrame:
