@@ -34,7 +34,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from logtrace.analysis.analyze import Analysis, AnalyzeOptions, analyze
-    from logtrace.analysis.latency import Filters
+    from logtrace.analysis.derive import Filters
     from logtrace.analysis.slowest import slowest_requests
     from logtrace.errors import LogtraceError
     from logtrace.ingest import FormatOptions

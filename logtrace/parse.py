@@ -13,13 +13,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from logtrace.log_format.compiler import (
-    MATCHED,
-    CompiledFormat,
-    Conversion,
-    conversions,
-    regex_escape,
-)
+from logtrace.log_format.compiler import MATCHED, CompiledFormat, regex_escape
+from logtrace.log_format.convert import Conversion, conversions
 from logtrace.log_format.grammar import Literal
 from logtrace.schema import REJECTS
 

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 import logtrace.sources as sources_module
-from logtrace.analysis.latency import ANALYZE_COLUMNS
+from logtrace.analysis.derive import ANALYZE_COLUMNS
 from logtrace.applog import AppFormat, AppLogOptions, parse_app_chunk
 from logtrace.errors import FormatError
 from logtrace.ingest import FormatOptions, FormatResolver, IngestReport, iter_lines

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from logtrace.analysis.analyze import AnalyzeOptions, analyze
-from logtrace.analysis.latency import Filters, nearest_rank, percentiles
+from logtrace.analysis.derive import Filters
+from logtrace.analysis.latency import nearest_rank, percentiles
 from logtrace.ingest import FormatOptions
 from logtrace.sources import resolve_sources
 

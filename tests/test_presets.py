@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logtrace.analysis.latency import derive
+from logtrace.analysis.derive import derive
 from logtrace.errors import FormatError
 from logtrace.ingest import FormatOptions, FormatResolver
 from logtrace.log_format.presets import PRESETS, get_preset

@@ -13,15 +13,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from logtrace.analysis.derive import ANALYZE_COLUMNS, Filters, derive
 from logtrace.analysis.insights import InsightOptions, Insights, find_insights
-from logtrace.analysis.latency import (
-    ANALYZE_COLUMNS,
-    Filters,
-    LatencyReport,
-    Partials,
-    derive,
-    finish,
-)
+from logtrace.analysis.latency import LatencyReport, Partials, finish
 from logtrace.analysis.services import host_table, service_table
 from logtrace.analysis.slow_paths import SlowPath, slow_paths
 from logtrace.ingest import (

@@ -18,27 +18,9 @@ from datetime import datetime
 
 import polars as pl
 
-from logtrace.routes import with_routes
-
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 PERCENTILE_COLUMNS = ("p50_s", "p90_s", "p95_s", "p99_s")
 
-# The columns analyze asks the parser for; absent ones are simply not in the format.
-ANALYZE_COLUMNS = frozenset(
-    {
-        "time",
-        "start",
-        "request_time_s",
-        "status",
-        "method",
-        "path",
-        "request_id",
-        "upstream_response_time_s",
-        "upstream_status",
-        "upstream_addr",
-        "body_bytes_sent",
-    }
-)
 SLOWEST_COLUMNS = (
     "time",
     "request_id",
@@ -53,65 +35,6 @@ SLOWEST_COLUMNS = (
     "source",
     "line_no",
 )
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which lines analyze looks at; all conditions must hold."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    route: str | None = None  # regex on the route template
-    path: str | None = None  # regex on the path
-    status: tuple[tuple[int, int], ...] = ()  # inclusive ranges: 5xx → (500, 599)
-
-    def expr(self, columns: list[str]) -> pl.Expr | None:
-        conds: list[pl.Expr] = []
-        if self.since is not None and "time" in columns:
-            conds.append(pl.col("time") >= self.since)
-        if self.until is not None and "time" in columns:
-            conds.append(pl.col("time") < self.until)
-        if self.route is not None:
-            conds.append(pl.col("route").str.contains(self.route).fill_null(value=False))
-        if self.path is not None and "path" in columns:
-            conds.append(pl.col("path").str.contains(self.path).fill_null(value=False))
-        if self.status and "status" in columns:
-            conds.append(
-                pl.any_horizontal([pl.col("status").is_between(lo, hi) for lo, hi in self.status])
-            )
-        if not conds:
-            return None
-        return pl.all_horizontal(conds)
-
-
-def derive(lines: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
-    """Add route, upstream time (all attempts), attempts, retry cost and nginx-side time."""
-    lf = (
-        with_routes(lines)
-        if "path" in columns
-        else lines.with_columns(route=pl.lit(None, pl.String))
-    )
-    if "upstream_response_time_s" in columns:
-        urt = pl.col("upstream_response_time_s")
-        lf = lf.with_columns(
-            urt.list.sum().alias("upstream_time_s"),
-            urt.list.len().cast(pl.UInt32).alias("upstream_attempts"),
-            # Every attempt but the last failed and was retried.
-            (urt.list.sum() - urt.list.last().fill_null(0.0)).alias("retry_cost_s"),
-        ).with_columns(
-            pl.when(pl.col("upstream_attempts").is_null())
-            .then(None)
-            .otherwise(pl.col("upstream_time_s"))
-            .alias("upstream_time_s")
-        )
-        if "request_time_s" in columns:
-            # Monotonic upstream timers can exceed the wall-clock request time by 1 ms.
-            lf = lf.with_columns(
-                (pl.col("request_time_s") - pl.col("upstream_time_s").fill_null(0.0))
-                .clip(lower_bound=0.0)
-                .alias("nginx_time_s")
-            )
-    return lf
 
 
 @dataclass

@@ -15,7 +15,7 @@ from logtrace.cli.app import stderr_line
 from logtrace.errors import ExitStatus, UsageError
 
 if TYPE_CHECKING:
-    from logtrace.analysis.latency import Filters
+    from logtrace.analysis.derive import Filters
     from logtrace.ingest import FormatOptions, IngestReport
     from logtrace.sources import Source
     from logtrace.timelines.load import Loaded, TimelineOptions
@@ -173,7 +173,7 @@ def _check_regex(option: str, regex: str) -> None:
 def filters(
     since: str | None, until: str | None, route: str | None, path: str | None, status: str | None
 ) -> Filters:
-    from logtrace.analysis.latency import Filters
+    from logtrace.analysis.derive import Filters
 
     for option, regex in (("--route", route), ("--path", path)):
         if regex is not None:
