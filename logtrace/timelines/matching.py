@@ -14,7 +14,7 @@ the same method and path. When several fit:
 
 Pairs are assigned one to one, mutual best first, in a few vectorised rounds. The rest
 of the parents (a call made inside a served request, spans nobody claims) come from time
-containment in ``timelines.assemble`` and are flagged as guessed.
+containment in ``timelines.parents`` and are flagged as guessed.
 """
 
 from __future__ import annotations
