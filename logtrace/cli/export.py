@@ -14,6 +14,7 @@ from logtrace.errors import UsageError
 
 if TYPE_CHECKING:
     from logtrace.export.batch import ExportInfo
+    from logtrace.export.ids import ExportSummary
     from logtrace.export.tabular import What
     from logtrace.timelines.load import Loaded
 
@@ -93,7 +94,6 @@ def export_spans(
     """Every span of every request (or a table of requests) in a file format."""
     from logtrace.export.registry import export
     from logtrace.export.traces import trace_batches
-    from logtrace.render.console import safe_str
 
     if what not in ("spans", "requests"):
         raise UsageError(
@@ -105,12 +105,7 @@ def export_spans(
     batches = trace_batches(loaded, request_ids=request_id)
     per: What = "requests" if what == "requests" else "spans"
     summary = export(format, batches, out, _export_info(loaded), what=per)
-    for warning in summary.warnings:
-        stderr_line(f"warning: {safe_str(warning)}")
-    if out != "-":
-        stderr_line(
-            f"wrote {summary.spans:,} spans of {summary.traces:,} requests to {out} ({format})"
-        )
+    _report(summary, out, format, "requests")
     opt.warn_partial(loaded.ingest)
 
 
@@ -153,7 +148,6 @@ def export_traces(
     """Traces for Jaeger, Zipkin, Tempo: a file, or pushed to an OTLP collector."""
     from logtrace.export.registry import export
     from logtrace.export.traces import trace_batches
-    from logtrace.render.console import safe_str
 
     if endpoint is not None and to not in ("otlp", "otlp-json"):
         raise UsageError("--endpoint pushes OTLP", "use --to otlp with --endpoint")
@@ -184,14 +178,20 @@ def export_traces(
         if error is not None:
             raise error
     else:
-        summary = export(to, batches, out or "-", info)
-        for warning in summary.warnings:
-            stderr_line(f"warning: {safe_str(warning)}")
-        if out not in (None, "-"):
-            stderr_line(
-                f"wrote {summary.spans:,} spans of {summary.traces:,} traces to {out} ({to})"
-            )
+        _report(export(to, batches, out or "-", info), out or "-", to, "traces")
     opt.warn_partial(loaded.ingest)
+
+
+def _report(summary: ExportSummary, out: str, fmt: str, traces: str) -> None:
+    """An export's warnings, and what it wrote where (not when it wrote to stdout)."""
+    from logtrace.render.console import safe_str
+
+    for warning in summary.warnings:
+        stderr_line(f"warning: {safe_str(warning)}")
+    if out != "-":
+        stderr_line(
+            f"wrote {summary.spans:,} spans of {summary.traces:,} {traces} to {out} ({fmt})"
+        )
 
 
 def _headers(pairs: list[str]) -> dict[str, str]:

@@ -13,7 +13,9 @@ import re
 import sys
 from typing import TextIO
 
+from rich import box
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 # C0 and C1 controls, DEL, and Unicode bidi/format characters that can reorder or hide text.
@@ -75,3 +77,14 @@ def record_console(width: int = 100) -> Console:
         markup=False,
         file=io.StringIO(),
     )
+
+
+def report_table(title: str, *columns: tuple[str, str], no_wrap: bool = False) -> Table:
+    """A titled report table with ``(name, justify)`` columns, as every report section
+    draws them."""
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, title_style="bold"
+    )
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
+    return table

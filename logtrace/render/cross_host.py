@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich import box
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from logtrace.analysis.analyze import CrossHost
 from logtrace.render import format as fmt
-from logtrace.render.console import safe, safe_str
+from logtrace.render.console import report_table, safe, safe_str
 
 _KIND = {"SERVER": "serving", "CLIENT": "calling"}
-
-
-def _table(title: str) -> Table:
-    return Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, title_style="bold"
-    )
 
 
 def _offset(row: dict[str, object]) -> str:
@@ -39,8 +32,8 @@ def _offset(row: dict[str, object]) -> str:
 
 def hosts_table(cross: CrossHost) -> Table:
     """Hosts, what runs on them, how precise their clocks are and how far off."""
-    table = _table("Hosts")
-    for name, justify in (
+    table = report_table(
+        "Hosts",
         ("host", "left"),
         ("services", "left"),
         ("logs", "left"),
@@ -49,8 +42,8 @@ def hosts_table(cross: CrossHost) -> Table:
         ("requests", "right"),
         ("clock offset", "right"),
         ("corrected spans", "right"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        no_wrap=True,
+    )
     for row in cross.hosts.iter_rows(named=True):
         precision = row["precision_s"]
         table.add_row(
@@ -68,8 +61,8 @@ def hosts_table(cross: CrossHost) -> Table:
 
 def services_table(cross: CrossHost) -> Table:
     """Total and self time per service: where the time is spent, not just waited."""
-    table = _table("Time per service (self time excludes waiting for the calls it made)")
-    for name, justify in (
+    table = report_table(
+        "Time per service (self time excludes waiting for the calls it made)",
         ("service", "left"),
         ("as", "left"),
         ("spans", "right"),
@@ -80,8 +73,8 @@ def services_table(cross: CrossHost) -> Table:
         ("p50", "right"),
         ("p99", "right"),
         ("5xx", "right"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        no_wrap=True,
+    )
     for row in cross.services.iter_rows(named=True):
         errors = row["errors"]
         table.add_row(
@@ -103,15 +96,14 @@ def slow_paths_section(cross: CrossHost) -> Iterable[RenderableType]:
     """For the slowest requests: the call path and the spans that dominate it."""
     if not cross.slow_paths:
         return
-    table = _table(f"Slow paths (critical paths of the {len(cross.slow_paths)} slowest requests)")
-    for name, justify in (
+    table = report_table(
+        f"Slow paths (critical paths of the {len(cross.slow_paths)} slowest requests)",
         ("request id", "left"),
         ("request", "left"),
         ("took", "right"),
         ("path", "left"),
         ("most time on the path", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    )
     for p in cross.slow_paths:
         top = "; ".join(f"{service} {op} {fmt.duration(sec)}" for service, op, sec in p.top[:2])
         status = f" {p.status}" if p.status is not None else ""

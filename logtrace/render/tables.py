@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import polars as pl
-from rich import box
 from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
@@ -16,25 +15,16 @@ from logtrace.analysis.latency import Latency, LatencyReport
 from logtrace.errors import caret_window
 from logtrace.ingest import IngestReport
 from logtrace.render import format as fmt
-from logtrace.render.console import safe, safe_str
+from logtrace.render.console import report_table, safe, safe_str
 from logtrace.render.cross_host import render_cross_host
 from logtrace.render.insights import render_insights
 
 MAX_ROUTES = 15
 
 
-def _table(title: str, *columns: tuple[str, str]) -> Table:
-    table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, title_style="bold"
-    )
-    for name, justify in columns:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    return table
-
-
 def sources_table(ingest: IngestReport) -> Table:
     """One row per source: what it is and how many of its lines were read."""
-    table = _table(
+    table = report_table(
         "Sources",
         ("source", "left"),
         ("host", "left"),
@@ -128,7 +118,7 @@ def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> Table:
     has_upstream = "upstream_p50_s" in rep.routes.columns
     shown = min(limit, rep.routes.height)
     order = "total time" if has_latency else "requests"
-    table = _table(f"Routes (top {shown} of {rep.routes.height} by {order})")
+    table = report_table(f"Routes (top {shown} of {rep.routes.height} by {order})")
     table.add_column("route", min_width=20, max_width=48, overflow="ellipsis", no_wrap=True)
     numeric = ["requests"]
     if has_latency:
@@ -165,7 +155,7 @@ def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> Table:
 
 def slowest_table(slowest: pl.DataFrame) -> Table:
     """The slowest requests, with where their time went; ids in full, to copy."""
-    table = _table(f"Slowest requests (top {slowest.height})")
+    table = report_table(f"Slowest requests (top {slowest.height})")
     times = slowest.get_column("time") if "time" in slowest.columns else None
     one_day = times is not None and times.dt.date().n_unique() == 1
     table.add_column("time" if not one_day else "time (UTC)", no_wrap=True)

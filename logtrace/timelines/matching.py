@@ -225,11 +225,6 @@ def costed(cands: Candidates, spans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def candidate_pairs(spans: pl.DataFrame) -> pl.DataFrame:
-    """Every plausible (callee SERVER, caller CLIENT) pair with a cost; lower is better."""
-    return costed(candidates(spans), spans)
-
-
 def assign(pairs: pl.DataFrame) -> pl.DataFrame:
     """One caller per callee and one callee per caller, mutual best first."""
     order = pairs.select(pl.arg_sort_by("cost")).to_series()
