@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from logtrace.ingest import FormatOptions
 from logtrace.sources import resolve_sources
-from logtrace.timelines import matching, parents
+from logtrace.timelines import matching, names, parents, placement
 from logtrace.timelines.load import TimelineOptions, load
 
 SAMPLE = Path(__file__).parent.parent / "sample_logs"
@@ -34,31 +34,37 @@ def spans() -> pl.DataFrame:
 
 
 def _reference_pairs(spans: pl.DataFrame) -> pl.DataFrame:
-    """Candidate pairs as a join on the strings, ranked by a window per group."""
+    """Candidate pairs as a join on the strings, ranked by a window per group, each span's
+    peer compared with the other's names in Python."""
     has_key = pl.col("request_id").is_not_null() & pl.col("path").is_not_null()
 
     def ranked(kind: str, suffix: str) -> pl.DataFrame:
         side = spans.filter((pl.col("kind") == kind) & has_key)
         group = ["request_id", "path", "source"]
-        own = pl.col("line_sid") == pl.col("sid")
-        line_start = (
-            pl.when(~own).then(pl.col("start")).min().over("line_sid").fill_null(pl.col("start"))
+        coarse = pl.col("precision_s") >= matching.COARSE_S
+        line_time = (
+            pl.when(coarse)
+            .then(pl.col("raw_end").max().over("line_sid"))
+            .otherwise(pl.col("raw_start").min().over("line_sid"))
         )
         lines = (
-            side.with_columns(line_start.alias("_ls"))
+            side.with_columns(line_time.alias("_t"))
             .group_by("line_sid")
-            .agg(*(pl.col(c).first() for c in group), pl.col("_ls").first())
+            .agg(*(pl.col(c).first() for c in group), pl.col("_t", "line_no").first())
         )
-        rank = pl.struct("_ls", "line_sid").rank("dense").over(group).alias("rank")
+        rank = pl.struct("_t", "line_no", "line_sid").rank("dense").over(group).alias("rank")
         ranks = lines.select("line_sid", rank)
         return side.join(ranks, on="line_sid").select(
             "request_id",
             "path",
             *(
                 pl.col(c).alias(f"{c}{suffix}")
-                for c in ("sid", "source", "origin", "method", "status", "start", "end", "rank")
+                for c in (
+                    "sid", "source", "origin", "method", "status", "start", "end", "rank",
+                    "raw_start", "raw_end", "peer", "service", "host",
+                )
             ),
-        )
+        )  # fmt: skip
 
     pairs = ranked("SERVER", "").join(ranked("CLIENT", "_c"), on=["request_id", "path"])
     pairs = pairs.filter(
@@ -69,18 +75,26 @@ def _reference_pairs(spans: pl.DataFrame) -> pl.DataFrame:
             | (pl.col("method") == pl.col("method_c"))
         )
     )
+    fit = pl.struct("peer_c", "service", "host").map_elements(
+        lambda r: names.fits(r["peer_c"], r["service"], r["host"]), return_dtype=pl.Boolean
+    )
     tier = pl.when((pl.col("origin") == "app") & (pl.col("origin_c") == "app")).then(10)
     status_gap = pl.when(pl.col("status") != pl.col("status_c")).then(0.5).otherwise(0.0)
     gap_s = (pl.col("start") - pl.col("start_c")).dt.total_microseconds().abs() / 1e6
-    duration = (pl.col("end") - pl.col("start")).dt.total_microseconds()
-    duration_c = (pl.col("end_c") - pl.col("start_c")).dt.total_microseconds()
+    duration = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds()
+    duration_c = (pl.col("raw_end_c") - pl.col("raw_start_c")).dt.total_microseconds()
+    waited = ((duration_c - duration) / 1e6).clip(0.0, 1.0) * 0.3
     cost = (
         tier.otherwise(0)
         + (pl.col("rank").cast(pl.Int64) - pl.col("rank_c").cast(pl.Int64)).abs()
         + status_gap
-        + pl.when(duration_c + 2000 < duration).then(0.5).otherwise(0.0)
+        + pl.when(duration_c + 2000 < duration).then(0.5).otherwise(waited)
+        + pl.when(pl.col("_fits")).then(-0.3)
+        .when(~pl.col("_fits") & (pl.col("origin") == "app")).then(0.5)
+        .otherwise(0.0)
         + gap_s.clip(upper_bound=5.0) * 0.1
-    )
+    )  # fmt: skip
+    pairs = pairs.with_columns(fit.alias("_fits"))
     return pairs.select("sid", "sid_c", cost.alias("cost")).sort("sid", "sid_c")
 
 
@@ -122,8 +136,9 @@ def test_depth_counts_steps_up_to_the_root_a_missing_parent_and_the_cap_in_a_loo
 
 
 def test_attempts_upstream_time_to_the_end_of_the_line_places_a_coarse_line() -> None:
-    """Two attempts on a whole-second line: the line ends where the first attempt's callee
-    started plus the upstream time of both attempts."""
+    """Two attempts on a whole-second line: the first attempt's callee ran inside it, so the
+    line ended between its callee's end plus the second attempt and its callee's start
+    plus both attempts: in the middle of that window."""
     at = T0 + timedelta(seconds=10)
     line, first, second, callee = 1, 2, 3, 4
     base = {
@@ -164,7 +179,7 @@ def test_attempts_upstream_time_to_the_end_of_the_line_places_a_coarse_line() ->
             "line_sid": callee,
             "attempt": None,
             "raw_start": at + timedelta(milliseconds=400),
-            "raw_end": at + timedelta(milliseconds=418),
+            "raw_end": at + timedelta(milliseconds=408),
         },
     ]
     spans = pl.DataFrame(
@@ -188,7 +203,7 @@ def test_attempts_upstream_time_to_the_end_of_the_line_places_a_coarse_line() ->
         {"sid": [callee], "sid_c": [first], "precision": [0.000001]},
         schema={"sid": pl.UInt64, "sid_c": pl.UInt64, "precision": pl.Float64},
     )
-    placed, _ = stages._place_coarse(spans, pairs)
+    placed, _ = placement.place(spans, pairs)
     ends = dict(placed.select("sid", "end").iter_rows())
-    assert ends[line] == at + timedelta(milliseconds=430)
-    assert ends[first] == at + timedelta(milliseconds=410)
+    assert ends[line] == at + timedelta(milliseconds=429)
+    assert ends[first] == at + timedelta(milliseconds=409)

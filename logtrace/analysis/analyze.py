@@ -126,6 +126,27 @@ def entry_sources(loaded: Loaded) -> list[str]:
     return sorted(share.get_column("source").to_list())
 
 
+def entry_lines(loaded: Loaded, entries: list[str]) -> pl.DataFrame:
+    """The nginx lines of requests as they entered: each trace's outermost nginx line (an
+    internal proxy's lines are calls, never more requests), and the lines without a
+    request id of the sources where requests enter."""
+    nginx = loaded.nginx
+    if nginx.is_empty():
+        return nginx
+    spans = loaded.timelines.spans
+    roots = spans.filter(
+        pl.col("parent_sid").is_null()
+        & (pl.col("origin") == "nginx")
+        & (pl.col("kind") == "SERVER")
+    ).select("source", "line_no")
+    no_id = pl.col("request_id").is_null() | (pl.col("request_id") == "")
+    if not entries:  # no trace has an nginx root: every line is its own request
+        return nginx.filter(no_id | pl.col("request_id").is_not_null())
+    rooted = nginx.join(roots, on=["source", "line_no"], how="semi")
+    unjoined = nginx.filter(no_id & pl.col("source").is_in(entries))
+    return pl.concat([rooted, unjoined], how="vertical_relaxed")
+
+
 def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     loaded = load(
         sources,
@@ -141,7 +162,7 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
     entries = entry_sources(loaded)
     partials = Partials(top=options.top)
     if not loaded.nginx.is_empty():
-        edge = loaded.nginx.filter(pl.col("source").is_in(entries)) if entries else loaded.nginx
+        edge = entry_lines(loaded, entries)
         if edge.height:
             partials.add(_derived(edge, options.filters))
     spans = loaded.timelines.spans

@@ -17,6 +17,7 @@ user agents it never shows.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -86,11 +87,14 @@ class CompiledFormat:
         return tuple(out)
 
     def fields_for(self, needed: frozenset[str] | None) -> tuple[Field, ...]:
-        """The fields whose columns are needed (all when ``needed`` is None)."""
+        """The fields whose columns are needed (all when ``needed`` is None; ``ANY_ID``
+        among them asks for every variable that may hold a request id)."""
         chosen: dict[str, Field] = {}
+        any_id = needed is not None and ANY_ID in needed
         for f in self.fields:
             cols = _columns_of(f.var)
-            if needed is not None and not (set(cols) & needed):
+            wanted = needed is None or bool(set(cols) & needed)
+            if not wanted and not (any_id and is_id_column(f.var.column)):
                 continue
             # The first occurrence of a column wins; time columns prefer the most precise.
             key = f.var.column
@@ -121,6 +125,20 @@ class CompiledFormat:
 
     def has_column(self, column: str) -> bool:
         return column in self.columns
+
+
+# Asked for among the needed columns: every variable whose name says it holds a request id.
+ANY_ID = "*request-id*"
+_ID_NAME = re.compile(
+    r"(?:^|_)(?:x_)?(?:request_?id|req_?id|rid|correlation_?id|trace_?id|traceparent)$"
+)
+
+
+def is_id_column(column: str) -> bool:
+    """Whether a variable's name says it carries a request id: ``$request_id``,
+    ``$http_x_request_id``, ``$http_x_correlation_id``, ``$http_traceparent``,
+    ``$otel_trace_id``, a ``map`` result such as ``$req_id`` ..."""
+    return _ID_NAME.search(column) is not None
 
 
 _TIME_RANK = {Shape.EPOCH: 0, Shape.TIME_ISO8601: 1, Shape.TIME_LOCAL: 2}

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from logtrace.timelines import matching, skew
+from logtrace.timelines import matching, paths, placement, skew
+from logtrace.timelines.matching import COARSE_S
 from logtrace.timelines.parents import TOL_US, break_cycles, depth, flat_spans, parents, us
 from logtrace.timelines.skew import HostOffset
 
-COARSE_S = 0.5  # timestamps this coarse (or worse) are placed, not trusted
 # More spans than this under one request id is not one request but an id that clients
 # reuse (a hard-coded X-Request-ID): joining them would cost the square of their number.
 MAX_TRACE_SPANS = 1000
@@ -113,87 +113,6 @@ def _apply_offsets(
     return out, corrected
 
 
-def _place_coarse(
-    spans: pl.DataFrame, pairs: pl.DataFrame
-) -> tuple[pl.DataFrame, dict[str, HostOffset]]:
-    """Move whole-second nginx lines (and their attempts) inside their second.
-
-    The end of a line is where its matched precise callee started plus the upstream time
-    from that attempt on; the host's window offset keeps every placement inside the second
-    the host logged.
-    """
-    coarse = spans.filter((pl.col("precision_s") >= COARSE_S) & (pl.col("origin") == "nginx"))
-    if coarse.is_empty():
-        return spans, {}
-    attempts = coarse.filter(pl.col("kind") == "CLIENT").with_columns(
-        (pl.col("raw_end") - pl.col("raw_start")).alias("_urt"),
-    )
-    # Upstream time from attempt k to the end of the line: its own and every later one,
-    # summed from the last attempt back (sorted once: no window per line).
-    attempts = attempts.sort("line_sid", "attempt", descending=[False, True])
-    summed = pl.col("_urt").cum_sum()
-    new_line = pl.col("line_sid").ne_missing(pl.col("line_sid").shift(1))
-    before_line = pl.when(new_line).then(summed - pl.col("_urt")).forward_fill()
-    attempts = attempts.with_columns((summed - before_line).alias("_to_end"))
-    # The callee's start as corrected so far (pairs hold the times they were matched on).
-    precise = (
-        pairs.filter(pl.col("precision") < COARSE_S)
-        .select(pl.col("sid_c").alias("sid"), pl.col("sid").alias("_callee"))
-        .join(
-            spans.select(pl.col("sid").alias("_callee"), pl.col("start").alias("_callee_start")),
-            on="_callee",
-        )
-        .drop("_callee")
-    )
-    anchored = (
-        attempts.join(precise, on="sid", how="inner")
-        .with_columns((pl.col("_callee_start") + pl.col("_to_end")).alias("true_end"))
-        .group_by("line_sid")
-        .agg(pl.col("true_end").max(), pl.col("host").first())
-    )
-    lines = coarse.filter(pl.col("kind") == "SERVER").select(
-        pl.col("sid").alias("line_sid"), "host", pl.col("raw_end").alias("logged_end")
-    )
-    anchors = lines.join(anchored.drop("host"), on="line_sid", how="inner")
-    windows = skew.window_offsets(anchors)
-    offs = _offset_frame(windows)
-    placed = (
-        lines.join(offs, on="host", how="left")
-        .join(anchored.select("line_sid", "true_end"), on="line_sid", how="left")
-        .with_columns((pl.col("logged_end") - us(pl.col("offset_s").fill_null(0.0))).alias("_lo"))
-        .with_columns(
-            pl.when(pl.col("true_end").is_not_null())
-            .then(
-                pl.max_horizontal(
-                    pl.col("_lo"),
-                    pl.min_horizontal(pl.col("true_end"), pl.col("_lo") + us(pl.lit(0.999999))),
-                )
-            )
-            .otherwise(pl.col("_lo") + us(pl.lit(0.5)))  # unanchored: the middle of its second
-            .alias("_end")
-        )
-        .select("line_sid", (pl.col("_end") - pl.col("logged_end")).alias("_shift"), "offset_s")
-    )
-    shifts = spans.select("line_sid").join(placed, on="line_sid", how="left", maintain_order="left")
-    out = spans.with_columns(
-        shifts.get_column("_shift"), shifts.get_column("offset_s")
-    ).with_columns(
-        pl.when(pl.col("_shift").is_not_null())
-        .then(pl.col("raw_start") + pl.col("_shift"))
-        .otherwise(pl.col("start"))
-        .alias("start"),
-        pl.when(pl.col("_shift").is_not_null())
-        .then(pl.col("raw_end") + pl.col("_shift"))
-        .otherwise(pl.col("end"))
-        .alias("end"),
-        pl.when(pl.col("_shift").is_not_null())
-        .then(pl.col("offset_s").fill_null(0.0))
-        .otherwise(pl.col("skew_s"))
-        .alias("skew_s"),
-    )
-    return out.drop("_shift", "offset_s"), windows
-
-
 def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
     """Parents, corrected times and depth for spans of any number of requests.
 
@@ -212,14 +131,16 @@ def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
         big = sizes.select("request_id")
         flat = flat_spans(spans.join(big, on="request_id", how="semi"))
         spans = spans.join(big, on="request_id", how="anti")
-    candidates = matching.candidates(spans)
+    mappings = paths.learn(spans)
+    candidates = matching.candidates(spans, mappings)
     pairs = matching.assign(matching.costed(candidates, spans))
-    offsets = skew.estimate_offsets(pairs)
+    evidence = pl.concat([pairs, skew.through_proxies(pairs, spans, COARSE_S)])
+    offsets = skew.estimate_offsets(evidence)
     corrected = 0
     notes: list[str] = []
     if skew_correction:
-        spans, corrected = _apply_offsets(spans, offsets, pairs)
-        spans, windows = _place_coarse(spans, pairs)
+        spans, corrected = _apply_offsets(spans, offsets, evidence)
+        spans, windows = placement.place(spans, pairs)
         offsets = {**offsets, **windows}
         pairs = matching.assign(matching.costed(candidates, spans))
     spans = break_cycles(depth(parents(spans, pairs)))

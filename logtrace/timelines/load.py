@@ -14,9 +14,11 @@ from logtrace.ingest import (
     iter_lines,
     require_parsed,
 )
+from logtrace.log_format.compiler import ANY_ID, is_id_column
 from logtrace.sources import Source
 from logtrace.timelines.assemble import MAX_TRACE_SPANS, Timelines, assemble
 from logtrace.timelines.spans import app_spans, nginx_spans
+from logtrace.timelines.twins import drop_twins
 
 # The nginx columns spans are made of (absent ones are simply not in the format).
 NGINX_COLUMNS = frozenset(
@@ -28,14 +30,13 @@ NGINX_COLUMNS = frozenset(
         "path",
         "target",
         "request_id",
-        "http_x_request_id",
         "upstream_response_time_s",
         "upstream_status",
         "upstream_addr",
     }
 )
-# nginx variables that can carry the id a request is known by, best first.
-ID_CANDIDATES = ("request_id", "http_x_request_id")
+# A W3C traceparent (``00-<trace id>-<parent id>-<flags>``): the trace id is the request id.
+TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$"
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,25 @@ class Loaded:
     id_columns: dict[str, str]  # nginx source -> the column used as request id
 
 
+def id_columns(nginx: pl.DataFrame, forced: str | None) -> list[str]:
+    """The nginx columns that may hold the request id, ``$request_id`` first."""
+    if forced:
+        return [forced] if forced in nginx.columns else []
+    found = [c for c in nginx.columns if is_id_column(c)]
+    return sorted(found, key=lambda c: (c != "request_id", c))
+
+
 def choose_id_columns(nginx: pl.DataFrame, app: pl.DataFrame, forced: str | None) -> dict[str, str]:
     """Which id each nginx source's lines are joined on.
 
     An edge nginx knows the request by ``$request_id`` (the id it sent upstream); an
-    internal proxy by ``$http_x_request_id`` (the id it received). Where a format logs
-    both, the one that also appears in the other sources wins.
+    internal proxy by the header it received (``$http_x_request_id``,
+    ``$http_x_correlation_id``, ``$http_traceparent`` ...). Where a format logs several,
+    the one that also appears most in the other sources wins (``$request_id`` on a tie).
     """
     if nginx.is_empty():
         return {}
-    present = [c for c in ((forced,) if forced else ID_CANDIDATES) if c and c in nginx.columns]
+    present = id_columns(nginx, forced)
     choice: dict[str, str] = {}
     sources = nginx.get_column("source").unique().to_list()
     for source in sources:
@@ -84,9 +94,21 @@ def choose_id_columns(nginx: pl.DataFrame, app: pl.DataFrame, forced: str | None
         known = (
             pl.concat(others).drop_nulls().unique() if others else pl.Series([], dtype=pl.String)
         )
-        overlap = {c: int(rows.get_column(c).is_in(known).sum()) for c in usable}
+        overlap = {c: int(rows.get_column(c).is_in(known.implode()).sum()) for c in usable}
         choice[source] = max(usable, key=lambda c: (overlap[c], c == "request_id"))
     return choice
+
+
+def with_trace_ids(nginx: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Id columns holding W3C traceparents hold their trace ids instead (checked on a
+    sample first: most formats have none)."""
+    out = []
+    for column in columns:
+        sample = nginx.get_column(column).drop_nulls().head(1000)
+        if sample.str.contains(TRACEPARENT).any():
+            trace_id = pl.col(column).str.extract(TRACEPARENT, 1)
+            out.append(pl.coalesce(trace_id, pl.col(column)).alias(column))
+    return nginx.with_columns(out) if out else nginx
 
 
 def _with_ids(nginx: pl.DataFrame, choice: dict[str, str]) -> pl.DataFrame:
@@ -105,7 +127,8 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     report = IngestReport()
     nginx_parts: list[pl.DataFrame] = []
     app_parts: list[pl.DataFrame] = []
-    columns = NGINX_COLUMNS | options.columns | ({options.id_field} if options.id_field else set())
+    forced = {options.id_field} if options.id_field else {ANY_ID}
+    columns = NGINX_COLUMNS | options.columns | forced
     for chunk in iter_lines(
         sources,
         resolver,
@@ -119,8 +142,14 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     require_parsed(report, resolver)
     nginx = pl.concat(nginx_parts, how="diagonal_relaxed") if nginx_parts else pl.DataFrame()
     app = pl.concat(app_parts, how="diagonal_relaxed") if app_parts else pl.DataFrame()
+    if not nginx.is_empty():
+        nginx = with_trace_ids(nginx, id_columns(nginx, options.id_field))
     choice = choose_id_columns(nginx, app, options.id_field)
-    nginx = _with_ids(nginx, choice)
+    nginx, twins = drop_twins(_with_ids(nginx, choice))
+    for (_, gone, _), note in zip(twins.dropped, twins.notes(), strict=True):
+        for stats in report.sources:
+            if stats.path == gone:
+                stats.warnings.append(note)
     spans = pl.concat([nginx_spans(nginx), app_spans(app)], how="diagonal_relaxed")
     spans = spans.filter(pl.col("request_id").is_not_null() & (pl.col("request_id") != ""))
     timelines = assemble(spans, skew_correction=options.skew_correction)

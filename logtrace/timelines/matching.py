@@ -1,20 +1,27 @@
 """Who called whom: pair each SERVER span with the CLIENT span that called it.
 
-The hop structure of a request is edge nginx → app → (internal nginx) → service. A
-SERVER span's caller is a CLIENT span of the same request, logged by another source, for
-the same method and path. When several fit:
+A SERVER span's caller is a CLIENT span of the same request, logged by another source,
+for the same path as it reached the callee (a proxy may strip, add or replace a prefix:
+``paths.py`` learns how each hop rewrites paths) and, where both know it, the same
+method. When several fit, the cost of a pair decides, lowest first:
 
 * a proxy hop beats a direct one: an app span is preferably called by an nginx upstream
-  attempt, an nginx span by an app's call (``tier``);
+  attempt, not by the app whose call reached that proxy (``tier``);
 * the i-th call from a source pairs with the i-th served request of another source
-  (ranks by start time; each source's ranks come from one clock, so skew does not
-  reorder them);
+  (``rank``: precise spans ranked by their logged start, whole-second lines by the order
+  they were written, which is the order they ended; each source's ranks come from one
+  clock, so skew does not reorder them);
 * the attempt whose upstream status equals the served status wins (retries);
-* then the nearest start time.
+* a caller waits at least as long as the work it called (unless it gave up), and a real
+  hop waits little longer than its callee: the closest durations win (durations are exact
+  even when timestamps are whole seconds);
+* a call that names its callee (``peer``) prefers spans of a service, host or proxy
+  prefix of that name;
+* an identical path beats a rewritten one; then the nearest start time.
 
 Pairs are assigned one to one, mutual best first, in a few vectorised rounds. The rest
-of the parents (a call made inside a served request, spans nobody claims) come from time
-containment in ``timelines.parents`` and are flagged as guessed.
+of the parents (a call made inside a served request, spans nobody claims) come from
+``timelines.parents``.
 """
 
 from __future__ import annotations
@@ -23,126 +30,161 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from logtrace.timelines import names
+from logtrace.timelines.paths import PathMappings, mapped_paths
+
 _SLACK_US = 2000
 MAX_ROUNDS = 8
+COARSE_S = 0.5  # timestamps this coarse (or worse) are placed, not trusted
 _SEED = 0x6D61746368696E67  # "matching"
 # What pairs carry on from each side (``_c`` for the caller's).
 _SIDE = ("sid", "host", "precision")
 
+# Cost terms (see the module docstring). Ranks are whole numbers and dominate; the rest
+# break ties between candidates of equal rank.
+TIER = 10.0
+STATUS_DIFFERS = 0.5
+TOO_SHORT = 0.5
+WAITED_MORE = 0.3  # per second the caller waited beyond its callee (capped at 1 s)
+MAPPED = 0.1
+NAME_FITS = -0.3
+NAME_DIFFERS = 0.5
+START_GAP = 0.1  # per second between the starts (capped at 5 s)
+
 
 @dataclass(frozen=True)
 class Candidates:
-    """Every plausible (callee SERVER, caller CLIENT) pair, before the part of its cost that
-    depends on times: which spans can pair does not change when clocks are corrected."""
+    """Every plausible (callee SERVER, caller CLIENT) pair with the part of its cost that
+    does not depend on clock corrections (everything but the start gap)."""
 
-    pairs: pl.DataFrame  # request_id, sid, host, precision, *_c, _base, _i, _j, _ri, _rj
-    callees: pl.DataFrame  # _row (in spans), sid, line_sid, _g (exact rank group), _shared
-    callers: pl.DataFrame
+    pairs: pl.DataFrame  # request_id, sid, host, precision, *_c, _base, _ri, _rj
+    rows: pl.Series  # the sids of the spans the pairs index (``_ri``/``_rj``)
+    mappings: PathMappings
 
 
 def _key(*columns: str) -> pl.Expr:
     return pl.struct(*columns).hash(seed=_SEED)
 
 
-def _shared(side: pl.DataFrame) -> pl.Expr:
-    """Whether a row's group holds more than one line (the others' lines all rank first)."""
-    by_group = side.select("_g", "line_sid").sort("_g")
-    same_group = pl.col("_g") == pl.col("_g").shift(1)
-    several = by_group.filter(
-        same_group & pl.col("line_sid").ne_missing(pl.col("line_sid").shift(1))
+def _rank_times(side: pl.DataFrame) -> pl.Series:
+    """When each row's line starts, for ranking: a precise line's first logged start, a
+    whole-second line's logged end (its order in the file breaks ties: nginx writes a
+    line when the request ends, so equal seconds keep the order they ended)."""
+    coarse = pl.col("precision") >= COARSE_S
+    own = side.select(pl.when(coarse).then("raw_end").otherwise("raw_start").alias("t"))
+    attempts = side.filter(pl.col("line_sid") != pl.col("sid"))
+    if attempts.is_empty():
+        return own.to_series()
+    per_line = side.group_by("line_sid").agg(
+        pl.when(coarse.first())
+        .then(pl.col("raw_end").max())
+        .otherwise(pl.col("raw_start").min())
+        .alias("t")
     )
-    return pl.col("_g").is_in(several.get_column("_g").implode()).alias("_shared")
+    return (
+        side.select("line_sid")
+        .join(per_line, on="line_sid", how="left", maintain_order="left")
+        .get_column("t")
+    )
 
 
-def _rank_groups(side: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """``_g``: one integer per distinct value of ``columns``, and ``_shared``.
-
-    ``_g`` is a hash, unless two values share one (then a dense rank). A collision can only
-    merge groups, so it is among the shared ones; there, equal hashes of different values
-    sort next to each other, and comparing neighbours finds it.
-    """
-    side = side.with_columns(_key(*columns).alias("_g"))
-    side = side.with_columns(_shared(side))
-    by_hash = side.filter("_shared").select("_g", *columns).sort("_g")
-    same_hash = pl.col("_g") == pl.col("_g").shift(1)
+def _group_ids(side: pl.DataFrame) -> pl.Series:
+    """One integer per (request, path, source): a hash, unless two groups share one (then
+    a dense rank; equal hashes of different groups sort next to each other)."""
+    columns = ["request_id", "path", "source"]
+    hashed = side.select(_key(*columns).alias("_g"), *columns).sort("_g")
+    same = pl.col("_g") == pl.col("_g").shift(1)
     differ = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in columns)
-    if by_hash.select((same_hash & differ).any()).item():
-        side = side.with_columns(pl.struct(*columns).rank("dense").cast(pl.UInt64).alias("_g"))
-        side = side.with_columns(_shared(side))
-    return side
+    if hashed.select((same & differ).any()).item():
+        return side.select(pl.struct(*columns).rank("dense").cast(pl.UInt64)).to_series()
+    return side.select(_key(*columns)).to_series()
 
 
-def _ranks(side: pl.DataFrame, start: pl.Series) -> pl.Series:
-    """The rank of each row's line among the lines of its group (request, path, source),
-    in row order, by the line's start (its first attempt's) and then its id.
+def _ranked(side: pl.DataFrame) -> pl.DataFrame:
+    """``side`` with the ``rank`` of each row's line among the lines of its group
+    (request, path, source): by :func:`_rank_times`, then line number.
 
     All upstream attempts of one nginx line are one call, so they share a rank. Ranked by
     sorting once: a rank window over many small groups is evaluated group by group.
     """
-    ranks = pl.repeat(1, side.height, dtype=pl.UInt32, eager=True).alias("rank")
-    rows = side.get_column("_shared").arg_true()
-    if rows.is_empty():
-        return ranks
-    side = side.filter("_shared")
-    frame = side.select("sid", "line_sid", "_g", start.gather(side.get_column("_row")))
-    # Only nginx lines have several spans (attempts); every other span is its own line.
-    attempts = frame.filter(pl.col("line_sid") != pl.col("sid"))
-    if attempts.height:
-        first = attempts.group_by("line_sid").agg(pl.col("start").min().alias("_first"))
-        frame = frame.join(first, on="line_sid", how="left", maintain_order="left")
-        frame = frame.with_columns(pl.coalesce("_first", "start").alias("start"))
-    order = frame.select(pl.arg_sort_by("_g", "start", "line_sid")).to_series()
+    side = side.with_columns(_group_ids(side).alias("_g"))
+    frame = side.select("_g", "line_sid", "line_no", _rank_times(side)).with_row_index("_pos")
+    ordered = frame.sort("_g", "t", "line_no", "line_sid")
     new_group = pl.col("_g").ne_missing(pl.col("_g").shift(1))
     new_line = new_group | pl.col("line_sid").ne_missing(pl.col("line_sid").shift(1))
     lines_so_far = new_line.cum_sum()
     before_group = pl.when(new_group).then(lines_so_far - 1).forward_fill()
-    ranked = frame.select("_g", "line_sid").gather(order).select(lines_so_far - before_group)
-    return ranks.scatter(rows.gather(order), ranked.to_series())
+    ranks = ordered.select("_pos", (lines_so_far - before_group).cast(pl.UInt32).alias("rank"))
+    return side.with_columns(ranks.sort("_pos").get_column("rank")).drop("_g")
 
 
-def candidates(spans: pl.DataFrame) -> Candidates:
-    """Pairs of a SERVER span and a CLIENT span of another source, same request, path and
-    (where both know it) method.
+_COLUMNS = (
+    "request_id",
+    "path",
+    "source",
+    "sid",
+    "line_sid",
+    "line_no",
+    "kind",
+    "host",
+    "service",
+    "origin",
+    "method",
+    "status",
+    "peer",
+    "raw_start",
+    "raw_end",
+)
+
+
+def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Candidates:
+    """Pairs of a SERVER span and a CLIENT span of another source, same request, the same
+    path once the hop's rewrite is undone, and (where both know it) the same method.
 
     Joined on one 64-bit hash of (request, path); the request and path themselves are
     compared after the join, so a hash collision cannot pair spans of different requests.
     """
+    mappings = mappings or PathMappings.empty()
     has_key = pl.col("request_id").is_not_null() & pl.col("path").is_not_null()
     base = (
-        spans.select(
-            "request_id",
-            "path",
-            "source",
-            "sid",
-            "line_sid",
-            "kind",
-            "host",
-            "origin",
-            "method",
-            "status",
-            pl.col("precision_s").alias("precision"),
-        )
+        spans.select(*_COLUMNS, pl.col("precision_s").alias("precision"))
         .with_row_index("_row")
         .filter(has_key & pl.col("kind").is_in(["SERVER", "CLIENT"]))
-        .with_columns(_key("request_id", "path").alias("_k"))
     )
-    sides = {
-        kind: _rank_groups(base.filter(pl.col("kind") == kind), ["request_id", "path", "source"])
-        .drop("kind")
-        .with_row_index(index)
-        for kind, index in (("SERVER", "_i"), ("CLIENT", "_j"))
-    }
-    callees, callers = sides["SERVER"], sides["CLIENT"]
-    caller_side = callers.drop("line_sid", "_g", "_shared").rename(
-        lambda c: c if c in ("_k", "_j") else f"{c}_c"
+    callees = _ranked(base.filter(pl.col("kind") == "SERVER")).drop("kind")
+    callers = _ranked(base.filter(pl.col("kind") == "CLIENT")).drop("kind")
+    variants = pl.concat(
+        [
+            callers.with_columns(
+                pl.lit(None, pl.String).alias("to_source"),
+                pl.lit(None, pl.String).alias("via"),
+                pl.lit(value=False).alias("mapped"),
+            ),
+            mapped_paths(callers, mappings).with_columns(pl.lit(value=True).alias("mapped")),
+        ],
+        how="diagonal_relaxed",
+    )
+    # Joined on the hash alone, then the request compared as an integer code and only the
+    # rows left gathered in full: a key shared by many rows (a collision) stays cheap.
+    code = base.select("request_id", pl.col("request_id").rank("dense").alias("_rq")).unique()
+    callees = callees.join(code, on="request_id", how="left").with_row_index("_i")
+    variants = variants.join(code, on="request_id", how="left").with_row_index("_v")
+    keys = callees.select(_key("request_id", "path").alias("_k"), "_i", "_rq")
+    keys_c = variants.select(
+        _key("request_id", "path").alias("_k"), "_v", pl.col("_rq").alias("_rq_c")
+    )
+    hits = keys.join(keys_c, on="_k", how="inner").filter(pl.col("_rq") == pl.col("_rq_c"))
+    caller_side = variants.drop("_rq").rename(
+        lambda c: c if c in ("_v", "to_source", "via", "mapped") else f"{c}_c"
     )
     joined = (
-        callees.drop("line_sid", "_g", "_shared")
-        .join(caller_side, on="_k", how="inner")
+        hits.select("_i", "_v")
+        .join(callees.drop("_rq"), on="_i", how="left")
+        .join(caller_side, on="_v", how="left")
         .filter(
-            (pl.col("request_id") == pl.col("request_id_c"))
-            & (pl.col("path") == pl.col("path_c"))
+            (pl.col("path") == pl.col("path_c"))
             & (pl.col("source") != pl.col("source_c"))
+            & (pl.col("to_source").is_null() | (pl.col("to_source") == pl.col("source")))
             & (
                 pl.col("method").is_null()
                 | pl.col("method_c").is_null()
@@ -150,36 +192,64 @@ def candidates(spans: pl.DataFrame) -> Candidates:
             )
         )
     )
-    # An app served by an app directly is possible, but behind a proxy it is the proxy's.
-    tier = (
-        pl.when((pl.col("origin") == "app") & (pl.col("origin_c") == "app")).then(10).otherwise(0)
+    if joined.is_empty():
+        return Candidates(_empty_pairs(), spans.get_column("sid"), mappings)
+    fitting = names.fit_table(joined, "peer_c", "service", "host", "via")
+    joined = joined.join(
+        fitting, on=["peer_c", "service", "host", "via"], how="left", nulls_equal=True
     )
+    return Candidates(_static_cost(joined), spans.get_column("sid"), mappings)
+
+
+def _empty_pairs() -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {"request_id": pl.String()}
+    for suffix in ("", "_c"):
+        schema |= {f"sid{suffix}": pl.UInt64(), f"host{suffix}": pl.String()}
+        schema[f"precision{suffix}"] = pl.Float64()
+    schema |= {"_base": pl.Float64(), "_ri": pl.UInt32(), "_rj": pl.UInt32()}
+    return pl.DataFrame(schema=schema)
+
+
+def _static_cost(joined: pl.DataFrame) -> pl.DataFrame:
+    # An app served by an app directly is possible, but behind a proxy it is the proxy's.
+    tier = pl.when((pl.col("origin") == "app") & (pl.col("origin_c") == "app")).then(TIER)
     status_gap = (
         pl.when(pl.col("status").is_null() | pl.col("status_c").is_null())
         .then(0.0)
         .when(pl.col("status") == pl.col("status_c"))
         .then(0.0)
-        .otherwise(0.5)
+        .otherwise(STATUS_DIFFERS)
     )
-    pairs = joined.select(
-        "request_id",
-        *_SIDE,
-        *(f"{c}_c" for c in _SIDE),
-        (tier + status_gap).alias("_base"),
-        "_i",
-        "_j",
-        pl.col("_row").alias("_ri"),
-        pl.col("_row_c").alias("_rj"),
+    rank_gap = (pl.col("rank").cast(pl.Int64) - pl.col("rank_c").cast(pl.Int64)).abs()
+    # A caller waits at least as long as the work it called, unless it gave up (timeouts):
+    # a 0 ms failed attempt did not carry an 11 ms request. A real hop waits little more.
+    duration = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds()
+    duration_c = (pl.col("raw_end_c") - pl.col("raw_start_c")).dt.total_microseconds()
+    waited = ((duration_c - duration) / 1e6).clip(0.0, 1.0)
+    wait_cost = (
+        pl.when(duration_c + _SLACK_US < duration).then(TOO_SHORT).otherwise(waited * WAITED_MORE)
     )
-    rank_columns = ["_row", "sid", "line_sid", "_g", "_shared"]
-    return Candidates(pairs, callees.select(rank_columns), callers.select(rank_columns))
-
-
-def _aligned(cands: Candidates, spans: pl.DataFrame) -> bool:
-    sid = spans.get_column("sid")
-    return all(
-        sid.gather(side.get_column("_row")).equals(side.get_column("sid"))
-        for side in (cands.callees, cands.callers)
+    name_cost = (
+        pl.when(pl.col("_fits"))
+        .then(NAME_FITS)
+        .when(~pl.col("_fits") & (pl.col("origin") == "app"))
+        .then(NAME_DIFFERS)
+        .otherwise(0.0)
+    )
+    mapped = pl.when(pl.col("mapped")).then(MAPPED).otherwise(0.0)
+    cost = tier.otherwise(0.0) + rank_gap + status_gap + wait_cost + name_cost + mapped
+    return (
+        joined.select(
+            "request_id",
+            *_SIDE,
+            *(f"{c}_c" for c in _SIDE),
+            cost.alias("_base"),
+            pl.col("_row").alias("_ri"),
+            pl.col("_row_c").alias("_rj"),
+        )
+        # The same pair found twice (two mappings): the cheaper one.
+        .sort("_base")
+        .unique(["sid", "sid_c"], keep="first", maintain_order=True)
     )
 
 
@@ -189,8 +259,8 @@ def costed(cands: Candidates, spans: pl.DataFrame) -> pl.DataFrame:
     ``spans`` are those the candidates were found in, in the same order, with their
     times as corrected so far.
     """
-    if not _aligned(cands, spans):
-        cands = candidates(spans)
+    if not spans.get_column("sid").equals(cands.rows):  # reordered since: find them again
+        cands = candidates(spans, cands.mappings)
     start, end = spans.get_column("start"), spans.get_column("end")
     p = cands.pairs
     p = p.with_columns(
@@ -198,21 +268,10 @@ def costed(cands: Candidates, spans: pl.DataFrame) -> pl.DataFrame:
         end.gather(p.get_column("_ri")).alias("end"),
         start.gather(p.get_column("_rj")).alias("start_c"),
         end.gather(p.get_column("_rj")).alias("end_c"),
-        _ranks(cands.callees, start).gather(p.get_column("_i")).alias("rank"),
-        _ranks(cands.callers, start).gather(p.get_column("_j")).alias("rank_c"),
     )
-    rank_gap = (pl.col("rank").cast(pl.Int64) - pl.col("rank_c").cast(pl.Int64)).abs()
     gap_s = ((pl.col("start") - pl.col("start_c")).dt.total_microseconds().abs() / 1e6).clip(
         upper_bound=5.0
     )
-    # A caller waits at least as long as the work it called, unless it gave up (timeouts):
-    # a 0 ms failed attempt did not carry an 11 ms request. Durations are exact even when
-    # timestamps are coarse.
-    duration = (pl.col("end") - pl.col("start")).dt.total_microseconds()
-    duration_c = (pl.col("end_c") - pl.col("start_c")).dt.total_microseconds()
-    too_short = pl.when(duration_c + _SLACK_US < duration).then(0.5).otherwise(0.0)
-    # Every term but the last is a small integer or a half: their sum is exact in any order.
-    cost = pl.col("_base") + rank_gap + too_short + gap_s * 0.1
     return p.select(
         "request_id",
         *_SIDE,
@@ -221,13 +280,13 @@ def costed(cands: Candidates, spans: pl.DataFrame) -> pl.DataFrame:
         *(f"{c}_c" for c in _SIDE),
         "start_c",
         "end_c",
-        cost.alias("cost"),
+        (pl.col("_base") + gap_s * START_GAP).alias("cost"),
     )
 
 
 def assign(pairs: pl.DataFrame) -> pl.DataFrame:
     """One caller per callee and one callee per caller, mutual best first."""
-    order = pairs.select(pl.arg_sort_by("cost")).to_series()
+    order = pairs.select(pl.arg_sort_by("cost", "sid", "sid_c")).to_series()
     chosen: list[pl.Series] = []
     remaining = pairs.select("sid", "sid_c").with_row_index("_p").gather(order)
     for _ in range(MAX_ROUNDS):

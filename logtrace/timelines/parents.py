@@ -127,15 +127,27 @@ def parents(spans: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     )
     known = pl.concat([attempts, called, client_parents(spans)], how="vertical_relaxed")
     known = known.unique("sid", keep="first")
-    # Roots: the SERVER span without a caller that may have started first (a whole-second
-    # line may have started up to a second before its placed start), then the longest.
+    # Roots: a SERVER span without a caller, of a source whose spans mostly have one (an
+    # internal proxy, an app behind nginx) only when no other is free; then the one that
+    # may have started first (a whole-second line may have started up to a second before
+    # its placed start), then the longest.
     dur = (pl.col("end") - pl.col("start")).dt.total_microseconds()
     earliest = pl.col("start") - us(pl.col("precision_s").fill_null(0.0))
     free = spans.select("sid", "request_id", "source", "kind", "start", "end", "precision_s").join(
         known.select("sid"), on="sid", how="anti"
     )
+    inner = (
+        spans.filter(pl.col("kind") == "SERVER")
+        .select("source", pl.col("sid").is_in(called.get_column("sid").implode()).alias("_c"))
+        .group_by("source")
+        .agg((pl.col("_c").mean() > 0.5).alias("_inner"))
+    )
+    free = free.join(inner, on="source", how="left").with_columns(pl.col("_inner").fill_null(False))
     roots = (
-        free.sort([pl.col("kind") != "SERVER", earliest, dur], descending=[False, False, True])
+        free.sort(
+            [pl.col("kind") != "SERVER", "_inner", earliest, dur],
+            descending=[False, False, False, True],
+        )
         .group_by("request_id", maintain_order=True)
         .first()
         .select("request_id", pl.col("sid").alias("root_sid"))

@@ -129,3 +129,39 @@ def window_offsets(anchors: pl.DataFrame) -> dict[str, HostOffset]:
             continue
         out[host] = HostOffset(host, (lo + hi) / 2, int(n), abs(hi - lo), "window")
     return out
+
+
+def through_proxies(pairs: pl.DataFrame, spans: pl.DataFrame, coarse_s: float) -> pl.DataFrame:
+    """Caller/callee pairs across whole-second proxies: the call that reached a proxy line
+    and the span that line's upstream attempt reached, as one pair.
+
+    A host whose callers and callees are all nginx with ``$time_local`` has no precise
+    pair, but the proxy in between only adds its own small, nearly symmetric time (reading
+    the request, sending the reply): the app's call and the service's span still centre on
+    each other. Only lines with one attempt count (a retry would put the first attempt's
+    time on one side). Chains of several such proxies are followed.
+    """
+    columns = pairs.columns
+    nginx = spans.filter(pl.col("origin") == "nginx")
+    lines = nginx.filter((pl.col("kind") == "SERVER") & (pl.col("precision_s") >= coarse_s))
+    attempts = nginx.filter(pl.col("kind") == "CLIENT")
+    single = attempts.group_by("line_sid").len().filter(pl.col("len") == 1).drop("len")
+    attempt_of = attempts.join(single, on="line_sid", how="semi").select(
+        pl.col("sid").alias("sid_c"), pl.col("line_sid").alias("_line")
+    )
+    line_ids = lines.select(pl.col("sid").alias("_line"))
+    callee_side = [c for c in columns if not c.endswith("_c")]
+    caller_side = [c for c in columns if c.endswith("_c")]
+    known = pairs
+    for _ in range(3):
+        below = known.join(attempt_of, on="sid_c", how="inner").select(*callee_side, "_line")
+        above = known.join(line_ids, left_on="sid", right_on="_line", how="semi").select(
+            pl.col("sid").alias("_line"), *caller_side
+        )
+        composed = below.join(above, on="_line", how="inner").select(columns)
+        fresh = composed.join(known, on=["sid", "sid_c"], how="anti")
+        if fresh.is_empty():
+            break
+        known = pl.concat([known, fresh])
+    composed = known.slice(pairs.height)
+    return composed.filter(pl.col("host") != pl.col("host_c"))

@@ -1,0 +1,143 @@
+"""How each hop rewrites paths, learnt from the logs: ``/users-svc/profile/1`` → ``/profile/1``.
+
+A proxy that routes by a path prefix usually strips it (``location /users-svc/ {
+proxy_pass http://users/; }``), adds one, or replaces it (``rewrite ^/v1/(.*)$ /$1
+break;``). The caller then logs one path and the callee another; what stays is the end
+of the path. So for every CLIENT span of a source A and every SERVER span of another
+source B in the same request, the longest common tail of their paths (whole segments)
+splits them into ``prefix_c + tail`` and ``prefix_s + tail``: the pair is explained by
+the mapping "A's ``prefix_c`` becomes B's ``prefix_s``". A mapping that explains pairs in
+several requests is a rule of the deployment; one seen once is a coincidence.
+
+Identity (the same path on both sides) is never learnt: it is always allowed. Mappings
+given by nginx.conf (``location`` + ``proxy_pass`` with a URI, ``rewrite ... break``)
+join the learnt ones (``configured``).
+
+The mappings are learnt on a sample of requests (every request when there are few), so
+the cost does not grow with the input beyond the sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+SAMPLE_REQUESTS = 20_000
+MIN_SUPPORT = 3  # requests a mapping must explain (fewer when the sample is smaller)
+MAX_PER_SOURCE = 32  # mappings kept per caller source, best supported first
+_MAX_SPANS = 200  # requests with more spans are left out of learning (cost is quadratic)
+_SEED = 0x7061746873  # "paths"
+
+MAPPINGS: dict[str, pl.DataType] = {
+    "source_c": pl.String(),  # the caller's source (whose CLIENT spans carry prefix_c)
+    "source": pl.String(),  # the callee's source
+    "prefix_c": pl.String(),  # "" or "/seg/..." : replaced by ...
+    "prefix": pl.String(),  # ... this prefix on the callee's side
+    "support": pl.UInt32(),  # requests whose spans the mapping explains
+}
+
+
+@dataclass(frozen=True)
+class PathMappings:
+    """The path rewrites between sources, with the requests that support each."""
+
+    frame: pl.DataFrame  # MAPPINGS
+
+    @classmethod
+    def empty(cls) -> PathMappings:
+        return cls(pl.DataFrame(schema=MAPPINGS))
+
+    def describe(self) -> list[str]:
+        """One line per mapping: ``mesh → users: /users-svc/… → /… (812 requests)``."""
+        return [
+            f"{a} → {b}: {pc or ''}/… → {p or ''}/… ({n:,} requests)"
+            for a, b, pc, p, n in self.frame.sort("support", descending=True).iter_rows()
+        ]
+
+
+def _tails(side: pl.DataFrame) -> pl.DataFrame:
+    """Each span's path cut at every segment boundary: (prefix, tail) rows."""
+    segments = pl.col("path").str.split("/")
+    return (
+        side.with_columns(pl.int_ranges(1, segments.list.len()).alias("_k"))
+        .explode("_k")
+        .filter(pl.col("_k").is_not_null())
+        .with_columns(
+            segments.list.slice(0, pl.col("_k")).list.join("/").alias("prefix"),
+            (pl.lit("/") + segments.list.slice(pl.col("_k")).list.join("/")).alias("tail"),
+        )
+        .drop("_k", "path")
+    )
+
+
+def _sample(spans: pl.DataFrame) -> pl.DataFrame:
+    """The spans of at most ``SAMPLE_REQUESTS`` requests of moderate size."""
+    sizes = spans.group_by("request_id").len()
+    sizes = sizes.filter(pl.col("len") <= _MAX_SPANS)
+    if sizes.height > SAMPLE_REQUESTS:
+        every = sizes.height // SAMPLE_REQUESTS + 1
+        sizes = sizes.filter(pl.col("request_id").hash(_SEED) % every == 0)
+    return spans.join(sizes.select("request_id"), on="request_id", how="semi")
+
+
+def learn(spans: pl.DataFrame) -> PathMappings:
+    """Mappings between each pair of sources from the requests both take part in.
+
+    ``spans`` has request_id, source, kind (SERVER/CLIENT) and path.
+    """
+    usable = spans.filter(
+        pl.col("path").str.starts_with("/").fill_null(value=False)
+        & pl.col("request_id").is_not_null()
+    ).select("request_id", "source", "kind", "path")
+    usable = _sample(usable)
+    clients = usable.filter(pl.col("kind") == "CLIENT").drop("kind").unique()
+    servers = usable.filter(pl.col("kind") == "SERVER").drop("kind").unique()
+    if clients.is_empty() or servers.is_empty():
+        return PathMappings.empty()
+    c = _tails(clients.with_row_index("_c")).rename({"source": "source_c", "prefix": "prefix_c"})
+    s = _tails(servers.with_row_index("_s"))
+    joined = c.join(s, on=["request_id", "tail"], how="inner").filter(
+        pl.col("source") != pl.col("source_c")
+    )
+    # The longest common tail of a pair is its explanation (shortest prefixes).
+    best = (
+        joined.with_columns(pl.col("tail").str.len_bytes().alias("_len"))
+        .sort("_len", descending=True)
+        .unique(["_c", "_s"], keep="first")
+        .filter(pl.col("prefix_c") != pl.col("prefix"))
+    )
+    requests = usable.get_column("request_id").n_unique()
+    floor = max(1, min(MIN_SUPPORT, requests // 10))
+    found = (
+        best.group_by("source_c", "source", "prefix_c", "prefix")
+        .agg(pl.col("request_id").n_unique().cast(pl.UInt32).alias("support"))
+        .filter(pl.col("support") >= floor)
+        .sort(
+            ["support", "source_c", "source", "prefix_c", "prefix"], descending=[True] + [False] * 4
+        )
+    )
+    kept = found.filter(pl.int_range(pl.len()).over("source_c") < MAX_PER_SOURCE)
+    return PathMappings(kept.select(list(MAPPINGS)).cast(pl.Schema(MAPPINGS)))
+
+
+def mapped_paths(callers: pl.DataFrame, mappings: PathMappings) -> pl.DataFrame:
+    """The path each caller span would have at each callee source its mappings reach.
+
+    ``callers`` has ``source`` and ``path`` (plus whatever else); the result has one row
+    per (span, applicable mapping) with ``path`` rewritten, ``to_source`` the callee's
+    source and ``support``.
+    """
+    table = mappings.frame.rename({"source_c": "source", "source": "to_source"})
+    if table.is_empty() or callers.is_empty():
+        return callers.clear().with_columns(
+            pl.lit(None, pl.String).alias("to_source"), pl.lit(None, pl.UInt32).alias("support")
+        )
+    rest = pl.col("path").str.slice(pl.col("prefix_c").str.len_chars())
+    applies = pl.col("path").str.starts_with(pl.col("prefix_c")) & rest.str.starts_with("/")
+    return (
+        callers.join(table, on="source", how="inner")
+        .filter(applies)
+        .with_columns((pl.col("prefix") + rest).alias("path"))
+        .drop("prefix_c", "prefix")
+    )

@@ -1,0 +1,165 @@
+"""Whole-second nginx lines placed inside their second by the precise spans around them.
+
+nginx's ``$time_local`` (and ``$time_iso8601``) floor the time a line was written to the
+second, while ``$request_time`` and the upstream times stay exact to the millisecond. A
+line's true end ``E`` (on the reference clock) therefore lies in ``[T − o, T + 1 − o)``
+where ``T`` is the logged second and ``o`` the host's clock offset, and every matched span
+around it narrows that down:
+
+* **below**: an upstream attempt ``a`` of the line and the span ``s`` it reached. ``s``
+  lies inside ``a``, and the attempts end back to back when the line is written, so
+  ``s.end + later(a) ≤ E ≤ s.start + to_end(a)`` (``later``: the upstream time of the
+  attempts after ``a``; ``to_end``: that plus ``a``'s own);
+* **above**: the call ``c`` that reached the line. The line lies inside it, so
+  ``c.start + duration ≤ E ≤ c.end``.
+
+A span is *known* when its timestamps are precise, or once it has been placed. Lines are
+placed in passes: those with a known neighbour first, then those whose neighbours were
+placed in the pass before (an edge whose only precise spans sit behind another
+whole-second proxy). Each host's offset comes from the windows of all its anchored lines
+(``skew.window_offsets``); a line with no anchor at all sits in the middle of its second.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from logtrace.timelines import skew
+from logtrace.timelines.matching import COARSE_S
+from logtrace.timelines.parents import us
+from logtrace.timelines.skew import HostOffset
+
+MAX_PASSES = 4
+_NEARLY_ONE_S = 0.999999
+
+
+def _attempt_spans(coarse: pl.DataFrame) -> pl.DataFrame:
+    """Each attempt of a coarse line with its upstream time to the end of the line."""
+    attempts = coarse.filter(pl.col("kind") == "CLIENT").with_columns(
+        (pl.col("raw_end") - pl.col("raw_start")).alias("_urt")
+    )
+    # Summed from the last attempt back, sorted once: no window per line.
+    attempts = attempts.sort("line_sid", "attempt", descending=[False, True])
+    summed = pl.col("_urt").cum_sum()
+    new_line = pl.col("line_sid").ne_missing(pl.col("line_sid").shift(1))
+    before_line = pl.when(new_line).then(summed - pl.col("_urt")).forward_fill()
+    return attempts.with_columns((summed - before_line).alias("_to_end")).select(
+        "sid", "line_sid", "_to_end", (pl.col("_to_end") - pl.col("_urt")).alias("_later")
+    )
+
+
+def _bounds(
+    pairs: pl.DataFrame, attempts: pl.DataFrame, lines: pl.DataFrame, known: pl.DataFrame
+) -> pl.DataFrame:
+    """``line_sid``, ``lo``, ``hi``: where each line's end can be, from known neighbours."""
+    # A callee that outlived its caller (the caller gave up: a timeout) bounds nothing but
+    # where the attempt started; a line that outlived the call reaching it, likewise.
+    hi_below = pl.col("start") + pl.col("_to_end")
+    below = (
+        pairs.select(pl.col("sid_c").alias("sid"), pl.col("sid").alias("_n"))
+        .join(attempts, on="sid", how="inner")
+        .join(known.rename({"sid": "_n"}), on="_n", how="inner")
+        .select(
+            "line_sid",
+            pl.min_horizontal(pl.col("end") + pl.col("_later"), hi_below).alias("lo"),
+            hi_below.alias("hi"),
+        )
+    )
+    lo_above = pl.col("start") + pl.col("_dur")
+    above = (
+        pairs.select(pl.col("sid").alias("line_sid"), pl.col("sid_c").alias("_n"))
+        .join(lines.select("line_sid", "_dur"), on="line_sid", how="inner")
+        .join(known.rename({"sid": "_n"}), on="_n", how="inner")
+        .select("line_sid", lo_above.alias("lo"), pl.max_horizontal("end", lo_above).alias("hi"))
+    )
+    both = pl.concat([below, above])
+    mid = pl.col("lo") + (pl.col("hi") - pl.col("lo")) / 2
+    per_line = both.group_by("line_sid").agg(
+        pl.col("lo").max().alias("lo"),
+        pl.col("hi").min().alias("hi"),
+        mid.median().alias("_mid"),
+    )
+    # Neighbours that disagree (an outlier, a retry's odd timing): the median of theirs.
+    return per_line.select(
+        "line_sid",
+        pl.when(pl.col("lo") <= pl.col("hi"))
+        .then(pl.col("lo") + (pl.col("hi") - pl.col("lo")) / 2)
+        .otherwise(pl.col("_mid"))
+        .alias("true_end"),
+    )
+
+
+def place(spans: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, HostOffset]]:
+    """``spans`` with whole-second nginx lines (and their attempts) moved inside their
+    second, and the window offsets of their hosts. ``pairs`` are the matched pairs
+    (``sid`` called by ``sid_c``); times are taken from ``spans`` as corrected so far."""
+    is_coarse = (pl.col("precision_s") >= COARSE_S) & (pl.col("origin") == "nginx")
+    coarse = spans.filter(is_coarse)
+    if coarse.is_empty():
+        return spans, {}
+    lines = coarse.filter(pl.col("kind") == "SERVER").select(
+        pl.col("sid").alias("line_sid"),
+        "host",
+        pl.col("raw_end").alias("logged_end"),
+        (pl.col("raw_end") - pl.col("raw_start")).alias("_dur"),
+    )
+    attempts = _attempt_spans(coarse)
+    known = spans.filter(~is_coarse).select("sid", "start", "end")
+    anchors = pl.DataFrame(schema={"line_sid": pl.UInt64, "true_end": pl.Datetime("us", "UTC")})
+    for _ in range(MAX_PASSES):
+        found = _bounds(pairs, attempts, lines, known).join(anchors, on="line_sid", how="anti")
+        if found.is_empty():
+            break
+        anchors = pl.concat([anchors, found.cast(anchors.schema)])
+        windows = skew.window_offsets(lines.join(anchors, on="line_sid", how="inner"))
+        placed = _placed(lines.join(found, on="line_sid", how="inner"), windows)
+        known = pl.concat([known, _line_times(placed, coarse)])
+    windows = skew.window_offsets(lines.join(anchors, on="line_sid", how="inner"))
+    placed = _placed(lines.join(anchors, on="line_sid", how="left"), windows)
+    return _shifted(spans, placed), windows
+
+
+def _placed(lines: pl.DataFrame, windows: dict[str, HostOffset]) -> pl.DataFrame:
+    """``line_sid``, ``_shift`` (placed end − logged end) and ``offset_s`` of each line:
+    its anchored end kept inside the second the host logged, else mid-second."""
+    offsets = pl.DataFrame(
+        {"host": list(windows), "offset_s": [o.offset_s for o in windows.values()]},
+        schema={"host": pl.String, "offset_s": pl.Float64},
+    )
+    lo = pl.col("logged_end") - us(pl.col("offset_s").fill_null(0.0))
+    end = (
+        pl.when(pl.col("true_end").is_not_null())
+        .then(
+            pl.max_horizontal(
+                lo, pl.min_horizontal(pl.col("true_end"), lo + us(pl.lit(_NEARLY_ONE_S)))
+            )
+        )
+        .otherwise(lo + us(pl.lit(0.5)))  # unanchored: the middle of its second
+    )
+    return lines.join(offsets, on="host", how="left").select(
+        "line_sid", (end - pl.col("logged_end")).alias("_shift"), "offset_s"
+    )
+
+
+def _line_times(placed: pl.DataFrame, coarse: pl.DataFrame) -> pl.DataFrame:
+    """The placed times of the lines' spans (the line and its attempts)."""
+    return coarse.join(placed, on="line_sid", how="inner").select(
+        "sid",
+        (pl.col("raw_start") + pl.col("_shift")).alias("start"),
+        (pl.col("raw_end") + pl.col("_shift")).alias("end"),
+    )
+
+
+def _shifted(spans: pl.DataFrame, placed: pl.DataFrame) -> pl.DataFrame:
+    shifts = spans.select("line_sid").join(placed, on="line_sid", how="left", maintain_order="left")
+    out = spans.with_columns(shifts.get_column("_shift"), shifts.get_column("offset_s"))
+    moved = pl.col("_shift").is_not_null()
+    out = out.with_columns(
+        pl.when(moved)
+        .then(pl.col("raw_start") + pl.col("_shift"))
+        .otherwise("start")
+        .alias("start"),
+        pl.when(moved).then(pl.col("raw_end") + pl.col("_shift")).otherwise("end").alias("end"),
+        pl.when(moved).then(pl.col("offset_s").fill_null(0.0)).otherwise("skew_s").alias("skew_s"),
+    )
+    return out.drop("_shift", "offset_s")

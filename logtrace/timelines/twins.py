@@ -1,0 +1,136 @@
+"""Two access logs of one server: the same requests written twice, counted once.
+
+nginx can write each request to several ``access_log`` files (a ``trace`` log and a JSON
+one, a global log and a per-server one). Read together they would double every request
+and draw a hop between the twins. Two nginx sources are twins when nearly every line of
+the smaller one has a line in the other with the same request id, status and
+``$request_time``, and the same value of every other variable both log that a proxy in
+front would see differently (client address, bytes sent, user agent, upstream lists,
+the second it was written): two hops of one request (an edge and the proxy behind it)
+differ in some of those. The twin that tells less (coarser timestamps, fewer columns)
+gives way: its lines that have a twin are dropped; any others are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+TWIN_SHARE = 0.9  # of the smaller source's lines found in the other
+_MIN_LINES = 10
+_SEED = 0x7477696E73  # "twins"
+
+
+@dataclass(frozen=True)
+class Twins:
+    """What was dropped: (kept source, dropped source, lines dropped)."""
+
+    dropped: list[tuple[str, str, int]]
+
+    def notes(self) -> list[str]:
+        return [
+            f"{gone}: {n:,} line(s) are the same requests as in {kept} (the same request ids, "
+            f"statuses and times; two access_log files of one server?): counted once, "
+            f"from {kept}"
+            for kept, gone, n in self.dropped
+        ]
+
+
+_BASIC = ("request_id", "status", "request_time_s")
+# Equal in two logs of one server; some of them differ between two hops of one request.
+_CONFIRM = (
+    "path",
+    "method",
+    "remote_addr",
+    "body_bytes_sent",
+    "bytes_sent",
+    "http_user_agent",
+    "upstream_addr",
+    "upstream_status",
+    "upstream_response_time_s",
+    "time",
+)
+
+
+def _keys(nginx: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    parts = [
+        pl.col(c).dt.truncate("1s") if c == "time" else pl.col(c)
+        for c in columns
+        if c in nginx.columns
+    ]
+    return nginx.select(
+        "source",
+        pl.struct(parts).hash(_SEED).alias("_k"),
+        pl.col("request_id").is_not_null().alias("_has_id"),
+    ).with_row_index("_row")
+
+
+def _detail(nginx: pl.DataFrame) -> pl.DataFrame:
+    """Per source: how precise its times are and how many values a line carries."""
+    filled = pl.sum_horizontal(pl.all().exclude("source").is_not_null().cast(pl.UInt32))
+    return nginx.group_by("source").agg(
+        pl.col("time_precision_s").min().alias("precision")
+        if "time_precision_s" in nginx.columns
+        else pl.lit(1.0).alias("precision"),
+        filled.mean().alias("filled"),
+    )
+
+
+def _confirmed(nginx: pl.DataFrame, a: str, b: str) -> bool:
+    """Whether the lines of two sources agree on every variable both log (see above)."""
+    pair = nginx.filter(pl.col("source").is_in([a, b]))
+    both = [
+        c
+        for c in (*_BASIC, *_CONFIRM)
+        if c in pair.columns
+        and all(
+            pair.filter(pl.col("source") == s).get_column(c).null_count()
+            < pair.filter(pl.col("source") == s).height
+            for s in (a, b)
+        )
+    ]
+    keys = _keys(pair, both).filter("_has_id")
+    left = keys.filter(pl.col("source") == a).select("_k").unique()
+    right = keys.filter(pl.col("source") == b).select("_k").unique()
+    shared = left.join(right, on="_k", how="semi").height
+    return shared >= TWIN_SHARE * min(left.height, right.height)
+
+
+def drop_twins(nginx: pl.DataFrame) -> tuple[pl.DataFrame, Twins]:
+    """``nginx`` LINES without the second copy of each request logged twice."""
+    if nginx.is_empty() or "request_id" not in nginx.columns:
+        return nginx, Twins([])
+    keys = _keys(nginx, list(_BASIC)).filter("_has_id")
+    sizes = dict(keys.group_by("source").len().iter_rows())
+    if len(sizes) < 2:
+        return nginx, Twins([])
+    shared = (
+        keys.unique(["source", "_k"])
+        .join(keys.unique(["source", "_k"]), on="_k", how="inner", suffix="_o")
+        .filter(pl.col("source") < pl.col("source_o"))
+        .group_by("source", "source_o")
+        .len()
+    )
+    detail = {s: (p, f) for s, p, f in _detail(nginx).iter_rows()}
+    drop: list[tuple[str, str]] = []
+    for a, b, n in shared.iter_rows():
+        smaller = min(sizes[a], sizes[b])
+        if smaller < _MIN_LINES or n < TWIN_SHARE * smaller or not _confirmed(nginx, a, b):
+            continue
+        # The finer clock wins, then the more values per line, then the name.
+        better = min((a, b), key=lambda s: (detail[s][0], -detail[s][1], s))
+        drop.append((better, b if better == a else a))
+    if not drop:
+        return nginx, Twins([])
+    gone_rows: list[pl.Series] = []
+    dropped: list[tuple[str, str, int]] = []
+    for kept, gone in drop:
+        twin = keys.filter(pl.col("source") == gone).join(
+            keys.filter(pl.col("source") == kept).select("_k").unique(), on="_k", how="semi"
+        )
+        gone_rows.append(twin.get_column("_row"))
+        dropped.append((kept, gone, twin.height))
+    rows = pl.concat(gone_rows).unique()
+    kept_lines = nginx.with_row_index("_row").filter(~pl.col("_row").is_in(rows.implode()))
+    return kept_lines.drop("_row"), Twins(dropped)
