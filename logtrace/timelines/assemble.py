@@ -143,6 +143,7 @@ def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
         spans, windows = placement.place(spans, pairs)
         offsets = {**offsets, **windows}
         pairs = matching.assign(matching.costed(candidates, spans))
+    pairs = pl.concat([pairs, matching.leftovers(spans, pairs)])
     spans = break_cycles(depth(parents(spans, pairs)))
     if flat is not None:
         spans = pl.concat([spans, flat.select(spans.columns)], how="vertical_relaxed")

@@ -199,36 +199,48 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# Start events and the end events they begin (an end without a logged duration).
+_STARTS = {"server": ("server_start", "start"), "client": ("client_start",)}
+
+
 def app_spans(events: pl.DataFrame) -> pl.DataFrame:
-    """SERVER and CLIENT spans from app events that carry a duration (or a start event)."""
+    """SERVER and CLIENT spans from app events that carry a duration, or whose start was
+    logged on a line of its own (``server_start``/``client_start``)."""
     if events.is_empty():
         return pl.DataFrame(schema=dict.fromkeys(SPAN_COLUMNS, pl.Null))
-    spans = _with_route(
-        events.filter(
-            pl.col("event").is_in(["server", "client"]) & pl.col("request_id").is_not_null()
-        )
+    with_id = pl.col("request_id").is_not_null()
+    spans = _with_route(events.filter(pl.col("event").is_in(["server", "client"]) & with_id))
+    # An end without a duration ends the span its start began: the latest start before
+    # it of the same request, source and kind (and, for a call, the same target or peer).
+    key = pl.concat_str(
+        pl.col("event"), pl.coalesce("path", "peer").fill_null(""), separator="\x1f"
     )
+    kinds = {start: kind for kind, starts in _STARTS.items() for start in starts}
     starts = (
-        events.filter((pl.col("event") == "start") & pl.col("request_id").is_not_null())
-        .select("request_id", "source", pl.col("time").alias("started"))
+        events.filter(pl.col("event").is_in(list(kinds)) & with_id)
+        .with_columns(pl.col("event").replace_strict(kinds, return_dtype=pl.String))
+        .with_columns(
+            pl.when(pl.col("event") == "server").then(pl.lit("server")).otherwise(key).alias("_key")
+        )
+        .select("request_id", "source", "_key", pl.col("time").alias("started"))
         .sort("started")
     )
-    # A server event without a duration ends the span its start event began.
+    spans = spans.with_columns(
+        pl.when(pl.col("event") == "server").then(pl.lit("server")).otherwise(key).alias("_key")
+    )
     # Both sides are sorted by time overall, hence within every (request, source) group.
     spans = spans.sort("time").join_asof(
         starts,
         left_on="time",
         right_on="started",
-        by=["request_id", "source"],
+        by=["request_id", "source", "_key"],
         strategy="backward",
         check_sortedness=False,
     )
     start = (
         pl.when(pl.col("duration_s").is_not_null())
         .then(pl.col("time") - _micros(pl.col("duration_s")))
-        .when(pl.col("event") == "server")
-        .then(pl.col("started"))
-        .otherwise(pl.col("time"))
+        .otherwise(pl.col("started"))
     )
     return spans.select(
         "request_id",
