@@ -114,5 +114,6 @@ def insights(
     else:
         from logtrace.render.insights import render_insights
 
-        render_insights(make_console(), result)
+        args = opt.trace_args(files, source, fmt, id_field, no_skew_correction)
+        render_insights(make_console(), result, trace_args=args)
     opt.warn_partial(loaded.ingest)
