@@ -33,7 +33,7 @@ SUMMARY = {
     "pattern": pl.String(),
     "route": pl.String(),  # the entry's method and route, "GET /api/users/{id}"
     "requests": pl.UInt32(),
-    "share": pl.Float64(),  # of all request time, these requests' whole duration
+    "share": pl.Float64(),  # these requests' whole duration, of all request time
     "saving_p50_s": pl.Float64(),
     "saving_total_s": pl.Float64(),
     "examples": pl.List(pl.String()),  # the first few of request_ids
