@@ -17,7 +17,7 @@ class ExitStatus(IntEnum):
     OK = 0
     ERROR = 1  # unexpected internal error (a bug)
     USAGE = 2  # bad command line (typer/click also uses 2)
-    NO_INPUT = 3  # an input file is missing, unreadable or not a log
+    NO_INPUT = 3  # an input file is missing, unreadable or not a log; an output unwritable
     BAD_FORMAT = 4  # a log_format or nginx.conf that cannot be compiled
     NO_MATCH = 5  # the chosen/detected format matched no line
     NOT_FOUND = 6  # a request id or other lookup found nothing
@@ -41,6 +41,12 @@ class LogtraceError(Exception):
 
 class InputError(LogtraceError):
     """A source that cannot be read: missing, a directory with no logs, unreadable."""
+
+    exit_status = ExitStatus.NO_INPUT
+
+
+class OutputError(LogtraceError):
+    """An output path that cannot be written: its folder is missing, it is a folder."""
 
     exit_status = ExitStatus.NO_INPUT
 

@@ -23,7 +23,7 @@ from types import ModuleType
 import pytest
 
 from logtrace.errors import ExitStatus
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 
 HOSTILE_DIR = FIXTURES / "hostile"
 
@@ -52,7 +52,8 @@ EVIL_HOST = "\x1b[5m[b]\u202eweb"
 
 def run_cli(*args: str, cwd: Path = HOSTILE_DIR) -> subprocess.CompletedProcess[str]:
     """The real command; output decoded without newline translation (a "\r" stays)."""
-    env = {**os.environ, "COLUMNS": "120"}  # what a pipe gets
+    # what a pipe gets; and this checkout's logtrace, whatever the folder it runs in
+    env = {**os.environ, "COLUMNS": "120", "PYTHONPATH": str(ROOT)}
     env.pop("NO_COLOR", None)
     done = subprocess.run(
         [sys.executable, "-m", "logtrace", *args],

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from logtrace.analysis.insights import InsightOptions, Insights, find_insights
 from logtrace.cli import app
 from logtrace.ingest import FormatOptions
+from logtrace.render.commands import TraceArgs
 from logtrace.render.console import record_console
 from logtrace.render.insights import render_insights
 from logtrace.sources import resolve_sources
@@ -97,9 +98,18 @@ def test_saving_estimates_match_the_record(topology, pattern: str) -> None:  # t
 def test_sample_logs_insights_golden_at_80_columns(golden) -> None:  # type: ignore[no-untyped-def]
     insights = insights_for(SAMPLE, SAMPLE / "nginx" / "mesh-1.conf")
     console = record_console(width=80)
-    render_insights(console, insights)
+    args = TraceArgs(("sample_logs/",), ("--nginx-conf", "sample_logs/nginx/mesh-1.conf"))
+    render_insights(console, insights, trace_args=args)
     text = console.export_text()
-    assert max(len(line) for line in text.splitlines()) <= 80
+    commands = [line for line in text.splitlines() if line.startswith("    logtrace trace ")]
+    # a command is never cut (the terminal wraps it); everything else fits
+    assert len(commands) == 3 * insights.summary.height
+    assert all(
+        line.endswith(" sample_logs/ --nginx-conf sample_logs/nginx/mesh-1.conf")
+        for line in commands
+    )
+    others = [line for line in text.splitlines() if line not in commands]
+    assert max(len(line) for line in others) <= 80
     golden("insights_sample_w80.txt", text)
 
 

@@ -17,6 +17,7 @@ from logtrace.errors import ExitStatus, UsageError
 if TYPE_CHECKING:
     from logtrace.analysis.derive import Filters
     from logtrace.ingest import FormatOptions, IngestReport
+    from logtrace.render.commands import TraceArgs
     from logtrace.sources import Source
     from logtrace.timelines.load import Loaded, TimelineOptions
 
@@ -191,10 +192,45 @@ def sources(files: list[str] | None, source: list[str] | None) -> list[Source]:
     """The sources named on the command line; stdin when nothing is named and it is piped."""
     from logtrace.sources import resolve_sources
 
+    return resolve_sources(_specs(files, source), source or ())
+
+
+def _specs(files: list[str] | None, source: list[str] | None) -> list[str]:
     specs = list(files or [])
     if not specs and not source and not sys.stdin.isatty():
         specs = ["-"]
-    return resolve_sources(specs, source or ())
+    return specs
+
+
+def trace_args(
+    files: list[str] | None,
+    source: list[str] | None,
+    formats: FormatOptions,
+    id_field: str | None = None,
+    no_skew: bool = False,
+) -> TraceArgs:
+    """This run's inputs and options as ``logtrace trace`` takes them: what a printed
+    ``logtrace trace ID ...`` needs to read the same requests the same way."""
+    from logtrace.render.commands import TraceArgs
+
+    options: list[str] = []
+    for conf in formats.nginx_confs:
+        options += ["--nginx-conf", conf]
+    for flag, value in (
+        ("--format-name", formats.format_name),
+        ("--log-format", formats.log_format),
+        ("--preset", formats.preset),
+        ("--app-format", formats.app_format),
+        ("--timezone", None if formats.timezone == "UTC" else formats.timezone),
+        ("--id-field", id_field),
+    ):
+        if value is not None:
+            options += [flag, value]
+    for spec in source or ():
+        options += ["--source", spec]
+    if no_skew:
+        options.append("--no-skew-correction")
+    return TraceArgs(files=tuple(_specs(files, source)), options=tuple(options))
 
 
 def timeline_options(

@@ -38,9 +38,10 @@ def analyze(
     from logtrace.render.console import make_console
 
     found = opt.sources(files, source)
+    formats = opt.format_options(log_format, preset, nginx_conf, format_name)
     with opt.reading(found) as progress:
         options = AnalyzeOptions(
-            formats=opt.format_options(log_format, preset, nginx_conf, format_name),
+            formats=formats,
             filters=opt.filters(since, until, route, path, status),
             top=top,
             keep_lines=export_csv is not None,
@@ -59,5 +60,6 @@ def analyze(
     else:
         from logtrace.render.tables import render_analysis
 
-        render_analysis(make_console(), result)
+        args = opt.trace_args(files, source, formats)
+        render_analysis(make_console(), result, trace_args=args)
     opt.warn_partial(result.ingest)

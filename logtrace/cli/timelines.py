@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from logtrace.cli import options as opt
-from logtrace.cli.app import app
+from logtrace.cli.app import app, stderr_line
+from logtrace.errors import UsageError
 
 
 @app.command()
@@ -58,13 +59,28 @@ def trace(
         render_flow(console, result)
 
 
+INSIGHTS_FORMAT_HELP = (
+    "table (for a person), json (one document: every finding with its request ids), "
+    "ndjson (a line per request and pattern)."
+)
+
+
 @app.command()
 def insights(
     files: opt.Files = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    output_format: Annotated[
+        str, typer.Option("--format", help=INSIGHTS_FORMAT_HELP, show_default=True)
+    ] = "table",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     per_request: Annotated[
-        bool, typer.Option("--per-request", help="With --json: also every request's findings.")
+        bool,
+        typer.Option(
+            "--per-request",
+            hidden=True,
+            help="Kept for scripts: the JSON always has every request.",
+        ),
     ] = False,
+    out: Annotated[str, typer.Option("--out", "-o", help="Output file (- for stdout).")] = "-",
     min_calls: Annotated[
         int, typer.Option("--min-calls", min=2, help="N+1: calls to one service and route.")
     ] = 5,
@@ -95,8 +111,11 @@ def insights(
 ) -> None:
     """What to fix: N+1 calls, sequential calls, repeats, retries, timeouts, slow clients."""
     from logtrace.analysis.insights import InsightOptions, find_insights
-    from logtrace.render.console import make_console
+    from logtrace.export.insights_json import WRITERS
+    from logtrace.export.output import check_output, text_output
 
+    chosen = _insights_format(output_format, as_json, list(WRITERS))
+    check_output(out)
     found = opt.sources(files, source)
     fmt = opt.format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
     loaded = opt.load_timelines(found, fmt, id_field, no_skew_correction)
@@ -107,12 +126,30 @@ def insights(
         slow_client_min_s=slow_client_min,
     )
     result = find_insights(loaded.timelines.spans, options)
-    if as_json:
-        from logtrace.export.insights_json import insights_json
+    with text_output(out) as stream:
+        if chosen in WRITERS:
+            WRITERS[chosen](result, stream)
+        else:
+            from logtrace.render.console import make_console
+            from logtrace.render.insights import render_insights
 
-        sys.stdout.write(insights_json(result, per_request=per_request) + "\n")
-    else:
-        from logtrace.render.insights import render_insights
+            args = opt.trace_args(files, source, fmt, id_field, no_skew_correction)
+            render_insights(make_console(file=stream), result, trace_args=args)
+    if out != "-":
+        from logtrace.render.console import safe_str
 
-        render_insights(make_console(), result)
+        stderr_line(
+            f"wrote {safe_str(out)} ({chosen}): {result.summary.height} findings by pattern and "
+            f"route, {result.findings.height:,} by request"
+        )
     opt.warn_partial(loaded.ingest)
+
+
+def _insights_format(name: str, as_json: bool, writers: list[str]) -> str:
+    """``--format`` checked, with ``--json`` as its alias for ``json``."""
+    choices = ["table", *writers]
+    if name not in choices:
+        raise UsageError(f"--format {name!r} is not known", f"choose one of {', '.join(choices)}")
+    if as_json and name not in ("table", "json"):
+        raise UsageError(f"--json and --format {name} both given", "choose one of them")
+    return "json" if as_json else name

@@ -1,4 +1,9 @@
-"""``logtrace insights``: one block per finding, readable on an 80-column terminal."""
+"""``logtrace insights``: one block per finding, readable on an 80-column terminal.
+
+Each block ends with ``logtrace trace`` commands for its example requests, whole (full
+id, the run's inputs and options) so that they run as printed: the terminal wraps a long
+one, nothing cuts it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from rich.text import Text
 
 from logtrace.analysis.insights import Insights
 from logtrace.render import format as fmt
+from logtrace.render.commands import TraceArgs, trace_command
 from logtrace.render.console import safe_str
 
 NAMES = {
@@ -18,15 +24,18 @@ NAMES = {
     "slow_client": "slow client",
     "swallowed_error": "swallowed error",
 }
-EXAMPLE_CHARS = 12  # a unique prefix is enough for `logtrace trace`
 
 
 def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_insights(console: Console, insights: Insights, *, limit: int = 20) -> None:
-    """The ranked findings: what, where, how often, and what fixing it would save."""
+def render_insights(
+    console: Console, insights: Insights, *, limit: int = 20, trace_args: TraceArgs | None = None
+) -> None:
+    """The ranked findings: what, where, how often, what fixing it would save, and a
+    ``logtrace trace`` command (with ``trace_args``) for each example request."""
+    trace_args = trace_args or TraceArgs()
     summary = insights.summary
     if summary.is_empty():
         console.print(Text("No known slow pattern found in these traces.", style="bold"))
@@ -54,13 +63,17 @@ def render_insights(console: Console, insights: Insights, *, limit: int = 20) ->
         console.print(Text(line))
         detail = f"{safe_str(row['detail'])} → {row['advice'] or ''}"
         console.print(Text("    " + _short(detail, width - 4), style="dim"))
-        examples = " ".join(safe_str(e[:EXAMPLE_CHARS]) for e in row["examples"])
-        console.print(
-            Text("    " + _short(f"e.g. logtrace trace {examples}", width - 4), style="dim")
-        )
+        for example in row["examples"]:
+            # already quoted and escaped: printed whole, wrapped by the terminal if long
+            command = trace_command(example, trace_args)
+            console.print(Text("    " + command, style="dim"), soft_wrap=True)
     if summary.height > limit:
         console.print(
-            Text(f"… and {summary.height - limit} more (--json lists them all)", style="dim")
+            Text(
+                f"… and {summary.height - limit} more "
+                "(`logtrace insights --json` lists them all, with every request id)",
+                style="dim",
+            )
         )
     hot = insights.hot_targets
     if hot.height:

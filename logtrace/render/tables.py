@@ -15,6 +15,7 @@ from logtrace.analysis.latency import Latency, LatencyReport
 from logtrace.errors import caret_window
 from logtrace.ingest import IngestReport
 from logtrace.render import format as fmt
+from logtrace.render.commands import TraceArgs
 from logtrace.render.console import report_table, safe, safe_str
 from logtrace.render.cross_host import render_cross_host
 from logtrace.render.insights import render_insights
@@ -209,8 +210,11 @@ def rejected_samples(ingest: IngestReport, width: int = 100) -> Iterable[Rendera
                 yield Text("    " + " " * cell_len(text[: len(caret) - 1]) + "^", style="yellow")
 
 
-def render_analysis(console: Console, analysis: Analysis) -> None:
-    """Print the whole analyze report."""
+def render_analysis(
+    console: Console, analysis: Analysis, *, trace_args: TraceArgs | None = None
+) -> None:
+    """Print the whole analyze report (``trace_args``: the run's inputs and options, for
+    the ``logtrace trace`` commands it prints)."""
     console.print(sources_table(analysis.ingest))
     console.print(summary(analysis))
     console.print()
@@ -222,6 +226,6 @@ def render_analysis(console: Console, analysis: Analysis) -> None:
         for renderable in render_cross_host(console, analysis.cross_host):
             console.print(renderable)
         console.print()
-        render_insights(console, analysis.cross_host.insights, limit=5)
+        render_insights(console, analysis.cross_host.insights, limit=5, trace_args=trace_args)
     for renderable in rejected_samples(analysis.ingest, console.width):
         console.print(renderable)

@@ -4,7 +4,8 @@ Every detector (one per pattern; the rule, thresholds and known false positives 
 each module's docstring) returns one finding per request that shows the pattern, with an
 estimated saving in seconds. Findings are then summed per pattern and entry route: how
 many requests, their share of all request time, the saving (median per request and
-total), and example request ids for ``logtrace trace``.
+total), every request id behind it (``request_ids``, the most to save first) and the first
+few of them as examples for ``logtrace trace``.
 """
 
 from __future__ import annotations
@@ -28,15 +29,32 @@ PATTERNS: dict[str, str] = {
     "swallowed_error": "downstream errors swallowed: the request succeeded anyway",
 }
 
-__all__ = ["PATTERNS", "InsightOptions", "Insights", "find_insights"]
+SUMMARY = {
+    "pattern": pl.String(),
+    "route": pl.String(),  # the entry's method and route, "GET /api/users/{id}"
+    "requests": pl.UInt32(),
+    "share": pl.Float64(),  # these requests' whole duration, of all request time
+    "saving_p50_s": pl.Float64(),
+    "saving_total_s": pl.Float64(),
+    "examples": pl.List(pl.String()),  # the first few of request_ids
+    "detail": pl.String(),  # of the request with the most to save
+    "advice": pl.String(),
+    "request_ids": pl.List(pl.String()),  # every request behind the row, most to save first
+}
+"""A summary row per (pattern, route): the columns and their order."""
+
+__all__ = ["PATTERNS", "SUMMARY", "InsightOptions", "Insights", "find_insights"]
 
 
 @dataclass(frozen=True)
 class Insights:
     """Findings per request, their summary per pattern and route, and hot targets."""
 
-    findings: pl.DataFrame  # request_id, pattern, saving_s, detail, route, duration_s
-    summary: pl.DataFrame  # one row per (pattern, route), ranked by total saving
+    # one row per (request, pattern): request_id, pattern, saving_s, detail, method, route,
+    # duration_s; the most to save first
+    findings: pl.DataFrame
+    # one row per (pattern, route), ranked by total saving, with its request_ids
+    summary: pl.DataFrame
     hot_targets: pl.DataFrame
     requests: int
     total_s: float
@@ -91,7 +109,9 @@ def find_insights(spans: pl.DataFrame, options: InsightOptions | None = None) ->
     total = float(roots.get_column("duration_s").sum() or 0.0)
     summary = _summary(per_request, total, options)
     return Insights(
-        findings=per_request.sort(["saving_s", "request_id"], descending=[True, False]),
+        findings=per_request.sort(
+            ["saving_s", "request_id", "pattern"], descending=[True, False, False]
+        ),
         summary=summary,
         hot_targets=call_detectors.hot_targets(c, options),
         requests=roots.height,
@@ -101,19 +121,8 @@ def find_insights(spans: pl.DataFrame, options: InsightOptions | None = None) ->
 
 def _summary(per_request: pl.DataFrame, total: float, options: InsightOptions) -> pl.DataFrame:
     if per_request.is_empty():
-        return pl.DataFrame(
-            schema={
-                "pattern": pl.String,
-                "route": pl.String,
-                "requests": pl.UInt32,
-                "share": pl.Float64,
-                "saving_p50_s": pl.Float64,
-                "saving_total_s": pl.Float64,
-                "examples": pl.List(pl.String),
-                "detail": pl.String,
-                "advice": pl.String,
-            }
-        )
+        return pl.DataFrame(schema=SUMMARY)
+    most_first = [pl.col("saving_s"), pl.col("request_id")]
     return (
         per_request.with_columns(
             pl.concat_str([pl.col("method"), pl.col("route")], separator=" ")
@@ -126,12 +135,13 @@ def _summary(per_request: pl.DataFrame, total: float, options: InsightOptions) -
             (pl.col("duration_s").sum() / (total or 1.0)).alias("share"),
             pl.col("saving_s").quantile(0.5, "nearest").alias("saving_p50_s"),
             pl.col("saving_s").sum().alias("saving_total_s"),
-            pl.col("request_id")
-            .sort_by(["saving_s", "request_id"], descending=[True, False])
-            .head(options.top_examples)
-            .alias("examples"),
-            pl.col("detail").sort_by(["saving_s", "request_id"], descending=[True, False]).first(),
+            pl.col("request_id").sort_by(most_first, descending=[True, False]).alias("request_ids"),
+            pl.col("detail").sort_by(most_first, descending=[True, False]).first(),
         )
-        .with_columns(pl.col("pattern").replace_strict(PATTERNS, default=None).alias("advice"))
+        .with_columns(
+            pl.col("request_ids").list.head(options.top_examples).alias("examples"),
+            pl.col("pattern").replace_strict(PATTERNS, default=None).alias("advice"),
+        )
+        .select(list(SUMMARY))
         .sort(["saving_total_s", "pattern", "route"], descending=[True, False, False])
     )
