@@ -1,8 +1,12 @@
 """The column contracts of the frames that pass between stages.
 
-LINES   one row per parsed log line (parse.py for nginx, applog.py for app logs)
-REJECTS one row per line that could not be parsed, with the reason
-SPANS   one row per span (timelines.py)
+LINES        one row per parsed log line (parse.py for nginx, applog/ for app logs)
+REJECTS      one row per line that could not be parsed, with the reason
+RAW_SPANS    one row per span as the lines tell it, before parents and clocks
+             (timelines/spans.py)
+SPANS        the timelines of every request: RAW_SPANS plus parents, corrected times and
+             depth (what timelines/ returns; analysis/ and render/ read it)
+EXPORT_SPANS SPANS as other tools see them: ids as 16 hex digits (export/)
 
 A stage may add columns; it never changes the meaning or dtype of one listed here.
 Times are UTC ``Datetime("us")``; durations are Float64 seconds with ``_s`` in the name.
@@ -94,8 +98,47 @@ LINES_APP: dict[str, pl.DataType] = {
     "extra_lines": pl.UInt32(),  # continuation lines (tracebacks) attached to this entry
 }
 
-# One row per span (timelines.py). A trace is all spans of one request_id.
+# One row per span as the lines tell it (timelines/spans.py): an nginx line is a SERVER
+# span and each of its upstream attempts a CLIENT span under it; an app's served request
+# a SERVER span, a call it made a CLIENT span. Ids are 64-bit integers, stable for the
+# same input; people and other tools see them as 16 hex digits (EXPORT_SPANS).
+RAW_SPANS: dict[str, pl.DataType] = {
+    "request_id": pl.String(),
+    "sid": pl.UInt64(),  # the span's id
+    "kind": pl.String(),  # SERVER | CLIENT
+    "origin": pl.String(),  # nginx | app: what wrote the line
+    "source": pl.String(),
+    "host": pl.String(),
+    "service": pl.String(),
+    "line_no": pl.UInt64(),
+    "attempt": pl.UInt32(),  # upstream attempt number (1 = first try), else null
+    "method": pl.String(),
+    "path": pl.String(),  # as this hop logged it (a proxy may have rewritten it)
+    "target": pl.String(),
+    "route": pl.String(),
+    "peer": pl.String(),  # CLIENT spans: the service (or address) called, as logged
+    "status": pl.UInt16(),
+    "raw_start": TIME,  # as the logs say
+    "raw_end": TIME,
+    "precision_s": pl.Float64(),  # how exactly the logged times are known (1.0: $time_local)
+    "line_sid": pl.UInt64(),  # the span of the line it was logged on (an attempt's nginx
+    # line; a span's own sid otherwise)
+}
+
+# The timelines of every request (timelines.assemble): a trace is all spans of one
+# request_id.
 SPANS: dict[str, pl.DataType] = {
+    **RAW_SPANS,
+    "start": TIME,  # after clock correction and whole-second placement
+    "end": TIME,
+    "skew_s": pl.Float64(),  # how far this span was moved (host offset or placement), s
+    "parent_sid": pl.UInt64(),  # null for the root
+    "parent_guessed": pl.Boolean(),  # parent chosen by time containment alone
+    "depth": pl.UInt32(),  # 0 for the root
+}
+
+# SPANS as exports and trace views show them. A trace is all spans of one request_id.
+EXPORT_SPANS: dict[str, pl.DataType] = {
     "request_id": pl.String(),
     "span_id": pl.String(),  # 16 lowercase hex, stable for the same input
     "parent_span_id": pl.String(),  # null for the root
@@ -122,6 +165,19 @@ SPANS: dict[str, pl.DataType] = {
     "line_no": pl.UInt64(),
     "depth": pl.UInt32(),  # 0 for the root
 }
+
+
+def conformity(frame: pl.DataFrame, contract: dict[str, pl.DataType]) -> list[str]:
+    """What in ``frame`` breaks ``contract``: missing columns and columns of another dtype
+    (other columns may be added by a stage)."""
+    problems = [f"missing column {name!r}" for name in contract if name not in frame.columns]
+    problems += [
+        f"column {name!r} is {frame.schema[name]}, not {dtype}"
+        for name, dtype in contract.items()
+        if name in frame.columns and frame.schema[name] != dtype
+    ]
+    return problems
+
 
 # Critical path of one trace: the stretches of spans the request waited on.
 CRITICAL: dict[str, pl.DataType] = {

@@ -19,7 +19,7 @@ from logtrace.analysis.trace_view import RequestTrace
 from logtrace.render.console import record_console
 from logtrace.render.flow import render_flow
 from logtrace.render.gantt import EIGHTHS, OFF_PATH, ON_PATH_GLYPHS, THIN_OFF_PATH, render_gantt
-from logtrace.schema import CRITICAL, SPANS
+from logtrace.schema import CRITICAL, EXPORT_SPANS
 
 BASE = datetime(2026, 11, 26, 12, 37, 13, 412_000, tzinfo=UTC)
 
@@ -77,7 +77,7 @@ def make_trace(
     skew: dict[str, float] | None = None,
     lines: Mapping[str, tuple[str, ...]] | None = None,
 ) -> RequestTrace:
-    """A RequestTrace with SPANS and CRITICAL frames of exactly the schema's dtypes."""
+    """A RequestTrace with EXPORT_SPANS and CRITICAL frames of exactly the schema's dtypes."""
     ordered = tree_order(spans)
     rows: list[dict[str, object]] = []
     for s, depth in ordered:
@@ -125,7 +125,7 @@ def make_trace(
     ]
     return RequestTrace(
         request_id=request_id,
-        spans=pl.DataFrame(rows, schema=SPANS),
+        spans=pl.DataFrame(rows, schema=EXPORT_SPANS),
         critical=pl.DataFrame(critical, schema=CRITICAL),
         skew_s=skew or {},
         notes=notes,

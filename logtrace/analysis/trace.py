@@ -9,7 +9,7 @@ import polars as pl
 from logtrace.analysis.critical_path import critical_path
 from logtrace.analysis.trace_view import RequestTrace
 from logtrace.errors import NotFoundError, UsageError
-from logtrace.schema import CRITICAL, SPANS
+from logtrace.schema import CRITICAL, EXPORT_SPANS
 from logtrace.sources import Source, read_lines
 from logtrace.timelines.assemble import MAX_TRACE_SPANS
 from logtrace.timelines.load import Loaded
@@ -82,14 +82,14 @@ def _tree_order(spans: pl.DataFrame) -> list[int]:
 
 
 def span_view(spans: pl.DataFrame) -> pl.DataFrame:
-    """Internal spans of one request → the public SPANS shape, in tree order."""
+    """Internal spans of one request → the public EXPORT_SPANS shape, in tree order."""
     return public_spans(spans[_tree_order(spans)])
 
 
 def public_spans(spans: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFrame:
-    """Internal spans (any number of requests) → the public SPANS shape, same order.
+    """Internal spans (any number of requests) → the public EXPORT_SPANS shape, same order.
 
-    ``extra`` names columns to keep after the SPANS ones (``line`` for exports).
+    ``extra`` names columns to keep after the EXPORT_SPANS ones (``line`` for exports).
     """
     ordered = spans
     name = pl.concat_str(
@@ -108,7 +108,7 @@ def public_spans(spans: pl.DataFrame, *, extra: Sequence[str] = ()) -> pl.DataFr
     return view.select(
         *(
             pl.col(c).cast(t) if c in view.columns else pl.lit(None, t).alias(c)
-            for c, t in SPANS.items()
+            for c, t in EXPORT_SPANS.items()
         ),
         *(c for c in extra if c in view.columns),
     )

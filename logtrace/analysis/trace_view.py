@@ -12,7 +12,7 @@ import polars as pl
 class RequestTrace:
     """The spans of one request, in tree order, with its critical path.
 
-    ``spans`` follows ``schema.SPANS`` and is sorted depth-first (a parent before its
+    ``spans`` follows ``schema.EXPORT_SPANS`` and is sorted depth-first (a parent before its
     children, siblings by start), so row order is display order. ``critical`` follows
     ``schema.CRITICAL``. ``lines`` maps ``span_id`` to the original log lines of that
     span (filled only when asked for). ``notes`` are caveats to show with the trace:

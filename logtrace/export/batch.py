@@ -12,7 +12,7 @@ import polars as pl
 class TraceBatch:
     """Complete traces (every span of each request_id in the batch).
 
-    ``spans`` follows ``schema.SPANS`` (ids as 16 hex digits) and may carry a ``line``
+    ``spans`` follows ``schema.EXPORT_SPANS`` (ids as 16 hex digits) and may carry a ``line``
     column with each span's original log line; ``events`` follows ``schema.EVENTS``.
     """
 

@@ -11,7 +11,7 @@ Trace ids (W3C trace-context: 32 lowercase hex digits, not all zero), from a req
 
 The original id always travels with the span (``logtrace.request_id``), so nothing is lost.
 
-Span ids arrive as 16 hex digits (schema.SPANS). One that is not 16 lowercase hex digits,
+Span ids arrive as 16 hex digits (schema.EXPORT_SPANS). One that is not 16 lowercase hex digits,
 or is all zeros, is replaced by a stable id derived from the request id and the value, and
 the same mapping is applied to ``parent_span_id`` and to events, so links stay intact.
 
@@ -33,7 +33,7 @@ from typing import BinaryIO
 import polars as pl
 
 from logtrace.export.batch import TraceBatch
-from logtrace.schema import EVENTS, SPANS
+from logtrace.schema import EVENTS, EXPORT_SPANS
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX_SHORT = re.compile(r"[0-9a-fA-F]{1,32}")
@@ -237,7 +237,7 @@ OPTIONAL: dict[str, pl.DataType] = {
     "line": pl.String(),  # the span's original log line
     "http_host": pl.String(),  # the Host the request was sent to, when logged
 }
-"""Columns a span frame may carry besides SPANS (null when absent)."""
+"""Columns a span frame may carry besides EXPORT_SPANS (null when absent)."""
 
 EVENT_COLUMNS: dict[str, pl.DataType] = {
     "request_id": pl.String(),
@@ -255,7 +255,7 @@ EVENT_COLUMNS: dict[str, pl.DataType] = {
 class Prepared:
     """One batch with checked ids and integer times, as every format reads it.
 
-    ``spans`` has the SPANS and OPTIONAL columns plus ``trace_id``, ``start_us``,
+    ``spans`` has the EXPORT_SPANS and OPTIONAL columns plus ``trace_id``, ``start_us``,
     ``end_us`` and ``raw_start_us`` (Int64 epoch microseconds; ``end_us`` is never before
     ``start_us``). ``events`` (:data:`EVENT_COLUMNS`) holds the events whose span is in
     the batch, with ``time_us`` moved by that span's clock offset.
@@ -306,7 +306,7 @@ def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFram
 
 def prepare(batch: TraceBatch, warnings: Warnings) -> Prepared:
     """The batch's spans and events with valid ids and µs times (fixes are counted)."""
-    spans = _conform(batch.spans, {**SPANS, **OPTIONAL})
+    spans = _conform(batch.spans, {**EXPORT_SPANS, **OPTIONAL})
     missing = spans.filter(pl.col("start").is_null() | pl.col("end").is_null()).height
     warnings.add("spans without a start or end time were left out", missing)
     spans = spans.filter(pl.col("start").is_not_null() & pl.col("end").is_not_null())

@@ -7,7 +7,7 @@ microsecond timestamps. CSV is spreadsheet-safe (``export/csv.py``): a text cell
 with ``= + - @`` TAB or CR gets a leading ``'`` (and reads back with it). JSON is one
 array of row objects, NDJSON one object per line; null is ``null`` there, empty in CSV.
 
-Spans (:data:`SPAN_TABLE`): the ``schema.SPANS`` columns plus ``trace_id`` and ``line``:
+Spans (:data:`SPAN_TABLE`): the ``schema.EXPORT_SPANS`` columns plus ``trace_id`` and ``line``:
 
 =================  ========  ====================================================
 request_id         text      the request id as logged
@@ -82,7 +82,7 @@ from logtrace.export.ids import (
     has_line_breaks,
     prepare,
 )
-from logtrace.schema import SPANS, TIME
+from logtrace.schema import EXPORT_SPANS, TIME
 
 TableFormat = Literal["csv", "json", "ndjson", "parquet"]
 What = Literal["spans", "requests"]
@@ -90,8 +90,8 @@ What = Literal["spans", "requests"]
 _FIRST = ["request_id", "trace_id", "span_id", "parent_span_id", "host", "service", "kind",
           "name", "start", "end", "duration_s", "status", "error"]  # fmt: skip
 SPAN_TABLE: dict[str, pl.DataType] = {
-    **{c: SPANS.get(c, pl.String()) for c in _FIRST},
-    **{c: t for c, t in SPANS.items() if c not in _FIRST},
+    **{c: EXPORT_SPANS.get(c, pl.String()) for c in _FIRST},
+    **{c: t for c, t in EXPORT_SPANS.items() if c not in _FIRST},
     "line": OPTIONAL["line"],
 }
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from logtrace.schema import SPANS
 from logtrace.timelines import matching, paths, placement, skew
 from logtrace.timelines.matching import COARSE_S
 from logtrace.timelines.parents import TOL_US, break_cycles, depth, flat_spans, parents, us
@@ -153,7 +154,7 @@ def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
             "inside their second using the precise spans under them"
         )
     return Timelines(
-        spans=spans,
+        spans=spans.select(list(SPANS)).cast(pl.Schema(SPANS)),
         offsets=offsets,
         corrected_requests=corrected,
         notes=notes,

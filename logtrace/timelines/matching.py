@@ -344,7 +344,8 @@ def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
         microseconds=((pl.col("precision_s") + pl.col("precision_s_c")) * 1e6).cast(pl.Int64)
         + _SLACK_US
     )
-    gave_up = (pl.col("end_c") - pl.col("start_c")) < (pl.col("end") - pl.col("start"))
+    # A caller that gave up (a timeout, a client gone) may end before its callee.
+    gave_up = pl.col("status_c").is_null() | pl.col("status_c").is_in([408, 499, 504])
     inside = (pl.col("start") >= pl.col("start_c") - slack) & (
         (pl.col("end") <= pl.col("end_c") + slack) | gave_up
     )

@@ -23,11 +23,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from logtrace.routes import template_paths
+
 SAMPLE_REQUESTS = 20_000
 MIN_SUPPORT = 3  # requests a mapping must explain (fewer when the sample is smaller)
 MAX_PER_SOURCE = 32  # mappings kept per caller source, best supported first
 _MAX_SPANS = 200  # requests with more spans are left out of learning (cost is quadratic)
 _SEED = 0x7061746873  # "paths"
+_SLACK_US = 1500  # durations are logged to the millisecond: a callee may seem this much longer
 
 MAPPINGS: dict[str, pl.DataType] = {
     "source_c": pl.String(),  # the caller's source (whose CLIENT spans carry prefix_c)
@@ -81,36 +84,71 @@ def _sample(spans: pl.DataFrame) -> pl.DataFrame:
     return spans.join(sizes.select("request_id"), on="request_id", how="semi")
 
 
+def _named(tails: pl.Series) -> pl.DataFrame:
+    """``tail`` and ``_named``: whether a tail holds a segment that is a name, not an id
+    (``/items/82`` does; ``/82`` is two requests sharing an id, not a path)."""
+    unique = tails.unique()
+    routes = template_paths(unique)
+    named = (
+        routes.str.split("/")
+        .list.eval((pl.element() != "") & ~pl.element().str.contains("{", literal=True))
+        .list.any()
+    )
+    return pl.DataFrame({"tail": unique, "_named": named})
+
+
 def learn(spans: pl.DataFrame) -> PathMappings:
     """Mappings between each pair of sources from the requests both take part in.
 
-    ``spans`` has request_id, source, kind (SERVER/CLIENT) and path.
+    A pair of spans counts for the mapping that explains it only when the callee could
+    have been called by the caller (it took no longer) and no other candidate caller of
+    that callee waited less beyond it: a real hop adds little to its callee's time, while
+    a span that merely shares the end of a path (``GET /api/orders/7`` at the edge and
+    ``GET /items/7`` behind the proxy) waited for much more. Same-path candidates (no
+    mapping) compete too. ``spans`` has request_id, source, kind, path, raw_start, raw_end.
     """
     usable = spans.filter(
         pl.col("path").str.starts_with("/").fill_null(value=False)
         & pl.col("request_id").is_not_null()
-    ).select("request_id", "source", "kind", "path")
+    ).select(
+        "request_id",
+        "source",
+        "kind",
+        "path",
+        (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds().alias("dur"),
+    )
     usable = _sample(usable)
-    clients = usable.filter(pl.col("kind") == "CLIENT").drop("kind").unique()
-    servers = usable.filter(pl.col("kind") == "SERVER").drop("kind").unique()
+    clients = usable.filter(pl.col("kind") == "CLIENT").drop("kind")
+    servers = usable.filter(pl.col("kind") == "SERVER").drop("kind")
     if clients.is_empty() or servers.is_empty():
         return PathMappings.empty()
-    c = _tails(clients.with_row_index("_c")).rename({"source": "source_c", "prefix": "prefix_c"})
+    c = _tails(clients.with_row_index("_c")).rename(
+        {"source": "source_c", "prefix": "prefix_c", "dur": "dur_c"}
+    )
     s = _tails(servers.with_row_index("_s"))
     joined = c.join(s, on=["request_id", "tail"], how="inner").filter(
-        pl.col("source") != pl.col("source_c")
+        (pl.col("source") != pl.col("source_c")) & (pl.col("dur") <= pl.col("dur_c") + _SLACK_US)
     )
+    if joined.is_empty():
+        return PathMappings.empty()
     # The longest common tail of a pair is its explanation (shortest prefixes).
     best = (
         joined.with_columns(pl.col("tail").str.len_bytes().alias("_len"))
         .sort("_len", descending=True)
         .unique(["_c", "_s"], keep="first")
-        .filter(pl.col("prefix_c") != pl.col("prefix"))
+    )
+    best = best.join(_named(best.get_column("tail")), on="tail", how="left").filter("_named")
+    same = pl.col("prefix_c") == pl.col("prefix")
+    winners = (
+        best.with_columns((pl.col("dur_c") - pl.col("dur")).abs().alias("_waited"))
+        .sort(["_s", "_waited", same, "_len"], descending=[False, False, True, True])
+        .unique("_s", keep="first")
+        .filter(~same)
     )
     requests = usable.get_column("request_id").n_unique()
     floor = max(1, min(MIN_SUPPORT, requests // 10))
     found = (
-        best.group_by("source_c", "source", "prefix_c", "prefix")
+        winners.group_by("source_c", "source", "prefix_c", "prefix")
         .agg(pl.col("request_id").n_unique().cast(pl.UInt32).alias("support"))
         .filter(pl.col("support") >= floor)
         .sort(

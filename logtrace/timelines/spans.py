@@ -18,30 +18,11 @@ from __future__ import annotations
 import polars as pl
 
 from logtrace.routes import with_routes
+from logtrace.schema import RAW_SPANS
 
 _SEED = 0x6C6F677472616365  # "logtrace"
 
-SPAN_COLUMNS = [
-    "request_id",
-    "sid",
-    "kind",
-    "origin",
-    "source",
-    "host",
-    "service",
-    "line_no",
-    "attempt",
-    "method",
-    "path",
-    "target",
-    "route",
-    "peer",
-    "status",
-    "raw_start",
-    "raw_end",
-    "precision_s",
-    "line_sid",
-]
+SPAN_COLUMNS = list(RAW_SPANS)
 
 
 def span_id(*parts: pl.Expr) -> pl.Expr:
@@ -88,36 +69,41 @@ def _with_route(frame: pl.DataFrame) -> pl.DataFrame:
 def nginx_spans(lines: pl.DataFrame) -> pl.DataFrame:
     """SERVER spans for nginx lines and CLIENT spans for their upstream attempts."""
     if lines.is_empty():
-        return pl.DataFrame(schema=dict.fromkeys(SPAN_COLUMNS, pl.Null))
+        return pl.DataFrame(schema=RAW_SPANS)
     lines = _with_route(lines)
     cols = lines.columns
     duration = pl.col("request_time_s").fill_null(0.0) if "request_time_s" in cols else pl.lit(0.0)
-    base = lines.select(
-        "request_id",
-        span_id(pl.col("source"), pl.col("line_no"), pl.lit(0)),
-        pl.lit("SERVER").alias("kind"),
-        pl.lit("nginx").alias("origin"),
-        "source",
-        "host",
-        "service",
-        "line_no",
-        pl.lit(None, pl.UInt32).alias("attempt"),
-        *(
-            pl.col(c) if c in cols else pl.lit(None, pl.String).alias(c)
-            for c in ("method", "path", "target", "route")
-        ),
-        pl.lit(None, pl.String).alias("peer"),
-        pl.col("status").cast(pl.UInt16)
-        if "status" in cols
-        else pl.lit(None, pl.UInt16).alias("status"),
-        (pl.col("time") - _micros(duration)).alias("raw_start"),
-        pl.col("time").alias("raw_end"),
-        pl.col("time_precision_s").alias("precision_s"),
-    ).with_columns(pl.col("sid").alias("line_sid"))
+    base = (
+        lines.select(
+            "request_id",
+            span_id(pl.col("source"), pl.col("line_no"), pl.lit(0)),
+            pl.lit("SERVER").alias("kind"),
+            pl.lit("nginx").alias("origin"),
+            "source",
+            "host",
+            "service",
+            "line_no",
+            pl.lit(None, pl.UInt32).alias("attempt"),
+            *(
+                pl.col(c) if c in cols else pl.lit(None, pl.String).alias(c)
+                for c in ("method", "path", "target", "route")
+            ),
+            pl.lit(None, pl.String).alias("peer"),
+            pl.col("status").cast(pl.UInt16)
+            if "status" in cols
+            else pl.lit(None, pl.UInt16).alias("status"),
+            (pl.col("time") - _micros(duration)).alias("raw_start"),
+            pl.col("time").alias("raw_end"),
+            pl.col("time_precision_s").alias("precision_s"),
+        )
+        .with_columns(pl.col("sid").alias("line_sid"))
+        .cast(pl.Schema(RAW_SPANS))
+    )
     if "upstream_response_time_s" not in cols:
-        return base
+        return base.cast(pl.Schema(RAW_SPANS))
     attempts = _attempts(lines)
-    return pl.concat([base, attempts], how="diagonal_relaxed").select(SPAN_COLUMNS)
+    spans = pl.concat([base, attempts], how="diagonal_relaxed").select(SPAN_COLUMNS)
+    return spans.cast(pl.Schema(RAW_SPANS))
 
 
 def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
@@ -207,7 +193,7 @@ def app_spans(events: pl.DataFrame) -> pl.DataFrame:
     """SERVER and CLIENT spans from app events that carry a duration, or whose start was
     logged on a line of its own (``server_start``/``client_start``)."""
     if events.is_empty():
-        return pl.DataFrame(schema=dict.fromkeys(SPAN_COLUMNS, pl.Null))
+        return pl.DataFrame(schema=RAW_SPANS)
     with_id = pl.col("request_id").is_not_null()
     spans = _with_route(events.filter(pl.col("event").is_in(["server", "client"]) & with_id))
     # An end without a duration ends the span its start began: the latest start before
@@ -242,23 +228,27 @@ def app_spans(events: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("time") - _micros(pl.col("duration_s")))
         .otherwise(pl.col("started"))
     )
-    return spans.select(
-        "request_id",
-        span_id(pl.col("source"), pl.col("line_no"), pl.lit(0)),
-        pl.col("event").str.to_uppercase().alias("kind"),
-        pl.lit("app").alias("origin"),
-        "source",
-        "host",
-        "service",
-        "line_no",
-        pl.lit(None, pl.UInt32).alias("attempt"),
-        "method",
-        "path",
-        "target",
-        "route",
-        "peer",
-        pl.col("status").cast(pl.UInt16),
-        start.fill_null(pl.col("time")).alias("raw_start"),
-        pl.col("time").alias("raw_end"),
-        pl.col("time_precision_s").alias("precision_s"),
-    ).with_columns(pl.col("sid").alias("line_sid"))
+    return (
+        spans.select(
+            "request_id",
+            span_id(pl.col("source"), pl.col("line_no"), pl.lit(0)),
+            pl.col("event").str.to_uppercase().alias("kind"),
+            pl.lit("app").alias("origin"),
+            "source",
+            "host",
+            "service",
+            "line_no",
+            pl.lit(None, pl.UInt32).alias("attempt"),
+            "method",
+            "path",
+            "target",
+            "route",
+            "peer",
+            pl.col("status").cast(pl.UInt16),
+            start.fill_null(pl.col("time")).alias("raw_start"),
+            pl.col("time").alias("raw_end"),
+            pl.col("time_precision_s").alias("precision_s"),
+        )
+        .with_columns(pl.col("sid").alias("line_sid"))
+        .cast(pl.Schema(RAW_SPANS))
+    )
