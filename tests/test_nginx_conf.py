@@ -98,3 +98,51 @@ def test_errors_name_the_file_and_line(tmp_path: Path) -> None:
         read_nginx_conf(str(bad))
     with pytest.raises(NotFoundError):
         read_nginx_conf(str(CORPUS / "nginx.conf")).format("nope")
+
+
+ROUTING = """
+http {
+    log_format trace '$remote_addr [$time_local] "$request" $status $request_time $http_x_request_id';
+    access_log /var/log/nginx/all.log trace;
+    include servers/*.conf;
+    server {
+        listen 81;
+        location /a/ { proxy_pass http://b/; }
+    }
+}
+"""
+PROXY_SERVER = """
+server {
+    access_log /var/log/nginx/proxy.access.log trace;
+    location /users-svc/ { proxy_pass http://users/; }
+    location = /exact/ { proxy_pass http://orders/api/; }
+    location /keep/ { proxy_pass http://keep; }
+    location /legacy/ { rewrite ^/legacy/(.*)$ /new/$1 break; proxy_pass http://new; }
+    location /old/ { rewrite ^/old/(.*)$ /new/$1 permanent; }
+    location ~ ^/re/ { proxy_pass http://x/y/; }
+    location /var/ { proxy_pass http://$host/z/; }
+}
+"""
+
+
+def test_locations_that_rewrite_paths_are_read_with_the_logs_their_server_writes(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "servers").mkdir()
+    (tmp_path / "nginx.conf").write_text(ROUTING)
+    (tmp_path / "servers" / "proxy.conf").write_text(PROXY_SERVER)
+    config = read_nginx_conf(str(tmp_path / "nginx.conf"))
+    found = {(r.prefix, r.replacement, r.access_logs) for r in config.rewrites}
+    proxy = ("/var/log/nginx/proxy.access.log",)
+    assert found == {
+        ("/users-svc", "", proxy),  # the location's prefix replaced by proxy_pass's URI
+        ("/exact", "/api", proxy),
+        ("/legacy", "/new", proxy),  # rewrite ... break
+        ("/a", "", ("/var/log/nginx/all.log",)),  # a server without access_log inherits
+    }
+    # no URI part, redirects, regex locations and variables change no path we can know
+    assert [r.prefix for r in config.rewrites_for_log("logs/proxy.access.log.2.gz")] == [
+        "/users-svc",
+        "/exact",
+        "/legacy",
+    ]

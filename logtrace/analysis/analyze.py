@@ -28,6 +28,7 @@ from logtrace.ingest import (
 )
 from logtrace.sources import Source
 from logtrace.timelines.load import Loaded, TimelineOptions, load
+from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.skew import HostOffset
 
 
@@ -58,6 +59,7 @@ class CrossHost:
     entry_sources: list[str]  # nginx sources whose requests the latency report covers
     traces: int
     insights: Insights
+    mappings: PathMappings = field(default_factory=PathMappings.empty)  # path rewrites per hop
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
         entry_sources=entries,
         traces=spans.get_column("request_id").n_unique() if spans.height else 0,
         insights=find_insights(spans, options.insights),
+        mappings=loaded.timelines.mappings,
     )
     return Analysis(
         ingest=loaded.ingest, latency=finish(partials), filters=options.filters, cross_host=cross

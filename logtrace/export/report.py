@@ -151,6 +151,17 @@ def _cross_host(analysis: Analysis) -> dict[str, Any]:
             for h, o in sorted(cross.offsets.items())
         ],
         "corrected_requests": cross.corrected_requests,
+        "path_mappings": [
+            {
+                "caller_source": a,
+                "callee_source": b,
+                "caller_prefix": pc,
+                "callee_prefix": p,
+                "requests": n,
+                "configured": conf,
+            }
+            for a, b, pc, p, n, conf in cross.mappings.frame.iter_rows()
+        ],
         "slow_paths": [
             {
                 "request_id": p.request_id,

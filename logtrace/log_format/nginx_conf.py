@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ class Directive:
     file: str
     line: int
     context: tuple[str, ...]  # enclosing block names, e.g. ("http", "server")
+    blocks: tuple[tuple[str, ...], ...] = ()  # the enclosing blocks with their arguments
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,39 @@ class AccessLog:
     line: int
 
 
+@dataclass(frozen=True)
+class PathRewrite:
+    """A proxy hop's rewrite of the path: ``prefix`` becomes ``replacement`` upstream.
+
+    From ``location /users-svc/ { proxy_pass http://users/; }`` (``/users-svc`` → ``""``)
+    or ``rewrite ^/v1/(.*)$ /api/$1 break;`` (``/v1`` → ``/api``); ``access_logs`` are the
+    files the server that holds it writes (its own ``access_log`` or the inherited ones).
+    """
+
+    prefix: str
+    replacement: str
+    access_logs: tuple[str, ...]
+    file: str
+    line: int
+
+
 @dataclass
 class NginxConfig:
-    """The log formats and access logs an nginx configuration defines."""
+    """The log formats, access logs and path rewrites an nginx configuration defines."""
 
     path: str
     formats: dict[str, LogFormat] = field(default_factory=dict)
     access_logs: list[AccessLog] = field(default_factory=list)
+    rewrites: list[PathRewrite] = field(default_factory=list)
+
+    def rewrites_for_log(self, log_path: str) -> list[PathRewrite]:
+        """The rewrites of the servers that write a file with this name."""
+        name = os.path.basename(log_path)
+        return [
+            r
+            for r in self.rewrites
+            if any(os.path.basename(p) in (name, _unrotated(name)) for p in r.access_logs)
+        ]
 
     def format(self, name: str) -> LogFormat:
         """A format by name; like nginx's access_log, the lookup ignores case."""
@@ -144,7 +172,9 @@ def _tokens(text: str, file: str) -> Iterator[_Token]:
             i = j
 
 
-def _directives(path: str, prefix: str, depth: int = 0) -> Iterator[Directive]:
+def _directives(
+    path: str, prefix: str, depth: int = 0, outer: tuple[tuple[str, ...], ...] = ()
+) -> Iterator[Directive]:
     """Every directive in ``path`` and the files it includes, with its block context."""
     if depth > _MAX_INCLUDE_DEPTH:
         raise FormatError(f"{path}: include nesting is too deep", "is there an include loop?")
@@ -152,7 +182,7 @@ def _directives(path: str, prefix: str, depth: int = 0) -> Iterator[Directive]:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror}", "check the --nginx-conf path") from None
-    context: list[str] = []
+    context: list[tuple[str, ...]] = list(outer)  # an included file is read in its context
     words: list[_Token] = []
     for tok in _tokens(text, path):
         if tok.quoted or tok.text not in ";{}":
@@ -164,25 +194,30 @@ def _directives(path: str, prefix: str, depth: int = 0) -> Iterator[Directive]:
                     f"{path}:{tok.line}: unexpected '}}' (missing ';'?)",
                     "nginx -t -c FILE points at the same place; is it an nginx.conf?",
                 )
-            if context:
+            if len(context) > len(outer):
                 context.pop()
+                yield Directive("}", (), path, tok.line, tuple(c[0] for c in context))
             continue
         if not words:
             continue
         name, args = words[0].text, tuple(w.text for w in words[1:])
         if tok.text == "{":
-            context.append(name)
+            context.append((name, *args))
+            yield Directive("{", (name, *args), path, words[0].line, tuple(c[0] for c in context))
         elif name == "include" and args:
-            yield from _included(args[0], prefix, depth)
+            yield from _included(args[0], prefix, depth, tuple(context))
         else:
-            yield Directive(name, args, path, words[0].line, tuple(context))
+            names = tuple(c[0] for c in context)
+            yield Directive(name, args, path, words[0].line, names, tuple(context))
         words = []
 
 
-def _included(pattern: str, prefix: str, depth: int) -> Iterator[Directive]:
+def _included(
+    pattern: str, prefix: str, depth: int, context: tuple[tuple[str, ...], ...]
+) -> Iterator[Directive]:
     full = pattern if os.path.isabs(pattern) else os.path.join(prefix, pattern)
     for match in sorted(glob.glob(full)) if glob.has_magic(full) else [full]:
-        yield from _directives(match, prefix, depth + 1)
+        yield from _directives(match, prefix, depth + 1, context)
 
 
 def read_nginx_conf(path: str) -> NginxConfig:
@@ -193,15 +228,102 @@ def read_nginx_conf(path: str) -> NginxConfig:
         )
     prefix = os.path.dirname(os.path.abspath(path))
     config = NginxConfig(path=path, formats={"combined": parse_body(COMBINED, name="combined")})
+    routing = _Routing()
     for d in _directives(path, prefix):
-        if d.name == "log_format":
+        if d.name in ("{", "}"):
+            routing.block(d)
+        elif d.name == "log_format":
             _add_format(config, d)
         elif d.name == "access_log" and d.args and d.args[0] != "off":
+            routing.access_log(d)
             if d.args[0].startswith("syslog:"):
                 continue
             fmt = d.args[1] if len(d.args) > 1 else "combined"
             config.access_logs.append(AccessLog(d.args[0], fmt, d.file, d.line))
+        elif d.name in ("proxy_pass", "rewrite"):
+            routing.rule(d)
+    config.rewrites = routing.finish()
     return config
+
+
+# --- routing: which path prefixes a server rewrites before proxying ----------------------------
+
+_PREFIX_REGEX = re.compile(r"^\^(/[\w./-]*?)/?\((?:\.\*|\.\+)\)\$?$")
+_PREFIX_REPLACEMENT = re.compile(r"^(/[\w./-]*?)/?\$1$")
+
+
+class _Routing:
+    """Collects each server's access logs and the path rewrites of its locations."""
+
+    def __init__(self) -> None:
+        self.http_logs: list[str] = []
+        self.server_logs: list[str] | None = None
+        self.pending: list[tuple[str, str, str, int]] = []  # this server's rewrites
+        self.done: list[PathRewrite] = []
+        self.servers: list[tuple[list[str] | None, list[tuple[str, str, str, int]]]] = []
+
+    def block(self, d: Directive) -> None:
+        if d.name == "{" and d.args[:1] == ("server",) and d.context[-2:-1] == ("http",):
+            self.server_logs, self.pending = None, []
+        elif d.name == "}" and d.context == ("http",) and self.pending is not None:
+            self.servers.append((self.server_logs, self.pending))
+            self.server_logs, self.pending = None, []
+
+    def access_log(self, d: Directive) -> None:
+        if "server" in d.context:
+            self.server_logs = [*(self.server_logs or []), d.args[0]]
+        elif d.context == ("http",):
+            self.http_logs.append(d.args[0])
+
+    def rule(self, d: Directive) -> None:
+        if "server" not in d.context:
+            return
+        found = _proxy_pass(d) if d.name == "proxy_pass" else _rewrite(d)
+        if found is not None:
+            self.pending.append((*found, d.file, d.line))
+
+    def finish(self) -> list[PathRewrite]:
+        out = []
+        for logs, rules in self.servers:
+            files = tuple(logs if logs is not None else self.http_logs)
+            for prefix, replacement, file, line in rules:
+                if prefix != replacement:
+                    out.append(PathRewrite(prefix, replacement, files, file, line))
+        return out
+
+
+def _location(d: Directive) -> str | None:
+    """The prefix of the innermost ``location`` holding a directive (None for regexes)."""
+    for block in reversed(d.blocks):
+        if block[0] == "location":
+            args = block[1:]
+            if len(args) == 2 and args[0] in ("=", "^~"):
+                return args[1]
+            return args[0] if len(args) == 1 and not args[0].startswith(("~", "@")) else None
+    return None
+
+
+def _proxy_pass(d: Directive) -> tuple[str, str] | None:
+    """``location /a/ { proxy_pass http://up/b/; }``: ``/a`` becomes ``/b`` upstream. Without
+    a URI part (``proxy_pass http://up;``) nginx passes the path unchanged."""
+    if not d.args or "$" in d.args[0]:
+        return None
+    found = re.match(r"^[a-z]+://[^/]+(/.*)?$", d.args[0])
+    location = _location(d)
+    if found is None or found[1] is None or location is None:
+        return None
+    return location.rstrip("/"), found[1].rstrip("/")
+
+
+def _rewrite(d: Directive) -> tuple[str, str] | None:
+    """``rewrite ^/a/(.*)$ /b/$1 [break|last];``: ``/a`` becomes ``/b`` (other rewrites are
+    not prefix replacements and are left to the learnt mappings)."""
+    if len(d.args) < 2 or (len(d.args) > 2 and d.args[2] in ("redirect", "permanent")):
+        return None
+    regex, replacement = _PREFIX_REGEX.match(d.args[0]), _PREFIX_REPLACEMENT.match(d.args[1])
+    if regex is None or replacement is None:
+        return None
+    return regex[1].rstrip("/"), replacement[1].rstrip("/")
 
 
 def _add_format(config: NginxConfig, d: Directive) -> None:

@@ -59,6 +59,31 @@ def hosts_table(cross: CrossHost) -> Table:
     return table
 
 
+def mappings_table(cross: CrossHost) -> Table | None:
+    """How each hop rewrites paths (learnt from the logs, or read from nginx.conf)."""
+    frame = cross.mappings.frame
+    if frame.is_empty():
+        return None
+    table = report_table(
+        "Paths rewritten between hops",
+        ("caller", "left"),
+        ("callee", "left"),
+        ("caller's path", "left"),
+        ("callee's path", "left"),
+        ("seen in", "right"),
+    )
+    rows = frame.sort("support", descending=True, nulls_last=False).iter_rows(named=True)
+    for row in rows:
+        table.add_row(
+            safe(row["source_c"]),
+            safe(row["source"] or "(its upstreams)"),
+            safe(f"{row['prefix_c']}/…"),
+            safe(f"{row['prefix']}/…"),
+            safe(row["configured"]) if row["configured"] else fmt.count(row["support"]) + " req",
+        )
+    return table
+
+
 def services_table(cross: CrossHost) -> Table:
     """Total and self time per service: where the time is spent, not just waited."""
     table = report_table(
@@ -134,5 +159,8 @@ def render_cross_host(console: object, cross: CrossHost) -> Iterable[RenderableT
             "--no-skew-correction turns this off).",
             style="dim",
         )
+    mappings = mappings_table(cross)
+    if mappings is not None:
+        yield mappings
     yield services_table(cross)
     yield from slow_paths_section(cross)

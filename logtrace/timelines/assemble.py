@@ -22,6 +22,7 @@ from logtrace.schema import SPANS
 from logtrace.timelines import matching, paths, placement, skew
 from logtrace.timelines.matching import COARSE_S
 from logtrace.timelines.parents import TOL_US, break_cycles, depth, flat_spans, parents, us
+from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.skew import HostOffset
 
 # More spans than this under one request id is not one request but an id that clients
@@ -38,6 +39,7 @@ class Timelines:
     corrected_requests: int = 0
     notes: list[str] = field(default_factory=list)
     oversized: dict[str, int] = field(default_factory=dict)  # request id -> spans, not joined
+    mappings: PathMappings = field(default_factory=PathMappings.empty)  # path rewrites per hop
 
 
 def _offset_frame(offsets: dict[str, HostOffset]) -> pl.DataFrame:
@@ -114,7 +116,9 @@ def _apply_offsets(
     return out, corrected
 
 
-def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
+def assemble(
+    spans: pl.DataFrame, *, skew_correction: bool = True, configured: PathMappings | None = None
+) -> Timelines:
     """Parents, corrected times and depth for spans of any number of requests.
 
     Ids with more than ``MAX_TRACE_SPANS`` spans are not joined (see :func:`parents.flat_spans`);
@@ -132,7 +136,7 @@ def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
         big = sizes.select("request_id")
         flat = flat_spans(spans.join(big, on="request_id", how="semi"))
         spans = spans.join(big, on="request_id", how="anti")
-    mappings = paths.learn(spans)
+    mappings = paths.learn(spans).plus(configured or PathMappings.empty())
     candidates = matching.candidates(spans, mappings)
     pairs = matching.assign(matching.costed(candidates, spans))
     evidence = pl.concat([pairs, skew.through_proxies(pairs, spans, COARSE_S)])
@@ -159,4 +163,5 @@ def assemble(spans: pl.DataFrame, *, skew_correction: bool = True) -> Timelines:
         corrected_requests=corrected,
         notes=notes,
         oversized=oversized,
+        mappings=mappings,
     )

@@ -17,6 +17,7 @@ from logtrace.ingest import (
 from logtrace.log_format.compiler import ANY_ID, is_id_column
 from logtrace.sources import Source
 from logtrace.timelines.assemble import MAX_TRACE_SPANS, Timelines, assemble
+from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.spans import app_spans, nginx_spans
 from logtrace.timelines.twins import drop_twins
 
@@ -152,10 +153,28 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
                 stats.warnings.append(note)
     spans = pl.concat([nginx_spans(nginx), app_spans(app)], how="diagonal_relaxed")
     spans = spans.filter(pl.col("request_id").is_not_null() & (pl.col("request_id") != ""))
-    timelines = assemble(spans, skew_correction=options.skew_correction)
+    configured = _configured(sources, resolver, nginx)
+    timelines = assemble(spans, skew_correction=options.skew_correction, configured=configured)
     _warn_oversized(report, timelines.oversized, spans)
     _warn_missing_ids(report, nginx, app)
     return Loaded(ingest=report, timelines=timelines, nginx=nginx, app=app, id_columns=choice)
+
+
+def _configured(
+    sources: Sequence[Source], resolver: FormatResolver, nginx: pl.DataFrame
+) -> PathMappings:
+    """The path rewrites nginx.conf gives for the nginx sources read."""
+    if not resolver.configs or nginx.is_empty():
+        return PathMappings.empty()
+    read = set(nginx.get_column("source").unique().to_list())
+    rows = [
+        (source.label, r.prefix, r.replacement, f"{r.file}:{r.line}")
+        for source in sources
+        if source.label in read
+        for config in resolver.configs
+        for r in config.rewrites_for_log(source.path)
+    ]
+    return PathMappings.configured_by(rows)
 
 
 def _warn_oversized(report: IngestReport, oversized: dict[str, int], spans: pl.DataFrame) -> None:

@@ -37,7 +37,8 @@ MAPPINGS: dict[str, pl.DataType] = {
     "source": pl.String(),  # the callee's source
     "prefix_c": pl.String(),  # "" or "/seg/..." : replaced by ...
     "prefix": pl.String(),  # ... this prefix on the callee's side
-    "support": pl.UInt32(),  # requests whose spans the mapping explains
+    "support": pl.UInt32(),  # requests whose spans the mapping explains (null: configured)
+    "configured": pl.String(),  # the nginx.conf line that says so, or null when learnt
 }
 
 
@@ -53,10 +54,39 @@ class PathMappings:
 
     def describe(self) -> list[str]:
         """One line per mapping: ``mesh → users: /users-svc/… → /… (812 requests)``."""
+        rows = self.frame.sort("support", descending=True, nulls_last=False).iter_rows()
         return [
-            f"{a} → {b}: {pc or ''}/… → {p or ''}/… ({n:,} requests)"
-            for a, b, pc, p, n in self.frame.sort("support", descending=True).iter_rows()
+            f"{a} → {b or 'its upstreams'}: {pc or ''}/… → {p or ''}/… "
+            + (f"({conf})" if conf else f"({n:,} requests)")
+            for a, b, pc, p, n, conf in rows
         ]
+
+    def plus(self, other: PathMappings) -> PathMappings:
+        """Both sets of mappings (a learnt one equal to a configured one is kept once)."""
+        if other.frame.is_empty():
+            return self
+        both = pl.concat([other.frame, self.frame])
+        return PathMappings(
+            both.unique(
+                ["source_c", "source", "prefix_c", "prefix"], keep="first", maintain_order=True
+            )
+        )
+
+    @classmethod
+    def configured_by(cls, rows: list[tuple[str, str, str, str]]) -> PathMappings:
+        """Mappings from nginx.conf: (caller source, prefix, replacement, where said)."""
+        frame = pl.DataFrame(
+            {
+                "source_c": [r[0] for r in rows],
+                "source": [None] * len(rows),
+                "prefix_c": [r[1] for r in rows],
+                "prefix": [r[2] for r in rows],
+                "support": [None] * len(rows),
+                "configured": [r[3] for r in rows],
+            },
+            schema=MAPPINGS,
+        )
+        return cls(frame)
 
 
 def _tails(side: pl.DataFrame) -> pl.DataFrame:
@@ -156,6 +186,7 @@ def learn(spans: pl.DataFrame) -> PathMappings:
         )
     )
     kept = found.filter(pl.int_range(pl.len()).over("source_c") < MAX_PER_SOURCE)
+    kept = kept.with_columns(pl.lit(None, pl.String).alias("configured"))
     return PathMappings(kept.select(list(MAPPINGS)).cast(pl.Schema(MAPPINGS)))
 
 
@@ -166,7 +197,8 @@ def mapped_paths(callers: pl.DataFrame, mappings: PathMappings) -> pl.DataFrame:
     per (span, applicable mapping) with ``path`` rewritten, ``to_source`` the callee's
     source and ``support``.
     """
-    table = mappings.frame.rename({"source_c": "source", "source": "to_source"})
+    table = mappings.frame.select("source_c", "source", "prefix_c", "prefix", "support")
+    table = table.rename({"source_c": "source", "source": "to_source"})
     if table.is_empty() or callers.is_empty():
         return callers.clear().with_columns(
             pl.lit(None, pl.String).alias("to_source"), pl.lit(None, pl.UInt32).alias("support")
