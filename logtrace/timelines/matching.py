@@ -198,6 +198,9 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
     joined = joined.join(
         fitting, on=["peer_c", "service", "host", "via"], how="left", nulls_equal=True
     )
+    # A proxy's path prefix often names the service behind it (/users-svc/ → users).
+    prefixed = names.fit_table(joined, "via", "service", "host").rename({"_fits": "_via_fits"})
+    joined = joined.join(prefixed, on=["via", "service", "host"], how="left", nulls_equal=True)
     return Candidates(_static_cost(joined), spans.get_column("sid"), mappings)
 
 
@@ -230,7 +233,7 @@ def _static_cost(joined: pl.DataFrame) -> pl.DataFrame:
         pl.when(duration_c + _SLACK_US < duration).then(TOO_SHORT).otherwise(waited * WAITED_MORE)
     )
     name_cost = (
-        pl.when(pl.col("_fits"))
+        pl.when(pl.col("_fits") | pl.col("_via_fits"))
         .then(NAME_FITS)
         .when(~pl.col("_fits") & (pl.col("origin") == "app"))
         .then(NAME_DIFFERS)
@@ -281,6 +284,7 @@ def costed(cands: Candidates, spans: pl.DataFrame) -> pl.DataFrame:
         "start_c",
         "end_c",
         (pl.col("_base") + gap_s * START_GAP).alias("cost"),
+        pl.lit(value=False).alias("guessed"),
     )
 
 
@@ -407,6 +411,8 @@ def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
         "start_c",
         "end_c",
         cost.alias("cost"),
+        # Tied by time and a weak hint, not by the path: a guess unless the call named it.
+        (~pl.col("_fits").fill_null(False)).alias("guessed"),
     )
     return assign(costed_pairs.cast(assigned.schema))
 

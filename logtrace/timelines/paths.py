@@ -23,11 +23,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from logtrace.routes import template_paths
-
 SAMPLE_REQUESTS = 20_000
 MIN_SUPPORT = 3  # requests a mapping must explain (fewer when the sample is smaller)
-MAX_PER_SOURCE = 32  # mappings kept per caller source, best supported first
+MAX_PER_SOURCE = 32
+ONE_WAY_SHARE = 0.25  # mappings kept per caller source, best supported first
 _MAX_SPANS = 200  # requests with more spans are left out of learning (cost is quadratic)
 _SEED = 0x7061746873  # "paths"
 _SLACK_US = 1500  # durations are logged to the millisecond: a callee may seem this much longer
@@ -114,19 +113,6 @@ def _sample(spans: pl.DataFrame) -> pl.DataFrame:
     return spans.join(sizes.select("request_id"), on="request_id", how="semi")
 
 
-def _named(tails: pl.Series) -> pl.DataFrame:
-    """``tail`` and ``_named``: whether a tail holds a segment that is a name, not an id
-    (``/items/82`` does; ``/82`` is two requests sharing an id, not a path)."""
-    unique = tails.unique()
-    routes = template_paths(unique)
-    named = (
-        routes.str.split("/")
-        .list.eval((pl.element() != "") & ~pl.element().str.contains("{", literal=True))
-        .list.any()
-    )
-    return pl.DataFrame({"tail": unique, "_named": named})
-
-
 def learn(spans: pl.DataFrame) -> PathMappings:
     """Mappings between each pair of sources from the requests both take part in.
 
@@ -167,20 +153,20 @@ def learn(spans: pl.DataFrame) -> PathMappings:
         .sort("_len", descending=True)
         .unique(["_c", "_s"], keep="first")
     )
-    best = best.join(_named(best.get_column("tail")), on="tail", how="left").filter("_named")
     same = pl.col("prefix_c") == pl.col("prefix")
     winners = (
         best.with_columns((pl.col("dur_c") - pl.col("dur")).abs().alias("_waited"))
         .sort(["_s", "_waited", same, "_len"], descending=[False, False, True, True])
         .unique("_s", keep="first")
-        .filter(~same)
     )
     requests = usable.get_column("request_id").n_unique()
     floor = max(1, min(MIN_SUPPORT, requests // 10))
     found = (
-        winners.group_by("source_c", "source", "prefix_c", "prefix")
+        winners.filter(~same)
+        .group_by("source_c", "source", "prefix_c", "prefix")
         .agg(pl.col("request_id").n_unique().cast(pl.UInt32).alias("support"))
         .filter(pl.col("support") >= floor)
+        .join(_one_way(winners), on=["source_c", "source"], how="semi")
         .sort(
             ["support", "source_c", "source", "prefix_c", "prefix"], descending=[True] + [False] * 4
         )
@@ -190,18 +176,36 @@ def learn(spans: pl.DataFrame) -> PathMappings:
     return PathMappings(kept.select(list(MAPPINGS)).cast(pl.Schema(MAPPINGS)))
 
 
+def _one_way(winners: pl.DataFrame) -> pl.DataFrame:
+    """(caller source, callee source) links that are not mostly the echo of the opposite
+    direction: calls between two sources flow one way (an edge calls the app; a path the
+    app calls that ends like the one it serves is a coincidence of ids). A link at least a
+    quarter as strong as its reverse stays (one nginx both in front of the apps and
+    between them is called both ways)."""
+    links = winners.group_by("source_c", "source").agg(pl.col("request_id").n_unique().alias("n"))
+    reverse = links.rename({"source_c": "source", "source": "source_c", "n": "_back"})
+    return (
+        links.join(reverse, on=["source_c", "source"], how="left")
+        .filter(pl.col("_back").is_null() | (pl.col("n") >= ONE_WAY_SHARE * pl.col("_back")))
+        .select("source_c", "source")
+    )
+
+
 def mapped_paths(callers: pl.DataFrame, mappings: PathMappings) -> pl.DataFrame:
     """The path each caller span would have at each callee source its mappings reach.
 
     ``callers`` has ``source`` and ``path`` (plus whatever else); the result has one row
     per (span, applicable mapping) with ``path`` rewritten, ``to_source`` the callee's
-    source and ``support``.
+    source, ``support``, and ``via``: both prefixes (a proxy's prefix often names the
+    service behind it).
     """
     table = mappings.frame.select("source_c", "source", "prefix_c", "prefix", "support")
     table = table.rename({"source_c": "source", "source": "to_source"})
     if table.is_empty() or callers.is_empty():
         return callers.clear().with_columns(
-            pl.lit(None, pl.String).alias("to_source"), pl.lit(None, pl.UInt32).alias("support")
+            pl.lit(None, pl.String).alias("to_source"),
+            pl.lit(None, pl.UInt32).alias("support"),
+            pl.lit(None, pl.String).alias("via"),
         )
     rest = pl.col("path").str.slice(pl.col("prefix_c").str.len_chars())
     applies = pl.col("path").str.starts_with(pl.col("prefix_c")) & rest.str.starts_with("/")
@@ -209,5 +213,6 @@ def mapped_paths(callers: pl.DataFrame, mappings: PathMappings) -> pl.DataFrame:
         callers.join(table, on="source", how="inner")
         .filter(applies)
         .with_columns((pl.col("prefix") + rest).alias("path"))
+        .with_columns(pl.concat_str("prefix_c", "prefix", separator=" ").alias("via"))
         .drop("prefix_c", "prefix")
     )
