@@ -122,9 +122,9 @@ def parents(spans: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     attempts = spans.filter((pl.col("origin") == "nginx") & (pl.col("kind") == "CLIENT")).select(
         "sid", pl.col("line_sid").alias("parent_sid"), pl.lit(value=False).alias("parent_guessed")
     )
-    guessed = pl.col("guessed") if "guessed" in pairs.columns else pl.lit(value=False)
+    how = pl.col("guessed") if "guessed" in pairs.columns else pl.lit(value=False)
     called = pairs.select(
-        "sid", pl.col("sid_c").alias("parent_sid"), guessed.alias("parent_guessed")
+        "sid", pl.col("sid_c").alias("parent_sid"), how.alias("parent_guessed")
     )
     known = pl.concat([attempts, called, client_parents(spans)], how="vertical_relaxed")
     known = known.unique("sid", keep="first")
