@@ -102,3 +102,17 @@ def test_remote_user_with_space_and_redirect_lists_take_the_lenient_path() -> No
     row = parse_chunk(lines_of(line), TRACE).lines.row(0, named=True)
     assert row["remote_user"] == 'ev"il user'
     assert row["upstream_response_time_s"] == [0.001, 0.002, 0.003]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "line", "path"),
+    [
+        ('$status "$uri"', '200 "/api/feed/7"', "/api/feed/7"),
+        ("$status $document_uri", "404 /static/x.css", "/static/x.css"),
+        # $request comes first: the path as the client sent it
+        ('"$request" $uri', '"GET /a/%7E?q=1 HTTP/1.1" /a/~', "/a/%7E"),
+    ],
+)
+def test_uri_variables_give_the_path(fmt: str, line: str, path: str) -> None:
+    parsed = parse_chunk(lines_of(line), compile_format(parse_log_format(fmt)))
+    assert parsed.lines.get_column("path").to_list() == [path]

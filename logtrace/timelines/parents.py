@@ -123,9 +123,7 @@ def parents(spans: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
         "sid", pl.col("line_sid").alias("parent_sid"), pl.lit(value=False).alias("parent_guessed")
     )
     how = pl.col("guessed") if "guessed" in pairs.columns else pl.lit(value=False)
-    called = pairs.select(
-        "sid", pl.col("sid_c").alias("parent_sid"), how.alias("parent_guessed")
-    )
+    called = pairs.select("sid", pl.col("sid_c").alias("parent_sid"), how.alias("parent_guessed"))
     known = pl.concat([attempts, called, client_parents(spans)], how="vertical_relaxed")
     known = known.unique("sid", keep="first")
     # Roots: a SERVER span without a caller, of a source whose spans mostly have one (an
