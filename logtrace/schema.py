@@ -134,6 +134,8 @@ SPANS: dict[str, pl.DataType] = {
     "skew_s": pl.Float64(),  # how far this span was moved (host offset or placement), s
     "parent_sid": pl.UInt64(),  # null for the root
     "parent_guessed": pl.Boolean(),  # parent chosen by time containment alone
+    # parent one of several the logs cannot tell apart (identical calls at the same second)
+    "parent_ambiguous": pl.Boolean(),
     "depth": pl.UInt32(),  # 0 for the root
 }
 

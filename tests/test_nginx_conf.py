@@ -102,7 +102,8 @@ def test_errors_name_the_file_and_line(tmp_path: Path) -> None:
 
 ROUTING = """
 http {
-    log_format trace '$remote_addr [$time_local] "$request" $status $request_time $http_x_request_id';
+    log_format trace '$remote_addr [$time_local] "$request" $status $request_time '
+                     '$http_x_request_id';
     access_log /var/log/nginx/all.log trace;
     include servers/*.conf;
     server {

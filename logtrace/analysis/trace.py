@@ -145,6 +145,12 @@ def trace(
         notes.append(
             f"{guessed} of {view.height} parents are guessed from time containment alone (?)"
         )
+    ambiguous = int(spans.get_column("parent_ambiguous").sum())
+    if ambiguous:
+        notes.append(
+            f"{ambiguous} span(s) could hang under more than one call: identical calls ran at "
+            "the same time and the logs cannot tell which reached which (paired in order)"
+        )
     if rid in tl.oversized:
         notes.append(
             f"this request id is on {tl.oversized[rid]:,} spans, too many for one request "

@@ -30,6 +30,7 @@ from logtrace.timelines.parents import us
 from logtrace.timelines.skew import HostOffset
 
 MAX_PASSES = 4
+_DISAGREE_S = 0.003
 _NEARLY_ONE_S = 0.999999
 
 
@@ -80,12 +81,18 @@ def _bounds(
         mid.median().alias("_mid"),
     )
     # Neighbours that disagree (an outlier, a retry's odd timing): the median of theirs.
+    consistent = pl.col("lo") <= pl.col("hi")
     return per_line.select(
         "line_sid",
-        pl.when(pl.col("lo") <= pl.col("hi"))
+        pl.when(consistent)
         .then(pl.col("lo") + (pl.col("hi") - pl.col("lo")) / 2)
         .otherwise(pl.col("_mid"))
         .alias("true_end"),
+        # how far off the placed end can be: half the window, or a few ms when they disagree
+        pl.when(consistent)
+        .then((pl.col("hi") - pl.col("lo")).dt.total_microseconds() / 2e6)
+        .otherwise(_DISAGREE_S)
+        .alias("within_s"),
     )
 
 
@@ -96,7 +103,7 @@ def place(spans: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, dict[
     is_coarse = (pl.col("precision_s") >= COARSE_S) & (pl.col("origin") == "nginx")
     coarse = spans.filter(is_coarse)
     if coarse.is_empty():
-        return spans, {}
+        return spans.with_columns(pl.col("precision_s").alias("placed_s")), {}
     lines = coarse.filter(pl.col("kind") == "SERVER").select(
         pl.col("sid").alias("line_sid"),
         "host",
@@ -105,7 +112,9 @@ def place(spans: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, dict[
     )
     attempts = _attempt_spans(coarse)
     known = spans.filter(~is_coarse).select("sid", "start", "end")
-    anchors = pl.DataFrame(schema={"line_sid": pl.UInt64, "true_end": pl.Datetime("us", "UTC")})
+    anchors = pl.DataFrame(
+        schema={"line_sid": pl.UInt64, "true_end": pl.Datetime("us", "UTC"), "within_s": pl.Float64}
+    )
     for _ in range(MAX_PASSES):
         found = _bounds(pairs, attempts, lines, known).join(anchors, on="line_sid", how="anti")
         if found.is_empty():
@@ -136,8 +145,12 @@ def _placed(lines: pl.DataFrame, windows: dict[str, HostOffset]) -> pl.DataFrame
         )
         .otherwise(lo + us(pl.lit(0.5)))  # unanchored: the middle of its second
     )
+    within = pl.when(pl.col("true_end").is_not_null()).then(pl.col("within_s")).otherwise(0.5)
     return lines.join(offsets, on="host", how="left").select(
-        "line_sid", (end - pl.col("logged_end")).alias("_shift"), "offset_s"
+        "line_sid",
+        (end - pl.col("logged_end")).alias("_shift"),
+        "offset_s",
+        within.alias("_within"),
     )
 
 
@@ -152,7 +165,9 @@ def _line_times(placed: pl.DataFrame, coarse: pl.DataFrame) -> pl.DataFrame:
 
 def _shifted(spans: pl.DataFrame, placed: pl.DataFrame) -> pl.DataFrame:
     shifts = spans.select("line_sid").join(placed, on="line_sid", how="left", maintain_order="left")
-    out = spans.with_columns(shifts.get_column("_shift"), shifts.get_column("offset_s"))
+    out = spans.with_columns(
+        shifts.get_column("_shift"), shifts.get_column("offset_s"), shifts.get_column("_within")
+    )
     moved = pl.col("_shift").is_not_null()
     out = out.with_columns(
         pl.when(moved)
@@ -162,4 +177,8 @@ def _shifted(spans: pl.DataFrame, placed: pl.DataFrame) -> pl.DataFrame:
         pl.when(moved).then(pl.col("raw_end") + pl.col("_shift")).otherwise("end").alias("end"),
         pl.when(moved).then(pl.col("offset_s").fill_null(0.0)).otherwise("skew_s").alias("skew_s"),
     )
-    return out.drop("_shift", "offset_s")
+    # How exactly the times are known now (internal: the timelines drop it once used).
+    out = out.with_columns(
+        pl.when(moved).then(pl.col("_within")).otherwise("precision_s").alias("placed_s")
+    )
+    return out.drop("_shift", "offset_s", "_within")
