@@ -28,7 +28,7 @@ from logtrace.errors import InputError, NoMatchError
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import BLANK, NO_MATCH, SourceStats, parse_chunk
-from logtrace.resolve import Detection, FormatOptions, FormatResolver
+from logtrace.resolve import Detection, FormatOptions, FormatResolver, infer
 from logtrace.sources import ReadReport, Source, iter_frames
 
 __all__ = ["FormatOptions", "FormatResolver", "IngestReport", "LinesChunk", "iter_lines"]
@@ -107,6 +107,15 @@ def _choose(
         if fixed is None:
             stats.detected = f"{detection.matched}/{detection.tried} sample lines"
         return _Parser("nginx", nginx=detection.format)
+    guess = infer(resolver, frame) if fixed is None and resolver.app_format is None else None
+    if guess is not None and guess.format is not None:
+        stats.detected = f"inferred from the lines, {guess.matched}/{guess.tried} sample lines"
+        stats.warnings.append(
+            f"{stats.path}: no known log_format matches; the format was inferred from its "
+            f"lines: '{guess.format.format.text}' (give the real one with --nginx-conf or "
+            "--log-format to be sure)"
+        )
+        return _Parser("nginx", nginx=guess.format)
     app: AppFormat | None
     if resolver.app_format is not None:
         app, matched, tried = resolver.app_format, 0, 0

@@ -11,6 +11,7 @@ from logtrace.applog import AppFormat
 from logtrace.errors import FormatError
 from logtrace.log_format.compiler import CompiledFormat, compile_format
 from logtrace.log_format.grammar import LogFormat, parse_log_format
+from logtrace.log_format.infer import infer_format
 from logtrace.log_format.nginx_conf import NginxConfig, read_nginx_conf
 from logtrace.log_format.presets import PRESETS, get_preset
 from logtrace.sources import Source
@@ -124,6 +125,28 @@ class FormatResolver:
         if sample.height == 0 or matched < DETECT_MIN_SHARE * sample.height:
             return Detection(None, int(matched), sample.height, scores, best)
         return Detection(best, int(matched), sample.height, scores, best)
+
+
+INFERRED_MIN_SHARE = 0.9
+
+
+def infer(resolver: FormatResolver, lines: pl.DataFrame) -> Detection | None:
+    """A format guessed from the first lines (log_format/infer.py), when it matches at
+    least ``INFERRED_MIN_SHARE`` of them."""
+    del resolver
+    sample = lines.lazy().filter(pl.col("line").is_not_null()).head(DETECT_LINES).collect()
+    guess = infer_format(sample.get_column("line").head(200).to_list())
+    if guess is None:
+        return None
+    cf = compile_format(guess.format)
+    strict, lenient = cf.strict_regex(frozenset()), cf.lenient_regex(frozenset())
+    hit = pl.col("line").str.contains(lenient)
+    if strict is not None:
+        hit = hit | pl.col("line").str.contains(strict)
+    matched = int(sample.select(hit.sum()).item())
+    if matched < INFERRED_MIN_SHARE * sample.height:
+        return None
+    return Detection(cf, matched, sample.height, ((cf.name, matched),), cf)
 
 
 def _find_format(configs: list[NginxConfig], name: str) -> LogFormat:
