@@ -30,6 +30,7 @@ from logtrace.log_format.presets import PRESETS
 from logtrace.parse import BLANK, NO_MATCH, SourceStats, parse_chunk
 from logtrace.resolve import Detection, FormatOptions, FormatResolver, infer
 from logtrace.sources import ReadReport, Source, iter_frames
+from logtrace.twins import find_twins
 
 __all__ = ["FormatOptions", "FormatResolver", "IngestReport", "LinesChunk", "iter_lines"]
 
@@ -179,6 +180,35 @@ def plan_sources(sources: Sequence[Source], resolver: FormatResolver) -> dict[st
         parser = _choose(frame, resolver.for_source(source), resolver, scratch)
         kinds[source.label] = parser.kind if parser is not None else "unknown"
     return kinds
+
+
+# What tells two logs of the same requests apart (twins.py), read from their first lines.
+TWIN_COLUMNS = frozenset(
+    {"request_id", "status", "request_time_s", "path", "method", "remote_addr", "time",
+     "time_precision_s", "body_bytes_sent", "bytes_sent", "http_user_agent", "upstream_addr",
+     "upstream_status", "upstream_response_time_s"}
+)  # fmt: skip
+
+
+def twin_sources(sources: Sequence[Source], resolver: FormatResolver) -> list[tuple[str, str]]:
+    """(kept, dropped) nginx sources that log the same requests, judged on their first
+    lines (two access logs of one server, or a log and its copy)."""
+    frames: list[pl.DataFrame] = []
+    for source in sources:
+        if source.is_stdin:
+            continue
+        frame = next(iter_frames(source, ReadReport(), PLAN_BYTES), None)
+        if frame is None:
+            continue
+        scratch = SourceStats(path=source.label, host=source.host, service=source.service)
+        parser = _choose(frame, resolver.for_source(source), resolver, scratch)
+        if parser is None or parser.nginx is None:
+            continue
+        parsed = parse_chunk(frame, parser.nginx, TWIN_COLUMNS, keep_line=True)
+        frames.append(parsed.lines.with_columns(pl.lit(source.label).alias("source")))
+    if len(frames) < 2:
+        return []
+    return find_twins(pl.concat(frames, how="diagonal_relaxed"))
 
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))

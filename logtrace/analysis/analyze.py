@@ -25,6 +25,7 @@ from logtrace.ingest import (
     iter_lines,
     plan_sources,
     require_parsed,
+    twin_sources,
 )
 from logtrace.sources import Source
 from logtrace.timelines.load import Loaded, TimelineOptions, load
@@ -80,8 +81,12 @@ def _needs_timelines(sources: Sequence[Source], kinds: dict[str, str]) -> bool:
 def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     """Parse every source and reduce it to the latency report (and cross-host views)."""
     resolver = FormatResolver.from_options(options.formats)
-    if _needs_timelines(sources, plan_sources(sources, resolver)):
+    kinds = plan_sources(sources, resolver)
+    if _needs_timelines(sources, kinds):
         return _analyze_timelines(sources, options)
+    nginx = [s for s in sources if kinds.get(s.label) == "nginx"]
+    twins = twin_sources(nginx, resolver) if len(nginx) > 1 else []
+    gone = {dropped: kept for kept, dropped in twins}
     ingest = IngestReport()
     partials = Partials(top=options.top)
     columns = ANALYZE_COLUMNS | ({"line"} if options.keep_lines else set())
@@ -98,9 +103,16 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
         transform=prepare,  # in the worker threads, next to the parsing
         progress=options.progress,
     ):
-        if chunk.kind == "nginx":
+        if chunk.kind == "nginx" and chunk.source.label not in gone:
             partials.add(chunk.frame)
     require_parsed(ingest, resolver)
+    for stats in ingest.sources:
+        if stats.path in gone:
+            stats.warnings.append(
+                f"{stats.path}: the same requests as {gone[stats.path]} (the same request ids "
+                "and times, or the same lines: two access_log files of one server, or a "
+                "copy?): counted once, from the other"
+            )
     return Analysis(ingest=ingest, latency=finish(partials), filters=options.filters)
 
 

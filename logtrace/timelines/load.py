@@ -13,13 +13,14 @@ from logtrace.ingest import (
     IngestReport,
     iter_lines,
     require_parsed,
+    twin_sources,
 )
 from logtrace.log_format.compiler import ANY_ID, is_id_column
 from logtrace.sources import Source
 from logtrace.timelines.assemble import MAX_TRACE_SPANS, Timelines, assemble
 from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.spans import app_spans, nginx_spans
-from logtrace.timelines.twins import drop_twins
+from logtrace.twins import drop_twins
 
 # The nginx columns spans are made of (absent ones are simply not in the format).
 NGINX_COLUMNS = frozenset(
@@ -146,6 +147,7 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     if not nginx.is_empty():
         nginx = with_trace_ids(nginx, id_columns(nginx, options.id_field))
     choice = choose_id_columns(nginx, app, options.id_field)
+    nginx = _without_copies(nginx, sources, resolver, report)
     nginx, twins = drop_twins(_with_ids(nginx, choice))
     for (_, gone, _), note in zip(twins.dropped, twins.notes(), strict=True):
         for stats in report.sources:
@@ -158,6 +160,26 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     _warn_oversized(report, timelines.oversized, spans)
     _warn_missing_ids(report, nginx, app)
     return Loaded(ingest=report, timelines=timelines, nginx=nginx, app=app, id_columns=choice)
+
+
+def _without_copies(
+    nginx: pl.DataFrame, sources: Sequence[Source], resolver: FormatResolver, report: IngestReport
+) -> pl.DataFrame:
+    """nginx LINES without the sources that repeat another one from their first lines on
+    (a log and its copy, in a format without request ids: nothing else tells them apart)."""
+    labels = set(nginx.get_column("source").unique().to_list()) if nginx.height else set()
+    if len(labels) < 2 or (
+        "request_id" in nginx.columns and nginx["request_id"].is_not_null().any()
+    ):
+        return nginx
+    copies = twin_sources([s for s in sources if s.label in labels], resolver)
+    gone = {dropped: kept for kept, dropped in copies}
+    for stats in report.sources:
+        if stats.path in gone:
+            stats.warnings.append(
+                f"{stats.path}: the same lines as {gone[stats.path]} (a copy?): counted once"
+            )
+    return nginx.filter(~pl.col("source").is_in(list(gone))) if gone else nginx
 
 
 def _configured(

@@ -1,4 +1,4 @@
-"""Two access logs of one server: the same requests written twice, counted once.
+"""Two access logs of one server (or a log and its copy): the same requests, counted once.
 
 nginx can write each request to several ``access_log`` files (a ``trace`` log and a JSON
 one, a global log and a per-server one). Read together they would double every request
@@ -62,13 +62,15 @@ def _keys(nginx: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return nginx.select(
         "source",
         pl.struct(parts).hash(_SEED).alias("_k"),
-        pl.col("request_id").is_not_null().alias("_has_id"),
+        (
+            pl.col("request_id").is_not_null() if "request_id" in nginx.columns else pl.lit(True)
+        ).alias("_has_id"),
     ).with_row_index("_row")
 
 
 def _detail(nginx: pl.DataFrame) -> pl.DataFrame:
     """Per source: how precise its times are and how many values a line carries."""
-    filled = pl.sum_horizontal(pl.all().exclude("source").is_not_null().cast(pl.UInt32))
+    filled = pl.sum_horizontal(pl.all().exclude("source", "line").is_not_null().cast(pl.UInt32))
     return nginx.group_by("source").agg(
         pl.col("time_precision_s").min().alias("precision")
         if "time_precision_s" in nginx.columns
@@ -97,14 +99,27 @@ def _confirmed(nginx: pl.DataFrame, a: str, b: str) -> bool:
     return shared >= TWIN_SHARE * min(left.height, right.height)
 
 
-def drop_twins(nginx: pl.DataFrame) -> tuple[pl.DataFrame, Twins]:
-    """``nginx`` LINES without the second copy of each request logged twice."""
-    if nginx.is_empty() or "request_id" not in nginx.columns:
-        return nginx, Twins([])
-    keys = _keys(nginx, list(_BASIC)).filter("_has_id")
+def _basic(nginx: pl.DataFrame) -> list[str]:
+    """The key columns: the request id and its outcome, or (a format without ids) the
+    whole line, which two logs of one server in one format share."""
+    if "request_id" in nginx.columns and nginx.get_column("request_id").null_count() < nginx.height:
+        return list(_BASIC)
+    return ["line"] if "line" in nginx.columns else []
+
+
+def find_twins(nginx: pl.DataFrame) -> list[tuple[str, str]]:
+    """(kept source, dropped source) for each pair of sources that log the same requests.
+
+    ``nginx`` holds LINES of several sources (``source`` and the key columns; ``line`` is
+    used when the format has no request id).
+    """
+    basic = _basic(nginx)
+    if nginx.is_empty() or not basic:
+        return []
+    keys = _keys(nginx, basic).filter("_has_id") if basic != ["line"] else _keys(nginx, basic)
     sizes = dict(keys.group_by("source").len().iter_rows())
     if len(sizes) < 2:
-        return nginx, Twins([])
+        return []
     shared = (
         keys.unique(["source", "_k"])
         .join(keys.unique(["source", "_k"]), on="_k", how="inner", suffix="_o")
@@ -116,13 +131,22 @@ def drop_twins(nginx: pl.DataFrame) -> tuple[pl.DataFrame, Twins]:
     drop: list[tuple[str, str]] = []
     for a, b, n in shared.iter_rows():
         smaller = min(sizes[a], sizes[b])
-        if smaller < _MIN_LINES or n < TWIN_SHARE * smaller or not _confirmed(nginx, a, b):
+        if smaller < _MIN_LINES or n < TWIN_SHARE * smaller:
+            continue
+        if basic != ["line"] and not _confirmed(nginx, a, b):
             continue
         # The finer clock wins, then the more values per line, then the name.
         better = min((a, b), key=lambda s: (detail[s][0], -detail[s][1], s))
         drop.append((better, b if better == a else a))
+    return drop
+
+
+def drop_twins(nginx: pl.DataFrame) -> tuple[pl.DataFrame, Twins]:
+    """``nginx`` LINES without the second copy of each request logged twice."""
+    drop = find_twins(nginx)
     if not drop:
         return nginx, Twins([])
+    keys = _keys(nginx, _basic(nginx))
     gone_rows: list[pl.Series] = []
     dropped: list[tuple[str, str, int]] = []
     for kept, gone in drop:
