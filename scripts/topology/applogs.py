@@ -1,8 +1,10 @@
-"""The application log writers: one shape per host, each the contract with logtrace's parser.
+"""How an app writes its log: the events, the base of every shape, and the hand-rolled shapes.
 
-Every writer takes the TRUE time of the event and adds the host's clock skew itself,
-so a planted skew shows up in the log and nowhere else (the ground truth keeps the
-true clock).
+A shape turns four events (a served request starts or ends, an outgoing call starts or
+ends) into the lines one kind of app writes. Every event carries the TRUE time; the
+shape adds the host's clock skew itself, so a planted skew shows up in the log and
+nowhere else (the ground truth keeps the true clock). The shapes of real logging
+libraries are in libshapes_*.py; `shapes.SHAPES` lists them all.
 """
 
 from __future__ import annotations
@@ -11,13 +13,64 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Literal
+
+# What a call line shows as the path: the full URL, the request-target sent, or the path
+# relative to the client's configured base URL (next to the callee's name).
+CallPath = Literal["url", "wire", "relative"]
 
 
-def _utc(epoch_s: float) -> datetime:
+def utc(epoch_s: float) -> datetime:
+    """An aware UTC datetime."""
     return datetime.fromtimestamp(epoch_s, UTC)
+
+
+@dataclass(frozen=True)
+class Served:
+    """A request the app serves; `at` is the start for `served_start`, the end otherwise."""
+
+    request_id: str
+    span_id: str | None
+    method: str
+    target: str  # path and query, as received
+    at: float
+    status: int = 0
+    duration_s: float = 0.0
+    size: int = 0  # response body bytes
+    error: BaseException | None = None  # raised by the endpoint (its traceback is logged)
+    user_agent: str = "-"
+    remote: str = "127.0.0.1:0"  # the peer's address and port
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A call the app makes; `at` is the start for `call_start`, the end otherwise."""
+
+    request_id: str
+    span_id: str | None
+    peer: str  # the callee's service name
+    method: str
+    url: str  # http://127.0.0.1:PORT/...
+    wire: str  # the request-target sent
+    relative: str  # relative to the client's base URL
+    at: float
+    status: int | None = None  # None: no response (network error)
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ShapeContext:
+    """What a shape needs to know about its host."""
+
+    path: Path
+    host: str
+    service: str
+    skew_s: float
+    id_key: str | None  # the key the id is logged under, when not the shape's own
+    pid: int
 
 
 class LineFile:
@@ -29,7 +82,7 @@ class LineFile:
         self._file = path.open("a", encoding="utf-8", buffering=1)
 
     def write(self, line: str) -> None:
-        """Append one line; the newline is added here."""
+        """Append one line (or several, joined by newlines); the final newline is added here."""
         with self._lock:
             self._file.write(line + "\n")
 
@@ -39,114 +92,58 @@ class LineFile:
             self._file.close()
 
 
-class ApiLog(Protocol):
-    """What the api service logs; api-1 and api-2 implement it in different formats."""
+class Shape:
+    """The base of every shape: the skewed clock, the id key and the file; no line by default."""
 
-    def started(self, at: float, *, request_id: str, method: str, path: str) -> None:
-        """The request arrived."""
+    call_path: ClassVar[CallPath] = "url"
+    id_default: ClassVar[str] = "request_id"
 
-    def call(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        peer: str,
-        method: str,
-        url: str,
-        target: str,
-        status: int | None,
-        duration_s: float,
-    ) -> None:
-        """An outgoing call to a downstream service ended."""
+    def __init__(self, ctx: ShapeContext) -> None:
+        self.ctx = ctx
+        self.id_key = ctx.id_key or self.id_default
+        self._out = self._open(ctx)
 
-    def finished(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        method: str,
-        path: str,
-        status: int,
-        duration_s: float,
-    ) -> None:
+    def _open(self, ctx: ShapeContext) -> LineFile | None:
+        return LineFile(ctx.path)
+
+    def clock(self, at: float) -> datetime:
+        """The host's (skewed) clock at the true time `at`, in UTC."""
+        return utc(at + self.ctx.skew_s)
+
+    def write(self, line: str) -> None:
+        """Append a line."""
+        assert self._out is not None
+        self._out.write(line)
+
+    def call_shown(self, call: Outgoing) -> str:
+        """The path a call line of this shape shows."""
+        return {"url": call.wire, "wire": call.wire, "relative": call.relative}[self.call_path]
+
+    def served_start(self, ev: Served) -> None:
+        """A request arrived."""
+
+    def served_end(self, ev: Served) -> None:
         """The response was sent."""
+
+    def call_start(self, ev: Outgoing) -> None:
+        """A call is about to be sent."""
+
+    def call_end(self, ev: Outgoing) -> None:
+        """A call's response arrived (or the call failed)."""
 
     def close(self) -> None:
         """Flush and close the log."""
+        if self._out is not None:
+            self._out.close()
+
+
+def failed(status: int | None) -> bool:
+    """A call or request that ended in an error (logged at an error level)."""
+    return status is None or status >= 500
 
 
 def _level(status: int | None) -> str:
-    return "ERROR" if status is None or status >= 500 else "INFO"
-
-
-class JsonApiLog:
-    """api-1: JSON lines, ISO-8601 times with a `+00:00` offset, durations in ms."""
-
-    def __init__(self, path: Path, skew_s: float) -> None:
-        self._out = LineFile(path)
-        self._skew_s = skew_s
-
-    def _write(self, at: float, level: str, msg: str, fields: Mapping[str, object]) -> None:
-        record: dict[str, object] = {
-            "time": _utc(at + self._skew_s).isoformat(timespec="microseconds"),
-            "level": level,
-            "service": "api",
-            "msg": msg,
-        }
-        record.update(fields)
-        self._out.write(json.dumps(record))
-
-    def started(self, at: float, *, request_id: str, method: str, path: str) -> None:
-        """The request arrived."""
-        fields = {"request_id": request_id, "method": method, "path": path}
-        self._write(at, "INFO", "request started", fields)
-
-    def call(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        peer: str,
-        method: str,
-        url: str,
-        target: str,
-        status: int | None,
-        duration_s: float,
-    ) -> None:
-        """An outgoing call ended; api-1 logs the full URL it called."""
-        fields: dict[str, object] = {
-            "request_id": request_id,
-            "peer": peer,
-            "method": method,
-            "url": url,
-            "status": status,
-            "duration_ms": round(duration_s * 1000, 3),
-        }
-        self._write(at, _level(status), "downstream call", fields)
-
-    def finished(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        method: str,
-        path: str,
-        status: int,
-        duration_s: float,
-    ) -> None:
-        """The response was sent."""
-        fields: dict[str, object] = {
-            "request_id": request_id,
-            "method": method,
-            "path": path,
-            "status": status,
-            "duration_ms": round(duration_s * 1000, 3),
-        }
-        self._write(at, _level(status), "request finished", fields)
-
-    def close(self) -> None:
-        """Flush and close the log."""
-        self._out.close()
+    return "ERROR" if failed(status) else "INFO"
 
 
 def logfmt_value(value: object) -> str:
@@ -162,137 +159,287 @@ def logfmt(pairs: list[tuple[str, object]]) -> str:
     return " ".join(f"{key}={logfmt_value(value)}" for key, value in pairs)
 
 
-class LogfmtApiLog:
+class JsonShape(Shape):
+    """api-1: JSON lines, ISO-8601 times with a `+00:00` offset, durations in ms."""
+
+    def _write(self, at: float, level: str, msg: str, fields: Mapping[str, object]) -> None:
+        record: dict[str, object] = {
+            "time": self.clock(at).isoformat(timespec="microseconds"),
+            "level": level,
+            "service": self.ctx.service,
+            "msg": msg,
+        }
+        record.update(fields)
+        self.write(json.dumps(record))
+
+    def _ids(self, request_id: str, span_id: str | None) -> dict[str, object]:
+        ids: dict[str, object] = {self.id_key: request_id}
+        if span_id:
+            ids["span_id"] = span_id
+        return ids
+
+    def served_start(self, ev: Served) -> None:
+        fields = {**self._ids(ev.request_id, ev.span_id), "method": ev.method, "path": ev.target}
+        self._write(ev.at, "INFO", "request started", fields)
+
+    def call_end(self, ev: Outgoing) -> None:
+        """api-1 logs the full URL it called."""
+        fields: dict[str, object] = {
+            **self._ids(ev.request_id, ev.span_id),
+            "peer": ev.peer,
+            "method": ev.method,
+            "url": ev.url,
+            "status": ev.status,
+            "duration_ms": round(ev.duration_s * 1000, 3),
+        }
+        self._write(ev.at, _level(ev.status), "downstream call", fields)
+
+    def served_end(self, ev: Served) -> None:
+        fields: dict[str, object] = {
+            **self._ids(ev.request_id, ev.span_id),
+            "method": ev.method,
+            "path": ev.target,
+            "status": ev.status,
+            "duration_ms": round(ev.duration_s * 1000, 3),
+        }
+        self._write(ev.at, _level(ev.status), "request finished", fields)
+
+
+class LogfmtShape(Shape):
     """api-2: logfmt, ISO-8601 times with `Z`, durations as `took=8.2ms`."""
 
-    def __init__(self, path: Path, skew_s: float) -> None:
-        self._out = LineFile(path)
-        self._skew_s = skew_s
+    call_path = "wire"
+    id_default = "req_id"
 
     def _write(self, at: float, level: str, msg: str, pairs: list[tuple[str, object]]) -> None:
-        ts = _utc(at + self._skew_s).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        ts = self.clock(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         head: list[tuple[str, object]] = [
             ("ts", ts),
             ("level", level.lower()),
-            ("service", "api"),
+            ("service", self.ctx.service),
             ("msg", msg),
         ]
-        self._out.write(logfmt(head + pairs))
+        self.write(logfmt(head + pairs))
 
-    def started(self, at: float, *, request_id: str, method: str, path: str) -> None:
-        """The request arrived."""
+    def _ids(self, request_id: str, span_id: str | None) -> list[tuple[str, object]]:
+        return [(self.id_key, request_id)] + ([("span_id", span_id)] if span_id else [])
+
+    def served_start(self, ev: Served) -> None:
+        pairs = [*self._ids(ev.request_id, ev.span_id), ("method", ev.method), ("path", ev.target)]
+        self._write(ev.at, "INFO", "request started", pairs)
+
+    def call_end(self, ev: Outgoing) -> None:
+        """api-2 logs only the request-target, not the full URL."""
         pairs: list[tuple[str, object]] = [
-            ("req_id", request_id),
-            ("method", method),
-            ("path", path),
+            *self._ids(ev.request_id, ev.span_id),
+            ("peer", ev.peer),
+            ("method", ev.method),
+            ("url", ev.wire),
+            ("status", ev.status),
+            ("took", f"{ev.duration_s * 1000:.1f}ms"),
         ]
-        self._write(at, "INFO", "request started", pairs)
+        self._write(ev.at, _level(ev.status), "call finished", pairs)
 
-    def call(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        peer: str,
-        method: str,
-        url: str,
-        target: str,
-        status: int | None,
-        duration_s: float,
-    ) -> None:
-        """An outgoing call ended; api-2 logs only the target, not the full URL."""
+    def served_end(self, ev: Served) -> None:
         pairs: list[tuple[str, object]] = [
-            ("req_id", request_id),
-            ("peer", peer),
-            ("method", method),
-            ("url", target),
-            ("status", status),
-            ("took", f"{duration_s * 1000:.1f}ms"),
+            *self._ids(ev.request_id, ev.span_id),
+            ("method", ev.method),
+            ("path", ev.target),
+            ("status", ev.status),
+            ("took", f"{ev.duration_s * 1000:.1f}ms"),
         ]
-        self._write(at, _level(status), "call finished", pairs)
+        self._write(ev.at, _level(ev.status), "request finished", pairs)
 
-    def finished(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        method: str,
-        path: str,
-        status: int,
-        duration_s: float,
-    ) -> None:
-        """The response was sent."""
+
+class LogfmtMsShape(LogfmtShape):
+    """A Go-style service: logfmt with `request_id` and `duration_ms`, one line per request."""
+
+    call_path = "url"
+    id_default = "request_id"
+
+    def served_start(self, ev: Served) -> None:
+        """Only the end is logged."""
+
+    def call_end(self, ev: Outgoing) -> None:
         pairs: list[tuple[str, object]] = [
-            ("req_id", request_id),
-            ("method", method),
-            ("path", path),
-            ("status", status),
-            ("took", f"{duration_s * 1000:.1f}ms"),
+            *self._ids(ev.request_id, ev.span_id),
+            ("peer", ev.peer),
+            ("method", ev.method),
+            ("url", ev.url),
+            ("status", ev.status),
+            ("duration_ms", round(ev.duration_s * 1000, 1)),
         ]
-        self._write(at, _level(status), "request finished", pairs)
+        self._write(ev.at, _level(ev.status), "upstream call", pairs)
 
-    def close(self) -> None:
-        """Flush and close the log."""
-        self._out.close()
+    def served_end(self, ev: Served) -> None:
+        pairs: list[tuple[str, object]] = [
+            *self._ids(ev.request_id, ev.span_id),
+            ("method", ev.method),
+            ("path", ev.target),
+            ("status", ev.status),
+            ("duration_ms", round(ev.duration_s * 1000, 1)),
+        ]
+        self._write(ev.at, _level(ev.status), "request finished", pairs)
 
 
-API_LOGS: dict[str, type[JsonApiLog] | type[LogfmtApiLog]] = {
-    "json": JsonApiLog,
-    "logfmt": LogfmtApiLog,
-}
+class EventJsonShape(Shape):
+    """A web app's JSON events: request_start, downstream_call (named target), request_end."""
+
+    call_path = "relative"
+
+    def _write(self, at: float, level: str, event: str, fields: Mapping[str, object]) -> None:
+        stamp = self.clock(at)
+        record: dict[str, object] = {
+            "ts": f"{stamp:%Y-%m-%dT%H:%M:%S}.{stamp.microsecond // 1000:03d}Z",
+            "level": level.lower(),
+            "event": event,
+            self.id_key: None,
+        }
+        record.update(fields)
+        self.write(json.dumps(record, separators=(",", ":")))
+
+    def _ids(self, ev: Served | Outgoing) -> dict[str, object]:
+        return {self.id_key: ev.request_id, **({"span_id": ev.span_id} if ev.span_id else {})}
+
+    def served_start(self, ev: Served) -> None:
+        fields = {**self._ids(ev), "method": ev.method, "path": ev.target}
+        self._write(ev.at, "INFO", "request_start", fields)
+
+    def call_end(self, ev: Outgoing) -> None:
+        fields: dict[str, object] = {
+            **self._ids(ev),
+            "target": ev.peer,
+            "method": ev.method,
+            "path": ev.relative,
+            "status": ev.status,
+            "duration_ms": round(ev.duration_s * 1000, 1),
+        }
+        self._write(ev.at, _level(ev.status), "downstream_call", fields)
+
+    def served_end(self, ev: Served) -> None:
+        fields: dict[str, object] = {
+            **self._ids(ev),
+            "method": ev.method,
+            "path": ev.target,
+            "status": ev.status,
+            "duration_ms": round(ev.duration_s * 1000, 1),
+        }
+        self._write(ev.at, _level(ev.status), "request_end", fields)
 
 
 class _SkewedFormatter(logging.Formatter):
     """logging's default `%(asctime)s` (naive, comma millis), on the host's skewed clock."""
 
-    def __init__(self, skew_s: float) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+    def __init__(self, fmt: str, skew_s: float) -> None:
+        super().__init__(fmt)
         self._skew_s = skew_s
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        # The handler passes the event's true end time; fall back to the record's own.
+        # The shape passes the event's true time; fall back to the record's own.
         at = float(getattr(record, "at", record.created)) + self._skew_s
-        stamp = _utc(at)
+        stamp = utc(at)
         # Naive local time, and the service runs with TZ=UTC, so local time is UTC.
         return f"{stamp:%Y-%m-%d %H:%M:%S},{stamp.microsecond // 1000:03d}"
 
 
-def python_logger(path: Path, name: str, skew_s: float) -> logging.Logger:
-    """A stdlib logger writing `2026-11-26 12:00:00,123 INFO <name> <message>` lines."""
-    logger = logging.getLogger(name)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(_SkewedFormatter(skew_s))
-    logger.addHandler(handler)
-    return logger
+class PythonLoggingShape(Shape):
+    """stdlib logging, `%(asctime)s %(levelname)s %(name)s %(message)s`, `rid=` in the message."""
 
+    FORMAT: ClassVar[str] = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    id_default = "rid"
+    call_path = "wire"
 
-class TextLog:
-    """users-1: free text with key=value pairs and microsecond times in brackets."""
+    def _open(self, ctx: ShapeContext) -> LineFile | None:
+        self.logger = logging.getLogger(f"{ctx.service}")
+        self.logger.setLevel(logging.INFO)
+        self.logger.propagate = False
+        self._handler = logging.FileHandler(ctx.path, encoding="utf-8")
+        self._handler.setFormatter(_SkewedFormatter(self.FORMAT, ctx.skew_s))
+        self.logger.addHandler(self._handler)
+        return None
 
-    def __init__(self, path: Path, service: str, skew_s: float) -> None:
-        self._out = LineFile(path)
-        self._service = service
-        self._skew_s = skew_s
+    def _ids(self, ev: Served | Outgoing) -> str:
+        span = f" span_id={ev.span_id}" if ev.span_id else ""
+        return f"{self.id_key}={ev.request_id}{span}"
 
-    def served(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        method: str,
-        target: str,
-        status: int,
-        elapsed_s: float,
-    ) -> None:
-        """A request ended; elapsed is in seconds."""
-        stamp = _utc(at + self._skew_s).strftime("%Y/%m/%d %H:%M:%S.%f")
-        self._out.write(
-            f"[{stamp}] {self._service} served {method} {target} "
-            f"status={status} elapsed={elapsed_s:.4f} request_id={request_id}"
+    def _log(self, ev: Served | Outgoing, status: int | None, msg: str, *args: object) -> None:
+        error = ev.error if isinstance(ev, Served) else None
+        level = logging.ERROR if failed(status) else logging.INFO
+        # An endpoint's exception is logged with its traceback, as logging.exception does.
+        exc_info = (type(error), error, error.__traceback__) if error is not None else None
+        self.logger.log(level, msg, *args, exc_info=exc_info, extra=self._extra(ev))
+
+    def _extra(self, ev: Served | Outgoing) -> dict[str, object]:
+        return {"at": ev.at}
+
+    def served_end(self, ev: Served) -> None:
+        self._log(
+            ev,
+            ev.status,
+            "%s %s %s %d in %.1fms",
+            self._ids(ev),
+            ev.method,
+            ev.target,
+            ev.status,
+            ev.duration_s * 1000,
         )
 
+    def call_end(self, ev: Outgoing) -> None:
+        status = "-" if ev.status is None else ev.status
+        shown = self.call_shown(ev)
+        args = (self._ids(ev), ev.peer, ev.method, shown, status, ev.duration_s * 1000)
+        self._log(ev, ev.status, "%s call %s %s %s -> %s in %.1fms", *args)
+
     def close(self) -> None:
-        """Flush and close the log."""
-        self._out.close()
+        self._handler.close()
+        self.logger.removeHandler(self._handler)
+
+
+class PythonLoggingContextShape(PythonLoggingShape):
+    """stdlib logging with the id put in by a filter (django-log-request-id's documented format).
+
+    Lines: `INFO     [2026-12-03 10:30:42,216] [<id>] feed-svc: GET /feed/1?limit=20 200 198.7ms`
+    and `... call users-svc GET /profile/1 -> 200 in 17.9ms`.
+    """
+
+    FORMAT = "%(levelname)-8s [%(asctime)s] [%(request_id)s] %(name)s: %(message)s"
+    call_path = "relative"
+
+    def _extra(self, ev: Served | Outgoing) -> dict[str, object]:
+        return {"at": ev.at, "request_id": ev.request_id}
+
+    def served_end(self, ev: Served) -> None:
+        args = (ev.method, ev.target, ev.status, ev.duration_s * 1000)
+        self._log(ev, ev.status, "%s %s %d %.1fms", *args)
+
+    def call_end(self, ev: Outgoing) -> None:
+        status = "-" if ev.status is None else ev.status
+        args = (ev.peer, ev.method, ev.relative, status, ev.duration_s * 1000)
+        self._log(ev, ev.status, "call %s %s %s -> %s in %.1fms", *args)
+
+
+class TextShape(Shape):
+    """users-1: free text with key=value pairs and microsecond times in brackets."""
+
+    call_path = "wire"
+
+    def _stamp(self, at: float) -> str:
+        return self.clock(at).strftime("%Y/%m/%d %H:%M:%S.%f")
+
+    def _ids(self, ev: Served | Outgoing) -> str:
+        span = f" span_id={ev.span_id}" if ev.span_id else ""
+        return f"{self.id_key}={ev.request_id}{span}"
+
+    def served_end(self, ev: Served) -> None:
+        """A request ended; elapsed is in seconds."""
+        self.write(
+            f"[{self._stamp(ev.at)}] {self.ctx.service} served {ev.method} {ev.target} "
+            f"status={ev.status} elapsed={ev.duration_s:.4f} {self._ids(ev)}"
+        )
+
+    def call_end(self, ev: Outgoing) -> None:
+        status = "-" if ev.status is None else ev.status
+        self.write(
+            f"[{self._stamp(ev.at)}] {self.ctx.service} called {ev.peer} {ev.method} {ev.wire} "
+            f"status={status} elapsed={ev.duration_s:.4f} {self._ids(ev)}"
+        )
