@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +65,8 @@ class AppConfig:
     propagation: str
     log: str
     truth: str
+    shared: str  # a directory the service's instances share
+    serving: str  # created once the app serves (the harness waits for it)
 
     @classmethod
     def read(cls, path: Path) -> AppConfig:
@@ -143,17 +146,19 @@ class App:
         self.jitter = Jitter(f"{config.seed}/{config.host}")
         self._refs = itertools.count(1)
         self._lock = threading.Lock()
-        self._seen: set[str] = set()
+        self._shared = Path(config.shared)
 
     def first_time(self, key: str) -> bool:
-        """True the first time a key is seen (bounded memory on very long runs)."""
-        with self._lock:
-            if len(self._seen) > 100_000:
-                self._seen.clear()
-            if key in self._seen:
-                return False
-            self._seen.add(key)
-            return True
+        """True the first time any instance of the service sees a key.
+
+        The instances share a directory (as they would share a database): creating a
+        file for the key succeeds only once.
+        """
+        try:
+            os.close(os.open(self._shared / key, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        return True
 
     def call(
         self,

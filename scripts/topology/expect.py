@@ -47,14 +47,19 @@ class SpanIndex:
         self._taken: Counter[tuple[str, str, str | None]] = Counter()
 
     def take(self, host: str | None, kind: str, path: str | None) -> Span | None:
-        """The next unmatched span of a host, kind and path, or None."""
+        """The next unmatched span of a host, kind and path, or None.
+
+        A span whose path logtrace did not extract is matched by host, kind and order:
+        a missing path is a parsing gap, not a wrong parent.
+        """
         if host is None:
             return None
-        key = (host, kind, norm_path(path))
-        group = self._groups.get(key, [])
-        i = self._taken[key]
-        self._taken[key] += 1
-        return group[i] if i < len(group) else None
+        for key in ((host, kind, norm_path(path)), (host, kind, None)):
+            group = self._groups.get(key, [])
+            if self._taken[key] < len(group):
+                self._taken[key] += 1
+                return group[self._taken[key] - 1]
+        return None
 
 
 @dataclass

@@ -112,7 +112,10 @@ class Topology:
             "propagation": self.variant.propagation,
             "log": str(self._path("logs", f"{host.name}.log")),
             "truth": str(self._path("truth", f"{host.name}.jsonl")),
+            "shared": str(self._path("extra", "shared", service.name)),
+            "serving": str(self._path("extra", f"{host.name}.serving")),
         }
+        Path(config["shared"]).mkdir(parents=True, exist_ok=True)
         config_path = self._path("extra", f"{host.name}.json")
         config_path.write_text(json.dumps(config, indent=2) + "\n")
         env = {
@@ -193,6 +196,19 @@ class Topology:
             assert stdin is not None
             stdin.write(line.encode())
             stdin.close()
+        self._await_serving()
+
+    def _await_serving(self) -> None:
+        """Wait until every app serves: requests sent earlier would wait in its backlog."""
+        end = time.monotonic() + min(STARTUP_TIMEOUT_S, self.deadline.remaining())
+        for host in self.variant.app_hosts:
+            marker = self._path("extra", f"{host.name}.serving")
+            while not marker.exists():
+                if self.procs[host.name].popen.poll() is not None:
+                    raise HarnessError(f"{host.name} exited during startup (see extra/)")
+                if time.monotonic() > end:
+                    raise HarnessError(f"{host.name} did not start serving in time")
+                time.sleep(0.01)
 
     def _start_edge(self, edge: Edge) -> None:
         combined = self._path("extra", f"{edge.name}.combined.log") if edge.combined_twin else None

@@ -193,7 +193,7 @@ class Zap(Shape):
             "method": ev.method,
             "url": ev.url,
             "status": ev.status,
-            "duration": Raw(go_float(ev.duration_s)),
+            "duration": Raw(go_float(ns(ev.duration_s) / 1e9)),
         }
         self._write(ev.at, failed(ev.status), "client/http.go:57", "upstream call", fields)
 
@@ -207,7 +207,7 @@ class Zap(Shape):
             "query": parts.query,
             "ip": ev.remote.rsplit(":", 1)[0],
             "user-agent": "" if ev.user_agent == "-" else ev.user_agent,
-            "latency": Raw(go_float(ev.duration_s)),
+            "latency": Raw(go_float(ns(ev.duration_s) / 1e9)),
         }
         self._write(ev.at, False, "ginzap@v1.1.3/zap.go:82", parts.path, fields)
 

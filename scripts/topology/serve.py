@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     server.app = app
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     serving.start()
+    Path(config.serving).touch()
     # Poll rather than block: a signal handler cannot call shutdown() from this thread
     # while serve_forever would be waiting on it.
     while not stop.wait(0.1):

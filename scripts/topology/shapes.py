@@ -12,15 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from topology.applogs import (
+from topology.applogs import Shape, ShapeContext
+from topology.appshapes import (
     EventJsonShape,
     JsonShape,
     LogfmtMsShape,
     LogfmtShape,
     PythonLoggingContextShape,
     PythonLoggingShape,
-    Shape,
-    ShapeContext,
     TextShape,
 )
 from topology.libshapes_go import LogrusText, SlogJson, SlogText, Zap, Zerolog
@@ -119,7 +118,7 @@ SHAPES: dict[str, ShapeSpec] = {
         "Node winston combine(timestamp(), json())",
         "node-winston-timestamp-json.log",
         rf'^\{{.*"level":"(info|error)","message":"[^"]*",.*"service":"[^"]+",'
-        rf'"statusCode":\d+,"timestamp":"{ISO_S}\.\d{{3}}Z".*\}}$',
+        rf'(.*,)?"timestamp":"{ISO_S}\.\d{{3}}Z".*\}}$',
     ),
     "logback": ShapeSpec(
         Logback,
