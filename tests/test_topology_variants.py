@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from topology.procs import group_members, port_accepts
 from topology.shapes import SHAPES
 from topology.truth import all_calls
 from topology.variants import VARIANTS
@@ -255,3 +256,13 @@ def test_libraries_log_in_at_least_six_library_shapes(variant_run: Runner) -> No
             lines = log_text(run, name).splitlines()
             assert lines, name
             assert all(re.match(frame, line) for line in lines), name
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to list process groups")
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_process_a_variant_started_is_gone(variant_run: Runner, variant: str) -> None:
+    hosts = topology(variant_run(variant))["hosts"]
+    for name, host in hosts.items():
+        assert host["stopped_gracefully"], name
+        assert group_members(host["pgid"]) == [], name
+        assert not port_accepts(host["port"]), name

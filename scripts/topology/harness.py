@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -134,7 +135,7 @@ class Topology:
             stdin_pipe=True,
         )
 
-    def _start_nginx(self, name: str, render: Any, tz: str) -> None:
+    def _start_nginx(self, name: str, render: Callable[[int], str], tz: str) -> None:
         prefix = self._path("nginx", name)
         timeout = min(STARTUP_TIMEOUT_S, self.deadline.remaining())
         self.procs[name] = nginx.start_nginx(self.binary, name, prefix, render, timeout, tz=tz)
@@ -253,12 +254,8 @@ class Topology:
         variant = self.variant
         callers = [h.name for s in variant.services if s.role in CALLING_ROLES for h in s.hosts]
         others = [h.name for s in variant.services if s.role not in CALLING_ROLES for h in s.hosts]
-        order = (
-            [e.name for e in variant.edges]
-            + callers
-            + list(variant.nginx_hosts[:1] if variant.proxy else [])
-            + others
-        )
+        proxy = [variant.proxy.name] if variant.proxy else []
+        order = [e.name for e in variant.edges] + callers + proxy + others
         return [name for name in order if name in self.procs]
 
     def stop_all(self) -> None:

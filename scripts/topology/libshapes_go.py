@@ -83,10 +83,13 @@ class SlogText(Shape):
     Calls are logged when sent and when answered (`calling service` / `service responded`).
     """
 
-    def _write(self, at: float, status: int | None, msg: str, attrs: list[tuple[str, object]]):  # type: ignore[no-untyped-def]
+    def _write(
+        self, at: float, status: int | None, msg: str, attrs: list[tuple[str, object]]
+    ) -> None:
+        """`attrs` starts with the request id (bound with logger.With, so it comes first)."""
         stamp = self.clock(at)
         head = f"time={stamp:%Y-%m-%dT%H:%M:%S}.{stamp.microsecond // 1000:03d}Z"
-        level = "ERROR" if failed(status) and status != 0 else "INFO"
+        level = "ERROR" if failed(status) else "INFO"
         pairs = [("msg", msg), (self.id_key, attrs[0][1]), *attrs[1:]]
         body = " ".join(f"{k}={_slog_quote(v)}" for k, v in pairs)
         self.write(f"{head} level={level} {body}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -50,14 +51,18 @@ def run_variant(
     return out
 
 
-def _commit() -> str:
-    done = subprocess.run(
-        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() or "unknown"
+def logtrace_version() -> str:
+    """The last commit that changed logtrace/, marked when logtrace/ has changed since."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    commit = git("log", "-1", "--format=%h", "--", "logtrace") or "unknown"
+    changed = git("status", "--porcelain", "--", "logtrace")
+    return f"{commit} + uncommitted changes" if changed else commit
 
 
 def document(scores: list[Score], *, requests: int, seed: int, seconds: float) -> str:
@@ -75,7 +80,8 @@ and Python services), driven with {requests} client requests (seed {seed}) with 
 patterns, and scored per request against the client's ground truth
 (`scripts/topology/score.py`).
 
-Measured on {datetime.now(UTC):%Y-%m-%d} with logtrace at `{_commit()}`, in {seconds:.0f} s.
+Measured on {datetime.now(UTC):%Y-%m-%d} with logtrace at `{logtrace_version()}` (the last
+commit that changed `logtrace/`), in {seconds:.0f} s on {os.cpu_count()} CPUs.
 Regenerate with `make matrix`.
 
 ## Variants
