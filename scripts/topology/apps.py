@@ -124,6 +124,37 @@ class Request:
 Router = Callable[["App", RequestContext, Request], Reply]
 
 
+class PendingCall:
+    """A call sent and not yet answered (several can be in flight at once)."""
+
+    def __init__(
+        self, app: App, ctx: RequestContext, event: Outgoing, record: CallRecord, port: int
+    ) -> None:
+        self.app, self.ctx, self.event, self.record = app, ctx, event, record
+        self.t0 = time.perf_counter()
+        self.conn = HTTPConnection("127.0.0.1", port, timeout=CALL_TIMEOUT_S)
+        self.failed = False
+
+    def finish(self) -> int | None:
+        """Read the answer, log the call's end and record it; its status, None on an error."""
+        status: int | None = None
+        try:
+            if not self.failed:
+                response = self.conn.getresponse()
+                response.read()
+                status = response.status
+        except (OSError, HTTPException):
+            status = None
+        finally:
+            self.conn.close()
+        duration = time.perf_counter() - self.t0
+        end = self.record.start + duration
+        self.app.log.call_end(replace(self.event, at=end, status=status, duration_s=duration))
+        self.record.end, self.record.status = end, status
+        self.ctx.add(self.record)
+        return status
+
+
 class App:
     """The state of one app process."""
 
@@ -160,7 +191,7 @@ class App:
             return False
         return True
 
-    def call(
+    def send(
         self,
         ctx: RequestContext,
         role: str,
@@ -170,14 +201,13 @@ class App:
         *,
         attempt: int = 1,
         concurrent_group: int | None = None,
-    ) -> int | None:
-        """Call the service of a role at `rel` (under its base); None on a network error."""
+    ) -> PendingCall:
+        """Send a call to the service of a role at `rel` (under its base); finish() awaits it."""
         peer = self.peers[role]
         wire = peer.wire(peer.base + rel)
         with self._lock:
             ref = f"{self.host}/{next(self._refs)}"
         start = time.time()
-        t0 = time.perf_counter()
         event = Outgoing(
             ctx.request_id,
             ctx.span_id,
@@ -188,45 +218,48 @@ class App:
             wire[len(peer.client_base) :],
             start,
         )
-        self.log.call_start(event)
-        status: int | None = None
-        conn = HTTPConnection("127.0.0.1", peer.port, timeout=CALL_TIMEOUT_S)
-        try:
-            headers = {
-                **self.propagation.outgoing(ctx.request_id, ctx.span_id),
-                TRUTH_REF: ref,
-                "Content-Type": "application/json",
-            }
-            conn.request(method, wire, body=b"{}" if method == "POST" else None, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            status = response.status
-        except (OSError, HTTPException):
-            status = None
-        finally:
-            conn.close()
-        duration = time.perf_counter() - t0
-        end = start + duration
-        self.log.call_end(replace(event, at=end, status=status, duration_s=duration))
-        ctx.add(
-            CallRecord(
-                ref=ref,
-                caller=self.config.service,
-                caller_host=self.host,
-                callee=peer.service,
-                method=method,
-                target=wire,
-                route=peer.base + route_rel,
-                caller_path=self.log.call_shown(event),
-                proxy=peer.proxy,
-                start=start,
-                end=end,
-                status=status,
-                attempt=attempt,
-                concurrent_group=concurrent_group,
-            )
+        record = CallRecord(
+            ref=ref,
+            caller=self.config.service,
+            caller_host=self.host,
+            callee=peer.service,
+            method=method,
+            target=wire,
+            route=peer.base + route_rel,
+            caller_path=self.log.call_shown(event),
+            proxy=peer.proxy,
+            start=start,
+            end=start,
+            status=None,
+            attempt=attempt,
+            concurrent_group=concurrent_group,
         )
-        return status
+        pending = PendingCall(self, ctx, event, record, peer.port)
+        self.log.call_start(event)
+        headers = {
+            **self.propagation.outgoing(ctx.request_id, ctx.span_id),
+            TRUTH_REF: ref,
+            "Content-Type": "application/json",
+        }
+        try:
+            body = b"{}" if method == "POST" else None
+            pending.conn.request(method, wire, body=body, headers=headers)
+        except (OSError, HTTPException):
+            pending.failed = True
+        return pending
+
+    def call(
+        self,
+        ctx: RequestContext,
+        role: str,
+        method: str,
+        rel: str,
+        route_rel: str,
+        *,
+        attempt: int = 1,
+    ) -> int | None:
+        """Call the service of a role and wait for its answer; None on a network error."""
+        return self.send(ctx, role, method, rel, route_rel, attempt=attempt).finish()
 
     def close(self) -> None:
         """Flush and close the log and the side channel."""
