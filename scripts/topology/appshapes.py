@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from topology.applogs import (
+    CallPath,
     LineFile,
     Outgoing,
     Served,
@@ -73,10 +74,10 @@ class JsonShape(Shape):
 class LogfmtShape(Shape):
     """api-2: logfmt, ISO-8601 times with `Z`, durations as `took=8.2ms`."""
 
-    call_path = "wire"
+    call_path: ClassVar[CallPath] = "wire"
     id_default = "req_id"
 
-    def _write(self, at: float, level: str, msg: str, pairs: list[tuple[str, object]]) -> None:
+    def _write(self, at: float, level: str, msg: str, pairs: Sequence[tuple[str, object]]) -> None:
         ts = self.clock(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         head: list[tuple[str, object]] = [
             ("ts", ts),
@@ -84,10 +85,11 @@ class LogfmtShape(Shape):
             ("service", self.ctx.service),
             ("msg", msg),
         ]
-        self.write(logfmt(head + pairs))
+        self.write(logfmt([*head, *pairs]))
 
     def _ids(self, request_id: str, span_id: str | None) -> list[tuple[str, object]]:
-        return [(self.id_key, request_id)] + ([("span_id", span_id)] if span_id else [])
+        ids: list[tuple[str, object]] = [(self.id_key, request_id)]
+        return ids + ([("span_id", span_id)] if span_id else [])
 
     def served_start(self, ev: Served) -> None:
         pairs = [*self._ids(ev.request_id, ev.span_id), ("method", ev.method), ("path", ev.target)]
@@ -119,7 +121,7 @@ class LogfmtShape(Shape):
 class LogfmtMsShape(LogfmtShape):
     """A Go-style service: logfmt with `request_id` and `duration_ms`, one line per request."""
 
-    call_path = "url"
+    call_path: ClassVar[CallPath] = "url"
     id_default = "request_id"
 
     def served_start(self, ev: Served) -> None:
@@ -150,7 +152,7 @@ class LogfmtMsShape(LogfmtShape):
 class EventJsonShape(Shape):
     """A web app's JSON events: request_start, downstream_call (named target), request_end."""
 
-    call_path = "relative"
+    call_path: ClassVar[CallPath] = "relative"
 
     def _write(self, at: float, level: str, event: str, fields: Mapping[str, object]) -> None:
         stamp = self.clock(at)
@@ -212,7 +214,7 @@ class PythonLoggingShape(Shape):
 
     FORMAT: ClassVar[str] = "%(asctime)s %(levelname)s %(name)s %(message)s"
     id_default = "rid"
-    call_path = "wire"
+    call_path: ClassVar[CallPath] = "wire"
 
     def _open(self, ctx: ShapeContext) -> LineFile | None:
         self.logger = logging.getLogger(f"{ctx.service}")
@@ -268,7 +270,7 @@ class PythonLoggingContextShape(PythonLoggingShape):
     """
 
     FORMAT = "%(levelname)-8s [%(asctime)s] [%(request_id)s] %(name)s: %(message)s"
-    call_path = "relative"
+    call_path: ClassVar[CallPath] = "relative"
 
     def _extra(self, ev: Served | Outgoing) -> dict[str, object]:
         return {"at": ev.at, "request_id": ev.request_id}
@@ -286,7 +288,7 @@ class PythonLoggingContextShape(PythonLoggingShape):
 class TextShape(Shape):
     """users-1: free text with key=value pairs and microsecond times in brackets."""
 
-    call_path = "wire"
+    call_path: ClassVar[CallPath] = "wire"
 
     def _stamp(self, at: float) -> str:
         return self.clock(at).strftime("%Y/%m/%d %H:%M:%S.%f")

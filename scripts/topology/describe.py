@@ -78,9 +78,11 @@ def describe(topology: Topology) -> dict[str, Any]:
             }
             services.setdefault(service.name, []).append(host.name)
     if (proxy := variant.proxy) is not None:
-        service = proxy.name.rsplit("-", 1)[0]
-        hosts[proxy.name] = _nginx_host(topology, proxy.name, service, proxy.log, variant.proxy_tz)
-        services[service] = [proxy.name]
+        proxy_service = proxy.name.rsplit("-", 1)[0]
+        hosts[proxy.name] = _nginx_host(
+            topology, proxy.name, proxy_service, proxy.log, variant.proxy_tz
+        )
+        services[proxy_service] = [proxy.name]
     for edge in variant.edges:
         hosts[edge.name] = _nginx_host(topology, edge.name, "edge", edge.log, variant.edge_tz)
         services.setdefault("edge", []).append(edge.name)

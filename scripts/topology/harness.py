@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -101,6 +101,8 @@ class Topology:
 
     def _spawn_app(self, host: AppHost) -> None:
         service = self.variant.service_of(host.name)
+        shared = self._path("extra", "shared", service.name)
+        shared.mkdir(parents=True, exist_ok=True)
         config = {
             "host": host.name,
             "service": service.name,
@@ -113,10 +115,9 @@ class Topology:
             "propagation": self.variant.propagation,
             "log": str(self._path("logs", f"{host.name}.log")),
             "truth": str(self._path("truth", f"{host.name}.jsonl")),
-            "shared": str(self._path("extra", "shared", service.name)),
+            "shared": str(shared),
             "serving": str(self._path("extra", f"{host.name}.serving")),
         }
-        Path(config["shared"]).mkdir(parents=True, exist_ok=True)
         config_path = self._path("extra", f"{host.name}.json")
         config_path.write_text(json.dumps(config, indent=2) + "\n")
         env = {
@@ -177,7 +178,9 @@ class Topology:
             timeout = min(STARTUP_TIMEOUT_S, self.deadline.remaining())
             self.procs[host.name].port = read_ready_port(self.procs[host.name], timeout)
         if (proxy := variant.proxy) is not None:
-            upstreams = {s.role: (s.name, self._ports(s.hosts)) for s in variant.services[1:]}
+            upstreams: dict[str, tuple[str, Sequence[int]]] = {
+                s.role: (s.name, self._ports(s.hosts)) for s in variant.services[1:]
+            }
             self._start_nginx(
                 proxy.name,
                 lambda port: proxy_conf(

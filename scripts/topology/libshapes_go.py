@@ -8,6 +8,7 @@ are the ones a Go service using that library typically writes.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from topology.applogs import Outgoing, Served, Shape, failed
@@ -84,7 +85,7 @@ class SlogText(Shape):
     """
 
     def _write(
-        self, at: float, status: int | None, msg: str, attrs: list[tuple[str, object]]
+        self, at: float, status: int | None, msg: str, attrs: Sequence[tuple[str, object]]
     ) -> None:
         """`attrs` starts with the request id (bound with logger.With, so it comes first)."""
         stamp = self.clock(at)
@@ -173,7 +174,9 @@ class Zap(Shape):
     Error lines carry a `stacktrace`, as zap adds one to every Error-level entry.
     """
 
-    def _write(self, at: float, error: bool, caller: str, msg: str, fields: dict[str, object]):  # type: ignore[no-untyped-def]
+    def _write(
+        self, at: float, error: bool, caller: str, msg: str, fields: Mapping[str, object]
+    ) -> None:
         record: dict[str, object] = {
             "level": "error" if error else "info",
             "ts": Raw(go_float(at + self.ctx.skew_s)),
@@ -221,11 +224,12 @@ class Zerolog(Shape):
     Served requests as in zerolog's README access handler (`Msg("")`, so no message key).
     """
 
-    def _write(self, at: float, status: int | None, msg: str, fields: dict[str, object]) -> None:
+    def _write(self, at: float, status: int | None, msg: str, fields: Mapping[str, object]) -> None:
+        """`fields` starts with `id`, the request id bound to the logger."""
         record: dict[str, object] = {
             "level": "error" if failed(status) else "info",
-            self.id_key: fields.pop("id"),
-            **fields,
+            self.id_key: fields["id"],
+            **{k: v for k, v in fields.items() if k != "id"},
             "time": f"{self.clock(at):%Y-%m-%dT%H:%M:%S}Z",
         }
         if msg:
@@ -273,7 +277,7 @@ class LogrusText(Shape):
     `completed handling request` with `took` and `measure#web.latency`).
     """
 
-    def _write(self, at: float, error: bool, msg: str, fields: dict[str, object]) -> None:
+    def _write(self, at: float, error: bool, msg: str, fields: Mapping[str, object]) -> None:
         stamp = f"{self.clock(at):%Y-%m-%dT%H:%M:%S}Z"
         body = " ".join(f"{k}={_logrus_quote(fields[k])}" for k in sorted(fields))
         level = "error" if error else "info"

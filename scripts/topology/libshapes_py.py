@@ -6,6 +6,7 @@ Each reproduces the frame of the genuine samples in tests/fixtures/app-log-shape
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from topology.applogs import Outgoing, Served, Shape, failed
 
@@ -14,7 +15,7 @@ class StructlogJson(Shape):
     """structlog's JSON chain: event fields, `event`, context (`request_id`), level, timestamp."""
 
     def _write(
-        self, at: float, level: str, event: str, rid: str, fields: dict[str, object]
+        self, at: float, level: str, event: str, rid: str, fields: Mapping[str, object]
     ) -> None:
         record = {
             **fields,
@@ -54,7 +55,7 @@ class StructlogConsole(Shape):
     """structlog's ConsoleRenderer without colours: seconds-only local time, padded level and
     event, then the keys sorted."""
 
-    def _write(self, at: float, level: str, event: str, fields: dict[str, object]) -> None:
+    def _write(self, at: float, level: str, event: str, fields: Mapping[str, object]) -> None:
         stamp = self.clock(at).strftime("%Y-%m-%d %H:%M:%S")
         pairs = " ".join(f"{k}={fields[k]}" for k in sorted(fields))
         self.write(f"{stamp} [{level:<9}] {event:<30} {pairs}")

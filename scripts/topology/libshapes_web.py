@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 from topology.applogs import Outgoing, Served, Shape, ShapeContext, failed
@@ -26,7 +27,7 @@ class Pino(Shape):
 
     id_default = "reqId"
 
-    def _write(self, at: float, error: bool, msg: str, fields: dict[str, object]) -> None:
+    def _write(self, at: float, error: bool, msg: str, fields: Mapping[str, object]) -> None:
         record: dict[str, object] = {
             "level": 50 if error else 30,
             "time": int((at + self.ctx.skew_s) * 1000),
@@ -72,7 +73,7 @@ class Winston(Shape):
 
     id_default = "requestId"
 
-    def _write(self, at: float, error: bool, message: str, fields: dict[str, object]) -> None:
+    def _write(self, at: float, error: bool, message: str, fields: Mapping[str, object]) -> None:
         stamp = self.clock(at)
         record: dict[str, object] = {
             **fields,

@@ -11,8 +11,16 @@ import random
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class Headers(Protocol):
+    """Request headers, looked up by name (http.server's message, or a dict)."""
+
+    def get(self, name: str, /) -> str | None:
+        """The header's value, None when absent."""
+
 
 TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
 
@@ -30,7 +38,7 @@ class Propagation:
     client_every: int = 0  # every n-th client request brings its own id (0: never)
     spans: bool = False  # apps make their own span id and log it
 
-    def read(self, headers: Mapping[str, str]) -> str:
+    def read(self, headers: Headers) -> str:
         """The id an app finds in a request's headers (`-` when there is none)."""
         value = headers.get(self.header) or ""
         if self.spans:
