@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test check lint format bench fuzz sample-logs clean
+.PHONY: setup demo test check lint format bench fuzz sample-logs matrix clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ fuzz: setup
 
 sample-logs: setup
 	$(PY) scripts/make_sample_logs.py
+
+# Every topology variant with 1000 requests, scored; writes docs/topology-matrix.md.
+matrix: setup
+	$(PY) scripts/topology/matrix.py --requests 1000 --write docs/topology-matrix.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -205,7 +205,11 @@ the true clock.
 - `edge_attempts`: `[{{upstream: "api-1"|"api-2"|"dead", status}}]`.
 - `calls`: each downstream call the api made: `caller`, `caller_host`, `callee`,
   `callee_host`, `method`, `target`, `route`, `start`, `end`, `status`, `attempt`,
-  `concurrent_group` (calls with the same number ran in parallel).
+  `concurrent_group` (calls with the same number ran in parallel); and how each hop
+  logged it: `caller_path` (in the api's line), `proxy` and `proxy_path` (mesh-1),
+  `callee_path`, `served` (the callee's own start, end and status) and `calls` (the
+  callee's own calls, none here).
+- `edge`: the edge host the client sent the request to.
 - `expected_saving_s`: for `n_plus_one` (sum of the calls minus one call's mean),
   `sequential` (sum minus the longest) and `repeated` (the repeats after the first).
 """

@@ -1,8 +1,11 @@
-"""Shared fixtures: the genuine nginx corpus, golden files, helpers to parse text."""
+"""Shared fixtures: the genuine nginx corpus, golden files, helpers to parse text, topology runs."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -65,6 +68,12 @@ def lines_of(text: str) -> pl.DataFrame:
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANTED_SKEW = ("api-2", 0.150)
+sys.path.append(str(ROOT / "scripts"))  # the topology harness: `import topology`
+
+# The small seeded matrix CI runs: every variant once per session.
+MATRIX_REQUESTS = 100
+MATRIX_SEED = 17
+MATRIX_SCORES = pytest.StashKey[list[Any]]()
 
 
 def nginx_available() -> bool:
@@ -111,3 +120,71 @@ def topology_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if done.returncode != 0:
         pytest.fail(f"topology harness failed: {done.stderr.strip()[-2000:]}")
     return out
+
+
+@pytest.fixture(scope="session")
+def variant_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``variant_run(name)``: one real run of a topology variant, made once per session.
+
+    MATRIX_REQUESTS client requests, seed MATRIX_SEED, the variant's own planted skews.
+    """
+    if not nginx_available():
+        pytest.skip("nginx is not installed (.ci/run installs nginx-light)")
+    from topology.matrix import run_variant
+    from topology.procs import HarnessError
+
+    runs: dict[str, Path | str] = {}
+    base = tmp_path_factory.mktemp("matrix")
+
+    def get(name: str) -> Path:
+        if name not in runs:
+            try:
+                runs[name] = run_variant(
+                    name, base / name, requests=MATRIX_REQUESTS, seed=MATRIX_SEED, timeout_s=120
+                )
+            except HarnessError as exc:
+                runs[name] = str(exc)
+        found = runs[name]
+        if isinstance(found, str):
+            pytest.fail(found)
+        return found
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def scored(variant_run: Callable[[str], Path], pytestconfig: pytest.Config) -> Callable[[str], Any]:
+    """``scored(name)``: logtrace scored on the variant's run, logs directory alone.
+
+    Both cases (alone and with every nginx.conf) are kept for the session's summary.
+    """
+    from topology.score import score_run
+
+    cache: dict[str, Any] = {}
+
+    def get(name: str) -> Any:
+        if name not in cache:
+            scores = score_run(variant_run(name))
+            pytestconfig.stash.setdefault(MATRIX_SCORES, []).extend(scores)
+            cache[name] = next(s for s in scores if s.case == "plain")
+        return cache[name]
+
+    return get
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """The topology matrix measured in this session, whatever -s or -q say."""
+    scores = config.stash.get(MATRIX_SCORES, [])
+    if not scores:
+        return
+    from topology.report import table
+
+    order = {name: i for i, name in enumerate(dict.fromkeys(s.variant for s in scores))}
+    terminalreporter.section("topology matrix")
+    for case, title in (("plain", "logs directory alone"), ("nginx-conf", "with --nginx-conf")):
+        chosen = sorted((s for s in scores if s.case == case), key=lambda s: order[s.variant])
+        if chosen:
+            terminalreporter.write_line(table(chosen, title=title))
+            terminalreporter.write_line("")

@@ -1,23 +1,75 @@
-"""The application log writers: one shape per host, each the contract with logtrace's parser.
+"""How an app writes its log: the events and the base every log shape builds on.
 
-Every writer takes the TRUE time of the event and adds the host's clock skew itself,
-so a planted skew shows up in the log and nowhere else (the ground truth keeps the
-true clock).
+A shape turns four events (a served request starts or ends, an outgoing call starts or
+ends) into the lines one kind of app writes. Every event carries the TRUE time; the
+shape adds the host's clock skew itself, so a planted skew shows up in the log and
+nowhere else (the ground truth keeps the true clock). Hand-rolled app shapes are in
+appshapes.py, those of real logging libraries in libshapes_*.py; `shapes.SHAPES` lists
+them all.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import threading
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Literal
+
+# What a call line shows as the path: the full URL, the request-target sent, or the path
+# relative to the client's configured base URL (next to the callee's name).
+CallPath = Literal["url", "wire", "relative"]
 
 
-def _utc(epoch_s: float) -> datetime:
+def utc(epoch_s: float) -> datetime:
+    """An aware UTC datetime."""
     return datetime.fromtimestamp(epoch_s, UTC)
+
+
+@dataclass(frozen=True)
+class Served:
+    """A request the app serves; `at` is the start for `served_start`, the end otherwise."""
+
+    request_id: str
+    span_id: str | None
+    method: str
+    target: str  # path and query, as received
+    at: float
+    status: int = 0
+    duration_s: float = 0.0
+    size: int = 0  # response body bytes
+    error: BaseException | None = None  # raised by the endpoint (its traceback is logged)
+    user_agent: str = "-"
+    remote: str = "127.0.0.1:0"  # the peer's address and port
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A call the app makes; `at` is the start for `call_start`, the end otherwise."""
+
+    request_id: str
+    span_id: str | None
+    peer: str  # the callee's service name
+    method: str
+    url: str  # http://127.0.0.1:PORT/...
+    wire: str  # the request-target sent
+    relative: str  # relative to the client's base URL
+    at: float
+    status: int | None = None  # None: no response (network error)
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ShapeContext:
+    """What a shape needs to know about its host."""
+
+    path: Path
+    host: str
+    service: str
+    skew_s: float
+    id_key: str | None  # the key the id is logged under, when not the shape's own
+    pid: int
 
 
 class LineFile:
@@ -29,7 +81,7 @@ class LineFile:
         self._file = path.open("a", encoding="utf-8", buffering=1)
 
     def write(self, line: str) -> None:
-        """Append one line; the newline is added here."""
+        """Append one line (or several, joined by newlines); the final newline is added here."""
         with self._lock:
             self._file.write(line + "\n")
 
@@ -39,114 +91,59 @@ class LineFile:
             self._file.close()
 
 
-class ApiLog(Protocol):
-    """What the api service logs; api-1 and api-2 implement it in different formats."""
+class Shape:
+    """The base of every shape: the skewed clock, the id key and the file; no line by default."""
 
-    def started(self, at: float, *, request_id: str, method: str, path: str) -> None:
-        """The request arrived."""
+    call_path: ClassVar[CallPath] = "url"
+    id_default: ClassVar[str] = "request_id"
 
-    def call(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        peer: str,
-        method: str,
-        url: str,
-        target: str,
-        status: int | None,
-        duration_s: float,
-    ) -> None:
-        """An outgoing call to a downstream service ended."""
+    def __init__(self, ctx: ShapeContext) -> None:
+        self.ctx = ctx
+        self.id_key = ctx.id_key or self.id_default
+        self._out = self._open(ctx)
 
-    def finished(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        method: str,
-        path: str,
-        status: int,
-        duration_s: float,
-    ) -> None:
+    def _open(self, ctx: ShapeContext) -> LineFile | None:
+        return LineFile(ctx.path)
+
+    def clock(self, at: float) -> datetime:
+        """The host's (skewed) clock at the true time `at`, in UTC."""
+        return utc(at + self.ctx.skew_s)
+
+    def write(self, line: str) -> None:
+        """Append a line."""
+        assert self._out is not None
+        self._out.write(line)
+
+    def call_shown(self, call: Outgoing) -> str:
+        """The path a call line of this shape shows."""
+        return {"url": call.wire, "wire": call.wire, "relative": call.relative}[self.call_path]
+
+    def served_start(self, ev: Served) -> None:
+        """A request arrived."""
+
+    def served_end(self, ev: Served) -> None:
         """The response was sent."""
+
+    def call_start(self, ev: Outgoing) -> None:
+        """A call is about to be sent."""
+
+    def call_end(self, ev: Outgoing) -> None:
+        """A call's response arrived (or the call failed)."""
 
     def close(self) -> None:
         """Flush and close the log."""
+        if self._out is not None:
+            self._out.close()
 
 
-def _level(status: int | None) -> str:
-    return "ERROR" if status is None or status >= 500 else "INFO"
+def failed(status: int | None) -> bool:
+    """A call or request that ended in an error (logged at an error level)."""
+    return status is None or status >= 500
 
 
-class JsonApiLog:
-    """api-1: JSON lines, ISO-8601 times with a `+00:00` offset, durations in ms."""
-
-    def __init__(self, path: Path, skew_s: float) -> None:
-        self._out = LineFile(path)
-        self._skew_s = skew_s
-
-    def _write(self, at: float, level: str, msg: str, fields: Mapping[str, object]) -> None:
-        record: dict[str, object] = {
-            "time": _utc(at + self._skew_s).isoformat(timespec="microseconds"),
-            "level": level,
-            "service": "api",
-            "msg": msg,
-        }
-        record.update(fields)
-        self._out.write(json.dumps(record))
-
-    def started(self, at: float, *, request_id: str, method: str, path: str) -> None:
-        """The request arrived."""
-        fields = {"request_id": request_id, "method": method, "path": path}
-        self._write(at, "INFO", "request started", fields)
-
-    def call(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        peer: str,
-        method: str,
-        url: str,
-        target: str,
-        status: int | None,
-        duration_s: float,
-    ) -> None:
-        """An outgoing call ended; api-1 logs the full URL it called."""
-        fields: dict[str, object] = {
-            "request_id": request_id,
-            "peer": peer,
-            "method": method,
-            "url": url,
-            "status": status,
-            "duration_ms": round(duration_s * 1000, 3),
-        }
-        self._write(at, _level(status), "downstream call", fields)
-
-    def finished(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        method: str,
-        path: str,
-        status: int,
-        duration_s: float,
-    ) -> None:
-        """The response was sent."""
-        fields: dict[str, object] = {
-            "request_id": request_id,
-            "method": method,
-            "path": path,
-            "status": status,
-            "duration_ms": round(duration_s * 1000, 3),
-        }
-        self._write(at, _level(status), "request finished", fields)
-
-    def close(self) -> None:
-        """Flush and close the log."""
-        self._out.close()
+def level_of(status: int | None) -> str:
+    """`ERROR` for a failed call or request, else `INFO`."""
+    return "ERROR" if failed(status) else "INFO"
 
 
 def logfmt_value(value: object) -> str:
@@ -160,139 +157,3 @@ def logfmt_value(value: object) -> str:
 def logfmt(pairs: list[tuple[str, object]]) -> str:
     """A logfmt line from ordered key/value pairs."""
     return " ".join(f"{key}={logfmt_value(value)}" for key, value in pairs)
-
-
-class LogfmtApiLog:
-    """api-2: logfmt, ISO-8601 times with `Z`, durations as `took=8.2ms`."""
-
-    def __init__(self, path: Path, skew_s: float) -> None:
-        self._out = LineFile(path)
-        self._skew_s = skew_s
-
-    def _write(self, at: float, level: str, msg: str, pairs: list[tuple[str, object]]) -> None:
-        ts = _utc(at + self._skew_s).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        head: list[tuple[str, object]] = [
-            ("ts", ts),
-            ("level", level.lower()),
-            ("service", "api"),
-            ("msg", msg),
-        ]
-        self._out.write(logfmt(head + pairs))
-
-    def started(self, at: float, *, request_id: str, method: str, path: str) -> None:
-        """The request arrived."""
-        pairs: list[tuple[str, object]] = [
-            ("req_id", request_id),
-            ("method", method),
-            ("path", path),
-        ]
-        self._write(at, "INFO", "request started", pairs)
-
-    def call(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        peer: str,
-        method: str,
-        url: str,
-        target: str,
-        status: int | None,
-        duration_s: float,
-    ) -> None:
-        """An outgoing call ended; api-2 logs only the target, not the full URL."""
-        pairs: list[tuple[str, object]] = [
-            ("req_id", request_id),
-            ("peer", peer),
-            ("method", method),
-            ("url", target),
-            ("status", status),
-            ("took", f"{duration_s * 1000:.1f}ms"),
-        ]
-        self._write(at, _level(status), "call finished", pairs)
-
-    def finished(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        method: str,
-        path: str,
-        status: int,
-        duration_s: float,
-    ) -> None:
-        """The response was sent."""
-        pairs: list[tuple[str, object]] = [
-            ("req_id", request_id),
-            ("method", method),
-            ("path", path),
-            ("status", status),
-            ("took", f"{duration_s * 1000:.1f}ms"),
-        ]
-        self._write(at, _level(status), "request finished", pairs)
-
-    def close(self) -> None:
-        """Flush and close the log."""
-        self._out.close()
-
-
-API_LOGS: dict[str, type[JsonApiLog] | type[LogfmtApiLog]] = {
-    "json": JsonApiLog,
-    "logfmt": LogfmtApiLog,
-}
-
-
-class _SkewedFormatter(logging.Formatter):
-    """logging's default `%(asctime)s` (naive, comma millis), on the host's skewed clock."""
-
-    def __init__(self, skew_s: float) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
-        self._skew_s = skew_s
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        # The handler passes the event's true end time; fall back to the record's own.
-        at = float(getattr(record, "at", record.created)) + self._skew_s
-        stamp = _utc(at)
-        # Naive local time, and the service runs with TZ=UTC, so local time is UTC.
-        return f"{stamp:%Y-%m-%d %H:%M:%S},{stamp.microsecond // 1000:03d}"
-
-
-def python_logger(path: Path, name: str, skew_s: float) -> logging.Logger:
-    """A stdlib logger writing `2026-11-26 12:00:00,123 INFO <name> <message>` lines."""
-    logger = logging.getLogger(name)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(_SkewedFormatter(skew_s))
-    logger.addHandler(handler)
-    return logger
-
-
-class TextLog:
-    """users-1: free text with key=value pairs and microsecond times in brackets."""
-
-    def __init__(self, path: Path, service: str, skew_s: float) -> None:
-        self._out = LineFile(path)
-        self._service = service
-        self._skew_s = skew_s
-
-    def served(
-        self,
-        at: float,
-        *,
-        request_id: str,
-        method: str,
-        target: str,
-        status: int,
-        elapsed_s: float,
-    ) -> None:
-        """A request ended; elapsed is in seconds."""
-        stamp = _utc(at + self._skew_s).strftime("%Y/%m/%d %H:%M:%S.%f")
-        self._out.write(
-            f"[{stamp}] {self._service} served {method} {target} "
-            f"status={status} elapsed={elapsed_s:.4f} request_id={request_id}"
-        )
-
-    def close(self) -> None:
-        """Flush and close the log."""
-        self._out.close()

@@ -1,4 +1,4 @@
-"""The traffic driver: sends the planned requests to edge-1 and records what it saw."""
+"""The traffic driver: sends the planned requests to the edges and records what it saw."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from http.client import HTTPConnection, HTTPException
 
+from topology.propagation import Propagation
 from topology.scenarios import PlannedRequest
 
 GIVE_UP_AFTER_S = 0.3  # the api needs ~0.6 s, so nginx logs 499
@@ -28,16 +29,28 @@ class ClientResult:
     client_end: float
     status: int | None
     client_gave_up: bool
-    request_id: str | None  # from the X-Request-ID response header
+    request_id: str | None  # from the response header that returns the id
     error: str | None  # a network error the client did not expect
+    edge: str  # the edge host it was sent to
 
 
-def _headers(req: PlannedRequest) -> dict[str, str]:
+@dataclass(frozen=True)
+class Target:
+    """Where and how the client sends: an edge, and how the deployment carries the id."""
+
+    edge: str
+    port: int
+    propagation: Propagation
+    seed: int
+
+
+def _headers(req: PlannedRequest, target: Target) -> dict[str, str]:
     headers = {
+        **target.propagation.client_header(target.seed, req.seq),
         "User-Agent": req.user_agent,
         "Accept": "application/json",
         # The api copies this into its side channel, which is how a 499 (no response,
-        # so no X-Request-ID header) still gets its request id in the ground truth.
+        # so no id in a response header) still gets its request id in the ground truth.
         "X-Client-Seq": str(req.seq),
         "Connection": "close",
     }
@@ -46,11 +59,12 @@ def _headers(req: PlannedRequest) -> dict[str, str]:
     return headers
 
 
-def _send_slow_upload(conn: HTTPConnection, req: PlannedRequest) -> None:
+def _send_slow_upload(conn: HTTPConnection, req: PlannedRequest, target: Target) -> None:
     body = random.Random(req.seq).randbytes(UPLOAD_BYTES)
     size = len(body) // UPLOAD_CHUNKS
     conn.putrequest(req.scenario.method, req.target, skip_accept_encoding=True)
-    for name, value in {**_headers(req), "Content-Type": "application/octet-stream"}.items():
+    headers = {**_headers(req, target), "Content-Type": "application/octet-stream"}
+    for name, value in headers.items():
         conn.putheader(name, value)
     conn.putheader("Content-Length", str(len(body)))
     conn.endheaders()
@@ -61,10 +75,11 @@ def _send_slow_upload(conn: HTTPConnection, req: PlannedRequest) -> None:
         conn.send(body[i * size :] if last else body[i * size : (i + 1) * size])
 
 
-def send(edge_port: int, req: PlannedRequest, timeout_s: float) -> ClientResult:
+def send(target: Target, req: PlannedRequest, timeout_s: float) -> ClientResult:
     """Send one planned request and wait for its response (or give up, if planned)."""
     give_up = req.scenario.kind == "give_up"
-    conn = HTTPConnection("127.0.0.1", edge_port, timeout=GIVE_UP_AFTER_S if give_up else timeout_s)
+    timeout = GIVE_UP_AFTER_S if give_up else timeout_s
+    conn = HTTPConnection("127.0.0.1", target.port, timeout=timeout)
     status: int | None = None
     request_id: str | None = None
     gave_up = False
@@ -72,13 +87,13 @@ def send(edge_port: int, req: PlannedRequest, timeout_s: float) -> ClientResult:
     start = time.time()
     try:
         if req.scenario.kind == "slow_upload":
-            _send_slow_upload(conn, req)
+            _send_slow_upload(conn, req, target)
         else:
-            conn.request(req.scenario.method, req.target, headers=_headers(req))
+            conn.request(req.scenario.method, req.target, headers=_headers(req, target))
         response = conn.getresponse()
         response.read()
         status = response.status
-        request_id = response.getheader("X-Request-ID")
+        request_id = response.getheader(target.propagation.response_header)
     except TimeoutError:
         if give_up:
             gave_up = True
@@ -101,4 +116,5 @@ def send(edge_port: int, req: PlannedRequest, timeout_s: float) -> ClientResult:
         gave_up,
         request_id,
         error,
+        target.edge,
     )

@@ -1,23 +1,19 @@
-"""The simulated hosts, their log files and log formats: one table every module reads."""
+"""The nginx log formats the variants write, and the time zones hosts run in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from topology.model import NginxLog
 
-HostKind = Literal["nginx", "app"]
-
-# The edge format users have: no $msec, so an edge span's start is known to ±1 s.
-EDGE_TRACE_FORMAT = (
+COMBINED_FORMAT = (
     "$remote_addr - $remote_user [$time_local] "
-    '"$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" '
-    "$request_time $upstream_response_time $request_id"
+    '"$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"'
 )
+# The edge format users have (logtrace's `trace` preset): no $msec, so an edge span's
+# start is known to ±1 s.
+EDGE_TRACE_FORMAT = COMBINED_FORMAT + " $request_time $upstream_response_time $request_id"
 # The precise edge format: exact start times and per-attempt upstream lists.
 EDGE_TIMING_FORMAT = (
-    "$remote_addr - $remote_user [$time_local] "
-    '"$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" '
-    "rt=$request_time msec=$msec rid=$request_id "
+    COMBINED_FORMAT + " rt=$request_time msec=$msec rid=$request_id "
     'ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time" '
     'uct="$upstream_connect_time" uht="$upstream_header_time"'
 )
@@ -26,47 +22,48 @@ MESH_FORMAT = (
     "rt=$request_time msec=$msec xrid=$http_x_request_id "
     'ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time"'
 )
-# nginx's predefined format; written only as the edge's second log.
-COMBINED_FORMAT = (
-    "$remote_addr - $remote_user [$time_local] "
-    '"$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"'
+# An internal proxy written like the edge's `trace`, knowing the id from the header.
+PROXY_TRACE_FORMAT = COMBINED_FORMAT + " $request_time $upstream_response_time $http_x_request_id"
+# The mesh without $msec: whole-second timestamps at the internal hop too.
+COARSE_MESH_FORMAT = (
+    '$remote_addr - - [$time_local] "$request" $status $body_bytes_sent '
+    "rt=$request_time xrid=$http_x_request_id "
+    'ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time"'
+)
+EDGE_CORRELATION_FORMAT = (
+    COMBINED_FORMAT + " rt=$request_time urt=$upstream_response_time cid=$correlation_id"
+)
+MESH_CORRELATION_FORMAT = (
+    '$remote_addr - - [$time_local] "$request" $status $body_bytes_sent '
+    "rt=$request_time msec=$msec cid=$http_x_correlation_id "
+    'ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time"'
+)
+# The edge log of the verified traceparent config (shared/reference, tracing §5.3).
+EDGE_TRACEPARENT_FORMAT = (
+    '{"ts":"$msec","rt":"$request_time","req_id":"$request_id",'
+    '"trace_id":"$trace_id","span_id":"$ngx_span_id","parent_span_id":"$parent_span_id",'
+    '"in_traceparent":"$http_traceparent","in_x_request_id":"$http_x_request_id",'
+    '"method":"$request_method","uri":"$uri","status":$status,"upstream":"$upstream_addr",'
+    '"urt":"$upstream_response_time","uct":"$upstream_connect_time",'
+    '"uht":"$upstream_header_time"}'
+)
+MESH_TRACEPARENT_FORMAT = (
+    '$remote_addr - - [$time_local] "$request" $status $body_bytes_sent '
+    'rt=$request_time msec=$msec traceparent="$http_traceparent" '
+    'ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time"'
 )
 
 EDGE_FORMATS: dict[str, str] = {"trace": EDGE_TRACE_FORMAT, "timing": EDGE_TIMING_FORMAT}
 
+EDGE_TRACE = NginxLog("trace", EDGE_TRACE_FORMAT)
+EDGE_TIMING = NginxLog("timing", EDGE_TIMING_FORMAT)
+MESH = NginxLog("mesh", MESH_FORMAT)
+COARSE_MESH = NginxLog("mesh", COARSE_MESH_FORMAT)
+PROXY_TRACE = NginxLog("trace", PROXY_TRACE_FORMAT)
+EDGE_CORRELATION = NginxLog("main", EDGE_CORRELATION_FORMAT)
+MESH_CORRELATION = NginxLog("mesh", MESH_CORRELATION_FORMAT)
+EDGE_TRACEPARENT = NginxLog("trace", EDGE_TRACEPARENT_FORMAT, escape_json=True)
+MESH_TRACEPARENT = NginxLog("mesh", MESH_TRACEPARENT_FORMAT)
+
 NGINX_TZ = "America/St_Johns"  # a -03:30 offset, so time-zone handling is exercised
 APP_TZ = "UTC"
-
-
-@dataclass(frozen=True)
-class Host:
-    """One simulated host: a process, the service it runs and how it logs."""
-
-    name: str
-    kind: HostKind
-    service: str
-    log_format: str  # nginx: a log_format string; apps: json | logfmt | python-logging | text
-
-    @property
-    def log_name(self) -> str:
-        """File name of the host's main log inside the logs directory."""
-        return f"{self.name}.access.log" if self.kind == "nginx" else f"{self.name}.log"
-
-
-def hosts(edge_format: str) -> tuple[Host, ...]:
-    """All hosts in start order: every host's dependencies come before it."""
-    return (
-        Host("inventory-1", "app", "inventory", "python-logging"),
-        Host("users-1", "app", "users", "text"),
-        Host("mesh-1", "nginx", "mesh", MESH_FORMAT),
-        Host("api-1", "app", "api", "json"),
-        Host("api-2", "app", "api", "logfmt"),
-        Host("edge-1", "nginx", "edge", EDGE_FORMATS[edge_format]),
-    )
-
-
-APP_HOSTS: tuple[str, ...] = ("inventory-1", "users-1", "api-1", "api-2")
-NGINX_HOSTS: tuple[str, ...] = ("mesh-1", "edge-1")
-
-# Where the api's downstream peers live; each service has exactly one instance.
-PEER_HOSTS: dict[str, str] = {"inventory": "inventory-1", "users": "users-1"}

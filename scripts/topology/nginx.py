@@ -1,20 +1,22 @@
-"""The two nginx hosts: their configs, and running nginx as a foreground child."""
+"""Running nginx as a foreground child (configs are rendered by nginx_conf.py)."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from topology.layout import NGINX_TZ
 from topology.procs import HarnessError, Managed, free_port, spawn, stop, wait_listening
 
 START_ATTEMPTS = 3  # a port picked with free_port() can be taken before nginx binds it
-UNSAFE_PATH_CHARS = set("$\"'\\;{}")
+ROTATE_SETTLE_S = 0.5  # workers reopen within milliseconds of the master's signal
+ROTATE_QUIET_S = 0.3
 
 
 def find_nginx() -> str:
@@ -38,138 +40,14 @@ def nginx_version(binary: str) -> str:
     return found[1]
 
 
-def conf_path(path: Path) -> str:
-    """A path quoted for nginx.conf; refuses what nginx would misread (`$` starts a variable)."""
-    text = str(path)
-    if UNSAFE_PATH_CHARS & set(text):
-        chars = "".join(sorted(UNSAFE_PATH_CHARS))
-        raise HarnessError(
-            f"output path {text!r} holds one of {chars}, which nginx.conf cannot quote"
-        )
-    return f'"{text}"'
-
-
-def _head(host: str, prefix: Path, workers: int) -> str:
-    # Workers of a root master run as `nobody` unless told otherwise, and could then not
-    # write request bodies into the temp dirs under the output directory.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    temp = "\n".join(
-        f"    {kind}_temp_path {conf_path(prefix / 'tmp' / kind)};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    return f"""# {host}: part of the logtrace test topology; everything listens on 127.0.0.1.
-daemon off;
-master_process on;
-worker_processes {workers};
-{user}pid {conf_path(prefix / "nginx.pid")};
-error_log {conf_path(prefix / "error.log")} info;
-
-events {{ worker_connections 1024; }}
-
-http {{
-{temp}
-    default_type application/octet-stream;
-    keepalive_timeout 10s;
-"""
-
-
-def edge_conf(
-    prefix: Path,
-    *,
-    port: int,
-    api_ports: tuple[int, int],
-    dead: int,
-    access_log: Path,
-    combined_log: Path,
-    format_name: str,
-    log_format: str,
-) -> str:
-    """edge-1: the public proxy in front of api-1 and api-2."""
-    api1, api2 = api_ports
-    return (
-        _head("edge-1", prefix, workers=2)
-        + f"""
-    log_format {format_name} '{log_format}';
-
-    # max_fails=0: a planted 504 counts as a failed attempt, and with the default
-    # max_fails=1 two of them would take both servers out for fail_timeout (10 s),
-    # turning all traffic in that window into "no live upstreams" 502s.
-    upstream api {{
-        server 127.0.0.1:{api1} max_fails=0;
-        server 127.0.0.1:{api2} max_fails=0;
-    }}
-    # The dead server is a primary that is never marked down (max_fails=0) and api-1 a
-    # backup, so EVERY /api/flaky/ request tries the dead one first and then retries;
-    # with plain round-robin only every other request would.
-    upstream api_flaky {{
-        server 127.0.0.1:{dead} max_fails=0;
-        server 127.0.0.1:{api1} max_fails=0 backup;
-    }}
-
-    server {{
-        listen 127.0.0.1:{port};
-        server_name edge-1;
-        access_log {conf_path(access_log)} {format_name};
-        access_log {conf_path(combined_log)} combined;
-
-        proxy_set_header X-Request-ID $request_id;
-        add_header X-Request-ID $request_id always;
-
-        location /static/ {{
-            default_type text/plain;
-            return 200 "static\\n";
-        }}
-        location /api/flaky/ {{
-            proxy_pass http://api_flaky;
-            proxy_next_upstream error timeout http_502 http_503;
-        }}
-        location /api/report/ {{
-            proxy_pass http://api;
-            proxy_read_timeout 1s;
-            # Without this the default `error timeout` would replay the slow request
-            # on the other api host after the timeout.
-            proxy_next_upstream off;
-        }}
-        location / {{
-            proxy_pass http://api;
-        }}
-    }}
-}}
-"""
-    )
-
-
-def mesh_conf(
-    prefix: Path, *, port: int, inventory: int, users: int, access_log: Path, log_format: str
-) -> str:
-    """mesh-1: the internal proxy the api calls its downstream services through."""
-    return (
-        _head("mesh-1", prefix, workers=1)
-        + f"""
-    log_format mesh '{log_format}';
-
-    # max_fails=0: one refused connection on a busy box must cost one call, not mark
-    # the only instance down for 10 s.
-    upstream inventory {{ server 127.0.0.1:{inventory} max_fails=0; }}
-    upstream users {{ server 127.0.0.1:{users} max_fails=0; }}
-
-    server {{
-        listen 127.0.0.1:{port};
-        server_name mesh-1;
-        access_log {conf_path(access_log)} mesh;
-
-        # X-Request-ID is passed through untouched (nginx forwards client headers).
-        location /inventory/ {{ proxy_pass http://inventory; }}
-        location /users/ {{ proxy_pass http://users; }}
-        location / {{ return 404; }}
-    }}
-}}
-"""
-    )
-
-
 def start_nginx(
-    binary: str, host: str, prefix: Path, render: Callable[[int], str], timeout_s: float
+    binary: str,
+    host: str,
+    prefix: Path,
+    render: Callable[[int], str],
+    timeout_s: float,
+    *,
+    tz: str,
 ) -> Managed:
     """Start nginx in the foreground on a fresh port, retrying when the port was taken meanwhile.
 
@@ -179,7 +57,7 @@ def start_nginx(
         (prefix / "tmp" / kind).mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
     error_log = prefix / "error.log"
-    env = {**os.environ, "TZ": NGINX_TZ}
+    env = {**os.environ, "TZ": tz}
     for _ in range(START_ATTEMPTS):
         port = free_port()
         conf.write_text(render(port))
@@ -215,3 +93,33 @@ def _last_emerg(prefix: Path) -> str:
         if "[emerg]" in ln or "[alert]" in ln
     ]
     return lines[-1].strip() if lines else f"no [emerg] line; see {prefix / 'error.log'}"
+
+
+def rotate_log(proc: Managed, log: Path, timeout_s: float) -> Path:
+    """Rotate an access log the way logrotate does: rename, `nginx -s reopen` (USR1), gzip.
+
+    Returns the compressed file (`<log>.1.gz`).
+    """
+    rotated = log.with_name(log.name + ".1")
+    log.rename(rotated)
+    os.kill(proc.pid, signal.SIGUSR1)
+    end = time.monotonic() + timeout_s
+    # The master reopens first (creating the new file), then tells the workers; until a
+    # worker has reopened too it still appends to the renamed file, so compress only once
+    # that file has been quiet for a while.
+    while not log.exists():
+        if time.monotonic() > end:
+            raise HarnessError(f"{proc.host}: nginx did not reopen {log.name} after USR1")
+        time.sleep(0.02)
+    time.sleep(ROTATE_SETTLE_S)
+    size = -1
+    while size != rotated.stat().st_size:
+        if time.monotonic() > end:
+            raise HarnessError(f"{proc.host}: {rotated.name} kept growing after the reopen")
+        size = rotated.stat().st_size
+        time.sleep(ROTATE_QUIET_S)
+    packed = rotated.with_name(rotated.name + ".gz")
+    with rotated.open("rb") as src, gzip.open(packed, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    rotated.unlink()
+    return packed

@@ -59,12 +59,13 @@ def spawn(
     stderr_path: Path,
     env: dict[str, str],
     stdout_pipe: bool = False,
+    stdin_pipe: bool = False,
 ) -> Managed:
     """Start a child in a new session, so its whole group (nginx workers too) can be signalled."""
     with stderr_path.open("ab") as stderr:
         popen = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             stdout=subprocess.PIPE if stdout_pipe else stderr,
             stderr=stderr,
             env=env,
@@ -174,6 +175,10 @@ def _wait_group_gone(pgid: int, timeout_s: float) -> bool:
 def stop(proc: Managed, grace_s: float) -> bool:
     """Stop a child and everything in its group; True when it went down gracefully, exit 0."""
     graceful = True
+    if proc.popen.stdin is not None and not proc.popen.stdin.closed:
+        # An app still waiting for its peers reads end-of-file and exits.
+        with contextlib.suppress(OSError):
+            proc.popen.stdin.close()
     if proc.popen.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             proc.popen.send_signal(proc.stop_signal)

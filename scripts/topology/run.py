@@ -1,8 +1,9 @@
 """Start the logtrace test topology, drive traffic with planted patterns, keep logs + truth.
 
-Usage: python scripts/topology/run.py --out DIR [--requests N] [--seed S]
-           [--skew HOST=SECONDS ...] [--edge-format trace|timing]
+Usage: python scripts/topology/run.py --out DIR [--variant NAME] [--requests N] [--seed S]
+           [--skew HOST=SECONDS ... | --no-skew] [--edge-format trace|timing]
            [--concurrency C] [--timeout-s T]
+       python scripts/topology/run.py --list-variants
 """
 
 from __future__ import annotations
@@ -21,25 +22,28 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from topology.harness import RunConfig, run
-from topology.layout import APP_HOSTS, EDGE_FORMATS, NGINX_HOSTS
-from topology.nginx import conf_path
+from topology.layout import EDGE_FORMATS
+from topology.nginx_conf import conf_path
 from topology.procs import HarnessError
 from topology.scenarios import SCENARIOS
+from topology.variants import VARIANTS
 
 PROG = "topology"
 MAX_SKEW_S = 3600.0
 
 EPILOG = f"""\
-hosts: {", ".join(NGINX_HOSTS)} (nginx, TZ=America/St_Johns), {", ".join(APP_HOSTS)}
-(Python services, TZ=UTC). All listen on 127.0.0.1 on ports picked at run time.
+variants (--list-variants describes each): {", ".join(VARIANTS)}.
+Every host listens on 127.0.0.1 on a port picked at run time.
 
 --skew shifts the timestamps one app host WRITES by SECONDS (its clock is off);
 the ground truth keeps the true clock. nginx hosts cannot be skewed: nginx reads
-the system clock and has no setting to offset it.
+the system clock and has no setting to offset it. Without --skew (or --no-skew)
+each variant plants its own skews.
 
-output: DIR/logs/<host>.log and DIR/logs/<host>.access.log, DIR/ground_truth.jsonl,
-DIR/topology.json, DIR/extra/edge-1.combined.log (the edge in `combined`),
-DIR/nginx/<host>/ (config, error.log), DIR/truth/ (the api's side channel).
+output: DIR/logs/<host>.log and DIR/logs/<host>.access.log (a rotated edge log as
+<host>.access.log.1.gz), DIR/ground_truth.jsonl, DIR/topology.json,
+DIR/extra/ (app configs, the edge in `combined` where written), DIR/nginx/<host>/
+(config, error.log), DIR/truth/ (the apps' side channels).
 
 scenarios: {", ".join(s.name for s in SCENARIOS)}
 """
@@ -49,12 +53,6 @@ def _skew(text: str) -> tuple[str, float]:
     host, sep, seconds = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"expected HOST=SECONDS, got {text!r}")
-    if host in NGINX_HOSTS:
-        raise argparse.ArgumentTypeError(
-            f"{host} runs nginx, which takes its clock from the system and cannot be skewed"
-        )
-    if host not in APP_HOSTS:
-        raise argparse.ArgumentTypeError(f"unknown host {host!r}; skewable: {', '.join(APP_HOSTS)}")
     try:
         value = float(seconds)
     except ValueError:
@@ -62,6 +60,30 @@ def _skew(text: str) -> tuple[str, float]:
     if not abs(value) <= MAX_SKEW_S:
         raise argparse.ArgumentTypeError(f"skew must be within ±{MAX_SKEW_S:g}s")
     return host, value
+
+
+def _check_skews(variant: str, skews: dict[str, float]) -> str | None:
+    """Why these skews cannot be planted in the variant, or None."""
+    chosen = VARIANTS[variant]
+    apps = [h.name for h in chosen.app_hosts]
+    for host in skews:
+        if host in chosen.nginx_hosts:
+            return f"{host} runs nginx, which takes its clock from the system and cannot be skewed"
+        if host not in apps:
+            return f"unknown host {host!r} in {variant}; skewable: {', '.join(apps)}"
+    return None
+
+
+def list_variants() -> str:
+    """One paragraph per variant: its name, what it is, its hosts and planted skews."""
+    lines = []
+    for variant in VARIANTS.values():
+        hosts = ", ".join(f"{h.name} ({h.shape})" for s in variant.services for h in s.hosts)
+        skews = ", ".join(f"{h}={s:+.3f}" for h, s in variant.skews) or "none"
+        nginx = ", ".join(variant.nginx_hosts)
+        lines.append(f"{variant.name}: {variant.summary}\n  nginx: {nginx}; apps: {hosts}")
+        lines.append(f"  id: {variant.propagation}; planted skews: {skews}")
+    return "\n".join(lines)
 
 
 def _positive(kind: type[int] | type[float], upper: float) -> Callable[[str], int | float]:
@@ -97,11 +119,16 @@ def parse_args(argv: list[str]) -> tuple[RunConfig, bool]:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--out",
-        required=True,
-        type=Path,
-        metavar="DIR",
-        help="output directory (must be empty or absent)",
+        "--out", type=Path, metavar="DIR", help="output directory (must be empty or absent)"
+    )
+    parser.add_argument(
+        "--variant",
+        choices=list(VARIANTS),
+        default="preserve",
+        help="the deployment to start (default preserve)",
+    )
+    parser.add_argument(
+        "--list-variants", action="store_true", help="describe every variant and exit"
     )
     parser.add_argument(
         "--requests",
@@ -120,13 +147,13 @@ def parse_args(argv: list[str]) -> tuple[RunConfig, bool]:
         nargs="+",
         default=[],
         metavar="HOST=SECONDS",
-        help="plant a clock skew on app hosts, e.g. api-2=0.150 inventory-1=-0.120",
+        help="plant clock skews on app hosts instead of the variant's, e.g. api-2=0.150",
     )
+    parser.add_argument("--no-skew", action="store_true", help="plant no clock skew at all")
     parser.add_argument(
         "--edge-format",
         choices=sorted(EDGE_FORMATS),
-        default="trace",
-        help="edge-1's access log format (default trace)",
+        help="every edge's access log format (default: the variant's)",
     )
     parser.add_argument(
         "--concurrency",
@@ -146,14 +173,24 @@ def parse_args(argv: list[str]) -> tuple[RunConfig, bool]:
         "--traceback", action="store_true", help="print the traceback of an unexpected error"
     )
     args = parser.parse_args(argv)
+    if args.list_variants:
+        print(list_variants())
+        parser.exit(0)
+    if args.out is None:
+        parser.error("the following arguments are required: --out")
     skews = dict(args.skew)
     if len(skews) != len(args.skew):
         parser.error("--skew names the same host twice")
+    if args.no_skew and skews:
+        parser.error("--skew and --no-skew contradict each other")
+    if problem := _check_skews(args.variant, skews):
+        parser.error(problem)
     config = RunConfig(
         out=args.out,
+        variant=args.variant,
         requests=args.requests,
         seed=args.seed,
-        skews=skews,
+        skews={} if args.no_skew else (skews or None),
         edge_format=args.edge_format,
         concurrency=args.concurrency,
         timeout_s=args.timeout_s,
@@ -200,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         counts[record["scenario"]] = counts.get(record["scenario"], 0) + 1
     mix = ", ".join(f"{name}={n}" for name, n in sorted(counts.items()))
     took = f"{result.elapsed_s:.1f}s"
-    print(f"{len(result.truth)} requests in {took} (nginx {result.nginx_version}) -> {config.out}")
+    print(
+        f"{len(result.truth)} requests in {took} ({config.variant}, nginx {result.nginx_version})"
+        f" -> {config.out}"
+    )
     print(f"scenarios: {mix}")
     return 0
 

@@ -51,6 +51,7 @@ class Scenario:
     target: Callable[[random.Random], str]
     planted: tuple[str, ...] = ()
     kind: ClientKind = "plain"
+    needs: frozenset[str] = frozenset()  # roles besides api, inventory and users it calls
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -159,6 +160,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         "/api/legacy/orders/{id}",
         lambda r: f"/api/legacy/orders/{_order(r)}",
     ),
+    Scenario(
+        "nested",
+        6,
+        "GET",
+        "/api/feed/{id}",
+        lambda r: f"/api/feed/{_user(r)}",
+        needs=frozenset({"feed"}),
+    ),
 )
 BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
 
@@ -174,14 +183,19 @@ class PlannedRequest:
     referer: str | None
 
 
-def quotas(total: int) -> dict[str, int]:
+def scenarios_for(roles: frozenset[str]) -> tuple[Scenario, ...]:
+    """The scenarios a topology with these roles can serve."""
+    return tuple(s for s in SCENARIOS if s.needs <= roles)
+
+
+def quotas(total: int, scenarios: tuple[Scenario, ...] = SCENARIOS) -> dict[str, int]:
     """Requests per scenario: proportional to weight, largest remainders rounded up.
 
     Drawing each request's scenario independently could leave a scenario far below its
     share in a short run; quotas guarantee floor(total * weight / 100) of each.
     """
-    weight_sum = sum(s.weight for s in SCENARIOS)
-    exact = {s.name: total * s.weight / weight_sum for s in SCENARIOS}
+    weight_sum = sum(s.weight for s in scenarios)
+    exact = {s.name: total * s.weight / weight_sum for s in scenarios}
     counts = {name: int(value) for name, value in exact.items()}
     by_remainder = sorted(exact, key=lambda name: (counts[name] - exact[name], name))
     for name in by_remainder[: total - sum(counts.values())]:
@@ -189,10 +203,12 @@ def quotas(total: int) -> dict[str, int]:
     return counts
 
 
-def plan(total: int, seed: int) -> list[PlannedRequest]:
+def plan(
+    total: int, seed: int, scenarios: tuple[Scenario, ...] = SCENARIOS
+) -> list[PlannedRequest]:
     """The whole run's requests in send order; the same seed gives the same plan."""
     rng = random.Random(seed)
-    names = [name for name, count in quotas(total).items() for _ in range(count)]
+    names = [name for name, count in quotas(total, scenarios).items() for _ in range(count)]
     rng.shuffle(names)
     planned = []
     for seq, name in enumerate(names, start=1):

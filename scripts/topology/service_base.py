@@ -59,10 +59,6 @@ class JsonHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: each service writes its own log in its own format."""
 
-    def request_id(self) -> str:
-        """The X-Request-ID the caller propagated, or `-` when it sent none."""
-        return self.headers.get("X-Request-ID") or "-"
-
     def read_body(self) -> bytes:
         """Read the request body announced by Content-Length (nginx always sends one)."""
         length = int(self.headers.get("Content-Length") or 0)

@@ -1,0 +1,126 @@
+"""The matrix's scorer (scripts/topology/expect.py, score.py) judges trees the way the truth says.
+
+Synthetic spans of one request with one call through a proxy; then the scorer on a real
+run of the original topology read with its nginx.conf, where logtrace's tree is known
+to be right (test_topology_traces.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from topology.expect import Hops, expect, root_is_edge, tree_is_right
+from topology.report import check
+
+Span = dict[str, Any]
+HOPS = Hops(frozenset({"edge-1", "mesh-1"}))
+
+
+def span(sid: int, parent: int | None, host: str, kind: str, path: str | None, **more: Any) -> Span:
+    return {
+        "sid": sid,
+        "parent_sid": parent,
+        "host": host,
+        "kind": kind,
+        "path": path,
+        "source": f"logs/{host}.log",
+        "line_no": sid,
+        "attempt": more.get("attempt"),
+        "peer": more.get("peer"),
+        "status": more.get("status", 200),
+    }
+
+
+REQUEST: dict[str, Any] = {
+    "edge": "edge-1",
+    "target": "/api/orders/7",
+    "edge_attempts": [{"upstream": "api-1", "status": 200}],
+    "server": {"host": "api-1", "target": "/api/orders/7"},
+    "calls": [
+        {
+            "caller_host": "api-1",
+            "caller_path": "/items/7",
+            "proxy": "mesh-1",
+            "proxy_path": "/inventory-svc/items/7",
+            "callee_host": "inventory-1",
+            "callee_path": "/items/7",
+            "start": 1.0,
+            "status": 200,
+            "calls": [],
+        }
+    ],
+}
+
+
+def right_spans() -> list[Span]:
+    return [
+        span(1, None, "edge-1", "SERVER", "/api/orders/7"),
+        span(2, 1, "edge-1", "CLIENT", "/api/orders/7", attempt=1),
+        span(3, 2, "api-1", "SERVER", "/api/orders/7"),
+        span(4, 3, "api-1", "CLIENT", "/items/7", peer="inventory-svc"),
+        span(5, 4, "mesh-1", "SERVER", "/inventory-svc/items/7"),
+        span(6, 5, "mesh-1", "CLIENT", "/inventory-svc/items/7", attempt=1),
+        span(7, 6, "inventory-1", "SERVER", "/items/7?x=1"),
+    ]
+
+
+def test_a_right_tree_is_right_and_its_call_hangs_under_its_caller() -> None:
+    spans = right_spans()
+    found = expect(REQUEST, spans, HOPS)
+    assert tree_is_right(found, spans)
+    assert root_is_edge(found, spans)
+    assert [c.right for c in found.calls] == [True]
+    assert found.served == [True, True]
+
+
+def test_a_callee_under_the_proxy_line_instead_of_its_attempt_is_wrong() -> None:
+    spans = right_spans()
+    spans[6]["parent_sid"] = 5
+    found = expect(REQUEST, spans, HOPS)
+    assert not tree_is_right(found, spans)
+    assert [c.right for c in found.calls] == [False]
+    assert root_is_edge(found, spans)
+
+
+def test_a_missing_proxy_span_breaks_the_call_and_the_tree() -> None:
+    spans = [s for s in right_spans() if s["sid"] != 5]
+    spans[-2]["parent_sid"] = 4
+    found = expect(REQUEST, spans, HOPS)
+    assert found.missing == 1
+    assert not tree_is_right(found, spans)
+    assert [c.right for c in found.calls] == [False]
+
+
+def test_an_extra_span_makes_the_tree_wrong() -> None:
+    spans = [*right_spans(), span(8, 3, "api-1", "SERVER", "/items/7")]
+    found = expect(REQUEST, spans, HOPS)
+    assert not tree_is_right(found, spans)
+    assert [c.right for c in found.calls] == [True]
+
+
+def test_a_second_root_means_the_root_is_not_the_edge() -> None:
+    spans = right_spans()
+    spans[2]["parent_sid"] = None
+    assert not root_is_edge(expect(REQUEST, spans, HOPS), spans)
+
+
+def test_a_span_without_a_path_is_matched_by_host_kind_and_order() -> None:
+    spans = right_spans()
+    spans[0]["path"] = None
+    found = expect(REQUEST, spans, HOPS)
+    assert tree_is_right(found, spans)
+
+
+@pytest.mark.nginx
+@pytest.mark.slow
+def test_the_original_topology_read_with_its_nginx_conf_scores_right(
+    variant_run: Callable[[str], Any],
+) -> None:
+    from topology.score import score_run
+
+    (score,) = score_run(variant_run("preserve"), ("nginx-conf",))
+    assert score.trees_right is not None and score.trees_right >= 0.99, score.examples
+    assert score.calls_right is not None and score.calls_right >= 0.995
+    assert not check(score, ["entries", "skew"])
