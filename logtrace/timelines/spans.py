@@ -55,6 +55,7 @@ _USED = frozenset(
         "upstream_response_time_s",
         "upstream_addr",
         "upstream_status",
+        "started",  # an app end's start line (``_paired``)
     }
 )
 
@@ -189,40 +190,62 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
 _STARTS = {"server": ("server_start", "start"), "client": ("client_start",)}
 
 
+def _paired(ends: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """``ends`` (server/client events) with the start line that began each: ``started``,
+    and the method, path, target and peer the start named where the end names none
+    ("calling inventory: GET /items/7" ... "inventory responded 200 in 15.7ms").
+
+    The start is the latest one before the end of the same request, source and kind,
+    naming the same peer where both name one.
+    """
+    kinds = {start: kind for kind, starts in _STARTS.items() for start in starts}
+    named = ["method", "path", "target", "peer"]
+    peer_key = pl.col("peer").str.to_lowercase().fill_null("")
+    starts = (
+        events.filter(pl.col("event").is_in(list(kinds)) & pl.col("request_id").is_not_null())
+        .with_columns(pl.col("event").replace_strict(kinds, return_dtype=pl.String))
+        .select(
+            "request_id",
+            "source",
+            "event",
+            peer_key.alias("_pk"),
+            pl.col("time").alias("started"),
+            *(pl.col(c).alias(f"_s_{c}") for c in named),
+        )
+        .sort("started")
+    )
+    ends = ends.with_columns(peer_key.alias("_pk")).sort("time")
+    took = ["started", *(f"_s_{c}" for c in named)]
+    by_peer, by_kind = (
+        # Both sides are sorted by time overall, hence within every group.
+        ends.join_asof(
+            starts.drop(*([] if keys else ["_pk"])),
+            left_on="time",
+            right_on="started",
+            by=["request_id", "source", "event", *keys],
+            strategy="backward",
+            check_sortedness=False,
+        ).select(took)
+        for keys in (["_pk"], [])
+    )
+    return (
+        ends.drop("_pk")
+        .with_columns(
+            *(pl.coalesce(by_peer.get_column(c), by_kind.get_column(c)).alias(c) for c in took)
+        )
+        .with_columns(pl.coalesce(c, f"_s_{c}").alias(c) for c in named)
+        .drop(f"_s_{c}" for c in named)
+    )
+
+
 def app_spans(events: pl.DataFrame) -> pl.DataFrame:
     """SERVER and CLIENT spans from app events that carry a duration, or whose start was
     logged on a line of its own (``server_start``/``client_start``)."""
     if events.is_empty():
         return pl.DataFrame(schema=RAW_SPANS)
     with_id = pl.col("request_id").is_not_null()
-    spans = _with_route(events.filter(pl.col("event").is_in(["server", "client"]) & with_id))
-    # An end without a duration ends the span its start began: the latest start before
-    # it of the same request, source and kind (and, for a call, the same target or peer).
-    key = pl.concat_str(
-        pl.col("event"), pl.coalesce("path", "peer").fill_null(""), separator="\x1f"
-    )
-    kinds = {start: kind for kind, starts in _STARTS.items() for start in starts}
-    starts = (
-        events.filter(pl.col("event").is_in(list(kinds)) & with_id)
-        .with_columns(pl.col("event").replace_strict(kinds, return_dtype=pl.String))
-        .with_columns(
-            pl.when(pl.col("event") == "server").then(pl.lit("server")).otherwise(key).alias("_key")
-        )
-        .select("request_id", "source", "_key", pl.col("time").alias("started"))
-        .sort("started")
-    )
-    spans = spans.with_columns(
-        pl.when(pl.col("event") == "server").then(pl.lit("server")).otherwise(key).alias("_key")
-    )
-    # Both sides are sorted by time overall, hence within every (request, source) group.
-    spans = spans.sort("time").join_asof(
-        starts,
-        left_on="time",
-        right_on="started",
-        by=["request_id", "source", "_key"],
-        strategy="backward",
-        check_sortedness=False,
-    )
+    ends = events.filter(pl.col("event").is_in(["server", "client"]) & with_id)
+    spans = _with_route(_paired(ends.select(c for c in ends.columns if c in _USED), events))
     start = (
         pl.when(pl.col("duration_s").is_not_null())
         .then(pl.col("time") - _micros(pl.col("duration_s")))

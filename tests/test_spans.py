@@ -1,0 +1,84 @@
+"""Log lines → spans: nginx lines and their attempts, app events and their start lines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from logtrace.schema import LINES_APP, RAW_SPANS, TIME, conformity
+from logtrace.timelines.spans import app_spans
+
+T0 = datetime(2026, 12, 3, 12, 30, 24, tzinfo=UTC)
+
+
+def _events(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    schema = {**LINES_APP, "source": pl.String(), "host": pl.String(), "service": pl.String()}
+    schema["line_no"] = pl.UInt64()
+    full = [
+        {
+            "source": "web-3.log",
+            "host": "web-3",
+            "service": "web",
+            "request_id": "r1",
+            "time_precision_s": 1e-6,
+            "extra_lines": 0,
+            "error": False,
+            "line_no": i + 1,
+            **row,
+        }
+        for i, row in enumerate(rows)
+    ]
+    return pl.DataFrame(full, schema=schema)
+
+
+def _at(ms: float) -> datetime:
+    return T0 + timedelta(milliseconds=ms)
+
+
+def test_a_call_logged_at_its_start_and_its_end_is_one_span_with_the_start_s_target() -> None:
+    """Rails-style: "calling inventory: GET .../items/801" then "inventory responded 200 in
+    15.7ms"; the end names only the peer, the start the method and path."""
+    events = _events(
+        [
+            {"time": _at(0), "event": "server_start", "method": "GET", "path": "/api/orders/3"},
+            {
+                "time": _at(1),
+                "event": "client_start",
+                "peer": "inventory",
+                "method": "GET",
+                "path": "/inventory/items/801",
+                "target": "/inventory/items/801",
+            },
+            {"time": _at(16.7), "event": "client", "peer": "inventory", "status": 200},
+            {"time": _at(17), "event": "client_start", "peer": "users", "path": "/users/4"},
+            {"time": _at(20), "event": "client", "peer": "users", "status": 200},
+            {"time": _at(25), "event": "server", "status": 200, "path": "/api/orders/3"},
+        ]
+    )
+    spans = app_spans(events).sort("raw_start")
+    assert conformity(spans, RAW_SPANS) == []
+    rows = spans.select("kind", "method", "path", "peer", "status", "raw_start", "raw_end").rows()
+    assert rows == [
+        ("SERVER", "GET", "/api/orders/3", None, 200, _at(0), _at(25)),
+        ("CLIENT", "GET", "/inventory/items/801", "inventory", 200, _at(1), _at(16.7)),
+        ("CLIENT", None, "/users/4", "users", 200, _at(17), _at(20)),
+    ]
+
+
+def test_an_end_pairs_with_the_start_of_the_same_peer_when_calls_overlap() -> None:
+    events = _events(
+        [
+            {"time": _at(0), "event": "client_start", "peer": "users", "path": "/users/1"},
+            {"time": _at(1), "event": "client_start", "peer": "stock", "path": "/stock/1"},
+            {"time": _at(8), "event": "client", "peer": "users", "duration_s": None},
+            {"time": _at(9), "event": "client", "peer": "stock", "duration_s": None},
+        ]
+    )
+    spans = app_spans(events).sort("raw_start")
+    assert spans.select("path", "raw_start", "raw_end").rows() == [
+        ("/users/1", _at(0), _at(8)),
+        ("/stock/1", _at(1), _at(9)),
+    ]
+    assert spans.schema["raw_start"] == TIME
