@@ -108,7 +108,13 @@ def _choose(
         if fixed is None:
             stats.detected = f"{detection.matched}/{detection.tried} sample lines"
         return _Parser("nginx", nginx=detection.format)
-    guess = infer(resolver, frame) if fixed is None and resolver.app_format is None else None
+    inferable = fixed is None and resolver.app_format is None
+    guess = infer(resolver, frame) if inferable and _mostly_json(frame) else None
+    if guess is None or guess.format is None:
+        app_parser = _app_parser(frame, resolver, stats)
+        if app_parser is not None:
+            return app_parser
+        guess = infer(resolver, frame) if inferable else None
     if guess is not None and guess.format is not None:
         stats.detected = f"inferred from the lines, {guess.matched}/{guess.tried} sample lines"
         stats.warnings.append(
@@ -117,15 +123,6 @@ def _choose(
             "--log-format to be sure)"
         )
         return _Parser("nginx", nginx=guess.format)
-    app: AppFormat | None
-    if resolver.app_format is not None:
-        app, matched, tried = resolver.app_format, 0, 0
-    else:
-        app, matched, tried = detect_app_format(frame)
-    if app is not None:
-        if resolver.app_format is None:
-            stats.detected = f"{matched}/{tried} sample lines"
-        return _Parser("app", app=app)
     if fixed is not None:
         _note_better(stats, fixed, detection, resolver.detect(frame))
         return _Parser("nginx", nginx=fixed)  # the user said so: report its mismatches
@@ -141,6 +138,29 @@ def _choose(
         )
         return _Parser("nginx", nginx=detection.best)
     _note_unknown(stats, detection)
+    return None
+
+
+def _mostly_json(frame: pl.DataFrame) -> bool:
+    """Whether most of the first lines are JSON objects (an nginx escape=json log is told
+    from an app's JSON by inference first; any other app log by its shape first)."""
+    head = frame.get_column("line").head(200).drop_nulls()
+    return bool(head.len()) and head.str.starts_with("{").mean() > 0.5  # type: ignore[operator]
+
+
+def _app_parser(
+    frame: pl.DataFrame, resolver: FormatResolver, stats: SourceStats
+) -> _Parser | None:
+    """The app log shape given or detected, or None."""
+    app: AppFormat | None
+    if resolver.app_format is not None:
+        app, matched, tried = resolver.app_format, 0, 0
+    else:
+        app, matched, tried = detect_app_format(frame)
+    if app is not None:
+        if resolver.app_format is None:
+            stats.detected = f"{matched}/{tried} sample lines"
+        return _Parser("app", app=app)
     return None
 
 

@@ -110,3 +110,13 @@ def test_analyze_reads_a_custom_format_without_being_told_it(tmp_path: Path) -> 
     assert result.latency.requests == 8
     frame = result.latency.routes
     assert isinstance(frame, pl.DataFrame) and frame.height == 1
+
+
+def test_a_key_nobody_knows_is_never_read_as_an_nginx_timing() -> None:
+    """logfmt of an app, with a three-decimal duration_ms: not nginx's $request_time."""
+    lines = [
+        f'ts=2026-03-04T10:00:0{i}.026800Z level=info msg="request finished" request_id=r{i} '
+        f"method=GET path=/profile/{i} status=200 duration_ms=8.00{i}"
+        for i in range(8)
+    ]
+    assert infer_format(lines) is None

@@ -37,10 +37,10 @@ from logtrace.log_format.grammar import Escape, LogFormat, parse_body
 MIN_LINES = 3
 # What an application's own log lines do not have: nginx's request line, its time format,
 # its millisecond epoch, its request and upstream timings.
-_NGINX_ONLY = frozenset(
-    {"request", "time_local", "msec", "request_time", "upstream_addr", "upstream_status",
-     "upstream_response_time"}
-)  # fmt: skip
+_NGINX_STRONG = frozenset(
+    {"request", "time_local", "msec", "upstream_addr", "upstream_status", "upstream_response_time"}
+)
+_NGINX_ONLY = _NGINX_STRONG | {"request_time"}
 
 _TIME_LOCAL = re.compile(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z)$")
@@ -64,7 +64,6 @@ _KEYS: dict[str, tuple[str, re.Pattern[str] | None]] = {
     "rt": ("request_time", _SECONDS),
     "requesttime": ("request_time", _SECONDS),
     "reqtime": ("request_time", _SECONDS),
-    "duration": ("request_time", _SECONDS),
     "urt": ("upstream_response_time", _SECONDS_LIST),
     "upstreamresponsetime": ("upstream_response_time", _SECONDS_LIST),
     "upstreamtime": ("upstream_response_time", _SECONDS_LIST),
@@ -140,9 +139,10 @@ def _variable(key: str | None, values: list[str], taken: set[str]) -> str:
             name, shape = known
             if shape is None or all(shape.match(v) or v in ("-", "") for v in values):
                 return name
-    by_shape = _by_shape(values, taken)
-    if by_shape is not None:
-        return by_shape
+    else:  # a key nobody knows names its field; only a field without one is told by shape
+        by_shape = _by_shape(values, taken)
+        if by_shape is not None:
+            return by_shape
     base = re.sub(r"\W", "_", key or "field").strip("_").lower() or "field"
     name, n = base, 2
     while name in taken:
@@ -339,8 +339,8 @@ def infer_format(lines: list[str]) -> Inferred | None:
         return None
     if not names & {"time_local", "time_iso8601", "msec", "request_time"}:
         return None
-    if not names & _NGINX_ONLY:  # an app's JSON or logfmt access lines are the app's
-        return None
+    if not names & (_NGINX_STRONG if is_json else _NGINX_ONLY):
+        return None  # an app's JSON or logfmt access lines are the app's
     try:
         fmt = parse_body(text, Escape.JSON if is_json else Escape.DEFAULT, "inferred")
     except FormatError:  # a guess that is no format is no guess
