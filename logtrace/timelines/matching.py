@@ -327,12 +327,16 @@ def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
         on="sid",
         how="anti",
     )
-    # Upstream attempts of a line that reached nothing, and the roots: nothing to gain.
     crowded = free.group_by("request_id").len().filter(pl.col("len") > _MAX_LEFT)
     free = free.join(crowded, on="request_id", how="anti")
     cols = ["request_id", "sid", "source", "host", "service", "origin", "method", "status"]
     cols += ["path", "peer", "start", "end", "raw_start", "raw_end", "precision_s"]
-    callees = free.filter(pl.col("kind") == "SERVER").select(cols)
+    # Only a source whose spans are mostly called by another gets a caller this way: the
+    # requests entering at an edge are nobody's calls, whatever their paths and times.
+    called = called_sources(spans, assigned)
+    callees = free.filter(
+        (pl.col("kind") == "SERVER") & pl.col("source").is_in(called.implode())
+    ).select(cols)
     callers = free.filter(pl.col("kind") == "CLIENT").select(cols)
     if callees.is_empty() or callers.is_empty():
         return assigned.clear()
@@ -418,11 +422,26 @@ def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
 
 
 def _tails_alike() -> pl.Expr:
-    """The last segments of the two paths are equal (``/v2/user/7`` and ``/users/7``...
-    share ``7``; a path ending in ``/`` compares its last named segment)."""
-    last = pl.col("path").str.strip_chars_end("/").str.extract(r"([^/]+)$")
-    last_c = pl.col("path_c").str.strip_chars_end("/").str.extract(r"([^/]+)$")
+    """The last named segments of the two paths are equal (``/v2/user/profile`` and
+    ``/users/profile``); ids are no names (a request's paths often share an id)."""
+    name = r"([A-Za-z_][\w.-]*[A-Za-z][\w.-]*)/?(?:/[^/]*\d[^/]*/?)*$"
+    last = pl.col("path").str.extract(name)
+    last_c = pl.col("path_c").str.extract(name)
     return (last == last_c).fill_null(False)
+
+
+def called_sources(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.Series:
+    """Sources most of whose SERVER spans the assigned pairs give a caller."""
+    callees = assigned.select("sid").with_columns(pl.lit(value=True).alias("_c"))
+    return (
+        spans.filter(pl.col("kind") == "SERVER")
+        .select("sid", "source")
+        .join(callees, on="sid", how="left")
+        .group_by("source")
+        .agg(pl.col("_c").fill_null(False).mean().alias("_share"))
+        .filter(pl.col("_share") > 0.5)
+        .get_column("source")
+    )
 
 
 def _links(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
