@@ -426,7 +426,7 @@ EVENTS = [
         "call-finished-url-host",
         'msg="call finished" url=https://stock.internal:8443/x?y=1 took=3ms',
         "client",
-        "stock.internal",
+        "stock.internal:8443",
     ),
     (
         "request-finished",
@@ -435,10 +435,10 @@ EVENTS = [
         None,
     ),
     ("duration-and-status-only", "msg=handled status=201 took=5ms", "server", None),
-    ("request-started", 'msg="request started" method=GET path=/x', "start", None),
-    ("received", 'msg="received" method=POST path=/orders', "start", None),
+    ("request-started", 'msg="request started" method=GET path=/x', "server_start", None),
+    ("received", 'msg="received" method=POST path=/orders', "server_start", None),
     ("started-with-duration", 'msg="started job" took=5ms', "log", None),
-    ("no-duration", 'msg="request finished" method=GET path=/x status=200', "log", None),
+    ("no-duration", 'msg="request finished" method=GET path=/x status=200', "server", None),
     ("plain-log", 'msg="cache stats" hits=5', "log", None),
 ]
 

@@ -209,7 +209,7 @@ def app_spans(events: pl.DataFrame) -> pl.DataFrame:
         )
     )
     starts = (
-        events.filter((pl.col("event") == "start") & pl.col("request_id").is_not_null())
+        events.filter((pl.col("event") == "server_start") & pl.col("request_id").is_not_null())
         .select("request_id", "source", pl.col("time").alias("started"))
         .sort("started")
     )
