@@ -36,9 +36,23 @@ class RejectedSample:
     expected: str | None = None  # what the format wanted at ``column``
 
 
+@dataclass(frozen=True)
+class EntrySample:
+    """One parsed line shown to the user as an example (an unclassified app event)."""
+
+    line_no: int
+    line: str
+
+
 @dataclass
 class SourceStats:
-    """Lines a source gave, parsed and rejected; why; and a few examples."""
+    """Lines a source gave, parsed and rejected; why; and a few examples.
+
+    For an app log also its entries by event (``app_events``: served requests, calls,
+    unclassified HTTP events ...), a few of the unclassified ones, and the events of the
+    entries rejected for want of a time (``app_events_untimed``: what the log would have
+    given with timestamps).
+    """
 
     path: str
     host: str
@@ -54,6 +68,17 @@ class SourceStats:
     warnings: list[str] = field(default_factory=list)
     damaged: bool = False  # reading stopped early or skipped the source (see warnings)
     better: list[str] = field(default_factory=list)  # options that would match more lines
+    app_events: Counter[str] = field(default_factory=Counter)
+    unclassified: list[EntrySample] = field(default_factory=list)
+    app_events_untimed: Counter[str] = field(default_factory=Counter)
+
+    def add_app_events(
+        self, events: Counter[str], untimed: Counter[str], unclassified: list[EntrySample]
+    ) -> None:
+        """Count a chunk's app entries by event and keep the first few unclassified ones."""
+        self.app_events.update(events)
+        self.app_events_untimed.update(untimed)
+        self.unclassified.extend(unclassified[: MAX_SAMPLES - len(self.unclassified)])
 
     def add_rejects(self, rejects: pl.DataFrame, cf: CompiledFormat | None) -> None:
         """Count a chunk's rejected lines and keep the first few as diagnosed samples."""

@@ -45,6 +45,7 @@ _DURATION_IN_TEXT = (
     r"(?i)(?:^|\s)(?:in|took|elapsed|after|duration|latency)[:=]?\s*"
     rf"(?<v>\d+(?:\.\d+)?)\s?(?<u>{_UNITS_IN_TEXT})(?-u:\b)"
 )
+_DURATION_AT_END = r"(?:^|\s)(?<v>\d+(?:\.\d+)?)\s?(?<u>ms|us|µs|μs|ns|s)\s*$"
 # What a duration's number and its unit are made of ("1.5e-3s", "350µs", "12 ms").
 _NUMBER_CHARS = "0123456789.+-eE"
 _UNIT_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZµμ"
@@ -59,9 +60,14 @@ NANOS_MEDIAN = 1e5
 
 
 def text_duration(message: pl.Expr) -> pl.Expr:
-    """ "in 8.2ms", "took 12 ms" ... in a message, as ``8.2ms`` (null where there is none)."""
+    """The words "in 8.2ms", "took 12 ms" ... in a message, or a number with a unit that
+    ends it (``... 200 - application/json 12.3456ms``), as ``8.2ms`` (null: none)."""
     took = message.str.extract_groups(_DURATION_IN_TEXT).struct
-    return pl.concat_str(took.field("v"), took.field("u"))
+    last = message.str.extract_groups(_DURATION_AT_END).struct
+    return pl.coalesce(
+        pl.concat_str(took.field("v"), took.field("u")),
+        pl.concat_str(last.field("v"), last.field("u")),
+    )
 
 
 def duration_parts(frame: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:

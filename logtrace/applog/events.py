@@ -82,7 +82,6 @@ ERROR_LEVELS = [
     "SEVERE",
     "PANIC",
 ]
-EVENTS = ("server", "server_start", "client", "client_start", "unclassified", "log")
 # The LINES columns of an app log, besides those of LINES_BASE that ingest fills in.
 LINES_APP_OUT: dict[str, pl.DataType] = {**LINES_APP, "service": pl.String(), "host": pl.String()}
 

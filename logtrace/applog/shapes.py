@@ -27,6 +27,7 @@ DEFAULT_ID_FIELDS: tuple[str, ...] = (
     "rid",
     "correlation_id",
     "correlationId",
+    "traceparent",
 )
 
 

@@ -153,8 +153,9 @@ REQUEST_PHASE_RE = (
     rf"(?:{_NOT_WORD}|$)"
 )
 # The message begins with the request it is the access log of ("GET /x 200 12ms",
-# '"GET /x HTTP/1.1" 200'), or quotes a request line: the form of a server's access log.
-ACCESS_FORM = rf"^\"?(?:{METHODS})\s+\"?/|\"(?:{METHODS})\s+/\S*\s+HTTP/"
+# "HTTP GET /x"), or quotes a request line ('"GET /x HTTP/1.1" 200', chi's
+# '"GET http://host/x HTTP/1.1" from 10.0.0.1'): the form of a server's access log.
+ACCESS_FORM = rf"^(?:HTTP\s+)?\"?(?:{METHODS})\s+\"?/|\"(?:{METHODS})\s+\S+\s+HTTP/"
 # An absolute URL right before the request line: the form of a client's log (urllib3:
 # 'http://host:8080 "GET /x HTTP/1.1" 200 28').
 CLIENT_FORM = rf"[a-zA-Z][\w+.-]*://\S+\s+\"(?:{METHODS})\s"
