@@ -249,8 +249,9 @@ def _event() -> pl.Expr:
 
 
 def _peers(typed: pl.DataFrame) -> pl.DataFrame:
-    """``peer`` of each call (a field, the words, a service that is not this log's own,
-    an absolute URL's host and port) and the ``service`` of the line."""
+    """``peer`` of each call (a field, the words, a service field that is not this log's
+    own, an absolute URL's host and port) and the ``service`` of the line (its field, else
+    its logger's name)."""
     calls = pl.col("event").is_in(["client", "client_start"])
     own = typed.filter(~calls & pl.col("service").is_not_null())["service"].mode()
     service = pl.col("service")
@@ -262,7 +263,10 @@ def _peers(typed: pl.DataFrame) -> pl.DataFrame:
         pl.when(calls)
         .then(pl.coalesce("_peer_field", "_named", callee, authority_of(pl.col("_absolute"))))
         .alias("peer"),
-        pl.when(callee.is_null()).then(service).otherwise(mine).alias("service"),
+        pl.when(callee.is_null())
+        .then(pl.coalesce(service, "logger"))
+        .otherwise(pl.coalesce(mine, "logger"))
+        .alias("service"),
     )
 
 

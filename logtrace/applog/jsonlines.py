@@ -51,6 +51,7 @@ def json_fields(starts: pl.DataFrame, id_fields: tuple[str, ...]) -> pl.DataFram
             for name, role in _ROLE_COLUMNS.items()
         ),
         *_duration(keys),
+        pl.lit(None, pl.String).alias("logger"),
         pl.lit(None, pl.String).alias("reason"),
     )
     # "-" and "" are no id, as in logfmt (and as nginx logs a missing header).

@@ -146,7 +146,8 @@ RAW: dict[str, pl.DataType] = {
     "target": pl.String(),
     "peer": pl.String(),
     "caller": pl.String(),
-    "service": pl.String(),
+    "service": pl.String(),  # named by a field
+    "logger": pl.String(),  # the service a logger's name suggests
     "host": pl.String(),
     "reason": pl.String(),  # why the entry cannot be read; null when it can
 }

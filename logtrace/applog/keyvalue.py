@@ -128,7 +128,8 @@ def keyvalue_fields(
         values["duration"].alias("duration_raw"),
         values["peer"].alias("peer"),
         pl.coalesce(values["caller"], header_field(text, forms, "caller")).alias("caller"),
-        pl.coalesce(values["service"], logger).alias("service"),
+        values["service"].alias("service"),
+        logger.alias("logger"),
         values["host"].alias("host"),
         pl.lit(None, pl.String).alias("reason"),
     )
