@@ -120,7 +120,9 @@ def resolve_bare_units(frame: pl.DataFrame) -> pl.DataFrame:
     ``frame`` has ``duration_key``, ``_number``, ``_scale`` and, for rule 3a, ``event``,
     ``request_id``, ``time`` and ``time_precision_s``.
     """
-    bare = frame.filter(pl.col("_scale").is_null() & pl.col("_number").is_not_null())
+    bare = frame.select("duration_key", "_number").filter(
+        frame["_scale"].is_null() & frame["_number"].is_not_null()
+    )
     if bare.is_empty():
         return frame
     units: dict[str, float] = {}

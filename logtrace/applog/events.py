@@ -111,7 +111,6 @@ def to_lines(raw: pl.DataFrame, attached: pl.DataFrame) -> pl.DataFrame:
             level_name(pl.col("level")).alias("level"),
             _path_or_url().alias("_url"),
             _name(pl.col("target")).alias("_target_name"),
-            _named_peer().alias("_named"),
         )
         .with_columns(
             target_of(pl.col("_url")).alias("target"),
@@ -120,7 +119,10 @@ def to_lines(raw: pl.DataFrame, attached: pl.DataFrame) -> pl.DataFrame:
                 "_absolute"
             ),
         )
-        .with_columns(path_of(pl.col("target")).alias("path"), *_evidence())
+        .with_columns(
+            path_of(pl.col("target")).alias("path"),
+            *_evidence(named_hosts=raw["host"].null_count() < raw.height),
+        )
         .with_columns(_event().alias("event"))
         .collect()
     )
@@ -174,22 +176,20 @@ def _name(value: pl.Expr) -> pl.Expr:
     return pl.when((text != "") & ~is_pathish(text)).then(text)
 
 
-def _named_peer() -> pl.Expr:
-    """The X of "call X", "calling X", "request to X" ... (an absolute URL: its host)."""
-    named = pl.col("_named_raw")
-    named = pl.when(~named.str.to_lowercase().is_in(list(w.NOT_PEERS))).then(named)
-    return pl.when(is_absolute(named)).then(authority_of(named)).otherwise(_name(named))
-
-
-def _evidence() -> list[pl.Expr]:
+def _evidence(*, named_hosts: bool) -> list[pl.Expr]:
     """Each side's strongest evidence (3 words, 2 fields and forms, 1 hints, 0 none), and
-    whether the entry is an HTTP event at all."""
+    whether the entry is an HTTP event at all. ``named_hosts``: some entry names its own
+    host (else an absolute URL is to another host without looking)."""
 
     def flag(name: str) -> pl.Expr:
         return pl.col(name).fill_null(False)
 
     absolute = pl.col("_absolute")
-    other_host = pl.col("host").is_null() | (host_of(absolute) != pl.col("host"))
+    other_host = (
+        pl.col("host").is_null() | (host_of(absolute) != pl.col("host"))
+        if named_hosts
+        else pl.lit(True)
+    )
     call = (
         pl.when(flag("_call_words"))
         .then(3)
@@ -251,21 +251,26 @@ def _event() -> pl.Expr:
 def _peers(typed: pl.DataFrame) -> pl.DataFrame:
     """``peer`` of each call (a field, the words, a service field that is not this log's
     own, an absolute URL's host and port) and the ``service`` of the line (its field, else
-    its logger's name)."""
+    its logger's name). The later sources are worked out only when some call needs them."""
     calls = pl.col("event").is_in(["client", "client_start"])
-    own = typed.filter(~calls & pl.col("service").is_not_null())["service"].mode()
     service = pl.col("service")
-    callee = service if own.is_empty() else pl.when(service != own[0]).then(service)
-    unnamed = pl.col("_peer_field").is_null() & pl.col("_named").is_null()
-    callee = pl.when(calls & unnamed).then(callee)
-    mine = pl.lit(None, pl.String) if own.is_empty() else pl.lit(own[0])
+    named = [pl.col("_peer_field"), pl.col("_named")]
+    unnamed = calls & pl.coalesce(named).is_null()
+    own: str | None = None
+    callee = pl.lit(None, pl.String)
+    if typed.select((unnamed & service.is_not_null()).any()).item():
+        mode = typed.select(service.filter(~calls).drop_nulls()).to_series().mode()
+        own = None if mode.is_empty() else mode[0]
+        other = unnamed if own is None else unnamed & (service != own)
+        callee = pl.when(other).then(service)
+        named.append(callee)
+    if typed.select((unnamed & callee.is_null()).any()).item():
+        named.append(authority_of(pl.col("_absolute")))
     return typed.with_columns(
-        pl.when(calls)
-        .then(pl.coalesce("_peer_field", "_named", callee, authority_of(pl.col("_absolute"))))
-        .alias("peer"),
+        pl.when(calls).then(pl.coalesce(named)).alias("peer"),
         pl.when(callee.is_null())
         .then(pl.coalesce(service, "logger"))
-        .otherwise(pl.coalesce(mine, "logger"))
+        .otherwise(pl.coalesce(pl.lit(own, pl.String), "logger"))
         .alias("service"),
     )
 

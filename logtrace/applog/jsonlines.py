@@ -117,7 +117,9 @@ def _role(role: str, keys: list[str], id_fields: tuple[str, ...], objects: set[s
     if not values:
         return pl.lit(None, pl.String)
     if role == "url":  # only a path or an absolute URL ({"url": {...}} is ECS's object)
-        values = [pl.when(v.str.contains(r"^(?:/|[a-zA-Z][\w+.-]*://)")).then(v) for v in values]
+        values = [
+            pl.when(v.str.contains(r"^(?:/|[a-zA-Z][a-zA-Z0-9+.-]*://)")).then(v) for v in values
+        ]
     value = pl.coalesce(values)
     if role in ("service", "host"):  # {"service": {"name": "api"}}: OpenTelemetry's layout
         nested = value.str.extract(r'"name"\s*:\s*"([^"\\]*)"')

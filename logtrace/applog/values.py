@@ -40,7 +40,7 @@ _ACCESS_TAIL = (
 _ID_TAG = r"^\[([0-9A-Fa-f][0-9A-Fa-f-]{15,})\]"
 _TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$"
 _TRACEPARENT_BYTES = 55
-_ABSOLUTE = r"^[a-zA-Z][\w+.-]*://"
+_ABSOLUTE = r"^[a-zA-Z][a-zA-Z0-9+.-]*://"
 # Pino and bunyan write the level as a number.
 _NUMERIC_LEVELS = {
     "10": "TRACE",
@@ -114,7 +114,7 @@ def is_pathish(value: pl.Expr) -> pl.Expr:
 
 def target_of(url: pl.Expr) -> pl.Expr:
     """Path and query of a URL: an absolute URL loses its scheme and host."""
-    rest = url.str.replace(r"^[a-zA-Z][\w+.-]*://[^/?#]*", "")
+    rest = url.str.replace(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*", "")
     rest = pl.when(rest == "").then(pl.lit("/")).otherwise(rest)
     return pl.when(is_absolute(url)).then(rest).when(url.str.starts_with("/")).then(url)
 
@@ -126,12 +126,12 @@ def path_of(target: pl.Expr) -> pl.Expr:
 
 def host_of(url: pl.Expr) -> pl.Expr:
     """The host of an absolute URL (without user info and port)."""
-    return url.str.extract(r"^[a-zA-Z][\w+.-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^/?#:]+)")
+    return url.str.extract(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^/?#:]+)")
 
 
 def authority_of(url: pl.Expr) -> pl.Expr:
     """The host and port of an absolute URL, as written (``users-svc:8080``)."""
-    return url.str.extract(r"^[a-zA-Z][\w+.-]*://(?:[^@/?#]*@)?([^/?#\s\"]+)")
+    return url.str.extract(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?([^/?#\s\"]+)")
 
 
 def level_name(raw: pl.Expr) -> pl.Expr:

@@ -158,14 +158,14 @@ REQUEST_PHASE_RE = (
 ACCESS_FORM = rf"^(?:HTTP\s+)?\"?(?:{METHODS})\s+\"?/|\"(?:{METHODS})\s+\S+\s+HTTP/"
 # An absolute URL right before the request line: the form of a client's log (urllib3:
 # 'http://host:8080 "GET /x HTTP/1.1" 200 28').
-CLIENT_FORM = rf"[a-zA-Z][\w+.-]*://\S+\s+\"(?:{METHODS})\s"
+CLIENT_FORM = rf"[a-zA-Z][a-zA-Z0-9+.-]*://\S+\s+\"(?:{METHODS})\s"
 # The service an entry names after a call word: "call users-svc GET ...", "calling billing",
 # "request to payments", "response from inventory".
 PEER_IN_WORDS = (
     r"(?i)(?:^|\s)(?:calls?|calling|request(?:ing)?\s+to|call\s+to|response\s+from)"
     r"\s+(?:to\s+)?([^\s,;:()\[\]{}\"'=]+)"
 )
-URL_IN_TEXT = r"([a-zA-Z][\w+.-]*://[^\s\"'<>]+)"
+URL_IN_TEXT = r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+)"
 
 _LEADING_TAGS = r"^(?:\[[^\]]*\]\s*)+"
 _PAIRS = r'[\w.@-]+=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)'
@@ -191,9 +191,18 @@ def word_features() -> list[pl.Expr]:
         has(START_RE).alias("_started"),
         has(END_RE).alias("_ended"),
         has(FAILURE_RE).alias("_failed"),
-        text.str.extract(PEER_IN_WORDS, 1).alias("_named_raw"),
+        _named_peer(text).alias("_named"),
         text.str.extract(URL_IN_TEXT, 1).alias("_url_in_text"),
     ]
+
+
+def _named_peer(text: pl.Expr) -> pl.Expr:
+    """The X of "call X", "calling X", "request to X" ... (an absolute URL: its host and
+    port; a path or a word of the vocabularies: none)."""
+    named = text.str.extract(PEER_IN_WORDS, 1)
+    named = pl.when(~named.str.to_lowercase().is_in(list(NOT_PEERS))).then(named)
+    url = named.str.extract(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?([^/?#\s\"]+)")
+    return pl.when(url.is_not_null()).then(url).when(~named.str.starts_with("/")).then(named)
 
 
 def phrase(message: pl.Expr) -> pl.Expr:
