@@ -335,9 +335,9 @@ def _warn_untimed(stats: SourceStats) -> None:
     calls = stats.app_events_untimed["client"] + stats.app_events_untimed["client_start"]
     if served or calls:
         stats.warnings.append(
-            f"{stats.path}: {served:,} served-request and {calls:,} call lines carry no date "
-            "and time (rejected): no span can be placed without one; a timestamp with a date "
-            "in the log's format would give them"
+            f"{stats.path}: {served:,} served-request and {calls:,} call lines have no date "
+            "(no timestamp, or a time of day only) and are rejected: no span can be placed "
+            "without one; a timestamp with a date in the log's format would give them"
         )
 
 

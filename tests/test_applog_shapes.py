@@ -321,7 +321,7 @@ def test_each_source_counts_its_served_requests_calls_and_unclassified_lines() -
     assert logback.app_events_untimed == Counter(
         {"server": 3, "server_start": 3, "client": 3, "log": 1}
     )
-    assert any("6 served-request and 3 call lines carry no date" in w for w in logback.warnings)
+    assert any("6 served-request and 3 call lines have no date" in w for w in logback.warnings)
     for s in report.sources:
         assert s.lines_total == s.lines_parsed + s.lines_rejected
 

@@ -62,8 +62,10 @@ def keyvalue_fields(
     line = pl.col("line")
     present = _keys_in(starts)
     keys = {role: keys_of(role, present, id_fields) for role in _ROLES}
-    forms = TEXT_HEADERS[-1:] if fmt is AppFormat.LOGFMT else TEXT_HEADERS
-    header = TIME_HEADER if fmt is AppFormat.LOGFMT else TEXT_HEADER
+    # Text lines begin with any of the header forms; logfmt and Python logging lines fall
+    # back to "[time] LEVEL" only (the other forms would cost time on every line for nothing).
+    forms = TEXT_HEADERS if fmt is AppFormat.TEXT else TEXT_HEADERS[-1:]
+    header = TEXT_HEADER if fmt is AppFormat.TEXT else TIME_HEADER
     headers = [line.str.extract_groups(header).alias("_text")]
     if fmt is AppFormat.PYTHON_LOGGING:
         headers.append(line.str.extract_groups(PYTHON_HEADER).alias("_py"))

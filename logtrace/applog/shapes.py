@@ -134,8 +134,7 @@ def header_field(header: ExprStructNameSpace, forms: tuple[HeaderForm, ...], gro
     return pl.coalesce(fields) if fields else pl.lit(None, pl.String)
 
 
-# Text: any of the forms above. Logfmt's lines only ever begin with "[time] LEVEL" (the
-# last form): the others would cost time on every logfmt line for nothing.
+# Text: any of the forms above; the last one alone for logfmt and Python logging lines.
 TEXT_HEADER = _alternation(TEXT_HEADERS)
 TIME_HEADER = _alternation(TEXT_HEADERS[-1:])
 # An access line alone does not make a file an app log: a file of them is an nginx (or
