@@ -24,7 +24,9 @@ span, counted per source) or ``log`` (anything else). The rules, in order:
         callee, downstream, target_service, to,     user_agent, pino-http's ``req.remoteAddress``
         backend ...; ``target`` holding a name);    or ``res``); the access-line form; "request"
         the client-library form                     with a start/end word ("request started",
-                                                    ``request_end``, "finished request")
+                                                    ``request_end``, "finished request");
+                                                    received, accepted ("received response
+                                                    from X" is a call: its words are level 3)
    1    an absolute URL to another host             -
    ===  =========================================  ==========================================
 
@@ -36,8 +38,10 @@ span, counted per source) or ``log`` (anything else). The rules, in order:
    handled, responded, response), a status or a duration, or, for a call, a failure word
    (failed, error, timeout, refused ...). A start has a start word (start, started,
    begin, received, incoming, accepted, handling, calling, sending) and is no end and
-   no failure. A served request's line that is neither is ``log``; a call's line that
-   is neither was logged before its result: ``client_start``.
+   no failure. A served request's line that is neither is ``log`` (gunicorn's "Error
+   handling request GET /x"); a call's line that is neither was logged before its
+   result: ``client_start``. A served end that names neither method nor target (Rails'
+   "Completed 200 OK in 26ms") takes them from its request's start entry above it.
 
 ``peer`` (calls only) is the service the entry names: a peer field, else the X of
 "call X" / "calling X" / "request to X" / "response from X", else a ``service`` field on
