@@ -8,7 +8,7 @@ either parsed or counted as rejected with a reason.
 from __future__ import annotations
 
 import os
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from logtrace.applog import (
 from logtrace.errors import InputError, NoMatchError
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
-from logtrace.parse import BLANK, MAX_SAMPLES, NO_MATCH, EntrySample, SourceStats, parse_chunk
+from logtrace.parse import BLANK, NO_MATCH, AppEvents, SourceStats, parse_chunk
 from logtrace.resolve import Detection, FormatOptions, FormatResolver
 from logtrace.sources import ReadReport, Source, iter_frames
 
@@ -185,9 +185,7 @@ class _Parsed:
     rejects: pl.DataFrame
     in_entries: int  # lines that belong to parsed entries (app logs: + tracebacks)
     leading: Leading | None = None
-    events: Counter[str] = field(default_factory=Counter)  # app entries by event
-    untimed: Counter[str] = field(default_factory=Counter)  # ... of those without a time
-    unclassified: list[EntrySample] = field(default_factory=list)
+    events: AppEvents = field(default_factory=AppEvents)
 
 
 @dataclass(frozen=True)
@@ -220,25 +218,7 @@ def _parse(job: _Job, frame: pl.DataFrame) -> _Parsed:
         lines = lines.join(
             frame.select("line_no", "line"), on="line_no", how="left", maintain_order="left"
         )
-    unclassified = (
-        app.lines.filter(pl.col("event") == "unclassified")
-        .head(MAX_SAMPLES)
-        .select("line_no")
-        .join(frame.select("line_no", "line"), on="line_no", how="left", maintain_order="left")
-    )
-    return _Parsed(
-        _label(lines, source),
-        app.rejects,
-        in_entries,
-        app.leading,
-        _by_event(app.lines),
-        _by_event(app.untimed),
-        [EntrySample(int(n), line or "") for n, line in unclassified.iter_rows()],
-    )
-
-
-def _by_event(lines: pl.DataFrame) -> Counter[str]:
-    return Counter(dict(lines.group_by("event").len().iter_rows()))
+    return _Parsed(_label(lines, source), app.rejects, in_entries, app.leading, app.events)
 
 
 def iter_lines(
@@ -297,7 +277,7 @@ def iter_lines(
                 yield LinesChunk(source, "app", state["pending"])
             done_bytes += read.bytes_read
             stats.warnings.extend(read.warnings)
-            _warn_untimed(stats)
+            stats.warn_untimed()
             stats.damaged = read.truncated
             if not stats.lines_total and not read.warnings:
                 stats.warnings.append(f"{source.label}: empty, not a single line")
@@ -311,7 +291,7 @@ def _collect(
     parsed = done.result()
     source = job.source
     _count(stats, parsed.in_entries, parsed.rejects, job.parser.nginx)
-    stats.add_app_events(parsed.events, parsed.untimed, parsed.unclassified)
+    stats.add_app_events(parsed.events)
     if job.parser.kind == "nginx":
         if parsed.lines.height:
             yield LinesChunk(source, "nginx", parsed.lines)
@@ -327,18 +307,6 @@ def _collect(
         stats.reasons[ORPHAN_CONTINUATION] += leading.lines
     if parsed.lines.height:
         state["pending"] = parsed.lines
-
-
-def _warn_untimed(stats: SourceStats) -> None:
-    """Say what the entries rejected for want of a time would have given."""
-    served = stats.app_events_untimed["server"] + stats.app_events_untimed["server_start"]
-    calls = stats.app_events_untimed["client"] + stats.app_events_untimed["client_start"]
-    if served or calls:
-        stats.warnings.append(
-            f"{stats.path}: {served:,} served-request and {calls:,} call lines have no date "
-            "(no timestamp, or a time of day only) and are rejected: no span can be placed "
-            "without one; a timestamp with a date in the log's format would give them"
-        )
 
 
 def _count(

@@ -44,6 +44,16 @@ class EntrySample:
     line: str
 
 
+@dataclass(frozen=True)
+class AppEvents:
+    """What a chunk of an app log gave: its entries by event, those rejected for want of a
+    time by event, and its first few unclassified entries."""
+
+    parsed: Counter[str] = field(default_factory=Counter)
+    untimed: Counter[str] = field(default_factory=Counter)
+    unclassified: tuple[EntrySample, ...] = ()
+
+
 @dataclass
 class SourceStats:
     """Lines a source gave, parsed and rejected; why; and a few examples.
@@ -72,13 +82,23 @@ class SourceStats:
     unclassified: list[EntrySample] = field(default_factory=list)
     app_events_untimed: Counter[str] = field(default_factory=Counter)
 
-    def add_app_events(
-        self, events: Counter[str], untimed: Counter[str], unclassified: list[EntrySample]
-    ) -> None:
+    def add_app_events(self, events: AppEvents) -> None:
         """Count a chunk's app entries by event and keep the first few unclassified ones."""
-        self.app_events.update(events)
-        self.app_events_untimed.update(untimed)
-        self.unclassified.extend(unclassified[: MAX_SAMPLES - len(self.unclassified)])
+        self.app_events.update(events.parsed)
+        self.app_events_untimed.update(events.untimed)
+        self.unclassified.extend(events.unclassified[: MAX_SAMPLES - len(self.unclassified)])
+
+    def warn_untimed(self) -> None:
+        """Say what the entries rejected for want of a time would have given."""
+        untimed = self.app_events_untimed
+        served = untimed["server"] + untimed["server_start"]
+        calls = untimed["client"] + untimed["client_start"]
+        if served or calls:
+            self.warnings.append(
+                f"{self.path}: {served:,} served-request and {calls:,} call lines have no "
+                "date (no timestamp, or a time of day only) and are rejected: no span can be "
+                "placed without one; a timestamp with a date in the log's format would give them"
+            )
 
     def add_rejects(self, rejects: pl.DataFrame, cf: CompiledFormat | None) -> None:
         """Count a chunk's rejected lines and keep the first few as diagnosed samples."""

@@ -8,6 +8,7 @@ REJECTS row with the reason), or continues the previous chunk's last entry
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -18,7 +19,7 @@ from logtrace.applog.jsonlines import json_fields
 from logtrace.applog.keyvalue import keyvalue_fields
 from logtrace.applog.shapes import AppFormat, AppLogOptions
 from logtrace.applog.times import parse_times
-from logtrace.parse import BLANK, ParsedChunk
+from logtrace.parse import BLANK, MAX_SAMPLES, AppEvents, EntrySample, ParsedChunk
 from logtrace.schema import REJECTS
 
 NO_TIMESTAMP = "no timestamp"
@@ -37,12 +38,15 @@ def _no_lines() -> pl.DataFrame:
 class AppChunk(ParsedChunk):
     """A parsed chunk, plus the lines at its top that continue the previous chunk.
 
-    ``untimed`` holds the entries rejected for want of a time (no timestamp, a time of
-    day alone), read and classified all the same (``time`` null): what a user is told
-    such a log would have given."""
+    ``untimed`` holds the entries rejected for want of a time (no timestamp, a time of day
+    alone), read and classified all the same (``time`` null): what a user is told such a
+    log would have given. ``events`` counts both by event and keeps a few unclassified
+    entries.
+    """
 
     leading: Leading = field(default_factory=Leading)
     untimed: pl.DataFrame = field(default_factory=_no_lines)
+    events: AppEvents = field(default_factory=AppEvents)
 
 
 def parse_app_chunk(lines: pl.DataFrame, fmt: AppFormat, options: AppLogOptions) -> AppChunk:
@@ -92,7 +96,27 @@ def parse_app_chunk(lines: pl.DataFrame, fmt: AppFormat, options: AppLogOptions)
         frame,
         entries.leading,
         unread.cast({"line_no": lines.schema["line_no"]}),
+        _events(parsed, unread, lines),
     )
+
+
+def _events(parsed: pl.DataFrame, untimed: pl.DataFrame, lines: pl.DataFrame) -> AppEvents:
+    """The chunk's entries by event and its first few unclassified ones, as logged."""
+    first = (
+        parsed.filter(pl.col("event") == "unclassified")
+        .head(MAX_SAMPLES)
+        .select("line_no")
+        .join(lines.select("line_no", "line"), on="line_no", how="left", maintain_order="left")
+    )
+    return AppEvents(
+        _by_event(parsed),
+        _by_event(untimed),
+        tuple(EntrySample(int(n), line or "") for n, line in first.iter_rows()),
+    )
+
+
+def _by_event(lines: pl.DataFrame) -> Counter[str]:
+    return Counter(dict(lines.group_by("event").len().iter_rows()))
 
 
 def attach_leading(lines: pl.DataFrame, leading: Leading) -> pl.DataFrame:
