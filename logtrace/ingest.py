@@ -27,7 +27,7 @@ from logtrace.applog import (
 from logtrace.errors import InputError, NoMatchError
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
-from logtrace.parse import BLANK, NO_MATCH, SourceStats, parse_chunk
+from logtrace.parse import BLANK, NO_MATCH, AppEvents, SourceStats, parse_chunk
 from logtrace.resolve import Detection, FormatOptions, FormatResolver, infer
 from logtrace.sources import ReadReport, Source, iter_frames
 from logtrace.twins import find_twins
@@ -244,6 +244,7 @@ class _Parsed:
     rejects: pl.DataFrame
     in_entries: int  # lines that belong to parsed entries (app logs: + tracebacks)
     leading: Leading | None = None
+    events: AppEvents = field(default_factory=AppEvents)
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ def _parse(job: _Job, frame: pl.DataFrame) -> _Parsed:
         lines = lines.join(
             frame.select("line_no", "line"), on="line_no", how="left", maintain_order="left"
         )
-    return _Parsed(_label(lines, source), app.rejects, in_entries, app.leading)
+    return _Parsed(_label(lines, source), app.rejects, in_entries, app.leading, app.events)
 
 
 def iter_lines(
@@ -335,6 +336,7 @@ def iter_lines(
                 yield LinesChunk(source, "app", state["pending"])
             done_bytes += read.bytes_read
             stats.warnings.extend(read.warnings)
+            stats.warn_untimed()
             stats.damaged = read.truncated
             if not stats.lines_total and not read.warnings:
                 stats.warnings.append(f"{source.label}: empty, not a single line")
@@ -348,6 +350,7 @@ def _collect(
     parsed = done.result()
     source = job.source
     _count(stats, parsed.in_entries, parsed.rejects, job.parser.nginx)
+    stats.add_app_events(parsed.events)
     if job.parser.kind == "nginx":
         if parsed.lines.height:
             yield LinesChunk(source, "nginx", parsed.lines)

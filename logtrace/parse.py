@@ -36,9 +36,33 @@ class RejectedSample:
     expected: str | None = None  # what the format wanted at ``column``
 
 
+@dataclass(frozen=True)
+class EntrySample:
+    """One parsed line shown to the user as an example (an unclassified app event)."""
+
+    line_no: int
+    line: str
+
+
+@dataclass(frozen=True)
+class AppEvents:
+    """What a chunk of an app log gave: its entries by event, those rejected for want of a
+    time by event, and its first few unclassified entries."""
+
+    parsed: Counter[str] = field(default_factory=Counter)
+    untimed: Counter[str] = field(default_factory=Counter)
+    unclassified: tuple[EntrySample, ...] = ()
+
+
 @dataclass
 class SourceStats:
-    """Lines a source gave, parsed and rejected; why; and a few examples."""
+    """Lines a source gave, parsed and rejected; why; and a few examples.
+
+    For an app log also its entries by event (``app_events``: served requests, calls,
+    unclassified HTTP events ...), a few of the unclassified ones, and the events of the
+    entries rejected for want of a time (``app_events_untimed``: what the log would have
+    given with timestamps).
+    """
 
     path: str
     host: str
@@ -54,6 +78,27 @@ class SourceStats:
     warnings: list[str] = field(default_factory=list)
     damaged: bool = False  # reading stopped early or skipped the source (see warnings)
     better: list[str] = field(default_factory=list)  # options that would match more lines
+    app_events: Counter[str] = field(default_factory=Counter)
+    unclassified: list[EntrySample] = field(default_factory=list)
+    app_events_untimed: Counter[str] = field(default_factory=Counter)
+
+    def add_app_events(self, events: AppEvents) -> None:
+        """Count a chunk's app entries by event and keep the first few unclassified ones."""
+        self.app_events.update(events.parsed)
+        self.app_events_untimed.update(events.untimed)
+        self.unclassified.extend(events.unclassified[: MAX_SAMPLES - len(self.unclassified)])
+
+    def warn_untimed(self) -> None:
+        """Say what the entries rejected for want of a time would have given."""
+        untimed = self.app_events_untimed
+        served = untimed["server"] + untimed["server_start"]
+        calls = untimed["client"] + untimed["client_start"]
+        if served or calls:
+            self.warnings.append(
+                f"{self.path}: {served:,} served-request and {calls:,} call lines have no "
+                "date (no timestamp, or a time of day only) and are rejected: no span can be "
+                "placed without one; a timestamp with a date in the log's format would give them"
+            )
 
     def add_rejects(self, rejects: pl.DataFrame, cf: CompiledFormat | None) -> None:
         """Count a chunk's rejected lines and keep the first few as diagnosed samples."""

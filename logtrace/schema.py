@@ -77,26 +77,33 @@ REJECTS: dict[str, pl.DataType] = {
     "line": pl.String(),
 }
 
-# Columns of app-log LINES (applog.py), besides LINES_BASE. An app line is an event of
-# one request: the end of a request it served (``event="server"``, with a duration), a
-# call it made to another service (``event="client"``, with a duration), a start marker
-# (``event="start"``), or any other line that carries the request id (``event="log"``).
+# Columns of app-log LINES (applog/), besides LINES_BASE. An app line is an event of one
+# request (``APP_EVENTS``; the rules are in applog/events.py):
+#   server        the end of a request the service served (with its duration when logged,
+#                 else timelines pairs it with its server_start)
+#   server_start  a served request started
+#   client        a call it made to another service ended (status, duration when logged)
+#   client_start  a call started (timelines pairs it with its client end: same request id,
+#                 source and peer/path, in order)
+#   unclassified  an HTTP event that cannot be told apart as served or outgoing: no span
+#   log           any other line, with or without a request id
 LINES_APP: dict[str, pl.DataType] = {
     "time": TIME,  # when the line was written
     "time_precision_s": pl.Float64(),  # 1e-6 for microseconds, 1e-3 for logging's ,mmm ...
     "request_id": pl.String(),
-    "event": pl.String(),  # server | client | start | log
+    "event": pl.String(),  # one of APP_EVENTS
     "level": pl.String(),  # INFO, ERROR ... as written (upper-cased)
     "message": pl.String(),
     "method": pl.String(),
-    "target": pl.String(),  # path and query (from path/url/uri fields or the text)
+    "target": pl.String(),  # path and query (from path/url/uri/target fields or the text)
     "path": pl.String(),
     "status": pl.UInt16(),
-    "duration_s": pl.Float64(),  # from duration_ms, took=12.3ms, in 8.2ms, elapsed=0.004 ...
-    "peer": pl.String(),  # the service a client event called (peer/upstream/to/... field)
+    "duration_s": pl.Float64(),  # from duration_ms, took=12.3ms, in 8.2ms, 16.4ms (Go) ...
+    "peer": pl.String(),  # client events: the service called (peer field, "call X", URL host)
     "error": pl.Boolean(),  # level ERROR/FATAL/CRITICAL, or a traceback attached
     "extra_lines": pl.UInt32(),  # continuation lines (tracebacks) attached to this entry
 }
+APP_EVENTS = ("server", "server_start", "client", "client_start", "unclassified", "log")
 
 # One row per span as the lines tell it (timelines/spans.py): an nginx line is a SERVER
 # span and each of its upstream attempts a CLIENT span under it; an app's served request

@@ -21,6 +21,7 @@ from logtrace.applog import (
     NO_TIMESTAMP,
     NOT_JSON,
     REJECTED_ENTRY,
+    TIME_OF_DAY,
     AppChunk,
     AppFormat,
     AppLogOptions,
@@ -289,6 +290,50 @@ TIMESTAMPS = [
         1.0,
     ),
     ("text-iso-zoned", "2026-11-26T13:00:00+01:00 INFO hello", TEXT, T0, 1.0),
+    (
+        "epoch-float-seconds-zap",
+        '{"ts": 1795694400.4164624}',
+        JSON,
+        T0.replace(microsecond=416462),
+        1e-6,
+    ),
+    (
+        "rfc3339nano-trimmed",
+        '{"time": "2026-11-26T12:00:00.88473338Z"}',
+        JSON,
+        T0.replace(microsecond=884733),
+        1e-6,
+    ),
+    ("werkzeug", '127.0.0.1 - - [26/Nov/2026 12:00:00] "GET / HTTP/1.1" 200 -', TEXT, T0, 1.0),
+    ("gunicorn-error-log", "[2026-11-26 12:00:00 +0000] [20285] [INFO] Booting", TEXT, T0, 1.0),
+    (
+        "ruby-logger",
+        "I, [2026-11-26T12:00:00.127935 #19857]  INFO -- api: hello",
+        TEXT,
+        T0.replace(microsecond=127935),
+        1e-6,
+    ),
+    (
+        "jul-two-line-record",
+        "Nov 26, 2026 12:00:00 PM Demo handle\nINFO: hello",
+        TEXT,
+        T0,
+        1.0,
+    ),
+    (
+        "jul-morning",
+        "Nov 26, 2026 9:00:00 AM Demo handle\nINFO: hello",
+        TEXT,
+        T0.replace(hour=9),
+        1.0,
+    ),
+    (
+        "spring-boot",
+        "2026-11-26T12:00:00.089Z  INFO 4242 --- [api] [main] c.e.Orders : hello",
+        TEXT,
+        T0.replace(microsecond=89000),
+        1e-3,
+    ),
 ]
 
 
@@ -340,6 +385,31 @@ DURATIONS = [
     ("text-took", "2026-11-26 12:00:00,000 INFO app GET /x 200 took 12ms", PYTHON, 0.012),
     ("text-in", "2026-11-26 12:00:00,000 INFO app GET /x 200 in 8.2ms", PYTHON, 0.0082),
     ("text-pair", "[2026/11/26 12:00:00] users served status=200 elapsed=0.0042", TEXT, 0.0042),
+    ("go-duration-string", "ts=2026-11-26T12:00:00Z duration=16.460744ms", LOGFMT, 0.016460744),
+    ("go-duration-minutes", "ts=2026-11-26T12:00:00Z duration=1m2.5s", LOGFMT, 62.5),
+    ("go-duration-hours", "ts=2026-11-26T12:00:00Z duration=1h0m3s", LOGFMT, 3603.0),
+    (
+        "after-status",
+        "2026-11-26 12:00:00,000 INFO app GET /feed/1?x=2 200 198.7ms",
+        PYTHON,
+        0.1987,
+    ),
+    ("morgan-dev", "[2026/11/26 12:00:00] GET /orders/42 200 58.108 ms - 11", TEXT, 0.058108),
+    ("rails", "[2026/11/26 12:00:00] Completed 200 OK in 26ms (Views: 0.6ms)", TEXT, 0.026),
+    (
+        "at-the-end",
+        "[2026/11/26 12:00:00] Request finished HTTP/1.1 GET http://h/x - 200 - text/plain "
+        "12.3456ms",
+        TEXT,
+        0.0123456,
+    ),
+    (
+        "gunicorn-percent-D-microseconds",
+        '127.0.0.1 - - [26/Nov/2026:12:00:00 +0000] "GET /x HTTP/1.1" 200 12 "-" "curl/7.88.1" '
+        "27976 c0a8f3e2",
+        TEXT,
+        0.027976,
+    ),
 ]
 
 
@@ -405,6 +475,108 @@ def test_an_id_key_first_used_after_the_sampled_lines_is_still_read() -> None:
     assert chunk.lines["request_id"].drop_nulls().to_list() == ["t-1"]
 
 
+# A bare number under a key without a unit: what the chunk shows decides (durations.py).
+def _request(duration: object, started: str, ended: str, key: str = "duration") -> str:
+    return "\n".join(
+        [
+            js({"msg": "request started", "request_id": "r1", "path": "/x"}, time=started),
+            js(
+                {
+                    "msg": "request completed",
+                    "request_id": "r1",
+                    "path": "/x",
+                    "status": 200,
+                    key: duration,
+                },
+                time=ended,
+            ),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        (_request(16844547, "2026-11-26T12:00:00.8676Z", "2026-11-26T12:00:00.8848Z"), 0.016844547),
+        (_request(16.891542, "2026-11-26T12:00:00Z", "2026-11-26T12:00:00Z"), 0.016891542),
+        (
+            _request(0.016933882, "2026-11-26T12:00:00.4164Z", "2026-11-26T12:00:00.4335Z"),
+            0.016933882,
+        ),
+        (_request(77.4, "2026-11-26T12:00:00.049Z", "2026-11-26T12:00:00.129Z"), 0.0774),
+        (js({"msg": "request completed", "status": 200, "duration": 18607821}), 0.018607821),
+        (js({"msg": "request completed", "status": 200, "responseTime": 89}), 0.089),
+        (js({"msg": "request completed", "status": 200, "duration": 0.25}), 0.25),
+    ],
+    ids=[
+        "slog-json-ns-by-its-request",
+        "zerolog-ms-in-a-whole-second",
+        "zap-seconds-by-its-request",
+        "pino-ms-by-its-request",
+        "integer-nanoseconds-by-size",
+        "camel-case-key-milliseconds",
+        "else-seconds",
+    ],
+)
+def test_a_bare_duration_takes_the_unit_its_chunk_shows(text: str, seconds: float) -> None:
+    lines = parse(text + "\n", JSON).lines
+    got = lines.filter(pl.col("event") == "server")["duration_s"].to_list()
+    assert got == [pytest.approx(seconds, abs=1e-12)]
+
+
+# --- request ids from words --------------------------------------------------------------
+
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+@pytest.mark.parametrize(
+    ("line", "fmt", "request_id"),
+    [
+        (
+            "I, [2026-11-26T12:00:00.1 #1]  INFO -- : [c0a8f3e2-6b1d-4f7a-9e25-3d4b5a6c7d81] "
+            'Started GET "/x" for 127.0.0.1 at 2026-11-26 12:00:00 +0000',
+            TEXT,
+            "c0a8f3e2-6b1d-4f7a-9e25-3d4b5a6c7d81",
+        ),
+        (
+            f"ts=2026-11-26T12:00:00Z traceparent=00-{TRACE}-b7ad6b7169203331-01 msg=x",
+            LOGFMT,
+            TRACE,
+        ),
+        (js({"msg": "x", "request_id": f"00-{TRACE}-b7ad6b7169203331-00"}), JSON, TRACE),
+        (js({"msg": "x", "correlationId": "c-9"}), JSON, "c-9"),
+        (
+            js({"msg": "request completed", "req": {"id": 1, "headers": {"x-request-id": "h-1"}}}),
+            JSON,
+            "h-1",
+        ),
+    ],
+    ids=[
+        "rails-log-tag",
+        "traceparent-key",
+        "traceparent-under-an-id-key",
+        "correlation-id",
+        "pino-http-header-not-its-counter",
+    ],
+)
+def test_the_request_id_comes_from_tags_traceparents_and_headers(
+    line: str, fmt: AppFormat, request_id: str
+) -> None:
+    assert entry(line, fmt)["request_id"] == request_id
+
+
+def test_a_time_of_day_without_a_date_is_rejected_but_classified() -> None:
+    chunk = parse(
+        "10:40:28.107 [main] ERROR c.e.Orders - outgoing call request_id=r1 service=billing "
+        "url=http://10.0.0.7/b/99 status=503 duration_ms=57.2\n",
+        TEXT,
+    )
+    assert chunk.lines.is_empty()
+    assert chunk.rejects["reason"].to_list() == [TIME_OF_DAY]
+    got = chunk.untimed.select("request_id", "event", "peer", "status", "duration_s").rows()
+    assert got == [("r1", "client", "billing", 503, 0.0572)]
+
+
 def test_an_entry_without_request_id_is_kept_with_a_null_id() -> None:
     got = entry('ts=2026-11-26T12:00:00Z level=debug msg="cache stats" hits=4', LOGFMT)
     assert (got["request_id"], got["event"], got["message"]) == (None, "log", "cache stats")
@@ -426,7 +598,7 @@ EVENTS = [
         "call-finished-url-host",
         'msg="call finished" url=https://stock.internal:8443/x?y=1 took=3ms',
         "client",
-        "stock.internal",
+        "stock.internal:8443",
     ),
     (
         "request-finished",
@@ -435,10 +607,10 @@ EVENTS = [
         None,
     ),
     ("duration-and-status-only", "msg=handled status=201 took=5ms", "server", None),
-    ("request-started", 'msg="request started" method=GET path=/x', "start", None),
-    ("received", 'msg="received" method=POST path=/orders', "start", None),
+    ("request-started", 'msg="request started" method=GET path=/x', "server_start", None),
+    ("received", 'msg="received" method=POST path=/orders', "server_start", None),
     ("started-with-duration", 'msg="started job" took=5ms', "log", None),
-    ("no-duration", 'msg="request finished" method=GET path=/x status=200', "log", None),
+    ("no-duration", 'msg="request finished" method=GET path=/x status=200', "server", None),
     ("plain-log", 'msg="cache stats" hits=5', "log", None),
 ]
 

@@ -207,3 +207,23 @@ def test_analyze_on_several_hosts_adds_cross_host_sections() -> None:
     services = {(s["service"], s["kind"]) for s in doc["services"]}
     assert {("api", "SERVER"), ("inventory", "SERVER"), ("users", "SERVER")} <= services
     assert len(doc["slow_paths"]) == 3
+
+
+def test_analyze_counts_the_served_requests_calls_and_unclassified_lines_of_app_logs() -> None:
+    log = ROOT / "tests" / "fixtures" / "app-log-shapes" / "go-zerolog.log"
+    result = runner.invoke(app, ["analyze", str(log), "--json"])
+    assert result.exit_code == 0, result.output
+    (source,) = json.loads(result.stdout)["sources"]
+    assert source["app_events"] == {
+        "server": 3,
+        "server_start": 3,
+        "client": 3,
+        "client_start": 0,
+        "unclassified": 0,
+        "log": 1,
+    }
+    assert source["lines_total"] == source["lines_parsed"] + source["lines_rejected"]
+    shown = runner.invoke(app, ["analyze", str(log)], env={"COLUMNS": "200"})
+    header, _, row = shown.stdout.splitlines()[2:5]
+    assert header.split()[-3:] == ["served", "calls", "unclassified"]
+    assert row.split()[-3:] == ["3", "3", "0"]

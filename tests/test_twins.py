@@ -22,14 +22,14 @@ JSON_FORMAT = (
 )
 
 
-def _trace_line(i: int, end: datetime, rid: str, rt: float, addr: str, agent: str) -> str:
+def _trace_line(i: int, end: datetime, rid: str, rt: float, *, addr: str, agent: str) -> str:
     return (
         f'{addr} - - [{end:%d/%b/%Y:%H:%M:%S} +0000] "GET /items/{i} HTTP/1.1" 200 {100 + i} '
         f'"-" "{agent}" {rt:.3f} {rt:.3f} {rid}'
     )
 
 
-def _json_line(i: int, end: datetime, rid: str, rt: float, addr: str, agent: str) -> str:
+def _json_line(i: int, end: datetime, rid: str, rt: float, *, addr: str, agent: str) -> str:
     return json.dumps(
         {
             "msec": f"{end.timestamp():.3f}",
@@ -56,10 +56,12 @@ def test_one_server_writing_two_formats_counts_each_request_once(tmp_path: Path)
     """The same requests in a `trace` log and an escape=json log of one server."""
     reqs = _requests()
     (tmp_path / "web.access.log").write_text(
-        "\n".join(_trace_line(i, t, r, rt, "10.0.0.9", "curl/8") for i, t, r, rt in reqs) + "\n"
+        "\n".join(_trace_line(i, t, r, rt, addr="10.0.0.9", agent="curl/8") for i, t, r, rt in reqs)
+        + "\n"
     )
     (tmp_path / "web.json.log").write_text(
-        "\n".join(_json_line(i, t, r, rt, "10.0.0.9", "curl/8") for i, t, r, rt in reqs) + "\n"
+        "\n".join(_json_line(i, t, r, rt, addr="10.0.0.9", agent="curl/8") for i, t, r, rt in reqs)
+        + "\n"
     )
     conf = tmp_path / "nginx.conf"
     conf.write_text(
@@ -82,8 +84,10 @@ def test_an_edge_and_the_proxy_behind_it_are_no_twins() -> None:
     """Same ids, paths, statuses and even request times, but the proxy sees the edge as
     its client: two hops, both kept."""
     reqs = _requests()
-    edge = [_trace_line(i, t, r, rt, "203.0.113.7", "Firefox/128") for i, t, r, rt in reqs]
-    proxy = [_trace_line(i, t, r, rt, "10.0.0.2", "Firefox/128") for i, t, r, rt in reqs]
+    edge = [
+        _trace_line(i, t, r, rt, addr="203.0.113.7", agent="Firefox/128") for i, t, r, rt in reqs
+    ]
+    proxy = [_trace_line(i, t, r, rt, addr="10.0.0.2", agent="Firefox/128") for i, t, r, rt in reqs]
     frame = pl.DataFrame(
         {
             "source": ["edge.log"] * 30 + ["proxy.log"] * 30,
@@ -102,7 +106,9 @@ def test_an_edge_and_the_proxy_behind_it_are_no_twins() -> None:
 def test_an_internal_nginx_logging_traceparent_joins_on_its_trace_id(tmp_path: Path) -> None:
     reqs = _requests(12)
     (tmp_path / "edge.access.log").write_text(
-        "\n".join(_trace_line(i, t, r, 0.020, "203.0.113.7", "curl/8") for i, t, r, _ in reqs)
+        "\n".join(
+            _trace_line(i, t, r, 0.020, addr="203.0.113.7", agent="curl/8") for i, t, r, _ in reqs
+        )
         + "\n"
     )
     fmt = '$remote_addr [$time_local] "$request" $status $request_time "$http_traceparent"'

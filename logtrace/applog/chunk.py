@@ -8,50 +8,73 @@ REJECTS row with the reason), or continues the previous chunk's last entry
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from logtrace.applog.entries import Leading, split_entries
-from logtrace.applog.events import to_lines
+from logtrace.applog.events import LINES_APP_OUT, to_lines
 from logtrace.applog.jsonlines import json_fields
 from logtrace.applog.keyvalue import keyvalue_fields
 from logtrace.applog.shapes import AppFormat, AppLogOptions
 from logtrace.applog.times import parse_times
-from logtrace.applog.values import from_message
-from logtrace.parse import BLANK, ParsedChunk
+from logtrace.parse import BLANK, MAX_SAMPLES, AppEvents, EntrySample, ParsedChunk
 from logtrace.schema import REJECTS
 
 NO_TIMESTAMP = "no timestamp"
 BAD_TIMESTAMP = "timestamp in no known format"
+TIME_OF_DAY = "time of day without a date"
 REJECTED_ENTRY = "continuation of a rejected line"
+_CLOCK = r"^\d{1,2}:\d{2}:\d{2}"
+_ANSI = r"\x1b\[[0-9;?]*[A-Za-z]"
+
+
+def _no_lines() -> pl.DataFrame:
+    return pl.DataFrame(schema={"line_no": pl.UInt32(), **LINES_APP_OUT})
 
 
 @dataclass(frozen=True)
 class AppChunk(ParsedChunk):
-    """A parsed chunk, plus the lines at its top that continue the previous chunk."""
+    """A parsed chunk, plus the lines at its top that continue the previous chunk.
+
+    ``untimed`` holds the entries rejected for want of a time (no timestamp, a time of day
+    alone), read and classified all the same (``time`` null): what a user is told such a
+    log would have given. ``events`` counts both by event and keeps a few unclassified
+    entries.
+    """
 
     leading: Leading = field(default_factory=Leading)
+    untimed: pl.DataFrame = field(default_factory=_no_lines)
+    events: AppEvents = field(default_factory=AppEvents)
 
 
 def parse_app_chunk(lines: pl.DataFrame, fmt: AppFormat, options: AppLogOptions) -> AppChunk:
     """Parse a frame of ``line_no``/``line`` of an app log of the given shape."""
+    if lines["line"].str.contains("\x1b", literal=True).any():  # colours (werkzeug, morgan)
+        lines = lines.with_columns(pl.col("line").str.replace_all(_ANSI, ""))
     entries = split_entries(lines, fmt)
     if fmt is AppFormat.JSON:
         raw = json_fields(entries.starts, options.id_fields)
     else:
         raw = keyvalue_fields(entries.starts, fmt, options.id_fields)
     unreadable = raw.filter(pl.col("reason").is_not_null()).select("line_no", "reason")
-    raw = parse_times(from_message(raw.filter(pl.col("reason").is_null())), options.timezone)
+    raw = parse_times(raw.filter(pl.col("reason").is_null()), options.timezone)
     timed = pl.col("time").is_not_null()
     untimed = raw.filter(~timed).select(
         "line_no",
         pl.when(pl.col("time_raw").is_null())
         .then(pl.lit(NO_TIMESTAMP))
+        .when(pl.col("time_raw").str.contains(_CLOCK))
+        .then(pl.lit(TIME_OF_DAY))
         .otherwise(pl.lit(BAD_TIMESTAMP))
         .alias("reason"),
     )
     parsed = to_lines(raw.filter(timed), entries.attached)
+    undated = raw.filter(
+        ~timed & (pl.col("time_raw").is_null() | pl.col("time_raw").str.contains(_CLOCK))
+    )
+    unread = to_lines(undated, entries.attached) if undated.height else _no_lines()
     rejected = pl.concat([unreadable, untimed])
     rejects = [
         entries.blanks.select("line_no", pl.lit(BLANK).alias("reason"), "line"),
@@ -68,7 +91,32 @@ def parse_app_chunk(lines: pl.DataFrame, fmt: AppFormat, options: AppLogOptions)
         .cast(pl.Schema(REJECTS))
         .sort("line_no")
     )
-    return AppChunk(parsed.cast({"line_no": lines.schema["line_no"]}), frame, entries.leading)
+    return AppChunk(
+        parsed.cast({"line_no": lines.schema["line_no"]}),
+        frame,
+        entries.leading,
+        unread.cast({"line_no": lines.schema["line_no"]}),
+        _events(parsed, unread, lines),
+    )
+
+
+def _events(parsed: pl.DataFrame, untimed: pl.DataFrame, lines: pl.DataFrame) -> AppEvents:
+    """The chunk's entries by event and its first few unclassified ones, as logged."""
+    first = (
+        parsed.filter(pl.col("event") == "unclassified")
+        .head(MAX_SAMPLES)
+        .select("line_no")
+        .join(lines.select("line_no", "line"), on="line_no", how="left", maintain_order="left")
+    )
+    return AppEvents(
+        _by_event(parsed),
+        _by_event(untimed),
+        tuple(EntrySample(int(n), line or "") for n, line in first.iter_rows()),
+    )
+
+
+def _by_event(lines: pl.DataFrame) -> Counter[str]:
+    return Counter(dict(lines.group_by("event").len().iter_rows()))
 
 
 def attach_leading(lines: pl.DataFrame, leading: Leading) -> pl.DataFrame:

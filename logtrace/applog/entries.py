@@ -25,17 +25,31 @@ _HEADER = (
     r"^(?:Traceback \(most recent call last\)|During handling of the above exception"
     r"|The above exception was the direct cause)"
 )
+# A Rails log tag (TaggedLogging writes ``[request-id]`` before every line of a record).
+_TAG = r"\[[0-9A-Fa-f-]{16,}\]"
+# ``KeyError: 'x'``, ``java.io.IOException: closed``, Node's ``Error: boom``, Ruby's
+# ``RuntimeError (boom):``.
 _EXCEPTION = (
-    r"^(?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception|Throwable|Exit|Interrupt|Warning)"
-    r"(?::|$)"
+    rf"^(?:{_TAG}\s+)?(?:[A-Za-z_$][\w$]*\.)*"
+    r"(?:[A-Z][\w$]*(?:Error|Exception|Throwable|Exit|Interrupt|Warning)|Error|Exception)"
+    r"(?::|$|\s\()"
 )
+# A Ruby backtrace line: ``app.rb:27:in `handle'``, ``rack (2.2.22) lib/rack/etag.rb:27:in `call'``.
+_RUBY_FRAME = rf"^(?:{_TAG}\s+)?(?:\S+ \([\w.-]+\) )?\S+:\d+:in [`'‘]"
 _CONTINUES = (
     rf"{_HEADER}|^[ \t]|^Caused by: |^Suppressed: |^\.\.\. \d+ (?:more|common frames omitted)"
-    rf"|^Exception in thread |{_EXCEPTION}"
+    rf"|^Exception in thread |{_EXCEPTION}|{_RUBY_FRAME}|^{_TAG}"
 )
 # Lines that make the attached block a traceback (and the entry an error), as opposed to
 # a message that merely goes on over an indented line.
-_TRACEBACK = rf"{_HEADER}|^\s+File \"|^\s+at [\w$.<>/]+\(|^Caused by: |{_EXCEPTION}"
+_TRACEBACK = rf"{_HEADER}|^\s+File \"|^\s+at [\w$.<>/]+[ (]|^Caused by: |{_EXCEPTION}|{_RUBY_FRAME}"
+# Lines of a block that are not the exception it ends with: frames and bare tags.
+_NOT_EXCEPTION = rf"^\s|{_HEADER}|{_RUBY_FRAME}|^{_TAG}\s*$"
+# java.util.logging writes each record on two lines: "Dec 03, 2026 10:40:39 AM Class method"
+# then "INFO: message". The second line is joined to the first.
+_JUL_HEAD = r"^[A-Z][a-z]{2} \d{1,2}, \d{4} \d{1,2}:\d{2}:\d{2} [AP]M(?: |$)"
+_JUL_TIME = r"^([A-Z][a-z]{2} \d{1,2}, \d{4} \d{1,2}:\d{2}:\d{2} [AP]M)"
+_JUL_LEVEL = r"^(?:SEVERE|WARNING|INFO|CONFIG|FINE|FINER|FINEST): "
 
 
 @dataclass(frozen=True)
@@ -72,9 +86,15 @@ ATTACHED_SCHEMA: dict[str, pl.DataType] = {
 
 def split_entries(lines: pl.DataFrame, fmt: AppFormat) -> Entries:
     """Cut a frame of ``line_no``/``line`` into entries of the given shape."""
+    lines = (
+        _join_two_line_records(lines)
+        if fmt is AppFormat.TEXT
+        else lines.with_columns(pl.lit(False).alias("_second"))
+    )
     looks = lines.select(starts_entry(fmt).fill_null(False)).to_series()
     line_no_type = lines.schema["line_no"]
     if looks.all():  # the usual case for JSON and logfmt: nothing to attach
+        lines = lines.select("line_no", "line")
         empty = lines.clear()
         return Entries(
             lines,
@@ -92,7 +112,7 @@ def split_entries(lines: pl.DataFrame, fmt: AppFormat) -> Entries:
     entry_starts = (
         pl.concat(
             [
-                lines.filter(looks),
+                lines.filter(looks).select("line_no", "line"),
                 others.filter(~pl.col("_blank") & ~pl.col("_cont")).select("line_no", "line"),
             ]
         )
@@ -104,7 +124,9 @@ def split_entries(lines: pl.DataFrame, fmt: AppFormat) -> Entries:
     owner = pl.Series("entry", [None], dtype=line_no_type).extend(entry_starts["line_no"])
     joined = joined.with_columns(owner.gather(before).alias("entry"))
     exception = (
-        pl.when(~pl.col("_blank") & ~pl.col("line").str.contains(rf"^\s|{_HEADER}"))
+        pl.when(
+            ~pl.col("_blank") & ~pl.col("_second") & ~pl.col("line").str.contains(_NOT_EXCEPTION)
+        )
         .then(pl.col("line").str.strip_chars())
         .drop_nulls()
         .last()
@@ -133,12 +155,29 @@ def split_entries(lines: pl.DataFrame, fmt: AppFormat) -> Entries:
     )
 
 
+def _join_two_line_records(lines: pl.DataFrame) -> pl.DataFrame:
+    """java.util.logging's records as one line: "<time> LEVEL: message" (the class and
+    method of the first line dropped); ``_second`` marks the line that was joined, which
+    stays as the entry's continuation. Lines of other logs come back as they are."""
+    line = pl.col("line")
+    second = pl.lit(False).alias("_second")
+    if not lines["line"].str.contains(_JUL_HEAD).any():
+        return lines.with_columns(second)
+    head = line.str.contains(_JUL_HEAD).fill_null(False)
+    joins = head & line.shift(-1).str.contains(_JUL_LEVEL).fill_null(False)
+    joined = pl.concat_str(line.str.extract(_JUL_TIME), pl.lit(" "), line.shift(-1))
+    return lines.with_columns(
+        pl.when(joins).then(joined).otherwise(line).alias("line"),
+        joins.shift(1, fill_value=False).alias("_second"),
+    )
+
+
 def _line_flags() -> list[pl.Expr]:
     line = pl.col("line")
     return [
         is_blank().alias("_blank"),
         line.str.contains(_HEADER).fill_null(False).alias("_header"),
-        line.str.contains(_CONTINUES).fill_null(False).alias("_marker"),
+        (line.str.contains(_CONTINUES).fill_null(False) | pl.col("_second")).alias("_marker"),
         line.str.contains(_TRACEBACK).fill_null(False).alias("_traceback"),
     ]
 

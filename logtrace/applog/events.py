@@ -1,14 +1,54 @@
 """Typed entries → the event each one is, and the LINES frame of app logs.
 
-- ``client``: a call to another service. The entry names the service called (a peer
-  field: peer, peer_service, upstream, callee, downstream, target_service, to,
-  dependency) or its message says so ("downstream call", "call finished", "calling X",
-  "request to X"). ``peer`` is the named service, else the X of the message, else the host
-  of an absolute URL.
-- ``server``: not a client event, with a duration and an HTTP field (method, target or
-  status): the end of a request the service served.
-- ``start``: "request started", "received" ... without a duration.
-- ``log``: anything else.
+An entry is one of: ``server`` (the end of a request this service served), ``server_start``,
+``client`` (the end of a call it made to another service), ``client_start``,
+``unclassified`` (an HTTP event that cannot be told apart as served or outgoing: no
+span, counted per source) or ``log`` (anything else). The rules, in order:
+
+1. **Is it an HTTP event?** It has a status; or its message has the form of an access
+   line (``GET /x 200 12ms``, ``"GET /x HTTP/1.1" 200``) or of a client library's line
+   (``http://host:8080 "GET /x HTTP/1.1" 200``); or it has a method, a path or URL or a
+   peer together with a duration or a word of ``words.py`` (a start, end, call or served
+   word). Else it is ``log``: method and path alone are context (structlog binds them
+   to every line of a request), and so is "request failed" without a status.
+2. **Which side?** Evidence for each side, by strength (``words.py`` holds the words):
+
+   ===  =========================================  ==========================================
+        an outgoing call                           a request it served
+   ===  =========================================  ==========================================
+   3    call words: call, calling, outgoing,        served words: served, handled, handling,
+        downstream, upstream, dependency, fetch,    responded, incoming; Rails' ``Started GET
+        "request to X", "response from X", ``->``,  "/x" for ...`` and ``Completed 200 OK``;
+        httpx's ``HTTP Request:``, "client call"    "sending response"
+   2    a peer field (peer, peer_service, upstream, a caller field (remote_addr, client_ip,
+        callee, downstream, target_service, to,     user_agent, pino-http's ``req.remoteAddress``
+        backend ...; ``target`` holding a name);    or ``res``); the access-line form; "request"
+        the client-library form                     with a start/end word ("request started",
+                                                    ``request_end``, "finished request");
+                                                    received, accepted ("received response
+                                                    from X" is a call: its words are level 3)
+   1    an absolute URL to another host             -
+   ===  =========================================  ==========================================
+
+   The side with the strongest evidence wins; equal evidence (none included) leaves an
+   HTTP event ``unclassified``. So pino-http's app lines, which carry the served ``req``
+   object, are calls when they say "outgoing call"; "request completed" with ``url`` to
+   another host is served; a ``downstream`` *key* is a peer field, the *word* a call word.
+3. **Start or end?** An end has an end word (end, finished, completed, done, served,
+   handled, responded, response), a status or a duration, or, for a call, a failure word
+   (failed, error, timeout, refused ...). A start has a start word (start, started,
+   begin, received, incoming, accepted, handling, calling, sending) and is no end and
+   no failure. A served request's line that is neither is ``log`` (gunicorn's "Error
+   handling request GET /x"); a call's line that is neither was logged before its
+   result: ``client_start``. A served end that names neither method nor target (Rails'
+   "Completed 200 OK in 26ms") takes them from its request's start entry above it.
+
+``peer`` (calls only) is the service the entry names: a peer field, else the X of
+"call X" / "calling X" / "request to X" / "response from X", else a ``service`` field on
+the call line that is not the service this log's other lines name (the text loggers'
+``outgoing call service=inventory``; that line's ``service`` is then its own), else the
+host and port of an absolute URL. ``target``/``path``: a path or absolute URL under a
+URL key, or under ``target`` (which holds a name when it is a peer).
 
 ``error`` is a level of ERROR/CRITICAL/FATAL/EXCEPTION (and their kin), a status of 500
 or more, or a traceback attached.
@@ -18,26 +58,22 @@ from __future__ import annotations
 
 import polars as pl
 
+from logtrace.applog import words as w
+from logtrace.applog.durations import duration_parts, resolve_bare_units, seconds
 from logtrace.applog.values import (
-    duration_seconds,
+    authority_of,
     host_of,
+    is_absolute,
+    is_pathish,
     level_name,
     path_of,
     status_code,
     target_of,
+    text_values,
+    with_text_values,
 )
 from logtrace.schema import LINES_APP
 
-# ASCII word boundaries: a Unicode \b keeps polars' regex off its fast engine.
-_CLIENT_MESSAGE = (
-    r"(?i)(?-u:\b)(?:downstream call|call finished|outgoing request|upstream call"
-    r"|client request|calling\s+[a-z]|(?:request|call) to\s+[a-z])"
-)
-_PEER_IN_MESSAGE = r"(?i)(?-u:\b)(?:calling|request to|call to)\s+([^\s,;()]+)"
-_ABSOLUTE = r"^[a-zA-Z][\w+.-]*://"
-_START_MESSAGE = (
-    r"(?i)(?-u:\b)(?:started|starting|received|receiving|incoming|begin|accepted)(?-u:\b)"
-)
 ERROR_LEVELS = [
     "ERROR",
     "ERR",
@@ -59,31 +95,42 @@ def to_lines(raw: pl.DataFrame, attached: pl.DataFrame) -> pl.DataFrame:
 
     ``attached`` holds each multi-line entry's continuation summary (by ``line_no``).
     """
-    # Lazy, so that polars computes an expression used twice once.
     if attached.height:
-        frame = raw.lazy().join(attached.lazy(), on="line_no", how="left", maintain_order="left")
+        raw = raw.join(attached, on="line_no", how="left", maintain_order="left")
     else:
-        frame = raw.lazy().with_columns(
+        raw = raw.with_columns(
             pl.lit(None, pl.UInt32).alias("extra_lines"),
             pl.lit(None, pl.Boolean).alias("traceback"),
             pl.lit(None, pl.String).alias("exception"),
         )
-    message = pl.col("message")
-    named = message.str.extract(_PEER_IN_MESSAGE)
-    named = pl.when(named.str.contains(_ABSOLUTE)).then(host_of(named)).otherwise(named)
-    client = pl.col("peer").is_not_null() | message.str.contains(_CLIENT_MESSAGE).fill_null(False)
+    raw = with_text_values(per_message(raw).lazy()).collect()
+    number, scale = duration_parts(raw)
+    # Lazy, so that polars computes an expression used twice once.
     typed = (
-        frame.with_columns(
-            duration_seconds(raw).alias("duration_s"),
+        raw.lazy()
+        .with_columns(
+            number.alias("_number"),
+            scale.alias("_scale"),
             status_code(pl.col("status")).alias("status"),
-            target_of(pl.col("url")).alias("target"),
             level_name(pl.col("level")).alias("level"),
-            client.alias("_client"),
-            pl.coalesce("peer", named).alias("_peer"),
+            _path_or_url().alias("_url"),
+            _name(pl.col("target")).alias("_target_name"),
         )
-        .with_columns(path_of(pl.col("target")).alias("path"))
+        .with_columns(
+            target_of(pl.col("_url")).alias("target"),
+            pl.coalesce(_name(pl.col("peer")), "_target_name").alias("_peer_field"),
+            pl.coalesce(pl.when(is_absolute(pl.col("_url"))).then("_url"), "_url_in_text").alias(
+                "_absolute"
+            ),
+        )
+        .with_columns(
+            path_of(pl.col("target")).alias("path"),
+            *_evidence(named_hosts=raw["host"].null_count() < raw.height),
+        )
+        .with_columns(_event().alias("event"))
         .collect()
     )
+    typed = _peers(_from_start(resolve_bare_units(typed)))
     return (
         typed.lazy()
         .select(
@@ -91,15 +138,15 @@ def to_lines(raw: pl.DataFrame, attached: pl.DataFrame) -> pl.DataFrame:
             "time",
             "time_precision_s",
             "request_id",
-            _event().alias("event"),
+            "event",
             "level",
             _shown_message().alias("message"),
             "method",
             "target",
             "path",
             "status",
-            "duration_s",
-            pl.when("_client").then(_peer(typed)).alias("peer"),
+            seconds(pl.col("_number"), pl.col("_scale")).alias("duration_s"),
+            "peer",
             _error().alias("error"),
             pl.col("extra_lines").fill_null(0),
             "service",
@@ -110,28 +157,160 @@ def to_lines(raw: pl.DataFrame, attached: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def per_message(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with what its messages say (``values.text_values``, ``words.word_features``),
+    worked out once per distinct message: a structured log repeats a few messages."""
+    features = [*text_values(), *w.word_features()]
+    distinct = frame.select(pl.col("message").unique())
+    if 2 * distinct.height > frame.height:
+        return frame.with_columns(features)
+    said = distinct.filter(pl.col("message").is_not_null()).with_columns(features)
+    return frame.join(said, on="message", how="left", maintain_order="left")
+
+
+def _path_or_url() -> pl.Expr:
+    """The entry's path or URL: under a URL key, else under ``target`` when it is one."""
+    url, target = pl.col("url"), pl.col("target")
+    return pl.coalesce(pl.when(is_pathish(url)).then(url), pl.when(is_pathish(target)).then(target))
+
+
+def _name(value: pl.Expr) -> pl.Expr:
+    """A value that names something (not a path or URL, not empty)."""
+    text = value.str.strip_chars()
+    return pl.when((text != "") & ~is_pathish(text)).then(text)
+
+
+def _evidence(*, named_hosts: bool) -> list[pl.Expr]:
+    """Each side's strongest evidence (3 words, 2 fields and forms, 1 hints, 0 none), and
+    whether the entry is an HTTP event at all. ``named_hosts``: some entry names its own
+    host (else an absolute URL is to another host without looking)."""
+
+    def flag(name: str) -> pl.Expr:
+        return pl.col(name).fill_null(False)
+
+    absolute = pl.col("_absolute")
+    other_host = (
+        pl.col("host").is_null() | (host_of(absolute) != pl.col("host"))
+        if named_hosts
+        else pl.lit(True)
+    )
+    call = (
+        pl.when(flag("_call_words"))
+        .then(3)
+        .when(pl.col("_peer_field").is_not_null() | flag("_client_form"))
+        .then(2)
+        .when(absolute.is_not_null() & other_host.fill_null(True))
+        .then(1)
+        .otherwise(0)
+    )
+    served = (
+        pl.when(flag("_served_words"))
+        .then(3)
+        .when(pl.col("caller").is_not_null() | flag("_access_form") | flag("_arrived"))
+        .then(2)
+        .otherwise(0)
+    )
+    has_http = pl.any_horizontal(pl.col("method", "target", "_peer_field", "_named").is_not_null())
+    worded = pl.any_horizontal(
+        flag("_started"),
+        flag("_ended"),
+        flag("_arrived"),
+        flag("_call_words"),
+        flag("_served_words"),
+    )
+    http_event = (
+        pl.col("status").is_not_null()
+        | flag("_access_form")
+        | flag("_client_form")
+        | (has_http & (pl.col("_number").is_not_null() | worded))
+    )
+    return [call.alias("_call"), served.alias("_served"), http_event.alias("_http")]
+
+
 def _event() -> pl.Expr:
-    http = pl.any_horizontal(pl.col("method", "target", "status").is_not_null())
-    has_duration = pl.col("duration_s").is_not_null()
-    started = pl.col("message").str.contains(_START_MESSAGE).fill_null(False)
+    """The event of each entry (the rules in the module's docstring)."""
+    client = pl.col("_call") > pl.col("_served")
+    served = pl.col("_served") > pl.col("_call")
+    outcome = pl.col("status").is_not_null() | pl.col("_number").is_not_null()
+    ended, failed = pl.col("_ended").fill_null(False), pl.col("_failed").fill_null(False)
+    end = ended | outcome | (client & failed)
+    start = pl.col("_started").fill_null(False) & ~end & ~failed
     return (
-        pl.when("_client")
+        pl.when(~pl.col("_http"))
+        .then(pl.lit("log"))
+        .when(client & end)
         .then(pl.lit("client"))
-        .when(has_duration & http)
+        .when(client)
+        .then(pl.lit("client_start"))
+        .when(served & start)
+        .then(pl.lit("server_start"))
+        .when(served & end)
         .then(pl.lit("server"))
-        .when(~has_duration & started)
-        .then(pl.lit("start"))
-        .otherwise(pl.lit("log"))
+        .when(served)
+        .then(pl.lit("log"))
+        .otherwise(pl.lit("unclassified"))
     )
 
 
-def _peer(typed: pl.DataFrame) -> pl.Expr:
-    """The service called: named by a field or the message, else an absolute URL's host
-    (computed only when some client entry needs it)."""
-    unnamed = typed.filter(pl.col("_client") & pl.col("_peer").is_null())
-    if unnamed["url"].str.contains("://", literal=True).any():
-        return pl.coalesce("_peer", host_of(pl.col("url")))
-    return pl.col("_peer")
+def _peers(typed: pl.DataFrame) -> pl.DataFrame:
+    """``peer`` of each call (a field, the words, a service field that is not this log's
+    own, an absolute URL's host and port) and the ``service`` of the line (its field, else
+    its logger's name). The later sources are worked out only when some call needs them."""
+    calls = pl.col("event").is_in(["client", "client_start"])
+    service = pl.col("service")
+    named = [pl.col("_peer_field"), pl.col("_named")]
+    unnamed = calls & pl.coalesce(named).is_null()
+    own: str | None = None
+    callee = pl.lit(None, pl.String)
+    if typed.select((unnamed & service.is_not_null()).any()).item():
+        mode = typed.select(service.filter(~calls).drop_nulls()).to_series().mode()
+        own = None if mode.is_empty() else mode[0]
+        other = unnamed if own is None else unnamed & (service != own)
+        callee = pl.when(other).then(service)
+        named.append(callee)
+    if typed.select((unnamed & callee.is_null()).any()).item():
+        named.append(authority_of(pl.col("_absolute")))
+    return typed.with_columns(
+        pl.when(calls).then(pl.coalesce(named)).alias("peer"),
+        pl.when(callee.is_null())
+        .then(pl.coalesce(service, "logger"))
+        .otherwise(pl.coalesce(pl.lit(own, pl.String), "logger"))
+        .alias("service"),
+    )
+
+
+def _from_start(typed: pl.DataFrame) -> pl.DataFrame:
+    """A served request's end that names no method and no target (Rails' "Completed 200
+    OK in 26ms") takes them from the last start entry of its request above it."""
+    served = (pl.col("event") == "server") & pl.col("request_id").is_not_null()
+    bare = served & pl.col("method").is_null() & pl.col("target").is_null()
+    if not typed.select(bare.any()).item():
+        return typed
+    starts = typed.filter(
+        (pl.col("event") == "server_start") & pl.col("request_id").is_not_null()
+    ).select(
+        "request_id",
+        "line_no",
+        pl.col("method").alias("_start_method"),
+        pl.col("target").alias("_start_target"),
+        pl.col("path").alias("_start_path"),
+    )
+    found = (
+        typed.filter(bare)
+        .select("request_id", "line_no")
+        .join_asof(
+            starts, on="line_no", by="request_id", strategy="backward", check_sortedness=False
+        )
+    )
+    return (
+        typed.join(found.drop("request_id"), on="line_no", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("method", "_start_method").alias("method"),
+            pl.coalesce("target", "_start_target").alias("target"),
+            pl.coalesce("path", "_start_path").alias("path"),
+        )
+        .drop("_start_method", "_start_target", "_start_path")
+    )
 
 
 def _error() -> pl.Expr:

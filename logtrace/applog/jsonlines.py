@@ -24,6 +24,7 @@ from logtrace.applog.keys import (
     fill_missing_ids,
     key_unit_seconds,
     keys_of,
+    normal_key,
     role_keys,
     sample_of,
 )
@@ -40,10 +41,17 @@ def json_fields(starts: pl.DataFrame, id_fields: tuple[str, ...]) -> pl.DataFram
     keys = _keys_in(objects)
     schema: dict[str, pl.DataType] = {k: pl.String() for k in _wanted(keys, id_fields)}
     decoded, broken = _read(objects, schema)
+    objects_in = {
+        k for k in schema if normal_key(k) in _HEADS and decoded[k].str.starts_with("{").any()
+    }
     raw = decoded.select(
         "line_no",
-        *(_role(role, keys, id_fields).alias(name) for name, role in _ROLE_COLUMNS.items()),
+        *(
+            _role(role, keys, id_fields, objects_in).alias(name)
+            for name, role in _ROLE_COLUMNS.items()
+        ),
         *_duration(keys),
+        pl.lit(None, pl.String).alias("logger"),
         pl.lit(None, pl.String).alias("reason"),
     )
     # "-" and "" are no id, as in logfmt (and as nginx logs a missing header).
@@ -58,6 +66,10 @@ def json_fields(starts: pl.DataFrame, id_fields: tuple[str, ...]) -> pl.DataFram
     return pl.concat([raw, rejected], how="diagonal_relaxed").cast(pl.Schema(RAW)).sort("line_no")
 
 
+# The objects a dotted alias looks into (req, res, http ...).
+_HEADS = frozenset(
+    normal_key(k.split(".")[0]) for keys in ROLE_KEYS.values() for k in keys if "." in k
+)
 _ROLE_COLUMNS = {
     "time_raw": "time",
     "level": "level",
@@ -65,8 +77,10 @@ _ROLE_COLUMNS = {
     "request_id": "request_id",
     "method": "method",
     "url": "url",
+    "target": "target",
     "status": "status",
     "peer": "peer",
+    "caller": "caller",
     "service": "service",
     "host": "host",
 }
@@ -82,18 +96,31 @@ def _keys_in(objects: pl.DataFrame) -> list[str]:
 
 
 def _wanted(keys: list[str], id_fields: tuple[str, ...]) -> list[str]:
-    """The keys worth reading: those of a role and the duration keys (always "time")."""
-    known = {k.lower() for role in (*ROLE_KEYS, "request_id") for k in role_keys(role, id_fields)}
-    wanted = [k for k in keys if k.lower() in known or key_unit_seconds(k) is not None]
+    """The keys worth reading: those of a role, the objects that may hold one a level down
+    (``req`` for ``req.method``) and the duration keys (always "time")."""
+    aliases = [k for role in (*ROLE_KEYS, "request_id") for k in role_keys(role, id_fields)]
+    known = {normal_key(k) for k in aliases} | {normal_key(k.split(".")[0]) for k in aliases}
+    wanted = [k for k in keys if normal_key(k) in known or key_unit_seconds(k) is not None]
     return wanted if "time" in wanted else ["time", *wanted]
 
 
-def _role(role: str, keys: list[str], id_fields: tuple[str, ...]) -> pl.Expr:
-    """The first key of the role that an entry has (in the role's order of preference)."""
+def _role(role: str, keys: list[str], id_fields: tuple[str, ...], objects: set[str]) -> pl.Expr:
+    """The first key of the role that an entry has (in the role's order of preference):
+    a top-level key, or for a dotted alias (``req.method``) a member of an object."""
     present = keys_of(role, keys, id_fields)
-    if not present:
+    heads = {normal_key(k): k for k in objects}
+    values: list[pl.Expr] = [pl.col(k) for k in present]
+    for alias in role_keys(role, id_fields):
+        head, _, path = alias.partition(".")
+        if path and normal_key(head) in heads:
+            values.append(pl.col(heads[normal_key(head)]).str.json_path_match(f"$.{path}"))
+    if not values:
         return pl.lit(None, pl.String)
-    value = pl.coalesce([pl.col(k) for k in present])
+    if role == "url":  # only a path or an absolute URL ({"url": {...}} is ECS's object)
+        values = [
+            pl.when(v.str.contains(r"^(?:/|[a-zA-Z][a-zA-Z0-9+.-]*://)")).then(v) for v in values
+        ]
+    value = pl.coalesce(values)
     if role in ("service", "host"):  # {"service": {"name": "api"}}: OpenTelemetry's layout
         nested = value.str.extract(r'"name"\s*:\s*"([^"\\]*)"')
         value = pl.when(value.str.starts_with("{")).then(nested).otherwise(value)

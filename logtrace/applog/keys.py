@@ -20,10 +20,17 @@ ROLE_KEYS: dict[str, tuple[str, ...]] = {
     "level": ("level", "lvl", "severity", "loglevel", "levelname", "log.level"),
     # structlog writes the message under "event"
     "message": ("msg", "message", "event"),
-    "method": ("method", "http_method", "request_method", "http.method", "http.request.method"),
+    "method": (
+        "method",
+        "http_method",
+        "request_method",
+        "http.method",
+        "http.request.method",
+        "req.method",
+        "request.method",
+    ),
     "url": (
         "path",
-        "target",
         "uri",
         "url",
         "request_uri",
@@ -31,14 +38,21 @@ ROLE_KEYS: dict[str, tuple[str, ...]] = {
         "http.url",
         "url.path",
         "url.full",
+        "req.url",
+        "request.url",
     ),
+    # A path (the target, after "path") or a name (the peer, after the peer keys).
+    "target": ("target",),
     "status": (
         "status",
         "status_code",
-        "statusCode",
         "http_status",
         "http.status_code",
         "http.response.status_code",
+        "res.statusCode",
+        "res.status",
+        "response.status",
+        "response.status_code",
         "code",
     ),
     "peer": (
@@ -46,11 +60,34 @@ ROLE_KEYS: dict[str, tuple[str, ...]] = {
         "peer_service",
         "peer.service",
         "upstream",
+        "upstream_service",
         "callee",
+        "callee_service",
         "downstream",
+        "downstream_service",
         "target_service",
-        "to",
+        "remote_service",
+        "backend",
         "dependency",
+        "to",
+    ),
+    # Who sent a request this service served: its address or agent, as access logs and
+    # request loggers write them, or the response object pino-http logs with it.
+    "caller": (
+        "remote_addr",
+        "remote_ip",
+        "remote_address",
+        "client_ip",
+        "client_addr",
+        "client_address",
+        "client.address",
+        "http.client_ip",
+        "user_agent",
+        "http_user_agent",
+        "user_agent.original",
+        "req.remoteAddress",
+        "req.remote_addr",
+        "res",
     ),
     "service": ("service", "service.name", "service_name", "app"),
     "host": ("host", "hostname", "host.name"),
@@ -106,12 +143,17 @@ RAW: dict[str, pl.DataType] = {
     "status": pl.String(),
     "duration_key": pl.String(),
     "duration_raw": pl.String(),
+    "target": pl.String(),
     "peer": pl.String(),
-    "service": pl.String(),
+    "caller": pl.String(),
+    "service": pl.String(),  # named by a field
+    "logger": pl.String(),  # the service a logger's name suggests
     "host": pl.String(),
     "reason": pl.String(),  # why the entry cannot be read; null when it can
 }
 
+
+_SEPARATORS = re.compile(r"[_.\-]")
 
 # Keys are looked for on a sample of a chunk: its first lines and every 13th line after.
 SAMPLE_HEAD = 1000
@@ -128,14 +170,21 @@ def sample_of(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([frame.head(SAMPLE_HEAD), frame.slice(SAMPLE_HEAD).gather_every(SAMPLE_EVERY)])
 
 
+def normal_key(key: str) -> str:
+    """A key as compared: lower case, without ``_ . -`` (``peerService`` = ``peer_service``)."""
+    return _SEPARATORS.sub("", key.lower())
+
+
 def keys_of(role: str, present: list[str], id_fields: tuple[str, ...]) -> list[str]:
     """The keys of a role that the chunk uses, as spelt there, best first."""
     if role == "duration":
         return [k for k in present if key_unit_seconds(k) is not None]
-    by_lower: dict[str, list[str]] = {}
+    by_normal: dict[str, list[str]] = {}
     for k in present:
-        by_lower.setdefault(k.lower(), []).append(k)
-    found = [k for alias in role_keys(role, id_fields) for k in by_lower.get(alias.lower(), [])]
+        by_normal.setdefault(normal_key(k), []).append(k)
+    found = [
+        k for alias in role_keys(role, id_fields) for k in by_normal.get(normal_key(alias), [])
+    ]
     return list(dict.fromkeys(found))
 
 
@@ -148,6 +197,12 @@ def key_unit_seconds(key: str) -> float | None:
     if m is None:
         return None
     return UNIT_SECONDS[m[1].lower()] if m[1] else 1.0
+
+
+def key_suffix_unit(key: str) -> float | None:
+    """Seconds per unit that a duration key's suffix names (``took_s`` → 1.0), else None."""
+    m = _DURATION_KEY.fullmatch(key)
+    return UNIT_SECONDS[m[1].lower()] if m is not None and m[1] else None
 
 
 def alternation(keys: tuple[str, ...] | list[str], *, any_case: bool = False) -> str:

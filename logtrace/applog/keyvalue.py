@@ -17,7 +17,14 @@ from __future__ import annotations
 import polars as pl
 
 from logtrace.applog.keys import RAW, alternation, fill_missing_ids, keys_of, sample_of
-from logtrace.applog.shapes import PYTHON_HEADER, TEXT_HEADER, AppFormat
+from logtrace.applog.shapes import (
+    PYTHON_HEADER,
+    TEXT_HEADER,
+    TEXT_HEADERS,
+    TIME_HEADER,
+    AppFormat,
+    header_field,
+)
 
 _BOUNDARY = r"(?:^|[ \t\[(,;{])"
 _KEY = r"[\w.@-]+"
@@ -32,8 +39,10 @@ _ROLES = (
     "request_id",
     "method",
     "url",
+    "target",
     "status",
     "peer",
+    "caller",
     "service",
     "host",
     "duration",
@@ -53,7 +62,11 @@ def keyvalue_fields(
     line = pl.col("line")
     present = _keys_in(starts)
     keys = {role: keys_of(role, present, id_fields) for role in _ROLES}
-    headers = [line.str.extract_groups(TEXT_HEADER).alias("_text")]
+    # Text lines begin with any of the header forms; logfmt and Python logging lines fall
+    # back to "[time] LEVEL" only (the other forms would cost time on every line for nothing).
+    forms = TEXT_HEADERS if fmt is AppFormat.TEXT else TEXT_HEADERS[-1:]
+    header = TEXT_HEADER if fmt is AppFormat.TEXT else TIME_HEADER
+    headers = [line.str.extract_groups(header).alias("_text")]
     if fmt is AppFormat.PYTHON_LOGGING:
         headers.append(line.str.extract_groups(PYTHON_HEADER).alias("_py"))
     # Lazy, so that polars computes an expression used twice (a struct's fields) once.
@@ -71,15 +84,22 @@ def keyvalue_fields(
     values = {role: _value(found, role) for role in _ROLES}
 
     text = pl.col("_text").struct
-    head_time, head_level, head = text.field("time"), text.field("level"), text.field("head")
-    logger = pl.lit(None, pl.String)
+    head_time, head_level = header_field(text, forms, "time"), header_field(text, forms, "level")
+    head = header_field(text, forms, "head")
+    logger = header_field(text, forms, "logger").str.strip_chars()
+    logger = pl.when(logger != "").then(logger)
     if fmt is AppFormat.PYTHON_LOGGING:
         py = pl.col("_py").struct
         head_time = pl.coalesce(py.field("time"), head_time)
         head_level = pl.coalesce(py.field("level"), py.field("level2"), head_level)
         head = pl.coalesce(py.field("head"), head)
-        logger = pl.coalesce(py.field("logger"), py.field("logger2")).str.extract(r"^([^.]+)")
-        logger = pl.when(~logger.is_in(_ANONYMOUS_LOGGERS)).then(logger)
+        logger = pl.coalesce(py.field("logger"), py.field("logger2"), logger)
+    # A logger names the service by its first part (``inventory.db`` → inventory), unless
+    # it is a JVM class (``com.example.orders.OrderController``: no service in that).
+    logger = pl.when(~logger.str.contains(r"^(?:com|org|net|io|java|javax)\.")).then(
+        logger.str.extract(r"^([^.]+)")
+    )
+    logger = pl.when(~logger.is_in(_ANONYMOUS_LOGGERS)).then(logger)
     if fmt is AppFormat.LOGFMT:
         time = pl.coalesce(values["time"], head_time)
         level = pl.coalesce(values["level"], head_level)
@@ -88,7 +108,9 @@ def keyvalue_fields(
         time = pl.coalesce(head_time, values["time"])
         level = pl.coalesce(head_level, values["level"])
         rest = line.str.slice(head.str.len_chars()).str.strip_chars_start()
-        message = pl.when(head.is_not_null()).then(rest).otherwise(values["message"])
+        message = (
+            pl.when(head.is_not_null()).then(rest).otherwise(pl.coalesce(values["message"], line))
+        )
     duration_key = (
         pl.col("duration").str.extract(rf"^({alternation(keys['duration'])})=", 1)
         if keys["duration"]
@@ -102,11 +124,14 @@ def keyvalue_fields(
         values["request_id"].alias("request_id"),
         values["method"].alias("method"),
         values["url"].alias("url"),
+        values["target"].alias("target"),
         values["status"].alias("status"),
         duration_key.alias("duration_key"),
         values["duration"].alias("duration_raw"),
         values["peer"].alias("peer"),
-        pl.coalesce(values["service"], logger).alias("service"),
+        pl.coalesce(values["caller"], header_field(text, forms, "caller")).alias("caller"),
+        values["service"].alias("service"),
+        logger.alias("logger"),
         values["host"].alias("host"),
         pl.lit(None, pl.String).alias("reason"),
     )

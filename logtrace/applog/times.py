@@ -6,6 +6,11 @@ ones before it left, starting with the shapes its first rows use: a file uses on
 shapes, so each row is parsed about once. (``cache=False``: log timestamps are nearly all
 distinct, and polars' cache of converted values only costs then.)
 
+A time of day without a date (logback's and log4j2's default ``HH:mm:ss.SSS``) is in no
+shape: a date guessed from elsewhere (the file's mtime, another log) would be silently
+wrong for every line before a midnight, so such entries are rejected with their own
+reason (``chunk.TIME_OF_DAY``) and a date in the pattern is the fix.
+
 Precision is read from the digits present: ``.490372`` → 1e-6, ``,506`` → 1e-3, none →
 1.0; an epoch number in milliseconds → 1e-3 (see ``_precision_of``).
 """
@@ -38,6 +43,8 @@ SHAPES: tuple[TimeShape, ...] = (
     TimeShape("slashed", "%Y/%m/%d %H:%M:%S%.f", zoned=False),
     TimeShape("slashed zoned", "%Y/%m/%d %H:%M:%S%.f %#z", zoned=True),
     TimeShape("nginx time_local", "%d/%b/%Y:%H:%M:%S %z", zoned=True),
+    TimeShape("werkzeug", "%d/%b/%Y %H:%M:%S", zoned=False),
+    TimeShape("java.util.logging", "%b %d, %Y %I:%M:%S %p", zoned=False),
     TimeShape("epoch", None, zoned=True),
 )
 
@@ -51,7 +58,7 @@ def parse_times(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
     if pending["time_raw"].head(_PROBE_ROWS).str.contains(",", literal=True).any():
         # logging writes a comma before the milliseconds: as a dot, the ISO formats
         # (``%.f``, any number of digits) read it
-        pending = pending.with_columns(pl.col("time_raw").str.replace(",", ".", literal=True))
+        pending = pending.with_columns(pl.col("time_raw").str.replace(r"(:\d\d),(\d)", "$1.$2"))
     done: list[pl.DataFrame] = []
     for shape in _order(pending.filter(pl.col("time_raw").is_not_null()), timezone):
         parsed = pending.with_columns(_parse(shape, timezone).alias("time"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ import polars as pl
 from logtrace.analysis.analyze import Analysis
 from logtrace.analysis.latency import Latency
 from logtrace.parse import SourceStats
+from logtrace.schema import APP_EVENTS
 
 SCHEMA = "logtrace.analyze/1"
 
@@ -56,8 +58,16 @@ def _source(s: SourceStats) -> dict[str, Any]:
             {"line_no": r.line_no, "reason": r.reason, "line": r.line, "column": r.column}
             for r in s.samples
         ],
+        "app_events": _events(s.app_events) if s.kind == "app" else None,
+        "app_events_untimed": _events(s.app_events_untimed) if s.kind == "app" else None,
+        "unclassified_samples": [{"line_no": u.line_no, "line": u.line} for u in s.unclassified],
         "warnings": list(s.warnings),
     }
+
+
+def _events(counts: Counter[str]) -> dict[str, int]:
+    """Every event of APP_EVENTS with its count (0 included)."""
+    return {event: counts[event] for event in APP_EVENTS}
 
 
 def _latency(lat: Latency | None) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from logtrace.analysis.analyze import Analysis
 from logtrace.analysis.latency import Latency, LatencyReport
 from logtrace.errors import caret_window
 from logtrace.ingest import IngestReport
+from logtrace.parse import SourceStats
 from logtrace.render import format as fmt
 from logtrace.render.commands import TraceArgs
 from logtrace.render.console import report_table, safe, safe_str
@@ -24,7 +25,11 @@ MAX_ROUTES = 15
 
 
 def sources_table(ingest: IngestReport) -> Table:
-    """One row per source: what it is and how many of its lines were read."""
+    """One row per source: what it is and how many of its lines were read; for an app log
+    also the requests it served, the calls it made and the HTTP lines that could be
+    neither told apart (``-`` for an nginx log)."""
+    apps = any(s.kind == "app" for s in ingest.sources)
+    columns = [("served", "right"), ("calls", "right"), ("unclassified", "right")] if apps else []
     table = report_table(
         "Sources",
         ("source", "left"),
@@ -34,10 +39,13 @@ def sources_table(ingest: IngestReport) -> Table:
         ("lines", "right"),
         ("parsed", "right"),
         ("rejected", "right"),
+        *columns,
     )
+    table.columns[0].no_wrap = True  # a path cut short names no file: let "format" wrap
     for s in ingest.sources:
         rejected = Text(fmt.count(s.lines_rejected), style="red" if s.lines_rejected else "")
         form = s.format + (f" (detected, {s.detected})" if s.detected else "")
+        events = _app_events(s) if apps else []
         table.add_row(
             safe(s.path),
             safe(s.host),
@@ -46,8 +54,22 @@ def sources_table(ingest: IngestReport) -> Table:
             fmt.count(s.lines_total),
             fmt.count(s.lines_parsed),
             rejected,
+            *events,
         )
     return table
+
+
+def _app_events(s: SourceStats) -> list[str | Text]:
+    """Served requests, calls (ends, else starts) and unclassified HTTP lines of an app log."""
+    if s.kind != "app":
+        return ["-", "-", "-"]
+    ev = s.app_events
+    unclassified = ev["unclassified"]
+    return [
+        fmt.count(ev["server"] or ev["server_start"]),
+        fmt.count(ev["client"] or ev["client_start"]),
+        Text(fmt.count(unclassified), style="yellow" if unclassified else ""),
+    ]
 
 
 def _latency_line(label: str, lat: Latency | None) -> Text:
@@ -210,6 +232,23 @@ def rejected_samples(ingest: IngestReport, width: int = 100) -> Iterable[Rendera
                 yield Text("    " + " " * cell_len(text[: len(caret) - 1]) + "^", style="yellow")
 
 
+def unclassified_samples(ingest: IngestReport, width: int = 100) -> Iterable[RenderableType]:
+    """A few app lines per source that look like HTTP events but are neither a served
+    request nor a call by their words and fields: they make no span."""
+    for s in ingest.sources:
+        n = s.app_events["unclassified"]
+        if not n:
+            continue
+        yield Text.assemble(
+            (f"Unclassified HTTP lines in {safe_str(s.path)}: ", "bold"),
+            f"{n:,} (neither a served request nor a call by their words and fields: no span)",
+        )
+        for sample in s.unclassified:
+            yield Text(f"  line {sample.line_no}:", style="dim")
+            text, _ = caret_window(sample.line, 0, safe_str, width - 5)
+            yield Text(f"    {text}", no_wrap=True, overflow="ellipsis")
+
+
 def render_analysis(
     console: Console, analysis: Analysis, *, trace_args: TraceArgs | None = None
 ) -> None:
@@ -228,4 +267,6 @@ def render_analysis(
         console.print()
         render_insights(console, analysis.cross_host.insights, limit=5, trace_args=trace_args)
     for renderable in rejected_samples(analysis.ingest, console.width):
+        console.print(renderable)
+    for renderable in unclassified_samples(analysis.ingest, console.width):
         console.print(renderable)

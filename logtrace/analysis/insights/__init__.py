@@ -99,7 +99,9 @@ def find_insights(spans: pl.DataFrame, options: InsightOptions | None = None) ->
     per_request = (
         found.group_by("request_id", "pattern")
         .agg(
-            pl.col("saving_s").sum(),
+            # to the microsecond: a sum's last bits depend on the order polars adds in,
+            # and orders (most to save first) must not
+            pl.col("saving_s").sum().round(6),
             pl.col("detail").sort_by(["saving_s", "detail"], descending=[True, False]).first(),
         )
         .join(
@@ -134,7 +136,7 @@ def _summary(per_request: pl.DataFrame, total: float, options: InsightOptions) -
             pl.len().alias("requests"),
             (pl.col("duration_s").sum() / (total or 1.0)).alias("share"),
             pl.col("saving_s").quantile(0.5, "nearest").alias("saving_p50_s"),
-            pl.col("saving_s").sum().alias("saving_total_s"),
+            pl.col("saving_s").sum().round(6).alias("saving_total_s"),
             pl.col("request_id").sort_by(most_first, descending=[True, False]).alias("request_ids"),
             pl.col("detail").sort_by(most_first, descending=[True, False]).first(),
         )

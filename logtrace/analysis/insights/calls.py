@@ -54,6 +54,9 @@ def calls(spans: pl.DataFrame) -> pl.DataFrame:
             "start",
             "end",
             ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6).alias("duration_s"),
+            # sums and means in whole microseconds: a float sum's last bits depend on the
+            # order polars adds in, and a saving must come out the same every run
+            (pl.col("end") - pl.col("start")).dt.total_microseconds().alias("duration_us"),
             "status",
         )
     )
@@ -72,7 +75,7 @@ def n_plus_one(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
         .group_by("request_id", "caller_sid", "callee", "route")
         .agg(
             pl.len().alias("n"),
-            pl.col("duration_s").mean().alias("mean_s"),
+            (pl.col("duration_us").sum() / pl.len() / 1e6).alias("mean_s"),
             pl.col("_overlap").any().alias("parallel"),
         )
         .filter((pl.col("n") >= options.min_calls) & ~pl.col("parallel"))
@@ -99,10 +102,10 @@ def sequential(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
     per_service = (
         c.join(flagged.select("caller_sid"), on="caller_sid", how="semi")
         .group_by("request_id", "caller_sid", "callee")
-        .agg(pl.col("duration_s").sum().alias("spent_s"))
+        .agg(pl.col("duration_us").sum().alias("spent_us"))
         .group_by("request_id", "caller_sid")
         .agg(
-            (pl.col("spent_s").sum() - pl.col("spent_s").max()).alias("saving"),
+            ((pl.col("spent_us").sum() - pl.col("spent_us").max()) / 1e6).alias("saving"),
             pl.col("callee").sort().str.join(", ").alias("callees"),
             pl.len().alias("n"),
         )
@@ -124,7 +127,7 @@ def repeated(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
         .agg(
             pl.len().alias("n"),
             ok.all().alias("all_ok"),
-            pl.col("duration_s").slice(1).sum().alias("saving"),
+            (pl.col("duration_us").slice(1).sum() / 1e6).alias("saving"),
         )
         .filter((pl.col("n") >= options.min_repeats) & pl.col("all_ok"))
     )
@@ -151,7 +154,7 @@ def hot_targets(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
         .agg(
             pl.col("request_id").n_unique().alias("requests"),
             pl.len().alias("calls"),
-            pl.col("duration_s").sum().alias("total_s"),
+            (pl.col("duration_us").sum() / 1e6).alias("total_s"),
             pl.col("request_id").unique().sort().head(3).alias("examples"),
         )
         .filter(pl.col("requests") >= options.min_hot_requests)

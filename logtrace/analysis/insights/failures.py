@@ -30,7 +30,7 @@ def upstream_retries(spans: pl.DataFrame, options: InsightOptions) -> pl.DataFra
     # Only lines with a second attempt retried: the others are left out before grouping.
     retried = attempts.filter(pl.col("attempt") > 1).select("line_sid").unique()
     attempts = attempts.join(retried, on="line_sid", how="semi").with_columns(
-        ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6).alias("d")
+        (pl.col("end") - pl.col("start")).dt.total_microseconds().alias("d")
     )
     # Sorted by line and attempt, a line's last attempt is the row before the next line.
     last = pl.col("line_sid").ne_missing(pl.col("line_sid").shift(-1))
@@ -40,7 +40,7 @@ def upstream_retries(spans: pl.DataFrame, options: InsightOptions) -> pl.DataFra
         .group_by("request_id", "line_sid", "service")
         .agg(
             pl.len().alias("n"),
-            pl.col("d").filter(~pl.col("_last")).sum().alias("cost"),
+            (pl.col("d").filter(~pl.col("_last")).sum() / 1e6).alias("cost"),
             pl.col("peer")
             .filter(~pl.col("_last"))
             .drop_nulls()
@@ -76,12 +76,11 @@ def app_retries(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
     )
     failed = ordered.filter(bad & pl.col("next_start").is_not_null()).with_columns(
         (
-            pl.col("duration_s")
-            + (pl.col("next_start") - pl.col("end")).dt.total_microseconds() / 1e6
+            pl.col("duration_us") + (pl.col("next_start") - pl.col("end")).dt.total_microseconds()
         ).alias("cost")
     )
     grouped = failed.group_by("request_id", "caller_sid", "callee", "method", "target").agg(
-        pl.len().alias("n"), pl.col("cost").sum(), pl.col("status").first()
+        pl.len().alias("n"), pl.col("cost").sum() / 1e6, pl.col("status").first()
     )
     return finding_frame(
         grouped,
@@ -139,7 +138,7 @@ def swallowed(c: pl.DataFrame, roots: pl.DataFrame, options: InsightOptions) -> 
     ).join(ok_roots, on="request_id", how="semi")
     grouped = errors.group_by("request_id", "callee").agg(
         pl.len().alias("n"),
-        pl.col("duration_s").sum(),
+        (pl.col("duration_us").sum() / 1e6).alias("duration_s"),
         pl.col("route").first(),
         pl.col("status").first(),
     )

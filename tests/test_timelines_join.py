@@ -1,0 +1,164 @@
+"""The join on deployments the repository's own apps do not look like: proxies that strip,
+keep or rewrite path prefixes, whole-second timestamps at every nginx, skewed hosts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from logtrace.analysis.trace import trace
+from logtrace.ingest import FormatOptions
+from logtrace.sources import resolve_sources
+from logtrace.timelines import paths
+from logtrace.timelines.load import Loaded, TimelineOptions, load
+from tests.deployments import T0, Call, busy_deployment
+
+CHAIN = (
+    ("edge-1", "SERVER"),
+    ("edge-1", "CLIENT"),
+    ("web", "SERVER"),
+    ("web", "CLIENT"),
+    ("proxy-1", "SERVER"),
+    ("proxy-1", "CLIENT"),
+    ("svc", "SERVER"),
+)
+
+
+def _load(directory: Path) -> Loaded:
+    return load(resolve_sources([str(directory)]), TimelineOptions(FormatOptions()))
+
+
+def _wrong_parents(loaded: Loaded) -> list[str]:
+    """Every span whose parent is not the one the deployment's structure says."""
+    wrong: list[str] = []
+    by_request: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in loaded.timelines.spans.sort("raw_end", "line_no").iter_rows(named=True):
+        by_request[row["request_id"]].append(row)
+    for rid, spans in by_request.items():
+        role = {
+            s["sid"]: (
+                s["host"] if s["host"] in ("edge-1", "proxy-1") else
+                "web" if s["host"].startswith("web") else "svc",
+                s["kind"],
+            )
+            for s in spans
+        }  # fmt: skip
+        calls = [s for s in spans if role[s["sid"]] == ("web", "CLIENT")]
+        chains = [[s for s in spans if role[s["sid"]] == r] for r in CHAIN[4:]]
+        want = {}
+        edge, attempt, web = ([s for s in spans if role[s["sid"]] == r] for r in CHAIN[:3])
+        want[edge[0]["sid"]] = None
+        want[attempt[0]["sid"]] = edge[0]["sid"]
+        want[web[0]["sid"]] = attempt[0]["sid"]
+        for k, call in enumerate(calls):
+            proxy, proxy_attempt, svc = (chain[k] for chain in chains)
+            want[call["sid"]] = web[0]["sid"]
+            want[proxy["sid"]] = call["sid"]
+            want[proxy_attempt["sid"]] = proxy["sid"]
+            want[svc["sid"]] = proxy_attempt["sid"]
+        for s in spans:
+            if want.get(s["sid"], "?") != s["parent_sid"]:
+                wrong.append(f"{rid} {role[s['sid']]} {s['path']}")
+    return wrong
+
+
+@pytest.mark.parametrize("prefix", ["strip", "keep", "rewrite"])
+def test_every_parent_is_right_through_a_proxy_that_strips_keeps_or_rewrites(
+    tmp_path: Path, prefix: str
+) -> None:
+    loaded = _load(busy_deployment(prefix=prefix).write(tmp_path))
+    spans = loaded.timelines.spans
+    assert spans.get_column("request_id").n_unique() == 60
+    assert _wrong_parents(loaded) == []
+    assert spans.filter(pl.col("parent_guessed")).is_empty()
+
+
+def test_path_mappings_are_learnt_from_the_pairs_they_explain(tmp_path: Path) -> None:
+    loaded = _load(busy_deployment(prefix="rewrite").write(tmp_path))
+    learnt = paths.learn(loaded.timelines.spans)
+    rows = {
+        (a.rsplit("/", 1)[-1], b.rsplit("/", 1)[-1], pc, p)
+        for a, b, pc, p, *_ in learnt.frame.iter_rows()
+    }
+    # the app's calls gain the prefix at the proxy, the proxy's attempts lose it again
+    assert ("web-1.log", "proxy-1.access.log", "", "/v1/users") in rows
+    assert ("web-2.log", "proxy-1.access.log", "", "/v1/items") in rows
+    assert ("proxy-1.access.log", "users-1.log", "/v1/users", "") in rows
+    assert ("proxy-1.access.log", "items-1.log", "/v1/items", "") in rows
+    # the edge's paths share no tail with the calls': nothing learnt between them
+    assert not any(a.startswith("edge-1") for a, *_ in rows)
+
+
+def test_a_coincidence_in_one_request_is_no_mapping() -> None:
+    spans = pl.DataFrame(
+        {
+            "request_id": ["r1", "r1", "r2", "r2"],
+            "source": ["a", "b", "a", "b"],
+            "kind": ["CLIENT", "SERVER", "CLIENT", "SERVER"],
+            "path": ["/x/report/7", "/report/7", "/y/1", "/y/1"],
+        }
+    )
+    many = pl.concat(
+        [
+            spans,
+            pl.DataFrame(
+                {
+                    "request_id": [f"q{i}" for i in range(40)],
+                    "source": ["a"] * 40,
+                    "kind": ["CLIENT"] * 40,
+                    "path": [f"/z/{i}" for i in range(40)],
+                }
+            ),
+        ]
+    )
+    at = pl.lit(datetime(2026, 1, 1, tzinfo=UTC), pl.Datetime("us", "UTC"))
+    timed = many.with_columns(
+        at.alias("raw_start"), (at + timedelta(milliseconds=5)).alias("raw_end")
+    )
+    assert paths.learn(timed).frame.is_empty()
+
+
+def test_whole_second_proxy_lines_are_placed_inside_their_callers(tmp_path: Path) -> None:
+    loaded = _load(busy_deployment().write(tmp_path))
+    spans = loaded.timelines.spans
+    parents = spans.select(
+        pl.col("sid").alias("parent_sid"),
+        pl.col("start").alias("p_start"),
+        pl.col("end").alias("p_end"),
+    )
+    nested = spans.join(parents, on="parent_sid").with_columns(
+        ((pl.col("start") - pl.col("p_start")).dt.total_microseconds() / 1e6).alias("early"),
+        ((pl.col("end") - pl.col("p_end")).dt.total_microseconds() / 1e6).alias("late"),
+    )
+    # whole-second lines are placed from the precise spans around them: within 2 ms
+    assert nested.select(pl.col("early").min()).item() >= -0.002
+    assert nested.select(pl.col("late").max()).item() <= 0.002
+
+
+def test_a_skewed_app_behind_whole_second_proxies_has_its_offset_found(tmp_path: Path) -> None:
+    loaded = _load(busy_deployment(requests=80, skew_s={"web-2": 0.180}).write(tmp_path))
+    offsets = loaded.timelines.offsets
+    assert abs(offsets["web-2"].offset_s - 0.180) <= 0.010, offsets
+    assert abs(offsets["web-1"].offset_s) <= 0.010, offsets
+    assert _wrong_parents(loaded) == []
+
+
+def test_identical_calls_at_the_same_time_are_said_to_be_undecidable(tmp_path: Path) -> None:
+    deployment = busy_deployment(requests=8)
+    same = [Call("users", "/profile/3", work_s=0.010)] * 2  # as long as each other
+    deployment.request(
+        "f" * 32, T0 + timedelta(seconds=5), "/api/twice", same, "web-1", parallel=True
+    )
+    loaded = _load(deployment.write(tmp_path))
+    spans = loaded.timelines.spans
+    flagged = spans.filter(pl.col("parent_ambiguous"))
+    assert set(flagged.get_column("request_id")) == {"f" * 32}
+    # the proxy lines either call reached, and the service spans either attempt reached
+    assert sorted(flagged.get_column("host")) == ["proxy-1", "proxy-1", "users-1", "users-1"]
+    notes = trace(loaded, "f" * 32).notes
+    assert any("cannot tell which reached which" in n for n in notes)
