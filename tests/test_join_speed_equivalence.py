@@ -61,7 +61,7 @@ def _reference_pairs(spans: pl.DataFrame) -> pl.DataFrame:
                 pl.col(c).alias(f"{c}{suffix}")
                 for c in (
                     "sid", "source", "origin", "method", "status", "start", "end", "rank",
-                    "raw_start", "raw_end", "peer", "service", "host",
+                    "raw_start", "raw_end", "peer", "service", "host", "line_sid",
                 )
             ),
         )  # fmt: skip
@@ -75,6 +75,29 @@ def _reference_pairs(spans: pl.DataFrame) -> pl.DataFrame:
             | (pl.col("method") == pl.col("method_c"))
         )
     )
+    # a callee outlasting the request its caller served (the caller did not give up)
+    duration_of = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds()
+    lines = spans.filter((pl.col("origin") == "nginx") & (pl.col("kind") == "SERVER"))
+    serving = dict(lines.select("sid", duration_of).iter_rows())
+    limit: dict[int, int] = {}
+    for row in spans.filter(pl.col("kind") == "CLIENT").iter_rows(named=True):
+        if row["origin"] == "nginx":
+            limit[row["sid"]] = serving[row["line_sid"]]
+            continue
+        around = spans.filter(
+            (pl.col("kind") == "SERVER")
+            & (pl.col("source") == row["source"])
+            & (pl.col("request_id") == row["request_id"])
+            & (pl.col("raw_start") <= row["raw_start"] + timedelta(microseconds=2000))
+            & (pl.col("raw_end") >= row["raw_end"] - timedelta(microseconds=2000))
+        )
+        if around.height:
+            limit[row["sid"]] = int(around.select(duration_of.min()).item())
+    gave_up = pl.col("status_c").is_null() | pl.col("status_c").is_in([408, 499, 504])
+    outlasts = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds() > pl.col(
+        "sid_c"
+    ).replace_strict(limit, default=None, return_dtype=pl.Int64) + 4000
+    pairs = pairs.filter(~(outlasts.fill_null(value=False) & ~gave_up))
     fit = pl.struct("peer_c", "service", "host").map_elements(
         lambda r: names.fits(r["peer_c"], r["service"], r["host"]), return_dtype=pl.Boolean
     )

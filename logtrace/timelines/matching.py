@@ -153,11 +153,13 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
     )
     callees = _ranked(base.filter(pl.col("kind") == "SERVER")).drop("kind")
     callers = _ranked(base.filter(pl.col("kind") == "CLIENT")).drop("kind")
+    callers = callers.join(_serving(spans), on="sid", how="left")
     variants = pl.concat(
         [
             callers.with_columns(
                 pl.lit(None, pl.String).alias("to_source"),
                 pl.lit(None, pl.String).alias("via"),
+                pl.lit(None, pl.String).alias("via_c"),
                 pl.lit(value=False).alias("mapped"),
             ),
             mapped_paths(callers, mappings).with_columns(pl.lit(value=True).alias("mapped")),
@@ -175,7 +177,7 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
     )
     hits = keys.join(keys_c, on="_k", how="inner").filter(pl.col("_rq") == pl.col("_rq_c"))
     caller_side = variants.drop("_rq").rename(
-        lambda c: c if c in ("_v", "to_source", "via", "mapped") else f"{c}_c"
+        lambda c: c if c in ("_v", "to_source", "via", "via_c", "mapped") else f"{c}_c"
     )
     joined = (
         hits.select("_i", "_v")
@@ -192,16 +194,59 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
             )
         )
     )
+    # A callee cannot outlast the request its caller was serving, unless the caller gave
+    # up (a timeout: the callee may go on): an edge request "called" by an app's call that
+    # merely shares an id in its path outlasts the app's own request.
+    duration = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds()
+    gave_up = pl.col("status_c").is_null() | pl.col("status_c").is_in([408, 499, 504])
+    outlasts = duration > pl.col("_serving_us_c") + 2 * _SLACK_US
+    joined = joined.filter(~(outlasts.fill_null(value=False) & ~gave_up))
     if joined.is_empty():
         return Candidates(_empty_pairs(), spans.get_column("sid"), mappings)
     fitting = names.fit_table(joined, "peer_c", "service", "host", "via")
     joined = joined.join(
         fitting, on=["peer_c", "service", "host", "via"], how="left", nulls_equal=True
     )
-    # A proxy's path prefix often names the service behind it (/users-svc/ → users).
-    prefixed = names.fit_table(joined, "via", "service", "host").rename({"_fits": "_via_fits"})
-    joined = joined.join(prefixed, on=["via", "service", "host"], how="left", nulls_equal=True)
+    # A prefix a proxy strips often names the service behind it (/users-svc/ → users).
+    prefixed = names.fit_table(joined, "via_c", "service", "host").rename({"_fits": "_via_fits"})
+    joined = joined.join(prefixed, on=["via_c", "service", "host"], how="left", nulls_equal=True)
     return Candidates(_static_cost(joined), spans.get_column("sid"), mappings)
+
+
+def _serving(spans: pl.DataFrame) -> pl.DataFrame:
+    """``sid``, ``_serving_us``: how long the request a CLIENT span was made for lasted
+    (an upstream attempt's nginx line; an app call's SERVER span of the same source and
+    request around it, the shortest)."""
+    duration = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds()
+    lines = spans.filter((pl.col("origin") == "nginx") & (pl.col("kind") == "SERVER")).select(
+        pl.col("sid").alias("line_sid"), duration.alias("_serving_us")
+    )
+    attempts = (
+        spans.filter((pl.col("origin") == "nginx") & (pl.col("kind") == "CLIENT"))
+        .select("sid", "line_sid")
+        .join(lines, on="line_sid", how="inner")
+        .select("sid", "_serving_us")
+    )
+    calls = spans.filter((pl.col("origin") == "app") & (pl.col("kind") == "CLIENT")).select(
+        "sid", "request_id", "source", "raw_start", "raw_end"
+    )
+    served = spans.filter((pl.col("origin") == "app") & (pl.col("kind") == "SERVER")).select(
+        "request_id",
+        "source",
+        pl.col("raw_start").alias("_s"),
+        pl.col("raw_end").alias("_e"),
+        duration.alias("_serving_us"),
+    )
+    tol = pl.duration(microseconds=_SLACK_US)
+    around = (
+        calls.join(served, on=["request_id", "source"], how="inner")
+        .filter(
+            (pl.col("_s") <= pl.col("raw_start") + tol) & (pl.col("_e") >= pl.col("raw_end") - tol)
+        )
+        .group_by("sid")
+        .agg(pl.col("_serving_us").min())
+    )
+    return pl.concat([attempts, around], how="vertical_relaxed")
 
 
 def _empty_pairs() -> pl.DataFrame:

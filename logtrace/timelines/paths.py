@@ -26,7 +26,7 @@ import polars as pl
 SAMPLE_REQUESTS = 20_000
 MIN_SUPPORT = 3  # requests a mapping must explain (fewer when the sample is smaller)
 MAX_PER_SOURCE = 32
-ONE_WAY_SHARE = 0.25  # mappings kept per caller source, best supported first
+ONE_WAY_SHARE = 0.5  # mappings kept per caller source, best supported first
 _MAX_SPANS = 200  # requests with more spans are left out of learning (cost is quadratic)
 _SEED = 0x7061746873  # "paths"
 _SLACK_US = 1500  # durations are logged to the millisecond: a callee may seem this much longer
@@ -179,9 +179,9 @@ def learn(spans: pl.DataFrame) -> PathMappings:
 def _one_way(winners: pl.DataFrame) -> pl.DataFrame:
     """(caller source, callee source) links that are not mostly the echo of the opposite
     direction: calls between two sources flow one way (an edge calls the app; a path the
-    app calls that ends like the one it serves is a coincidence of ids). A link at least a
-    quarter as strong as its reverse stays (one nginx both in front of the apps and
-    between them is called both ways)."""
+    app calls that ends like the one it serves is a coincidence of ids). A link at least
+    half as strong as its reverse stays (one nginx both in front of the apps and between
+    them is called both ways)."""
     links = winners.group_by("source_c", "source").agg(pl.col("request_id").n_unique().alias("n"))
     reverse = links.rename({"source_c": "source", "source": "source_c", "n": "_back"})
     return (
@@ -196,8 +196,9 @@ def mapped_paths(callers: pl.DataFrame, mappings: PathMappings) -> pl.DataFrame:
 
     ``callers`` has ``source`` and ``path`` (plus whatever else); the result has one row
     per (span, applicable mapping) with ``path`` rewritten, ``to_source`` the callee's
-    source, ``support``, and ``via``: both prefixes (a proxy's prefix often names the
-    service behind it).
+    source, ``support``, ``via`` (the callee's prefix: a proxy route often names the
+    service it leads to) and ``via_c`` (the caller's prefix that was replaced: the
+    prefix a proxy strips often names the service behind it).
     """
     table = mappings.frame.select("source_c", "source", "prefix_c", "prefix", "support")
     table = table.rename({"source_c": "source", "source": "to_source"})
@@ -206,6 +207,7 @@ def mapped_paths(callers: pl.DataFrame, mappings: PathMappings) -> pl.DataFrame:
             pl.lit(None, pl.String).alias("to_source"),
             pl.lit(None, pl.UInt32).alias("support"),
             pl.lit(None, pl.String).alias("via"),
+            pl.lit(None, pl.String).alias("via_c"),
         )
     rest = pl.col("path").str.slice(pl.col("prefix_c").str.len_chars())
     applies = pl.col("path").str.starts_with(pl.col("prefix_c")) & rest.str.starts_with("/")
@@ -213,6 +215,5 @@ def mapped_paths(callers: pl.DataFrame, mappings: PathMappings) -> pl.DataFrame:
         callers.join(table, on="source", how="inner")
         .filter(applies)
         .with_columns((pl.col("prefix") + rest).alias("path"))
-        .with_columns(pl.concat_str("prefix_c", "prefix", separator=" ").alias("via"))
-        .drop("prefix_c", "prefix")
+        .rename({"prefix": "via", "prefix_c": "via_c"})
     )
