@@ -40,7 +40,7 @@ def _reference_pairs(spans: pl.DataFrame) -> pl.DataFrame:
 
     def ranked(kind: str, suffix: str) -> pl.DataFrame:
         side = spans.filter((pl.col("kind") == kind) & has_key)
-        group = ["request_id", "path", "source"]
+        group = ["request_id", "path", "source", *(["peer"] if kind == "CLIENT" else [])]
         coarse = pl.col("precision_s") >= matching.COARSE_S
         line_time = (
             pl.when(coarse)

@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 
 from logtrace.schema import LINES_APP, RAW_SPANS, TIME, conformity
+from logtrace.timelines import units
 from logtrace.timelines.spans import app_spans
 
 T0 = datetime(2026, 12, 3, 12, 30, 24, tzinfo=UTC)
@@ -82,3 +83,36 @@ def test_an_end_pairs_with_the_start_of_the_same_peer_when_calls_overlap() -> No
         ("/stock/1", _at(1), _at(9)),
     ]
     assert spans.schema["raw_start"] == TIME
+
+
+def _call_and_served(i: int, served_s: float) -> list[dict[str, Any]]:
+    """An nginx upstream attempt of 9-10 ms and the app span it reached, ``served_s`` long
+    as the app logged it."""
+    end = _at(1000 * i + 10)
+    base = {"request_id": f"r{i}", "path": f"/items/{i}", "status": 200, "raw_end": end}
+    return [
+        {**base, "sid": 10 * i, "kind": "CLIENT", "origin": "nginx", "source": "mesh.log",
+         "line_sid": 10 * i + 2, "raw_start": end - timedelta(milliseconds=10)},
+        {**base, "sid": 10 * i + 1, "kind": "SERVER", "origin": "app", "source": "stock.log",
+         "line_sid": 10 * i + 1, "raw_start": end - timedelta(seconds=served_s)},
+    ]  # fmt: skip
+
+
+def test_durations_a_thousand_times_longer_than_the_calls_that_waited_are_rescaled() -> None:
+    """zerolog logs float milliseconds under a bare ``duration``: read as seconds, a 9 ms
+    request lasts 9 s inside a 10 ms call. The calls around it say so."""
+    rows = [row for i in range(8) for row in _call_and_served(i, 9.0 + i / 10)]
+    spans = pl.DataFrame(rows).with_columns(
+        pl.col("sid", "line_sid").cast(pl.UInt64), pl.col("raw_start", "raw_end").cast(TIME)
+    )
+    fixed, notes = units.rescale(spans)
+    served = fixed.filter(pl.col("source") == "stock.log")
+    took = (served.get_column("raw_end") - served.get_column("raw_start")).dt.total_microseconds()
+    assert took.to_list() == [9000 + 100 * i for i in range(8)]
+    assert list(notes) == ["stock.log"] and "1,000 times as long" in notes["stock.log"]
+    # right units are left alone
+    plain = pl.DataFrame([r for i in range(8) for r in _call_and_served(i, 0.009)])
+    plain = plain.with_columns(
+        pl.col("sid", "line_sid").cast(pl.UInt64), pl.col("raw_start", "raw_end").cast(TIME)
+    )
+    assert units.rescale(plain)[1] == {}

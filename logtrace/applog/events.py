@@ -27,7 +27,7 @@ span, counted per source) or ``log`` (anything else). The rules, in order:
                                                     ``request_end``, "finished request");
                                                     received, accepted ("received response
                                                     from X" is a call: its words are level 3)
-   1    an absolute URL to another host             -
+   1    an absolute URL to another host             a path with its status (no host)
    ===  =========================================  ==========================================
 
    The side with the strongest evidence wins; equal evidence (none included) leaves an
@@ -203,11 +203,16 @@ def _evidence(*, named_hosts: bool) -> list[pl.Expr]:
         .then(1)
         .otherwise(0)
     )
+    # A path without a host, with its status, and nothing else said: how an app logs the
+    # requests it serves (zerolog's request logger: method, url, status, duration).
+    own_path = pl.col("_url").str.starts_with("/").fill_null(False) & pl.col("status").is_not_null()
     served = (
         pl.when(flag("_served_words"))
         .then(3)
         .when(pl.col("caller").is_not_null() | flag("_access_form") | flag("_arrived"))
         .then(2)
+        .when(own_path)
+        .then(1)
         .otherwise(0)
     )
     has_http = pl.any_horizontal(pl.col("method", "target", "_peer_field", "_named").is_not_null())

@@ -40,6 +40,7 @@ ROLE_KEYS: dict[str, tuple[str, ...]] = {
         "url.full",
         "req.url",
         "request.url",
+        "request",  # logrus' request logger: request=/users/7 (a request line is no path)
     ),
     # A path (the target, after "path") or a name (the peer, after the peer keys).
     "target": ("target",),

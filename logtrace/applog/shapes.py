@@ -100,8 +100,12 @@ TEXT_HEADERS: tuple[HeaderForm, ...] = (
     ),
     # Common/combined access log: 'client ident user [time] "GET / HTTP/1.1" ...'
     HeaderForm("access", rf"(?<caller>[^\s\[\]\"]+)\s+\S+\s+\S+\s+\[(?<time>{TIMESTAMP})\]"),
-    # The level (and a logger) before the time: "orders.api INFO 2026-12-03 10:40:12,640"
-    HeaderForm("level first", rf"(?:(?<logger>{LOGGER})\s+)?(?<level>{LEVEL})\s+(?<time>{_ISO})"),
+    # The level (and a logger) before the time: "orders.api INFO 2026-12-03 10:40:12,640",
+    # "INFO     [2026-12-03 12:45:59,218]" (logging's %(levelname)-8s [%(asctime)s])
+    HeaderForm(
+        "level first",
+        rf"(?:(?<logger>{LOGGER})\s+)?(?<level>{LEVEL})\s+\[?(?<time>{_ISO})\]?",
+    ),
     # "[time] LEVEL", "time [pid] [LEVEL]", "time | LEVEL |": the level is optional.
     HeaderForm(
         "time first",

@@ -17,6 +17,7 @@ from logtrace.applog.values import METHODS
 CALL_WORDS = (
     "call",
     "calls",
+    "called",
     "calling",
     "outgoing",
     "outbound",
@@ -25,8 +26,10 @@ CALL_WORDS = (
     "upstream",
     "dependency",
     "fetch",
+    "fetched",
     "fetching",
     "invoke",
+    "invoked",
     "invoking",
 )
 CALL_PHRASES = (
@@ -37,6 +40,8 @@ CALL_PHRASES = (
     r"(?:http|api|rest|grpc) client",
     r"client (?:request|call)",
     r"sending (?:an? |the )?(?:http )?request",
+    # "users responded 200 in 7.1ms", "inventory replied": the called service answering
+    r"^[a-z][a-z0-9_.-]*\s+(?:responded|replied|answered)",
 )
 # A request this service served: the entry is the callee's.
 SERVED_WORDS = (
@@ -44,14 +49,13 @@ SERVED_WORDS = (
     "serving",
     "handled",
     "handling",
-    "responded",
     "incoming",
     "inbound",
     "ingress",
 )
 # Words of a request arriving: served, unless the entry says what came back from a call
 # ("received response from X" is a call's end).
-SERVED_WEAK_WORDS = ("received", "receiving", "accepted", "accepting")
+SERVED_WEAK_WORDS = ("received", "receiving", "accepted", "accepting", "responded")
 SERVED_PHRASES = (
     rf"^started (?:{METHODS.lower()}) ",  # Rails: Started GET "/x" for 127.0.0.1 at ...
     r"^completed [1-5]\d\d ",  # Rails: Completed 200 OK in 26ms
@@ -124,6 +128,10 @@ NOT_PEERS = frozenset(
         "on",
         "out",
         "request",
+        "service",
+        "server",
+        "app",
+        "backend",
         "returned",
         "succeeded",
         "ok",
@@ -153,18 +161,21 @@ REQUEST_PHASE_RE = (
     rf"(?:{_NOT_WORD}|$)"
 )
 # The message begins with the request it is the access log of ("GET /x 200 12ms",
-# "HTTP GET /x"), or quotes a request line ('"GET /x HTTP/1.1" 200', chi's
-# '"GET http://host/x HTTP/1.1" from 10.0.0.1'): the form of a server's access log.
-ACCESS_FORM = rf"^(?:HTTP\s+)?\"?(?:{METHODS})\s+\"?/|\"(?:{METHODS})\s+\S+\s+HTTP/"
+# "HTTP GET /x", after the logger's name: "feed-svc: GET /x 200 12ms"), or quotes a request
+# line ('"GET /x HTTP/1.1" 200', chi's '"GET http://host/x HTTP/1.1" from 10.0.0.1'): the
+# form of a server's access log.
+ACCESS_FORM = rf"^(?:[\w.-]+:\s+)?(?:HTTP\s+)?\"?(?:{METHODS})\s+\"?/|\"(?:{METHODS})\s+\S+\s+HTTP/"
 # An absolute URL right before the request line: the form of a client's log (urllib3:
 # 'http://host:8080 "GET /x HTTP/1.1" 200 28').
 CLIENT_FORM = rf"[a-zA-Z][a-zA-Z0-9+.-]*://\S+\s+\"(?:{METHODS})\s"
 # The service an entry names after a call word: "call users-svc GET ...", "calling billing",
 # "request to payments", "response from inventory".
 PEER_IN_WORDS = (
-    r"(?i)(?:^|\s)(?:calls?|calling|request(?:ing)?\s+to|call\s+to|response\s+from)"
+    r"(?i)(?:^|\s)(?:calls?|called|calling|request(?:ing)?\s+to|call\s+to|response\s+from)"
     r"\s+(?:to\s+)?([^\s,;:()\[\]{}\"'=]+)"
 )
+# "users responded 200 in 7.1ms": the service that answered a call, named before it.
+PEER_BEFORE_REPLY = r"^([^\s,;:()\[\]{}\"'=]+)\s+(?:responded|replied|answered)(?:\s|$)"
 URL_IN_TEXT = r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+)"
 
 _LEADING_TAGS = r"^(?:\[[^\]]*\]\s*)+"
@@ -199,7 +210,7 @@ def word_features() -> list[pl.Expr]:
 def _named_peer(text: pl.Expr) -> pl.Expr:
     """The X of "call X", "calling X", "request to X" ... (an absolute URL: its host and
     port; a path or a word of the vocabularies: none)."""
-    named = text.str.extract(PEER_IN_WORDS, 1)
+    named = pl.coalesce(text.str.extract(PEER_IN_WORDS, 1), text.str.extract(PEER_BEFORE_REPLY, 1))
     named = pl.when(~named.str.to_lowercase().is_in(list(NOT_PEERS))).then(named)
     url = named.str.extract(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?([^/?#\s\"]+)")
     return pl.when(url.is_not_null()).then(url).when(~named.str.starts_with("/")).then(named)

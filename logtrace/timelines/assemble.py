@@ -147,7 +147,8 @@ def assemble(
         spans, corrected = _apply_offsets(spans, offsets, evidence)
         spans, windows = placement.place(spans, pairs)
         offsets = {**offsets, **windows}
-        pairs = matching.assign(matching.costed(candidates, spans))
+        at = matching.addresses(pairs, spans)
+        pairs = matching.assign(matching.costed(candidates, spans, at))
     pairs = pl.concat([pairs, matching.leftovers(spans, pairs)])
     spans = break_cycles(depth(parents(spans, pairs)))
     ambiguous = matching.swappable(pairs, spans)

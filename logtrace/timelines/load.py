@@ -17,6 +17,7 @@ from logtrace.ingest import (
 )
 from logtrace.log_format.compiler import ANY_ID, is_id_column
 from logtrace.sources import Source
+from logtrace.timelines import units
 from logtrace.timelines.assemble import MAX_TRACE_SPANS, Timelines, assemble
 from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.spans import app_spans, nginx_spans
@@ -155,6 +156,10 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
                 stats.warnings.append(note)
     spans = pl.concat([nginx_spans(nginx), app_spans(app)], how="diagonal_relaxed")
     spans = spans.filter(pl.col("request_id").is_not_null() & (pl.col("request_id") != ""))
+    spans, unit_notes = units.rescale(spans)
+    for stats in report.sources:
+        if stats.path in unit_notes:
+            stats.warnings.append(unit_notes[stats.path])
     configured = _configured(sources, resolver, nginx)
     timelines = assemble(spans, skew_correction=options.skew_correction, configured=configured)
     _warn_oversized(report, timelines.oversized, spans)

@@ -50,6 +50,8 @@ MAPPED = 0.1
 NAME_FITS = -0.3
 NAME_DIFFERS = 0.5
 START_GAP = 0.1  # per second between the starts (capped at 5 s)
+ADDRESS_DIFFERS = 3.0  # an upstream attempt to the address of another source's instance
+ADDRESS_SHARE = 0.6  # of the callees an address reached: a majority (ranks mislead the rest)
 
 
 @dataclass(frozen=True)
@@ -88,10 +90,9 @@ def _rank_times(side: pl.DataFrame) -> pl.Series:
     )
 
 
-def _group_ids(side: pl.DataFrame) -> pl.Series:
-    """One integer per (request, path, source): a hash, unless two groups share one (then
-    a dense rank; equal hashes of different groups sort next to each other)."""
-    columns = ["request_id", "path", "source"]
+def _group_ids(side: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """One integer per distinct value of ``columns``: a hash, unless two groups share one
+    (then a dense rank; equal hashes of different groups sort next to each other)."""
     hashed = side.select(_key(*columns).alias("_g"), *columns).sort("_g")
     same = pl.col("_g") == pl.col("_g").shift(1)
     differ = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in columns)
@@ -100,14 +101,17 @@ def _group_ids(side: pl.DataFrame) -> pl.Series:
     return side.select(_key(*columns)).to_series()
 
 
-def _ranked(side: pl.DataFrame) -> pl.DataFrame:
+def _ranked(side: pl.DataFrame, by_peer: bool = False) -> pl.DataFrame:
     """``side`` with the ``rank`` of each row's line among the lines of its group
-    (request, path, source): by :func:`_rank_times`, then line number.
+    (request, path, source; and peer for calls): by :func:`_rank_times`, then line number.
 
     All upstream attempts of one nginx line are one call, so they share a rank. Ranked by
     sorting once: a rank window over many small groups is evaluated group by group.
     """
-    side = side.with_columns(_group_ids(side).alias("_g"))
+    # Calls are ranked per peer too: a proxy that balances identical calls over instances
+    # sends the i-th call to an instance, not the i-th call, to its i-th served request.
+    group = ["request_id", "path", "source", *(["peer"] if by_peer else [])]
+    side = side.with_columns(_group_ids(side, group).alias("_g"))
     frame = side.select("_g", "line_sid", "line_no", _rank_times(side)).with_row_index("_pos")
     ordered = frame.sort("_g", "t", "line_no", "line_sid")
     new_group = pl.col("_g").ne_missing(pl.col("_g").shift(1))
@@ -152,7 +156,7 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
         .filter(has_key & pl.col("kind").is_in(["SERVER", "CLIENT"]))
     )
     callees = _ranked(base.filter(pl.col("kind") == "SERVER")).drop("kind")
-    callers = _ranked(base.filter(pl.col("kind") == "CLIENT")).drop("kind")
+    callers = _ranked(base.filter(pl.col("kind") == "CLIENT"), by_peer=True).drop("kind")
     callers = callers.join(_serving(spans), on="sid", how="left")
     variants = pl.concat(
         [
@@ -301,11 +305,29 @@ def _static_cost(joined: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def costed(cands: Candidates, spans: pl.DataFrame) -> pl.DataFrame:
+def addresses(pairs: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
+    """``peer``, ``_at``: the source each upstream address leads to, from the pairs found
+    (an address whose attempts nearly all reached one source's spans is that instance)."""
+    info = spans.select("sid", "source")
+    peer = spans.filter((pl.col("origin") == "nginx") & pl.col("peer").is_not_null()).select(
+        pl.col("sid").alias("sid_c"), "peer"
+    )
+    seen = pairs.select("sid", "sid_c").join(peer, on="sid_c").join(info, on="sid")
+    counts = seen.group_by("peer", "source").len()
+    return (
+        counts.with_columns(pl.col("len").sum().over("peer").alias("_all"))
+        .filter((pl.col("len") >= 3) & (pl.col("len") >= ADDRESS_SHARE * pl.col("_all")))
+        .select("peer", pl.col("source").alias("_at"))
+    )
+
+
+def costed(cands: Candidates, spans: pl.DataFrame, at: pl.DataFrame | None = None) -> pl.DataFrame:
     """The candidate pairs with each span's current times and a cost; lower is better.
 
     ``spans`` are those the candidates were found in, in the same order, with their
-    times as corrected so far.
+    times as corrected so far. ``at`` (:func:`addresses`) says which source an upstream
+    address leads to: an attempt to another instance's address pays ``ADDRESS_DIFFERS``
+    (identical calls spread over instances: the i-th call is not the i-th an instance got).
     """
     if not spans.get_column("sid").equals(cands.rows):  # reordered since: find them again
         cands = candidates(spans, cands.mappings)
@@ -320,6 +342,15 @@ def costed(cands: Candidates, spans: pl.DataFrame) -> pl.DataFrame:
     gap_s = ((pl.col("start") - pl.col("start_c")).dt.total_microseconds().abs() / 1e6).clip(
         upper_bound=5.0
     )
+    cost = pl.col("_base") + gap_s * START_GAP
+    if at is not None and at.height:
+        p = p.with_columns(
+            spans.get_column("peer").gather(p.get_column("_rj")).alias("peer"),
+            spans.get_column("source").gather(p.get_column("_ri")).alias("_source"),
+        ).join(at, on="peer", how="left")
+        cost = cost + pl.when(pl.col("_at") != pl.col("_source")).then(ADDRESS_DIFFERS).otherwise(
+            0.0
+        )
     return p.select(
         "request_id",
         *_SIDE,
@@ -328,7 +359,7 @@ def costed(cands: Candidates, spans: pl.DataFrame) -> pl.DataFrame:
         *(f"{c}_c" for c in _SIDE),
         "start_c",
         "end_c",
-        (pl.col("_base") + gap_s * START_GAP).alias("cost"),
+        cost.alias("cost"),
         pl.lit(value=False).alias("guessed"),
     )
 

@@ -131,10 +131,13 @@ def parents(spans: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     # may have started first (a whole-second line may have started up to a second before
     # its placed start), then the longest.
     dur = (pl.col("end") - pl.col("start")).dt.total_microseconds()
-    earliest = pl.col("start") - us(pl.col("precision_s").fill_null(0.0))
-    free = spans.select("sid", "request_id", "source", "kind", "start", "end", "precision_s").join(
-        known.select("sid"), on="sid", how="anti"
-    )
+    # how far off a start can be: its timestamp's precision, or, once placed, the window
+    # it was placed in
+    off = pl.col("placed_s") if "placed_s" in spans.columns else pl.col("precision_s")
+    earliest = pl.col("start") - us(pl.col("_off").fill_null(0.0))
+    free = spans.select(
+        "sid", "request_id", "source", "kind", "start", "end", off.alias("_off")
+    ).join(known.select("sid"), on="sid", how="anti")
     inner = (
         spans.filter(pl.col("kind") == "SERVER")
         .select("source", pl.col("sid").is_in(called.get_column("sid").implode()).alias("_c"))

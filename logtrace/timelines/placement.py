@@ -1,10 +1,12 @@
-"""Whole-second nginx lines placed inside their second by the precise spans around them.
+"""Whole-second lines placed inside their second by the precise spans around them.
 
 nginx's ``$time_local`` (and ``$time_iso8601``) floor the time a line was written to the
-second, while ``$request_time`` and the upstream times stay exact to the millisecond. A
-line's true end ``E`` (on the reference clock) therefore lies in ``[T − o, T + 1 − o)``
-where ``T`` is the logged second and ``o`` the host's clock offset, and every matched span
-around it narrows that down:
+second, while ``$request_time`` and the upstream times stay exact to the millisecond;
+app loggers that print whole seconds (logrus, zerolog, structlog's console) still log
+durations to the millisecond. A line's true end ``E`` (on the reference clock) therefore
+lies in ``[T − o, T + 1 − o)`` where ``T`` is the logged second and ``o`` the host's clock
+offset, and every matched span around it narrows that down (an app's call is a line whose
+only "attempt" is itself):
 
 * **below**: an upstream attempt ``a`` of the line and the span ``s`` it reached. ``s``
   lies inside ``a``, and the attempts end back to back when the line is written, so
@@ -35,7 +37,8 @@ _NEARLY_ONE_S = 0.999999
 
 
 def _attempt_spans(coarse: pl.DataFrame) -> pl.DataFrame:
-    """Each attempt of a coarse line with its upstream time to the end of the line."""
+    """Each attempt of a coarse line with its upstream time to the end of the line (an
+    app's call: itself, the whole of its line)."""
     attempts = coarse.filter(pl.col("kind") == "CLIENT").with_columns(
         (pl.col("raw_end") - pl.col("raw_start")).alias("_urt")
     )
@@ -50,9 +53,17 @@ def _attempt_spans(coarse: pl.DataFrame) -> pl.DataFrame:
 
 
 def _bounds(
-    pairs: pl.DataFrame, attempts: pl.DataFrame, lines: pl.DataFrame, known: pl.DataFrame
+    pairs: pl.DataFrame,
+    attempts: pl.DataFrame,
+    lines: pl.DataFrame,
+    known: pl.DataFrame,
+    calls: pl.DataFrame,
 ) -> pl.DataFrame:
-    """``line_sid``, ``lo``, ``hi``: where each line's end can be, from known neighbours."""
+    """``line_sid``, ``lo``, ``hi``: where each line's end can be, from known neighbours.
+
+    ``calls`` are the app's CLIENT spans with their request and source: an app's served
+    request holds the calls it made (same process, same clock).
+    """
     # A callee that outlived its caller (the caller gave up: a timeout) bounds nothing but
     # where the attempt started; a line that outlived the call reaching it, likewise.
     hi_below = pl.col("start") + pl.col("_to_end")
@@ -73,7 +84,18 @@ def _bounds(
         .join(known.rename({"sid": "_n"}), on="_n", how="inner")
         .select("line_sid", lo_above.alias("lo"), pl.max_horizontal("end", lo_above).alias("hi"))
     )
-    both = pl.concat([below, above])
+    served = lines.filter(pl.col("_app_server")).select("line_sid", "request_id", "source", "_dur")
+    own = (
+        calls.join(known, on="sid", how="inner")
+        .join(served, on=["request_id", "source"], how="inner")
+        .filter(pl.col("sid") != pl.col("line_sid"))
+        .select(
+            "line_sid",
+            pl.col("end").alias("lo"),
+            pl.max_horizontal("end", pl.col("start") + pl.col("_dur")).alias("hi"),
+        )
+    )
+    both = pl.concat([below, above, own])
     mid = pl.col("lo") + (pl.col("hi") - pl.col("lo")) / 2
     per_line = both.group_by("line_sid").agg(
         pl.col("lo").max().alias("lo"),
@@ -97,18 +119,24 @@ def _bounds(
 
 
 def place(spans: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, HostOffset]]:
-    """``spans`` with whole-second nginx lines (and their attempts) moved inside their
+    """``spans`` with whole-second lines (and nginx's upstream attempts) moved inside their
     second, and the window offsets of their hosts. ``pairs`` are the matched pairs
     (``sid`` called by ``sid_c``); times are taken from ``spans`` as corrected so far."""
-    is_coarse = (pl.col("precision_s") >= COARSE_S) & (pl.col("origin") == "nginx")
+    is_coarse = pl.col("precision_s") >= COARSE_S
     coarse = spans.filter(is_coarse)
     if coarse.is_empty():
         return spans.with_columns(pl.col("precision_s").alias("placed_s")), {}
-    lines = coarse.filter(pl.col("kind") == "SERVER").select(
+    lines = coarse.filter(pl.col("line_sid") == pl.col("sid")).select(
         pl.col("sid").alias("line_sid"),
         "host",
+        "request_id",
+        "source",
+        ((pl.col("origin") == "app") & (pl.col("kind") == "SERVER")).alias("_app_server"),
         pl.col("raw_end").alias("logged_end"),
         (pl.col("raw_end") - pl.col("raw_start")).alias("_dur"),
+    )
+    calls = spans.filter((pl.col("origin") == "app") & (pl.col("kind") == "CLIENT")).select(
+        "sid", "request_id", "source"
     )
     attempts = _attempt_spans(coarse)
     known = spans.filter(~is_coarse).select("sid", "start", "end")
@@ -116,7 +144,9 @@ def place(spans: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, dict[
         schema={"line_sid": pl.UInt64, "true_end": pl.Datetime("us", "UTC"), "within_s": pl.Float64}
     )
     for _ in range(MAX_PASSES):
-        found = _bounds(pairs, attempts, lines, known).join(anchors, on="line_sid", how="anti")
+        found = _bounds(pairs, attempts, lines, known, calls).join(
+            anchors, on="line_sid", how="anti"
+        )
         if found.is_empty():
             break
         anchors = pl.concat([anchors, found.cast(anchors.schema)])
