@@ -9,7 +9,7 @@ import polars as pl
 
 from logtrace.schema import LINES_APP, RAW_SPANS, TIME, conformity
 from logtrace.timelines import units
-from logtrace.timelines.spans import app_spans
+from logtrace.timelines.spans import app_spans, source_keys, span_id
 
 T0 = datetime(2026, 12, 3, 12, 30, 24, tzinfo=UTC)
 
@@ -116,3 +116,14 @@ def test_durations_a_thousand_times_longer_than_the_calls_that_waited_are_rescal
         pl.col("sid", "line_sid").cast(pl.UInt64), pl.col("raw_start", "raw_end").cast(TIME)
     )
     assert units.rescale(plain)[1] == {}
+
+
+def test_span_ids_are_the_same_on_every_machine_and_polars_version() -> None:
+    """The id of a span is its source's blake2b key, its line and its attempt: nothing of
+    polars' own hashing, which is stable only within one version."""
+    frame = pl.DataFrame({"source": ["logs/edge-1.access.log"], "line_no": [7], "attempt": [2]})
+    sid = frame.select(span_id(frame, pl.col("line_no"), pl.col("attempt"))).item()
+    assert sid == 1333296 << 40 | 7 << 8 | 2
+    assert source_keys(["a.log"])["a.log"] == source_keys(["a.log", "b.log"])["a.log"]
+    keys = source_keys([f"host-{i}.log" for i in range(5000)])
+    assert len(set(keys.values())) == 5000  # labels that share a key get salted apart

@@ -15,19 +15,43 @@ where people or other tools see them.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
+
 import polars as pl
 
 from logtrace.routes import with_routes
 from logtrace.schema import RAW_SPANS
 
-_SEED = 0x6C6F677472616365  # "logtrace"
-
 SPAN_COLUMNS = list(RAW_SPANS)
 
 
-def span_id(*parts: pl.Expr) -> pl.Expr:
-    """A stable 64-bit span id from the columns that identify a span's origin."""
-    return pl.struct(*parts).hash(seed=_SEED).alias("sid")
+def source_keys(sources: Iterable[str]) -> dict[str, int]:
+    """A 24-bit key per source label, from a cryptographic hash of the label (the same on
+    every machine and version); two labels that share one get salted keys, in order."""
+    keys: dict[str, int] = {}
+    taken: set[int] = set()
+    for label in sorted(set(sources)):
+        salt = 0
+        while True:
+            digest = hashlib.blake2b(f"{label}#{salt}".encode(), digest_size=3).digest()
+            key = int.from_bytes(digest, "big")
+            if key not in taken:
+                break
+            salt += 1
+        keys[label] = key
+        taken.add(key)
+    return keys
+
+
+def span_id(frame: pl.DataFrame, line_no: pl.Expr, attempt: pl.Expr) -> pl.Expr:
+    """A span's 64-bit id: its source's key, its line number and its upstream attempt
+    (24 + 32 + 8 bits). The same input gives the same ids on any machine and polars
+    version (a hash of polars' own is stable only within one version)."""
+    keys = source_keys(frame.get_column("source").unique().drop_nulls().to_list())
+    key = pl.col("source").replace_strict(keys, default=0, return_dtype=pl.UInt64)
+    line = line_no.cast(pl.UInt64) & 0xFFFFFFFF
+    return (key * (1 << 40) + line * (1 << 8) + (attempt.cast(pl.UInt64) & 0xFF)).alias("sid")
 
 
 def _micros(seconds: pl.Expr) -> pl.Expr:
@@ -77,7 +101,7 @@ def nginx_spans(lines: pl.DataFrame) -> pl.DataFrame:
     base = (
         lines.select(
             "request_id",
-            span_id(pl.col("source"), pl.col("line_no"), pl.lit(0)),
+            span_id(lines, pl.col("line_no"), pl.lit(0)),
             pl.lit("SERVER").alias("kind"),
             pl.lit("nginx").alias("origin"),
             "source",
@@ -159,7 +183,7 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
     end = pl.col("time") - _micros(pl.col("_later"))
     return frame.select(
         "request_id",
-        span_id(pl.col("source"), pl.col("line_no"), pl.col("attempt").cast(pl.Int64)),
+        span_id(frame, pl.col("line_no"), pl.col("attempt")),
         pl.lit("CLIENT").alias("kind"),
         pl.lit("nginx").alias("origin"),
         "source",
@@ -182,7 +206,7 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
         (end - _micros(urt)).alias("raw_start"),
         end.alias("raw_end"),
         pl.col("time_precision_s").alias("precision_s"),
-        span_id(pl.col("source"), pl.col("line_no"), pl.lit(0)).alias("line_sid"),
+        span_id(frame, pl.col("line_no"), pl.lit(0)).alias("line_sid"),
     )
 
 
@@ -254,7 +278,7 @@ def app_spans(events: pl.DataFrame) -> pl.DataFrame:
     return (
         spans.select(
             "request_id",
-            span_id(pl.col("source"), pl.col("line_no"), pl.lit(0)),
+            span_id(spans, pl.col("line_no"), pl.lit(0)),
             pl.col("event").str.to_uppercase().alias("kind"),
             pl.lit("app").alias("origin"),
             "source",
