@@ -138,6 +138,9 @@ SPANS: dict[str, pl.DataType] = {
     **RAW_SPANS,
     "start": TIME,  # after clock correction and whole-second placement
     "end": TIME,
+    # how exactly start and end are known now: precision_s, or for a whole-second line
+    # placed by the spans around it, half the window it was placed in
+    "within_s": pl.Float64(),
     "skew_s": pl.Float64(),  # how far this span was moved (host offset or placement), s
     "parent_sid": pl.UInt64(),  # null for the root
     "parent_guessed": pl.Boolean(),  # parent chosen by time containment alone

@@ -153,10 +153,12 @@ def assemble(
     spans = break_cycles(depth(parents(spans, pairs)))
     ambiguous = matching.swappable(pairs, spans)
     spans = spans.with_columns(pl.col("sid").is_in(ambiguous.implode()).alias("parent_ambiguous"))
-    if "placed_s" in spans.columns:
-        spans = spans.drop("placed_s")
+    if "within_s" not in spans.columns:  # no skew correction: nothing was placed
+        spans = spans.with_columns(pl.col("precision_s").alias("within_s"))
     if flat is not None:
-        flat = flat.with_columns(pl.lit(value=False).alias("parent_ambiguous"))
+        flat = flat.with_columns(
+            pl.lit(value=False).alias("parent_ambiguous"), pl.col("precision_s").alias("within_s")
+        )
         spans = pl.concat([spans, flat.select(spans.columns)], how="vertical_relaxed")
     if spans.filter(pl.col("precision_s") >= COARSE_S).height:
         notes.append(

@@ -538,7 +538,7 @@ def swappable(pairs: pl.DataFrame, spans: pl.DataFrame) -> pl.Series:
     to the same path whose callees (of one source) would nest just as well the other way
     round, within the timestamps' precision (identical calls at the same second through
     a whole-second proxy). Their pairing follows the order of the calls: a guess."""
-    known = pl.col("placed_s") if "placed_s" in spans.columns else pl.col("precision_s")
+    known = pl.col("within_s") if "within_s" in spans.columns else pl.col("precision_s")
     info = spans.select("sid", "source", "path", "start", "end", known.alias("precision_s"))
     side = info.rename({c: f"{c}_c" for c in info.columns})
     chosen = pairs.select("request_id", "sid", "sid_c").join(info, on="sid").join(side, on="sid_c")

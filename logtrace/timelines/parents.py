@@ -133,7 +133,7 @@ def parents(spans: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     dur = (pl.col("end") - pl.col("start")).dt.total_microseconds()
     # how far off a start can be: its timestamp's precision, or, once placed, the window
     # it was placed in
-    off = pl.col("placed_s") if "placed_s" in spans.columns else pl.col("precision_s")
+    off = pl.col("within_s") if "within_s" in spans.columns else pl.col("precision_s")
     earliest = pl.col("start") - us(pl.col("_off").fill_null(0.0))
     free = spans.select(
         "sid", "request_id", "source", "kind", "start", "end", off.alias("_off")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from logtrace.schema import TIME
 from logtrace.timelines import skew
 from logtrace.timelines.matching import COARSE_S
 from logtrace.timelines.parents import us
@@ -125,7 +126,7 @@ def place(spans: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, dict[
     is_coarse = pl.col("precision_s") >= COARSE_S
     coarse = spans.filter(is_coarse)
     if coarse.is_empty():
-        return spans.with_columns(pl.col("precision_s").alias("placed_s")), {}
+        return spans.with_columns(pl.col("precision_s").alias("within_s")), {}
     lines = coarse.filter(pl.col("line_sid") == pl.col("sid")).select(
         pl.col("sid").alias("line_sid"),
         "host",
@@ -154,8 +155,66 @@ def place(spans: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, dict[
         placed = _placed(lines.join(found, on="line_sid", how="inner"), windows)
         known = pl.concat([known, _line_times(placed, coarse)])
     windows = skew.window_offsets(lines.join(anchors, on="line_sid", how="inner"))
+    anchors = _nested_in_loose(
+        pairs,
+        attempts=attempts,
+        lines=lines,
+        known=known,
+        calls=calls,
+        coarse=coarse,
+        anchors=anchors,
+        windows=windows,
+    )
     placed = _placed(lines.join(anchors, on="line_sid", how="left"), windows)
     return _shifted(spans, placed), windows
+
+
+def _nested_in_loose(
+    pairs: pl.DataFrame,
+    *,
+    attempts: pl.DataFrame,
+    lines: pl.DataFrame,
+    known: pl.DataFrame,
+    calls: pl.DataFrame,
+    coarse: pl.DataFrame,
+    anchors: pl.DataFrame,
+    windows: dict[str, HostOffset],
+) -> pl.DataFrame:
+    """``anchors`` plus the lines that no precise span reaches, laid inside each other:
+    the outermost of such a group sits in the middle of its second, the lines it called
+    inside it (an edge and an app both logging whole seconds, with nothing precise around:
+    where in the second is unknown, which ran longer after the other gave up is not)."""
+    loose = lines.join(anchors, on="line_sid", how="anti")
+    if loose.is_empty():
+        return anchors
+    # the line each call came from: an attempt's nginx line, an app call's own span
+    caller_line = pairs.select("sid", "sid_c").join(
+        coarse.select(pl.col("sid").alias("sid_c"), pl.col("line_sid").alias("_from")),
+        on="sid_c",
+        how="inner",
+    )
+    for _ in range(MAX_PASSES):
+        if loose.is_empty():
+            break
+        called = caller_line.join(loose.select(pl.col("line_sid").alias("_from")), on="_from")
+        top = loose.join(called.select(pl.col("sid").alias("line_sid")), on="line_sid", how="anti")
+        if top.is_empty():
+            top = loose
+        unplaced = top.with_columns(
+            pl.lit(None, TIME).alias("true_end"), pl.lit(None, pl.Float64).alias("within_s")
+        )
+        middle = _placed(unplaced, windows)
+        known = pl.concat([known, _line_times(middle, coarse)])
+        rest = loose.join(top.select("line_sid"), on="line_sid", how="anti")
+        found = _bounds(pairs, attempts, rest, known, calls).join(
+            rest.select("line_sid"), on="line_sid", how="semi"
+        )
+        loose = rest.join(found.select("line_sid"), on="line_sid", how="anti")
+        anchors = pl.concat([anchors, found.with_columns(pl.lit(0.5).alias("within_s"))])
+        if found.height:
+            placed = _placed(rest.join(found, on="line_sid", how="inner"), windows)
+            known = pl.concat([known, _line_times(placed, coarse)])
+    return anchors
 
 
 def _placed(lines: pl.DataFrame, windows: dict[str, HostOffset]) -> pl.DataFrame:
@@ -209,6 +268,6 @@ def _shifted(spans: pl.DataFrame, placed: pl.DataFrame) -> pl.DataFrame:
     )
     # How exactly the times are known now (internal: the timelines drop it once used).
     out = out.with_columns(
-        pl.when(moved).then(pl.col("_within")).otherwise("precision_s").alias("placed_s")
+        pl.when(moved).then(pl.col("_within")).otherwise("precision_s").alias("within_s")
     )
     return out.drop("_shift", "offset_s", "_within")

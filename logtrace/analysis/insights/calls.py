@@ -58,14 +58,21 @@ def calls(spans: pl.DataFrame) -> pl.DataFrame:
             # order polars adds in, and a saving must come out the same every run
             (pl.col("end") - pl.col("start")).dt.total_microseconds().alias("duration_us"),
             "status",
+            pl.col("within_s") if "within_s" in spans.columns else pl.lit(0.0).alias("within_s"),
         )
     )
 
 
 def _with_overlap(c: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """``_overlap``: the call starts before an earlier call of the same ``keys`` ended."""
-    reached = max_before(c, keys, "start", "end").alias("_reached")
-    overlap = (pl.col("start") < pl.col("_reached") - OVERLAP_TOLERANCE).fill_null(value=False)
+    """``_overlap``: the call starts before an earlier call of the same ``keys`` ended, by
+    more than the two can be off: ``OVERLAP_TOLERANCE``, plus how exactly each is known
+    (``within_s``: a whole-second line placed by the spans around it is known to its
+    window)."""
+    within = pl.duration(microseconds=(pl.col("within_s").fill_null(0.0) * 1e6).cast(pl.Int64))
+    surely_ended = c.with_columns((pl.col("end") - within).alias("_surely_ended"))
+    reached = max_before(surely_ended, keys, "start", "_surely_ended").alias("_reached")
+    began = pl.col("start") + within + OVERLAP_TOLERANCE
+    overlap = (began < pl.col("_reached")).fill_null(value=False)
     return c.with_columns(reached).with_columns(overlap.alias("_overlap")).drop("_reached")
 
 
