@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from logtrace.schema import SPANS
-from logtrace.timelines import matching, paths, placement, skew
+from logtrace.timelines import ambiguous, leftovers, matching, paths, placement, skew
 from logtrace.timelines.matching import COARSE_S
 from logtrace.timelines.parents import TOL_US, break_cycles, depth, flat_spans, parents, us
 from logtrace.timelines.paths import PathMappings
@@ -149,10 +149,10 @@ def assemble(
         offsets = {**offsets, **windows}
         at = matching.addresses(pairs, spans)
         pairs = matching.assign(matching.costed(candidates, spans, at))
-    pairs = pl.concat([pairs, matching.leftovers(spans, pairs)])
+    pairs = pl.concat([pairs, leftovers.leftovers(spans, pairs)])
     spans = break_cycles(depth(parents(spans, pairs)))
-    ambiguous = matching.swappable(pairs, spans)
-    spans = spans.with_columns(pl.col("sid").is_in(ambiguous.implode()).alias("parent_ambiguous"))
+    undecided = ambiguous.swappable(pairs, spans)
+    spans = spans.with_columns(pl.col("sid").is_in(undecided.implode()).alias("parent_ambiguous"))
     if "within_s" not in spans.columns:  # no skew correction: nothing was placed
         spans = spans.with_columns(pl.col("precision_s").alias("within_s"))
     if flat is not None:

@@ -33,7 +33,7 @@ import polars as pl
 from logtrace.timelines import names
 from logtrace.timelines.paths import PathMappings, mapped_paths
 
-_SLACK_US = 2000
+SLACK_US = 2000
 MAX_ROUNDS = 8
 COARSE_S = 0.5  # timestamps this coarse (or worse) are placed, not trusted
 _SEED = 0x6D61746368696E67  # "matching"
@@ -203,7 +203,7 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
     # merely shares an id in its path outlasts the app's own request.
     duration = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds()
     gave_up = pl.col("status_c").is_null() | pl.col("status_c").is_in([408, 499, 504])
-    outlasts = duration > pl.col("_serving_us_c") + 2 * _SLACK_US
+    outlasts = duration > pl.col("_serving_us_c") + 2 * SLACK_US
     joined = joined.filter(~(outlasts.fill_null(value=False) & ~gave_up))
     if joined.is_empty():
         return Candidates(_empty_pairs(), spans.get_column("sid"), mappings)
@@ -241,7 +241,7 @@ def _serving(spans: pl.DataFrame) -> pl.DataFrame:
         pl.col("raw_end").alias("_e"),
         duration.alias("_serving_us"),
     )
-    tol = pl.duration(microseconds=_SLACK_US)
+    tol = pl.duration(microseconds=SLACK_US)
     around = (
         calls.join(served, on=["request_id", "source"], how="inner")
         .filter(
@@ -279,7 +279,7 @@ def _static_cost(joined: pl.DataFrame) -> pl.DataFrame:
     duration_c = (pl.col("raw_end_c") - pl.col("raw_start_c")).dt.total_microseconds()
     waited = ((duration_c - duration) / 1e6).clip(0.0, 1.0)
     wait_cost = (
-        pl.when(duration_c + _SLACK_US < duration).then(TOO_SHORT).otherwise(waited * WAITED_MORE)
+        pl.when(duration_c + SLACK_US < duration).then(TOO_SHORT).otherwise(waited * WAITED_MORE)
     )
     name_cost = (
         pl.when(pl.col("_fits") | pl.col("_via_fits"))
@@ -382,180 +382,3 @@ def assign(pairs: pl.DataFrame) -> pl.DataFrame:
     if not chosen:
         return pairs.clear()
     return pairs.gather(pl.concat(chosen))
-
-
-FALLBACK = 3.0
-_MAX_LEFT = 64  # spans left over in one request beyond which it gets no second look
-
-
-def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
-    """Pairs for the spans the paths could not pair: a proxy that rewrote the whole path,
-    a call logged without one. A callee and a caller of the same request that both have
-    no partner pair when the callee lies inside the call (within both timestamps'
-    precision), the methods agree, and something else ties them: the call names the
-    callee, one of them has no path, their paths end alike, or the two sources are a hop
-    other requests take. Costed like :func:`costed` (plus ``FALLBACK``), then assigned.
-    """
-    free = spans.filter(
-        pl.col("kind").is_in(["SERVER", "CLIENT"]) & pl.col("request_id").is_not_null()
-    ).join(
-        pl.concat([assigned.select("sid"), assigned.select(pl.col("sid_c").alias("sid"))]),
-        on="sid",
-        how="anti",
-    )
-    crowded = free.group_by("request_id").len().filter(pl.col("len") > _MAX_LEFT)
-    free = free.join(crowded, on="request_id", how="anti")
-    cols = ["request_id", "sid", "source", "host", "service", "origin", "method", "status"]
-    cols += ["path", "peer", "start", "end", "raw_start", "raw_end", "precision_s"]
-    # Only a source whose spans are mostly called by another gets a caller this way: the
-    # requests entering at an edge are nobody's calls, whatever their paths and times.
-    called = called_sources(spans, assigned)
-    callees = free.filter(
-        (pl.col("kind") == "SERVER") & pl.col("source").is_in(called.implode())
-    ).select(cols)
-    callers = free.filter(pl.col("kind") == "CLIENT").select(cols)
-    if callees.is_empty() or callers.is_empty():
-        return assigned.clear()
-    pairs = callees.join(callers, on="request_id", suffix="_c").filter(
-        (pl.col("source") != pl.col("source_c"))
-        & (
-            pl.col("method").is_null()
-            | pl.col("method_c").is_null()
-            | (pl.col("method") == pl.col("method_c"))
-        )
-    )
-    slack = pl.duration(
-        microseconds=((pl.col("precision_s") + pl.col("precision_s_c")) * 1e6).cast(pl.Int64)
-        + _SLACK_US
-    )
-    # A caller that gave up (a timeout, a client gone) may end before its callee.
-    gave_up = pl.col("status_c").is_null() | pl.col("status_c").is_in([408, 499, 504])
-    inside = (pl.col("start") >= pl.col("start_c") - slack) & (
-        (pl.col("end") <= pl.col("end_c") + slack) | gave_up
-    )
-    pairs = pairs.filter(inside)
-    if pairs.is_empty():
-        return assigned.clear()
-    fitting = names.fit_table(
-        pairs.with_columns(pl.lit(None, pl.String).alias("via")), "peer_c", "service", "host", "via"
-    )
-    pairs = pairs.with_columns(pl.lit(None, pl.String).alias("via")).join(
-        fitting, on=["peer_c", "service", "host", "via"], how="left", nulls_equal=True
-    )
-    links = _links(spans, assigned)
-    pairs = pairs.join(links, on=["source", "source_c"], how="left").with_columns(
-        pl.col("_link").fill_null(False), _tails_alike().alias("_alike")
-    )
-    tied = (
-        pl.col("_fits").fill_null(False)
-        | pl.col("path").is_null()
-        | pl.col("path_c").is_null()
-        | pl.col("_alike")
-        | pl.col("_link")
-    )
-    blocked = (~pl.col("_fits")).fill_null(False) & (pl.col("origin") == "app")
-    pairs = pairs.filter(tied & ~blocked)
-    if pairs.is_empty():
-        return assigned.clear()
-    status_gap = (
-        pl.when(pl.col("status").is_null() | pl.col("status_c").is_null())
-        .then(0.0)
-        .when(pl.col("status") == pl.col("status_c"))
-        .then(0.0)
-        .otherwise(STATUS_DIFFERS)
-    )
-    duration = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds()
-    duration_c = (pl.col("raw_end_c") - pl.col("raw_start_c")).dt.total_microseconds()
-    waited = ((duration_c - duration) / 1e6).clip(0.0, 1.0) * WAITED_MORE
-    gap_s = ((pl.col("start") - pl.col("start_c")).dt.total_microseconds().abs() / 1e6).clip(
-        upper_bound=5.0
-    )
-    cost = (
-        FALLBACK
-        + status_gap
-        + waited
-        + pl.when(pl.col("_fits").fill_null(False)).then(NAME_FITS).otherwise(0.0)
-        + pl.when(pl.col("_alike")).then(0.0).otherwise(0.5)
-        + gap_s * START_GAP
-    )
-    costed_pairs = pairs.select(
-        "request_id",
-        "sid",
-        "host",
-        pl.col("precision_s").alias("precision"),
-        "start",
-        "end",
-        "sid_c",
-        "host_c",
-        pl.col("precision_s_c").alias("precision_c"),
-        "start_c",
-        "end_c",
-        cost.alias("cost"),
-        # Tied by time and a weak hint, not by the path: a guess unless the call named it.
-        (~pl.col("_fits").fill_null(False)).alias("guessed"),
-    )
-    return assign(costed_pairs.cast(assigned.schema))
-
-
-def _tails_alike() -> pl.Expr:
-    """The last named segments of the two paths are equal (``/v2/user/profile`` and
-    ``/users/profile``); ids are no names (a request's paths often share an id)."""
-    name = r"([A-Za-z_][\w.-]*[A-Za-z][\w.-]*)/?(?:/[^/]*\d[^/]*/?)*$"
-    last = pl.col("path").str.extract(name)
-    last_c = pl.col("path_c").str.extract(name)
-    return (last == last_c).fill_null(False)
-
-
-def called_sources(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.Series:
-    """Sources most of whose SERVER spans the assigned pairs give a caller."""
-    callees = assigned.select("sid").with_columns(pl.lit(value=True).alias("_c"))
-    return (
-        spans.filter(pl.col("kind") == "SERVER")
-        .select("sid", "source")
-        .join(callees, on="sid", how="left")
-        .group_by("source")
-        .agg(pl.col("_c").fill_null(False).mean().alias("_share"))
-        .filter(pl.col("_share") > 0.5)
-        .get_column("source")
-    )
-
-
-def _links(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
-    """(callee source, caller source) pairs that the assigned pairs show to be hops."""
-    source = spans.select("sid", "source")
-    return (
-        assigned.select("sid", "sid_c")
-        .join(source, on="sid")
-        .join(source.rename({"sid": "sid_c", "source": "source_c"}), on="sid_c")
-        .select("source", "source_c")
-        .unique()
-        .with_columns(pl.lit(value=True).alias("_link"))
-    )
-
-
-def swappable(pairs: pl.DataFrame, spans: pl.DataFrame) -> pl.Series:
-    """The callees whose caller the logs cannot decide: two calls of one source and request
-    to the same path whose callees (of one source) would nest just as well the other way
-    round, within the timestamps' precision (identical calls at the same second through
-    a whole-second proxy). Their pairing follows the order of the calls: a guess."""
-    known = pl.col("within_s") if "within_s" in spans.columns else pl.col("precision_s")
-    info = spans.select("sid", "source", "path", "start", "end", known.alias("precision_s"))
-    side = info.rename({c: f"{c}_c" for c in info.columns})
-    chosen = pairs.select("request_id", "sid", "sid_c").join(info, on="sid").join(side, on="sid_c")
-    keys = ["request_id", "source", "source_c", "path_c"]
-    both = chosen.join(chosen, on=keys, suffix="_o").filter(pl.col("sid") != pl.col("sid_o"))
-    if both.is_empty():
-        return pl.Series("sid", [], dtype=pl.UInt64)
-    slack = pl.duration(
-        microseconds=((pl.col("precision_s") + pl.col("precision_s_c_o")) * 1e6).cast(pl.Int64)
-    )
-    slack_o = pl.duration(
-        microseconds=((pl.col("precision_s_o") + pl.col("precision_s_c")) * 1e6).cast(pl.Int64)
-    )
-    crossed = (
-        (pl.col("start") >= pl.col("start_c_o") - slack)
-        & (pl.col("end") <= pl.col("end_c_o") + slack)
-        & (pl.col("start_o") >= pl.col("start_c") - slack_o)
-        & (pl.col("end_o") <= pl.col("end_c") + slack_o)
-    )
-    return both.filter(crossed).get_column("sid").unique().sort()
