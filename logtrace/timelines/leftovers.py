@@ -6,8 +6,8 @@ import polars as pl
 
 from logtrace.timelines import names
 from logtrace.timelines.matching import (
-    SLACK_US,
     NAME_FITS,
+    SLACK_US,
     START_GAP,
     STATUS_DIFFERS,
     WAITED_MORE,
