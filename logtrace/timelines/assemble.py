@@ -1,15 +1,22 @@
-"""Spans → traces: clock offsets, whole-second placement, then parents and depth.
+"""Spans → traces: who called whom, clock offsets, whole-second placement, parents, depth.
 
-Which span called which is decided in two places: ``matching.py`` pairs each SERVER span
-with the CLIENT span that called it, and ``parents.py`` holds every rule for parents
-(with ``parent_guessed`` where time containment alone decided).
+In order:
 
-Clocks: one offset per host from every matched pair (skew.py). A host with a significant
-offset keeps its logged times in a request where all its spans already nest with their
-callers and callees on other hosts; where one sticks out, or nothing can be checked, the
-offset is applied. Lines with whole-second
-timestamps are placed inside their second by the precise spans nested under them.
-``raw_start``/``raw_end`` always keep the logged times.
+1. ``paths.py`` learns how each hop rewrites paths (and reads nginx.conf's rewrites);
+   ``matching.py`` pairs each SERVER span with the CLIENT span that called it;
+2. ``skew.py``: one offset per host from every matched pair (through whole-second
+   proxies too). A host with a significant offset keeps its logged times in a request
+   where all its spans already nest with their callers and callees on other hosts;
+   where one sticks out, or nothing can be checked, the offset is applied;
+3. ``placement.py``: whole-second lines are placed inside their second by the spans
+   around them;
+4. the pairs are costed again on the corrected times (and the upstream addresses learnt),
+   ``leftovers.py`` has a second look at what the paths could not pair, ``parents.py``
+   holds every rule for parents (``parent_guessed`` where time alone decided) and
+   ``ambiguous.py`` marks the pairs the logs cannot decide (``parent_ambiguous``).
+
+``raw_start``/``raw_end`` always keep the logged times; ``within_s`` says how exactly
+``start``/``end`` are known.
 """
 
 from __future__ import annotations
@@ -162,8 +169,8 @@ def assemble(
         spans = pl.concat([spans, flat.select(spans.columns)], how="vertical_relaxed")
     if spans.filter(pl.col("precision_s") >= COARSE_S).height:
         notes.append(
-            "some nginx lines have whole-second timestamps ($time_local): they were placed "
-            "inside their second using the precise spans under them"
+            "some lines have whole-second timestamps ($time_local, or an app logging whole "
+            "seconds): they were placed inside their second using the precise spans around them"
         )
     return Timelines(
         spans=spans.select(list(SPANS)).cast(pl.Schema(SPANS)),
