@@ -25,6 +25,9 @@ def _offset(row: dict[str, object]) -> str:
         return "reference"
     sign = "+" if offset >= 0 else "−"
     text = f"{sign}{fmt.duration(abs(offset))}"
+    quarters = abs(offset) / 900
+    if abs(offset) >= 900 and abs(quarters - round(quarters)) * 900 <= 2:
+        text += " (a time zone? see --timezone)"
     if isinstance(spread, float) and spread:
         text += f" ±{fmt.duration(spread / 2)}"
     return text + (" (1 s window)" if method == "window" else "")
