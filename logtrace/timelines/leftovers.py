@@ -22,7 +22,7 @@ def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
     """Pairs for the spans the paths could not pair: a proxy that rewrote the whole path,
     a call logged without one. A callee and a caller of the same request that both have
     no partner pair when the callee lies inside the call (within both timestamps'
-    precision), the methods agree, and something else ties them: the call names the
+    precision; for the very path the call named, began inside it), the methods agree, and something else ties them: the call names the
     callee, one of them has no path, their paths end alike, or the two sources are a hop
     other requests take. Costed like :func:`costed` (plus ``FALLBACK``), then assigned.
     """
@@ -60,9 +60,13 @@ def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
     )
     # A caller that gave up (a timeout, a client gone) may end before its callee.
     gave_up = pl.col("status_c").is_null() | pl.col("status_c").is_in([408, 499, 504])
-    inside = (pl.col("start") >= pl.col("start_c") - slack) & (
-        (pl.col("end") <= pl.col("end_c") + slack) | gave_up
+    # A callee that began inside a call for its very path may log its end late (work after
+    # the response, a descheduled logger): the start and the path tie it all the same.
+    began = (pl.col("start") >= pl.col("start_c") - slack) & (
+        pl.col("start") <= pl.col("end_c") + slack
     )
+    same_path = (pl.col("path") == pl.col("path_c")).fill_null(value=False)
+    inside = began & ((pl.col("end") <= pl.col("end_c") + slack) | gave_up | same_path)
     pairs = pairs.filter(inside)
     if pairs.is_empty():
         return assigned.clear()
@@ -122,7 +126,7 @@ def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
         "end_c",
         cost.alias("cost"),
         # Tied by time and a weak hint, not by the path: a guess unless the call named it.
-        (~pl.col("_fits").fill_null(False)).alias("guessed"),
+        (~pl.col("_fits").fill_null(False) & ~same_path).alias("guessed"),
     )
     return assign(costed_pairs.cast(assigned.schema))
 
