@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from logtrace.cli import app
 from logtrace.errors import ExitStatus
+from logtrace.render.console import Environment, use_environment
 from tests.conftest import CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,7 +224,8 @@ def test_analyze_counts_the_served_requests_calls_and_unclassified_lines_of_app_
         "log": 1,
     }
     assert source["lines_total"] == source["lines_parsed"] + source["lines_rejected"]
-    shown = runner.invoke(app, ["analyze", str(log)], env={"COLUMNS": "200"})
+    with use_environment(Environment(columns=200)):
+        shown = runner.invoke(app, ["analyze", str(log)])
     header, _, row = shown.stdout.splitlines()[2:5]
     assert header.split()[-3:] == ["served", "calls", "unclassified"]
     assert row.split()[-3:] == ["3", "3", "0"]
