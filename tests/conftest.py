@@ -87,8 +87,11 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
+Golden = Callable[[str, str], None]
+
+
 @pytest.fixture
-def golden(update_golden: bool):  # type: ignore[no-untyped-def]
+def golden(update_golden: bool) -> Golden:
     """``golden(name, text)``: compare text with tests/golden/<name>, or rewrite it."""
 
     def check(name: str, text: str) -> None:

@@ -36,10 +36,13 @@ RID = "ab" * 16
 
 
 def run_cli(
-    *args: str, cwd: Path, stdin: bytes | None = None, **kwargs: object
+    *args: str,
+    cwd: Path,
+    stdin: bytes | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
-    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(
         [sys.executable, "-m", "logtrace", *args],
         input=stdin,
         capture_output=True,
@@ -47,7 +50,7 @@ def run_cli(
         check=False,
         cwd=cwd,
         env=env,
-        **kwargs,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -521,12 +524,10 @@ def test_unreadable_file_among_the_inputs_is_a_clear_error(tmp_path: Path) -> No
     locked = tmp_path / "locked.log"
     write(locked, GOOD_LOG)
     locked.chmod(0)
-    kwargs: dict[str, object] = {}
-    if os.geteuid() == 0:
-        # chmod 000 does not stop root; a root without CAP_DAC_OVERRIDE is stopped.
-        kwargs["preexec_fn"] = _drop_root_powers
+    # chmod 000 does not stop root; a root without CAP_DAC_OVERRIDE is stopped.
+    drop = _drop_root_powers if os.geteuid() == 0 else None
     try:
-        done = run_cli("analyze", "good.log", "locked.log", cwd=tmp_path, **kwargs)
+        done = run_cli("analyze", "good.log", "locked.log", cwd=tmp_path, preexec_fn=drop)
     except subprocess.SubprocessError as exc:  # no CAP_SETPCAP (a locked-down container)
         pytest.skip(f"cannot drop root's file capabilities here: {exc}")
     _, err = text(done)
@@ -547,11 +548,9 @@ def test_unreadable_file_found_in_a_directory_is_skipped_with_a_warning(
     locked = logs / "locked.log"
     write(locked, GOOD_LOG)
     locked.chmod(0)
-    kwargs: dict[str, object] = {}
-    if os.geteuid() == 0:
-        kwargs["preexec_fn"] = _drop_root_powers
+    drop = _drop_root_powers if os.geteuid() == 0 else None
     try:
-        done = run_cli("analyze", "logs", "--json", cwd=tmp_path, **kwargs)
+        done = run_cli("analyze", "logs", "--json", cwd=tmp_path, preexec_fn=drop)
     except subprocess.SubprocessError as exc:
         pytest.skip(f"cannot drop root's file capabilities here: {exc}")
     out, err = text(done)

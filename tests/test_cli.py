@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from logtrace.cli import app
 from logtrace.errors import ExitStatus
 from logtrace.render.console import Environment, use_environment
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, Golden
 
 ROOT = Path(__file__).resolve().parent.parent
 EDGE = ROOT / "sample_logs" / "edge-1.access.log"
@@ -166,7 +166,9 @@ RETRY = "51263bcd2f682f73df765ba1c484683b"  # GET /api/flaky/...: dead upstream 
 
 
 @pytest.mark.parametrize(("name", "request_id"), [("n_plus_one", N_PLUS_ONE), ("retry", RETRY)])
-def test_trace_renders_gantt_and_flow_of_a_real_request(golden, name: str, request_id: str) -> None:  # type: ignore[no-untyped-def]
+def test_trace_renders_gantt_and_flow_of_a_real_request(
+    golden: Golden, name: str, request_id: str
+) -> None:
     result = runner.invoke(app, ["trace", request_id, str(SAMPLE), *CONF])
     assert result.exit_code == 0, result.output
     golden(f"cli_trace_{name}.txt", result.output)

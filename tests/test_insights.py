@@ -25,7 +25,7 @@ from logtrace.render.console import record_console
 from logtrace.render.insights import render_insights
 from logtrace.sources import resolve_sources
 from logtrace.timelines.load import Loaded, TimelineOptions, load
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Golden
 
 # detector -> the planted scenario tags it must find
 PLANTED = {
@@ -95,7 +95,7 @@ def test_saving_estimates_match_the_record(topology, pattern: str) -> None:  # t
     assert compared >= 10
 
 
-def test_sample_logs_insights_golden_at_80_columns(golden, sample_loaded: Loaded) -> None:  # type: ignore[no-untyped-def]
+def test_sample_logs_insights_golden_at_80_columns(golden: Golden, sample_loaded: Loaded) -> None:
     insights = find_insights(sample_loaded.timelines.spans)
     console = record_console(width=80)
     args = TraceArgs(("sample_logs/",), ("--nginx-conf", "sample_logs/nginx/mesh-1.conf"))

@@ -9,7 +9,7 @@ import pytest
 
 from logtrace.render import progress
 from logtrace.render.console import Environment, use_environment
-from logtrace.sources import resolve_sources
+from logtrace.sources import Source, resolve_sources
 
 
 class _Terminal(io.StringIO):
@@ -17,7 +17,7 @@ class _Terminal(io.StringIO):
         return True
 
 
-def _sources(tmp_path: Path) -> list:
+def _sources(tmp_path: Path) -> list[Source]:
     log = tmp_path / "a.log"
     log.write_bytes(b"x" * 1000)
     return resolve_sources([str(log)], ())
