@@ -74,12 +74,15 @@ def sample_loaded() -> Loaded:
 def sample_analysis() -> Analysis:
     """``logtrace analyze sample_logs/ --nginx-conf sample_logs/nginx/mesh-1.conf``'s
     result, made once per session."""
+    from contextlib import chdir
+
     from logtrace.analysis.analyze import AnalyzeOptions, analyze
     from logtrace.resolve import FormatOptions
     from logtrace.sources import resolve_sources
 
-    formats = FormatOptions(nginx_confs=(str(SAMPLE_CONF),))
-    return analyze(resolve_sources([str(SAMPLE)]), AnalyzeOptions(formats=formats))
+    formats = FormatOptions(nginx_confs=("sample_logs/nginx/mesh-1.conf",))
+    with chdir(ROOT):  # paths as the README gives them, the same on every machine
+        return analyze(resolve_sources(["sample_logs/"]), AnalyzeOptions(formats=formats))
 
 
 @pytest.fixture

@@ -113,6 +113,16 @@ def test_sample_logs_insights_golden_at_80_columns(golden: Golden, sample_loaded
     golden("insights_sample_w80.txt", text)
 
 
+def test_a_pipe_gets_the_routes_and_details_whole(sample_loaded: Loaded) -> None:
+    insights = find_insights(sample_loaded.timelines.spans)
+    console = record_console(width=80, fit=False)
+    render_insights(console, insights)
+    text = console.export_text()
+    assert "…" not in text.replace("… and ", "")
+    for route in insights.summary.get_column("route"):
+        assert f" {route} " in text
+
+
 def test_thresholds_are_adjustable(sample_loaded: Loaded) -> None:
     strict = find_insights(sample_loaded.timelines.spans, InsightOptions(min_calls=100))
     assert strict.findings.filter(pl.col("pattern") == "n_plus_one").is_empty()

@@ -5,6 +5,9 @@ output is a terminal), as httpie's ``Environment`` does: made from ``os.environ`
 edge, or injected by a caller or a test (:func:`use_environment`), so that no output
 depends on the environment it happens to run in.
 
+A terminal gets tables fitted to its width (:mod:`logtrace.render.fit`); a pipe or a file
+gets them whole, however wide, for the reader to search or cut as it likes.
+
 Everything logs contain is data written by strangers: it must never act as rich markup or
 as terminal control sequences (ANSI colours, OSC 8 links, ``\\r`` overwrites, bidi
 overrides). :func:`safe` makes any such text inert and visible before rich sees it.
@@ -22,9 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 # C0 and C1 controls, DEL, and Unicode bidi/format characters that can reorder or hide text.
@@ -147,14 +148,3 @@ def record_console(width: int = 100, *, fit: bool = True) -> ReportConsole:
         markup=False,
         file=io.StringIO(),
     )
-
-
-def report_table(title: str, *columns: tuple[str, str], no_wrap: bool = False) -> Table:
-    """A titled report table with ``(name, justify)`` columns, as every report section
-    draws them."""
-    table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, title_style="bold"
-    )
-    for name, justify in columns:
-        table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
-    return table

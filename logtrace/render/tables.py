@@ -7,7 +7,6 @@ from collections.abc import Iterable
 import polars as pl
 from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from logtrace.analysis.analyze import Analysis
@@ -17,31 +16,37 @@ from logtrace.ingest import IngestReport
 from logtrace.parse import SourceStats
 from logtrace.render import format as fmt
 from logtrace.render.commands import TraceArgs
-from logtrace.render.console import report_table, safe, safe_str
+from logtrace.render.console import safe, safe_str
 from logtrace.render.cross_host import render_cross_host
+from logtrace.render.fit import Cell, Column, FitTable
 from logtrace.render.insights import render_insights
 
 MAX_ROUTES = 15
 
 
-def sources_table(ingest: IngestReport) -> Table:
+def sources_table(ingest: IngestReport) -> FitTable:
     """One row per source: what it is and how many of its lines were read; for an app log
     also the requests it served, the calls it made and the HTTP lines that could be
-    neither told apart (``-`` for an nginx log)."""
+    neither told apart (``-`` for an nginx log).
+
+    At a narrow width the path loses its middle, the format wraps, then the columns drop
+    in this order: service, served, calls, parsed, host.
+    """
     apps = any(s.kind == "app" for s in ingest.sources)
-    columns = [("served", "right"), ("calls", "right"), ("unclassified", "right")] if apps else []
-    table = report_table(
+    app_columns = [Column("served", drop=2), Column("calls", drop=3), Column("unclassified")]
+    table = FitTable(
         "Sources",
-        ("source", "left"),
-        ("host", "left"),
-        ("service", "left"),
-        ("format", "left"),
-        ("lines", "right"),
-        ("parsed", "right"),
-        ("rejected", "right"),
-        *columns,
+        [
+            Column("source", "flex", min_width=16),
+            Column("host", "id", drop=5),
+            Column("service", "id", drop=1),
+            Column("format", "text", min_width=16),
+            Column("lines"),
+            Column("parsed", drop=4),
+            Column("rejected"),
+            *(app_columns if apps else []),
+        ],
     )
-    table.columns[0].no_wrap = True  # a path cut short names no file: let "format" wrap
     for s in ingest.sources:
         rejected = Text(fmt.count(s.lines_rejected), style="red" if s.lines_rejected else "")
         form = s.format + (f" (detected, {s.detected})" if s.detected else "")
@@ -135,22 +140,30 @@ def summary(analysis: Analysis) -> RenderableType:
     return Group(*lines)
 
 
-def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> Table:
-    """Per-route percentiles, ordered by total time spent."""
+def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> FitTable:
+    """Per-route percentiles, ordered by total time spent.
+
+    At a narrow width the route loses its middle, then the columns drop in this order:
+    p95, p90, upstr p50, max, share, p99. requests, p50, 4xx and 5xx stay.
+    """
     has_latency = rep.latency is not None
     has_upstream = "upstream_p50_s" in rep.routes.columns
     shown = min(limit, rep.routes.height)
     order = "total time" if has_latency else "requests"
-    table = report_table(f"Routes (top {shown} of {rep.routes.height} by {order})")
-    table.add_column("route", min_width=20, max_width=48, overflow="ellipsis", no_wrap=True)
-    numeric = ["requests"]
+    columns = [Column("route", "flex", min_width=20), Column("requests")]
     if has_latency:
-        numeric += ["share", "p50", "p90", "p95", "p99", "max"]
+        columns += [
+            Column("share", drop=5),
+            Column("p50"),
+            Column("p90", drop=2),
+            Column("p95", drop=1),
+            Column("p99", drop=6),
+            Column("max", drop=4),
+        ]
     if has_upstream:
-        numeric.append("upstr p50")
-    numeric += ["4xx", "5xx"]
-    for name in numeric:
-        table.add_column(name, justify="right", no_wrap=True)
+        columns.append(Column("upstr p50", drop=3))
+    columns += [Column("4xx"), Column("5xx")]
+    table = FitTable(f"Routes (top {shown} of {rep.routes.height} by {order})", columns)
     total = (
         rep.breakdown.total_s
         if rep.breakdown
@@ -161,7 +174,7 @@ def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> Table:
         )
     )
     for row in rep.routes.head(limit).iter_rows(named=True):
-        cells: list[RenderableType] = [safe(row["route"]), fmt.count(row["count"])]
+        cells: list[Cell] = [safe(row["route"]), fmt.count(row["count"])]
         if has_latency:
             cells.append(fmt.share(row.get("total_s") or 0, total))
             cells += [
@@ -176,16 +189,27 @@ def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> Table:
     return table
 
 
-def slowest_table(slowest: pl.DataFrame) -> Table:
-    """The slowest requests, with where their time went; ids in full, to copy."""
-    table = report_table(f"Slowest requests (top {slowest.height})")
+def slowest_table(slowest: pl.DataFrame) -> FitTable:
+    """The slowest requests, with where their time went; ids in full, to copy.
+
+    At a narrow width the request loses its middle, then the columns drop in this order:
+    tries, nginx, upstream, time. The request id, status and total stay.
+    """
     times = slowest.get_column("time") if "time" in slowest.columns else None
     one_day = times is not None and times.dt.date().n_unique() == 1
-    table.add_column("time" if not one_day else "time (UTC)", no_wrap=True)
-    table.add_column("request id", no_wrap=True)
-    table.add_column("request", min_width=16, max_width=40, overflow="ellipsis", no_wrap=True)
-    for name in ("status", "total", "upstream", "nginx", "tries"):
-        table.add_column(name, justify="right", no_wrap=True)
+    table = FitTable(
+        f"Slowest requests (top {slowest.height})",
+        [
+            Column("time" if not one_day else "time (UTC)", "id", drop=4),
+            Column("request id", "id"),
+            Column("request", "flex", min_width=16),
+            Column("status"),
+            Column("total"),
+            Column("upstream", drop=3),
+            Column("nginx", drop=2),
+            Column("tries", drop=1),
+        ],
+    )
     for row in slowest.iter_rows(named=True):
         status = row.get("status")
         request = f"{row.get('method') or '-'} {row.get('route') or '-'}"
@@ -254,16 +278,17 @@ def render_analysis(
 ) -> None:
     """Print the whole analyze report (``trace_args``: the run's inputs and options, for
     the ``logtrace trace`` commands it prints)."""
-    console.print(sources_table(analysis.ingest))
+    # crop=False: a table that cannot fit (or a pipe's, printed whole) is never cut
+    console.print(sources_table(analysis.ingest), crop=False)
     console.print(summary(analysis))
     console.print()
     if analysis.latency.routes.height:
-        console.print(routes_table(analysis.latency))
+        console.print(routes_table(analysis.latency), crop=False)
     if analysis.latency.slowest.height:
-        console.print(slowest_table(analysis.latency.slowest))
+        console.print(slowest_table(analysis.latency.slowest), crop=False)
     if analysis.cross_host is not None:
         for renderable in render_cross_host(console, analysis.cross_host):
-            console.print(renderable)
+            console.print(renderable, crop=False)
         console.print()
         render_insights(console, analysis.cross_host.insights, limit=5, trace_args=trace_args)
     for renderable in rejected_samples(analysis.ingest, console.width):
