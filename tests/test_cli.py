@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
+from contextlib import chdir
 from pathlib import Path
 
 import pytest
@@ -231,3 +233,27 @@ def test_analyze_counts_the_served_requests_calls_and_unclassified_lines_of_app_
     header, _, row = shown.stdout.splitlines()[2:5]
     assert header.split()[-3:] == ["served", "calls", "unclassified"]
     assert row.split()[-3:] == ["3", "3", "0"]
+
+
+LONG_URLS = "tests/fixtures/long-urls/access.log"
+LONG_PATH = "/api/files/" + "x" * 9000
+LONG_ID = "5924fdd314180fbe60a79bb42f15e0f7"  # GET /api/files/xxx… (9,000 x)
+
+
+def test_trace_shortens_a_long_target_to_one_line(golden: Golden) -> None:
+    with chdir(ROOT):
+        result = runner.invoke(app, ["trace", LONG_ID, LONG_URLS])
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) < 30
+    assert max(len(line) for line in result.output.splitlines()) <= 120
+    assert LONG_PATH not in result.output
+    golden("cli_trace_long_url.txt", result.output)
+
+
+@pytest.mark.parametrize("flag", ["--lines", "--json"])
+def test_trace_lines_and_json_keep_a_long_target_whole(flag: str) -> None:
+    with chdir(ROOT):
+        result = runner.invoke(app, ["trace", LONG_ID, LONG_URLS, flag])
+    assert result.exit_code == 0, result.output
+    unwrapped = re.sub(r"\n[\s│]*", "", result.output)  # --lines wraps under a guide
+    assert LONG_PATH in unwrapped
