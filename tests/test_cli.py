@@ -257,3 +257,10 @@ def test_trace_lines_and_json_keep_a_long_target_whole(flag: str) -> None:
     assert result.exit_code == 0, result.output
     unwrapped = re.sub(r"\n[\s│]*", "", result.output)  # --lines wraps under a guide
     assert LONG_PATH in unwrapped
+
+
+def test_trace_of_a_whole_second_log_shows_no_false_milliseconds() -> None:
+    with chdir(ROOT):
+        result = runner.invoke(app, ["trace", LONG_ID, LONG_URLS])
+    header = result.output.splitlines()[0]
+    assert re.fullmatch(rf"Trace {LONG_ID}  started ≈2026-\d\d-\d\d \d\d:\d\d:\d\d UTC", header)

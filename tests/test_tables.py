@@ -144,3 +144,10 @@ def test_a_pipe_gets_every_table_whole(case: Analysis) -> None:
         assert source.path in text
     if case is not None and "long-urls" in case.ingest.sources[0].path:
         assert "/api/files/" + "x" * 9000 in text
+
+
+def test_times_of_a_whole_second_log_show_whole_seconds(long_urls: Analysis) -> None:
+    text = report(long_urls, 120)
+    (time_range,) = [line for line in text.splitlines() if line.startswith("Time range:")]
+    # the first request's start is its logged end minus $request_time: known to a second
+    assert re.fullmatch(r"Time range: ≈[\d-]+ [\d:]+ → [\d-]+ [\d:]+ UTC  \(≈\d+ s\)", time_range)

@@ -237,7 +237,10 @@ def _header(console: Console, trace: RequestTrace, rows: list[SpanRow]) -> None:
     title = Text("Trace ", "bold")
     title.append_text(safe(trace.request_id, "bold"))
     if rows:
-        title.append(f"  started {fmt.timestamp(trace_start(trace))} UTC")
+        # the precision of the span that starts the trace (a whole-second line: ≈ a second)
+        precision = max(r.precision_s for r in rows if r.start_s <= 0)
+        started = fmt.timestamp(trace_start(trace), precision_s=precision)
+        title.append(f"  started {started} UTC")
     print_wrapped(console, title)
     if not rows:
         console.print(Text("no spans", "dim"))
@@ -256,7 +259,7 @@ def _header(console: Console, trace: RequestTrace, rows: list[SpanRow]) -> None:
     target = middle(name, max(console.width - rest.cell_len, MIN_TARGET))
     print_wrapped(console, Text(target, "bold") + rest)
     if target != name:
-        console.print(Text(f"(a {len(name):,}-character target, shortened: {WHOLE})", "dim"))
+        console.print(Text(f"(shortened from {len(name):,} characters: {WHOLE})", "dim"))
     for note in trace.notes:
         print_wrapped(console, Text.assemble(("note: ", "yellow"), safe(note)))
     if trace.skew_s:

@@ -92,15 +92,22 @@ def summary(analysis: Analysis) -> RenderableType:
     """Time range, requests, error rate, overall percentiles and the time breakdown."""
     rep = analysis.latency
     lines: list[RenderableType] = []
+    # the coarsest log sets the precision: whole seconds if any log has only those
+    precision = max(
+        (f.time_precision_s or 0.0 for f in analysis.ingest.formats.values()), default=0
+    )
     span = ""
     if rep.time_min and rep.time_max:
-        span = f"  ({fmt.duration((rep.time_max - rep.time_min).total_seconds())})"
-    lines.append(
-        Text.assemble(
-            ("Time range: ", "bold"),
-            f"{fmt.timestamp(rep.time_min)} → {fmt.timestamp(rep.time_max)} UTC{span}",
-        )
-    )
+        seconds = (rep.time_max - rep.time_min).total_seconds()
+        coarse = precision >= 1 and seconds % 1
+        span = f"  ({fmt.duration(seconds)})"
+        if coarse:  # two times known to the second: their distance too
+            whole = round(seconds)
+            span = f"  (≈{whole} s)" if whole < 120 else f"  (≈{fmt.duration(whole)})"
+            span = span if whole else "  (within a second)"
+    first = fmt.timestamp(rep.time_min, precision_s=precision)
+    last = fmt.timestamp(rep.time_max, precision_s=precision)
+    lines.append(Text.assemble(("Time range: ", "bold"), f"{first} → {last} UTC{span}"))
     lines.append(
         Text.assemble(
             ("Requests: ", "bold"),
@@ -214,7 +221,9 @@ def slowest_table(slowest: pl.DataFrame) -> FitTable:
         status = row.get("status")
         request = f"{row.get('method') or '-'} {row.get('route') or '-'}"
         table.add_row(
-            fmt.timestamp(row.get("time"), date=not one_day),
+            fmt.timestamp(
+                row.get("time"), date=not one_day, precision_s=row.get("time_precision_s")
+            ),
             safe(row.get("request_id") or "-"),
             safe(request),
             Text(
