@@ -182,7 +182,7 @@ CASES = [
         {"blank.log": b"\n  \n\t\n\r\n"},
         ("analyze", "blank.log"),
         ExitStatus.NO_MATCH,
-        ("no known log format matches these 4 lines (line 1: blank line)",),
+        ("no known log format matches the 4 lines (line 1: blank line)",),
     ),
     Case(
         "directory-among-files",
@@ -241,28 +241,28 @@ CASES = [
         {"old.log.gz": noise(5000)},
         ("analyze", "old.log.gz"),
         ExitStatus.NO_MATCH,
-        ("no known log format matches these", "hint: give the format"),
+        ("no known log format matches the", "hint: give the format"),
     ),
     Case(
         "gzip-of-binary",
         {"old.log.gz": gzip.compress(noise(20000))},
         ("analyze", "old.log.gz"),
         ExitStatus.NO_MATCH,
-        ("no known log format matches these",),
+        ("no known log format matches the",),
     ),
     Case(
         "binary-file-with-nul-bytes",
         {"core.log": noise(50000) + b"\x00" * 100},
         ("analyze", "core.log"),
         ExitStatus.NO_MATCH,
-        ("no known log format matches these",),
+        ("no known log format matches the",),
     ),
     Case(
         "binary-on-stdin",
         {},
         ("analyze", "-"),
         ExitStatus.NO_MATCH,
-        ("no known log format matches these",),
+        ("no known log format matches the",),
         stdin=noise(30000),
     ),
     Case(
@@ -317,7 +317,7 @@ CASES = [
         {"cut.log": HALF_CUT},
         ("analyze", "cut.log", "--preset", "trace"),
         ExitStatus.NO_MATCH,
-        ("matched none of 20 lines; line 1 stops matching at column", "  ", "^", "hint: "),
+        ("matched none of the 20 lines; line 1 stops matching at column", "  ", "^", "hint: "),
     ),
     Case(
         "last-line-without-newline",
@@ -380,7 +380,7 @@ CASES = [
         ("analyze", "edge.log", "--preset", "combined"),
         ExitStatus.NO_MATCH,
         (
-            "the format 'combined' matched none of 200 lines; line 1 stops matching at column",
+            "the format 'combined' matched none of the 200 lines; line 1 stops matching at column",
             "expected end of line",
             "^",
             "hint: try --preset trace (matches 200 of the first 200 lines)",
@@ -454,7 +454,7 @@ CASES = [
         {"api-1.log": b'{"msg": "hello", "request_id": "x"}\n' * 5},
         ("analyze", "api-1.log"),
         ExitStatus.NO_MATCH,
-        ("none of these 5 lines could be read (line 1: no timestamp)",),
+        ("none of the 5 lines could be read (line 1: no timestamp)",),
     ),
 ]
 

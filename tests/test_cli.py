@@ -122,7 +122,7 @@ def test_stdin_is_read_with_a_dash_and_from_a_pipe() -> None:
         (
             ["analyze", str(EDGE), "--preset", "combined"],
             ExitStatus.NO_MATCH,
-            "matched none of 2500 lines",
+            "matched none of the 2,500 lines",
         ),
         (["analyze", str(EDGE), "--preset", "nope"], ExitStatus.BAD_FORMAT, "unknown preset"),
         (["analyze", str(EDGE), "--status", "6zz"], ExitStatus.USAGE, "--status"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from contextlib import chdir
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +152,15 @@ def test_times_of_a_whole_second_log_show_whole_seconds(long_urls: Analysis) -> 
     (time_range,) = [line for line in text.splitlines() if line.startswith("Time range:")]
     # the first request's start is its logged end minus $request_time: known to a second
     assert re.fullmatch(r"Time range: ≈[\d-]+ [\d:]+ → [\d-]+ [\d:]+ UTC  \(≈\d+ s\)", time_range)
+
+
+def test_counted_nouns_agree_with_their_counts(tmp_path: Path) -> None:
+    log = tmp_path / "one.log"
+    log.write_text(
+        '127.0.0.1 - - [26/Nov/2026:09:07:13 -0330] "GET /a HTTP/1.1" 200 3 "-" "curl/8" '
+        "0.010 0.001, 0.008 0123456789abcdef0123456789abcdef\n"
+    )
+    analysis = analyze(resolve_sources([str(log)]), AnalyzeOptions(FormatOptions(preset="trace")))
+    text = " ".join(report(analysis, 200).split())
+    assert "1 of 1 request went upstream" in text
+    assert "Retries: 1 request needed 1 extra upstream attempt, costing 1 ms" in text

@@ -8,6 +8,7 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from logtrace.analysis.analyze import CrossHost
+from logtrace.plural import plural
 from logtrace.render import format as fmt
 from logtrace.render.console import safe
 from logtrace.render.fit import Column, FitTable
@@ -141,7 +142,7 @@ def slow_paths_section(cross: CrossHost) -> Iterable[RenderableType]:
     if not cross.slow_paths:
         return
     table = FitTable(
-        f"Slow paths (critical paths of the {len(cross.slow_paths)} slowest requests)",
+        f"Slow paths (critical paths of the {plural(len(cross.slow_paths), 'slowest request')})",
         [
             Column("request id", "id"),
             Column("request", "flex", min_width=16),
@@ -175,9 +176,9 @@ def render_cross_host(console: object, cross: CrossHost) -> Iterable[RenderableT
     yield hosts_table(cross)
     if cross.corrected_requests:
         yield Text(
-            f"Clock offsets were applied in {cross.corrected_requests:,} of {cross.traces:,} "
-            "requests, where spans did not nest as logged (raw times are kept; "
-            "--no-skew-correction turns this off).",
+            f"Clock offsets were applied in {cross.corrected_requests:,} of "
+            f"{plural(cross.traces, 'request')}, where spans did not nest as logged (raw times "
+            "are kept; --no-skew-correction turns this off).",
             style="dim",
         )
     mappings = mappings_table(cross)

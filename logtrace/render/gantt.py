@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from logtrace.analysis.trace_view import RequestTrace
+from logtrace.plural import plural
 from logtrace.render import format as fmt
 from logtrace.render.console import safe, safe_str
 from logtrace.render.fit import middle
@@ -251,8 +252,8 @@ def _header(console: Console, trace: RequestTrace, rows: list[SpanRow]) -> None:
     rest = Text(" → ")
     rest.append(status_text(root), "bold red" if root.failed else "bold")
     rest.append(
-        f" in {fmt.duration(trace.duration_s)} · {len(rows)} span{'s' * (len(rows) != 1)}"
-        f" · {services} service{'s' * (services != 1)} · {hosts} host{'s' * (hosts != 1)}"
+        f" in {fmt.duration(trace.duration_s)} · {plural(len(rows), 'span')}"
+        f" · {plural(services, 'service')} · {plural(hosts, 'host')}"
     )
     # A target can be thousands of characters long: one line here, whole in --lines/--json.
     name = safe_str(root.name)
@@ -324,7 +325,7 @@ def _critical_summary(
     rest = ranked[len(top) :]
     if rest:
         secs = sum(v[0] for _, v in rest)
-        others = f"{len(rest)} other operation{'s' * (len(rest) != 1)}"
+        others = plural(len(rest), "other operation")
         console.print(Text(f"  {fmt.share(secs, total):>6} {fmt.duration(secs):>8}  {others}"))
 
 

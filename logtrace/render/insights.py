@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from logtrace.analysis.insights import Insights
+from logtrace.plural import noun, plural
 from logtrace.render import format as fmt
 from logtrace.render.commands import TraceArgs, trace_command
 from logtrace.render.console import fits_width, safe_str
@@ -44,7 +45,7 @@ def render_insights(
     console.print(
         Text.assemble(
             ("What to fix, by the time it would save ", "bold"),
-            f"({insights.requests:,} requests, {fmt.duration(insights.total_s)} in all)",
+            f"({plural(insights.requests, 'request')}, {fmt.duration(insights.total_s)} in all)",
         )
     )
     width = console.width
@@ -94,7 +95,8 @@ def render_insights(
         for row, target in zip(rows, targets, strict=True):
             console.print(
                 Text(
-                    f"    {_pad(middle(target, room), room)} {row['requests']:>6,} requests "
+                    f"    {_pad(middle(target, room), room)} {row['requests']:>6,} "
+                    f"{noun(row['requests'], 'request'):<8} "
                     f"{fmt.duration(row['total_s']):>9}"
                 ),
                 soft_wrap=not fit,

@@ -14,6 +14,7 @@ from logtrace.analysis.latency import Latency, LatencyReport
 from logtrace.errors import caret_window
 from logtrace.ingest import IngestReport
 from logtrace.parse import SourceStats
+from logtrace.plural import noun, plural
 from logtrace.render import format as fmt
 from logtrace.render.commands import TraceArgs
 from logtrace.render.console import safe, safe_str
@@ -129,15 +130,16 @@ def summary(analysis: Analysis) -> RenderableType:
                 f"upstream {fmt.share(b.upstream_s, b.total_s)} ({fmt.duration(b.upstream_s)}), "
                 f"nginx-side {fmt.share(b.nginx_s, b.total_s)} ({fmt.duration(b.nginx_s)}) "
                 f"of {fmt.duration(b.total_s)} total request time; "
-                f"{fmt.count(b.proxied)} of {fmt.count(rep.requests)} requests went upstream",
+                f"{fmt.count(b.proxied)} of {plural(rep.requests, 'request')} went upstream",
             )
         )
         if b.retried:
             lines.append(
                 Text.assemble(
                     ("Retries: ", "bold"),
-                    f"{fmt.count(b.retried)} requests needed {fmt.count(b.extra_attempts)} extra "
-                    f"upstream attempts, costing {fmt.duration(b.retry_cost_s)} in failed attempts",
+                    f"{plural(b.retried, 'request')} needed {fmt.count(b.extra_attempts)} extra "
+                    f"upstream {noun(b.extra_attempts, 'attempt')}, costing "
+                    f"{fmt.duration(b.retry_cost_s)} in failed attempts",
                 )
             )
         else:
