@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test check lint format bench fuzz sample-logs matrix clean
+.PHONY: setup demo test test-fast check lint format bench fuzz sample-logs matrix clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The edit loop: no real nginx, nothing slow.
+test-fast: setup
+	$(PY) -m pytest -q -m "not nginx and not slow"
 
 lint: setup
 	$(VENV)/bin/ruff format --check logtrace tests benchmarks scripts

@@ -28,6 +28,7 @@ from logtrace.errors import InputError, NoMatchError
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import BLANK, NO_MATCH, AppEvents, SourceStats, parse_chunk
+from logtrace.plural import plural
 from logtrace.resolve import Detection, FormatOptions, FormatResolver, infer
 from logtrace.sources import ReadReport, Source, iter_frames
 from logtrace.twins import find_twins
@@ -172,10 +173,10 @@ def _note_better(
     for name, n in others.scores:
         if n > mine.matched and name != fixed.name and len(stats.better) < 2:
             option = f"--preset {name}" if name in PRESETS else f"--format-name {name}"
-            stats.better.append(f"{option} (matches {n:,} of the first {others.tried:,} lines)")
+            stats.better.append(f"{option} (matches {n:,} of {_first(others.tried)})")
     better = f"; these match more: {', '.join(stats.better)}" if stats.better else ""
     stats.warnings.append(
-        f"{stats.path}: only {mine.matched:,} of the first {mine.tried:,} lines match the "
+        f"{stats.path}: only {mine.matched:,} of {_first(mine.tried)} match the "
         f"format {fixed.name!r}{better}"
     )
 
@@ -389,6 +390,10 @@ def _reject_all(stats: SourceStats, frame: pl.DataFrame) -> None:
     stats.add_rejects(rejects, None)
 
 
+def _first(n: int) -> str:
+    return "the first line" if n == 1 else f"the first {n:,} lines"
+
+
 def _note_unknown(stats: SourceStats, detection: Detection) -> None:
     stats.format = "unknown"
     best = ", ".join(f"{name} {n}" for name, n in detection.scores[:3])
@@ -422,8 +427,8 @@ def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:
         where = f"; line {sample.line_no} stops matching at column {sample.column}{expected}"
     if resolver.forced is not None:
         raise NoMatchError(
-            f"the format {resolver.forced.name!r} matched none of "
-            f"{report.lines_total} lines{where}",
+            f"the format {resolver.forced.name!r} matched none of the "
+            f"{plural(report.lines_total, 'line')}{where}",
             f"try {' or '.join(better)}"
             if better
             else "try without --log-format/--preset to detect the format, or `logtrace formats`",
@@ -433,10 +438,10 @@ def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:
     unread = f" (line {sample.line_no}: {sample.reason})" if sample else ""
     if sample is not None and sample.reason not in (NO_MATCH, BLANK):  # a known shape
         raise NoMatchError(
-            f"none of these {report.lines_total} lines could be read{unread}",
+            f"none of the {plural(report.lines_total, 'line')} could be read{unread}",
             "`logtrace analyze --json` lists the reasons lines were rejected",
         )
     raise NoMatchError(
-        f"no known log format matches these {report.lines_total} lines{unread}",
+        f"no known log format matches the {plural(report.lines_total, 'line')}{unread}",
         "give the format with --log-format '...' or --nginx-conf /etc/nginx/nginx.conf",
     )

@@ -7,12 +7,13 @@ order marks at the start of a line are dropped, CRLF ends are trimmed, blank lin
 
 from __future__ import annotations
 
-import codecs
 import io
 import re
 from dataclasses import dataclass
 
 import polars as pl
+
+from logtrace.log_format.decode import HEX_ERRORS
 
 _BOM = b"\xef\xbb\xbf"
 _BOMS_AT_LINE_START = re.compile(b"(?m)^(?:" + re.escape(_BOM) + b")+")
@@ -29,15 +30,6 @@ class Chunk:
 _SEPARATORS = (b"\x1f", b"\x1e", b"\x01", b"\x00", b"\x02", b"\x03")
 
 
-def _hex_escape_errors(exc: UnicodeError) -> tuple[str, int]:
-    assert isinstance(exc, UnicodeDecodeError)
-    bad = exc.object[exc.start : exc.end]
-    return "".join(f"\\x{b:02X}" for b in bad), exc.end
-
-
-codecs.register_error("logtrace-hex", _hex_escape_errors)
-
-
 def _as_utf8(data: bytes) -> bytes:
     r"""Valid UTF-8 for polars. Bytes that are not UTF-8 become ``\xHH`` text, the same
     escape nginx itself uses, so nothing is dropped and the value stays decodable."""
@@ -46,7 +38,7 @@ def _as_utf8(data: bytes) -> bytes:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        return data.decode("utf-8", errors="logtrace-hex").encode("utf-8")
+        return data.decode("utf-8", errors=HEX_ERRORS).encode("utf-8")
     return data
 
 

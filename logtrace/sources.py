@@ -22,6 +22,7 @@ import polars as pl
 
 from logtrace.errors import InputError
 from logtrace.lines import frame_of
+from logtrace.plural import plural
 
 STDIN = "-"
 # Lines are parsed a chunk at a time, a few chunks in flight (ingest.WORKERS): peak memory
@@ -220,7 +221,7 @@ def _read(stream: BinaryIO, size: int, report: ReadReport, label: str) -> bytes:
     except OSError as exc:
         report.truncated = True
         report.warnings.append(
-            f"{label}: reading failed after {report.bytes_read:,} bytes "
+            f"{label}: reading failed after {plural(report.bytes_read, 'byte')} "
             f"({exc.strerror or exc}): damaged or unreadable; kept the lines before"
         )
         return b""

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from logtrace.plural import noun, plural
+
 TWIN_SHARE = 0.9  # of the smaller source's lines found in the other
 _MIN_LINES = 10
 _SEED = 0x7477696E73  # "twins"
@@ -30,7 +32,8 @@ class Twins:
 
     def notes(self) -> list[str]:
         return [
-            f"{gone}: {n:,} line(s) are the same requests as in {kept} (the same request ids, "
+            f"{gone}: {plural(n, 'line')} {'is' if n == 1 else 'are'} the same "
+            f"{noun(n, 'request')} as in {kept} (the same request ids, "
             f"statuses and times; two access_log files of one server?): counted once, "
             f"from {kept}"
             for kept, gone, n in self.dropped

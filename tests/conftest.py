@@ -1,18 +1,30 @@
-"""Shared fixtures: the genuine nginx corpus, golden files, helpers to parse text, topology runs."""
+"""Shared fixtures: the genuine nginx corpus, golden files, helpers to parse text, topology runs,
+the sample logs loaded once per session, and the console environment every test runs in."""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pytest
 
+from logtrace.render.console import Environment, use_environment
+
+if TYPE_CHECKING:
+    from logtrace.analysis.analyze import Analysis
+    from logtrace.timelines.load import Loaded
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CORPUS = FIXTURES / "nginx-edge-cases"
 GOLDEN = Path(__file__).parent / "golden"
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs"
+SAMPLE_CONF = SAMPLE / "nginx" / "mesh-1.conf"
+# Set by .ci/run: a missing nginx fails the nginx tests instead of skipping them.
+REQUIRE_NGINX = "LOGTRACE_REQUIRE_NGINX"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,13 +49,52 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.load_profile("fuzz-long")
 
 
+@pytest.fixture(autouse=True)
+def console_environment() -> Iterator[Environment]:
+    """Every test runs in a known console environment (no COLUMNS, no NO_COLOR), whatever
+    the shell running pytest has set; a test wanting another one passes it explicitly
+    (``use_environment(Environment(columns=80))``, or ``env=`` to a subprocess)."""
+    with use_environment(Environment()) as env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def sample_loaded() -> Loaded:
+    """``sample_logs/`` read into timelines once per session (with mesh-1.conf, as the
+    README runs it). Frames are immutable: share, never modify."""
+    from logtrace.resolve import FormatOptions
+    from logtrace.sources import resolve_sources
+    from logtrace.timelines.load import TimelineOptions, load
+
+    formats = FormatOptions(nginx_confs=(str(SAMPLE_CONF),))
+    return load(resolve_sources([str(SAMPLE)]), TimelineOptions(formats=formats))
+
+
+@pytest.fixture(scope="session")
+def sample_analysis() -> Analysis:
+    """``logtrace analyze sample_logs/ --nginx-conf sample_logs/nginx/mesh-1.conf``'s
+    result, made once per session."""
+    from contextlib import chdir
+
+    from logtrace.analysis.analyze import AnalyzeOptions, analyze
+    from logtrace.resolve import FormatOptions
+    from logtrace.sources import resolve_sources
+
+    formats = FormatOptions(nginx_confs=("sample_logs/nginx/mesh-1.conf",))
+    with chdir(ROOT):  # paths as the README gives them, the same on every machine
+        return analyze(resolve_sources(["sample_logs/"]), AnalyzeOptions(formats=formats))
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
+Golden = Callable[[str, str], None]
+
+
 @pytest.fixture
-def golden(update_golden: bool):  # type: ignore[no-untyped-def]
+def golden(update_golden: bool) -> Golden:
     """``golden(name, text)``: compare text with tests/golden/<name>, or rewrite it."""
 
     def check(name: str, text: str) -> None:
@@ -79,10 +130,26 @@ MATRIX_SCORES = pytest.StashKey[list[Any]]()
 
 
 def nginx_available() -> bool:
-    import os
     import shutil
 
     return shutil.which("nginx") is not None or os.access("/usr/sbin/nginx", os.X_OK)
+
+
+def need_nginx() -> None:
+    """Skip the calling test without nginx; fail it when CI requires nginx (.ci/run sets
+    LOGTRACE_REQUIRE_NGINX=1), so that a broken install cannot pass as a green run."""
+    if nginx_available():
+        return
+    message = "nginx is not installed (.ci/run installs nginx-light)"
+    if os.environ.get(REQUIRE_NGINX) == "1":
+        pytest.fail(f"{message}, and {REQUIRE_NGINX}=1 requires it")
+    pytest.skip(message)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``nginx`` skip without nginx, or fail under LOGTRACE_REQUIRE_NGINX=1."""
+    if item.get_closest_marker("nginx") is not None:
+        need_nginx()
 
 
 @pytest.fixture(scope="session")
@@ -95,8 +162,7 @@ def topology_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import subprocess
     import sys
 
-    if not nginx_available():
-        pytest.skip("nginx is not installed (.ci/run installs nginx-light)")
+    need_nginx()
     out = tmp_path_factory.mktemp("topology") / "run"
     host, skew = PLANTED_SKEW
     done = subprocess.run(
@@ -130,8 +196,7 @@ def variant_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pat
 
     MATRIX_REQUESTS client requests, seed MATRIX_SEED, the variant's own planted skews.
     """
-    if not nginx_available():
-        pytest.skip("nginx is not installed (.ci/run installs nginx-light)")
+    need_nginx()
     from topology.matrix import run_variant
     from topology.procs import HarnessError
 

@@ -93,7 +93,7 @@ class Shape:
         ]
 
     def calls(self) -> list[Call]:
-        mine = [(*CALLS[i], d) for i, d in zip(self.only, self.calls_s, strict=True)]
+        mine: list[Call] = [(*CALLS[i], d) for i, d in zip(self.only, self.calls_s, strict=True)]
         if not self.library_calls:
             return mine
         return [c for pair in zip(LIBRARY_CALLS, mine, strict=True) for c in pair]

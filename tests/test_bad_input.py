@@ -36,10 +36,13 @@ RID = "ab" * 16
 
 
 def run_cli(
-    *args: str, cwd: Path, stdin: bytes | None = None, **kwargs: object
+    *args: str,
+    cwd: Path,
+    stdin: bytes | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
-    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(
         [sys.executable, "-m", "logtrace", *args],
         input=stdin,
         capture_output=True,
@@ -47,7 +50,7 @@ def run_cli(
         check=False,
         cwd=cwd,
         env=env,
-        **kwargs,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -179,7 +182,7 @@ CASES = [
         {"blank.log": b"\n  \n\t\n\r\n"},
         ("analyze", "blank.log"),
         ExitStatus.NO_MATCH,
-        ("no known log format matches these 4 lines (line 1: blank line)",),
+        ("no known log format matches the 4 lines (line 1: blank line)",),
     ),
     Case(
         "directory-among-files",
@@ -238,28 +241,28 @@ CASES = [
         {"old.log.gz": noise(5000)},
         ("analyze", "old.log.gz"),
         ExitStatus.NO_MATCH,
-        ("no known log format matches these", "hint: give the format"),
+        ("no known log format matches the", "hint: give the format"),
     ),
     Case(
         "gzip-of-binary",
         {"old.log.gz": gzip.compress(noise(20000))},
         ("analyze", "old.log.gz"),
         ExitStatus.NO_MATCH,
-        ("no known log format matches these",),
+        ("no known log format matches the",),
     ),
     Case(
         "binary-file-with-nul-bytes",
         {"core.log": noise(50000) + b"\x00" * 100},
         ("analyze", "core.log"),
         ExitStatus.NO_MATCH,
-        ("no known log format matches these",),
+        ("no known log format matches the",),
     ),
     Case(
         "binary-on-stdin",
         {},
         ("analyze", "-"),
         ExitStatus.NO_MATCH,
-        ("no known log format matches these",),
+        ("no known log format matches the",),
         stdin=noise(30000),
     ),
     Case(
@@ -314,7 +317,7 @@ CASES = [
         {"cut.log": HALF_CUT},
         ("analyze", "cut.log", "--preset", "trace"),
         ExitStatus.NO_MATCH,
-        ("matched none of 20 lines; line 1 stops matching at column", "  ", "^", "hint: "),
+        ("matched none of the 20 lines; line 1 stops matching at column", "  ", "^", "hint: "),
     ),
     Case(
         "last-line-without-newline",
@@ -377,7 +380,7 @@ CASES = [
         ("analyze", "edge.log", "--preset", "combined"),
         ExitStatus.NO_MATCH,
         (
-            "the format 'combined' matched none of 200 lines; line 1 stops matching at column",
+            "the format 'combined' matched none of the 200 lines; line 1 stops matching at column",
             "expected end of line",
             "^",
             "hint: try --preset trace (matches 200 of the first 200 lines)",
@@ -451,7 +454,7 @@ CASES = [
         {"api-1.log": b'{"msg": "hello", "request_id": "x"}\n' * 5},
         ("analyze", "api-1.log"),
         ExitStatus.NO_MATCH,
-        ("none of these 5 lines could be read (line 1: no timestamp)",),
+        ("none of the 5 lines could be read (line 1: no timestamp)",),
     ),
 ]
 
@@ -521,12 +524,10 @@ def test_unreadable_file_among_the_inputs_is_a_clear_error(tmp_path: Path) -> No
     locked = tmp_path / "locked.log"
     write(locked, GOOD_LOG)
     locked.chmod(0)
-    kwargs: dict[str, object] = {}
-    if os.geteuid() == 0:
-        # chmod 000 does not stop root; a root without CAP_DAC_OVERRIDE is stopped.
-        kwargs["preexec_fn"] = _drop_root_powers
+    # chmod 000 does not stop root; a root without CAP_DAC_OVERRIDE is stopped.
+    drop = _drop_root_powers if os.geteuid() == 0 else None
     try:
-        done = run_cli("analyze", "good.log", "locked.log", cwd=tmp_path, **kwargs)
+        done = run_cli("analyze", "good.log", "locked.log", cwd=tmp_path, preexec_fn=drop)
     except subprocess.SubprocessError as exc:  # no CAP_SETPCAP (a locked-down container)
         pytest.skip(f"cannot drop root's file capabilities here: {exc}")
     _, err = text(done)
@@ -547,11 +548,9 @@ def test_unreadable_file_found_in_a_directory_is_skipped_with_a_warning(
     locked = logs / "locked.log"
     write(locked, GOOD_LOG)
     locked.chmod(0)
-    kwargs: dict[str, object] = {}
-    if os.geteuid() == 0:
-        kwargs["preexec_fn"] = _drop_root_powers
+    drop = _drop_root_powers if os.geteuid() == 0 else None
     try:
-        done = run_cli("analyze", "logs", "--json", cwd=tmp_path, **kwargs)
+        done = run_cli("analyze", "logs", "--json", cwd=tmp_path, preexec_fn=drop)
     except subprocess.SubprocessError as exc:
         pytest.skip(f"cannot drop root's file capabilities here: {exc}")
     out, err = text(done)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
+from contextlib import chdir
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from typer.testing import CliRunner
 
 from logtrace.cli import app
 from logtrace.errors import ExitStatus
-from tests.conftest import CORPUS
+from logtrace.render.console import Environment, use_environment
+from tests.conftest import CORPUS, Golden
 
 ROOT = Path(__file__).resolve().parent.parent
 EDGE = ROOT / "sample_logs" / "edge-1.access.log"
@@ -119,7 +122,7 @@ def test_stdin_is_read_with_a_dash_and_from_a_pipe() -> None:
         (
             ["analyze", str(EDGE), "--preset", "combined"],
             ExitStatus.NO_MATCH,
-            "matched none of 2500 lines",
+            "matched none of the 2,500 lines",
         ),
         (["analyze", str(EDGE), "--preset", "nope"], ExitStatus.BAD_FORMAT, "unknown preset"),
         (["analyze", str(EDGE), "--status", "6zz"], ExitStatus.USAGE, "--status"),
@@ -165,7 +168,9 @@ RETRY = "51263bcd2f682f73df765ba1c484683b"  # GET /api/flaky/...: dead upstream 
 
 
 @pytest.mark.parametrize(("name", "request_id"), [("n_plus_one", N_PLUS_ONE), ("retry", RETRY)])
-def test_trace_renders_gantt_and_flow_of_a_real_request(golden, name: str, request_id: str) -> None:  # type: ignore[no-untyped-def]
+def test_trace_renders_gantt_and_flow_of_a_real_request(
+    golden: Golden, name: str, request_id: str
+) -> None:
     result = runner.invoke(app, ["trace", request_id, str(SAMPLE), *CONF])
     assert result.exit_code == 0, result.output
     golden(f"cli_trace_{name}.txt", result.output)
@@ -223,7 +228,39 @@ def test_analyze_counts_the_served_requests_calls_and_unclassified_lines_of_app_
         "log": 1,
     }
     assert source["lines_total"] == source["lines_parsed"] + source["lines_rejected"]
-    shown = runner.invoke(app, ["analyze", str(log)], env={"COLUMNS": "200"})
+    with use_environment(Environment(columns=80)):  # a pipe: never cut, however narrow
+        shown = runner.invoke(app, ["analyze", str(log)])
     header, _, row = shown.stdout.splitlines()[2:5]
     assert header.split()[-3:] == ["served", "calls", "unclassified"]
     assert row.split()[-3:] == ["3", "3", "0"]
+
+
+LONG_URLS = "tests/fixtures/long-urls/access.log"
+LONG_PATH = "/api/files/" + "x" * 9000
+LONG_ID = "5924fdd314180fbe60a79bb42f15e0f7"  # GET /api/files/xxx… (9,000 x)
+
+
+def test_trace_shortens_a_long_target_to_one_line(golden: Golden) -> None:
+    with chdir(ROOT):
+        result = runner.invoke(app, ["trace", LONG_ID, LONG_URLS])
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) < 30
+    assert max(len(line) for line in result.output.splitlines()) <= 120
+    assert LONG_PATH not in result.output
+    golden("cli_trace_long_url.txt", result.output)
+
+
+@pytest.mark.parametrize("flag", ["--lines", "--json"])
+def test_trace_lines_and_json_keep_a_long_target_whole(flag: str) -> None:
+    with chdir(ROOT):
+        result = runner.invoke(app, ["trace", LONG_ID, LONG_URLS, flag])
+    assert result.exit_code == 0, result.output
+    unwrapped = re.sub(r"\n[\s│]*", "", result.output)  # --lines wraps under a guide
+    assert LONG_PATH in unwrapped
+
+
+def test_trace_of_a_whole_second_log_shows_no_false_milliseconds() -> None:
+    with chdir(ROOT):
+        result = runner.invoke(app, ["trace", LONG_ID, LONG_URLS])
+    header = result.output.splitlines()[0]
+    assert re.fullmatch(rf"Trace {LONG_ID}  started ≈2026-\d\d-\d\d \d\d:\d\d:\d\d UTC", header)

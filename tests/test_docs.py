@@ -14,8 +14,15 @@ from logtrace.cli import app
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-COMMAND = get_command(app)
-assert isinstance(COMMAND, typer.core.TyperGroup)
+
+
+def _group() -> typer.core.TyperGroup:
+    command = get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    return command
+
+
+COMMAND = _group()
 NAMES = sorted(COMMAND.commands)
 
 

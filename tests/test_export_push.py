@@ -174,7 +174,7 @@ def test_a_receiver_that_never_answers_times_out() -> None:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         summary = _push(url, max_retries=1, backoff_s=0.001, timeout_s=0.2)
     assert (summary.failed, summary.requests) == (40, 2)
-    assert list(summary.reasons) == ["no answer within 0.2 s (after 1 retries)"]
+    assert list(summary.reasons) == ["no answer within 0.2 s (after 1 retry)"]
 
 
 def test_a_closed_port_is_a_connection_failure() -> None:

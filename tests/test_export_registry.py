@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -220,6 +220,9 @@ def test_sparse_spans_still_make_valid_files() -> None:
         summary = exporter(name)([batch], out, INFO)
         assert (summary.spans, summary.warnings) == (8, ()), name
         document = json.loads(out.getvalue())
-        {"otlp": validate_otlp, "zipkin": validate_zipkin, "jaeger": validate_jaeger}[name](
-            document
-        )
+        validators: dict[str, Callable[[Any], object]] = {
+            "otlp": validate_otlp,
+            "zipkin": validate_zipkin,
+            "jaeger": validate_jaeger,
+        }
+        validators[name](document)

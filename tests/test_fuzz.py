@@ -48,7 +48,9 @@ BOM = b"\xef\xbb\xbf"
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 try:
-    LONG_RUN = settings.default.max_examples >= settings.get_profile("fuzz-long").max_examples
+    LONG_RUN = (settings.default or settings()).max_examples >= settings.get_profile(
+        "fuzz-long"
+    ).max_examples
 except InvalidArgument:  # imported outside pytest: conftest.py registers the profile
     LONG_RUN = False
 

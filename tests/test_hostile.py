@@ -23,7 +23,7 @@ from types import ModuleType
 import pytest
 
 from logtrace.errors import ExitStatus
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, Golden
 
 HOSTILE_DIR = FIXTURES / "hostile"
 
@@ -102,7 +102,7 @@ def golden_runs() -> dict[str, subprocess.CompletedProcess[str]]:
 
 
 @pytest.mark.parametrize("name", list(GOLDEN_RUNS))
-def test_hostile_log_text_is_shown_inert(golden, golden_runs, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_log_text_is_shown_inert(golden: Golden, golden_runs, name: str) -> None:  # type: ignore[no-untyped-def]
     done = golden_runs[name]
     assert done.returncode == ExitStatus.OK, done.stderr
     assert_inert(done.stdout + done.stderr)
@@ -125,7 +125,7 @@ def test_the_hostile_golden_shows_every_attack_as_escapes() -> None:
         assert shown in text, shown
 
 
-def test_error_messages_quote_hostile_text_inertly(golden, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_error_messages_quote_hostile_text_inertly(golden: Golden, tmp_path: Path) -> None:
     wrong = run_cli("analyze", "edge-1.access.log", "--preset", "combined")
     assert wrong.returncode == ExitStatus.NO_MATCH
     missing = run_cli("analyze", f"{HOSTILE['osc8']}.log", cwd=tmp_path)
@@ -137,7 +137,7 @@ def test_error_messages_quote_hostile_text_inertly(golden, tmp_path: Path) -> No
     golden("hostile_errors.txt", text)
 
 
-def test_warnings_quote_a_reused_hostile_request_id_inertly(golden, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_warnings_quote_a_reused_hostile_request_id_inertly(golden: Golden, tmp_path: Path) -> None:
     entry = {
         "level": "INFO",
         "msg": "request finished",

@@ -24,8 +24,8 @@ from logtrace.render.commands import TraceArgs
 from logtrace.render.console import record_console
 from logtrace.render.insights import render_insights
 from logtrace.sources import resolve_sources
-from logtrace.timelines.load import TimelineOptions, load
-from tests.conftest import ROOT
+from logtrace.timelines.load import Loaded, TimelineOptions, load
+from tests.conftest import ROOT, Golden
 
 # detector -> the planted scenario tags it must find
 PLANTED = {
@@ -95,8 +95,8 @@ def test_saving_estimates_match_the_record(topology, pattern: str) -> None:  # t
     assert compared >= 10
 
 
-def test_sample_logs_insights_golden_at_80_columns(golden) -> None:  # type: ignore[no-untyped-def]
-    insights = insights_for(SAMPLE, SAMPLE / "nginx" / "mesh-1.conf")
+def test_sample_logs_insights_golden_at_80_columns(golden: Golden, sample_loaded: Loaded) -> None:
+    insights = find_insights(sample_loaded.timelines.spans)
     console = record_console(width=80)
     args = TraceArgs(("sample_logs/",), ("--nginx-conf", "sample_logs/nginx/mesh-1.conf"))
     render_insights(console, insights, trace_args=args)
@@ -113,12 +113,18 @@ def test_sample_logs_insights_golden_at_80_columns(golden) -> None:  # type: ign
     golden("insights_sample_w80.txt", text)
 
 
-def test_thresholds_are_adjustable() -> None:
-    loaded = load(
-        resolve_sources([str(SAMPLE)]),
-        TimelineOptions(FormatOptions(nginx_confs=(str(SAMPLE / "nginx" / "mesh-1.conf"),))),
-    )
-    strict = find_insights(loaded.timelines.spans, InsightOptions(min_calls=100))
+def test_a_pipe_gets_the_routes_and_details_whole(sample_loaded: Loaded) -> None:
+    insights = find_insights(sample_loaded.timelines.spans)
+    console = record_console(width=80, fit=False)
+    render_insights(console, insights)
+    text = console.export_text()
+    assert "…" not in text.replace("… and ", "")
+    for route in insights.summary.get_column("route"):
+        assert f" {route} " in text
+
+
+def test_thresholds_are_adjustable(sample_loaded: Loaded) -> None:
+    strict = find_insights(sample_loaded.timelines.spans, InsightOptions(min_calls=100))
     assert strict.findings.filter(pl.col("pattern") == "n_plus_one").is_empty()
 
 

@@ -22,10 +22,8 @@ from logtrace.analysis.insights import Insights, find_insights
 from logtrace.cli import app
 from logtrace.errors import ExitStatus
 from logtrace.export.insights_json import REQUEST_FINDING, SCHEMA, insights_json
-from logtrace.ingest import FormatOptions
 from logtrace.render.commands import TraceArgs, shell_quote, trace_command
-from logtrace.sources import resolve_sources
-from logtrace.timelines.load import TimelineOptions, load
+from logtrace.timelines.load import Loaded
 from tests.conftest import ROOT
 
 INPUTS = ["sample_logs/", "--nginx-conf", "sample_logs/nginx/mesh-1.conf"]
@@ -51,10 +49,8 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def spans() -> pl.DataFrame:
-    sources = resolve_sources([str(ROOT / "sample_logs")])
-    conf = str(ROOT / "sample_logs" / "nginx" / "mesh-1.conf")
-    return load(sources, TimelineOptions(FormatOptions(nginx_confs=(conf,)))).timelines.spans
+def spans(sample_loaded: Loaded) -> pl.DataFrame:
+    return sample_loaded.timelines.spans
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal
 from logtrace.ingest import FormatOptions
 from logtrace.sources import resolve_sources
 from logtrace.timelines import matching, names, parents, placement
-from logtrace.timelines.load import TimelineOptions, load
+from logtrace.timelines.load import Loaded, TimelineOptions, load
 
 SAMPLE = Path(__file__).parent.parent / "sample_logs"
 FORMATS = FormatOptions(nginx_confs=(str(SAMPLE / "nginx" / "mesh-1.conf"),))
@@ -28,9 +28,9 @@ def _spans() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def spans() -> pl.DataFrame:
+def spans(sample_loaded: Loaded) -> pl.DataFrame:
     """The sample logs' spans, with parents and corrected times."""
-    return _spans()
+    return sample_loaded.timelines.spans.sort("sid")
 
 
 def _reference_pairs(spans: pl.DataFrame) -> pl.DataFrame:

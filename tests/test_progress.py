@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from logtrace.render import progress
-from logtrace.sources import resolve_sources
+from logtrace.render.console import Environment, use_environment
+from logtrace.sources import Source, resolve_sources
 
 
 class _Terminal(io.StringIO):
@@ -16,7 +17,7 @@ class _Terminal(io.StringIO):
         return True
 
 
-def _sources(tmp_path: Path) -> list:
+def _sources(tmp_path: Path) -> list[Source]:
     log = tmp_path / "a.log"
     log.write_bytes(b"x" * 1000)
     return resolve_sources([str(log)], ())
@@ -39,7 +40,6 @@ def test_bar_on_a_terminal_shows_bytes_and_is_cleared(
 ) -> None:
     err = _Terminal()
     monkeypatch.setattr("sys.stderr", err)
-    monkeypatch.delenv("NO_PROGRESS", raising=False)
     monkeypatch.setattr(progress, "SHOW_AFTER_S", 0.0)
     with progress.progress_bar(_sources(tmp_path)) as update:
         update(1000)
@@ -60,8 +60,10 @@ def test_short_runs_never_flash_a_bar(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_no_progress_variable_turns_it_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     err = _Terminal()
     monkeypatch.setattr("sys.stderr", err)
-    monkeypatch.setenv("NO_PROGRESS", "1")
     monkeypatch.setattr(progress, "SHOW_AFTER_S", 0.0)
-    with progress.progress_bar(_sources(tmp_path)) as update:
+    with (
+        use_environment(Environment(no_progress=True)),
+        progress.progress_bar(_sources(tmp_path)) as update,
+    ):
         update(1000)
     assert err.getvalue() == ""

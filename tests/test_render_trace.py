@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import polars as pl
 import pytest
@@ -20,6 +21,7 @@ from logtrace.render.console import record_console
 from logtrace.render.flow import render_flow
 from logtrace.render.gantt import EIGHTHS, OFF_PATH, ON_PATH_GLYPHS, THIN_OFF_PATH, render_gantt
 from logtrace.schema import CRITICAL, EXPORT_SPANS
+from tests.conftest import Golden
 
 BASE = datetime(2026, 11, 26, 12, 37, 13, 412_000, tzinfo=UTC)
 
@@ -113,7 +115,15 @@ def make_trace(
                 "depth": depth,
             }
         )
-    tuples = [(str(r["span_id"]), r["parent_span_id"], r["start"], r["end"]) for r in rows]
+    tuples = [
+        (
+            str(r["span_id"]),
+            cast("str | None", r["parent_span_id"]),
+            cast(datetime, r["start"]),
+            cast(datetime, r["end"]),
+        )
+        for r in rows
+    ]
     critical = [
         {
             "request_id": request_id,
@@ -266,12 +276,14 @@ def rendered(renderer: str, trace: RequestTrace, width: int, **kw: bool) -> str:
 @pytest.mark.parametrize("width", [100, 80])
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("renderer", list(RENDERERS))
-def test_trace_renders_as_its_golden_file(renderer: str, case: str, width: int, golden) -> None:  # type: ignore[no-untyped-def]
+def test_trace_renders_as_its_golden_file(
+    renderer: str, case: str, width: int, golden: Golden
+) -> None:
     golden(f"trace_{renderer}_{case}_w{width}.txt", rendered(renderer, CASES[case](), width))
 
 
 @pytest.mark.parametrize("case", ["tiny", "hostile"])
-def test_gantt_shows_each_spans_log_lines_under_it(case: str, golden) -> None:  # type: ignore[no-untyped-def]
+def test_gantt_shows_each_spans_log_lines_under_it(case: str, golden: Golden) -> None:
     golden(
         f"trace_gantt_{case}_lines_w80.txt", rendered("gantt", CASES[case](), 80, show_lines=True)
     )
@@ -452,7 +464,7 @@ def chain_case(n: int) -> RequestTrace:
     return make_trace("chain", spans)
 
 
-def test_flow_falls_back_to_an_arrow_list_when_participants_do_not_fit(golden) -> None:  # type: ignore[no-untyped-def]
+def test_flow_falls_back_to_an_arrow_list_when_participants_do_not_fit(golden: Golden) -> None:
     text = rendered("flow", chain_case(11), 80)
     assert "svc0 → svc1" in text
     golden("trace_flow_chain_w80.txt", text)

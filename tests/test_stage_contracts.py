@@ -12,9 +12,8 @@ from logtrace.applog import AppFormat, AppLogOptions, parse_app_chunk
 from logtrace.ingest import FormatOptions
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import parse_chunk
-from logtrace.sources import resolve_sources
 from logtrace.timelines.assemble import assemble
-from logtrace.timelines.load import Loaded, TimelineOptions, load
+from logtrace.timelines.load import Loaded
 from logtrace.timelines.spans import app_spans, nginx_spans
 from tests.conftest import lines_of
 
@@ -23,8 +22,8 @@ FORMATS = FormatOptions(nginx_confs=(str(SAMPLE / "nginx" / "mesh-1.conf"),))
 
 
 @pytest.fixture(scope="module")
-def loaded() -> Loaded:
-    return load(resolve_sources([str(SAMPLE)]), TimelineOptions(formats=FORMATS))
+def loaded(sample_loaded: Loaded) -> Loaded:
+    return sample_loaded
 
 
 def _subset(contract: dict[str, pl.DataType], frame: pl.DataFrame) -> dict[str, pl.DataType]:

@@ -50,7 +50,7 @@ def _wrong_parents(loaded: Loaded) -> list[str]:
         }  # fmt: skip
         calls = [s for s in spans if role[s["sid"]] == ("web", "CLIENT")]
         chains = [[s for s in spans if role[s["sid"]] == r] for r in CHAIN[4:]]
-        want = {}
+        want: dict[int, int | None] = {}
         edge, attempt, web = ([s for s in spans if role[s["sid"]] == r] for r in CHAIN[:3])
         want[edge[0]["sid"]] = None
         want[attempt[0]["sid"]] = edge[0]["sid"]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,10 +16,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 RUN = REPO / "scripts" / "topology" / "run.py"
-NGINX = shutil.which("nginx") or (
-    "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
-)
-
 SKEWED_HOST = "api-2"
 SKEW_S = 0.150
 TOLERANCE_S = 0.005
@@ -49,13 +43,7 @@ PLANTED = {
 }
 CONTROLS = {"normal", "batched", "parallel", "same_service_routes", "static", "not_found"}
 
-pytestmark = [
-    pytest.mark.nginx,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        NGINX is None, reason="needs nginx: no `nginx` on PATH and no /usr/sbin/nginx"
-    ),
-]
+pytestmark = [pytest.mark.nginx, pytest.mark.slow]  # conftest skips (or fails) without nginx
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import polars as pl
 from logtrace.analysis.critical_path import critical_path
 from logtrace.analysis.trace_view import RequestTrace
 from logtrace.errors import NotFoundError, UsageError
+from logtrace.plural import plural
 from logtrace.schema import CRITICAL, EXPORT_SPANS
 from logtrace.sources import Source, read_lines
 from logtrace.timelines.assemble import MAX_TRACE_SPANS
@@ -143,7 +144,8 @@ def trace(
     guessed = int(view.get_column("parent_guessed").sum())
     if guessed:
         notes.append(
-            f"{guessed} of {view.height} parents are guessed from time containment alone (?)"
+            f"{guessed:,} of {plural(view.height, 'parent')} {'is' if guessed == 1 else 'are'} "
+            "guessed from time containment alone (?)"
         )
     ambiguous = int(spans.get_column("parent_ambiguous").sum())
     if ambiguous:

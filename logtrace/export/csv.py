@@ -3,6 +3,10 @@
 Cells of text columns that start with ``=``, ``+``, ``-``, ``@``, TAB or CR get a leading
 ``'`` (OWASP's advice against CSV/formula injection); numeric columns are left alone, so
 negative numbers stay numbers. Lists are joined the way nginx writes them (``, ``).
+
+Seconds are rounded to the microsecond, the finest precision any log (or logtrace's own
+times) has: a value computed from logged ones reads as the log wrote it (nginx's
+``0.012 - 0.003`` is ``0.009``, not ``0.009000000000000341``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 _FORMULA_START = r"^[=+\-@\t\r]"
+DECIMALS = 6  # microseconds
 
 
 def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
@@ -22,9 +27,14 @@ def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
         col = pl.col(name)
         kind = dtype
         if isinstance(dtype, pl.List):
-            col = col.list.eval(pl.element().cast(pl.String)).list.join(", ")
+            item = pl.element()
+            if dtype.inner.is_float():
+                item = item.round(DECIMALS)
+            col = col.list.eval(item.cast(pl.String)).list.join(", ")
             kind = pl.String()
-        if kind == pl.String:
+        if kind.is_float():
+            col = col.round(DECIMALS)
+        elif kind == pl.String:
             col = pl.when(col.str.contains(_FORMULA_START)).then(pl.lit("'") + col).otherwise(col)
         elif isinstance(kind, pl.Datetime):
             col = col.dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%:z")

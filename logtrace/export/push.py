@@ -43,6 +43,7 @@ from logtrace.export.batch import ExportInfo, TraceBatch
 from logtrace.export.ids import Tally, Warnings, parts, prepare
 from logtrace.export.model import model
 from logtrace.export.otlp import DOCUMENT, otlp_spans, resource_spans
+from logtrace.plural import plural
 
 RETRYABLE = frozenset({429, 502, 503, 504})
 DEFAULT_PATH = "/v1/traces"
@@ -75,9 +76,10 @@ class PushSummary:
         if self.delivered:
             return None
         lost = self.rejected + self.failed
-        reasons = "; ".join(f"{r} ({n} spans)" for r, n in self.reasons.items())
+        reasons = "; ".join(f"{r} ({plural(n, 'span')})" for r, n in self.reasons.items())
         return DeliveryError(
-            f"{lost} of {self.spans} spans were not delivered to {self.endpoint}: {reasons}",
+            f"{lost:,} of {plural(self.spans, 'span')} {'was' if lost == 1 else 'were'} not "
+            f"delivered to {self.endpoint}: {reasons}",
             "check the receiver's logs; retry later, or send fewer spans per request "
             "(batch size) if it refused large bodies",
         )
@@ -283,7 +285,7 @@ class _Sender:
                 return
             if wait is None or attempt == self.policy.max_retries:
                 if wait is not None:
-                    problem += f" (after {attempt} retries)"
+                    problem += f" (after {plural(attempt, 'retry', 'retries')})"
                 self.failed += spans
                 self.reasons[problem] += spans
                 return

@@ -8,6 +8,7 @@ a zero-copy polars column.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable
 
@@ -17,18 +18,30 @@ from logtrace.log_format.grammar import Escape
 from logtrace.log_format.variables import Shape
 from logtrace.schema import MAX_SECONDS
 
+HEX_ERRORS = "logtrace-hex"  # a codec error handler: bytes that are not UTF-8 as \xHH text
+
+
+def _hex_escape_errors(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    bad = exc.object[exc.start : exc.end]
+    return "".join(f"\\x{b:02X}" for b in bad), exc.end
+
+
+codecs.register_error(HEX_ERRORS, _hex_escape_errors)
+
 _HEX_ESCAPE = re.compile(rb"\\x([0-9A-Fa-f]{2})")
 # scheme://authority and the "/" after it (or the end), or nothing at all: "/" instead
 _ABSOLUTE_FORM = r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?]*(?:/|$)|$)"
 
 
 def unescape_nginx(value: str) -> str:
-    r"""Decode nginx's ``\xHH`` escapes; bytes that are not UTF-8 become U+FFFD.
+    r"""Decode nginx's ``\xHH`` escapes; bytes that are not UTF-8 stay ``\xHH`` text (as
+    everywhere logtrace meets them), so ``caf\xFF`` reads as it was logged, not as ``caf�``.
 
     The log line itself keeps the exact bytes; this is the readable value.
     """
     raw = _HEX_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), value.encode("utf-8"))
-    return raw.decode("utf-8", errors="replace")
+    return raw.decode("utf-8", errors=HEX_ERRORS)
 
 
 _JSON_ESCAPE = re.compile(r'\\(["\\/bfnrt]|u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2})')
@@ -64,7 +77,7 @@ def unescape_json(value: str) -> str:
             out += _JSON_SIMPLE[esc]
         pos = m.end()
     out += value[pos:].encode("utf-8")
-    return out.decode("utf-8", errors="replace")
+    return out.decode("utf-8", errors=HEX_ERRORS)
 
 
 def _map_subset(series: pl.Series, needle: str, fn: Callable[[str], str]) -> pl.Series:

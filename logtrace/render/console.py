@@ -1,5 +1,13 @@
 """The one place that decides how output looks: width, colour, and safe text.
 
+Width and colour come from an :class:`Environment` (``COLUMNS``, ``NO_COLOR``, whether the
+output is a terminal), as httpie's ``Environment`` does: made from ``os.environ`` at the
+edge, or injected by a caller or a test (:func:`use_environment`), so that no output
+depends on the environment it happens to run in.
+
+A terminal gets tables fitted to its width (:mod:`logtrace.render.fit`); a pipe or a file
+gets them whole, however wide, for the reader to search or cut as it likes.
+
 Everything logs contain is data written by strangers: it must never act as rich markup or
 as terminal control sequences (ANSI colours, OSC 8 links, ``\\r`` overwrites, bidi
 overrides). :func:`safe` makes any such text inert and visible before rich sees it.
@@ -11,11 +19,13 @@ import io
 import os
 import re
 import sys
-from typing import TextIO
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TextIO
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 # C0 and C1 controls, DEL, and Unicode bidi/format characters that can reorder or hide text.
@@ -42,22 +52,81 @@ def safe(value: object, style: str = "") -> Text:
     return Text(safe_str(value), style=style)
 
 
+MIN_COLUMNS = 40  # a COLUMNS below this is a mistake, not a terminal
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the environment says about output: ``COLUMNS``, ``NO_COLOR``, ``NO_PROGRESS``."""
+
+    columns: int | None = None  # the width a terminal or a pipe is laid out for
+    no_color: bool = False  # https://no-color.org: set at all means no colour
+    no_progress: bool = False  # no progress bar even on a terminal
+
+    @classmethod
+    def of(cls, environ: Mapping[str, str]) -> Environment:
+        """The environment variables that matter, from ``environ``."""
+        columns = environ.get("COLUMNS", "")
+        return cls(
+            columns=int(columns) if columns.isdigit() and int(columns) >= MIN_COLUMNS else None,
+            no_color="NO_COLOR" in environ,
+            no_progress="NO_PROGRESS" in environ,
+        )
+
+
+_INJECTED: ContextVar[Environment | None] = ContextVar("logtrace_environment", default=None)
+
+
+def environment() -> Environment:
+    """The injected environment (:func:`use_environment`), else the process's own."""
+    return _INJECTED.get() or Environment.of(os.environ)
+
+
+@contextmanager
+def use_environment(env: Environment) -> Iterator[Environment]:
+    """Make every console made inside the block follow ``env``, whatever os.environ says."""
+    token = _INJECTED.set(env)
+    try:
+        yield env
+    finally:
+        _INJECTED.reset(token)
+
+
+class ReportConsole(Console):
+    """A rich Console that also knows whether output may be fitted to its width (a
+    terminal) or must stay whole (a pipe or a file, whatever its width)."""
+
+    def __init__(self, *, fit: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fit = fit
+
+
+def fits_width(console: Console) -> bool:
+    """Whether tables on ``console`` give way to its width or are printed whole."""
+    if isinstance(console, ReportConsole):
+        return console.fit
+    return console.is_terminal
+
+
 def make_console(
-    *, stderr: bool = False, width: int | None = None, file: TextIO | None = None
-) -> Console:
-    """A console for the real terminal or pipe: colour only on a TTY, NO_COLOR honoured."""
+    *,
+    stderr: bool = False,
+    width: int | None = None,
+    file: TextIO | None = None,
+    env: Environment | None = None,
+) -> ReportConsole:
+    """A console for the real terminal or pipe: colour only on a TTY, NO_COLOR honoured;
+    ``env`` (else :func:`environment`) says the width and whether colour is wanted."""
+    env = env or environment()
     stream = file or (sys.stderr if stderr else sys.stdout)
     is_tty = stream.isatty() if hasattr(stream, "isatty") else False
-    no_color = "NO_COLOR" in os.environ
-    columns = os.environ.get("COLUMNS", "")
-    if width is None and columns.isdigit() and int(columns) >= 40:
-        width = int(columns)
-    return Console(
+    return ReportConsole(
+        fit=is_tty,
         file=stream,
-        width=width or (None if is_tty else 120),
+        width=width or env.columns or (None if is_tty else 120),
         force_terminal=None if is_tty else False,
-        no_color=no_color,
-        color_system="auto" if is_tty and not no_color else None,
+        no_color=env.no_color,
+        color_system="auto" if is_tty and not env.no_color else None,
         highlight=False,
         emoji=False,
         markup=False,
@@ -65,9 +134,11 @@ def make_console(
     )
 
 
-def record_console(width: int = 100) -> Console:
-    """A fixed-width, colourless console that records output: for golden tests."""
-    return Console(
+def record_console(width: int = 100, *, fit: bool = True) -> ReportConsole:
+    """A fixed-width, colourless console that records output: for golden tests. ``fit``:
+    laid out as a terminal of that width (the default) or as a pipe."""
+    return ReportConsole(
+        fit=fit,
         width=width,
         color_system=None,
         record=True,
@@ -77,14 +148,3 @@ def record_console(width: int = 100) -> Console:
         markup=False,
         file=io.StringIO(),
     )
-
-
-def report_table(title: str, *columns: tuple[str, str], no_wrap: bool = False) -> Table:
-    """A titled report table with ``(name, justify)`` columns, as every report section
-    draws them."""
-    table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, title_style="bold"
-    )
-    for name, justify in columns:
-        table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
-    return table

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from logtrace.analysis.analyze import CrossHost
+from logtrace.plural import plural
 from logtrace.render import format as fmt
-from logtrace.render.console import report_table, safe, safe_str
+from logtrace.render.console import safe
+from logtrace.render.fit import Column, FitTable
 
 _KIND = {"SERVER": "serving", "CLIENT": "calling"}
 
@@ -33,19 +34,24 @@ def _offset(row: dict[str, object]) -> str:
     return text + (" (1 s window)" if method == "window" else "")
 
 
-def hosts_table(cross: CrossHost) -> Table:
-    """Hosts, what runs on them, how precise their clocks are and how far off."""
-    table = report_table(
+def hosts_table(cross: CrossHost) -> FitTable:
+    """Hosts, what runs on them, how precise their clocks are and how far off.
+
+    At a narrow width the services wrap, then the columns drop in this order: logs,
+    timestamps, corrected spans, spans, services.
+    """
+    table = FitTable(
         "Hosts",
-        ("host", "left"),
-        ("services", "left"),
-        ("logs", "left"),
-        ("timestamps", "right"),
-        ("spans", "right"),
-        ("requests", "right"),
-        ("clock offset", "right"),
-        ("corrected spans", "right"),
-        no_wrap=True,
+        [
+            Column("host", "id"),
+            Column("services", "text", min_width=8, drop=5),
+            Column("logs", "text", min_width=8, drop=1),
+            Column("timestamps", drop=2),
+            Column("spans", drop=4),
+            Column("requests"),
+            Column("clock offset"),
+            Column("corrected spans", drop=3),
+        ],
     )
     for row in cross.hosts.iter_rows(named=True):
         precision = row["precision_s"]
@@ -62,18 +68,23 @@ def hosts_table(cross: CrossHost) -> Table:
     return table
 
 
-def mappings_table(cross: CrossHost) -> Table | None:
-    """How each hop rewrites paths (learnt from the logs, or read from nginx.conf)."""
+def mappings_table(cross: CrossHost) -> FitTable | None:
+    """How each hop rewrites paths (learnt from the logs, or read from nginx.conf).
+
+    At a narrow width the sources and paths lose their middles, the widest first.
+    """
     frame = cross.mappings.frame
     if frame.is_empty():
         return None
-    table = report_table(
+    table = FitTable(
         "Paths rewritten between hops",
-        ("caller", "left"),
-        ("callee", "left"),
-        ("caller's path", "left"),
-        ("callee's path", "left"),
-        ("seen in", "right"),
+        [
+            Column("caller", "flex"),
+            Column("callee", "flex"),
+            Column("caller's path", "flex"),
+            Column("callee's path", "flex"),
+            Column("seen in"),
+        ],
     )
     rows = frame.sort("support", descending=True, nulls_last=False).iter_rows(named=True)
     for row in rows:
@@ -87,21 +98,26 @@ def mappings_table(cross: CrossHost) -> Table | None:
     return table
 
 
-def services_table(cross: CrossHost) -> Table:
-    """Total and self time per service: where the time is spent, not just waited."""
-    table = report_table(
+def services_table(cross: CrossHost) -> FitTable:
+    """Total and self time per service: where the time is spent, not just waited.
+
+    At a narrow width the service loses its middle, then the columns drop in this order:
+    spans, total, p50, requests.
+    """
+    table = FitTable(
         "Time per service (self time excludes waiting for the calls it made)",
-        ("service", "left"),
-        ("as", "left"),
-        ("spans", "right"),
-        ("requests", "right"),
-        ("total", "right"),
-        ("self", "right"),
-        ("self share", "right"),
-        ("p50", "right"),
-        ("p99", "right"),
-        ("5xx", "right"),
-        no_wrap=True,
+        [
+            Column("service", "flex", min_width=8),
+            Column("as", "id"),
+            Column("spans", drop=1),
+            Column("requests", drop=4),
+            Column("total", drop=2),
+            Column("self"),
+            Column("self share"),
+            Column("p50", drop=3),
+            Column("p99"),
+            Column("5xx"),
+        ],
     )
     for row in cross.services.iter_rows(named=True):
         errors = row["errors"]
@@ -121,22 +137,28 @@ def services_table(cross: CrossHost) -> Table:
 
 
 def slow_paths_section(cross: CrossHost) -> Iterable[RenderableType]:
-    """For the slowest requests: the call path and the spans that dominate it."""
+    """For the slowest requests: the call path and the spans that dominate it.
+
+    At a narrow width the request loses its middle, the paths wrap, then "most time on the
+    path" drops.
+    """
     if not cross.slow_paths:
         return
-    table = report_table(
-        f"Slow paths (critical paths of the {len(cross.slow_paths)} slowest requests)",
-        ("request id", "left"),
-        ("request", "left"),
-        ("took", "right"),
-        ("path", "left"),
-        ("most time on the path", "left"),
+    table = FitTable(
+        f"Slow paths (critical paths of the {plural(len(cross.slow_paths), 'slowest request')})",
+        [
+            Column("request id", "id"),
+            Column("request", "flex", min_width=16),
+            Column("took"),
+            Column("path", "text", min_width=6),
+            Column("most time on the path", "text", min_width=16, drop=1),
+        ],
     )
     for p in cross.slow_paths:
         top = "; ".join(f"{service} {op} {fmt.duration(sec)}" for service, op, sec in p.top[:2])
         status = f" {p.status}" if p.status is not None else ""
         table.add_row(
-            Text(safe_str(p.request_id), no_wrap=True),
+            safe(p.request_id),
             safe(p.name + status),
             fmt.duration(p.duration_s),
             safe(p.path),
@@ -157,9 +179,9 @@ def render_cross_host(console: object, cross: CrossHost) -> Iterable[RenderableT
     yield hosts_table(cross)
     if cross.corrected_requests:
         yield Text(
-            f"Clock offsets were applied in {cross.corrected_requests:,} of {cross.traces:,} "
-            "requests, where spans did not nest as logged (raw times are kept; "
-            "--no-skew-correction turns this off).",
+            f"Clock offsets were applied in {cross.corrected_requests:,} of "
+            f"{plural(cross.traces, 'request')}, where spans did not nest as logged (raw times "
+            "are kept; --no-skew-correction turns this off).",
             style="dim",
         )
     mappings = mappings_table(cross)

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from logtrace.analysis.trace_view import RequestTrace
+from logtrace.plural import plural
 from logtrace.render import format as fmt
 from logtrace.render.console import safe_str
 from logtrace.render.spans import (
@@ -189,7 +190,7 @@ def render_flow(console: Console, trace: RequestTrace) -> None:
     calls = sum(1 for e in evs if e.kind == "call")
     title = Text("Request flow ", "bold")
     title.append(safe_str(trace.request_id), "bold")
-    title.append(f": {calls} call{'s' * (calls != 1)} between {len(names)} participants")
+    title.append(f": {plural(calls, 'call')} between {plural(len(names), 'participant')}")
     print_wrapped(console, title)
     console.print()
     if not evs:
@@ -197,7 +198,8 @@ def render_flow(console: Console, trace: RequestTrace) -> None:
     spacing = _spacing(console.width, names, evs)
     if spacing is None:
         note = (
-            f"{len(names)} participants do not fit {console.width} columns as a diagram; the hops:"
+            f"{plural(len(names), 'participant')} do not fit {console.width} columns as a diagram; "
+            "the hops:"
         )
         print_wrapped(console, Text(note, "dim"))
         _arrow_list(console, roots)

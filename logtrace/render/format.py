@@ -35,10 +35,25 @@ def share(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%"
 
 
-def timestamp(value: datetime | None, *, date: bool = True) -> str:
+def timestamp(
+    value: datetime | None, *, date: bool = True, precision_s: float | None = None
+) -> str:
+    """A time for people, to the precision its log has: milliseconds when it has a fraction
+    of a second.
+
+    With ``precision_s`` of a second or more (``$time_local``, ``$time_iso8601``), a time as
+    logged is a whole second and is printed as such; one with a fraction was computed by
+    logtrace (a start: the logged end minus ``$request_time``; a whole-second line placed
+    inside its second by the precise spans around it), so it is shown as the second it falls
+    in (cut, as nginx writes ``$time_local``) and marked approximate: ``≈12:37:13``.
+    """
     if value is None:
         return "-"
     fmt = "%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S"
+    if precision_s is not None and precision_s >= 1:
+        if not value.microsecond:
+            return value.strftime(fmt)
+        return "≈" + value.strftime(fmt)
     text = value.strftime(fmt)
     if value.microsecond:
         text += f".{value.microsecond // 1000:03d}"

@@ -17,8 +17,10 @@ from rich.console import Console
 from rich.text import Text
 
 from logtrace.analysis.trace_view import RequestTrace
+from logtrace.plural import plural
 from logtrace.render import format as fmt
 from logtrace.render.console import safe, safe_str
+from logtrace.render.fit import middle
 from logtrace.render.spans import (
     SpanRow,
     operations,
@@ -45,6 +47,8 @@ MIN_BAR = 10
 MAX_LABEL = 40
 MAX_NAME = 48
 TOP_CRITICAL = 3
+MIN_TARGET = 24  # a shortened target keeps at least this much
+WHOLE = "--lines or --json show it whole"
 
 
 def critical_sections(
@@ -234,23 +238,29 @@ def _header(console: Console, trace: RequestTrace, rows: list[SpanRow]) -> None:
     title = Text("Trace ", "bold")
     title.append_text(safe(trace.request_id, "bold"))
     if rows:
-        title.append(f"  started {fmt.timestamp(trace_start(trace))} UTC")
+        # the precision of the span that starts the trace (a whole-second line: ≈ a second)
+        precision = max(r.precision_s for r in rows if r.start_s <= 0)
+        started = fmt.timestamp(trace_start(trace), precision_s=precision)
+        title.append(f"  started {started} UTC")
     print_wrapped(console, title)
     if not rows:
         console.print(Text("no spans", "dim"))
         return
     root = rows[0]
-    line = Text()
-    line.append_text(safe(root.name, "bold"))
-    line.append(" → ")
-    line.append(status_text(root), "bold red" if root.failed else "bold")
     services = len({r.service for r in rows})
     hosts = len({r.host for r in rows})
-    line.append(
-        f" in {fmt.duration(trace.duration_s)} · {len(rows)} span{'s' * (len(rows) != 1)}"
-        f" · {services} service{'s' * (services != 1)} · {hosts} host{'s' * (hosts != 1)}"
+    rest = Text(" → ")
+    rest.append(status_text(root), "bold red" if root.failed else "bold")
+    rest.append(
+        f" in {fmt.duration(trace.duration_s)} · {plural(len(rows), 'span')}"
+        f" · {plural(services, 'service')} · {plural(hosts, 'host')}"
     )
-    print_wrapped(console, line)
+    # A target can be thousands of characters long: one line here, whole in --lines/--json.
+    name = safe_str(root.name)
+    target = middle(name, max(console.width - rest.cell_len, MIN_TARGET))
+    print_wrapped(console, Text(target, "bold") + rest)
+    if target != name:
+        console.print(Text(f"(shortened from {len(name):,} characters: {WHOLE})", "dim"))
     for note in trace.notes:
         print_wrapped(console, Text.assemble(("note: ", "yellow"), safe(note)))
     if trace.skew_s:
@@ -303,16 +313,19 @@ def _critical_summary(
     for (service, _, name), (secs, n, failed) in top:
         line = Text(f"  {fmt.share(secs, total):>6} {fmt.duration(secs):>8}  ")
         line.append_text(safe(service, "bold"))
-        line.append(" " + name)
+        after = Text()
         if failed:
-            line.append(" ✗", "bold red")
+            after.append(" ✗", "bold red")
         if n > 1:
-            line.append(f"  ({int(n)} spans)", "dim")
+            after.append(f"  ({int(n)} spans)", "dim")
+        room = console.width - line.cell_len - after.cell_len - 1
+        line.append(" " + middle(name, max(room, MIN_TARGET)))
+        line.append_text(after)
         console.print(line, no_wrap=True, overflow="ellipsis")
     rest = ranked[len(top) :]
     if rest:
         secs = sum(v[0] for _, v in rest)
-        others = f"{len(rest)} other operation{'s' * (len(rest) != 1)}"
+        others = plural(len(rest), "other operation")
         console.print(Text(f"  {fmt.share(secs, total):>6} {fmt.duration(secs):>8}  {others}"))
 
 

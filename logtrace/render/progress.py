@@ -18,6 +18,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from logtrace.render.console import environment
 from logtrace.sources import STDIN, Source
 
 SHOW_AFTER_S = 1.0  # short runs never flash a bar
@@ -38,10 +39,11 @@ def _total_bytes(sources: list[Source]) -> int | None:
 @contextmanager
 def progress_bar(sources: list[Source]) -> Iterator[Callable[[int], None]]:
     """Yields a ``callback(bytes_read)``; draws a bar on stderr when it is a terminal."""
-    if not sys.stderr.isatty() or "NO_PROGRESS" in os.environ:
+    env = environment()
+    if not sys.stderr.isatty() or env.no_progress:
         yield lambda _n: None
         return
-    console = Console(file=sys.stderr, no_color="NO_COLOR" in os.environ)
+    console = Console(file=sys.stderr, no_color=env.no_color)
     bar = Progress(
         TextColumn("reading"),
         BarColumn(),

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 import polars as pl
 from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from logtrace.analysis.analyze import Analysis
@@ -15,33 +14,40 @@ from logtrace.analysis.latency import Latency, LatencyReport
 from logtrace.errors import caret_window
 from logtrace.ingest import IngestReport
 from logtrace.parse import SourceStats
+from logtrace.plural import noun, plural
 from logtrace.render import format as fmt
 from logtrace.render.commands import TraceArgs
-from logtrace.render.console import report_table, safe, safe_str
+from logtrace.render.console import safe, safe_str
 from logtrace.render.cross_host import render_cross_host
+from logtrace.render.fit import Cell, Column, FitTable
 from logtrace.render.insights import render_insights
 
 MAX_ROUTES = 15
 
 
-def sources_table(ingest: IngestReport) -> Table:
+def sources_table(ingest: IngestReport) -> FitTable:
     """One row per source: what it is and how many of its lines were read; for an app log
     also the requests it served, the calls it made and the HTTP lines that could be
-    neither told apart (``-`` for an nginx log)."""
+    neither told apart (``-`` for an nginx log).
+
+    At a narrow width the path loses its middle, the format wraps, then the columns drop
+    in this order: service, served, calls, parsed, host.
+    """
     apps = any(s.kind == "app" for s in ingest.sources)
-    columns = [("served", "right"), ("calls", "right"), ("unclassified", "right")] if apps else []
-    table = report_table(
+    app_columns = [Column("served", drop=2), Column("calls", drop=3), Column("unclassified")]
+    table = FitTable(
         "Sources",
-        ("source", "left"),
-        ("host", "left"),
-        ("service", "left"),
-        ("format", "left"),
-        ("lines", "right"),
-        ("parsed", "right"),
-        ("rejected", "right"),
-        *columns,
+        [
+            Column("source", "flex", min_width=16),
+            Column("host", "id", drop=5),
+            Column("service", "id", drop=1),
+            Column("format", "text", min_width=16),
+            Column("lines"),
+            Column("parsed", drop=4),
+            Column("rejected"),
+            *(app_columns if apps else []),
+        ],
     )
-    table.columns[0].no_wrap = True  # a path cut short names no file: let "format" wrap
     for s in ingest.sources:
         rejected = Text(fmt.count(s.lines_rejected), style="red" if s.lines_rejected else "")
         form = s.format + (f" (detected, {s.detected})" if s.detected else "")
@@ -87,15 +93,22 @@ def summary(analysis: Analysis) -> RenderableType:
     """Time range, requests, error rate, overall percentiles and the time breakdown."""
     rep = analysis.latency
     lines: list[RenderableType] = []
+    # the coarsest log sets the precision: whole seconds if any log has only those
+    precision = max(
+        (f.time_precision_s or 0.0 for f in analysis.ingest.formats.values()), default=0
+    )
     span = ""
     if rep.time_min and rep.time_max:
-        span = f"  ({fmt.duration((rep.time_max - rep.time_min).total_seconds())})"
-    lines.append(
-        Text.assemble(
-            ("Time range: ", "bold"),
-            f"{fmt.timestamp(rep.time_min)} → {fmt.timestamp(rep.time_max)} UTC{span}",
-        )
-    )
+        seconds = (rep.time_max - rep.time_min).total_seconds()
+        coarse = precision >= 1 and seconds % 1
+        span = f"  ({fmt.duration(seconds)})"
+        if coarse:  # two times known to the second: their distance too
+            whole = round(seconds)
+            span = f"  (≈{whole} s)" if whole < 120 else f"  (≈{fmt.duration(whole)})"
+            span = span if whole else "  (within a second)"
+    first = fmt.timestamp(rep.time_min, precision_s=precision)
+    last = fmt.timestamp(rep.time_max, precision_s=precision)
+    lines.append(Text.assemble(("Time range: ", "bold"), f"{first} → {last} UTC{span}"))
     lines.append(
         Text.assemble(
             ("Requests: ", "bold"),
@@ -117,15 +130,16 @@ def summary(analysis: Analysis) -> RenderableType:
                 f"upstream {fmt.share(b.upstream_s, b.total_s)} ({fmt.duration(b.upstream_s)}), "
                 f"nginx-side {fmt.share(b.nginx_s, b.total_s)} ({fmt.duration(b.nginx_s)}) "
                 f"of {fmt.duration(b.total_s)} total request time; "
-                f"{fmt.count(b.proxied)} of {fmt.count(rep.requests)} requests went upstream",
+                f"{fmt.count(b.proxied)} of {plural(rep.requests, 'request')} went upstream",
             )
         )
         if b.retried:
             lines.append(
                 Text.assemble(
                     ("Retries: ", "bold"),
-                    f"{fmt.count(b.retried)} requests needed {fmt.count(b.extra_attempts)} extra "
-                    f"upstream attempts, costing {fmt.duration(b.retry_cost_s)} in failed attempts",
+                    f"{plural(b.retried, 'request')} needed {fmt.count(b.extra_attempts)} extra "
+                    f"upstream {noun(b.extra_attempts, 'attempt')}, costing "
+                    f"{fmt.duration(b.retry_cost_s)} in failed attempts",
                 )
             )
         else:
@@ -135,22 +149,30 @@ def summary(analysis: Analysis) -> RenderableType:
     return Group(*lines)
 
 
-def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> Table:
-    """Per-route percentiles, ordered by total time spent."""
+def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> FitTable:
+    """Per-route percentiles, ordered by total time spent.
+
+    At a narrow width the route loses its middle, then the columns drop in this order:
+    p95, p90, upstr p50, max, share, p99. requests, p50, 4xx and 5xx stay.
+    """
     has_latency = rep.latency is not None
     has_upstream = "upstream_p50_s" in rep.routes.columns
     shown = min(limit, rep.routes.height)
     order = "total time" if has_latency else "requests"
-    table = report_table(f"Routes (top {shown} of {rep.routes.height} by {order})")
-    table.add_column("route", min_width=20, max_width=48, overflow="ellipsis", no_wrap=True)
-    numeric = ["requests"]
+    columns = [Column("route", "flex", min_width=20), Column("requests")]
     if has_latency:
-        numeric += ["share", "p50", "p90", "p95", "p99", "max"]
+        columns += [
+            Column("share", drop=5),
+            Column("p50"),
+            Column("p90", drop=2),
+            Column("p95", drop=1),
+            Column("p99", drop=6),
+            Column("max", drop=4),
+        ]
     if has_upstream:
-        numeric.append("upstr p50")
-    numeric += ["4xx", "5xx"]
-    for name in numeric:
-        table.add_column(name, justify="right", no_wrap=True)
+        columns.append(Column("upstr p50", drop=3))
+    columns += [Column("4xx"), Column("5xx")]
+    table = FitTable(f"Routes (top {shown} of {rep.routes.height} by {order})", columns)
     total = (
         rep.breakdown.total_s
         if rep.breakdown
@@ -161,7 +183,7 @@ def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> Table:
         )
     )
     for row in rep.routes.head(limit).iter_rows(named=True):
-        cells: list[RenderableType] = [safe(row["route"]), fmt.count(row["count"])]
+        cells: list[Cell] = [safe(row["route"]), fmt.count(row["count"])]
         if has_latency:
             cells.append(fmt.share(row.get("total_s") or 0, total))
             cells += [
@@ -176,21 +198,34 @@ def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> Table:
     return table
 
 
-def slowest_table(slowest: pl.DataFrame) -> Table:
-    """The slowest requests, with where their time went; ids in full, to copy."""
-    table = report_table(f"Slowest requests (top {slowest.height})")
+def slowest_table(slowest: pl.DataFrame) -> FitTable:
+    """The slowest requests, with where their time went; ids in full, to copy.
+
+    At a narrow width the request loses its middle, then the columns drop in this order:
+    tries, nginx, upstream, time. The request id, status and total stay.
+    """
     times = slowest.get_column("time") if "time" in slowest.columns else None
     one_day = times is not None and times.dt.date().n_unique() == 1
-    table.add_column("time" if not one_day else "time (UTC)", no_wrap=True)
-    table.add_column("request id", no_wrap=True)
-    table.add_column("request", min_width=16, max_width=40, overflow="ellipsis", no_wrap=True)
-    for name in ("status", "total", "upstream", "nginx", "tries"):
-        table.add_column(name, justify="right", no_wrap=True)
+    table = FitTable(
+        f"Slowest requests (top {slowest.height})",
+        [
+            Column("time" if not one_day else "time (UTC)", "id", drop=4),
+            Column("request id", "id"),
+            Column("request", "flex", min_width=16),
+            Column("status"),
+            Column("total"),
+            Column("upstream", drop=3),
+            Column("nginx", drop=2),
+            Column("tries", drop=1),
+        ],
+    )
     for row in slowest.iter_rows(named=True):
         status = row.get("status")
         request = f"{row.get('method') or '-'} {row.get('route') or '-'}"
         table.add_row(
-            fmt.timestamp(row.get("time"), date=not one_day),
+            fmt.timestamp(
+                row.get("time"), date=not one_day, precision_s=row.get("time_precision_s")
+            ),
             safe(row.get("request_id") or "-"),
             safe(request),
             Text(
@@ -254,16 +289,17 @@ def render_analysis(
 ) -> None:
     """Print the whole analyze report (``trace_args``: the run's inputs and options, for
     the ``logtrace trace`` commands it prints)."""
-    console.print(sources_table(analysis.ingest))
+    # crop=False: a table that cannot fit (or a pipe's, printed whole) is never cut
+    console.print(sources_table(analysis.ingest), crop=False)
     console.print(summary(analysis))
     console.print()
     if analysis.latency.routes.height:
-        console.print(routes_table(analysis.latency))
+        console.print(routes_table(analysis.latency), crop=False)
     if analysis.latency.slowest.height:
-        console.print(slowest_table(analysis.latency.slowest))
+        console.print(slowest_table(analysis.latency.slowest), crop=False)
     if analysis.cross_host is not None:
         for renderable in render_cross_host(console, analysis.cross_host):
-            console.print(renderable)
+            console.print(renderable, crop=False)
         console.print()
         render_insights(console, analysis.cross_host.insights, limit=5, trace_args=trace_args)
     for renderable in rejected_samples(analysis.ingest, console.width):

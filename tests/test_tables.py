@@ -1,0 +1,166 @@
+"""The ``analyze`` report's tables at a terminal's width: numbers and request ids are never
+cut; routes and paths give way in their middle, then columns drop in a stated order; a
+pipe gets every table whole."""
+
+from __future__ import annotations
+
+import re
+from contextlib import chdir
+from pathlib import Path
+
+import pytest
+
+from logtrace.analysis.analyze import Analysis, AnalyzeOptions, analyze
+from logtrace.render.console import record_console
+from logtrace.render.tables import render_analysis
+from logtrace.resolve import FormatOptions
+from logtrace.sources import resolve_sources
+from tests.conftest import ROOT, Golden
+
+LONG_URLS = "tests/fixtures/long-urls/access.log"
+WIDTHS = (80, 120, 200)
+# What a cell starting with a digit holds: a count, a duration, a share, a time, an id.
+NUMBER = re.compile(
+    r"^(?:[\d,]+|[\d.]+ (?:ms|s)|[\d.]+%|\d+m\d\ds|\d+h\d\dm|[\d:.]+|[0-9a-f]{32})$"
+)
+TABLES = ("Sources", "Routes", "Slowest requests", "Hosts", "Time per service", "Slow paths")
+
+
+@pytest.fixture(scope="module")
+def long_urls() -> Analysis:
+    """One nginx log (a real nginx, the trace preset) with paths of hundreds and
+    thousands of characters."""
+    with chdir(ROOT):
+        return analyze(resolve_sources([LONG_URLS]), AnalyzeOptions(FormatOptions()))
+
+
+@pytest.fixture(params=["sample", "long_urls"])
+def case(request: pytest.FixtureRequest) -> Analysis:
+    """Each report the goldens show: sample_logs/ and the long-URL log."""
+    name = "sample_analysis" if request.param == "sample" else "long_urls"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+def report(analysis: Analysis, width: int, *, fit: bool = True) -> str:
+    console = record_console(width, fit=fit)
+    render_analysis(console, analysis)
+    return console.export_text()
+
+
+def table(text: str, title: str) -> tuple[list[str], list[str]]:
+    """The header words and the rows of the table titled ``title``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
+    rule = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("─"))
+    end = next(i for i in range(rule, len(lines)) if not lines[i].strip())
+    return " ".join(lines[start + 2 : rule]).split(), lines[rule + 1 : end]
+
+
+def steady(text: str) -> str:
+    """The report without the "seen in" counts of the path mappings, which move by a few
+    from run to run (timelines/paths.py ranks equally good callers in an unstable sort)."""
+    return re.sub(r"(?<= )\d+ req(?= )", "N req", text)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_sample_logs_report_as_its_golden_file(
+    sample_analysis: Analysis, width: int, golden: Golden
+) -> None:
+    golden(f"analyze_sample_w{width}.txt", steady(report(sample_analysis, width)))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_long_urls_report_as_its_golden_file(
+    long_urls: Analysis, width: int, golden: Golden
+) -> None:
+    golden(f"analyze_long_urls_w{width}.txt", report(long_urls, width))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_request_ids_are_printed_whole_to_paste_into_trace(case: Analysis, width: int) -> None:
+    text = report(case, width)
+    _, rows = table(text, "Slowest requests")
+    for request_id in case.latency.slowest.get_column("request_id"):
+        assert any(f" {request_id} " in f" {row} " for row in rows), request_id
+    if case.cross_host is not None:
+        _, rows = table(text, "Slow paths")
+        for path in case.cross_host.slow_paths:
+            assert any(f" {path.request_id} " in f" {row} " for row in rows), path.request_id
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_number_is_cut_and_every_line_fits(case: Analysis, width: int) -> None:
+    text = report(case, width)
+    for title in TABLES[1:]:  # Sources: the format column wraps its words
+        if title not in text:
+            continue
+        _, rows = table(text, title)
+        for row in rows:
+            cells = re.split(r"\s{3,}", row.strip())
+            numbers = [c for c in cells if c[:1].isdigit() and not c.startswith("/")]
+            assert all(NUMBER.match(c) or " ±" in c for c in numbers), row
+            assert "…" not in "".join(numbers), row
+    commands = {line for line in text.splitlines() if "logtrace trace " in line}
+    assert max(len(line) for line in text.splitlines() if line not in commands) <= width
+
+
+def test_the_route_gives_way_in_its_middle(long_urls: Analysis) -> None:
+    _, rows = table(report(long_urls, 120), "Routes")
+    route = next(row.split()[0] for row in rows if row.lstrip().startswith("/api/files/"))
+    head, _, tail = route.partition("…")
+    assert head.startswith("/api/files/xxx")
+    assert tail.endswith("xxx")
+
+
+@pytest.mark.parametrize(
+    ("width", "routes", "slowest"),
+    [
+        (
+            80,
+            "route requests share p50 p99 max 4xx 5xx",
+            "request id request status total",
+        ),
+        (
+            200,
+            "route requests share p50 p90 p95 p99 max upstr p50 4xx 5xx",
+            "time (UTC) request id request status total upstream nginx tries",
+        ),
+    ],
+)
+def test_columns_drop_in_the_stated_order(
+    sample_analysis: Analysis, width: int, routes: str, slowest: str
+) -> None:
+    text = report(sample_analysis, width)
+    assert table(text, "Routes")[0] == routes.split()
+    assert table(text, "Slowest requests")[0] == slowest.split()
+
+
+def test_a_pipe_gets_every_table_whole(case: Analysis) -> None:
+    text = report(case, 80, fit=False)
+    for title in TABLES:
+        if title in text:
+            _, rows = table(text, title)
+            assert not any("…" in row for row in rows), title
+    for source in case.ingest.sources:
+        assert source.path in text
+    if case is not None and "long-urls" in case.ingest.sources[0].path:
+        assert "/api/files/" + "x" * 9000 in text
+
+
+def test_times_of_a_whole_second_log_show_whole_seconds(long_urls: Analysis) -> None:
+    text = report(long_urls, 120)
+    (time_range,) = [line for line in text.splitlines() if line.startswith("Time range:")]
+    # the first request's start is its logged end minus $request_time: known to a second
+    assert re.fullmatch(r"Time range: ≈[\d-]+ [\d:]+ → [\d-]+ [\d:]+ UTC  \(≈\d+ s\)", time_range)
+
+
+def test_counted_nouns_agree_with_their_counts(tmp_path: Path) -> None:
+    log = tmp_path / "one.log"
+    log.write_text(
+        '127.0.0.1 - - [26/Nov/2026:09:07:13 -0330] "GET /a HTTP/1.1" 200 3 "-" "curl/8" '
+        "0.010 0.001, 0.008 0123456789abcdef0123456789abcdef\n"
+    )
+    analysis = analyze(resolve_sources([str(log)]), AnalyzeOptions(FormatOptions(preset="trace")))
+    text = " ".join(report(analysis, 200).split())
+    assert "1 of 1 request went upstream" in text
+    assert "Retries: 1 request needed 1 extra upstream attempt, costing 1 ms" in text
