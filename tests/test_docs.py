@@ -48,3 +48,15 @@ def test_readme_example_runs_on_sample_logs(command: str, monkeypatch: pytest.Mo
     result = CliRunner().invoke(app, shlex.split(command))
     assert result.exit_code == 0, result.output
     assert result.output.strip()
+
+
+LIBRARY_EXAMPLE = re.search(r"## Use as a library\n\n```python\n(.*?)```", README, re.S)
+
+
+def test_the_readme_library_example_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert LIBRARY_EXAMPLE is not None, "README.md has no 'Use as a library' example"
+    monkeypatch.chdir(ROOT)
+    exec(compile(LIBRARY_EXAMPLE.group(1), "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip()
