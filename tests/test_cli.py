@@ -17,6 +17,8 @@ from tests.conftest import CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent
 EDGE = ROOT / "sample_logs" / "edge-1.access.log"
+SAMPLE = ROOT / "sample_logs"
+CONF = ["--nginx-conf", str(SAMPLE / "nginx" / "mesh-1.conf")]
 runner = CliRunner()
 
 
@@ -121,7 +123,14 @@ def test_stdin_is_read_with_a_dash_and_from_a_pipe() -> None:
             ExitStatus.NO_MATCH,
             "matched none of 2500 lines",
         ),
-        (["analyze", str(EDGE), "--preset", "nope"], ExitStatus.BAD_FORMAT, "unknown preset"),
+        (["analyze", str(EDGE), "--preset", "nope"], ExitStatus.NOT_FOUND, "unknown preset"),
+        (
+            ["analyze", str(EDGE), "--format-name", "nope", *CONF],
+            ExitStatus.NOT_FOUND,
+            "no log_format named 'nope'",
+        ),
+        (["analyze", str(EDGE), "--format-name", "trace"], ExitStatus.USAGE, "needs --nginx-conf"),
+        (["trace", "x", str(EDGE), "--app-format", "nope"], ExitStatus.NOT_FOUND, "app log format"),
         (["analyze", str(EDGE), "--status", "6zz"], ExitStatus.USAGE, "--status"),
         (["analyze", str(EDGE), "--since", "yesterday"], ExitStatus.USAGE, "is not a time"),
     ],
@@ -158,8 +167,6 @@ def test_formats_lists_the_presets() -> None:
         assert name in result.output
 
 
-SAMPLE = ROOT / "sample_logs"
-CONF = ["--nginx-conf", str(SAMPLE / "nginx" / "mesh-1.conf")]
 N_PLUS_ONE = "c1405abcbaf320b38811d5104a094314"  # GET /api/orders/5/items: 11 calls
 RETRY = "51263bcd2f682f73df765ba1c484683b"  # GET /api/flaky/...: dead upstream first
 
