@@ -198,6 +198,23 @@ def test_trace_lines_shows_the_original_log_lines() -> None:
     assert '"msg": "request finished"' in result.output
 
 
+def test_a_unique_prefix_of_any_length_finds_the_request() -> None:
+    result = runner.invoke(app, ["trace", N_PLUS_ONE[:3], str(SAMPLE), *CONF, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["request_id"] == N_PLUS_ONE
+
+
+def test_an_ambiguous_prefix_lists_some_of_its_matches() -> None:
+    done = run_cli("trace", N_PLUS_ONE[:2], str(SAMPLE), *CONF)
+    err = done.stderr.decode()
+    assert done.returncode == ExitStatus.NOT_FOUND, err
+    assert f"{N_PLUS_ONE[:2]!r} is the start of 9 request ids" in err
+    hint = next(line for line in err.splitlines() if line.startswith("hint: "))
+    shown = hint.removeprefix("hint: give more of the id: ").removesuffix(", ...").split(", ")
+    assert len(shown) == 5
+    assert all(len(rid) == 32 and rid.startswith(N_PLUS_ONE[:2]) for rid in shown)
+
+
 def test_unknown_request_id_is_a_clear_error() -> None:
     done = run_cli("trace", "0" * 32, str(SAMPLE), *CONF)
     assert done.returncode == ExitStatus.NOT_FOUND
