@@ -202,3 +202,46 @@ def test_push_reports_failures_honestly(receiver: Receiver) -> None:
     assert done.returncode == 7, done.stderr  # ExitStatus.PARTIAL
     assert "spans were not delivered" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "logtrace", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.parametrize("command", ["traces", "spans"])
+def test_a_request_id_not_in_the_logs_is_not_found_and_nothing_is_written(
+    tmp_path: Path, command: str
+) -> None:
+    out = tmp_path / "trace.json"
+    args = ["export", command, str(SAMPLE), *CONF, "--request-id", "0000beef", "-o", str(out)]
+    done = run_cli(*args)
+    assert done.returncode == 6, done.stderr  # ExitStatus.NOT_FOUND, as for `logtrace trace`
+    assert "request id '0000beef' is not in these logs" in done.stderr
+    assert not out.exists()
+
+
+def test_a_request_id_prefix_exports_the_request_it_starts(
+    tmp_path: Path, reference: dict[str, Any]
+) -> None:
+    out = tmp_path / "trace.json"
+    cli(
+        "export",
+        "traces",
+        str(SAMPLE),
+        *CONF,
+        "-t",
+        "zipkin",
+        "--request-id",
+        RID[:12],
+        "-o",
+        str(out),
+    )
+    doc = json.loads(out.read_text())
+    same_as_reference(reference, {s["id"]: (s.get("parentId"), s["duration"]) for s in doc})
