@@ -143,6 +143,15 @@ def test_requests_table_has_one_row_per_request(tmp_path: Path) -> None:
     assert frame.get_column("request_id").n_unique() == 2500
 
 
+def test_the_requests_table_is_reported_as_rows_of_requests(tmp_path: Path) -> None:
+    out = tmp_path / "requests.csv"
+    args = ["export", "spans", str(SAMPLE), *CONF, "--what", "requests", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"wrote 2,500 requests (a row each) to {out} (csv)" in result.stderr
+    assert "spans" not in result.stderr
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Receiver("")))

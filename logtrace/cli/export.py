@@ -105,7 +105,7 @@ def export_spans(
     batches = trace_batches(loaded, request_ids=request_id)
     per: What = "requests" if what == "requests" else "spans"
     summary = export(format, batches, out, _export_info(loaded), what=per)
-    _report(summary, out, format, "requests")
+    _report(summary, out, format, per)
     opt.warn_partial(loaded.ingest)
 
 
@@ -178,20 +178,26 @@ def export_traces(
         if error is not None:
             raise error
     else:
-        _report(export(to, batches, out or "-", info), out or "-", to, "traces")
+        _report(export(to, batches, out or "-", info), out or "-", to)
     opt.warn_partial(loaded.ingest)
 
 
-def _report(summary: ExportSummary, out: str, fmt: str, traces: str) -> None:
-    """An export's warnings, and what it wrote where (not when it wrote to stdout)."""
+def _report(summary: ExportSummary, out: str, fmt: str, what: What | None = None) -> None:
+    """An export's warnings, and what it wrote where (not when it wrote to stdout): the
+    rows of a table of requests, else spans and the traces they make."""
     from logtrace.render.console import safe_str
 
     for warning in summary.warnings:
         stderr_line(f"warning: {safe_str(warning)}")
-    if out != "-":
-        stderr_line(
-            f"wrote {summary.spans:,} spans of {summary.traces:,} {traces} to {out} ({fmt})"
+    if out == "-":
+        return
+    if what == "requests":
+        wrote = f"{summary.traces:,} requests (a row each)"
+    else:
+        wrote = f"{summary.spans:,} spans of {summary.traces:,} " + (
+            "requests (a row per span)" if what == "spans" else "traces"
         )
+    stderr_line(f"wrote {wrote} to {safe_str(out)} ({fmt})")
 
 
 def _headers(pairs: list[str]) -> dict[str, str]:
