@@ -251,3 +251,23 @@ def test_analyze_counts_the_served_requests_calls_and_unclassified_lines_of_app_
     header, _, row = shown.stdout.splitlines()[2:5]
     assert header.split()[-3:] == ["served", "calls", "unclassified"]
     assert row.split()[-3:] == ["3", "3", "0"]
+
+
+def _slowest(*args: str, top: int) -> tuple[list[str], list[str]]:
+    result = runner.invoke(app, ["analyze", *args, "--json", "--top", str(top)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    paths = doc.get("slow_paths", [])
+    return [s["request_id"] for s in doc["slowest"]], [p["request_id"] for p in paths]
+
+
+def test_ties_in_top_keep_one_order_whatever_n_and_in_every_section() -> None:
+    # sample_logs has dozens of requests of 1.001 s (timeouts): ties decide the top
+    five, paths_five = _slowest(str(SAMPLE), *CONF, top=5)
+    ten, paths_ten = _slowest(str(SAMPLE), *CONF, top=10)
+    assert ten[:5] == five
+    assert paths_ten[:5] == paths_five
+    assert (five, ten) == (paths_five, paths_ten)
+    alone_five, _ = _slowest(str(EDGE), top=5)
+    alone_ten, _ = _slowest(str(EDGE), top=10)
+    assert alone_ten[:5] == alone_five == five
