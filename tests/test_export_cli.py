@@ -254,3 +254,13 @@ def test_a_request_id_prefix_exports_the_request_it_starts(
     )
     doc = json.loads(out.read_text())
     same_as_reference(reference, {s["id"]: (s.get("parentId"), s["duration"]) for s in doc})
+
+
+def test_filters_choose_the_traces_by_their_entry_request(tmp_path: Path) -> None:
+    out = tmp_path / "requests.csv"
+    args = ["--what", "requests", "--status", "5xx", "--route", "^/api/report/", "-o", str(out)]
+    cli("export", "spans", str(SAMPLE), *CONF, *args)
+    frame = pl.read_csv(out)
+    assert frame.height == 125  # the 504s sample_logs/ground_truth.jsonl records
+    assert set(frame.get_column("status")) == {504}
+    assert frame.get_column("route").str.starts_with("/api/report/").all()

@@ -39,6 +39,11 @@ class Filters:
     path: str | None = None  # regex on the path
     status: tuple[tuple[int, int], ...] = ()  # inclusive ranges: 5xx → (500, 599)
 
+    @property
+    def given(self) -> bool:
+        """Whether any condition is set."""
+        return self.expr(["time", "path", "status", "route"]) is not None
+
     def expr(self, columns: list[str]) -> pl.Expr | None:
         conds: list[pl.Expr] = []
         if self.since is not None and "time" in columns:
@@ -56,6 +61,20 @@ class Filters:
         if not conds:
             return None
         return pl.all_horizontal(conds)
+
+
+def select_traces(spans: pl.DataFrame, filters: Filters) -> pl.DataFrame:
+    """The spans of the traces whose entry request matches ``filters``: each trace is
+    judged by its root span, whose time is when its line was written (as a line's)."""
+    if not filters.given or spans.is_empty():
+        return spans
+    roots = spans.filter(pl.col("parent_sid").is_null()).select(
+        "request_id", "route", "path", "status", pl.col("raw_end").alias("time")
+    )
+    keep = filters.expr(roots.columns)
+    assert keep is not None
+    matching = roots.filter(keep).select("request_id").unique()
+    return spans.join(matching, on="request_id", how="semi", maintain_order="left")
 
 
 def derive(lines: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:

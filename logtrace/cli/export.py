@@ -10,6 +10,7 @@ import typer
 from logtrace import __version__
 from logtrace.cli import options as opt
 from logtrace.cli.app import export_app, stderr_line
+from logtrace.cli.inputs import Inputs, reads_logs
 from logtrace.errors import UsageError
 
 if TYPE_CHECKING:
@@ -22,22 +23,13 @@ FORMAT_HELP = "csv, json, ndjson, parquet (tables); otlp, otlp-json, zipkin, jae
 
 
 @export_app.command("slowest")
+@reads_logs()
 def export_slowest(
-    files: opt.Files = None,
+    inputs: Inputs,
     csv: Annotated[
         Path, typer.Option("--csv", help="Write the requests as CSV here (- for stdout).")
     ] = Path("-"),
     top: opt.TopOpt = 100,
-    log_format: opt.LogFormatOpt = None,
-    preset: opt.PresetOpt = None,
-    nginx_conf: opt.NginxConfOpt = None,
-    format_name: opt.FormatNameOpt = None,
-    source: opt.SourceOpt = None,
-    since: opt.SinceOpt = None,
-    until: opt.UntilOpt = None,
-    route: opt.RouteOpt = None,
-    path: opt.PathOpt = None,
-    status: opt.StatusOpt = None,
 ) -> None:
     """The N slowest requests with every field of their log line, as CSV."""
     from logtrace.analysis.analyze import AnalyzeOptions
@@ -45,16 +37,17 @@ def export_slowest(
     from logtrace.analysis.slowest import slowest_requests
     from logtrace.export.csv import write_csv
 
-    found = opt.sources(files, source)
-    with opt.reading(found) as progress:
+    with inputs.reading() as progress:
         options = AnalyzeOptions(
-            formats=opt.format_options(log_format, preset, nginx_conf, format_name),
-            filters=opt.filters(since, until, route, path, status),
+            formats=inputs.formats,
+            filters=inputs.filters,
             top=top,
             keep_lines=True,
+            skew_correction=inputs.skew_correction,
+            id_field=inputs.id_field,
             progress=progress,
         )
-        result = run(found, options)
+        result = run(inputs.sources, options)
     frame = slowest_requests(result)
     write_csv(frame, csv)
     if str(csv) != "-":
@@ -72,8 +65,9 @@ def _export_info(loaded: Loaded) -> ExportInfo:
 
 
 @export_app.command("spans")
+@reads_logs()
 def export_spans(
-    files: opt.Files = None,
+    inputs: Inputs,
     format: Annotated[str, typer.Option("--format", "--to", "-t", help=FORMAT_HELP)] = "csv",
     out: Annotated[str, typer.Option("--out", "-o", help="Output file (- for stdout).")] = "-",
     what: Annotated[
@@ -81,15 +75,6 @@ def export_spans(
     ] = "spans",
     request_id: opt.RequestIdOpt = None,
     lines: opt.LinesOpt = True,
-    log_format: opt.LogFormatOpt = None,
-    preset: opt.PresetOpt = None,
-    nginx_conf: opt.NginxConfOpt = None,
-    format_name: opt.FormatNameOpt = None,
-    app_format: opt.AppFormatOpt = None,
-    timezone: opt.TimezoneOpt = "UTC",
-    source: opt.SourceOpt = None,
-    id_field: opt.IdFieldOpt = None,
-    no_skew_correction: opt.NoSkewOpt = False,
 ) -> None:
     """Every span of every request (or a table of requests) in a file format."""
     from logtrace.export.registry import export
@@ -99,10 +84,8 @@ def export_spans(
         raise UsageError(
             f"--what {what!r} is neither spans nor requests", "use --what spans|requests"
         )
-    found = opt.sources(files, source)
-    fmt = opt.format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
-    loaded = opt.load_timelines(found, fmt, id_field, no_skew_correction, keep_lines=lines)
-    batches = trace_batches(loaded, request_ids=request_id)
+    loaded = inputs.load(keep_lines=lines)
+    batches = trace_batches(loaded, request_ids=request_id, filters=inputs.filters)
     per: What = "requests" if what == "requests" else "spans"
     summary = export(format, batches, out, _export_info(loaded), what=per)
     _report(summary, out, format, per)
@@ -110,8 +93,9 @@ def export_spans(
 
 
 @export_app.command("traces")
+@reads_logs()
 def export_traces(
-    files: opt.Files = None,
+    inputs: Inputs,
     to: Annotated[str, typer.Option("--to", "--format", "-t", help=FORMAT_HELP)] = "otlp",
     out: Annotated[
         str | None, typer.Option("--out", "-o", help="Output file (- for stdout).")
@@ -135,15 +119,6 @@ def export_traces(
     ] = False,
     request_id: opt.RequestIdOpt = None,
     lines: opt.LinesOpt = True,
-    log_format: opt.LogFormatOpt = None,
-    preset: opt.PresetOpt = None,
-    nginx_conf: opt.NginxConfOpt = None,
-    format_name: opt.FormatNameOpt = None,
-    app_format: opt.AppFormatOpt = None,
-    timezone: opt.TimezoneOpt = "UTC",
-    source: opt.SourceOpt = None,
-    id_field: opt.IdFieldOpt = None,
-    no_skew_correction: opt.NoSkewOpt = False,
 ) -> None:
     """Traces for Jaeger, Zipkin, Tempo: a file, or pushed to an OTLP collector."""
     from logtrace.export.registry import export
@@ -152,10 +127,8 @@ def export_traces(
     if endpoint is not None and to not in ("otlp", "otlp-json"):
         raise UsageError("--endpoint pushes OTLP", "use --to otlp with --endpoint")
     headers = _headers(header or [])
-    found = opt.sources(files, source)
-    fmt = opt.format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
-    loaded = opt.load_timelines(found, fmt, id_field, no_skew_correction, keep_lines=lines)
-    batches = trace_batches(loaded, request_ids=request_id)
+    loaded = inputs.load(keep_lines=lines)
+    batches = trace_batches(loaded, request_ids=request_id, filters=inputs.filters)
     info = _export_info(loaded)
     if endpoint is not None:
         from logtrace.export.push import push

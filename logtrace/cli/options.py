@@ -1,11 +1,8 @@
-"""Options shared by several commands, and turning their values into library options."""
+"""The options of the command line, and turning their values into library options."""
 
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,9 +14,6 @@ from logtrace.errors import ExitStatus, UsageError
 if TYPE_CHECKING:
     from logtrace.analysis.derive import Filters
     from logtrace.ingest import FormatOptions, IngestReport
-    from logtrace.render.commands import TraceArgs
-    from logtrace.sources import Source
-    from logtrace.timelines.load import Loaded, TimelineOptions
 
 Files = Annotated[
     list[str] | None,
@@ -186,97 +180,6 @@ def filters(
         path=path,
         status=parse_status(status) if status else (),
     )
-
-
-def sources(files: list[str] | None, source: list[str] | None) -> list[Source]:
-    """The sources named on the command line; stdin when nothing is named and it is piped."""
-    from logtrace.sources import resolve_sources
-
-    return resolve_sources(_specs(files, source), source or ())
-
-
-def _specs(files: list[str] | None, source: list[str] | None) -> list[str]:
-    specs = list(files or [])
-    if not specs and not source and not sys.stdin.isatty():
-        specs = ["-"]
-    return specs
-
-
-def trace_args(
-    files: list[str] | None,
-    source: list[str] | None,
-    formats: FormatOptions,
-    id_field: str | None = None,
-    no_skew: bool = False,
-) -> TraceArgs:
-    """This run's inputs and options as ``logtrace trace`` takes them: what a printed
-    ``logtrace trace ID ...`` needs to read the same requests the same way."""
-    from logtrace.render.commands import TraceArgs
-
-    options: list[str] = []
-    for conf in formats.nginx_confs:
-        options += ["--nginx-conf", conf]
-    for flag, value in (
-        ("--format-name", formats.format_name),
-        ("--log-format", formats.log_format),
-        ("--preset", formats.preset),
-        ("--app-format", formats.app_format),
-        ("--timezone", None if formats.timezone == "UTC" else formats.timezone),
-        ("--id-field", id_field),
-    ):
-        if value is not None:
-            options += [flag, value]
-    for spec in source or ():
-        options += ["--source", spec]
-    if no_skew:
-        options.append("--no-skew-correction")
-    return TraceArgs(files=tuple(_specs(files, source)), options=tuple(options))
-
-
-def timeline_options(
-    formats: FormatOptions,
-    id_field: str | None,
-    no_skew: bool,
-    *,
-    keep_lines: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> TimelineOptions:
-    from logtrace.timelines.load import TimelineOptions
-
-    return TimelineOptions(
-        formats=formats,
-        skew_correction=not no_skew,
-        id_field=id_field,
-        keep_lines=keep_lines,
-        progress=progress,
-    )
-
-
-@contextmanager
-def reading(found: list[Source]) -> Iterator[Callable[[int], None]]:
-    """A progress callback: a bar on stderr for long reads when it is a terminal."""
-    from logtrace.render.progress import progress_bar
-
-    with progress_bar(found) as update:
-        yield update
-
-
-def load_timelines(
-    found: list[Source],
-    formats: FormatOptions,
-    id_field: str | None,
-    no_skew: bool,
-    *,
-    keep_lines: bool = False,
-) -> Loaded:
-    """Every request's timeline, with a progress bar while reading."""
-    from logtrace.timelines.load import load
-
-    with reading(found) as progress:
-        options = timeline_options(
-            formats, id_field, no_skew, keep_lines=keep_lines, progress=progress
-        )
-        return load(found, options)
 
 
 def warn_partial(ingest: IngestReport) -> None:

@@ -9,13 +9,15 @@ import typer
 
 from logtrace.cli import options as opt
 from logtrace.cli.app import app, stderr_line
+from logtrace.cli.inputs import Inputs, reads_logs
 from logtrace.errors import UsageError
 
 
 @app.command()
+@reads_logs(filters=False)
 def trace(
+    inputs: Inputs,
     request_id: Annotated[str, typer.Argument(help="The request id (or a unique prefix of it).")],
-    files: opt.Files = None,
     lines: Annotated[
         bool, typer.Option("--lines", help="Show each span's original log lines.")
     ] = False,
@@ -23,26 +25,15 @@ def trace(
     flow: Annotated[
         bool, typer.Option("--flow/--no-flow", help="Also draw the request flow.")
     ] = True,
-    log_format: opt.LogFormatOpt = None,
-    preset: opt.PresetOpt = None,
-    nginx_conf: opt.NginxConfOpt = None,
-    format_name: opt.FormatNameOpt = None,
-    app_format: opt.AppFormatOpt = None,
-    timezone: opt.TimezoneOpt = "UTC",
-    source: opt.SourceOpt = None,
-    id_field: opt.IdFieldOpt = None,
-    no_skew_correction: opt.NoSkewOpt = False,
 ) -> None:
     """One request as a Gantt chart and a request-flow graph, across every host's logs."""
     from logtrace.analysis.trace import trace as build
     from logtrace.render.console import make_console
 
-    found = opt.sources(files, source)
-    fmt = opt.format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
     # stdin cannot be read again for the lines: keep them while reading it
-    keep = lines and any(s.is_stdin for s in found)
-    loaded = opt.load_timelines(found, fmt, id_field, no_skew_correction, keep_lines=keep)
-    result = build(loaded, request_id, with_lines=lines, sources=found)
+    keep = lines and any(s.is_stdin for s in inputs.sources)
+    loaded = inputs.load(keep_lines=keep)
+    result = build(loaded, request_id, with_lines=lines, sources=inputs.sources)
     if as_json:
         from logtrace.export.trace_json import trace_json
 
@@ -66,8 +57,9 @@ INSIGHTS_FORMAT_HELP = (
 
 
 @app.command()
+@reads_logs()
 def insights(
-    files: opt.Files = None,
+    inputs: Inputs,
     output_format: Annotated[
         str, typer.Option("--format", help=INSIGHTS_FORMAT_HELP, show_default=True)
     ] = "table",
@@ -99,33 +91,23 @@ def insights(
     slow_client_min: Annotated[
         float, typer.Option("--slow-client-min", min=0.0, help="Slow client: at least this (s).")
     ] = 0.1,
-    log_format: opt.LogFormatOpt = None,
-    preset: opt.PresetOpt = None,
-    nginx_conf: opt.NginxConfOpt = None,
-    format_name: opt.FormatNameOpt = None,
-    app_format: opt.AppFormatOpt = None,
-    timezone: opt.TimezoneOpt = "UTC",
-    source: opt.SourceOpt = None,
-    id_field: opt.IdFieldOpt = None,
-    no_skew_correction: opt.NoSkewOpt = False,
 ) -> None:
     """What to fix: N+1 calls, sequential calls, repeats, retries, timeouts, slow clients."""
+    from logtrace.analysis.derive import select_traces
     from logtrace.analysis.insights import InsightOptions, find_insights
     from logtrace.export.insights_json import WRITERS
     from logtrace.export.output import check_output, text_output
 
     chosen = _insights_format(output_format, as_json, list(WRITERS))
     check_output(out)
-    found = opt.sources(files, source)
-    fmt = opt.format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
-    loaded = opt.load_timelines(found, fmt, id_field, no_skew_correction)
+    loaded = inputs.load()
     options = InsightOptions(
         min_calls=min_calls,
         min_repeats=min_repeats,
         slow_client_share=slow_client_share,
         slow_client_min_s=slow_client_min,
     )
-    result = find_insights(loaded.timelines.spans, options)
+    result = find_insights(select_traces(loaded.timelines.spans, inputs.filters), options)
     with text_output(out) as stream:
         if chosen in WRITERS:
             WRITERS[chosen](result, stream)
@@ -133,8 +115,7 @@ def insights(
             from logtrace.render.console import make_console
             from logtrace.render.insights import render_insights
 
-            args = opt.trace_args(files, source, fmt, id_field, no_skew_correction)
-            render_insights(make_console(file=stream), result, trace_args=args)
+            render_insights(make_console(file=stream), result, trace_args=inputs.trace_args())
     if out != "-":
         from logtrace.render.console import safe_str
 

@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterator
 
 import polars as pl
 
+from logtrace.analysis.derive import Filters, select_traces
 from logtrace.analysis.trace import hex_id, match_request_id, public_spans
 from logtrace.export.batch import TraceBatch
 from logtrace.schema import EVENTS
@@ -79,9 +80,11 @@ def trace_batches(
     loaded: Loaded,
     *,
     request_ids: Collection[str] | None = None,
+    filters: Filters | None = None,
     batch_spans: int = BATCH_SPANS,
 ) -> Iterator[TraceBatch]:
-    """Whole traces, about ``batch_spans`` spans a batch, parents before children.
+    """Whole traces, about ``batch_spans`` spans a batch, parents before children: every
+    trace, those of ``request_ids`` or those whose entry request matches ``filters``.
 
     ``request_ids`` (each an id or a prefix only one id starts with) are looked up now,
     before anything is written: one that is not in the logs is a NotFoundError.
@@ -91,6 +94,8 @@ def trace_batches(
         ids = spans.get_column("request_id")
         wanted = [match_request_id(ids, rid) for rid in request_ids]
         spans = spans.filter(pl.col("request_id").is_in(wanted))
+    if filters is not None:
+        spans = select_traces(spans, filters)
     return _batches(loaded, spans, batch_spans)
 
 
