@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, NoReturn
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -27,6 +28,37 @@ export_app = typer.Typer(
 app.add_typer(export_app, name="export")
 
 _state = {"traceback": False}
+
+
+class _Argument(typer.core.TyperArgument):
+    """An argument shown by its name alone, as in a man page: ``REQUEST_ID [FILES]...``."""
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return None
+
+    def get_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        name = self.display_name_raw
+        shown = name if self.required else f"[{name}]"
+        return [shown + ("..." if self.nargs != 1 else "")]
+
+
+class Command(typer.core.TyperCommand):
+    """A logtrace command: values in --help named by what they hold (``--top N``,
+    ``--since TIME``), never by Python types, and an example at the end."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, typer.core.TyperArgument):
+                # typer builds its own argument objects; this class only adds display
+                param.__class__ = _Argument
+
+
+def command(
+    group: typer.Typer, name: str | None = None, *, example: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command of ``group`` with its --help ending in ``example``."""
+    return group.command(name, cls=Command, epilog=f"\b\nExample:\n  {example}")
 
 
 def _version(value: bool) -> None:

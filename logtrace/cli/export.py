@@ -9,7 +9,7 @@ import typer
 
 from logtrace import __version__
 from logtrace.cli import options as opt
-from logtrace.cli.app import export_app, stderr_line
+from logtrace.cli.app import command, export_app, stderr_line
 from logtrace.cli.inputs import Inputs, reads_logs
 from logtrace.errors import UsageError
 
@@ -22,12 +22,17 @@ if TYPE_CHECKING:
 FORMAT_HELP = "csv, json, ndjson, parquet (tables); otlp, otlp-json, zipkin, jaeger (traces)."
 
 
-@export_app.command("slowest")
+@command(
+    export_app, "slowest", example="logtrace export slowest access.log --csv slow.csv --top 100"
+)
 @reads_logs()
 def export_slowest(
     inputs: Inputs,
     csv: Annotated[
-        Path, typer.Option("--csv", help="Write the requests as CSV here (- for stdout).")
+        Path,
+        typer.Option(
+            "--csv", metavar="PATH", help="Write the requests as CSV here (- for stdout)."
+        ),
     ] = Path("-"),
     top: opt.TopOpt = 100,
 ) -> None:
@@ -64,14 +69,25 @@ def _export_info(loaded: Loaded) -> ExportInfo:
     )
 
 
-@export_app.command("spans")
+@command(
+    export_app, "spans", example="logtrace export spans logs/ --format parquet -o spans.parquet"
+)
 @reads_logs()
 def export_spans(
     inputs: Inputs,
-    format: Annotated[str, typer.Option("--format", "--to", "-t", help=FORMAT_HELP)] = "csv",
-    out: Annotated[str, typer.Option("--out", "-o", help="Output file (- for stdout).")] = "-",
+    format: Annotated[
+        str, typer.Option("--format", "--to", "-t", metavar="FORMAT", help=FORMAT_HELP)
+    ] = "csv",
+    out: Annotated[
+        str, typer.Option("--out", "-o", metavar="PATH", help="Output file (- for stdout).")
+    ] = "-",
     what: Annotated[
-        str, typer.Option("--what", help="Tables only: one row per 'spans' or per 'requests'.")
+        str,
+        typer.Option(
+            "--what",
+            metavar="spans|requests",
+            help="Tables only: one row per 'spans' or per 'requests'.",
+        ),
     ] = "spans",
     request_id: opt.RequestIdOpt = None,
     lines: opt.LinesOpt = True,
@@ -92,28 +108,44 @@ def export_spans(
     opt.warn_partial(loaded.ingest)
 
 
-@export_app.command("traces")
+@command(
+    export_app,
+    "traces",
+    example="logtrace export traces logs/ --to otlp --endpoint http://localhost:4318/v1/traces",
+)
 @reads_logs()
 def export_traces(
     inputs: Inputs,
-    to: Annotated[str, typer.Option("--to", "--format", "-t", help=FORMAT_HELP)] = "otlp",
+    to: Annotated[
+        str, typer.Option("--to", "--format", "-t", metavar="FORMAT", help=FORMAT_HELP)
+    ] = "otlp",
     out: Annotated[
-        str | None, typer.Option("--out", "-o", help="Output file (- for stdout).")
+        str | None, typer.Option("--out", "-o", metavar="PATH", help="Output file (- for stdout).")
     ] = None,
     endpoint: Annotated[
         str | None,
         typer.Option(
-            "--endpoint", help="Push OTLP/HTTP JSON here, e.g. http://localhost:4318/v1/traces."
+            "--endpoint",
+            metavar="URL",
+            help="Push OTLP/HTTP JSON here, e.g. http://localhost:4318/v1/traces.",
         ),
     ] = None,
     header: Annotated[
-        list[str] | None, typer.Option("--header", help="KEY=VALUE HTTP header for --endpoint.")
+        list[str] | None,
+        typer.Option(
+            "--header", metavar="KEY=VALUE", help="An HTTP header for --endpoint (repeatable)."
+        ),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Seconds per HTTP request.")
+        float,
+        typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Seconds per HTTP request."),
     ] = 10.0,
-    retries: Annotated[int, typer.Option("--retries", min=0, help="Retries per HTTP request.")] = 5,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Spans per HTTP request.")] = 2000,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, metavar="N", help="Retries per HTTP request.")
+    ] = 5,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, metavar="N", help="Spans per HTTP request.")
+    ] = 2000,
     gzip: Annotated[
         bool, typer.Option("--gzip", help="Compress the HTTP bodies (Content-Encoding: gzip).")
     ] = False,

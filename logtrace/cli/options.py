@@ -20,51 +20,78 @@ Files = Annotated[
     typer.Argument(
         help="Log files, directories, globs, or - for stdin. PATH@HOST sets the host.",
         show_default=False,
+        metavar="FILES",
     ),
 ]
 LogFormatOpt = Annotated[
     str | None,
-    typer.Option("--log-format", "-f", help="The nginx log_format string (or whole directive)."),
+    typer.Option(
+        "--log-format",
+        "-f",
+        metavar="FORMAT",
+        help="The nginx log_format string (or whole directive).",
+    ),
 ]
 PresetOpt = Annotated[
     str | None,
     typer.Option(
-        "--preset", "-p", help="A named format: combined, main, trace, timing, upstreaminfo."
+        "--preset",
+        "-p",
+        metavar="NAME",
+        help="A named format: combined, main, trace, timing, upstreaminfo.",
     ),
 ]
 NginxConfOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--nginx-conf", help="Read log_format/access_log from this nginx.conf (repeatable)."
+        "--nginx-conf",
+        metavar="PATH",
+        help="Read log_format/access_log from this nginx.conf (repeatable).",
     ),
 ]
 FormatNameOpt = Annotated[
-    str | None, typer.Option("--format-name", help="Which log_format of --nginx-conf to use.")
+    str | None,
+    typer.Option("--format-name", metavar="NAME", help="Which log_format of --nginx-conf to use."),
 ]
 SourceOpt = Annotated[
     list[str] | None,
-    typer.Option("--source", help="HOST=PATH (or HOST/SERVICE=PATH): label a source (repeatable)."),
+    typer.Option(
+        "--source",
+        metavar="HOST=PATH",
+        help="Read PATH as the log of HOST (or HOST/SERVICE) (repeatable).",
+    ),
 ]
 SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="Only requests that ended at or after this time.")
+    str | None,
+    typer.Option("--since", metavar="TIME", help="Only requests that ended at or after this time."),
 ]
 UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="Only requests that ended before this time.")
+    str | None,
+    typer.Option("--until", metavar="TIME", help="Only requests that ended before this time."),
 ]
 RouteOpt = Annotated[
-    str | None, typer.Option("--route", help="Only routes matching this regex (e.g. '^/api/').")
+    str | None,
+    typer.Option(
+        "--route", metavar="REGEX", help="Only routes matching this regex (e.g. '^/api/')."
+    ),
 ]
-PathOpt = Annotated[str | None, typer.Option("--path", help="Only paths matching this regex.")]
+PathOpt = Annotated[
+    str | None, typer.Option("--path", metavar="REGEX", help="Only paths matching this regex.")
+]
 StatusOpt = Annotated[
     str | None,
-    typer.Option("--status", help="Only these statuses: 500, 5xx, 404,5xx, 500-504."),
+    typer.Option(
+        "--status", metavar="STATUSES", help="Only these statuses: 500, 5xx, 404,5xx, 500-504."
+    ),
 ]
 TopOpt = Annotated[
-    int, typer.Option("--top", "-n", min=1, help="How many slowest requests to show.")
+    int, typer.Option("--top", "-n", min=1, metavar="N", help="How many slowest requests to show.")
 ]
 IdFieldOpt = Annotated[
     str | None,
-    typer.Option("--id-field", help="The nginx variable or app field holding the request id."),
+    typer.Option(
+        "--id-field", metavar="NAME", help="The nginx variable or app field holding the request id."
+    ),
 ]
 NoSkewOpt = Annotated[
     bool,
@@ -72,13 +99,19 @@ NoSkewOpt = Annotated[
 ]
 AppFormatOpt = Annotated[
     str | None,
-    typer.Option("--app-format", help="Shape of app logs: json, logfmt, python-logging, text."),
+    typer.Option(
+        "--app-format",
+        metavar="SHAPE",
+        help="Shape of app logs: json, logfmt, python-logging, text.",
+    ),
 ]
 TimezoneOpt = Annotated[
-    str, typer.Option("--timezone", help="Zone of app timestamps written without one.")
+    str,
+    typer.Option("--timezone", metavar="ZONE", help="Zone of app timestamps written without one."),
 ]
 RequestIdOpt = Annotated[
-    list[str] | None, typer.Option("--request-id", help="Only these requests (repeatable).")
+    list[str] | None,
+    typer.Option("--request-id", metavar="ID", help="Only these requests (repeatable)."),
 ]
 LinesOpt = Annotated[
     bool, typer.Option("--lines/--no-lines", help="Include each span's original log line.")

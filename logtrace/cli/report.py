@@ -9,11 +9,14 @@ from typing import Annotated
 import typer
 
 from logtrace.cli import options as opt
-from logtrace.cli.app import app
+from logtrace.cli.app import app, command
 from logtrace.cli.inputs import Inputs, reads_logs
 
 
-@app.command()
+@command(
+    app,
+    example="logtrace analyze /var/log/nginx/access.log --status 5xx --since '2026-11-26 08:00'",
+)
 @reads_logs()
 def analyze(
     inputs: Inputs,
@@ -21,7 +24,9 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     export_csv: Annotated[
         Path | None,
-        typer.Option("--export-csv", help="Also write the top N slowest requests as CSV."),
+        typer.Option(
+            "--export-csv", metavar="PATH", help="Also write the top N slowest requests as CSV."
+        ),
     ] = None,
 ) -> None:
     """Latency report: percentiles per route, where the time goes, the slowest requests."""

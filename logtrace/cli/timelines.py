@@ -8,16 +8,21 @@ from typing import Annotated
 import typer
 
 from logtrace.cli import options as opt
-from logtrace.cli.app import app, stderr_line
+from logtrace.cli.app import app, command, stderr_line
 from logtrace.cli.inputs import Inputs, reads_logs
 from logtrace.errors import UsageError
 
 
-@app.command()
+@command(app, example="logtrace trace 9605fc4a1eec logs/ --nginx-conf /etc/nginx/nginx.conf")
 @reads_logs(filters=False)
 def trace(
     inputs: Inputs,
-    request_id: Annotated[str, typer.Argument(help="The request id (or a unique prefix of it).")],
+    request_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="REQUEST_ID", help="The request id, or a prefix of it that only one id has."
+        ),
+    ],
     lines: Annotated[
         bool, typer.Option("--lines", help="Show each span's original log lines.")
     ] = False,
@@ -56,12 +61,13 @@ INSIGHTS_FORMAT_HELP = (
 )
 
 
-@app.command()
+@command(app, example="logtrace insights logs/ --format ndjson -o findings.ndjson")
 @reads_logs()
 def insights(
     inputs: Inputs,
     output_format: Annotated[
-        str, typer.Option("--format", help=INSIGHTS_FORMAT_HELP, show_default=True)
+        str,
+        typer.Option("--format", metavar="FORMAT", help=INSIGHTS_FORMAT_HELP, show_default=True),
     ] = "table",
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     per_request: Annotated[
@@ -72,12 +78,20 @@ def insights(
             help="Kept for scripts: the JSON always has every request.",
         ),
     ] = False,
-    out: Annotated[str, typer.Option("--out", "-o", help="Output file (- for stdout).")] = "-",
+    out: Annotated[
+        str, typer.Option("--out", "-o", metavar="PATH", help="Output file (- for stdout).")
+    ] = "-",
     min_calls: Annotated[
-        int, typer.Option("--min-calls", min=2, help="N+1: calls to one service and route.")
+        int,
+        typer.Option(
+            "--min-calls", min=2, metavar="N", help="N+1: calls to one service and route."
+        ),
     ] = 5,
     min_repeats: Annotated[
-        int, typer.Option("--min-repeats", min=2, help="Repeated: the same GET this often.")
+        int,
+        typer.Option(
+            "--min-repeats", min=2, metavar="N", help="Repeated: the same GET this often."
+        ),
     ] = 2,
     slow_client_share: Annotated[
         float,
@@ -85,11 +99,15 @@ def insights(
             "--slow-client-share",
             min=0.0,
             max=1.0,
+            metavar="SHARE",
             help="Slow client: share of request time spent by nginx.",
         ),
     ] = 0.5,
     slow_client_min: Annotated[
-        float, typer.Option("--slow-client-min", min=0.0, help="Slow client: at least this (s).")
+        float,
+        typer.Option(
+            "--slow-client-min", min=0.0, metavar="SECONDS", help="Slow client: at least this (s)."
+        ),
     ] = 0.1,
 ) -> None:
     """What to fix: N+1 calls, sequential calls, repeats, retries, timeouts, slow clients."""
