@@ -33,10 +33,10 @@ _state = {"traceback": False}
 class _Argument(typer.core.TyperArgument):
     """An argument shown by its name alone, as in a man page: ``REQUEST_ID [FILES]...``."""
 
-    def display_type_rich(self, ctx: typer.Context) -> str | None:
+    def display_type_rich(self, ctx: Any) -> str | None:  # ctx: click's Context
         return None
 
-    def get_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
         name = self.display_name_raw
         shown = name if self.required else f"[{name}]"
         return [shown + ("..." if self.nargs != 1 else "")]
