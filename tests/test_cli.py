@@ -271,3 +271,26 @@ def test_ties_in_top_keep_one_order_whatever_n_and_in_every_section() -> None:
     alone_five, _ = _slowest(str(EDGE), top=5)
     alone_ten, _ = _slowest(str(EDGE), top=10)
     assert alone_ten[:5] == alone_five == five
+
+
+OUTPUTS = [
+    ("analyze", "--export-csv"),
+    ("export slowest", "--csv"),
+    ("export spans", "-o"),
+    ("export traces", "-o"),
+    ("insights", "-o"),
+]
+
+
+@pytest.mark.parametrize(("command", "option"), OUTPUTS)
+@pytest.mark.parametrize("where", ["missing/out.csv", "."])
+def test_an_output_that_cannot_be_written_is_an_error_before_any_input_is_read(
+    tmp_path: Path, command: str, option: str, where: str
+) -> None:
+    target = tmp_path / where
+    # the input does not exist either: the output is checked first
+    done = run_cli(*command.split(), str(tmp_path / "nope.log"), option, str(target))
+    err = done.stderr.decode()
+    assert done.returncode == ExitStatus.NO_INPUT, err
+    assert err.startswith(f"logtrace: error: cannot write {target}: "), err
+    assert len(err.splitlines()) == 2 and "\nhint: " in err

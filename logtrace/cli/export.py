@@ -41,7 +41,9 @@ def export_slowest(
     from logtrace.analysis.analyze import analyze as run
     from logtrace.analysis.slowest import slowest_requests
     from logtrace.export.csv import write_csv
+    from logtrace.export.output import check_output
 
+    check_output(csv)
     with inputs.reading() as progress:
         options = AnalyzeOptions(
             formats=inputs.formats,
@@ -93,16 +95,19 @@ def export_spans(
     lines: opt.LinesOpt = True,
 ) -> None:
     """Every span of every request (or a table of requests) in a file format."""
-    from logtrace.export.registry import export
+    from logtrace.export.output import check_output
+    from logtrace.export.registry import export, exporter
     from logtrace.export.traces import trace_batches
 
     if what not in ("spans", "requests"):
         raise UsageError(
             f"--what {what!r} is neither spans nor requests", "use --what spans|requests"
         )
+    per: What = "requests" if what == "requests" else "spans"
+    exporter(format, per)  # an unknown format or table is a usage error before any reading
+    check_output(out)
     loaded = inputs.load(keep_lines=lines)
     batches = trace_batches(loaded, request_ids=request_id, filters=inputs.filters)
-    per: What = "requests" if what == "requests" else "spans"
     summary = export(format, batches, out, _export_info(loaded), what=per)
     _report(summary, out, format, per)
     opt.warn_partial(loaded.ingest)
@@ -153,12 +158,15 @@ def export_traces(
     lines: opt.LinesOpt = True,
 ) -> None:
     """Traces for Jaeger, Zipkin, Tempo: a file, or pushed to an OTLP collector."""
-    from logtrace.export.registry import export
+    from logtrace.export.output import check_output
+    from logtrace.export.registry import export, exporter
     from logtrace.export.traces import trace_batches
 
     if endpoint is not None and to not in ("otlp", "otlp-json"):
         raise UsageError("--endpoint pushes OTLP", "use --to otlp with --endpoint")
     headers = _headers(header or [])
+    exporter(to)
+    check_output(out or "-")
     loaded = inputs.load(keep_lines=lines)
     batches = trace_batches(loaded, request_ids=request_id, filters=inputs.filters)
     info = _export_info(loaded)

@@ -32,8 +32,11 @@ def analyze(
     """Latency report: percentiles per route, where the time goes, the slowest requests."""
     from logtrace.analysis.analyze import AnalyzeOptions
     from logtrace.analysis.analyze import analyze as run
+    from logtrace.export.output import check_output
     from logtrace.render.console import make_console
 
+    if export_csv is not None:
+        check_output(export_csv)
     with inputs.reading() as progress:
         options = AnalyzeOptions(
             formats=inputs.formats,
