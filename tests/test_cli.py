@@ -294,3 +294,30 @@ def test_an_output_that_cannot_be_written_is_an_error_before_any_input_is_read(
     assert done.returncode == ExitStatus.NO_INPUT, err
     assert err.startswith(f"logtrace: error: cannot write {target}: "), err
     assert len(err.splitlines()) == 2 and "\nhint: " in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze", str(EDGE)],
+        ["analyze", str(EDGE), "--json"],
+        ["trace", N_PLUS_ONE, str(SAMPLE), *CONF],
+        ["export", "spans", str(EDGE)],
+        ["formats"],
+    ],
+    ids=["analyze", "analyze-json", "trace", "export-spans", "formats"],
+)
+def test_a_reader_that_stops_early_is_a_normal_end(args: list[str]) -> None:
+    """``logtrace ... | head``: the pipe closes before the output is written."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logtrace", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == ExitStatus.OK, err
+    assert err == ""

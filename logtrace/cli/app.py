@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -12,22 +13,51 @@ import typer
 from logtrace import __version__
 from logtrace.errors import ExitStatus, LogtraceError
 
-app = typer.Typer(
-    name="logtrace",
-    help="Turn nginx and application logs into per-request traces and latency reports.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-export_app = typer.Typer(
-    help="Write requests, spans or traces to files (CSV, Parquet, OTLP, ...) or a collector.",
-    no_args_is_help=True,
-)
-app.add_typer(export_app, name="export")
-
 _state = {"traceback": False}
+
+
+def stderr_line(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _fail(exc: LogtraceError) -> NoReturn:
+    # Messages quote paths, formats and log lines: never let them act on the terminal.
+    from logtrace.render.console import safe_str
+
+    stderr_line(f"logtrace: error: {safe_str(exc.message)}")
+    caret = getattr(exc, "caret_lines", None)
+    if callable(caret):
+        for line in caret(safe_str):
+            stderr_line(f"  {line}")
+    if exc.hint:
+        stderr_line(f"hint: {safe_str(exc.hint)}")
+    raise SystemExit(int(exc.exit_status))
+
+
+def _reader_gone() -> NoReturn:
+    """The reader of stdout went away (``| head``): a normal end. What is left to write,
+    and Python's flush at exit, go to /dev/null instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (CliRunner): nothing is flushed at exit
+    raise SystemExit(int(ExitStatus.OK))
+
+
+class Group(typer.core.TyperGroup):
+    """The command tree; turns what ends a command early into its exit status, the same
+    under ``main()`` and under typer's CliRunner."""
+
+    def invoke(self, ctx: Any) -> Any:  # ctx: click's Context
+        try:
+            return super().invoke(ctx)
+        except LogtraceError as exc:
+            if _state["traceback"]:
+                raise
+            _fail(exc)
+        except BrokenPipeError:
+            _reader_gone()
 
 
 class _Argument(typer.core.TyperArgument):
@@ -61,6 +91,23 @@ def command(
     return group.command(name, cls=Command, epilog=f"\b\nExample:\n  {example}")
 
 
+app = typer.Typer(
+    name="logtrace",
+    cls=Group,
+    help="Turn nginx and application logs into per-request traces and latency reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+export_app = typer.Typer(
+    help="Write requests, spans or traces to files (CSV, Parquet, OTLP, ...) or a collector.",
+    no_args_is_help=True,
+)
+app.add_typer(export_app, name="export")
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"logtrace {__version__}\n")
@@ -79,29 +126,14 @@ def _main(
     _state["traceback"] = traceback
 
 
-def stderr_line(text: str) -> None:
-    sys.stderr.write(text + "\n")
-
-
-def _fail(exc: LogtraceError) -> NoReturn:
-    # Messages quote paths, formats and log lines: never let them act on the terminal.
-    from logtrace.render.console import safe_str
-
-    stderr_line(f"logtrace: error: {safe_str(exc.message)}")
-    caret = getattr(exc, "caret_lines", None)
-    if callable(caret):
-        for line in caret(safe_str):
-            stderr_line(f"  {line}")
-    if exc.hint:
-        stderr_line(f"hint: {safe_str(exc.hint)}")
-    raise SystemExit(int(exc.exit_status))
-
-
 def main() -> None:
     """Console-script entry point: runs the app and turns errors into exit codes."""
     try:
         app(prog_name="logtrace")
-    except LogtraceError as exc:
+    except SystemExit:
+        _flush_stdout()
+        raise
+    except LogtraceError as exc:  # raised before a command ran
         if _state["traceback"] or "--traceback" in sys.argv:
             raise
         _fail(exc)
@@ -109,7 +141,12 @@ def main() -> None:
         stderr_line("logtrace: interrupted")
         raise SystemExit(int(ExitStatus.INTERRUPTED)) from None
     except BrokenPipeError:
-        # The reader went away (| head): not an error. Keep Python from complaining too.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(int(ExitStatus.OK)) from None
+        _reader_gone()
+
+
+def _flush_stdout() -> None:
+    """Flush now, where a closed pipe is still a normal end, not at exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _reader_gone()

@@ -42,6 +42,15 @@ def safe(value: object, style: str = "") -> Text:
     return Text(safe_str(value), style=style)
 
 
+class _Console(Console):
+    """A reader that stops reading (``| head``) ends the output: the CLI decides what
+    that means, not rich (whose default exits with status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def make_console(
     *, stderr: bool = False, width: int | None = None, file: TextIO | None = None
 ) -> Console:
@@ -52,7 +61,7 @@ def make_console(
     columns = os.environ.get("COLUMNS", "")
     if width is None and columns.isdigit() and int(columns) >= 40:
         width = int(columns)
-    return Console(
+    return _Console(
         file=stream,
         width=width or (None if is_tty else 120),
         force_terminal=None if is_tty else False,
