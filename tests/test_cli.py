@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import subprocess
@@ -321,3 +322,76 @@ def test_a_reader_that_stops_early_is_a_normal_end(args: list[str]) -> None:
         err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == ExitStatus.OK, err
     assert err == ""
+
+
+def _interrupted_run(after_s: float) -> tuple[int, bytes]:
+    """``analyze -`` on a terminal, fed without end, interrupted as Ctrl-C does: its
+    exit status and what its terminal (stderr) got."""
+    import os
+    import pty
+    import select
+    import signal
+    import threading
+    import time
+
+    block = EDGE.read_bytes() * (16 * 1024 * 1024 // EDGE.stat().st_size + 1)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logtrace", "analyze", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    os.close(slave)
+    assert proc.stdin is not None
+    stdin = proc.stdin
+
+    def feed() -> None:
+        try:
+            while True:
+                stdin.write(block)
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    screen = b""
+    start = time.monotonic()
+    sent = False
+    while True:
+        if not sent and time.monotonic() - start >= after_s:
+            os.killpg(proc.pid, signal.SIGINT)
+            sent = True
+        ready, _, _ = select.select([master], [], [], 0.05)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the terminal's other end closed: the process is gone
+                data = b""
+            screen += data
+            if data:
+                continue
+        if proc.poll() is not None:
+            break
+        assert time.monotonic() - start < 60, "no exit after Ctrl-C"
+    os.close(master)
+    with contextlib.suppress(OSError):
+        stdin.close()
+    return proc.wait(), screen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after_s", [0.5, 3.0], ids=["before-the-bar", "with-the-bar"])
+def test_ctrl_c_ends_cleanly_and_takes_the_progress_bar_away(after_s: float) -> None:
+    status, screen = _interrupted_run(after_s)
+    assert status == ExitStatus.INTERRUPTED, screen
+    assert b"Traceback" not in screen and b"Exception ignored" not in screen, screen
+    said = b"logtrace: interrupted\r\n"
+    if after_s < 1:  # no bar yet: one line
+        assert screen == said
+        return
+    assert b"reading" in screen  # the bar was drawn ...
+    last = screen.rsplit(b"reading", 1)[-1]
+    # ... and is erased (line cleared, cursor shown) before the one line that is left
+    assert last.endswith(b"\r\x1b[2K\x1b[?25h" + said), last[-200:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
@@ -13,7 +14,7 @@ import typer
 from logtrace import __version__
 from logtrace.errors import ExitStatus, LogtraceError
 
-_state = {"traceback": False}
+_state = {"traceback": False, "main": False}
 
 
 def stderr_line(text: str) -> None:
@@ -126,8 +127,38 @@ def _main(
     _state["traceback"] = traceback
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C: end here and now, with the progress bar erased and one line said.
+
+    Exiting from the handler, rather than by a KeyboardInterrupt, keeps the interrupt from
+    landing in a generator's cleanup (which Python only reports as "Exception ignored"),
+    from waiting for the parsing threads to finish their chunks, and from leaving a bar.
+    """
+    progress = sys.modules.get("logtrace.render.progress")  # no import in a handler
+    if progress is not None:
+        progress.abandon()
+    # the process's own stderr: a live bar has sys.stderr pointing through rich
+    stream = sys.__stderr__ or sys.stderr
+    stream.write("logtrace: interrupted\n")
+    stream.flush()
+    os._exit(int(ExitStatus.INTERRUPTED))
+
+
+def catch_interrupts() -> None:
+    """Make Ctrl-C end the run through :func:`_interrupted` (only under :func:`main`).
+
+    Called again once polars is imported: polars puts a SIGINT handler of its own in front
+    of the one it finds, which turns Ctrl-C into a KeyboardInterrupt of whatever query
+    runs, in the parsing threads too (a second interrupt, landing anywhere).
+    """
+    if _state["main"]:
+        signal.signal(signal.SIGINT, _interrupted)
+
+
 def main() -> None:
     """Console-script entry point: runs the app and turns errors into exit codes."""
+    _state["main"] = True
+    catch_interrupts()
     try:
         app(prog_name="logtrace")
     except SystemExit:

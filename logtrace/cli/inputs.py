@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from logtrace.cli import options as opt
+from logtrace.cli.app import catch_interrupts
 
 if TYPE_CHECKING:
     from logtrace.analysis.derive import Filters
@@ -182,6 +183,9 @@ def reads_logs(*, filters: bool = True) -> Callable[[Callable[..., None]], Calla
             raise TypeError(f"{command.__name__}: a parameter shadows a shared option")
 
         def run(**values: Any) -> None:
+            import polars  # noqa: F401  (the command needs it; first, for catch_interrupts)
+
+            catch_interrupts()
             command(inputs=_inputs(values, filters), **values)
 
         run.__name__ = command.__name__
