@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -395,3 +398,27 @@ def test_ctrl_c_ends_cleanly_and_takes_the_progress_bar_away(after_s: float) -> 
     last = screen.rsplit(b"reading", 1)[-1]
     # ... and is erased (line cleared, cursor shown) before the one line that is left
     assert last.endswith(b"\r\x1b[2K\x1b[?25h" + said), last[-200:]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_commands_analyze_prints_run_as_pasted(tmp_path: Path) -> None:
+    """The `logtrace trace` commands under analyze's insights carry every input option."""
+    options = ["--nginx-conf", "sample_logs/nginx/mesh-1.conf", "--no-skew-correction"]
+    result = runner.invoke(app, ["analyze", "sample_logs/", *options], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    printed = [
+        line.strip()
+        for line in result.stdout.splitlines()
+        if line.startswith("    logtrace trace ")
+    ]
+    assert printed and all(line.endswith(" ".join(["sample_logs/", *options])) for line in printed)
+    shim = tmp_path / "logtrace"
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m logtrace "$@"\n')
+    shim.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        ["bash", "-c", printed[0]], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"Trace {shlex.split(printed[0])[2]}" in done.stdout
