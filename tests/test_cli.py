@@ -422,3 +422,19 @@ def test_the_commands_analyze_prints_run_as_pasted(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert f"Trace {shlex.split(printed[0])[2]}" in done.stdout
+
+
+def test_since_after_until_is_a_bad_command_line() -> None:
+    args = ["--since", "2026-11-26T13:00:00Z", "--until", "2026-11-26T12:00:00Z"]
+    result = runner.invoke(app, ["analyze", str(EDGE), *args])
+    assert result.exit_code == ExitStatus.USAGE, result.output
+    assert "is not before --until" in result.stderr
+
+
+def test_a_route_copied_from_the_report_selects_that_route() -> None:
+    result = runner.invoke(
+        app, ["analyze", str(SAMPLE), *CONF, "--route", "/api/orders/{id}", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [(r["route"], r["count"]) for r in doc["routes"]] == [("/api/orders/{id}", 375)]

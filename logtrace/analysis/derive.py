@@ -4,11 +4,13 @@ nginx-side time). Runs next to the parsing, chunk by chunk."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
 
+from logtrace.errors import UsageError
 from logtrace.routes import with_routes
 
 # The columns analyze asks the parser for; absent ones are simply not in the format.
@@ -29,15 +31,44 @@ ANALYZE_COLUMNS = frozenset(
 )
 
 
+# A placeholder of a route template (routes.py): never a regex repetition, which is {n,m}
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*\}")
+
+
+def is_route_template(route: str) -> bool:
+    """Whether ``route`` is a template as reports show it (``/api/users/{id}``)."""
+    return _PLACEHOLDER.search(route) is not None
+
+
 @dataclass(frozen=True)
 class Filters:
-    """Which lines analyze looks at; all conditions must hold."""
+    """Which lines analyze looks at; all conditions must hold.
+
+    ``route`` is a template as the reports show it (``/api/users/{id}``: that route
+    exactly) or a regex on the routes; ``path`` a regex on the paths. Regexes run in
+    polars' engine (Rust syntax: no look-around). A bad regex or a ``since`` not before
+    ``until`` is a UsageError.
+    """
 
     since: datetime | None = None
     until: datetime | None = None
-    route: str | None = None  # regex on the route template
-    path: str | None = None  # regex on the path
+    route: str | None = None
+    path: str | None = None
     status: tuple[tuple[int, int], ...] = ()  # inclusive ranges: 5xx → (500, 599)
+
+    def __post_init__(self) -> None:
+        if self.route is not None and not is_route_template(self.route):
+            _check_regex("--route", self.route)
+        if self.path is not None:
+            _check_regex("--path", self.path)
+        since, until = self.since, self.until
+        if since is None or until is None or (since.tzinfo is None) != (until.tzinfo is None):
+            return  # a time without a zone is compared once the logs' offset is known
+        if since >= until:
+            raise UsageError(
+                f"--since {since.isoformat()} is not before --until {until.isoformat()}",
+                "the requests kept ended at or after --since and before --until",
+            )
 
     @property
     def given(self) -> bool:
@@ -50,7 +81,9 @@ class Filters:
             conds.append(pl.col("time") >= self.since)
         if self.until is not None and "time" in columns:
             conds.append(pl.col("time") < self.until)
-        if self.route is not None:
+        if self.route is not None and is_route_template(self.route):
+            conds.append((pl.col("route") == self.route).fill_null(value=False))
+        elif self.route is not None:
             conds.append(pl.col("route").str.contains(self.route).fill_null(value=False))
         if self.path is not None and "path" in columns:
             conds.append(pl.col("path").str.contains(self.path).fill_null(value=False))
@@ -61,6 +94,19 @@ class Filters:
         if not conds:
             return None
         return pl.all_horizontal(conds)
+
+
+def _check_regex(option: str, regex: str) -> None:
+    """Checked by the engine that runs it (polars'), which has no look-around."""
+    try:
+        pl.Series([""]).str.contains(regex)
+    except pl.exceptions.PolarsError as exc:
+        found = re.search(r"^error: (.*)$", str(exc), re.M)
+        reason = found.group(1) if found else "rejected by the regex engine"
+        raise UsageError(
+            f"{option} {regex!r} is not a valid regex: {reason}",
+            "check the pattern (no look-around or backreferences: Rust regex syntax)",
+        ) from None
 
 
 def select_traces(spans: pl.DataFrame, filters: Filters) -> pl.DataFrame:
