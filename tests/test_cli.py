@@ -438,3 +438,28 @@ def test_a_route_copied_from_the_report_selects_that_route() -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert [(r["route"], r["count"]) for r in doc["routes"]] == [("/api/orders/{id}", 375)]
+
+
+def test_filters_that_match_nothing_say_so_and_show_the_logs_range() -> None:
+    args = ["analyze", str(EDGE), "--status", "302", "--since", "2026-11-26T12:37:30Z"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "not in this log format" not in out
+    assert (
+        "Requests: 0: the filters (--since 2026-11-26 12:37:30 UTC --status 302) matched none "
+        "of the 2,500 requests, which ended between 2026-11-26 12:37:13 and 12:37:47 UTC"
+    ) in out
+    doc = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert doc["requests"] == 0
+    assert doc["filters"]["requests_before"] == 2500
+    assert doc["filters"]["time_range_before"] == {
+        "start": "2026-11-26T12:37:13+00:00",
+        "end": "2026-11-26T12:37:47+00:00",
+    }
+    assert doc["filters"]["status"] == [[302, 302]]
+
+
+def test_no_filters_no_filter_report() -> None:
+    doc = json.loads(runner.invoke(app, ["analyze", str(EDGE), "--json"]).stdout)
+    assert doc["filters"] is None

@@ -96,6 +96,28 @@ class Filters:
         return pl.all_horizontal(conds)
 
 
+@dataclass
+class Unfiltered:
+    """The requests the filters were applied to: how many, and when they ended (the
+    logs' range, to show when the filters keep none)."""
+
+    requests: int = 0
+    time_min: datetime | None = None
+    time_max: datetime | None = None
+
+    def see(self, lines: pl.DataFrame) -> None:
+        """Count one chunk of requests before the filters."""
+        self.requests += lines.height
+        if "time" not in lines.columns or lines.is_empty():
+            return
+        times = lines.get_column("time")
+        lo, hi = times.min(), times.max()
+        if isinstance(lo, datetime):
+            self.time_min = lo if self.time_min is None else min(self.time_min, lo)
+        if isinstance(hi, datetime):
+            self.time_max = hi if self.time_max is None else max(self.time_max, hi)
+
+
 def _check_regex(option: str, regex: str) -> None:
     """Checked by the engine that runs it (polars'), which has no look-around."""
     try:

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from logtrace.analysis.analyze import Analysis
+from logtrace.analysis.derive import Filters
 from logtrace.analysis.latency import Latency, LatencyReport
 from logtrace.errors import caret_window
 from logtrace.ingest import IngestReport
@@ -86,6 +87,8 @@ def _latency_line(label: str, lat: Latency | None) -> Text:
 def summary(analysis: Analysis) -> RenderableType:
     """Time range, requests, error rate, overall percentiles and the time breakdown."""
     rep = analysis.latency
+    if not rep.requests and analysis.unfiltered is not None:
+        return _matched_none(analysis)
     lines: list[RenderableType] = []
     span = ""
     if rep.time_min and rep.time_max:
@@ -133,6 +136,40 @@ def summary(analysis: Analysis) -> RenderableType:
     if analysis.filters.expr(["time", "path", "status", "route"]) is not None:
         lines.append(Text("(filtered: see --since/--until/--route/--path/--status)", style="dim"))
     return Group(*lines)
+
+
+def filter_options(filters: Filters) -> str:
+    """The filters as the options that give them (times in UTC)."""
+    parts = [
+        f"{option} {fmt.timestamp(value)} UTC"
+        for option, value in (("--since", filters.since), ("--until", filters.until))
+        if value is not None
+    ]
+    parts += [
+        f"{o} {safe_str(v)}" for o, v in (("--route", filters.route), ("--path", filters.path)) if v
+    ]
+    if filters.status:
+        parts.append(
+            "--status "
+            + ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in filters.status)
+        )
+    return " ".join(parts)
+
+
+def _matched_none(analysis: Analysis) -> Text:
+    """``Requests: 0``, said as what it is: filters that kept none of the requests, and
+    when those requests ended (to choose --since/--until from)."""
+    seen = analysis.unfiltered
+    assert seen is not None
+    text = (
+        f"the filters ({filter_options(analysis.filters)}) matched none of the "
+        f"{fmt.count(seen.requests)} requests"
+    )
+    if seen.time_min is not None and seen.time_max is not None:
+        same_day = seen.time_min.date() == seen.time_max.date()
+        end = fmt.timestamp(seen.time_max, date=not same_day)
+        text += f", which ended between {fmt.timestamp(seen.time_min)} and {end} UTC"
+    return Text.assemble(("Requests: 0", "bold"), ": ", text)
 
 
 def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> Table:
