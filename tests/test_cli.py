@@ -463,3 +463,36 @@ def test_filters_that_match_nothing_say_so_and_show_the_logs_range() -> None:
 def test_no_filters_no_filter_report() -> None:
     doc = json.loads(runner.invoke(app, ["analyze", str(EDGE), "--json"]).stdout)
     assert doc["filters"] is None
+
+
+def test_a_time_without_a_zone_is_read_as_the_log_writes_its_times(tmp_path: Path) -> None:
+    log = tmp_path / "tehran.log"
+    log.write_text(
+        "".join(
+            f'1.2.3.4 - - [22/Jan/2019:{hms} +0330] "GET /a HTTP/1.1" 200 5 "-" "curl" '
+            f"0.010 - {rid}\n"
+            for hms, rid in (("03:56:00", "a" * 32), ("03:57:30", "b" * 32), ("03:58:00", "c" * 32))
+        )
+    )
+    result = runner.invoke(app, ["analyze", str(log), "--since", "2019-01-22 03:57", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["requests"] == 2
+    assert doc["filters"]["since"] == "2019-01-22T00:27:00+00:00"
+    assert doc["filters"]["zone"] == "+03:30 (the offset the logs write)"
+    args = ["analyze", str(log), "--since", "2019-01-22 04:00"]
+    shown = runner.invoke(app, args, env={"COLUMNS": "300"}).stdout
+    assert "+03:30 (the offset the logs write)" in shown
+    assert "ended between 2019-01-22 03:56:00 and 03:58:00 +03:30" in shown
+
+
+def test_a_time_without_a_zone_is_utc_when_the_logs_disagree() -> None:
+    args = ["analyze", str(SAMPLE), *CONF, "--since", "2026-11-26 12:37:40", "--json"]
+    doc = json.loads(runner.invoke(app, args).stdout)
+    assert doc["filters"]["since"] == "2026-11-26T12:37:40+00:00"
+    assert doc["filters"]["zone"].startswith("UTC (the logs write different offsets: -03:30 ")
+
+
+def test_help_says_how_a_time_without_a_zone_is_read() -> None:
+    text = " ".join(runner.invoke(app, ["analyze", "--help"]).stdout.split())
+    assert "without a zone: in the UTC offset the logs write" in text

@@ -51,3 +51,37 @@ def test_since_must_come_before_until(since: datetime, until: datetime) -> None:
     with pytest.raises(UsageError, match="--since .* is not before --until") as err:
         Filters(since=since, until=until)
     assert err.value.exit_status == ExitStatus.USAGE
+
+
+def test_times_without_a_zone_are_read_in_the_offset_given() -> None:
+    from datetime import timedelta
+
+    filters = Filters(since=datetime(2019, 1, 22, 3, 57), until=datetime(2019, 1, 22, 5, 0))
+    read = filters.in_offset(timedelta(hours=3, minutes=30), "the logs' offset")
+    assert read.since == datetime(2019, 1, 22, 0, 27, tzinfo=UTC)
+    assert read.until == datetime(2019, 1, 22, 1, 30, tzinfo=UTC)
+    assert read.zone == "+03:30 (the logs' offset)"
+    as_utc = filters.in_offset(None, "the logs write none")
+    assert as_utc.since == datetime(2019, 1, 22, 3, 57, tzinfo=UTC)
+    assert as_utc.zone == "UTC (the logs write none)"
+
+
+def test_times_with_a_zone_are_left_as_given() -> None:
+    from datetime import timedelta
+
+    at = datetime(2019, 1, 22, 3, 57, tzinfo=UTC)
+    read = Filters(since=at).in_offset(timedelta(hours=2), "x")
+    assert (read.since, read.zone) == (at, None)
+
+
+def test_since_and_until_in_different_zones_are_compared_once_read() -> None:
+    from datetime import timedelta
+
+    filters = Filters(
+        since=datetime(2019, 1, 22, 3, 0), until=datetime(2019, 1, 22, 1, 0, tzinfo=UTC)
+    )
+    with pytest.raises(UsageError, match="is not before --until"):
+        filters.in_offset(None, "x")
+    assert filters.in_offset(timedelta(hours=3), "x").since == datetime(
+        2019, 1, 22, 0, 0, tzinfo=UTC
+    )

@@ -9,7 +9,7 @@ root spans' nginx), and per-service time, slow paths and clock offsets are added
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -81,6 +81,8 @@ def _needs_timelines(sources: Sequence[Source], kinds: dict[str, str]) -> bool:
 
 def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     """Parse every source and reduce it to the latency report (and cross-host views)."""
+    if options.filters.zoneless:
+        options = replace(options, filters=options.filters.for_logs(sources))
     resolver = FormatResolver.from_options(options.formats)
     kinds = plan_sources(sources, resolver)
     if _needs_timelines(sources, kinds):

@@ -5,13 +5,16 @@ nginx-side time). Runs next to the parsing, chunk by chunk."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import polars as pl
 
 from logtrace.errors import UsageError
+from logtrace.offsets import format_offset, log_offsets
 from logtrace.routes import with_routes
+from logtrace.sources import Source
 
 # The columns analyze asks the parser for; absent ones are simply not in the format.
 ANALYZE_COLUMNS = frozenset(
@@ -44,10 +47,12 @@ def is_route_template(route: str) -> bool:
 class Filters:
     """Which lines analyze looks at; all conditions must hold.
 
-    ``route`` is a template as the reports show it (``/api/users/{id}``: that route
-    exactly) or a regex on the routes; ``path`` a regex on the paths. Regexes run in
-    polars' engine (Rust syntax: no look-around). A bad regex or a ``since`` not before
-    ``until`` is a UsageError.
+    ``since``/``until`` without a zone are times as the logs show them: :meth:`for_logs`
+    reads them in the UTC offset the logs write (UTC where no offset is known). ``route``
+    is a template as the reports show it (``/api/users/{id}``: that route exactly) or a
+    regex on the routes; ``path`` a regex on the paths. Regexes run in polars' engine
+    (Rust syntax: no look-around). A bad regex or a ``since`` not before ``until`` is a
+    UsageError.
     """
 
     since: datetime | None = None
@@ -55,6 +60,9 @@ class Filters:
     route: str | None = None
     path: str | None = None
     status: tuple[tuple[int, int], ...] = ()  # inclusive ranges: 5xx → (500, 599)
+    # how since/until given without a zone were read: "+03:30 (the offset the logs write)"
+    zone: str | None = None
+    utc_offset: timedelta | None = None  # the offset they were read in (None: UTC)
 
     def __post_init__(self) -> None:
         if self.route is not None and not is_route_template(self.route):
@@ -71,16 +79,51 @@ class Filters:
             )
 
     @property
+    def zoneless(self) -> bool:
+        """Whether ``since`` or ``until`` has no zone yet (see :meth:`for_logs`)."""
+        return any(t is not None and t.tzinfo is None for t in (self.since, self.until))
+
+    def in_offset(self, offset: timedelta | None, why: str) -> Filters:
+        """These filters with ``since``/``until`` given without a zone read in ``offset``
+        (UTC when None); ``why`` says where the offset comes from, for reports."""
+        if not self.zoneless:
+            return self
+        tz = timezone(offset) if offset is not None else UTC
+
+        def read(t: datetime | None) -> datetime | None:
+            if t is None or t.tzinfo is not None:
+                return t
+            return t.replace(tzinfo=tz).astimezone(UTC)
+
+        shown = format_offset(offset) if offset is not None else "UTC"
+        return replace(
+            self,
+            since=read(self.since),
+            until=read(self.until),
+            zone=f"{shown} ({why})",
+            utc_offset=offset,
+        )
+
+    def for_logs(self, sources: Sequence[Source]) -> Filters:
+        """These filters with times given without a zone read as the logs show their
+        times: in the UTC offset every log that writes one writes, else in UTC."""
+        if not self.zoneless:
+            return self
+        found = log_offsets(sources)
+        return self.in_offset(found.agreed, found.describe())
+
+    @property
     def given(self) -> bool:
         """Whether any condition is set."""
         return self.expr(["time", "path", "status", "route"]) is not None
 
     def expr(self, columns: list[str]) -> pl.Expr | None:
         conds: list[pl.Expr] = []
-        if self.since is not None and "time" in columns:
-            conds.append(pl.col("time") >= self.since)
-        if self.until is not None and "time" in columns:
-            conds.append(pl.col("time") < self.until)
+        utc = self.in_offset(None, "") if self.zoneless else self  # not read for the logs
+        if utc.since is not None and "time" in columns:
+            conds.append(pl.col("time") >= utc.since)
+        if utc.until is not None and "time" in columns:
+            conds.append(pl.col("time") < utc.until)
         if self.route is not None and is_route_template(self.route):
             conds.append((pl.col("route") == self.route).fill_null(value=False))
         elif self.route is not None:

@@ -47,7 +47,7 @@ def export_slowest(
     with inputs.reading() as progress:
         options = AnalyzeOptions(
             formats=inputs.formats,
-            filters=inputs.filters,
+            filters=inputs.selection,
             top=top,
             keep_lines=True,
             skew_correction=inputs.skew_correction,
@@ -106,8 +106,9 @@ def export_spans(
     per: What = "requests" if what == "requests" else "spans"
     exporter(format, per)  # an unknown format or table is a usage error before any reading
     check_output(out)
+    selection = inputs.selection  # before any reading: stdin is peeked at for its offset
     loaded = inputs.load(keep_lines=lines)
-    batches = trace_batches(loaded, request_ids=request_id, filters=inputs.filters)
+    batches = trace_batches(loaded, request_ids=request_id, filters=selection)
     summary = export(format, batches, out, _export_info(loaded), what=per)
     _report(summary, out, format, per)
     opt.warn_partial(loaded.ingest)
@@ -167,8 +168,9 @@ def export_traces(
     headers = _headers(header or [])
     exporter(to)
     check_output(out or "-")
+    selection = inputs.selection  # before any reading: stdin is peeked at for its offset
     loaded = inputs.load(keep_lines=lines)
-    batches = trace_batches(loaded, request_ids=request_id, filters=inputs.filters)
+    batches = trace_batches(loaded, request_ids=request_id, filters=selection)
     info = _export_info(loaded)
     if endpoint is not None:
         from logtrace.export.push import push

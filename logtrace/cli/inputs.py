@@ -44,6 +44,11 @@ class Inputs:
         return list(self.files)
 
     @cached_property
+    def selection(self) -> Filters:
+        """The filters, with times given without a zone read as the logs show theirs."""
+        return self.filters.for_logs(self.sources)
+
+    @cached_property
     def sources(self) -> list[Source]:
         """The sources named on the command line (paths, globs, directories expanded)."""
         from logtrace.sources import resolve_sources

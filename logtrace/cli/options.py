@@ -63,11 +63,22 @@ SourceOpt = Annotated[
 ]
 SinceOpt = Annotated[
     str | None,
-    typer.Option("--since", metavar="TIME", help="Only requests that ended at or after this time."),
+    typer.Option(
+        "--since",
+        metavar="TIME",
+        help="Only requests that ended at or after TIME: ISO 8601 (2019-01-22 03:57, "
+        "2019-01-22T03:57:00+03:30) or nginx's 22/Jan/2019:03:57:00 +0330. A TIME "
+        "without a zone: in the UTC offset the logs write (as their lines show their "
+        "times) when all logs that write one agree, else UTC; the report says which.",
+    ),
 ]
 UntilOpt = Annotated[
     str | None,
-    typer.Option("--until", metavar="TIME", help="Only requests that ended before this time."),
+    typer.Option(
+        "--until",
+        metavar="TIME",
+        help="Only requests that ended before TIME (read as --since's).",
+    ),
 ]
 RouteOpt = Annotated[
     str | None,
@@ -143,11 +154,12 @@ def format_options(
     )
 
 
-_TIME_FORMATS = ("%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%z")
+_TIME_FORMATS = ("%d/%b/%Y:%H:%M:%S %z", "%d/%b/%Y:%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z")
 
 
 def parse_time(value: str, option: str) -> datetime:
-    """ISO 8601 (zone optional, UTC when absent) or nginx's $time_local form."""
+    """ISO 8601 or nginx's $time_local form: in UTC when it has a zone, else without one
+    (to be read as the logs show their times: Filters.for_logs)."""
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -162,9 +174,10 @@ def parse_time(value: str, option: str) -> datetime:
     if parsed is None:
         raise UsageError(
             f"{option} {value!r} is not a time",
-            "use ISO 8601 such as 2026-11-26T08:00:00 (UTC) or 2026-11-26T08:00:00-03:30",
+            "use ISO 8601 such as 2026-11-26 08:00 (as the logs show their times) or "
+            "2026-11-26T08:00:00-03:30",
         )
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def parse_status(value: str) -> tuple[tuple[int, int], ...]:

@@ -40,7 +40,7 @@ def analyze(
     with inputs.reading() as progress:
         options = AnalyzeOptions(
             formats=inputs.formats,
-            filters=inputs.filters,
+            filters=inputs.selection,
             top=top,
             keep_lines=export_csv is not None,
             skew_correction=inputs.skew_correction,

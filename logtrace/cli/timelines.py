@@ -118,6 +118,7 @@ def insights(
 
     chosen = _insights_format(output_format, as_json, list(WRITERS))
     check_output(out)
+    selection = inputs.selection  # before any reading: stdin is peeked at for its offset
     loaded = inputs.load()
     options = InsightOptions(
         min_calls=min_calls,
@@ -125,7 +126,7 @@ def insights(
         slow_client_share=slow_client_share,
         slow_client_min_s=slow_client_min,
     )
-    result = find_insights(select_traces(loaded.timelines.spans, inputs.filters), options)
+    result = find_insights(select_traces(loaded.timelines.spans, selection), options)
     with text_output(out) as stream:
         if chosen in WRITERS:
             WRITERS[chosen](result, stream)

@@ -154,6 +154,7 @@ def _filters(analysis: Analysis) -> dict[str, Any] | None:
         "route": f.route,
         "path": f.path,
         "status": [list(r) for r in f.status],
+        "zone": f.zone,
         "requests_before": seen.requests,
         "time_range_before": (
             {"start": _value(seen.time_min), "end": _value(seen.time_max)}

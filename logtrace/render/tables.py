@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 
 import polars as pl
 from rich.cells import cell_len
@@ -15,6 +16,7 @@ from logtrace.analysis.derive import Filters
 from logtrace.analysis.latency import Latency, LatencyReport
 from logtrace.errors import caret_window
 from logtrace.ingest import IngestReport
+from logtrace.offsets import format_offset
 from logtrace.parse import SourceStats
 from logtrace.render import format as fmt
 from logtrace.render.commands import TraceArgs
@@ -133,43 +135,62 @@ def summary(analysis: Analysis) -> RenderableType:
             )
         else:
             lines.append(Text.assemble(("Retries: ", "bold"), "none"))
-    if analysis.filters.expr(["time", "path", "status", "route"]) is not None:
-        lines.append(Text("(filtered: see --since/--until/--route/--path/--status)", style="dim"))
+    if analysis.filters.given:
+        lines.append(
+            Text(
+                f"(filtered: {filter_options(analysis.filters)}{_zone(analysis.filters)})",
+                style="dim",
+            )
+        )
     return Group(*lines)
 
 
+def _when(t: datetime, offset: timedelta | None, *, date: bool = True) -> str:
+    """A time in the offset zone-less times were read in (as the logs show it), or UTC."""
+    if offset is None:
+        return f"{fmt.timestamp(t, date=date)} UTC"
+    return f"{fmt.timestamp(t.astimezone(timezone(offset)), date=date)} {format_offset(offset)}"
+
+
 def filter_options(filters: Filters) -> str:
-    """The filters as the options that give them (times in UTC)."""
+    """The filters as the options that give them."""
     parts = [
-        f"{option} {fmt.timestamp(value)} UTC"
+        f"{option} {_when(value, filters.utc_offset)}"
         for option, value in (("--since", filters.since), ("--until", filters.until))
         if value is not None
     ]
     parts += [
-        f"{o} {safe_str(v)}" for o, v in (("--route", filters.route), ("--path", filters.path)) if v
+        f"{option} {safe_str(value)}"
+        for option, value in (("--route", filters.route), ("--path", filters.path))
+        if value
     ]
     if filters.status:
-        parts.append(
-            "--status "
-            + ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in filters.status)
-        )
+        ranges = (str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in filters.status)
+        parts.append("--status " + ",".join(ranges))
     return " ".join(parts)
+
+
+def _zone(filters: Filters) -> str:
+    return f"; times without a zone read in {filters.zone}" if filters.zone else ""
 
 
 def _matched_none(analysis: Analysis) -> Text:
     """``Requests: 0``, said as what it is: filters that kept none of the requests, and
     when those requests ended (to choose --since/--until from)."""
-    seen = analysis.unfiltered
+    seen, filters = analysis.unfiltered, analysis.filters
     assert seen is not None
     text = (
-        f"the filters ({filter_options(analysis.filters)}) matched none of the "
+        f"the filters ({filter_options(filters)}) matched none of the "
         f"{fmt.count(seen.requests)} requests"
     )
     if seen.time_min is not None and seen.time_max is not None:
+        offset = filters.utc_offset
         same_day = seen.time_min.date() == seen.time_max.date()
-        end = fmt.timestamp(seen.time_max, date=not same_day)
-        text += f", which ended between {fmt.timestamp(seen.time_min)} and {end} UTC"
-    return Text.assemble(("Requests: 0", "bold"), ": ", text)
+        start = _when(seen.time_min, offset).rsplit(" ", 1)[0]
+        text += (
+            f", which ended between {start} and {_when(seen.time_max, offset, date=not same_day)}"
+        )
+    return Text.assemble(("Requests: 0", "bold"), ": ", text + _zone(filters))
 
 
 def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> Table:
