@@ -496,3 +496,12 @@ def test_a_time_without_a_zone_is_utc_when_the_logs_disagree() -> None:
 def test_help_says_how_a_time_without_a_zone_is_read() -> None:
     text = " ".join(runner.invoke(app, ["analyze", "--help"]).stdout.split())
     assert "without a zone: in the UTC offset the logs write" in text
+
+
+def test_the_report_says_what_its_filters_cover() -> None:
+    args = ["analyze", str(SAMPLE), *CONF, "--status", "5xx"]
+    text = " ".join(runner.invoke(app, args, env={"COLUMNS": "200"}).stdout.split())
+    assert (
+        "(filtered: --status 500-599: every section counts only the requests that match, and "
+        "their traces; clock offsets are measured on all of them)"
+    ) in text

@@ -4,6 +4,9 @@ One nginx log (or several of one service) is reduced chunk by chunk, so memory d
 grow with the input. Logs of several hosts or services are joined into timelines first
 (all in memory): the latency report then covers the requests that enter the system (the
 root spans' nginx), and per-service time, slow paths and clock offsets are added.
+
+Filters choose requests by their entry line, and every section but the clock offsets
+(measured on all requests) covers those requests and their traces.
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from logtrace.analysis.derive import ANALYZE_COLUMNS, Filters, Unfiltered, derive
+from logtrace.analysis.derive import (
+    ANALYZE_COLUMNS,
+    Filters,
+    Unfiltered,
+    derive,
+    select_traces,
+)
 from logtrace.analysis.insights import InsightOptions, Insights, find_insights
 from logtrace.analysis.latency import LatencyReport, Partials, finish
 from logtrace.analysis.services import host_table, service_table
@@ -198,7 +207,9 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
         edge = entry_lines(loaded, entries)
         if edge.height:
             _add(partials, unfiltered, _derived(edge, options.filters))
-    spans = loaded.timelines.spans
+    # every section covers the traces of the requests the filters keep; clock offsets are
+    # measured on all of them (more pairs, a better estimate)
+    spans = select_traces(loaded.timelines.spans, options.filters)
     paths, summary = slow_paths(spans, options.top)
     cross = CrossHost(
         services=service_table(spans),

@@ -136,12 +136,13 @@ def summary(analysis: Analysis) -> RenderableType:
         else:
             lines.append(Text.assemble(("Retries: ", "bold"), "none"))
     if analysis.filters.given:
-        lines.append(
-            Text(
-                f"(filtered: {filter_options(analysis.filters)}{_zone(analysis.filters)})",
-                style="dim",
-            )
+        covered = "every section counts only the requests that match"
+        if analysis.cross_host is not None:
+            covered += ", and their traces; clock offsets are measured on all of them"
+        shown = (
+            f"(filtered: {filter_options(analysis.filters)}: {covered}{_zone(analysis.filters)})"
         )
+        lines.append(Text(shown, style="dim"))
     return Group(*lines)
 
 
