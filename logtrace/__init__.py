@@ -20,7 +20,7 @@ _EXPORTS = {
     "analyze": "logtrace.analysis.analyze",
     "AnalyzeOptions": "logtrace.analysis.analyze",
     "Analysis": "logtrace.analysis.analyze",
-    "Filters": "logtrace.analysis.latency",
+    "Filters": "logtrace.analysis.derive",
     "FormatOptions": "logtrace.ingest",
     "resolve_sources": "logtrace.sources",
     "Source": "logtrace.sources",

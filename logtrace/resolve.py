@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from logtrace.applog import AppFormat
-from logtrace.errors import FormatError
+from logtrace.errors import NotFoundError, UsageError
 from logtrace.log_format.compiler import CompiledFormat, compile_format
 from logtrace.log_format.grammar import LogFormat, parse_log_format
 from logtrace.log_format.infer import infer_format
@@ -66,7 +66,7 @@ class FormatResolver:
                 resolver.app_format = AppFormat(options.app_format)
             except ValueError:
                 names = ", ".join(f.value for f in AppFormat)
-                raise FormatError(
+                raise NotFoundError(
                     f"unknown app log format {options.app_format!r}", f"choose one of {names}"
                 ) from None
         if options.log_format is not None:
@@ -75,7 +75,7 @@ class FormatResolver:
             resolver.forced = get_preset(options.preset).compiled()
         elif options.format_name is not None:
             if not resolver.configs:
-                raise FormatError(
+                raise UsageError(
                     "--format-name needs --nginx-conf", "give the nginx.conf that defines it"
                 )
             resolver.forced = compile_format(_find_format(resolver.configs, options.format_name))
@@ -150,13 +150,15 @@ def infer(resolver: FormatResolver, lines: pl.DataFrame) -> Detection | None:
 
 
 def _find_format(configs: list[NginxConfig], name: str) -> LogFormat:
-    errors = []
+    """The format called ``name`` in the first nginx.conf that defines it."""
     for config in configs:
         try:
             return config.format(name)
-        except Exception as exc:
-            errors.append(str(exc))
-    raise FormatError(
-        errors[0] if errors else f"no log_format named {name!r}",
-        "check --format-name against the log_format directives",
+        except NotFoundError:
+            continue
+    where = ", ".join(str(c.path) for c in configs)
+    defined = ", ".join(dict.fromkeys(n for c in configs for n in c.formats)) or "none"
+    raise NotFoundError(
+        f"{where}: no log_format named {name!r}",
+        f"check --format-name; the log_format names there: {defined}",
     )

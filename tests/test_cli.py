@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from contextlib import chdir
@@ -20,6 +24,8 @@ from tests.conftest import CORPUS, Golden
 
 ROOT = Path(__file__).resolve().parent.parent
 EDGE = ROOT / "sample_logs" / "edge-1.access.log"
+SAMPLE = ROOT / "sample_logs"
+CONF = ["--nginx-conf", str(SAMPLE / "nginx" / "mesh-1.conf")]
 runner = CliRunner()
 
 
@@ -124,7 +130,14 @@ def test_stdin_is_read_with_a_dash_and_from_a_pipe() -> None:
             ExitStatus.NO_MATCH,
             "matched none of the 2,500 lines",
         ),
-        (["analyze", str(EDGE), "--preset", "nope"], ExitStatus.BAD_FORMAT, "unknown preset"),
+        (["analyze", str(EDGE), "--preset", "nope"], ExitStatus.NOT_FOUND, "unknown preset"),
+        (
+            ["analyze", str(EDGE), "--format-name", "nope", *CONF],
+            ExitStatus.NOT_FOUND,
+            "no log_format named 'nope'",
+        ),
+        (["analyze", str(EDGE), "--format-name", "trace"], ExitStatus.USAGE, "needs --nginx-conf"),
+        (["trace", "x", str(EDGE), "--app-format", "nope"], ExitStatus.NOT_FOUND, "app log format"),
         (["analyze", str(EDGE), "--status", "6zz"], ExitStatus.USAGE, "--status"),
         (["analyze", str(EDGE), "--since", "yesterday"], ExitStatus.USAGE, "is not a time"),
     ],
@@ -161,8 +174,6 @@ def test_formats_lists_the_presets() -> None:
         assert name in result.output
 
 
-SAMPLE = ROOT / "sample_logs"
-CONF = ["--nginx-conf", str(SAMPLE / "nginx" / "mesh-1.conf")]
 N_PLUS_ONE = "c1405abcbaf320b38811d5104a094314"  # GET /api/orders/5/items: 11 calls
 RETRY = "51263bcd2f682f73df765ba1c484683b"  # GET /api/flaky/...: dead upstream first
 
@@ -194,6 +205,23 @@ def test_trace_lines_shows_the_original_log_lines() -> None:
     assert result.exit_code == 0, result.output
     assert "edge-1.access.log:" in result.output
     assert '"msg": "request finished"' in result.output
+
+
+def test_a_unique_prefix_of_any_length_finds_the_request() -> None:
+    result = runner.invoke(app, ["trace", N_PLUS_ONE[:3], str(SAMPLE), *CONF, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["request_id"] == N_PLUS_ONE
+
+
+def test_an_ambiguous_prefix_lists_some_of_its_matches() -> None:
+    done = run_cli("trace", N_PLUS_ONE[:2], str(SAMPLE), *CONF)
+    err = done.stderr.decode()
+    assert done.returncode == ExitStatus.NOT_FOUND, err
+    assert f"{N_PLUS_ONE[:2]!r} is the start of 9 request ids" in err
+    hint = next(line for line in err.splitlines() if line.startswith("hint: "))
+    shown = hint.removeprefix("hint: give more of the id: ").removesuffix(", ...").split(", ")
+    assert len(shown) == 5
+    assert all(len(rid) == 32 and rid.startswith(N_PLUS_ONE[:2]) for rid in shown)
 
 
 def test_unknown_request_id_is_a_clear_error() -> None:
@@ -264,3 +292,253 @@ def test_trace_of_a_whole_second_log_shows_no_false_milliseconds() -> None:
         result = runner.invoke(app, ["trace", LONG_ID, LONG_URLS])
     header = result.output.splitlines()[0]
     assert re.fullmatch(rf"Trace {LONG_ID}  started ≈2026-\d\d-\d\d \d\d:\d\d:\d\d UTC", header)
+
+
+def _slowest(*args: str, top: int) -> tuple[list[str], list[str]]:
+    result = runner.invoke(app, ["analyze", *args, "--json", "--top", str(top)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    paths = doc.get("slow_paths", [])
+    return [s["request_id"] for s in doc["slowest"]], [p["request_id"] for p in paths]
+
+
+def test_ties_in_top_keep_one_order_whatever_n_and_in_every_section() -> None:
+    # sample_logs has dozens of requests of 1.001 s (timeouts): ties decide the top
+    five, paths_five = _slowest(str(SAMPLE), *CONF, top=5)
+    ten, paths_ten = _slowest(str(SAMPLE), *CONF, top=10)
+    assert ten[:5] == five
+    assert paths_ten[:5] == paths_five
+    assert (five, ten) == (paths_five, paths_ten)
+    alone_five, _ = _slowest(str(EDGE), top=5)
+    alone_ten, _ = _slowest(str(EDGE), top=10)
+    assert alone_ten[:5] == alone_five == five
+
+
+OUTPUTS = [
+    ("analyze", "--export-csv"),
+    ("export slowest", "--csv"),
+    ("export spans", "-o"),
+    ("export traces", "-o"),
+    ("insights", "-o"),
+]
+
+
+@pytest.mark.parametrize(("command", "option"), OUTPUTS)
+@pytest.mark.parametrize("where", ["missing/out.csv", "."])
+def test_an_output_that_cannot_be_written_is_an_error_before_any_input_is_read(
+    tmp_path: Path, command: str, option: str, where: str
+) -> None:
+    target = tmp_path / where
+    # the input does not exist either: the output is checked first
+    done = run_cli(*command.split(), str(tmp_path / "nope.log"), option, str(target))
+    err = done.stderr.decode()
+    assert done.returncode == ExitStatus.NO_INPUT, err
+    assert err.startswith(f"logtrace: error: cannot write {target}: "), err
+    assert len(err.splitlines()) == 2 and "\nhint: " in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze", str(EDGE)],
+        ["analyze", str(EDGE), "--json"],
+        ["trace", N_PLUS_ONE, str(SAMPLE), *CONF],
+        ["export", "spans", str(EDGE)],
+        ["formats"],
+    ],
+    ids=["analyze", "analyze-json", "trace", "export-spans", "formats"],
+)
+def test_a_reader_that_stops_early_is_a_normal_end(args: list[str]) -> None:
+    """``logtrace ... | head``: the pipe closes before the output is written."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logtrace", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == ExitStatus.OK, err
+    assert err == ""
+
+
+def _interrupted_run(after_s: float) -> tuple[int, bytes]:
+    """``analyze -`` on a terminal, fed without end, interrupted as Ctrl-C does: its
+    exit status and what its terminal (stderr) got."""
+    import os
+    import pty
+    import select
+    import signal
+    import threading
+    import time
+
+    block = EDGE.read_bytes() * (16 * 1024 * 1024 // EDGE.stat().st_size + 1)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logtrace", "analyze", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    os.close(slave)
+    assert proc.stdin is not None
+    stdin = proc.stdin
+
+    def feed() -> None:
+        try:
+            while True:
+                stdin.write(block)
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    screen = b""
+    start = time.monotonic()
+    sent = False
+    while True:
+        if not sent and time.monotonic() - start >= after_s:
+            os.killpg(proc.pid, signal.SIGINT)
+            sent = True
+        ready, _, _ = select.select([master], [], [], 0.05)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the terminal's other end closed: the process is gone
+                data = b""
+            screen += data
+            if data:
+                continue
+        if proc.poll() is not None:
+            break
+        assert time.monotonic() - start < 60, "no exit after Ctrl-C"
+    os.close(master)
+    with contextlib.suppress(OSError):
+        stdin.close()
+    return proc.wait(), screen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after_s", [0.5, 3.0], ids=["before-the-bar", "with-the-bar"])
+def test_ctrl_c_ends_cleanly_and_takes_the_progress_bar_away(after_s: float) -> None:
+    status, screen = _interrupted_run(after_s)
+    assert status == ExitStatus.INTERRUPTED, screen
+    assert b"Traceback" not in screen and b"Exception ignored" not in screen, screen
+    said = b"logtrace: interrupted\r\n"
+    if after_s < 1:  # no bar yet: one line
+        assert screen == said
+        return
+    assert b"reading" in screen  # the bar was drawn ...
+    last = screen.rsplit(b"reading", 1)[-1]
+    # ... and is erased (line cleared, cursor shown) before the one line that is left
+    assert last.endswith(b"\r\x1b[2K\x1b[?25h" + said), last[-200:]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_commands_analyze_prints_run_as_pasted(tmp_path: Path) -> None:
+    """The `logtrace trace` commands under analyze's insights carry every input option."""
+    options = ["--nginx-conf", "sample_logs/nginx/mesh-1.conf", "--no-skew-correction"]
+    result = runner.invoke(app, ["analyze", "sample_logs/", *options], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    printed = [
+        line.strip()
+        for line in result.stdout.splitlines()
+        if line.startswith("    logtrace trace ")
+    ]
+    assert printed and all(line.endswith(" ".join(["sample_logs/", *options])) for line in printed)
+    shim = tmp_path / "logtrace"
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m logtrace "$@"\n')
+    shim.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        ["bash", "-c", printed[0]], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"Trace {shlex.split(printed[0])[2]}" in done.stdout
+
+
+def test_since_after_until_is_a_bad_command_line() -> None:
+    args = ["--since", "2026-11-26T13:00:00Z", "--until", "2026-11-26T12:00:00Z"]
+    result = runner.invoke(app, ["analyze", str(EDGE), *args])
+    assert result.exit_code == ExitStatus.USAGE, result.output
+    assert "is not before --until" in result.stderr
+
+
+def test_a_route_copied_from_the_report_selects_that_route() -> None:
+    result = runner.invoke(
+        app, ["analyze", str(SAMPLE), *CONF, "--route", "/api/orders/{id}", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [(r["route"], r["count"]) for r in doc["routes"]] == [("/api/orders/{id}", 375)]
+
+
+def test_filters_that_match_nothing_say_so_and_show_the_logs_range() -> None:
+    args = ["analyze", str(EDGE), "--status", "302", "--since", "2026-11-26T12:37:30Z"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "not in this log format" not in out
+    assert (
+        "Requests: 0: the filters (--since 2026-11-26 12:37:30 UTC --status 302) matched none "
+        "of the 2,500 requests, which ended between 2026-11-26 12:37:13 and 12:37:47 UTC"
+    ) in out
+    doc = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert doc["requests"] == 0
+    assert doc["filters"]["requests_before"] == 2500
+    assert doc["filters"]["time_range_before"] == {
+        "start": "2026-11-26T12:37:13+00:00",
+        "end": "2026-11-26T12:37:47+00:00",
+    }
+    assert doc["filters"]["status"] == [[302, 302]]
+
+
+def test_no_filters_no_filter_report() -> None:
+    doc = json.loads(runner.invoke(app, ["analyze", str(EDGE), "--json"]).stdout)
+    assert doc["filters"] is None
+
+
+def test_a_time_without_a_zone_is_read_as_the_log_writes_its_times(tmp_path: Path) -> None:
+    log = tmp_path / "tehran.log"
+    log.write_text(
+        "".join(
+            f'1.2.3.4 - - [22/Jan/2019:{hms} +0330] "GET /a HTTP/1.1" 200 5 "-" "curl" '
+            f"0.010 - {rid}\n"
+            for hms, rid in (("03:56:00", "a" * 32), ("03:57:30", "b" * 32), ("03:58:00", "c" * 32))
+        )
+    )
+    result = runner.invoke(app, ["analyze", str(log), "--since", "2019-01-22 03:57", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["requests"] == 2
+    assert doc["filters"]["since"] == "2019-01-22T00:27:00+00:00"
+    assert doc["filters"]["zone"] == "+03:30 (the offset the logs write)"
+    args = ["analyze", str(log), "--since", "2019-01-22 04:00"]
+    shown = runner.invoke(app, args, env={"COLUMNS": "300"}).stdout
+    assert "+03:30 (the offset the logs write)" in shown
+    assert "ended between 2019-01-22 03:56:00 and 03:58:00 +03:30" in shown
+
+
+def test_a_time_without_a_zone_is_utc_when_the_logs_disagree() -> None:
+    args = ["analyze", str(SAMPLE), *CONF, "--since", "2026-11-26 12:37:40", "--json"]
+    doc = json.loads(runner.invoke(app, args).stdout)
+    assert doc["filters"]["since"] == "2026-11-26T12:37:40+00:00"
+    assert doc["filters"]["zone"].startswith("UTC (the logs write different offsets: -03:30 ")
+
+
+def test_help_says_how_a_time_without_a_zone_is_read() -> None:
+    text = " ".join(runner.invoke(app, ["analyze", "--help"]).stdout.split())
+    assert "without a zone: in the UTC offset the logs write" in text
+
+
+def test_the_report_says_what_its_filters_cover() -> None:
+    args = ["analyze", str(SAMPLE), *CONF, "--status", "5xx"]
+    text = " ".join(runner.invoke(app, args, env={"COLUMNS": "200"}).stdout.split())
+    assert (
+        "(filtered: --status 500-599: every section counts only the requests that match, and "
+        "their traces; clock offsets are measured on all of them)"
+    ) in text

@@ -143,6 +143,15 @@ def test_requests_table_has_one_row_per_request(tmp_path: Path) -> None:
     assert frame.get_column("request_id").n_unique() == 2500
 
 
+def test_the_requests_table_is_reported_as_rows_of_requests(tmp_path: Path) -> None:
+    out = tmp_path / "requests.csv"
+    args = ["export", "spans", str(SAMPLE), *CONF, "--what", "requests", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"wrote 2,500 requests (a row each) to {out} (csv)" in result.stderr
+    assert "spans" not in result.stderr
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Receiver("")))
@@ -202,3 +211,56 @@ def test_push_reports_failures_honestly(receiver: Receiver) -> None:
     assert done.returncode == 7, done.stderr  # ExitStatus.PARTIAL
     assert "spans were not delivered" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "logtrace", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.parametrize("command", ["traces", "spans"])
+def test_a_request_id_not_in_the_logs_is_not_found_and_nothing_is_written(
+    tmp_path: Path, command: str
+) -> None:
+    out = tmp_path / "trace.json"
+    args = ["export", command, str(SAMPLE), *CONF, "--request-id", "0000beef", "-o", str(out)]
+    done = run_cli(*args)
+    assert done.returncode == 6, done.stderr  # ExitStatus.NOT_FOUND, as for `logtrace trace`
+    assert "request id '0000beef' is not in these logs" in done.stderr
+    assert not out.exists()
+
+
+def test_a_request_id_prefix_exports_the_request_it_starts(
+    tmp_path: Path, reference: dict[str, Any]
+) -> None:
+    out = tmp_path / "trace.json"
+    cli(
+        "export",
+        "traces",
+        str(SAMPLE),
+        *CONF,
+        "-t",
+        "zipkin",
+        "--request-id",
+        RID[:12],
+        "-o",
+        str(out),
+    )
+    doc = json.loads(out.read_text())
+    same_as_reference(reference, {s["id"]: (s.get("parentId"), s["duration"]) for s in doc})
+
+
+def test_filters_choose_the_traces_by_their_entry_request(tmp_path: Path) -> None:
+    out = tmp_path / "requests.csv"
+    args = ["--what", "requests", "--status", "5xx", "--route", "^/api/report/", "-o", str(out)]
+    cli("export", "spans", str(SAMPLE), *CONF, *args)
+    frame = pl.read_csv(out)
+    assert frame.height == 125  # the 504s sample_logs/ground_truth.jsonl records
+    assert set(frame.get_column("status")) == {504}
+    assert frame.get_column("route").str.starts_with("/api/report/").all()

@@ -129,3 +129,24 @@ def test_error_rates_and_slowest(tmp_path: Path) -> None:
     result = run(tmp_path, lines, top=3).latency  # type: ignore[attr-defined]
     assert result.error_rate == pytest.approx(0.3)
     assert result.slowest.get_column("request_id").to_list() == [f"{i:032x}" for i in (9, 8, 7)]
+
+
+def test_slowest_ties_are_ordered_by_time_then_request_id() -> None:
+
+    from logtrace.analysis.latency import slowest_first
+
+    t = [datetime(2026, 1, 1, 0, 0, s, tzinfo=UTC) for s in (3, 1, 1, 2, 0)]
+    frame = pl.DataFrame(
+        {
+            "request_time_s": [0.5, 0.5, 0.5, 0.5, 0.2],
+            "time": t,
+            "request_id": ["a", "c", "b", None, "z"],
+            "line_no": [1, 2, 3, 4, 5],
+        }
+    )
+    order = slowest_first(frame).get_column("line_no").to_list()
+    assert order == [3, 2, 4, 1, 5]
+    assert [slowest_first(frame, n).get_column("line_no").to_list() for n in (1, 2)] == [
+        [3],
+        [3, 2],
+    ]

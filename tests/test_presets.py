@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from logtrace.analysis.derive import derive
-from logtrace.errors import FormatError
+from logtrace.errors import NotFoundError
 from logtrace.ingest import FormatOptions, FormatResolver
 from logtrace.log_format.presets import PRESETS, get_preset
 from logtrace.parse import parse_chunk
@@ -43,6 +43,6 @@ def test_detection_picks_the_preset_that_wrote_the_lines(preset) -> None:  # typ
 
 
 def test_unknown_preset_names_the_existing_ones() -> None:
-    with pytest.raises(FormatError) as err:
+    with pytest.raises(NotFoundError) as err:
         get_preset("combind")
     assert "combined" in (err.value.hint or "")

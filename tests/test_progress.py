@@ -67,3 +67,20 @@ def test_no_progress_variable_turns_it_off(tmp_path: Path, monkeypatch: pytest.M
     ):
         update(1000)
     assert err.getvalue() == ""
+
+
+def test_abandon_erases_the_bar_at_once_and_for_good(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    err = _Terminal()
+    monkeypatch.setattr("sys.stderr", err)
+    monkeypatch.delenv("NO_PROGRESS", raising=False)
+    monkeypatch.setattr(progress, "SHOW_AFTER_S", 0.0)
+    with progress.progress_bar(_sources(tmp_path)) as update:
+        update(500)
+        progress.abandon()  # as the Ctrl-C handler does
+        erased = err.getvalue()
+        update(1000)
+    assert "reading" in erased
+    assert erased.endswith("\r\x1b[2K\x1b[?25h")
+    assert err.getvalue() == erased  # never drawn again

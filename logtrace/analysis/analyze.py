@@ -4,16 +4,25 @@ One nginx log (or several of one service) is reduced chunk by chunk, so memory d
 grow with the input. Logs of several hosts or services are joined into timelines first
 (all in memory): the latency report then covers the requests that enter the system (the
 root spans' nginx), and per-service time, slow paths and clock offsets are added.
+
+Filters choose requests by their entry line, and every section but the clock offsets
+(measured on all requests) covers those requests and their traces.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from logtrace.analysis.derive import ANALYZE_COLUMNS, Filters, derive
+from logtrace.analysis.derive import (
+    ANALYZE_COLUMNS,
+    Filters,
+    Unfiltered,
+    derive,
+    select_traces,
+)
 from logtrace.analysis.insights import InsightOptions, Insights, find_insights
 from logtrace.analysis.latency import LatencyReport, Partials, finish
 from logtrace.analysis.services import host_table, service_table
@@ -71,6 +80,7 @@ class Analysis:
     latency: LatencyReport
     filters: Filters
     cross_host: CrossHost | None = None
+    unfiltered: Unfiltered | None = None  # with filters: what they were applied to
 
 
 def _needs_timelines(sources: Sequence[Source], kinds: dict[str, str]) -> bool:
@@ -80,6 +90,8 @@ def _needs_timelines(sources: Sequence[Source], kinds: dict[str, str]) -> bool:
 
 def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     """Parse every source and reduce it to the latency report (and cross-host views)."""
+    if options.filters.zoneless:
+        options = replace(options, filters=options.filters.for_logs(sources))
     resolver = FormatResolver.from_options(options.formats)
     kinds = plan_sources(sources, resolver)
     if _needs_timelines(sources, kinds):
@@ -89,6 +101,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     gone = {dropped: kept for kept, dropped in twins}
     ingest = IngestReport()
     partials = Partials(top=options.top)
+    unfiltered = Unfiltered() if options.filters.given else None
     columns = ANALYZE_COLUMNS | ({"line"} if options.keep_lines else set())
 
     def prepare(frame: pl.DataFrame) -> pl.DataFrame:
@@ -104,7 +117,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
         progress=options.progress,
     ):
         if chunk.kind == "nginx" and chunk.source.label not in gone:
-            partials.add(chunk.frame)
+            _add(partials, unfiltered, chunk.frame)
     require_parsed(ingest, resolver)
     for stats in ingest.sources:
         if stats.path in gone:
@@ -113,17 +126,31 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
                 "and times, or the same lines: two access_log files of one server, or a "
                 "copy?): counted once, from the other"
             )
-    return Analysis(ingest=ingest, latency=finish(partials), filters=options.filters)
+    return Analysis(
+        ingest=ingest, latency=finish(partials), filters=options.filters, unfiltered=unfiltered
+    )
+
+
+KEPT = "_kept"  # whether the filters keep the line
 
 
 def _derived(frame: pl.DataFrame, filters: Filters) -> pl.DataFrame:
-    """Routes and upstream times added, filters applied."""
+    """Routes and upstream times added, and (with filters) whether they keep each line."""
     cols = frame.columns
     lf = derive(frame.lazy(), cols)
     keep = filters.expr([*cols, "route"])
     if keep is not None:
-        lf = lf.filter(keep)
+        lf = lf.with_columns(keep.alias(KEPT))
     return lf.collect()
+
+
+def _add(partials: Partials, unfiltered: Unfiltered | None, frame: pl.DataFrame) -> None:
+    """Count derived lines before the filters, and add those they keep to the report."""
+    if unfiltered is None or KEPT not in frame.columns:
+        partials.add(frame)
+        return
+    unfiltered.see(frame)
+    partials.add(frame.filter(pl.col(KEPT)).drop(KEPT))
 
 
 def entry_sources(loaded: Loaded) -> list[str]:
@@ -175,11 +202,14 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
     )
     entries = entry_sources(loaded)
     partials = Partials(top=options.top)
+    unfiltered = Unfiltered() if options.filters.given else None
     if not loaded.nginx.is_empty():
         edge = entry_lines(loaded, entries)
         if edge.height:
-            partials.add(_derived(edge, options.filters))
-    spans = loaded.timelines.spans
+            _add(partials, unfiltered, _derived(edge, options.filters))
+    # every section covers the traces of the requests the filters keep; clock offsets are
+    # measured on all of them (more pairs, a better estimate)
+    spans = select_traces(loaded.timelines.spans, options.filters)
     paths, summary = slow_paths(spans, options.top)
     cross = CrossHost(
         services=service_table(spans),
@@ -194,5 +224,9 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
         mappings=loaded.timelines.mappings,
     )
     return Analysis(
-        ingest=loaded.ingest, latency=finish(partials), filters=options.filters, cross_host=cross
+        ingest=loaded.ingest,
+        latency=finish(partials),
+        filters=options.filters,
+        cross_host=cross,
+        unfiltered=unfiltered,
     )

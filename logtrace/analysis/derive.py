@@ -4,12 +4,17 @@ nginx-side time). Runs next to the parsing, chunk by chunk."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import polars as pl
 
+from logtrace.errors import UsageError
+from logtrace.offsets import format_offset, log_offsets
 from logtrace.routes import with_routes
+from logtrace.sources import Source
 
 # The columns analyze asks the parser for; absent ones are simply not in the format.
 ANALYZE_COLUMNS = frozenset(
@@ -29,23 +34,99 @@ ANALYZE_COLUMNS = frozenset(
 )
 
 
+# A placeholder of a route template (routes.py): never a regex repetition, which is {n,m}
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*\}")
+
+
+def is_route_template(route: str) -> bool:
+    """Whether ``route`` is a template as reports show it (``/api/users/{id}``)."""
+    return _PLACEHOLDER.search(route) is not None
+
+
 @dataclass(frozen=True)
 class Filters:
-    """Which lines analyze looks at; all conditions must hold."""
+    """Which lines analyze looks at; all conditions must hold.
+
+    ``since``/``until`` without a zone are times as the logs show them: :meth:`for_logs`
+    reads them in the UTC offset the logs write (UTC where no offset is known). ``route``
+    is a template as the reports show it (``/api/users/{id}``: that route exactly) or a
+    regex on the routes; ``path`` a regex on the paths. Regexes run in polars' engine
+    (Rust syntax: no look-around). A bad regex or a ``since`` not before ``until`` is a
+    UsageError.
+    """
 
     since: datetime | None = None
     until: datetime | None = None
-    route: str | None = None  # regex on the route template
-    path: str | None = None  # regex on the path
+    route: str | None = None
+    path: str | None = None
     status: tuple[tuple[int, int], ...] = ()  # inclusive ranges: 5xx → (500, 599)
+    # how since/until given without a zone were read: "+03:30 (the offset the logs write)"
+    zone: str | None = None
+    utc_offset: timedelta | None = None  # the offset they were read in (None: UTC)
+
+    def __post_init__(self) -> None:
+        if self.route is not None and not is_route_template(self.route):
+            _check_regex("--route", self.route)
+        if self.path is not None:
+            _check_regex("--path", self.path)
+        since, until = self.since, self.until
+        if since is None or until is None or (since.tzinfo is None) != (until.tzinfo is None):
+            return  # a time without a zone is compared once the logs' offset is known
+        if since >= until:
+            raise UsageError(
+                f"--since {since.isoformat()} is not before --until {until.isoformat()}",
+                "the requests kept ended at or after --since and before --until",
+            )
+
+    @property
+    def zoneless(self) -> bool:
+        """Whether ``since`` or ``until`` has no zone yet (see :meth:`for_logs`)."""
+        return any(t is not None and t.tzinfo is None for t in (self.since, self.until))
+
+    def in_offset(self, offset: timedelta | None, why: str) -> Filters:
+        """These filters with ``since``/``until`` given without a zone read in ``offset``
+        (UTC when None); ``why`` says where the offset comes from, for reports."""
+        if not self.zoneless:
+            return self
+        tz = timezone(offset) if offset is not None else UTC
+
+        def read(t: datetime | None) -> datetime | None:
+            if t is None or t.tzinfo is not None:
+                return t
+            return t.replace(tzinfo=tz).astimezone(UTC)
+
+        shown = format_offset(offset) if offset is not None else "UTC"
+        return replace(
+            self,
+            since=read(self.since),
+            until=read(self.until),
+            zone=f"{shown} ({why})",
+            utc_offset=offset,
+        )
+
+    def for_logs(self, sources: Sequence[Source]) -> Filters:
+        """These filters with times given without a zone read as the logs show their
+        times: in the UTC offset every log that writes one writes, else in UTC."""
+        if not self.zoneless:
+            return self
+        found = log_offsets(sources)
+        return self.in_offset(found.agreed, found.describe())
+
+    @property
+    def given(self) -> bool:
+        """Whether any condition is set."""
+        return self.expr(["time", "path", "status", "route"]) is not None
 
     def expr(self, columns: list[str]) -> pl.Expr | None:
         conds: list[pl.Expr] = []
-        if self.since is not None and "time" in columns:
-            conds.append(pl.col("time") >= self.since)
-        if self.until is not None and "time" in columns:
-            conds.append(pl.col("time") < self.until)
-        if self.route is not None:
+        utc = self.in_offset(None, "") if self.zoneless else self  # not read for the logs
+        if utc.since is not None and "time" in columns:
+            conds.append(pl.col("time") >= utc.since)
+        if utc.until is not None and "time" in columns:
+            conds.append(pl.col("time") < utc.until)
+        if self.route is not None and is_route_template(self.route):
+            conds.append((pl.col("route") == self.route).fill_null(value=False))
+        elif self.route is not None:
             conds.append(pl.col("route").str.contains(self.route).fill_null(value=False))
         if self.path is not None and "path" in columns:
             conds.append(pl.col("path").str.contains(self.path).fill_null(value=False))
@@ -56,6 +137,55 @@ class Filters:
         if not conds:
             return None
         return pl.all_horizontal(conds)
+
+
+@dataclass
+class Unfiltered:
+    """The requests the filters were applied to: how many, and when they ended (the
+    logs' range, to show when the filters keep none)."""
+
+    requests: int = 0
+    time_min: datetime | None = None
+    time_max: datetime | None = None
+
+    def see(self, lines: pl.DataFrame) -> None:
+        """Count one chunk of requests before the filters."""
+        self.requests += lines.height
+        if "time" not in lines.columns or lines.is_empty():
+            return
+        times = lines.get_column("time")
+        lo, hi = times.min(), times.max()
+        if isinstance(lo, datetime):
+            self.time_min = lo if self.time_min is None else min(self.time_min, lo)
+        if isinstance(hi, datetime):
+            self.time_max = hi if self.time_max is None else max(self.time_max, hi)
+
+
+def _check_regex(option: str, regex: str) -> None:
+    """Checked by the engine that runs it (polars'), which has no look-around."""
+    try:
+        pl.Series([""]).str.contains(regex)
+    except pl.exceptions.PolarsError as exc:
+        found = re.search(r"^error: (.*)$", str(exc), re.M)
+        reason = found.group(1) if found else "rejected by the regex engine"
+        raise UsageError(
+            f"{option} {regex!r} is not a valid regex: {reason}",
+            "check the pattern (no look-around or backreferences: Rust regex syntax)",
+        ) from None
+
+
+def select_traces(spans: pl.DataFrame, filters: Filters) -> pl.DataFrame:
+    """The spans of the traces whose entry request matches ``filters``: each trace is
+    judged by its root span, whose time is when its line was written (as a line's)."""
+    if not filters.given or spans.is_empty():
+        return spans
+    roots = spans.filter(pl.col("parent_sid").is_null()).select(
+        "request_id", "route", "path", "status", pl.col("raw_end").alias("time")
+    )
+    keep = filters.expr(roots.columns)
+    assert keep is not None
+    matching = roots.filter(keep).select("request_id").unique()
+    return spans.join(matching, on="request_id", how="semi", maintain_order="left")
 
 
 def derive(lines: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:

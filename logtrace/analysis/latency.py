@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import polars as pl
 
@@ -35,6 +36,25 @@ SLOWEST_COLUMNS = (
     "source",
     "line_no",
 )
+
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def slowest_first(
+    frame: Frame, n: int | None = None, *, duration: str = "request_time_s", time: str = "time"
+) -> Frame:
+    """The ``n`` slowest rows (all when None) in the one order every report shows them:
+    longest first; ties by time (earliest first), then request id, then where they were
+    logged. A total order: the first 5 of ``--top 10`` are ``--top 5``."""
+    names = frame.collect_schema().names()
+    keys = [(duration, True), (time, False), ("request_id", False), ("source", False)]
+    keys += [("line_no", False), ("sid", False)]
+    present = [(c, d) for c, d in keys if c in names]
+    ordered = frame.sort(
+        [c for c, _ in present], descending=[d for _, d in present], nulls_last=True
+    )
+    return ordered if n is None else ordered.head(n)
 
 
 @dataclass
@@ -83,7 +103,7 @@ class Partials:
             plans.append(lf.select(first.alias("min"), pl.col("time").max().alias("max")))
         if "request_time_s" in cols:
             slow_cols = [c for c in (*SLOWEST_COLUMNS, "line") if c in cols]
-            plans.append(lf.select(slow_cols).top_k(self.top, by=["request_time_s", "line_no"]))
+            plans.append(slowest_first(lf.select(slow_cols), self.top))
         results = iter(pl.collect_all(plans))
         self.statuses.append(next(results))
         if "request_time_s" in cols:
@@ -144,8 +164,7 @@ def _merge_route_sums(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _top(frames: list[pl.DataFrame], n: int) -> pl.DataFrame:
-    merged = pl.concat(frames, how="diagonal_relaxed")
-    return merged.top_k(n, by=["request_time_s", "line_no"])
+    return slowest_first(pl.concat(frames, how="diagonal_relaxed"), n)
 
 
 def _seconds(ms: pl.Expr) -> pl.Expr:
@@ -307,8 +326,6 @@ def finish(p: Partials) -> LatencyReport:
             retry_cost_s=float(sums[6] or 0),
         )
     slowest = _top(p.slowest, p.top) if p.slowest else pl.DataFrame()
-    if not slowest.is_empty():
-        slowest = slowest.sort(["request_time_s", "line_no"], descending=[True, False])
     return LatencyReport(
         requests=p.requests,
         time_min=p.time_min,

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from logtrace.analysis.critical_path import critical_path, critical_share
+from logtrace.analysis.latency import slowest_first
 from logtrace.timelines.assemble import MAX_TRACE_SPANS
 
 
@@ -67,7 +68,8 @@ def slow_paths(spans: pl.DataFrame, top: int = 10) -> tuple[list[SlowPath], pl.D
             ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6).alias("duration_s")
         )
     )
-    slowest = roots.top_k(top, by=["duration_s", "request_id"]).sort("duration_s", descending=True)
+    # ties in the order of analyze's slowest requests: a root's raw end is its line's time
+    slowest = slowest_first(roots.with_columns(time=pl.col("raw_end")), top, duration="duration_s")
     wanted = slowest.get_column("request_id").to_list()
     subset = spans.filter(pl.col("request_id").is_in(wanted))
     overall: defaultdict[tuple[str, str], float] = defaultdict(float)  # seconds on the paths

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from logtrace.analysis.analyze import Analysis
+from logtrace.analysis.latency import slowest_first
 from logtrace.parse import parse_chunk
 
 _FIRST = (
@@ -41,9 +42,7 @@ def slowest_requests(analysis: Analysis) -> pl.DataFrame:
         parts.append(
             full.join(rows.select("line_no", "source", *derived, "line"), on="line_no", how="left")
         )
-    merged = pl.concat(parts, how="diagonal_relaxed").sort(
-        ["request_time_s", "line_no"], descending=[True, False]
-    )
+    merged = slowest_first(pl.concat(parts, how="diagonal_relaxed"))
     first = [c for c in _FIRST if c in merged.columns]
     last = [c for c in ("source", "line_no", "line") if c in merged.columns]
     middle = [c for c in merged.columns if c not in first and c not in last]

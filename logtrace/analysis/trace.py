@@ -8,14 +8,14 @@ import polars as pl
 
 from logtrace.analysis.critical_path import critical_path
 from logtrace.analysis.trace_view import RequestTrace
-from logtrace.errors import NotFoundError, UsageError
+from logtrace.errors import NotFoundError
 from logtrace.plural import plural
 from logtrace.schema import CRITICAL, EXPORT_SPANS
 from logtrace.sources import Source, read_lines
 from logtrace.timelines.assemble import MAX_TRACE_SPANS
 from logtrace.timelines.load import Loaded
 
-MIN_PREFIX = 6
+SHOWN_MATCHES = 5  # ids named when a prefix starts several
 
 
 _HEX4 = pl.Series([f"{v:04x}" for v in range(1 << 16)], dtype=pl.String)
@@ -36,18 +36,24 @@ def hex_ids(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
 
 def resolve_request_id(loaded: Loaded, wanted: str) -> str:
     """The full request id for ``wanted``, which may be a unique prefix of one."""
-    ids = loaded.timelines.spans.get_column("request_id")
+    return match_request_id(loaded.timelines.spans.get_column("request_id"), wanted)
+
+
+def match_request_id(ids: pl.Series, wanted: str) -> str:
+    """The id of ``ids`` that is ``wanted`` or the only one that starts with it (a prefix
+    of any length); a NotFoundError naming a few when several do, or none."""
     if ids.is_in([wanted]).any():
         return wanted
-    if len(wanted) >= MIN_PREFIX:
-        matches = ids.filter(ids.str.starts_with(wanted)).unique().to_list()
-        if len(matches) == 1:
-            return str(matches[0])
-        if len(matches) > 1:
-            raise UsageError(
-                f"{wanted!r} is the start of {len(matches)} request ids",
-                f"give more characters, e.g. {', '.join(sorted(matches)[:3])}",
-            )
+    matches = ids.filter(ids.str.starts_with(wanted)).unique().sort()
+    if matches.len() == 1:
+        return str(matches[0])
+    if matches.len() > 1:
+        shown = ", ".join(matches.head(SHOWN_MATCHES).to_list())
+        more = ", ..." if matches.len() > SHOWN_MATCHES else ""
+        raise NotFoundError(
+            f"{wanted!r} is the start of {matches.len():,} request ids",
+            f"give more of the id: {shown}{more}",
+        )
     raise NotFoundError(
         f"request id {wanted!r} is not in these logs",
         "`logtrace analyze` lists the slowest requests with their ids",

@@ -2,49 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import os
+import signal
 import sys
-from typing import Annotated, NoReturn
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from logtrace import __version__
 from logtrace.errors import ExitStatus, LogtraceError
 
-app = typer.Typer(
-    name="logtrace",
-    help="Turn nginx and application logs into per-request traces and latency reports.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-export_app = typer.Typer(
-    help="Write requests, spans or traces to files (CSV, Parquet, OTLP, ...) or a collector.",
-    no_args_is_help=True,
-)
-app.add_typer(export_app, name="export")
-
-_state = {"traceback": False}
-
-
-def _version(value: bool) -> None:
-    if value:
-        sys.stdout.write(f"logtrace {__version__}\n")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-    traceback: Annotated[
-        bool, typer.Option("--traceback", help="Show the Python traceback of errors.")
-    ] = False,
-) -> None:
-    _state["traceback"] = traceback
+_state = {"traceback": False, "main": False}
 
 
 def stderr_line(text: str) -> None:
@@ -65,11 +35,136 @@ def _fail(exc: LogtraceError) -> NoReturn:
     raise SystemExit(int(exc.exit_status))
 
 
+def _reader_gone() -> NoReturn:
+    """The reader of stdout went away (``| head``): a normal end. What is left to write,
+    and Python's flush at exit, go to /dev/null instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (CliRunner): nothing is flushed at exit
+    raise SystemExit(int(ExitStatus.OK))
+
+
+class Group(typer.core.TyperGroup):
+    """The command tree; turns what ends a command early into its exit status, the same
+    under ``main()`` and under typer's CliRunner."""
+
+    def invoke(self, ctx: Any) -> Any:  # ctx: click's Context
+        try:
+            return super().invoke(ctx)
+        except LogtraceError as exc:
+            if _state["traceback"]:
+                raise
+            _fail(exc)
+        except BrokenPipeError:
+            _reader_gone()
+
+
+class _Argument(typer.core.TyperArgument):
+    """An argument shown by its name alone, as in a man page: ``REQUEST_ID [FILES]...``."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:  # ctx: click's Context
+        return None
+
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
+        name = self.display_name_raw
+        shown = name if self.required else f"[{name}]"
+        return [shown + ("..." if self.nargs != 1 else "")]
+
+
+class Command(typer.core.TyperCommand):
+    """A logtrace command: values in --help named by what they hold (``--top N``,
+    ``--since TIME``), never by Python types, and an example at the end."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, typer.core.TyperArgument):
+                # typer builds its own argument objects; this class only adds display
+                param.__class__ = _Argument
+
+
+def command(
+    group: typer.Typer, name: str | None = None, *, example: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command of ``group`` with its --help ending in ``example``."""
+    return group.command(name, cls=Command, epilog=f"\b\nExample:\n  {example}")
+
+
+app = typer.Typer(
+    name="logtrace",
+    cls=Group,
+    help="Turn nginx and application logs into per-request traces and latency reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+export_app = typer.Typer(
+    help="Write requests, spans or traces to files (CSV, Parquet, OTLP, ...) or a collector.",
+    no_args_is_help=True,
+)
+app.add_typer(export_app, name="export")
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"logtrace {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the Python traceback of errors.")
+    ] = False,
+) -> None:
+    _state["traceback"] = traceback
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C: end here and now, with the progress bar erased and one line said.
+
+    Exiting from the handler, rather than by a KeyboardInterrupt, keeps the interrupt from
+    landing in a generator's cleanup (which Python only reports as "Exception ignored"),
+    from waiting for the parsing threads to finish their chunks, and from leaving a bar.
+    """
+    progress = sys.modules.get("logtrace.render.progress")  # no import in a handler
+    if progress is not None:
+        progress.abandon()
+    # the process's own stderr: a live bar has sys.stderr pointing through rich
+    stream = sys.__stderr__ or sys.stderr
+    stream.write("logtrace: interrupted\n")
+    stream.flush()
+    os._exit(int(ExitStatus.INTERRUPTED))
+
+
+def catch_interrupts() -> None:
+    """Make Ctrl-C end the run through :func:`_interrupted` (only under :func:`main`).
+
+    Called again once polars is imported: polars puts a SIGINT handler of its own in front
+    of the one it finds, which turns Ctrl-C into a KeyboardInterrupt of whatever query
+    runs, in the parsing threads too (a second interrupt, landing anywhere).
+    """
+    if _state["main"]:
+        signal.signal(signal.SIGINT, _interrupted)
+
+
 def main() -> None:
     """Console-script entry point: runs the app and turns errors into exit codes."""
+    _state["main"] = True
+    catch_interrupts()
     try:
         app(prog_name="logtrace")
-    except LogtraceError as exc:
+    except SystemExit:
+        _flush_stdout()
+        raise
+    except LogtraceError as exc:  # raised before a command ran
         if _state["traceback"] or "--traceback" in sys.argv:
             raise
         _fail(exc)
@@ -77,7 +172,12 @@ def main() -> None:
         stderr_line("logtrace: interrupted")
         raise SystemExit(int(ExitStatus.INTERRUPTED)) from None
     except BrokenPipeError:
-        # The reader went away (| head): not an error. Keep Python from complaining too.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(int(ExitStatus.OK)) from None
+        _reader_gone()
+
+
+def _flush_stdout() -> None:
+    """Flush now, where a closed pipe is still a normal end, not at exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _reader_gone()

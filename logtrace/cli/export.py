@@ -9,7 +9,8 @@ import typer
 
 from logtrace import __version__
 from logtrace.cli import options as opt
-from logtrace.cli.app import export_app, stderr_line
+from logtrace.cli.app import command, export_app, stderr_line
+from logtrace.cli.inputs import Inputs, reads_logs
 from logtrace.errors import UsageError
 
 if TYPE_CHECKING:
@@ -21,40 +22,39 @@ if TYPE_CHECKING:
 FORMAT_HELP = "csv, json, ndjson, parquet (tables); otlp, otlp-json, zipkin, jaeger (traces)."
 
 
-@export_app.command("slowest")
+@command(
+    export_app, "slowest", example="logtrace export slowest access.log --csv slow.csv --top 100"
+)
+@reads_logs()
 def export_slowest(
-    files: opt.Files = None,
+    inputs: Inputs,
     csv: Annotated[
-        Path, typer.Option("--csv", help="Write the requests as CSV here (- for stdout).")
+        Path,
+        typer.Option(
+            "--csv", metavar="PATH", help="Write the requests as CSV here (- for stdout)."
+        ),
     ] = Path("-"),
     top: opt.TopOpt = 100,
-    log_format: opt.LogFormatOpt = None,
-    preset: opt.PresetOpt = None,
-    nginx_conf: opt.NginxConfOpt = None,
-    format_name: opt.FormatNameOpt = None,
-    source: opt.SourceOpt = None,
-    since: opt.SinceOpt = None,
-    until: opt.UntilOpt = None,
-    route: opt.RouteOpt = None,
-    path: opt.PathOpt = None,
-    status: opt.StatusOpt = None,
 ) -> None:
     """The N slowest requests with every field of their log line, as CSV."""
     from logtrace.analysis.analyze import AnalyzeOptions
     from logtrace.analysis.analyze import analyze as run
     from logtrace.analysis.slowest import slowest_requests
     from logtrace.export.csv import write_csv
+    from logtrace.export.output import check_output
 
-    found = opt.sources(files, source)
-    with opt.reading(found) as progress:
+    check_output(csv)
+    with inputs.reading() as progress:
         options = AnalyzeOptions(
-            formats=opt.format_options(log_format, preset, nginx_conf, format_name),
-            filters=opt.filters(since, until, route, path, status),
+            formats=inputs.formats,
+            filters=inputs.selection,
             top=top,
             keep_lines=True,
+            skew_correction=inputs.skew_correction,
+            id_field=inputs.id_field,
             progress=progress,
         )
-        result = run(found, options)
+        result = run(inputs.sources, options)
     frame = slowest_requests(result)
     write_csv(frame, csv)
     if str(csv) != "-":
@@ -71,91 +71,106 @@ def _export_info(loaded: Loaded) -> ExportInfo:
     )
 
 
-@export_app.command("spans")
+@command(
+    export_app, "spans", example="logtrace export spans logs/ --format parquet -o spans.parquet"
+)
+@reads_logs()
 def export_spans(
-    files: opt.Files = None,
-    format: Annotated[str, typer.Option("--format", "--to", "-t", help=FORMAT_HELP)] = "csv",
-    out: Annotated[str, typer.Option("--out", "-o", help="Output file (- for stdout).")] = "-",
+    inputs: Inputs,
+    format: Annotated[
+        str, typer.Option("--format", "--to", "-t", metavar="FORMAT", help=FORMAT_HELP)
+    ] = "csv",
+    out: Annotated[
+        str, typer.Option("--out", "-o", metavar="PATH", help="Output file (- for stdout).")
+    ] = "-",
     what: Annotated[
-        str, typer.Option("--what", help="Tables only: one row per 'spans' or per 'requests'.")
+        str,
+        typer.Option(
+            "--what",
+            metavar="spans|requests",
+            help="Tables only: one row per 'spans' or per 'requests'.",
+        ),
     ] = "spans",
     request_id: opt.RequestIdOpt = None,
     lines: opt.LinesOpt = True,
-    log_format: opt.LogFormatOpt = None,
-    preset: opt.PresetOpt = None,
-    nginx_conf: opt.NginxConfOpt = None,
-    format_name: opt.FormatNameOpt = None,
-    app_format: opt.AppFormatOpt = None,
-    timezone: opt.TimezoneOpt = "UTC",
-    source: opt.SourceOpt = None,
-    id_field: opt.IdFieldOpt = None,
-    no_skew_correction: opt.NoSkewOpt = False,
 ) -> None:
     """Every span of every request (or a table of requests) in a file format."""
-    from logtrace.export.registry import export
+    from logtrace.export.output import check_output
+    from logtrace.export.registry import export, exporter
     from logtrace.export.traces import trace_batches
 
     if what not in ("spans", "requests"):
         raise UsageError(
             f"--what {what!r} is neither spans nor requests", "use --what spans|requests"
         )
-    found = opt.sources(files, source)
-    fmt = opt.format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
-    loaded = opt.load_timelines(found, fmt, id_field, no_skew_correction, keep_lines=lines)
-    batches = trace_batches(loaded, request_ids=request_id)
     per: What = "requests" if what == "requests" else "spans"
+    exporter(format, per)  # an unknown format or table is a usage error before any reading
+    check_output(out)
+    selection = inputs.selection  # before any reading: stdin is peeked at for its offset
+    loaded = inputs.load(keep_lines=lines)
+    batches = trace_batches(loaded, request_ids=request_id, filters=selection)
     summary = export(format, batches, out, _export_info(loaded), what=per)
-    _report(summary, out, format, "requests")
+    _report(summary, out, format, per)
     opt.warn_partial(loaded.ingest)
 
 
-@export_app.command("traces")
+@command(
+    export_app,
+    "traces",
+    example="logtrace export traces logs/ --to otlp --endpoint http://localhost:4318/v1/traces",
+)
+@reads_logs()
 def export_traces(
-    files: opt.Files = None,
-    to: Annotated[str, typer.Option("--to", "--format", "-t", help=FORMAT_HELP)] = "otlp",
+    inputs: Inputs,
+    to: Annotated[
+        str, typer.Option("--to", "--format", "-t", metavar="FORMAT", help=FORMAT_HELP)
+    ] = "otlp",
     out: Annotated[
-        str | None, typer.Option("--out", "-o", help="Output file (- for stdout).")
+        str | None, typer.Option("--out", "-o", metavar="PATH", help="Output file (- for stdout).")
     ] = None,
     endpoint: Annotated[
         str | None,
         typer.Option(
-            "--endpoint", help="Push OTLP/HTTP JSON here, e.g. http://localhost:4318/v1/traces."
+            "--endpoint",
+            metavar="URL",
+            help="Push OTLP/HTTP JSON here, e.g. http://localhost:4318/v1/traces.",
         ),
     ] = None,
     header: Annotated[
-        list[str] | None, typer.Option("--header", help="KEY=VALUE HTTP header for --endpoint.")
+        list[str] | None,
+        typer.Option(
+            "--header", metavar="KEY=VALUE", help="An HTTP header for --endpoint (repeatable)."
+        ),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Seconds per HTTP request.")
+        float,
+        typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Seconds per HTTP request."),
     ] = 10.0,
-    retries: Annotated[int, typer.Option("--retries", min=0, help="Retries per HTTP request.")] = 5,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Spans per HTTP request.")] = 2000,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, metavar="N", help="Retries per HTTP request.")
+    ] = 5,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, metavar="N", help="Spans per HTTP request.")
+    ] = 2000,
     gzip: Annotated[
         bool, typer.Option("--gzip", help="Compress the HTTP bodies (Content-Encoding: gzip).")
     ] = False,
     request_id: opt.RequestIdOpt = None,
     lines: opt.LinesOpt = True,
-    log_format: opt.LogFormatOpt = None,
-    preset: opt.PresetOpt = None,
-    nginx_conf: opt.NginxConfOpt = None,
-    format_name: opt.FormatNameOpt = None,
-    app_format: opt.AppFormatOpt = None,
-    timezone: opt.TimezoneOpt = "UTC",
-    source: opt.SourceOpt = None,
-    id_field: opt.IdFieldOpt = None,
-    no_skew_correction: opt.NoSkewOpt = False,
 ) -> None:
     """Traces for Jaeger, Zipkin, Tempo: a file, or pushed to an OTLP collector."""
-    from logtrace.export.registry import export
+    from logtrace.export.output import check_output
+    from logtrace.export.registry import export, exporter
     from logtrace.export.traces import trace_batches
 
     if endpoint is not None and to not in ("otlp", "otlp-json"):
         raise UsageError("--endpoint pushes OTLP", "use --to otlp with --endpoint")
     headers = _headers(header or [])
-    found = opt.sources(files, source)
-    fmt = opt.format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
-    loaded = opt.load_timelines(found, fmt, id_field, no_skew_correction, keep_lines=lines)
-    batches = trace_batches(loaded, request_ids=request_id)
+    exporter(to)
+    check_output(out or "-")
+    selection = inputs.selection  # before any reading: stdin is peeked at for its offset
+    loaded = inputs.load(keep_lines=lines)
+    batches = trace_batches(loaded, request_ids=request_id, filters=selection)
     info = _export_info(loaded)
     if endpoint is not None:
         from logtrace.export.push import push
@@ -178,20 +193,26 @@ def export_traces(
         if error is not None:
             raise error
     else:
-        _report(export(to, batches, out or "-", info), out or "-", to, "traces")
+        _report(export(to, batches, out or "-", info), out or "-", to)
     opt.warn_partial(loaded.ingest)
 
 
-def _report(summary: ExportSummary, out: str, fmt: str, traces: str) -> None:
-    """An export's warnings, and what it wrote where (not when it wrote to stdout)."""
+def _report(summary: ExportSummary, out: str, fmt: str, what: What | None = None) -> None:
+    """An export's warnings, and what it wrote where (not when it wrote to stdout): the
+    rows of a table of requests, else spans and the traces they make."""
     from logtrace.render.console import safe_str
 
     for warning in summary.warnings:
         stderr_line(f"warning: {safe_str(warning)}")
-    if out != "-":
-        stderr_line(
-            f"wrote {summary.spans:,} spans of {summary.traces:,} {traces} to {out} ({fmt})"
+    if out == "-":
+        return
+    if what == "requests":
+        wrote = f"{summary.traces:,} requests (a row each)"
+    else:
+        wrote = f"{summary.spans:,} spans of {summary.traces:,} " + (
+            "requests (a row per span)" if what == "spans" else "traces"
         )
+    stderr_line(f"wrote {wrote} to {safe_str(out)} ({fmt})")
 
 
 def _headers(pairs: list[str]) -> dict[str, str]:

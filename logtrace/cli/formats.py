@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from logtrace.cli import options as opt
-from logtrace.cli.app import app
+from logtrace.cli.app import app, command
 
 
-@app.command()
+@command(app, example="logtrace formats --nginx-conf /etc/nginx/nginx.conf --regex")
 def formats(
     nginx_conf: opt.NginxConfOpt = None,
     show_regex: Annotated[

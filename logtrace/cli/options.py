@@ -1,11 +1,8 @@
-"""Options shared by several commands, and turning their values into library options."""
+"""The options of the command line, and turning their values into library options."""
 
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,60 +14,98 @@ from logtrace.errors import ExitStatus, UsageError
 if TYPE_CHECKING:
     from logtrace.analysis.derive import Filters
     from logtrace.ingest import FormatOptions, IngestReport
-    from logtrace.render.commands import TraceArgs
-    from logtrace.sources import Source
-    from logtrace.timelines.load import Loaded, TimelineOptions
 
 Files = Annotated[
     list[str] | None,
     typer.Argument(
         help="Log files, directories, globs, or - for stdin. PATH@HOST sets the host.",
         show_default=False,
+        metavar="FILES",
     ),
 ]
 LogFormatOpt = Annotated[
     str | None,
-    typer.Option("--log-format", "-f", help="The nginx log_format string (or whole directive)."),
+    typer.Option(
+        "--log-format",
+        "-f",
+        metavar="FORMAT",
+        help="The nginx log_format string (or whole directive).",
+    ),
 ]
 PresetOpt = Annotated[
     str | None,
     typer.Option(
-        "--preset", "-p", help="A named format: combined, main, trace, timing, upstreaminfo."
+        "--preset",
+        "-p",
+        metavar="NAME",
+        help="A named format: combined, main, trace, timing, upstreaminfo.",
     ),
 ]
 NginxConfOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--nginx-conf", help="Read log_format/access_log from this nginx.conf (repeatable)."
+        "--nginx-conf",
+        metavar="PATH",
+        help="Read log_format/access_log from this nginx.conf (repeatable).",
     ),
 ]
 FormatNameOpt = Annotated[
-    str | None, typer.Option("--format-name", help="Which log_format of --nginx-conf to use.")
+    str | None,
+    typer.Option("--format-name", metavar="NAME", help="Which log_format of --nginx-conf to use."),
 ]
 SourceOpt = Annotated[
     list[str] | None,
-    typer.Option("--source", help="HOST=PATH (or HOST/SERVICE=PATH): label a source (repeatable)."),
+    typer.Option(
+        "--source",
+        metavar="HOST=PATH",
+        help="Read PATH as the log of HOST (or HOST/SERVICE) (repeatable).",
+    ),
 ]
 SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="Only requests that ended at or after this time.")
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="TIME",
+        help="Only requests that ended at or after TIME: ISO 8601 (2019-01-22 03:57, "
+        "2019-01-22T03:57:00+03:30) or nginx's 22/Jan/2019:03:57:00 +0330. A TIME "
+        "without a zone: in the UTC offset the logs write (as their lines show their "
+        "times) when all logs that write one agree, else UTC; the report says which.",
+    ),
 ]
 UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="Only requests that ended before this time.")
+    str | None,
+    typer.Option(
+        "--until",
+        metavar="TIME",
+        help="Only requests that ended before TIME (read as --since's).",
+    ),
 ]
 RouteOpt = Annotated[
-    str | None, typer.Option("--route", help="Only routes matching this regex (e.g. '^/api/').")
+    str | None,
+    typer.Option(
+        "--route",
+        metavar="ROUTE|REGEX",
+        help="Only this route, as reports show it ('/api/users/{id}'), or routes matching a "
+        "regex ('^/api/').",
+    ),
 ]
-PathOpt = Annotated[str | None, typer.Option("--path", help="Only paths matching this regex.")]
+PathOpt = Annotated[
+    str | None, typer.Option("--path", metavar="REGEX", help="Only paths matching this regex.")
+]
 StatusOpt = Annotated[
     str | None,
-    typer.Option("--status", help="Only these statuses: 500, 5xx, 404,5xx, 500-504."),
+    typer.Option(
+        "--status", metavar="STATUSES", help="Only these statuses: 500, 5xx, 404,5xx, 500-504."
+    ),
 ]
 TopOpt = Annotated[
-    int, typer.Option("--top", "-n", min=1, help="How many slowest requests to show.")
+    int, typer.Option("--top", "-n", min=1, metavar="N", help="How many slowest requests to show.")
 ]
 IdFieldOpt = Annotated[
     str | None,
-    typer.Option("--id-field", help="The nginx variable or app field holding the request id."),
+    typer.Option(
+        "--id-field", metavar="NAME", help="The nginx variable or app field holding the request id."
+    ),
 ]
 NoSkewOpt = Annotated[
     bool,
@@ -78,13 +113,19 @@ NoSkewOpt = Annotated[
 ]
 AppFormatOpt = Annotated[
     str | None,
-    typer.Option("--app-format", help="Shape of app logs: json, logfmt, python-logging, text."),
+    typer.Option(
+        "--app-format",
+        metavar="SHAPE",
+        help="Shape of app logs: json, logfmt, python-logging, text.",
+    ),
 ]
 TimezoneOpt = Annotated[
-    str, typer.Option("--timezone", help="Zone of app timestamps written without one.")
+    str,
+    typer.Option("--timezone", metavar="ZONE", help="Zone of app timestamps written without one."),
 ]
 RequestIdOpt = Annotated[
-    list[str] | None, typer.Option("--request-id", help="Only these requests (repeatable).")
+    list[str] | None,
+    typer.Option("--request-id", metavar="ID", help="Only these requests (repeatable)."),
 ]
 LinesOpt = Annotated[
     bool, typer.Option("--lines/--no-lines", help="Include each span's original log line.")
@@ -113,11 +154,12 @@ def format_options(
     )
 
 
-_TIME_FORMATS = ("%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%z")
+_TIME_FORMATS = ("%d/%b/%Y:%H:%M:%S %z", "%d/%b/%Y:%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z")
 
 
 def parse_time(value: str, option: str) -> datetime:
-    """ISO 8601 (zone optional, UTC when absent) or nginx's $time_local form."""
+    """ISO 8601 or nginx's $time_local form: in UTC when it has a zone, else without one
+    (to be read as the logs show their times: Filters.for_logs)."""
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -132,9 +174,10 @@ def parse_time(value: str, option: str) -> datetime:
     if parsed is None:
         raise UsageError(
             f"{option} {value!r} is not a time",
-            "use ISO 8601 such as 2026-11-26T08:00:00 (UTC) or 2026-11-26T08:00:00-03:30",
+            "use ISO 8601 such as 2026-11-26 08:00 (as the logs show their times) or "
+            "2026-11-26T08:00:00-03:30",
         )
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def parse_status(value: str) -> tuple[tuple[int, int], ...]:
@@ -156,29 +199,11 @@ def parse_status(value: str) -> tuple[tuple[int, int], ...]:
     return tuple(ranges)
 
 
-def _check_regex(option: str, regex: str) -> None:
-    """Checked by the engine that runs it (polars'), which has no look-around."""
-    import polars as pl
-
-    try:
-        pl.Series([""]).str.contains(regex)
-    except pl.exceptions.PolarsError as exc:
-        found = re.search(r"^error: (.*)$", str(exc), re.M)
-        reason = found.group(1) if found else "rejected by the regex engine"
-        raise UsageError(
-            f"{option} {regex!r} is not a valid regex: {reason}",
-            "check the pattern (no look-around or backreferences: Rust regex syntax)",
-        ) from None
-
-
 def filters(
     since: str | None, until: str | None, route: str | None, path: str | None, status: str | None
 ) -> Filters:
     from logtrace.analysis.derive import Filters
 
-    for option, regex in (("--route", route), ("--path", path)):
-        if regex is not None:
-            _check_regex(option, regex)
     return Filters(
         since=parse_time(since, "--since") if since else None,
         until=parse_time(until, "--until") if until else None,
@@ -186,97 +211,6 @@ def filters(
         path=path,
         status=parse_status(status) if status else (),
     )
-
-
-def sources(files: list[str] | None, source: list[str] | None) -> list[Source]:
-    """The sources named on the command line; stdin when nothing is named and it is piped."""
-    from logtrace.sources import resolve_sources
-
-    return resolve_sources(_specs(files, source), source or ())
-
-
-def _specs(files: list[str] | None, source: list[str] | None) -> list[str]:
-    specs = list(files or [])
-    if not specs and not source and not sys.stdin.isatty():
-        specs = ["-"]
-    return specs
-
-
-def trace_args(
-    files: list[str] | None,
-    source: list[str] | None,
-    formats: FormatOptions,
-    id_field: str | None = None,
-    no_skew: bool = False,
-) -> TraceArgs:
-    """This run's inputs and options as ``logtrace trace`` takes them: what a printed
-    ``logtrace trace ID ...`` needs to read the same requests the same way."""
-    from logtrace.render.commands import TraceArgs
-
-    options: list[str] = []
-    for conf in formats.nginx_confs:
-        options += ["--nginx-conf", conf]
-    for flag, value in (
-        ("--format-name", formats.format_name),
-        ("--log-format", formats.log_format),
-        ("--preset", formats.preset),
-        ("--app-format", formats.app_format),
-        ("--timezone", None if formats.timezone == "UTC" else formats.timezone),
-        ("--id-field", id_field),
-    ):
-        if value is not None:
-            options += [flag, value]
-    for spec in source or ():
-        options += ["--source", spec]
-    if no_skew:
-        options.append("--no-skew-correction")
-    return TraceArgs(files=tuple(_specs(files, source)), options=tuple(options))
-
-
-def timeline_options(
-    formats: FormatOptions,
-    id_field: str | None,
-    no_skew: bool,
-    *,
-    keep_lines: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> TimelineOptions:
-    from logtrace.timelines.load import TimelineOptions
-
-    return TimelineOptions(
-        formats=formats,
-        skew_correction=not no_skew,
-        id_field=id_field,
-        keep_lines=keep_lines,
-        progress=progress,
-    )
-
-
-@contextmanager
-def reading(found: list[Source]) -> Iterator[Callable[[int], None]]:
-    """A progress callback: a bar on stderr for long reads when it is a terminal."""
-    from logtrace.render.progress import progress_bar
-
-    with progress_bar(found) as update:
-        yield update
-
-
-def load_timelines(
-    found: list[Source],
-    formats: FormatOptions,
-    id_field: str | None,
-    no_skew: bool,
-    *,
-    keep_lines: bool = False,
-) -> Loaded:
-    """Every request's timeline, with a progress bar while reading."""
-    from logtrace.timelines.load import load
-
-    with reading(found) as progress:
-        options = timeline_options(
-            formats, id_field, no_skew, keep_lines=keep_lines, progress=progress
-        )
-        return load(found, options)
 
 
 def warn_partial(ingest: IngestReport) -> None:

@@ -9,45 +9,45 @@ from typing import Annotated
 import typer
 
 from logtrace.cli import options as opt
-from logtrace.cli.app import app
+from logtrace.cli.app import app, command
+from logtrace.cli.inputs import Inputs, reads_logs
 
 
-@app.command()
+@command(
+    app,
+    example="logtrace analyze /var/log/nginx/access.log --status 5xx --since '2026-11-26 08:00'",
+)
+@reads_logs()
 def analyze(
-    files: opt.Files = None,
-    log_format: opt.LogFormatOpt = None,
-    preset: opt.PresetOpt = None,
-    nginx_conf: opt.NginxConfOpt = None,
-    format_name: opt.FormatNameOpt = None,
-    source: opt.SourceOpt = None,
-    since: opt.SinceOpt = None,
-    until: opt.UntilOpt = None,
-    route: opt.RouteOpt = None,
-    path: opt.PathOpt = None,
-    status: opt.StatusOpt = None,
+    inputs: Inputs,
     top: opt.TopOpt = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     export_csv: Annotated[
         Path | None,
-        typer.Option("--export-csv", help="Also write the top N slowest requests as CSV."),
+        typer.Option(
+            "--export-csv", metavar="PATH", help="Also write the top N slowest requests as CSV."
+        ),
     ] = None,
 ) -> None:
     """Latency report: percentiles per route, where the time goes, the slowest requests."""
     from logtrace.analysis.analyze import AnalyzeOptions
     from logtrace.analysis.analyze import analyze as run
+    from logtrace.export.output import check_output
     from logtrace.render.console import make_console
 
-    found = opt.sources(files, source)
-    formats = opt.format_options(log_format, preset, nginx_conf, format_name)
-    with opt.reading(found) as progress:
+    if export_csv is not None:
+        check_output(export_csv)
+    with inputs.reading() as progress:
         options = AnalyzeOptions(
-            formats=formats,
-            filters=opt.filters(since, until, route, path, status),
+            formats=inputs.formats,
+            filters=inputs.selection,
             top=top,
             keep_lines=export_csv is not None,
+            skew_correction=inputs.skew_correction,
+            id_field=inputs.id_field,
             progress=progress,
         )
-        result = run(found, options)
+        result = run(inputs.sources, options)
     if export_csv is not None:
         from logtrace.analysis.slowest import slowest_requests
         from logtrace.export.csv import write_csv
@@ -60,6 +60,5 @@ def analyze(
     else:
         from logtrace.render.tables import render_analysis
 
-        args = opt.trace_args(files, source, formats)
-        render_analysis(make_console(), result, trace_args=args)
+        render_analysis(make_console(), result, trace_args=inputs.trace_args())
     opt.warn_partial(result.ingest)

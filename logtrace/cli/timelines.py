@@ -8,14 +8,21 @@ from typing import Annotated
 import typer
 
 from logtrace.cli import options as opt
-from logtrace.cli.app import app, stderr_line
+from logtrace.cli.app import app, command, stderr_line
+from logtrace.cli.inputs import Inputs, reads_logs
 from logtrace.errors import UsageError
 
 
-@app.command()
+@command(app, example="logtrace trace 9605fc4a1eec logs/ --nginx-conf /etc/nginx/nginx.conf")
+@reads_logs(filters=False)
 def trace(
-    request_id: Annotated[str, typer.Argument(help="The request id (or a unique prefix of it).")],
-    files: opt.Files = None,
+    inputs: Inputs,
+    request_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="REQUEST_ID", help="The request id, or a prefix of it that only one id has."
+        ),
+    ],
     lines: Annotated[
         bool, typer.Option("--lines", help="Show each span's original log lines.")
     ] = False,
@@ -23,26 +30,15 @@ def trace(
     flow: Annotated[
         bool, typer.Option("--flow/--no-flow", help="Also draw the request flow.")
     ] = True,
-    log_format: opt.LogFormatOpt = None,
-    preset: opt.PresetOpt = None,
-    nginx_conf: opt.NginxConfOpt = None,
-    format_name: opt.FormatNameOpt = None,
-    app_format: opt.AppFormatOpt = None,
-    timezone: opt.TimezoneOpt = "UTC",
-    source: opt.SourceOpt = None,
-    id_field: opt.IdFieldOpt = None,
-    no_skew_correction: opt.NoSkewOpt = False,
 ) -> None:
     """One request as a Gantt chart and a request-flow graph, across every host's logs."""
     from logtrace.analysis.trace import trace as build
     from logtrace.render.console import make_console
 
-    found = opt.sources(files, source)
-    fmt = opt.format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
     # stdin cannot be read again for the lines: keep them while reading it
-    keep = lines and any(s.is_stdin for s in found)
-    loaded = opt.load_timelines(found, fmt, id_field, no_skew_correction, keep_lines=keep)
-    result = build(loaded, request_id, with_lines=lines, sources=found)
+    keep = lines and any(s.is_stdin for s in inputs.sources)
+    loaded = inputs.load(keep_lines=keep)
+    result = build(loaded, request_id, with_lines=lines, sources=inputs.sources)
     if as_json:
         from logtrace.export.trace_json import trace_json
 
@@ -65,11 +61,13 @@ INSIGHTS_FORMAT_HELP = (
 )
 
 
-@app.command()
+@command(app, example="logtrace insights logs/ --format ndjson -o findings.ndjson")
+@reads_logs()
 def insights(
-    files: opt.Files = None,
+    inputs: Inputs,
     output_format: Annotated[
-        str, typer.Option("--format", help=INSIGHTS_FORMAT_HELP, show_default=True)
+        str,
+        typer.Option("--format", metavar="FORMAT", help=INSIGHTS_FORMAT_HELP, show_default=True),
     ] = "table",
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     per_request: Annotated[
@@ -80,12 +78,20 @@ def insights(
             help="Kept for scripts: the JSON always has every request.",
         ),
     ] = False,
-    out: Annotated[str, typer.Option("--out", "-o", help="Output file (- for stdout).")] = "-",
+    out: Annotated[
+        str, typer.Option("--out", "-o", metavar="PATH", help="Output file (- for stdout).")
+    ] = "-",
     min_calls: Annotated[
-        int, typer.Option("--min-calls", min=2, help="N+1: calls to one service and route.")
+        int,
+        typer.Option(
+            "--min-calls", min=2, metavar="N", help="N+1: calls to one service and route."
+        ),
     ] = 5,
     min_repeats: Annotated[
-        int, typer.Option("--min-repeats", min=2, help="Repeated: the same GET this often.")
+        int,
+        typer.Option(
+            "--min-repeats", min=2, metavar="N", help="Repeated: the same GET this often."
+        ),
     ] = 2,
     slow_client_share: Annotated[
         float,
@@ -93,39 +99,34 @@ def insights(
             "--slow-client-share",
             min=0.0,
             max=1.0,
+            metavar="SHARE",
             help="Slow client: share of request time spent by nginx.",
         ),
     ] = 0.5,
     slow_client_min: Annotated[
-        float, typer.Option("--slow-client-min", min=0.0, help="Slow client: at least this (s).")
+        float,
+        typer.Option(
+            "--slow-client-min", min=0.0, metavar="SECONDS", help="Slow client: at least this (s)."
+        ),
     ] = 0.1,
-    log_format: opt.LogFormatOpt = None,
-    preset: opt.PresetOpt = None,
-    nginx_conf: opt.NginxConfOpt = None,
-    format_name: opt.FormatNameOpt = None,
-    app_format: opt.AppFormatOpt = None,
-    timezone: opt.TimezoneOpt = "UTC",
-    source: opt.SourceOpt = None,
-    id_field: opt.IdFieldOpt = None,
-    no_skew_correction: opt.NoSkewOpt = False,
 ) -> None:
     """What to fix: N+1 calls, sequential calls, repeats, retries, timeouts, slow clients."""
+    from logtrace.analysis.derive import select_traces
     from logtrace.analysis.insights import InsightOptions, find_insights
     from logtrace.export.insights_json import WRITERS
     from logtrace.export.output import check_output, text_output
 
     chosen = _insights_format(output_format, as_json, list(WRITERS))
     check_output(out)
-    found = opt.sources(files, source)
-    fmt = opt.format_options(log_format, preset, nginx_conf, format_name, app_format, timezone)
-    loaded = opt.load_timelines(found, fmt, id_field, no_skew_correction)
+    selection = inputs.selection  # before any reading: stdin is peeked at for its offset
+    loaded = inputs.load()
     options = InsightOptions(
         min_calls=min_calls,
         min_repeats=min_repeats,
         slow_client_share=slow_client_share,
         slow_client_min_s=slow_client_min,
     )
-    result = find_insights(loaded.timelines.spans, options)
+    result = find_insights(select_traces(loaded.timelines.spans, selection), options)
     with text_output(out) as stream:
         if chosen in WRITERS:
             WRITERS[chosen](result, stream)
@@ -133,8 +134,7 @@ def insights(
             from logtrace.render.console import make_console
             from logtrace.render.insights import render_insights
 
-            args = opt.trace_args(files, source, fmt, id_field, no_skew_correction)
-            render_insights(make_console(file=stream), result, trace_args=args)
+            render_insights(make_console(file=stream), result, trace_args=inputs.trace_args())
     if out != "-":
         from logtrace.render.console import safe_str
 

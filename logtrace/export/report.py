@@ -137,7 +137,30 @@ def analysis_dict(analysis: Analysis) -> dict[str, Any]:
         else {k: _value(v) for k, v in asdict(rep.breakdown).items()},
         "routes": _rows(rep.routes, ROUTE_FIELDS),
         "slowest": _rows(rep.slowest, SLOWEST_FIELDS),
+        "filters": _filters(analysis),
         **_cross_host(analysis),
+    }
+
+
+def _filters(analysis: Analysis) -> dict[str, Any] | None:
+    """The filters given, and the requests they were applied to (null: no filters)."""
+    seen = analysis.unfiltered
+    if seen is None:
+        return None
+    f = analysis.filters
+    return {
+        "since": _value(f.since),
+        "until": _value(f.until),
+        "route": f.route,
+        "path": f.path,
+        "status": [list(r) for r in f.status],
+        "zone": f.zone,
+        "requests_before": seen.requests,
+        "time_range_before": (
+            {"start": _value(seen.time_min), "end": _value(seen.time_max)}
+            if seen.time_min
+            else None
+        ),
     }
 
 

@@ -6,7 +6,8 @@ from collections.abc import Collection, Iterator
 
 import polars as pl
 
-from logtrace.analysis.trace import hex_id, public_spans
+from logtrace.analysis.derive import Filters, select_traces
+from logtrace.analysis.trace import hex_id, match_request_id, public_spans
 from logtrace.export.batch import TraceBatch
 from logtrace.schema import EVENTS
 from logtrace.timelines.load import Loaded
@@ -79,12 +80,26 @@ def trace_batches(
     loaded: Loaded,
     *,
     request_ids: Collection[str] | None = None,
+    filters: Filters | None = None,
     batch_spans: int = BATCH_SPANS,
 ) -> Iterator[TraceBatch]:
-    """Whole traces, about ``batch_spans`` spans a batch, parents before children."""
+    """Whole traces, about ``batch_spans`` spans a batch, parents before children: every
+    trace, those of ``request_ids`` or those whose entry request matches ``filters``.
+
+    ``request_ids`` (each an id or a prefix only one id starts with) are looked up now,
+    before anything is written: one that is not in the logs is a NotFoundError.
+    """
     spans = loaded.timelines.spans
     if request_ids is not None:
-        spans = spans.filter(pl.col("request_id").is_in(list(request_ids)))
+        ids = spans.get_column("request_id")
+        wanted = [match_request_id(ids, rid) for rid in request_ids]
+        spans = spans.filter(pl.col("request_id").is_in(wanted))
+    if filters is not None:
+        spans = select_traces(spans, filters)
+    return _batches(loaded, spans, batch_spans)
+
+
+def _batches(loaded: Loaded, spans: pl.DataFrame, batch_spans: int) -> Iterator[TraceBatch]:
     if spans.is_empty():
         return
     spans = spans.sort(["request_id", "depth", "start", "sid"])  # the same order every run

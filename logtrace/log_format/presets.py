@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from logtrace.errors import FormatError
+from logtrace.errors import NotFoundError
 from logtrace.log_format.compiler import CompiledFormat, compile_format
 from logtrace.log_format.grammar import parse_log_format
 from logtrace.log_format.variables import suggest
@@ -100,13 +100,13 @@ def _compiled(name: str) -> CompiledFormat:
 
 
 def get_preset(name: str) -> Preset:
-    """The preset called ``name``, or a FormatError naming the ones that exist."""
+    """The preset called ``name``, or a NotFoundError naming the ones that exist."""
     preset = PRESETS.get(name.lower())
     if preset is not None:
         return preset
     close = [p for p in PRESETS if suggest(name) == p or p.startswith(name.lower()[:3])]
     guess = f"did you mean {close[0]!r}? " if close else ""
-    raise FormatError(
+    raise NotFoundError(
         f"unknown preset {name!r}",
         f"{guess}presets: {', '.join(PRESETS)} (see `logtrace formats`)",
     )

@@ -100,6 +100,12 @@ class ReportConsole(Console):
         super().__init__(**kwargs)
         self.fit = fit
 
+    def on_broken_pipe(self) -> None:
+        """A reader that stops reading (``| head``) ends the output: the CLI decides what
+        that means, not rich (whose default exits with status 1)."""
+        self.quiet = True
+        raise BrokenPipeError
+
 
 def fits_width(console: Console) -> bool:
     """Whether tables on ``console`` give way to its width or are printed whole."""

@@ -22,6 +22,7 @@ from logtrace.render.console import environment
 from logtrace.sources import STDIN, Source
 
 SHOW_AFTER_S = 1.0  # short runs never flash a bar
+_SHOWN: set[Progress] = set()  # bars on the screen now
 
 
 def _total_bytes(sources: list[Source]) -> int | None:
@@ -52,7 +53,8 @@ def progress_bar(sources: list[Source]) -> Iterator[Callable[[int], None]]:
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        auto_refresh=True,
+        # drawn by update() alone: no thread that could draw it again after abandon()
+        auto_refresh=False,
     )
     total = _total_bytes(sources)
     task = bar.add_task("read", total=total)
@@ -63,11 +65,25 @@ def progress_bar(sources: list[Source]) -> Iterator[Callable[[int], None]]:
         nonlocal shown
         if not shown and time.monotonic() - started >= SHOW_AFTER_S:
             bar.start()
+            _SHOWN.add(bar)
             shown = True
-        bar.update(task, completed=done)
+        bar.update(task, completed=done, refresh=shown)
 
     try:
         yield update
     finally:
         if shown:
+            _SHOWN.discard(bar)
             bar.stop()
+
+
+def abandon() -> None:
+    """Erase the bars on the screen now, from a signal handler: with a plain write, since
+    the interrupted code may hold rich's locks (a live bar sits on one line, the cursor at
+    its end and hidden). Nothing draws them again."""
+    for bar in list(_SHOWN):
+        bar.console.quiet = True
+        stream = bar.console.file
+        stream.write("\r\x1b[2K\x1b[?25h")
+        stream.flush()
+    _SHOWN.clear()

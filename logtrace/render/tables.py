@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 
 import polars as pl
 from rich.cells import cell_len
@@ -10,9 +11,11 @@ from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
 from logtrace.analysis.analyze import Analysis
+from logtrace.analysis.derive import Filters
 from logtrace.analysis.latency import Latency, LatencyReport
 from logtrace.errors import caret_window
 from logtrace.ingest import IngestReport
+from logtrace.offsets import format_offset
 from logtrace.parse import SourceStats
 from logtrace.plural import noun, plural
 from logtrace.render import format as fmt
@@ -92,6 +95,8 @@ def _latency_line(label: str, lat: Latency | None) -> Text:
 def summary(analysis: Analysis) -> RenderableType:
     """Time range, requests, error rate, overall percentiles and the time breakdown."""
     rep = analysis.latency
+    if not rep.requests and analysis.unfiltered is not None:
+        return _matched_none(analysis)
     lines: list[RenderableType] = []
     # the coarsest log sets the precision: whole seconds if any log has only those
     precision = max(
@@ -144,9 +149,63 @@ def summary(analysis: Analysis) -> RenderableType:
             )
         else:
             lines.append(Text.assemble(("Retries: ", "bold"), "none"))
-    if analysis.filters.expr(["time", "path", "status", "route"]) is not None:
-        lines.append(Text("(filtered: see --since/--until/--route/--path/--status)", style="dim"))
+    if analysis.filters.given:
+        covered = "every section counts only the requests that match"
+        if analysis.cross_host is not None:
+            covered += ", and their traces; clock offsets are measured on all of them"
+        shown = (
+            f"(filtered: {filter_options(analysis.filters)}: {covered}{_zone(analysis.filters)})"
+        )
+        lines.append(Text(shown, style="dim"))
     return Group(*lines)
+
+
+def _when(t: datetime, offset: timedelta | None, *, date: bool = True) -> str:
+    """A time in the offset zone-less times were read in (as the logs show it), or UTC."""
+    if offset is None:
+        return f"{fmt.timestamp(t, date=date)} UTC"
+    return f"{fmt.timestamp(t.astimezone(timezone(offset)), date=date)} {format_offset(offset)}"
+
+
+def filter_options(filters: Filters) -> str:
+    """The filters as the options that give them."""
+    parts = [
+        f"{option} {_when(value, filters.utc_offset)}"
+        for option, value in (("--since", filters.since), ("--until", filters.until))
+        if value is not None
+    ]
+    parts += [
+        f"{option} {safe_str(value)}"
+        for option, value in (("--route", filters.route), ("--path", filters.path))
+        if value
+    ]
+    if filters.status:
+        ranges = (str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in filters.status)
+        parts.append("--status " + ",".join(ranges))
+    return " ".join(parts)
+
+
+def _zone(filters: Filters) -> str:
+    return f"; times without a zone read in {filters.zone}" if filters.zone else ""
+
+
+def _matched_none(analysis: Analysis) -> Text:
+    """``Requests: 0``, said as what it is: filters that kept none of the requests, and
+    when those requests ended (to choose --since/--until from)."""
+    seen, filters = analysis.unfiltered, analysis.filters
+    assert seen is not None
+    text = (
+        f"the filters ({filter_options(filters)}) matched none of the "
+        f"{fmt.count(seen.requests)} requests"
+    )
+    if seen.time_min is not None and seen.time_max is not None:
+        offset = filters.utc_offset
+        same_day = seen.time_min.date() == seen.time_max.date()
+        start = _when(seen.time_min, offset).rsplit(" ", 1)[0]
+        text += (
+            f", which ended between {start} and {_when(seen.time_max, offset, date=not same_day)}"
+        )
+    return Text.assemble(("Requests: 0", "bold"), ": ", text + _zone(filters))
 
 
 def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> FitTable:

@@ -22,8 +22,9 @@ def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
     """Pairs for the spans the paths could not pair: a proxy that rewrote the whole path,
     a call logged without one. A callee and a caller of the same request that both have
     no partner pair when the callee lies inside the call (within both timestamps'
-    precision; for the very path the call named, began inside it), the methods agree, and something else ties them: the call names the
-    callee, one of them has no path, their paths end alike, or the two sources are a hop
+    precision; one for the very path the call named need only begin inside it), the
+    methods agree, and something else ties them: the call names the callee, one of them
+    has no path, their paths end alike, or the two sources are a hop
     other requests take. Costed like :func:`costed` (plus ``FALLBACK``), then assigned.
     """
     free = spans.filter(

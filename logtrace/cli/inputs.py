@@ -1,0 +1,212 @@
+"""The options every command that reads logs takes, declared once.
+
+``@reads_logs()`` gives a command the log files and the input, format and join options
+(and, unless it looks up one request, the filters) and hands them to it as one frozen
+:class:`Inputs`: a command cannot lose one of them, and they mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from logtrace.cli import options as opt
+from logtrace.cli.app import catch_interrupts
+
+if TYPE_CHECKING:
+    from logtrace.analysis.derive import Filters
+    from logtrace.ingest import FormatOptions
+    from logtrace.render.commands import TraceArgs
+    from logtrace.sources import Source
+    from logtrace.timelines.load import Loaded, TimelineOptions
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The logs a command reads and how: the command line's input options as one value."""
+
+    files: tuple[str, ...]  # FILES as given; none: stdin when it is piped
+    labels: tuple[str, ...]  # --source HOST=PATH
+    formats: FormatOptions
+    filters: Filters  # the filters given (none for a command that takes none)
+    id_field: str | None = None
+    skew_correction: bool = True
+
+    def specs(self) -> list[str]:
+        """FILES, or ``-`` (stdin) when nothing is named and stdin is a pipe."""
+        if not self.files and not self.labels and not sys.stdin.isatty():
+            return ["-"]
+        return list(self.files)
+
+    @cached_property
+    def selection(self) -> Filters:
+        """The filters, with times given without a zone read as the logs show theirs."""
+        return self.filters.for_logs(self.sources)
+
+    @cached_property
+    def sources(self) -> list[Source]:
+        """The sources named on the command line (paths, globs, directories expanded)."""
+        from logtrace.sources import resolve_sources
+
+        return resolve_sources(self.specs(), self.labels)
+
+    def trace_args(self) -> TraceArgs:
+        """These inputs and options as ``logtrace trace`` takes them: what a printed
+        ``logtrace trace ID ...`` needs to read the same requests the same way."""
+        from logtrace.render.commands import TraceArgs
+
+        fmt = self.formats
+        options: list[str] = []
+        for conf in fmt.nginx_confs:
+            options += ["--nginx-conf", conf]
+        for flag, value in (
+            ("--format-name", fmt.format_name),
+            ("--log-format", fmt.log_format),
+            ("--preset", fmt.preset),
+            ("--app-format", fmt.app_format),
+            ("--timezone", None if fmt.timezone == "UTC" else fmt.timezone),
+            ("--id-field", self.id_field),
+        ):
+            if value is not None:
+                options += [flag, value]
+        for spec in self.labels:
+            options += ["--source", spec]
+        if not self.skew_correction:
+            options.append("--no-skew-correction")
+        return TraceArgs(files=tuple(self.specs()), options=tuple(options))
+
+    def timeline_options(
+        self, *, keep_lines: bool = False, progress: Callable[[int], None] | None = None
+    ) -> TimelineOptions:
+        from logtrace.timelines.load import TimelineOptions
+
+        return TimelineOptions(
+            formats=self.formats,
+            skew_correction=self.skew_correction,
+            id_field=self.id_field,
+            keep_lines=keep_lines,
+            progress=progress,
+        )
+
+    @contextmanager
+    def reading(self) -> Iterator[Callable[[int], None]]:
+        """A progress callback: a bar on stderr for long reads when it is a terminal."""
+        from logtrace.render.progress import progress_bar
+
+        with progress_bar(self.sources) as update:
+            yield update
+
+    def load(self, *, keep_lines: bool = False) -> Loaded:
+        """Every request's timeline, with a progress bar while reading."""
+        from logtrace.timelines.load import load
+
+        with self.reading() as progress:
+            options = self.timeline_options(keep_lines=keep_lines, progress=progress)
+            return load(self.sources, options)
+
+
+# The shared parameters, in the order --help lists them: (name, annotated type, default).
+FILES = ("files", opt.Files, None)
+INPUT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("log_format", opt.LogFormatOpt, None),
+    ("preset", opt.PresetOpt, None),
+    ("nginx_conf", opt.NginxConfOpt, None),
+    ("format_name", opt.FormatNameOpt, None),
+    ("app_format", opt.AppFormatOpt, None),
+    ("timezone", opt.TimezoneOpt, "UTC"),
+    ("source", opt.SourceOpt, None),
+    ("id_field", opt.IdFieldOpt, None),
+    ("no_skew_correction", opt.NoSkewOpt, False),
+)
+FILTER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("since", opt.SinceOpt, None),
+    ("until", opt.UntilOpt, None),
+    ("route", opt.RouteOpt, None),
+    ("path", opt.PathOpt, None),
+    ("status", opt.StatusOpt, None),
+)
+
+
+def _inputs(values: dict[str, Any], with_filters: bool) -> Inputs:
+    """The shared values (taken out of ``values``) as one :class:`Inputs`."""
+    shared = {name: values.pop(name) for name, _, _ in (FILES, *INPUT_OPTIONS)}
+    wanted: dict[str, Any] = {name: None for name, _, _ in FILTER_OPTIONS}
+    if with_filters:
+        wanted = {name: values.pop(name) for name in wanted}
+    return Inputs(
+        files=tuple(shared["files"] or ()),
+        labels=tuple(shared["source"] or ()),
+        formats=opt.format_options(
+            shared["log_format"],
+            shared["preset"],
+            shared["nginx_conf"],
+            shared["format_name"],
+            shared["app_format"],
+            shared["timezone"],
+        ),
+        id_field=shared["id_field"],
+        skew_correction=not shared["no_skew_correction"],
+        filters=opt.filters(**wanted),
+    )
+
+
+def _is_argument(param: inspect.Parameter) -> bool:
+    import typer
+
+    return any(isinstance(m, typer.models.ArgumentInfo) for m in _metadata(param.annotation))
+
+
+def _metadata(annotation: Any) -> tuple[Any, ...]:
+    return tuple(getattr(annotation, "__metadata__", ()))
+
+
+def reads_logs(*, filters: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command ``FILES``, the input options and (``filters``) the filters, as one
+    ``inputs: Inputs`` argument. Its own arguments come first, then ``FILES``, its own
+    options, and the shared ones."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = [
+            p
+            for p in inspect.signature(command, eval_str=True).parameters.values()
+            if p.name != "inputs"
+        ]
+        shared = [*INPUT_OPTIONS, *(FILTER_OPTIONS if filters else ())]
+        params = [
+            *(p for p in own if _is_argument(p)),
+            _param(*FILES),
+            *(p for p in own if not _is_argument(p)),
+            *(_param(*spec) for spec in shared),
+        ]
+        names = [p.name for p in params]
+        if len(set(names)) != len(names):
+            raise TypeError(f"{command.__name__}: a parameter shadows a shared option")
+
+        def run(**values: Any) -> None:
+            import polars  # noqa: F401  (the command needs it; first, for catch_interrupts)
+
+            catch_interrupts()
+            command(inputs=_inputs(values, filters), **values)
+
+        run.__name__ = command.__name__
+        run.__qualname__ = command.__qualname__
+        run.__doc__ = command.__doc__
+        run.__module__ = command.__module__
+        run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+        )
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        return run
+
+    return decorate
+
+
+def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+    )
