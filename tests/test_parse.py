@@ -116,3 +116,31 @@ def test_remote_user_with_space_and_redirect_lists_take_the_lenient_path() -> No
 def test_uri_variables_give_the_path(fmt: str, line: str, path: str) -> None:
     parsed = parse_chunk(lines_of(line), compile_format(parse_log_format(fmt)))
     assert parsed.lines.get_column("path").to_list() == [path]
+
+
+# GoAccess's CI data (a vhost prefix) and Filebeat's (a forwarded list where combined has
+# the address): lines of another format, not combined lines with a spaced address.
+VHOST = (
+    'localhost:80 192.168.0.1 - - [01/Jul/2013:06:20:38 -0500] "GET / HTTP/1.1" 200 3829 '
+    '"-" "Mozilla/5.0"'
+)
+FORWARDED = (
+    '10.0.0.2, 10.0.0.1, 85.181.35.98 - - [07/Dec/2016:11:05:07 +0100] "GET /ocelot HTTP/1.1" '
+    '200 571 "-" "Mozilla/5.0"'
+)
+
+
+@pytest.mark.parametrize("line", [VHOST, FORWARDED])
+def test_a_variable_that_never_holds_a_space_does_not_take_one(line: str) -> None:
+    parsed = parse_chunk(lines_of(line), PRESETS["combined"].compiled())
+    assert parsed.lines.height == 0
+    assert parsed.rejects.get_column("reason").to_list() == [NO_MATCH]
+
+
+def test_variables_that_can_hold_spaces_still_do() -> None:
+    fmt = '$http_x_forwarded_for - $remote_user [$time_local] "$request" $status'
+    line = '10.0.0.2, 10.0.0.1 - ev il [07/Dec/2016:11:05:07 +0100] "GET /a HTTP/1.1" 200'
+    row = parse_chunk(lines_of(line), compile_format(parse_log_format(fmt))).lines.row(
+        0, named=True
+    )
+    assert (row["http_x_forwarded_for"], row["remote_user"]) == ("10.0.0.2, 10.0.0.1", "ev il")

@@ -8,7 +8,8 @@ Each format gets two anchored regexes over a whole line:
   capture groups without backtracking: about twice as fast on typical lines.
 * ``lenient``: lazy text and full upstream lists (``, `` and `` : ``). Lines that fail
   ``strict`` (a space in ``$remote_user``, a garbage request line, a redirect in the
-  upstream list) are tried again with it.
+  upstream list) are tried again with it. A space is still allowed only where nginx can
+  write one: in text (``$remote_user``, ``$http_*``), never in a token (``$remote_addr``).
 
 A line that matches neither is rejected; parse.py counts it and explains why. Only the
 groups a caller asks for are capturing (projection), so ``analyze`` does not pay for
@@ -219,7 +220,9 @@ def _value_pattern(field: Field, escape: Escape, *, strict: bool) -> str:
         sep = ", " if strict else "(?:, | : )"
         pattern = f"{item}(?:{sep}{item})*"
         return f"(?:{pattern})?" if empty_ok else pattern
-    chars = _text_chars(escape, stop, strict=strict, no_space=strict and shape is Shape.TOKEN)
+    # Only text may hold a space ($remote_user, $http_*): an address, host or scheme never
+    # does, in either pass, or "vhost:80 10.0.0.1 - - [...]" would be a combined line.
+    chars = _text_chars(escape, stop, strict=strict, no_space=shape is Shape.TOKEN)
     if stop is None:
         return f"{chars}*"
     return f"{chars}*" if strict else f"{chars}*?"
