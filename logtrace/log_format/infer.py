@@ -264,10 +264,8 @@ def _address_at(shape: tuple[tuple[str | None, str, str], ...], rows: list[_Row]
     first = [row[0][1] for row in rows]
     if all(_IP.match(v) or _IP_LIST.match(v) for v in first):
         return 0
-    if bare[1:] == [1] and all(_HOST.match(v) for v in first):
-        if all(_IP.match(row[1][1]) for row in rows):
-            return 1
-    return -1
+    vhost = bare[1:] == [1] and all(_HOST.match(v) for v in first)
+    return 1 if vhost and all(_IP.match(row[1][1]) for row in rows) else -1
 
 
 def _quoted(body: str, quote: str) -> str:
