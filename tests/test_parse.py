@@ -144,3 +144,41 @@ def test_variables_that_can_hold_spaces_still_do() -> None:
         0, named=True
     )
     assert (row["http_x_forwarded_for"], row["remote_user"]) == ("10.0.0.2, 10.0.0.1", "ev il")
+
+
+JSON_URI = (
+    'escape=json {"uri":"$request_uri","request":"$request","status":$status,"rt":$request_time}'
+)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "line", "path"),
+    [
+        # a 414 or a bad request line: $request_uri is empty, $request holds the path
+        (
+            JSON_URI,
+            '{"uri":"","request":"GET /static/AAAA","status":414,"rt":0.000}',
+            "/static/AAAA",
+        ),
+        (
+            JSON_URI,
+            '{"uri":"/a/1?x","request":"GET /b/2 HTTP/1.1","status":200,"rt":0.001}',
+            "/a/1",
+        ),
+        # $uri after a request line that has none
+        ('"$request" $status $uri', '"GARBAGE" 400 /fallback', "/fallback"),
+        ('"$request" $status $uri', '"GET /a HTTP/1.1" 200 /b', "/a"),
+        ("escape=json $uri|$document_uri|$status", "|/doc|200", "/doc"),
+    ],
+)
+def test_the_path_comes_from_the_variable_that_holds_one_on_each_line(
+    fmt: str, line: str, path: str
+) -> None:
+    from logtrace.log_format.grammar import Escape, parse_body
+
+    escape = Escape.JSON if fmt.startswith("escape=json ") else Escape.DEFAULT
+    body = fmt.removeprefix("escape=json ")
+    cf = compile_format(parse_body(body, escape, "custom"))
+    for needed in (None, frozenset({"path", "status"})):
+        parsed = parse_chunk(lines_of(line), cf, needed)
+        assert parsed.lines.get_column("path").to_list() == [path]

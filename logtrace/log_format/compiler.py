@@ -36,6 +36,9 @@ MATCHED = "_matched"  # an empty group that is "" when a regex matched and null 
 
 # Request-line parts captured directly by the strict regex (no second pass needed).
 REQUEST_PARTS = ("method", "path", "query", "protocol")
+# Columns several variables may give ($request, $request_uri, $uri, $document_uri ...):
+# on each line the first variable in the format that holds a value gives it.
+PER_LINE = frozenset({"method", "target", "path", "query", "protocol"})
 
 _META = set("\\.+*?()|[]{}^$")
 
@@ -98,7 +101,9 @@ class CompiledFormat:
             if not wanted and not (any_id and is_id_column(f.var.column)):
                 continue
             # The first occurrence of a column wins; time columns prefer the most precise.
-            key = f.var.column
+            # Every variable that may hold the path is kept: the choice is made per line
+            # (convert.py), since a 414 logs an empty $request_uri but a $request.
+            key = f"{f.var.column}#{f.index}" if f.var.column in PER_LINE else f.var.column
             if key in chosen and key == "time":
                 if _TIME_RANK[f.var.shape] < _TIME_RANK[chosen[key].var.shape]:
                     chosen[key] = f
