@@ -111,11 +111,12 @@ def summary(analysis: Analysis) -> RenderableType:
         lines.append(_latency_line("Upstream time", rep.upstream_latency))
     b = rep.breakdown
     if b is not None and b.total_s:
+        upstream, nginx = fmt.shares([b.upstream_s, b.nginx_s], b.total_s)
         lines.append(
             Text.assemble(
                 ("Where the time goes: ", "bold"),
-                f"upstream {fmt.share(b.upstream_s, b.total_s)} ({fmt.duration(b.upstream_s)}), "
-                f"nginx-side {fmt.share(b.nginx_s, b.total_s)} ({fmt.duration(b.nginx_s)}) "
+                f"upstream {upstream} ({fmt.duration(b.upstream_s)}), "
+                f"nginx-side {nginx} ({fmt.duration(b.nginx_s)}) "
                 f"of {fmt.duration(b.total_s)} total request time; "
                 f"{fmt.count(b.proxied)} of {fmt.count(rep.requests)} requests went upstream",
             )
