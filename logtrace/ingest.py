@@ -24,7 +24,7 @@ from logtrace.applog import (
     detect_app_format,
     parse_app_chunk,
 )
-from logtrace.errors import InputError, NoMatchError
+from logtrace.ingest_report import IngestReport, require_parsed
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import BLANK, NO_MATCH, AppEvents, SourceStats, parse_chunk
@@ -32,31 +32,17 @@ from logtrace.resolve import Detection, FormatOptions, FormatResolver, infer
 from logtrace.sources import ReadReport, Source, iter_frames
 from logtrace.twins import find_twins
 
-__all__ = ["FormatOptions", "FormatResolver", "IngestReport", "LinesChunk", "iter_lines"]
+__all__ = [
+    "FormatOptions",
+    "FormatResolver",
+    "IngestReport",
+    "LinesChunk",
+    "iter_lines",
+    "require_parsed",
+]
 
 ORPHAN_CONTINUATION = "continuation line before any entry"
 MIXED_MIN_SHARE = 0.1  # below half but at least this: a file of mixed formats
-
-
-@dataclass
-class IngestReport:
-    """Per-source statistics and warnings gathered while reading."""
-
-    sources: list[SourceStats] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    formats: dict[str, CompiledFormat] = field(default_factory=dict)  # by source label
-
-    @property
-    def lines_parsed(self) -> int:
-        return sum(s.lines_parsed for s in self.sources)
-
-    @property
-    def lines_total(self) -> int:
-        return sum(s.lines_total for s in self.sources)
-
-    @property
-    def truncated(self) -> bool:
-        return any(s.damaged for s in self.sources)
 
 
 @dataclass(frozen=True)
@@ -395,48 +381,4 @@ def _note_unknown(stats: SourceStats, detection: Detection) -> None:
     stats.warnings.append(
         f"no known log format matches {stats.path} (sample lines matched, of "
         f"{detection.tried}: {best}; no app log shape either)"
-    )
-
-
-def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:
-    """Raise an InputError when the sources hold no line at all, and a NoMatchError
-    (with the first line that failed and a caret where) when none could be parsed."""
-    if not report.lines_total:
-        damage = next((s.warnings[-1] for s in report.sources if s.damaged and s.warnings), None)
-        names = ", ".join(s.path for s in report.sources[:3])
-        if damage is not None:
-            raise InputError(damage, "not a single line could be read: check the file")
-        raise InputError(
-            f"{names}: empty, not a single line to read",
-            "nothing to analyse: a log that was just rotated is empty; its predecessor "
-            "(access.log.1) holds the lines",
-        )
-    if report.lines_parsed:
-        return
-    first = next((s for s in report.sources if s.samples), None)
-    sample = first.samples[0] if first and first.samples else None
-    better = next((s.better for s in report.sources if s.better), [])
-    where = ""
-    if sample is not None and sample.column is not None:
-        expected = f", expected {sample.expected}" if sample.expected else ""
-        where = f"; line {sample.line_no} stops matching at column {sample.column}{expected}"
-    if resolver.forced is not None:
-        raise NoMatchError(
-            f"the format {resolver.forced.name!r} matched none of "
-            f"{report.lines_total} lines{where}",
-            f"try {' or '.join(better)}"
-            if better
-            else "try without --log-format/--preset to detect the format, or `logtrace formats`",
-            source_text=sample.line if sample else None,
-            column=sample.column if sample else None,
-        )
-    unread = f" (line {sample.line_no}: {sample.reason})" if sample else ""
-    if sample is not None and sample.reason not in (NO_MATCH, BLANK):  # a known shape
-        raise NoMatchError(
-            f"none of these {report.lines_total} lines could be read{unread}",
-            "`logtrace analyze --json` lists the reasons lines were rejected",
-        )
-    raise NoMatchError(
-        f"no known log format matches these {report.lines_total} lines{unread}",
-        "give the format with --log-format '...' or --nginx-conf /etc/nginx/nginx.conf",
     )

@@ -447,6 +447,14 @@ CASES = [
         ("request id '\\x1b[31mnope\\x1b[0m' is not in these logs",),
     ),
     Case(
+        "a-source-nothing-matches-among-good-ones",
+        {"good.log": GOOD_LOG, "web-2.log": b"<13>Nov 26 12:37:13 web-2 kernel: eth0 up\n" * 50},
+        ("analyze", "good.log", "web-2.log", "--json"),
+        ExitStatus.PARTIAL,
+        ("warning: some input",),
+        stdout=("web-2.log: not one of its 50 lines could be read",),
+    ),
+    Case(
         "app-log-without-timestamps",
         {"api-1.log": b'{"msg": "hello", "request_id": "x"}\n' * 5},
         ("analyze", "api-1.log"),
@@ -652,3 +660,39 @@ def test_one_request_id_on_200k_lines_is_handled_in_linear_time(tmp_path: Path) 
     assert normal.height == 9  # 3 nginx lines, 3 upstream attempts, 3 app spans
     app = normal.filter(pl.col("origin") == "app")
     assert not app.get_column("parent_guessed").any()
+
+
+UNREAD = b"<13>Nov 26 12:37:13 web-2 kernel: eth0 up\n" * 50
+
+
+def test_a_source_nothing_was_read_from_heads_the_report_and_exits_7(tmp_path: Path) -> None:
+    """Among sources that were read, one none of whose lines was: the report says so
+    before anything else (not after its tables) and the result is partial."""
+    write(tmp_path / "good.log", GOOD_LOG)
+    write(tmp_path / "web-2.log", UNREAD)
+    done = run_cli("analyze", "good.log", "web-2.log", cwd=tmp_path)
+    out, err = text(done)
+    assert done.returncode == ExitStatus.PARTIAL, err
+    head = out.lstrip().splitlines()[0]
+    assert head.startswith("warning: web-2.log: not one of its 50 lines could be read"), out
+    assert out.count("not one of its 50 lines") == 1
+    assert err.startswith("warning: "), err
+
+
+def test_traces_exported_without_a_source_s_hop_exit_7(tmp_path: Path) -> None:
+    write(tmp_path / "edge-1.log", edge_lines(5, RID))
+    write(tmp_path / "api-1.log", UNREAD)
+    done = run_cli(
+        "export",
+        "traces",
+        "edge-1.log",
+        "api-1.log",
+        "--to",
+        "otlp-json",
+        "-o",
+        "t.json",
+        cwd=tmp_path,
+    )
+    _, err = text(done)
+    assert done.returncode == ExitStatus.PARTIAL, err
+    assert (tmp_path / "t.json").exists()

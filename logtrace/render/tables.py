@@ -255,6 +255,8 @@ def render_analysis(
 ) -> None:
     """Print the whole analyze report (``trace_args``: the run's inputs and options, for
     the ``logtrace trace`` commands it prints)."""
+    for note in analysis.ingest.partial_notes():
+        console.print(Text.assemble(("warning: ", "yellow bold"), safe(note)))
     console.print(sources_table(analysis.ingest))
     console.print(summary(analysis))
     console.print()

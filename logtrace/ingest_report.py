@@ -1,0 +1,97 @@
+"""What reading the sources found: per-source counts, samples and warnings, and whether
+anything could be read at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from logtrace.errors import InputError, NoMatchError
+from logtrace.log_format.compiler import CompiledFormat
+from logtrace.parse import BLANK, NO_MATCH, SourceStats
+
+if TYPE_CHECKING:
+    from logtrace.resolve import FormatResolver
+
+
+@dataclass
+class IngestReport:
+    """Per-source statistics and warnings gathered while reading."""
+
+    sources: list[SourceStats] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    formats: dict[str, CompiledFormat] = field(default_factory=dict)  # by source label
+
+    @property
+    def lines_parsed(self) -> int:
+        return sum(s.lines_parsed for s in self.sources)
+
+    @property
+    def lines_total(self) -> int:
+        return sum(s.lines_total for s in self.sources)
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the results are partial: a source was damaged, or none of the lines of
+        a source could be read while others' could."""
+        return any(s.damaged for s in self.sources) or bool(self.unread)
+
+    @property
+    def unread(self) -> list[SourceStats]:
+        """Sources none of whose lines could be read, among sources that were: the
+        results (and the traces) lack them."""
+        if not self.lines_parsed:
+            return []
+        return [s for s in self.sources if s.lines_total and not s.lines_parsed]
+
+    def partial_notes(self) -> list[str]:
+        """What the results lack, one line per source: the head of a report."""
+        return [
+            f"{s.path}: not one of its {s.lines_total:,} lines could be read (format "
+            f"{s.format}): the results lack this source, and traces its hop"
+            for s in self.unread
+        ]
+
+
+def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:
+    """Raise an InputError when the sources hold no line at all, and a NoMatchError
+    (with the first line that failed and a caret where) when none could be parsed."""
+    if not report.lines_total:
+        damage = next((s.warnings[-1] for s in report.sources if s.damaged and s.warnings), None)
+        names = ", ".join(s.path for s in report.sources[:3])
+        if damage is not None:
+            raise InputError(damage, "not a single line could be read: check the file")
+        raise InputError(
+            f"{names}: empty, not a single line to read",
+            "nothing to analyse: a log that was just rotated is empty; its predecessor "
+            "(access.log.1) holds the lines",
+        )
+    if report.lines_parsed:
+        return
+    first = next((s for s in report.sources if s.samples), None)
+    sample = first.samples[0] if first and first.samples else None
+    better = next((s.better for s in report.sources if s.better), [])
+    where = ""
+    if sample is not None and sample.column is not None:
+        expected = f", expected {sample.expected}" if sample.expected else ""
+        where = f"; line {sample.line_no} stops matching at column {sample.column}{expected}"
+    if resolver.forced is not None:
+        raise NoMatchError(
+            f"the format {resolver.forced.name!r} matched none of "
+            f"{report.lines_total} lines{where}",
+            f"try {' or '.join(better)}"
+            if better
+            else "try without --log-format/--preset to detect the format, or `logtrace formats`",
+            source_text=sample.line if sample else None,
+            column=sample.column if sample else None,
+        )
+    unread = f" (line {sample.line_no}: {sample.reason})" if sample else ""
+    if sample is not None and sample.reason not in (NO_MATCH, BLANK):  # a known shape
+        raise NoMatchError(
+            f"none of these {report.lines_total} lines could be read{unread}",
+            "`logtrace analyze --json` lists the reasons lines were rejected",
+        )
+    raise NoMatchError(
+        f"no known log format matches these {report.lines_total} lines{unread}",
+        "give the format with --log-format '...' or --nginx-conf /etc/nginx/nginx.conf",
+    )
