@@ -24,7 +24,7 @@ from logtrace.applog import (
     detect_app_format,
     parse_app_chunk,
 )
-from logtrace.ingest_report import IngestReport, require_parsed
+from logtrace.ingest_report import IngestReport, hold_unfinished, require_parsed
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import BLANK, NO_MATCH, AppEvents, SourceStats, parse_chunk
@@ -315,9 +315,9 @@ def iter_lines(
                 job = _Job(parser, source, columns, keep_line, app_options, transform)
                 flight.append(pool.submit(_parse, job, frame))
                 while len(flight) > WORKERS:
-                    yield from _collect(job, stats, state, flight.popleft())
+                    yield from _collect(job, stats, state, flight.popleft(), read)
             while flight:
-                yield from _collect(job, stats, state, flight.popleft())
+                yield from _collect(job, stats, state, flight.popleft(), read)
             if state["pending"] is not None:
                 yield LinesChunk(source, "app", state["pending"])
             done_bytes += read.bytes_read
@@ -329,13 +329,18 @@ def iter_lines(
 
 
 def _collect(
-    job: _Job, stats: SourceStats, state: dict[str, pl.DataFrame | None], done: Future[_Parsed]
+    job: _Job,
+    stats: SourceStats,
+    state: dict[str, pl.DataFrame | None],
+    done: Future[_Parsed],
+    read: ReadReport,
 ) -> Iterator[LinesChunk]:
     """Count a parsed chunk (in order) and yield its lines; app entries wait one chunk
     for the continuation lines at the top of the next."""
     parsed = done.result()
     source = job.source
-    _count(stats, parsed.in_entries, parsed.rejects, job.parser.nginx)
+    rejects = hold_unfinished(stats, parsed.rejects, read.unfinished_line)
+    _count(stats, parsed.in_entries, rejects, job.parser.nginx)
     stats.add_app_events(parsed.events)
     if job.parser.kind == "nginx":
         if parsed.lines.height:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import polars as pl
+
 from logtrace.errors import InputError, NoMatchError
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.parse import BLANK, NO_MATCH, SourceStats
@@ -95,3 +97,19 @@ def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:
         f"no known log format matches these {report.lines_total} lines{unread}",
         "give the format with --log-format '...' or --nginx-conf /etc/nginx/nginx.conf",
     )
+
+
+def hold_unfinished(stats: SourceStats, rejects: pl.DataFrame, line_no: int | None) -> pl.DataFrame:
+    """The rejected lines but the last one of a file that is being written, when it has
+    no end yet: the first half of a line, held (not counted) rather than rejected."""
+    if line_no is None or rejects.is_empty():
+        return rejects
+    held = rejects.get_column("line_no") == line_no
+    if not held.any():
+        return rejects
+    stats.lines_total -= 1
+    stats.warnings.append(
+        f"{stats.path}: line {line_no:,} has no end yet (the file is being written): held, "
+        "not counted; it is read whole next time"
+    )
+    return rejects.filter(~held)

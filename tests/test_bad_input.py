@@ -321,6 +321,14 @@ CASES = [
         {"tail.log": GOOD_LOG.rstrip(b"\n")[:-30]},
         ("analyze", "tail.log", "--json"),
         ExitStatus.OK,
+        # just written: the first half of a line being written, held
+        stdout=('"lines_parsed": 199', '"lines_rejected": 0', "line 200 has no end yet"),
+    ),
+    Case(
+        "last-line-without-newline-of-an-old-file",
+        {"tail.log": GOOD_LOG.rstrip(b"\n")[:-30]},
+        ("analyze", "tail.log", "--json"),
+        ExitStatus.OK,
         stdout=('"lines_parsed": 199', '"lines_rejected": 1'),
     ),
     Case(
@@ -471,6 +479,8 @@ def _materialise(case: Case, tmp_path: Path) -> None:
             path.mkdir(parents=True)
         else:
             write(path, data)
+    if case.name == "last-line-without-newline-of-an-old-file":
+        os.utime(tmp_path / "tail.log", (time.time() - 3600, time.time() - 3600))
     if case.name == "symlink-loop":
         (tmp_path / "loop.log").symlink_to(tmp_path / "loop2.log")
         (tmp_path / "loop2.log").symlink_to(tmp_path / "loop.log")

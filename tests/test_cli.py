@@ -227,3 +227,23 @@ def test_analyze_counts_the_served_requests_calls_and_unclassified_lines_of_app_
     header, _, row = shown.stdout.splitlines()[2:5]
     assert header.split()[-3:] == ["served", "calls", "unclassified"]
     assert row.split()[-3:] == ["3", "3", "0"]
+
+
+def test_the_half_written_last_line_of_a_growing_log_is_held_not_rejected(
+    tmp_path: Path,
+) -> None:
+    from logtrace.analysis.analyze import AnalyzeOptions, analyze
+    from logtrace.ingest import FormatOptions
+    from logtrace.sources import resolve_sources
+
+    lines = EDGE.read_bytes().splitlines(keepends=True)[:50]
+    log = tmp_path / "edge-1.access.log"
+    log.write_bytes(b"".join(lines[:49]) + lines[49][:40])  # nginx is writing line 50
+    options = AnalyzeOptions(FormatOptions(preset="trace"))
+    stats = analyze(resolve_sources([str(log)]), options).ingest.sources[0]
+    assert (stats.lines_total, stats.lines_parsed, stats.lines_rejected) == (49, 49, 0)
+    assert any("line 50 has no end yet" in w for w in stats.warnings), stats.warnings
+    # A last line without a newline that parses is a line like any other.
+    log.write_bytes(b"".join(lines[:49]) + lines[49].rstrip(b"\n"))
+    stats = analyze(resolve_sources([str(log)]), options).ingest.sources[0]
+    assert (stats.lines_total, stats.lines_parsed, stats.warnings) == (50, 50, [])
