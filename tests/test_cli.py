@@ -247,3 +247,45 @@ def test_the_half_written_last_line_of_a_growing_log_is_held_not_rejected(
     log.write_bytes(b"".join(lines[:49]) + lines[49].rstrip(b"\n"))
     stats = analyze(resolve_sources([str(log)]), options).ingest.sources[0]
     assert (stats.lines_total, stats.lines_parsed, stats.warnings) == (50, 50, [])
+
+
+COMBINED_LOG = str(CORPUS / "combined.log")
+ID_NO_TIME = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent'
+
+
+@pytest.mark.parametrize(
+    ("args", "lacks"),
+    [
+        (["export", "slowest", COMBINED_LOG], "no $request_time"),
+        (["insights", COMBINED_LOG], "has a request id"),
+        (["export", "traces", COMBINED_LOG, "--to", "otlp-json"], "no request id"),
+        (["export", "spans", COMBINED_LOG], "no request id"),
+    ],
+)
+def test_a_format_without_request_times_or_ids_says_what_it_lacks(
+    args: list[str], lacks: str
+) -> None:
+    """Not an empty line, 'no slow pattern' or 0 spans with exit 0: what the format lacks,
+    the trace preset to log with, exit 5."""
+    done = run_cli(*args)
+    err = done.stderr.decode()
+    assert done.returncode == ExitStatus.NO_MATCH, err
+    assert err.startswith("logtrace: error: "), err
+    assert lacks in err, err
+    assert "'combined'" in err or args[0] == "insights", err
+    assert "hint: " in err and "trace" in err.split("hint: ")[1], err
+    assert done.stdout == b""
+
+
+def test_insights_without_request_times_says_so(tmp_path: Path) -> None:
+    log = tmp_path / "edge-1.log"
+    log.write_text(
+        "".join(
+            f'10.0.0.1 - - [26/Nov/2026:08:00:0{i} +0000] "GET /a/{i} HTTP/1.1" 200 5 {i:032x}\n'
+            for i in range(5)
+        )
+    )
+    done = run_cli("insights", str(log), "--log-format", ID_NO_TIME + " $request_id")
+    err = done.stderr.decode()
+    assert done.returncode == ExitStatus.NO_MATCH, err
+    assert "$request_time" in err and "hint: " in err, err

@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterator
 
 import polars as pl
 
+from logtrace.analysis.lacking import require, require_spans
 from logtrace.analysis.trace import hex_id, public_spans
 from logtrace.export.batch import TraceBatch
 from logtrace.schema import EVENTS
@@ -81,8 +82,21 @@ def trace_batches(
     request_ids: Collection[str] | None = None,
     batch_spans: int = BATCH_SPANS,
 ) -> Iterator[TraceBatch]:
-    """Whole traces, about ``batch_spans`` spans a batch, parents before children."""
-    spans = loaded.timelines.spans
+    """Whole traces, about ``batch_spans`` spans a batch, parents before children.
+
+    Raises NoMatchError (before anything is written) when the logs give no trace at all:
+    their formats log no request id, or no line has one.
+    """
+    everything = loaded.timelines.spans
+    if everything.is_empty():
+        require(loaded.ingest, ("request_id",), "no trace to export")
+        require_spans(everything, "no trace to export")
+    return _batches(loaded, everything, request_ids, batch_spans)
+
+
+def _batches(
+    loaded: Loaded, spans: pl.DataFrame, request_ids: Collection[str] | None, batch_spans: int
+) -> Iterator[TraceBatch]:
     if request_ids is not None:
         spans = spans.filter(pl.col("request_id").is_in(list(request_ids)))
     if spans.is_empty():
