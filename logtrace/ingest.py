@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from logtrace import errorlog
 from logtrace.applog import (
     DEFAULT_ID_FIELDS,
     AppFormat,
@@ -24,7 +25,13 @@ from logtrace.applog import (
     detect_app_format,
     parse_app_chunk,
 )
-from logtrace.ingest_report import IngestReport, hold_unfinished, require_parsed
+from logtrace.ingest_report import (
+    IngestReport,
+    hold_unfinished,
+    note_error_log,
+    require_parsed,
+    skip_error_log,
+)
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import BLANK, NO_MATCH, AppEvents, SourceStats, parse_chunk
@@ -66,6 +73,8 @@ class _Parser:
     def name(self) -> str:
         if self.nginx is not None:
             return self.nginx.name
+        if self.kind == errorlog.KIND:
+            return errorlog.FORMAT
         return self.app.value if self.app is not None else "unknown"
 
 
@@ -88,7 +97,10 @@ def _label(frame: pl.DataFrame, source: Source) -> pl.DataFrame:
 def _choose(
     frame: pl.DataFrame, fixed: CompiledFormat | None, resolver: FormatResolver, stats: SourceStats
 ) -> _Parser | None:
-    """nginx with the fixed or detected format, else an app log shape, else None."""
+    """nginx with the fixed or detected format, else an app log shape, else None. An
+    nginx error log is told apart first: it is neither, whatever format was given."""
+    if errorlog.is_error_log(frame):
+        return _Parser(errorlog.KIND)
     detection = resolver.detect(frame, [fixed] if fixed is not None else None)
     if detection.format is not None:
         if fixed is None:
@@ -312,6 +324,9 @@ def iter_lines(
                     stats.kind, stats.format = parser.kind, parser.name
                     if parser.nginx is not None:
                         report.formats[source.label] = parser.nginx
+                if parser.kind == errorlog.KIND:
+                    skip_error_log(stats, frame)
+                    continue
                 job = _Job(parser, source, columns, keep_line, app_options, transform)
                 flight.append(pool.submit(_parse, job, frame))
                 while len(flight) > WORKERS:
@@ -323,6 +338,7 @@ def iter_lines(
             done_bytes += read.bytes_read
             stats.warnings.extend(read.warnings)
             stats.warn_untimed()
+            note_error_log(stats)
             stats.damaged = read.truncated
             if not stats.lines_total and not read.warnings:
                 stats.warnings.append(f"{source.label}: empty, not a single line")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from logtrace import errorlog
 from logtrace.errors import InputError, NoMatchError
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.parse import BLANK, NO_MATCH, SourceStats
@@ -44,7 +45,11 @@ class IngestReport:
         results (and the traces) lack them."""
         if not self.lines_parsed:
             return []
-        return [s for s in self.sources if s.lines_total and not s.lines_parsed]
+        return [
+            s
+            for s in self.sources
+            if s.lines_total and not s.lines_parsed and s.kind != errorlog.KIND
+        ]
 
     def partial_notes(self) -> list[str]:
         """What the results lack, one line per source: the head of a report."""
@@ -70,6 +75,12 @@ def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:
         )
     if report.lines_parsed:
         return
+    if all(s.kind == errorlog.KIND for s in report.sources if s.lines_total):
+        names = ", ".join(s.path for s in report.sources if s.lines_total)
+        raise NoMatchError(
+            f"{names}: an nginx error log, not an access log: no request to analyse",
+            "give the access log too (nginx.conf's access_log says where it is)",
+        )
     first = next((s for s in report.sources if s.samples), None)
     sample = first.samples[0] if first and first.samples else None
     better = next((s.better for s in report.sources if s.better), [])
@@ -113,3 +124,16 @@ def hold_unfinished(stats: SourceStats, rejects: pl.DataFrame, line_no: int | No
         "not counted; it is read whole next time"
     )
     return rejects.filter(~held)
+
+
+def skip_error_log(stats: SourceStats, frame: pl.DataFrame) -> None:
+    """Count a chunk of an nginx error log as skipped lines, and what they hold."""
+    stats.lines_rejected += frame.height
+    stats.reasons[errorlog.REASON] += frame.height
+    stats.error_log.update(errorlog.tally(frame))
+
+
+def note_error_log(stats: SourceStats) -> None:
+    """Say what a skipped nginx error log held."""
+    if stats.kind == errorlog.KIND:
+        stats.warnings.append(errorlog.note(stats.path, stats.lines_total, dict(stats.error_log)))
