@@ -223,7 +223,11 @@ def twin_sources(sources: Sequence[Source], resolver: FormatResolver) -> list[tu
         if parser is None or parser.nginx is None:
             continue
         parsed = parse_chunk(frame, parser.nginx, TWIN_COLUMNS, keep_line=True)
-        frames.append(parsed.lines.with_columns(pl.lit(source.label).alias("source")))
+        frames.append(
+            parsed.lines.with_columns(
+                pl.lit(source.label).alias("source"), pl.lit(source.host).alias("host")
+            )
+        )
     if len(frames) < 2:
         return []
     return find_twins(pl.concat(frames, how="diagonal_relaxed"))
