@@ -4,8 +4,8 @@ A path segment that is an id rather than a name becomes ``{id}``: all digits, a 
 a long hex string (16+ digits). A long mixed token such as a session or a content hash
 (20+ letters and digits, with both) becomes ``{token}``, and a hash inside a file name
 becomes ``{hash}`` (``/app.3f2a9c1e.js`` → ``/app.{hash}.js``). A list (``a,b,c``, also
-percent-encoded as ``a%2Cb``) becomes ``{list}``, and any other segment with a
-percent-encoded byte, a name of a product or a search in words nobody writes into the
+percent-encoded as ``a%2Cb``) becomes ``{list}``, and any other segment with
+percent-encoded UTF-8 text, a name of a product or a tag in words nobody writes into the
 code (``/product/7/%D8%B3%D8%B4...``), ``{slug}``. Templating runs once per distinct
 path, a few regex passes each; paths without a digit, ``%`` or ``,`` are their own route.
 """
@@ -25,7 +25,7 @@ _LONG = r"/[A-Za-z0-9_-]{20,}(/|$)"
 _TOKEN = r"/([A-Za-z0-9_-]{20,})(/|$)"
 _HASH_IN_NAME = r"\.[0-9a-f]{8,}\."
 _LIST = r"/[^/]*(?:,|%2[Cc])[^/]*/"
-_SLUG = r"/[^/]*%[0-9A-Fa-f]{2}[^/]*/"
+_SLUG = r"/[^/]*%[89A-Fa-f][0-9A-Fa-f][^/]*/"  # a byte of UTF-8 text, not %20 or %7B
 
 
 def _template(path: pl.Expr) -> pl.Expr:

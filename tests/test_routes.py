@@ -31,7 +31,7 @@ from logtrace.routes import BAD_REQUEST, template_paths
         ("/blog/tag/%DA%AF%D8%AC%D8%AA/", "/blog/tag/{slug}/"),
         ("/blog/tag/%D8%A7%D8%AF%D9%88%DB%8C%D9%87/feed/", "/blog/tag/{slug}/feed/"),
         ("/m/browse/fryer/%D8%B3%D8%B1%D8%AE-%DA%A9%D9%86", "/m/browse/fryer/{slug}"),
-        ("/search/red%20shoes", "/search/{slug}"),
+        ("/search/red%20shoes", "/search/red%20shoes"),  # escaped ASCII: no text
         ("/m/filter/b99%2Cp4510%2Cstexists%2Ct116", "/m/filter/{list}"),
         ("/filter/stexists,p8393,b80", "/filter/{list}"),
         ("/filter/27|13%20%D9%85,27|%DA%A9,p53", "/filter/{list}"),
