@@ -27,14 +27,16 @@ from logtrace.applog import (
 )
 from logtrace.ingest_report import (
     IngestReport,
+    count_chunk,
     hold_unfinished,
     note_error_log,
+    reject_all,
     require_parsed,
     skip_error_log,
 )
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
-from logtrace.parse import BLANK, NO_MATCH, AppEvents, SourceStats, parse_chunk
+from logtrace.parse import AppEvents, SourceStats, parse_chunk
 from logtrace.resolve import Detection, FormatOptions, FormatResolver, infer
 from logtrace.sources import ReadReport, Source, iter_frames
 from logtrace.twins import find_twins
@@ -322,7 +324,7 @@ def iter_lines(
                     parser = _choose(frame, fixed, resolver, stats)
                     unknown = parser is None
                 if parser is None:
-                    _reject_all(stats, frame)
+                    reject_all(stats, frame)
                     continue
                 if stats.format == "?":
                     stats.kind, stats.format = parser.kind, parser.name
@@ -360,7 +362,7 @@ def _collect(
     parsed = done.result()
     source = job.source
     rejects = hold_unfinished(stats, parsed.rejects, read.unfinished_line)
-    _count(stats, parsed.in_entries, rejects, job.parser.nginx)
+    count_chunk(stats, parsed.in_entries, rejects, job.parser.nginx)
     stats.add_app_events(parsed.events)
     if job.parser.kind == "nginx":
         if parsed.lines.height:
@@ -377,27 +379,6 @@ def _collect(
         stats.reasons[ORPHAN_CONTINUATION] += leading.lines
     if parsed.lines.height:
         state["pending"] = parsed.lines
-
-
-def _count(
-    stats: SourceStats, parsed: int, rejects: pl.DataFrame, cf: CompiledFormat | None
-) -> None:
-    stats.lines_parsed += parsed
-    stats.lines_rejected += rejects.height
-    stats.add_rejects(rejects, cf)
-
-
-def _reject_all(stats: SourceStats, frame: pl.DataFrame) -> None:
-    rejects = frame.select(
-        "line_no",
-        pl.when(pl.col("line").is_null())
-        .then(pl.lit(BLANK))
-        .otherwise(pl.lit(NO_MATCH))
-        .alias("reason"),
-        pl.col("line").fill_null(""),
-    ).cast({"line_no": pl.UInt64})
-    stats.lines_rejected += rejects.height
-    stats.add_rejects(rejects, None)
 
 
 def _note_unknown(stats: SourceStats, detection: Detection) -> None:

@@ -137,3 +137,24 @@ def note_error_log(stats: SourceStats) -> None:
     """Say what a skipped nginx error log held."""
     if stats.kind == errorlog.KIND:
         stats.warnings.append(errorlog.note(stats.path, stats.lines_total, dict(stats.error_log)))
+
+
+def count_chunk(
+    stats: SourceStats, parsed: int, rejects: pl.DataFrame, cf: CompiledFormat | None
+) -> None:
+    stats.lines_parsed += parsed
+    stats.lines_rejected += rejects.height
+    stats.add_rejects(rejects, cf)
+
+
+def reject_all(stats: SourceStats, frame: pl.DataFrame) -> None:
+    rejects = frame.select(
+        "line_no",
+        pl.when(pl.col("line").is_null())
+        .then(pl.lit(BLANK))
+        .otherwise(pl.lit(NO_MATCH))
+        .alias("reason"),
+        pl.col("line").fill_null(""),
+    ).cast({"line_no": pl.UInt64})
+    stats.lines_rejected += rejects.height
+    stats.add_rejects(rejects, None)
