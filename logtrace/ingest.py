@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from logtrace import errorlog
 from logtrace.applog import (
     DEFAULT_ID_FIELDS,
     AppFormat,
@@ -24,40 +25,33 @@ from logtrace.applog import (
     detect_app_format,
     parse_app_chunk,
 )
-from logtrace.errors import InputError, NoMatchError
+from logtrace.ingest_report import (
+    IngestReport,
+    count_chunk,
+    hold_unfinished,
+    note_error_log,
+    reject_all,
+    require_parsed,
+    skip_error_log,
+)
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
-from logtrace.parse import BLANK, NO_MATCH, AppEvents, SourceStats, parse_chunk
-from logtrace.plural import plural
+from logtrace.parse import AppEvents, SourceStats, parse_chunk
 from logtrace.resolve import Detection, FormatOptions, FormatResolver, infer
 from logtrace.sources import ReadReport, Source, iter_frames
 from logtrace.twins import find_twins
 
-__all__ = ["FormatOptions", "FormatResolver", "IngestReport", "LinesChunk", "iter_lines"]
+__all__ = [
+    "FormatOptions",
+    "FormatResolver",
+    "IngestReport",
+    "LinesChunk",
+    "iter_lines",
+    "require_parsed",
+]
 
 ORPHAN_CONTINUATION = "continuation line before any entry"
 MIXED_MIN_SHARE = 0.1  # below half but at least this: a file of mixed formats
-
-
-@dataclass
-class IngestReport:
-    """Per-source statistics and warnings gathered while reading."""
-
-    sources: list[SourceStats] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    formats: dict[str, CompiledFormat] = field(default_factory=dict)  # by source label
-
-    @property
-    def lines_parsed(self) -> int:
-        return sum(s.lines_parsed for s in self.sources)
-
-    @property
-    def lines_total(self) -> int:
-        return sum(s.lines_total for s in self.sources)
-
-    @property
-    def truncated(self) -> bool:
-        return any(s.damaged for s in self.sources)
 
 
 @dataclass(frozen=True)
@@ -81,6 +75,8 @@ class _Parser:
     def name(self) -> str:
         if self.nginx is not None:
             return self.nginx.name
+        if self.kind == errorlog.KIND:
+            return errorlog.FORMAT
         return self.app.value if self.app is not None else "unknown"
 
 
@@ -103,7 +99,10 @@ def _label(frame: pl.DataFrame, source: Source) -> pl.DataFrame:
 def _choose(
     frame: pl.DataFrame, fixed: CompiledFormat | None, resolver: FormatResolver, stats: SourceStats
 ) -> _Parser | None:
-    """nginx with the fixed or detected format, else an app log shape, else None."""
+    """nginx with the fixed or detected format, else an app log shape, else None. An
+    nginx error log is told apart first: it is neither, whatever format was given."""
+    if errorlog.is_error_log(frame):
+        return _Parser(errorlog.KIND)
     detection = resolver.detect(frame, [fixed] if fixed is not None else None)
     if detection.format is not None:
         if fixed is None:
@@ -226,7 +225,11 @@ def twin_sources(sources: Sequence[Source], resolver: FormatResolver) -> list[tu
         if parser is None or parser.nginx is None:
             continue
         parsed = parse_chunk(frame, parser.nginx, TWIN_COLUMNS, keep_line=True)
-        frames.append(parsed.lines.with_columns(pl.lit(source.label).alias("source")))
+        frames.append(
+            parsed.lines.with_columns(
+                pl.lit(source.label).alias("source"), pl.lit(source.host).alias("host")
+            )
+        )
     if len(frames) < 2:
         return []
     return find_twins(pl.concat(frames, how="diagonal_relaxed"))
@@ -321,36 +324,45 @@ def iter_lines(
                     parser = _choose(frame, fixed, resolver, stats)
                     unknown = parser is None
                 if parser is None:
-                    _reject_all(stats, frame)
+                    reject_all(stats, frame)
                     continue
                 if stats.format == "?":
                     stats.kind, stats.format = parser.kind, parser.name
                     if parser.nginx is not None:
                         report.formats[source.label] = parser.nginx
+                if parser.kind == errorlog.KIND:
+                    skip_error_log(stats, frame)
+                    continue
                 job = _Job(parser, source, columns, keep_line, app_options, transform)
                 flight.append(pool.submit(_parse, job, frame))
                 while len(flight) > WORKERS:
-                    yield from _collect(job, stats, state, flight.popleft())
+                    yield from _collect(job, stats, state, flight.popleft(), read)
             while flight:
-                yield from _collect(job, stats, state, flight.popleft())
+                yield from _collect(job, stats, state, flight.popleft(), read)
             if state["pending"] is not None:
                 yield LinesChunk(source, "app", state["pending"])
             done_bytes += read.bytes_read
             stats.warnings.extend(read.warnings)
             stats.warn_untimed()
+            note_error_log(stats)
             stats.damaged = read.truncated
             if not stats.lines_total and not read.warnings:
                 stats.warnings.append(f"{source.label}: empty, not a single line")
 
 
 def _collect(
-    job: _Job, stats: SourceStats, state: dict[str, pl.DataFrame | None], done: Future[_Parsed]
+    job: _Job,
+    stats: SourceStats,
+    state: dict[str, pl.DataFrame | None],
+    done: Future[_Parsed],
+    read: ReadReport,
 ) -> Iterator[LinesChunk]:
     """Count a parsed chunk (in order) and yield its lines; app entries wait one chunk
     for the continuation lines at the top of the next."""
     parsed = done.result()
     source = job.source
-    _count(stats, parsed.in_entries, parsed.rejects, job.parser.nginx)
+    rejects = hold_unfinished(stats, parsed.rejects, read.unfinished_line)
+    count_chunk(stats, parsed.in_entries, rejects, job.parser.nginx)
     stats.add_app_events(parsed.events)
     if job.parser.kind == "nginx":
         if parsed.lines.height:
@@ -369,27 +381,6 @@ def _collect(
         state["pending"] = parsed.lines
 
 
-def _count(
-    stats: SourceStats, parsed: int, rejects: pl.DataFrame, cf: CompiledFormat | None
-) -> None:
-    stats.lines_parsed += parsed
-    stats.lines_rejected += rejects.height
-    stats.add_rejects(rejects, cf)
-
-
-def _reject_all(stats: SourceStats, frame: pl.DataFrame) -> None:
-    rejects = frame.select(
-        "line_no",
-        pl.when(pl.col("line").is_null())
-        .then(pl.lit(BLANK))
-        .otherwise(pl.lit(NO_MATCH))
-        .alias("reason"),
-        pl.col("line").fill_null(""),
-    ).cast({"line_no": pl.UInt64})
-    stats.lines_rejected += rejects.height
-    stats.add_rejects(rejects, None)
-
-
 def _first(n: int) -> str:
     return "the first line" if n == 1 else f"the first {n:,} lines"
 
@@ -400,48 +391,4 @@ def _note_unknown(stats: SourceStats, detection: Detection) -> None:
     stats.warnings.append(
         f"no known log format matches {stats.path} (sample lines matched, of "
         f"{detection.tried}: {best}; no app log shape either)"
-    )
-
-
-def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:
-    """Raise an InputError when the sources hold no line at all, and a NoMatchError
-    (with the first line that failed and a caret where) when none could be parsed."""
-    if not report.lines_total:
-        damage = next((s.warnings[-1] for s in report.sources if s.damaged and s.warnings), None)
-        names = ", ".join(s.path for s in report.sources[:3])
-        if damage is not None:
-            raise InputError(damage, "not a single line could be read: check the file")
-        raise InputError(
-            f"{names}: empty, not a single line to read",
-            "nothing to analyse: a log that was just rotated is empty; its predecessor "
-            "(access.log.1) holds the lines",
-        )
-    if report.lines_parsed:
-        return
-    first = next((s for s in report.sources if s.samples), None)
-    sample = first.samples[0] if first and first.samples else None
-    better = next((s.better for s in report.sources if s.better), [])
-    where = ""
-    if sample is not None and sample.column is not None:
-        expected = f", expected {sample.expected}" if sample.expected else ""
-        where = f"; line {sample.line_no} stops matching at column {sample.column}{expected}"
-    if resolver.forced is not None:
-        raise NoMatchError(
-            f"the format {resolver.forced.name!r} matched none of the "
-            f"{plural(report.lines_total, 'line')}{where}",
-            f"try {' or '.join(better)}"
-            if better
-            else "try without --log-format/--preset to detect the format, or `logtrace formats`",
-            source_text=sample.line if sample else None,
-            column=sample.column if sample else None,
-        )
-    unread = f" (line {sample.line_no}: {sample.reason})" if sample else ""
-    if sample is not None and sample.reason not in (NO_MATCH, BLANK):  # a known shape
-        raise NoMatchError(
-            f"none of the {plural(report.lines_total, 'line')} could be read{unread}",
-            "`logtrace analyze --json` lists the reasons lines were rejected",
-        )
-    raise NoMatchError(
-        f"no known log format matches the {plural(report.lines_total, 'line')}{unread}",
-        "give the format with --log-format '...' or --nginx-conf /etc/nginx/nginx.conf",
     )

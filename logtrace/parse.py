@@ -81,6 +81,7 @@ class SourceStats:
     app_events: Counter[str] = field(default_factory=Counter)
     unclassified: list[EntrySample] = field(default_factory=list)
     app_events_untimed: Counter[str] = field(default_factory=Counter)
+    error_log: Counter[str] = field(default_factory=Counter)  # nginx error log: lines by level
 
     def add_app_events(self, events: AppEvents) -> None:
         """Count a chunk's app entries by event and keep the first few unclassified ones."""

@@ -3,8 +3,11 @@
 A path segment that is an id rather than a name becomes ``{id}``: all digits, a UUID, or
 a long hex string (16+ digits). A long mixed token such as a session or a content hash
 (20+ letters and digits, with both) becomes ``{token}``, and a hash inside a file name
-becomes ``{hash}`` (``/app.3f2a9c1e.js`` → ``/app.{hash}.js``). Templating runs once per
-distinct path, a few regex passes each; paths without a digit are their own route.
+becomes ``{hash}`` (``/app.3f2a9c1e.js`` → ``/app.{hash}.js``). A list (``a,b,c``, also
+percent-encoded as ``a%2Cb``) becomes ``{list}``, and any other segment with
+percent-encoded UTF-8 text, a name of a product or a tag in words nobody writes into the
+code (``/product/7/%D8%B3%D8%B4...``), ``{slug}``. Templating runs once per distinct
+path, a few regex passes each; paths without a digit, ``%`` or ``,`` are their own route.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ _ID = r"/(?:[0-9]+|[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}|[0-9A-Fa
 _LONG = r"/[A-Za-z0-9_-]{20,}(/|$)"
 _TOKEN = r"/([A-Za-z0-9_-]{20,})(/|$)"
 _HASH_IN_NAME = r"\.[0-9a-f]{8,}\."
+_LIST = r"/[^/]*(?:,|%2[Cc])[^/]*/"
+_SLUG = r"/[^/]*%[89A-Fa-f][0-9A-Fa-f][^/]*/"  # a byte of UTF-8 text, not %20 or %7B
 
 
 def _template(path: pl.Expr) -> pl.Expr:
@@ -45,13 +50,26 @@ def _tokens(routes: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([routes.filter(~long), fixed])
 
 
+def _encoded(routes: pl.DataFrame) -> pl.DataFrame:
+    """Lists and percent-encoded segments become {list} and {slug} (a subset pass: most
+    paths have neither)."""
+    marked = routes.get_column("route").str.contains("[%,]").fill_null(value=False)
+    if not marked.any():
+        return routes
+    padded = pl.col("route") + pl.lit("/")
+    once = padded.str.replace_all(_LIST, "/{list}/").str.replace_all(_LIST, "/{list}/")
+    twice = once.str.replace_all(_SLUG, "/{slug}/").str.replace_all(_SLUG, "/{slug}/")
+    fixed = routes.filter(marked).with_columns(twice.str.head(-1).alias("route"))
+    return pl.concat([routes.filter(~marked), fixed])
+
+
 def template_paths(paths: pl.Series) -> pl.Series:
     """The route template of each path (null paths become ``(no path)``), in order."""
     frame = pl.DataFrame({"path": paths}).with_row_index("_i")
-    digits = frame.get_column("path").str.contains("[0-9]").fill_null(value=False)
+    digits = frame.get_column("path").str.contains("[0-9%,]").fill_null(value=False)
     plain = frame.filter(~digits).with_columns(pl.col("path").alias("route"))
     ids = frame.filter(digits).with_columns(_template(pl.col("path")).alias("route"))
-    out = _tokens(pl.concat([plain, ids])).sort("_i")
+    out = _encoded(_tokens(pl.concat([plain, ids]))).sort("_i")
     return out.get_column("route").fill_null(BAD_REQUEST).alias("route")
 
 

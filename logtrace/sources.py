@@ -12,6 +12,7 @@ import glob
 import os
 import re
 import sys
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ CHUNK_BYTES = 16 * 1024 * 1024
 _READ_BYTES = 4 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# A file written to this recently (or growing while read) is being written: a last line
+# without its newline may be the first half of one (stdio buffers, a write in progress).
+WRITING_S = 60.0
 # A "line" this long is binary data (a core dump, /dev/urandom): it is cut here, and the
 # rest of it up to the next newline skipped, so that memory stays bounded.
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -80,11 +84,15 @@ class Source:
 
 @dataclass
 class ReadReport:
-    """What reading a source found besides lines: damage, odd encodings."""
+    """What reading a source found besides lines: damage, odd encodings, and a last line
+    without its end in a file that is being written (``unfinished_line``: its number)."""
 
     warnings: list[str] = field(default_factory=list)
     bytes_read: int = 0
     truncated: bool = False
+    compressed: bool = False
+    tail_open: bool = False  # the last line has no newline and the file is being written
+    unfinished_line: int | None = None
 
 
 def host_from_path(path: str) -> str:
@@ -208,6 +216,7 @@ def _raw_blocks(
             yield block
             block = _read(stream, size, report, label)
         return
+    report.compressed = True
     head += _read(stream, _READ_BYTES, report, label)
     yield from _gunzip(head, stream, report, label, _READ_BYTES)
 
@@ -333,10 +342,23 @@ def iter_blocks(
             tail = data[cut + 1 :]
             parts, size = ([tail], len(tail)) if tail else ([], 0)
         if size:
-            yield parts[0] if len(parts) == 1 else b"".join(parts)
+            last = parts[0] if len(parts) == 1 else b"".join(parts)
+            report.tail_open = not last.endswith(b"\n") and _being_written(source, stream, report)
+            yield last
     finally:
         if not source.is_stdin:
             stream.close()
+
+
+def _being_written(source: Source, stream: BinaryIO, report: ReadReport) -> bool:
+    """Whether a plain file grew while it was read, or was written to a moment ago."""
+    if source.is_stdin or report.compressed or report.truncated:
+        return False
+    try:
+        st = os.fstat(stream.fileno())
+    except (OSError, ValueError):
+        return False
+    return st.st_size > report.bytes_read or time.time() - st.st_mtime < WRITING_S
 
 
 def _from_utf16(blocks: Iterator[bytes], report: ReadReport, label: str) -> Iterator[bytes]:
@@ -358,6 +380,8 @@ def iter_frames(
     for data in iter_blocks(source, report, chunk_bytes):
         frame = frame_of(data, line_no)
         line_no += frame.height
+        if report.tail_open:
+            report.unfinished_line = line_no - 1
         yield frame
 
 

@@ -7,8 +7,11 @@ the smaller one has a line in the other with the same request id, status and
 ``$request_time``, and the same value of every other variable both log that a proxy in
 front would see differently (client address, bytes sent, user agent, upstream lists,
 the second it was written): two hops of one request (an edge and the proxy behind it)
-differ in some of those. The twin that tells less (coarser timestamps, fewer columns)
-gives way: its lines that have a twin are dropped; any others are kept.
+differ in some of those. Two logs of one host whose formats share no request id (a
+``combined`` log and its escape=json twin with ``$request_id``) are compared on every
+variable both log, the status, path and second at least. The twin that tells less
+(coarser timestamps, fewer columns) gives way: its lines that have a twin are dropped;
+any others are kept.
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ _CONFIRM = (
     "upstream_response_time_s",
     "time",
 )
+
+
+# Two logs of one host in formats that share no request id (combined and a JSON twin)
+# are told by these, at least: what was asked, what was answered, and the second.
+_ACROSS_FORMATS = frozenset({"status", "path", "time"})
 
 
 def _keys(nginx: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -114,11 +122,66 @@ def find_twins(nginx: pl.DataFrame) -> list[tuple[str, str]]:
     """(kept source, dropped source) for each pair of sources that log the same requests.
 
     ``nginx`` holds LINES of several sources (``source`` and the key columns; ``line`` is
-    used when the format has no request id).
+    used when the format has no request id; ``host``, when given, lets two logs of one
+    host in formats without a shared request id be compared on what both log).
     """
+    return [(kept, gone) for kept, gone, _ in _find(nginx)]
+
+
+def _logged(nginx: pl.DataFrame, source: str) -> set[str]:
+    rows = nginx.filter(pl.col("source") == source)
+    return {
+        c for c in (*_BASIC, *_CONFIRM) if c in rows.columns and rows[c].null_count() < rows.height
+    }
+
+
+def _across_formats(
+    nginx: pl.DataFrame, found: list[tuple[str, str, list[str]]]
+) -> list[tuple[str, str, list[str]]]:
+    """Twins among sources of one host that share no request id (``combined`` and an
+    escape=json log with ``$request_id``): keyed on every variable both log."""
+    if "host" not in nginx.columns:
+        return []
+    paired = {s for kept, gone, _ in found for s in (kept, gone)}
+    hosts = nginx.group_by("host", "source").len().sort("source")
+    out: list[tuple[str, str, list[str]]] = []
+    for (_host,), group in hosts.group_by("host", maintain_order=True):
+        sources = [s for s in group.get_column("source").to_list() if s not in paired]
+        sizes = dict(group.select("source", "len").iter_rows())
+        for i, a in enumerate(sources):
+            for b in sources[i + 1 :]:
+                cols = sorted(_logged(nginx, a) & _logged(nginx, b))
+                if "request_id" in cols or not set(cols) >= _ACROSS_FORMATS:
+                    continue  # ids in both were compared already
+                if min(sizes[a], sizes[b]) < _MIN_LINES:
+                    continue
+                keys = _keys(nginx.filter(pl.col("source").is_in([a, b])), cols)
+                left = keys.filter(pl.col("source") == a).select("_k").unique()
+                right = keys.filter(pl.col("source") == b).select("_k").unique()
+                shared = left.join(right, on="_k", how="semi").height
+                if shared >= TWIN_SHARE * min(left.height, right.height):
+                    out.append((a, b, cols))
+    return out
+
+
+def _find(nginx: pl.DataFrame) -> list[tuple[str, str, list[str]]]:
+    """(kept source, dropped source, the columns their lines are matched on)."""
     basic = _basic(nginx)
     if nginx.is_empty() or not basic:
         return []
+    found = _same_format(nginx, basic)
+    found += _across_formats(nginx, found)
+    detail = {s: (p, f) for s, p, f in _detail(nginx).iter_rows()}
+    out = []
+    for a, b, cols in found:
+        # The finer clock wins, then the more values per line, then the name.
+        better = min((a, b), key=lambda s: (detail[s][0], -detail[s][1], s))
+        out.append((better, b if better == a else a, cols))
+    return out
+
+
+def _same_format(nginx: pl.DataFrame, basic: list[str]) -> list[tuple[str, str, list[str]]]:
+    """Twins by request id, status and request time (or, without ids, the whole line)."""
     keys = _keys(nginx, basic).filter("_has_id") if basic != ["line"] else _keys(nginx, basic)
     sizes = dict(keys.group_by("source").len().iter_rows())
     if len(sizes) < 2:
@@ -130,29 +193,26 @@ def find_twins(nginx: pl.DataFrame) -> list[tuple[str, str]]:
         .group_by("source", "source_o")
         .len()
     )
-    detail = {s: (p, f) for s, p, f in _detail(nginx).iter_rows()}
-    drop: list[tuple[str, str]] = []
+    found: list[tuple[str, str, list[str]]] = []
     for a, b, n in shared.iter_rows():
         smaller = min(sizes[a], sizes[b])
         if smaller < _MIN_LINES or n < TWIN_SHARE * smaller:
             continue
         if basic != ["line"] and not _confirmed(nginx, a, b):
             continue
-        # The finer clock wins, then the more values per line, then the name.
-        better = min((a, b), key=lambda s: (detail[s][0], -detail[s][1], s))
-        drop.append((better, b if better == a else a))
-    return drop
+        found.append((a, b, basic))
+    return found
 
 
 def drop_twins(nginx: pl.DataFrame) -> tuple[pl.DataFrame, Twins]:
     """``nginx`` LINES without the second copy of each request logged twice."""
-    drop = find_twins(nginx)
+    drop = _find(nginx)
     if not drop:
         return nginx, Twins([])
-    keys = _keys(nginx, _basic(nginx))
     gone_rows: list[pl.Series] = []
     dropped: list[tuple[str, str, int]] = []
-    for kept, gone in drop:
+    for kept, gone, cols in drop:
+        keys = _keys(nginx, cols)
         twin = keys.filter(pl.col("source") == gone).join(
             keys.filter(pl.col("source") == kept).select("_k").unique(), on="_k", how="semi"
         )

@@ -324,6 +324,14 @@ CASES = [
         {"tail.log": GOOD_LOG.rstrip(b"\n")[:-30]},
         ("analyze", "tail.log", "--json"),
         ExitStatus.OK,
+        # just written: the first half of a line being written, held
+        stdout=('"lines_parsed": 199', '"lines_rejected": 0', "line 200 has no end yet"),
+    ),
+    Case(
+        "last-line-without-newline-of-an-old-file",
+        {"tail.log": GOOD_LOG.rstrip(b"\n")[:-30]},
+        ("analyze", "tail.log", "--json"),
+        ExitStatus.OK,
         stdout=('"lines_parsed": 199', '"lines_rejected": 1'),
     ),
     Case(
@@ -412,7 +420,7 @@ CASES = [
         {"edge.log": b"".join(GOOD[:20])},
         ("analyze", "edge.log", "--status", "599", "--since", "2030-01-01"),
         ExitStatus.OK,
-        stdout=("Requests: 0", "(filtered: see"),
+        stdout=("Requests: 0", "matched none of the 20 requests"),
     ),
     Case(
         "route-regex-the-engine-rejects",
@@ -450,6 +458,14 @@ CASES = [
         ("request id '\\x1b[31mnope\\x1b[0m' is not in these logs",),
     ),
     Case(
+        "a-source-nothing-matches-among-good-ones",
+        {"good.log": GOOD_LOG, "web-2.log": b"<13>Nov 26 12:37:13 web-2 kernel: eth0 up\n" * 50},
+        ("analyze", "good.log", "web-2.log", "--json"),
+        ExitStatus.PARTIAL,
+        ("warning: some input",),
+        stdout=("web-2.log: not one of its 50 lines could be read",),
+    ),
+    Case(
         "app-log-without-timestamps",
         {"api-1.log": b'{"msg": "hello", "request_id": "x"}\n' * 5},
         ("analyze", "api-1.log"),
@@ -466,6 +482,8 @@ def _materialise(case: Case, tmp_path: Path) -> None:
             path.mkdir(parents=True)
         else:
             write(path, data)
+    if case.name == "last-line-without-newline-of-an-old-file":
+        os.utime(tmp_path / "tail.log", (time.time() - 3600, time.time() - 3600))
     if case.name == "symlink-loop":
         (tmp_path / "loop.log").symlink_to(tmp_path / "loop2.log")
         (tmp_path / "loop2.log").symlink_to(tmp_path / "loop.log")
@@ -651,3 +669,39 @@ def test_one_request_id_on_200k_lines_is_handled_in_linear_time(tmp_path: Path) 
     assert normal.height == 9  # 3 nginx lines, 3 upstream attempts, 3 app spans
     app = normal.filter(pl.col("origin") == "app")
     assert not app.get_column("parent_guessed").any()
+
+
+UNREAD = b"<13>Nov 26 12:37:13 web-2 kernel: eth0 up\n" * 50
+
+
+def test_a_source_nothing_was_read_from_heads_the_report_and_exits_7(tmp_path: Path) -> None:
+    """Among sources that were read, one none of whose lines was: the report says so
+    before anything else (not after its tables) and the result is partial."""
+    write(tmp_path / "good.log", GOOD_LOG)
+    write(tmp_path / "web-2.log", UNREAD)
+    done = run_cli("analyze", "good.log", "web-2.log", cwd=tmp_path)
+    out, err = text(done)
+    assert done.returncode == ExitStatus.PARTIAL, err
+    head = out.lstrip().splitlines()[0]
+    assert head.startswith("warning: web-2.log: not one of its 50 lines could be read"), out
+    assert out.count("not one of its 50 lines") == 1
+    assert err.startswith("warning: "), err
+
+
+def test_traces_exported_without_a_source_s_hop_exit_7(tmp_path: Path) -> None:
+    write(tmp_path / "edge-1.log", edge_lines(5, RID))
+    write(tmp_path / "api-1.log", UNREAD)
+    done = run_cli(
+        "export",
+        "traces",
+        "edge-1.log",
+        "api-1.log",
+        "--to",
+        "otlp-json",
+        "-o",
+        "t.json",
+        cwd=tmp_path,
+    )
+    _, err = text(done)
+    assert done.returncode == ExitStatus.PARTIAL, err
+    assert (tmp_path / "t.json").exists()

@@ -479,9 +479,9 @@ def test_a_route_copied_from_the_report_selects_that_route() -> None:
 
 def test_filters_that_match_nothing_say_so_and_show_the_logs_range() -> None:
     args = ["analyze", str(EDGE), "--status", "302", "--since", "2026-11-26T12:37:30Z"]
-    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    out = result.stdout
+    out = " ".join(result.stdout.split())
     assert "not in this log format" not in out
     assert (
         "Requests: 0: the filters (--since 2026-11-26 12:37:30 UTC --status 302) matched none "
@@ -518,7 +518,7 @@ def test_a_time_without_a_zone_is_read_as_the_log_writes_its_times(tmp_path: Pat
     assert doc["filters"]["since"] == "2019-01-22T00:27:00+00:00"
     assert doc["filters"]["zone"] == "+03:30 (the offset the logs write)"
     args = ["analyze", str(log), "--since", "2019-01-22 04:00"]
-    shown = runner.invoke(app, args, env={"COLUMNS": "300"}).stdout
+    shown = " ".join(runner.invoke(app, args).stdout.split())
     assert "+03:30 (the offset the logs write)" in shown
     assert "ended between 2019-01-22 03:56:00 and 03:58:00 +03:30" in shown
 
@@ -542,3 +542,65 @@ def test_the_report_says_what_its_filters_cover() -> None:
         "(filtered: --status 500-599: every section counts only the requests that match, and "
         "their traces; clock offsets are measured on all of them)"
     ) in text
+
+
+def test_the_half_written_last_line_of_a_growing_log_is_held_not_rejected(
+    tmp_path: Path,
+) -> None:
+    from logtrace.analysis.analyze import AnalyzeOptions, analyze
+    from logtrace.ingest import FormatOptions
+    from logtrace.sources import resolve_sources
+
+    lines = EDGE.read_bytes().splitlines(keepends=True)[:50]
+    log = tmp_path / "edge-1.access.log"
+    log.write_bytes(b"".join(lines[:49]) + lines[49][:40])  # nginx is writing line 50
+    options = AnalyzeOptions(FormatOptions(preset="trace"))
+    stats = analyze(resolve_sources([str(log)]), options).ingest.sources[0]
+    assert (stats.lines_total, stats.lines_parsed, stats.lines_rejected) == (49, 49, 0)
+    assert any("line 50 has no end yet" in w for w in stats.warnings), stats.warnings
+    # A last line without a newline that parses is a line like any other.
+    log.write_bytes(b"".join(lines[:49]) + lines[49].rstrip(b"\n"))
+    stats = analyze(resolve_sources([str(log)]), options).ingest.sources[0]
+    assert (stats.lines_total, stats.lines_parsed, stats.warnings) == (50, 50, [])
+
+
+COMBINED_LOG = str(CORPUS / "combined.log")
+ID_NO_TIME = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent'
+
+
+@pytest.mark.parametrize(
+    ("args", "lacks"),
+    [
+        (["export", "slowest", COMBINED_LOG], "no $request_time"),
+        (["insights", COMBINED_LOG], "has a request id"),
+        (["export", "traces", COMBINED_LOG, "--to", "otlp-json"], "no request id"),
+        (["export", "spans", COMBINED_LOG], "no request id"),
+    ],
+)
+def test_a_format_without_request_times_or_ids_says_what_it_lacks(
+    args: list[str], lacks: str
+) -> None:
+    """Not an empty line, 'no slow pattern' or 0 spans with exit 0: what the format lacks,
+    the trace preset to log with, exit 5."""
+    done = run_cli(*args)
+    err = done.stderr.decode()
+    assert done.returncode == ExitStatus.NO_MATCH, err
+    assert err.startswith("logtrace: error: "), err
+    assert lacks in err, err
+    assert "'combined'" in err or args[0] == "insights", err
+    assert "hint: " in err and "trace" in err.split("hint: ")[1], err
+    assert done.stdout == b""
+
+
+def test_insights_without_request_times_says_so(tmp_path: Path) -> None:
+    log = tmp_path / "edge-1.log"
+    log.write_text(
+        "".join(
+            f'10.0.0.1 - - [26/Nov/2026:08:00:0{i} +0000] "GET /a/{i} HTTP/1.1" 200 5 {i:032x}\n'
+            for i in range(5)
+        )
+    )
+    done = run_cli("insights", str(log), "--log-format", ID_NO_TIME + " $request_id")
+    err = done.stderr.decode()
+    assert done.returncode == ExitStatus.NO_MATCH, err
+    assert "$request_time" in err and "hint: " in err, err

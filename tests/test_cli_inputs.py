@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import typer
+from typer._click.core import Command
 from typer.main import get_command
 from typer.testing import CliRunner
 
@@ -32,8 +33,8 @@ FILTER_OPTIONS = {"--since", "--until", "--route", "--path", "--status"}
 ONE_REQUEST = {"trace"}  # looks one request up: filters would only hide it
 
 
-def _commands(group: typer.core.TyperGroup, prefix: str = "") -> dict[str, typer.core.TyperCommand]:
-    found = {}
+def _commands(group: typer.core.TyperGroup, prefix: str = "") -> dict[str, Command]:
+    found: dict[str, Command] = {}
     for name, command in group.commands.items():
         if isinstance(command, typer.core.TyperGroup):
             found |= _commands(command, f"{prefix}{name} ")

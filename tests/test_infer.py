@@ -120,3 +120,52 @@ def test_a_key_nobody_knows_is_never_read_as_an_nginx_timing() -> None:
         for i in range(8)
     ]
     assert infer_format(lines) is None
+
+
+@pytest.mark.parametrize(
+    ("template", "expected", "addr"),
+    [
+        (  # GoAccess's CI data: a vhost and its port before the address
+            'localhost:80 192.168.0.{i} - - [01/Jul/2013:06:20:3{i} -0500] "GET /p/{i} HTTP/1.1" '
+            '200 3829 "-" "Mozilla/5.0"',
+            '$host:$server_port $remote_addr - $remote_user [$time_local] "$request" $status '
+            '$body_bytes_sent "$http_referer" "$http_user_agent"',
+            "192.168.0.1",
+        ),
+        (  # Filebeat's: a vhost without a port
+            'lessons.example.com 192.168.0.{i} - - [09/Jun/2020:12:10:3{i} +0000] "GET /p/{i} '
+            'HTTP/1.1" 200 61 "-" "curl"',
+            '$host $remote_addr - $remote_user [$time_local] "$request" $status '
+            '$body_bytes_sent "$http_referer" "$http_user_agent"',
+            "192.168.0.1",
+        ),
+        (  # Filebeat's: X-Forwarded-For where combined has $remote_addr
+            '10.0.0.{i}, 10.0.0.1, 85.181.35.98 - - [07/Dec/2016:11:05:0{i} +0100] "GET /p/{i} '
+            'HTTP/1.1" 200 571 "-" "Mozilla/5.0"',
+            '$http_x_forwarded_for - $remote_user [$time_local] "$request" $status '
+            '$body_bytes_sent "$http_referer" "$http_user_agent"',
+            None,
+        ),
+    ],
+)
+def test_a_vhost_or_a_forwarded_list_before_combined_is_inferred(
+    tmp_path: Path, template: str, expected: str, addr: str | None
+) -> None:
+    from logtrace.analysis.analyze import AnalyzeOptions, analyze
+    from logtrace.sources import resolve_sources
+
+    found = infer_format(_lines(template))
+    assert found is not None
+    assert found.format.text == expected
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(_lines(template)) + "\n")
+    result = analyze(resolve_sources([str(log)]), AnalyzeOptions())
+    stats = result.ingest.sources[0]
+    assert stats.format == "inferred" and stats.lines_parsed == 8
+    parsed = parse_chunk(lines_frame(Chunk(log.read_bytes(), 1)), compile_format(found.format))
+    if addr is not None:
+        assert parsed.lines.get_column("remote_addr").to_list()[0] == addr
+    else:
+        assert (
+            parsed.lines.get_column("http_x_forwarded_for")[0] == "10.0.0.1, 10.0.0.1, 85.181.35.98"
+        )

@@ -102,7 +102,8 @@ def test_nginx_side_time_is_request_minus_all_upstream_attempts_clamped(tmp_path
     result = run(tmp_path, lines)
     b = result.latency.breakdown  # type: ignore[attr-defined]
     assert b.total_s == pytest.approx(0.310)
-    assert b.upstream_s == pytest.approx(0.091)
+    # /b's upstream part is its whole request time: the parts add up to the total
+    assert b.upstream_s == pytest.approx(0.090)
     assert b.nginx_s == pytest.approx(0.020 + 0.0 + 0.200)
     assert (b.proxied, b.retried, b.extra_attempts) == (2, 1, 1)
     assert b.retry_cost_s == pytest.approx(0.030)
@@ -150,3 +151,39 @@ def test_slowest_ties_are_ordered_by_time_then_request_id() -> None:
         [3],
         [3, 2],
     ]
+
+
+def test_the_parts_of_the_request_time_add_up_exactly_whatever_nginx_rounded(
+    tmp_path: Path,
+) -> None:
+    """nginx truncates $upstream_response_time and $request_time to milliseconds on two
+    clocks: an upstream time 1 ms over the request time is counted inside it."""
+    lines = [
+        line(f"/r/{i}", f"0.{i % 7 + 1:03d}", f"0.{i % 7 + 2:03d}" if i % 3 else "0.001, 0.001")
+        for i in range(3000)
+    ] + [line("/s", "0.333", "-")]
+    result = run(tmp_path, lines)
+    b = result.latency.breakdown  # type: ignore[attr-defined]
+    micros = [round(v * 1e6) for v in (b.total_s, b.upstream_s, b.nginx_s)]
+    assert micros[0] == micros[1] + micros[2]
+    routes = result.latency.routes  # type: ignore[attr-defined]
+    for row in routes.iter_rows(named=True):
+        assert round(row["total_s"] * 1e6) == round(row["upstream_total_s"] * 1e6) + round(
+            row["nginx_total_s"] * 1e6
+        )
+
+
+@pytest.mark.parametrize(
+    ("parts", "whole", "shown"),
+    [
+        ((0.1234, 0.1234, 0.7532), 1.0, ["12.4%", "12.3%", "75.3%"]),  # alone: 99.9
+        ((1.0, 0.0), 1.0, ["100.0%", "0.0%"]),
+        ((0.1, 0.1, 0.1), 0.3, ["33.4%", "33.3%", "33.3%"]),
+    ],
+)
+def test_shares_of_a_whole_are_shown_adding_up_to_100(
+    parts: tuple[float, ...], whole: float, shown: list[str]
+) -> None:
+    from logtrace.render.format import shares
+
+    assert shares(list(parts), whole) == shown

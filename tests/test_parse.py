@@ -116,3 +116,69 @@ def test_remote_user_with_space_and_redirect_lists_take_the_lenient_path() -> No
 def test_uri_variables_give_the_path(fmt: str, line: str, path: str) -> None:
     parsed = parse_chunk(lines_of(line), compile_format(parse_log_format(fmt)))
     assert parsed.lines.get_column("path").to_list() == [path]
+
+
+# GoAccess's CI data (a vhost prefix) and Filebeat's (a forwarded list where combined has
+# the address): lines of another format, not combined lines with a spaced address.
+VHOST = (
+    'localhost:80 192.168.0.1 - - [01/Jul/2013:06:20:38 -0500] "GET / HTTP/1.1" 200 3829 '
+    '"-" "Mozilla/5.0"'
+)
+FORWARDED = (
+    '10.0.0.2, 10.0.0.1, 85.181.35.98 - - [07/Dec/2016:11:05:07 +0100] "GET /ocelot HTTP/1.1" '
+    '200 571 "-" "Mozilla/5.0"'
+)
+
+
+@pytest.mark.parametrize("line", [VHOST, FORWARDED])
+def test_a_variable_that_never_holds_a_space_does_not_take_one(line: str) -> None:
+    parsed = parse_chunk(lines_of(line), PRESETS["combined"].compiled())
+    assert parsed.lines.height == 0
+    assert parsed.rejects.get_column("reason").to_list() == [NO_MATCH]
+
+
+def test_variables_that_can_hold_spaces_still_do() -> None:
+    fmt = '$http_x_forwarded_for - $remote_user [$time_local] "$request" $status'
+    line = '10.0.0.2, 10.0.0.1 - ev il [07/Dec/2016:11:05:07 +0100] "GET /a HTTP/1.1" 200'
+    row = parse_chunk(lines_of(line), compile_format(parse_log_format(fmt))).lines.row(
+        0, named=True
+    )
+    assert (row["http_x_forwarded_for"], row["remote_user"]) == ("10.0.0.2, 10.0.0.1", "ev il")
+
+
+JSON_URI = (
+    'escape=json {"uri":"$request_uri","request":"$request","status":$status,"rt":$request_time}'
+)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "line", "path"),
+    [
+        # a 414 or a bad request line: $request_uri is empty, $request holds the path
+        (
+            JSON_URI,
+            '{"uri":"","request":"GET /static/AAAA","status":414,"rt":0.000}',
+            "/static/AAAA",
+        ),
+        (
+            JSON_URI,
+            '{"uri":"/a/1?x","request":"GET /b/2 HTTP/1.1","status":200,"rt":0.001}',
+            "/a/1",
+        ),
+        # $uri after a request line that has none
+        ('"$request" $status $uri', '"GARBAGE" 400 /fallback', "/fallback"),
+        ('"$request" $status $uri', '"GET /a HTTP/1.1" 200 /b', "/a"),
+        ("escape=json $uri|$document_uri|$status", "|/doc|200", "/doc"),
+    ],
+)
+def test_the_path_comes_from_the_variable_that_holds_one_on_each_line(
+    fmt: str, line: str, path: str
+) -> None:
+    from logtrace.log_format.grammar import Escape, parse_body
+
+    escape = Escape.JSON if fmt.startswith("escape=json ") else Escape.DEFAULT
+    body = fmt.removeprefix("escape=json ")
+    cf = compile_format(parse_body(body, escape, "custom"))
+    for needed in (None, frozenset({"path", "status"})):
+        parsed = parse_chunk(lines_of(line), cf, needed)
+        assert parsed.lines.get_column("path").to_list() == [path]

@@ -162,3 +162,16 @@ def test_frames_are_polars_string_columns(tmp_path: Path) -> None:
     path.write_text("a\n")
     frame = next(iter_frames(Source(str(path), "h", "s"), ReadReport()))
     assert frame.schema["line"] == pl.String
+
+
+def test_a_recently_written_file_says_which_last_line_has_no_end_yet(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"one\ntwo\nthr")
+    lines, report = read_all(path)
+    assert lines == ["one", "two", "thr"]  # read: the caller decides what to make of it
+    assert report.unfinished_line == 3
+    old = path.stat().st_mtime - 3600
+    os.utime(path, (old, old))  # written to an hour ago: nobody is writing it any more
+    assert read_all(path)[1].unfinished_line is None
+    path.write_bytes(b"one\ntwo\n")
+    assert read_all(path)[1].unfinished_line is None

@@ -127,3 +127,34 @@ def test_span_ids_are_the_same_on_every_machine_and_polars_version() -> None:
     assert source_keys(["a.log"])["a.log"] == source_keys(["a.log", "b.log"])["a.log"]
     keys = source_keys([f"host-{i}.log" for i in range(5000)])
     assert len(set(keys.values())) == 5000  # labels that share a key get salted apart
+
+
+def test_upstream_attempts_stay_inside_their_line_when_nginx_rounded_them_over() -> None:
+    """$upstream_response_time can exceed $request_time by a millisecond (two clocks, each
+    truncated): the attempts are laid inside the request, never before it."""
+    from logtrace.timelines.spans import nginx_spans
+
+    lines = pl.DataFrame(
+        {
+            "request_id": ["a", "b"],
+            "source": ["edge.log"] * 2,
+            "host": ["edge"] * 2,
+            "service": ["edge"] * 2,
+            "line_no": [1, 2],
+            "time": [T0, T0],
+            "time_precision_s": [0.001, 0.001],
+            "path": ["/x", "/y"],
+            "request_time_s": [0.010, 0.010],
+            "upstream_response_time_s": [[0.011], [0.006, 0.005]],
+        },
+        schema_overrides={"line_no": pl.UInt64, "time": TIME},
+    )
+    spans = nginx_spans(lines)
+    parents = spans.filter(pl.col("kind") == "SERVER").select("request_id", "raw_start")
+    attempts = spans.filter(pl.col("kind") == "CLIENT").join(
+        parents, on="request_id", suffix="_line"
+    )
+    assert attempts.height == 3
+    assert (attempts["raw_start"] >= attempts["raw_start_line"]).all()
+    assert (attempts["raw_end"] >= attempts["raw_start"]).all()
+    assert (attempts["raw_end"] <= T0).all()

@@ -148,3 +148,31 @@ def test_a_copied_log_is_counted_once(tmp_path: Path) -> None:
     assert both.latency.requests == alone.latency.requests
     notes = [w for s in both.ingest.sources for w in s.warnings]
     assert len([n for n in notes if "counted once" in n]) == 1
+
+
+def test_a_real_nginx_s_folder_of_access_log_json_twin_and_error_log(tmp_path: Path) -> None:
+    """What one nginx wrote (the corpus): access.log (combined), its escape=json twin and
+    error.log, in one folder, no nginx.conf given: each request once, no fake hop, no app."""
+    from tests.conftest import CORPUS
+
+    folder = tmp_path / "nginx"
+    folder.mkdir()
+    for name, target in (
+        ("combined.log", "access.log"),
+        ("json.log", "access.json.log"),
+        ("error.log", "error.log"),
+    ):
+        (folder / target).write_bytes((CORPUS / name).read_bytes())
+    sources = resolve_sources([str(folder)])
+    result = analyze(sources, AnalyzeOptions())
+    assert result.latency.requests == 47
+    assert result.cross_host is None  # no slow paths listing one request per twin
+    kinds = {s.path.rsplit("/", 1)[-1]: (s.kind, s.format) for s in result.ingest.sources}
+    assert kinds["access.json.log"] == ("nginx", "inferred")
+    assert kinds["error.log"] == ("nginx-error", "nginx error log")
+    notes = [w for s in result.ingest.sources for w in s.warnings]
+    assert len([n for n in notes if "counted once" in n]) == 1, notes
+    loaded = load(sources, TimelineOptions())
+    spans = loaded.timelines.spans.filter(pl.col("kind") == "SERVER")
+    assert spans.get_column("request_id").n_unique() == spans.height  # one span a request
+    assert spans.get_column("parent_sid").null_count() == spans.height  # no hop

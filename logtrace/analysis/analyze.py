@@ -220,7 +220,7 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
         slow_path_summary=summary,
         entry_sources=entries,
         traces=spans.get_column("request_id").n_unique() if spans.height else 0,
-        insights=find_insights(spans, options.insights),
+        insights=find_insights(spans, options.insights, required=False),
         mappings=loaded.timelines.mappings,
     )
     return Analysis(

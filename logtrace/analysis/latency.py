@@ -135,23 +135,40 @@ class Partials:
             self.slowest = [_top(self.slowest, self.top)]
 
 
+def _micros(seconds: pl.Expr) -> pl.Expr:
+    return (seconds * 1e6).round(0).cast(pl.Int64)
+
+
 def _route_sums(cols: list[str]) -> list[pl.Expr]:
+    """Per-route sums. Request time and its parts are summed in whole microseconds, the
+    upstream part counted at most up to the request time: nginx truncates the upstream
+    time (monotonic clock) and the request time (wall clock) separately, so the upstream
+    time can be 1 ms over; the parts then add up to the total exactly."""
     out = [pl.len().alias("count")]
     if "request_time_s" in cols:
-        out.append(pl.col("request_time_s").sum().alias("total_s"))
+        out.append(_micros(pl.col("request_time_s")).sum().alias("total_us"))
     if "upstream_time_s" in cols:
         out += [
-            pl.col("upstream_time_s").sum().alias("upstream_total_s"),
             pl.col("upstream_time_s").is_not_null().sum().alias("proxied"),
             (pl.col("upstream_attempts") > 1).sum().alias("retried"),
             (pl.col("upstream_attempts") - 1).clip(lower_bound=0).sum().alias("extra_attempts"),
             pl.col("retry_cost_s").sum().alias("retry_cost_s"),
         ]
-    if "nginx_time_s" in cols:
-        out.append(pl.col("nginx_time_s").sum().alias("nginx_total_s"))
+        if "request_time_s" in cols:
+            total = _micros(pl.col("request_time_s"))
+            inside = pl.min_horizontal(_micros(pl.col("upstream_time_s")).fill_null(0), total)
+            out += [inside.sum().alias("upstream_us"), (total - inside).sum().alias("nginx_us")]
     if "body_bytes_sent" in cols:
         out.append(pl.col("body_bytes_sent").sum().alias("bytes"))
     return out
+
+
+def _in_seconds(routes: pl.DataFrame) -> pl.DataFrame:
+    """The microsecond sums as seconds: total_s, upstream_total_s, nginx_total_s."""
+    names = {"total_us": "total_s", "upstream_us": "upstream_total_s", "nginx_us": "nginx_total_s"}
+    return routes.with_columns(
+        (pl.col(us) / 1e6).alias(s) for us, s in names.items() if us in routes.columns
+    ).drop(us for us in names if us in routes.columns)
 
 
 def _sum_counts(frames: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:
@@ -215,8 +232,8 @@ class Latency:
 class Breakdown:
     """Where the request time went, summed over all requests."""
 
-    total_s: float
-    upstream_s: float  # all attempts
+    total_s: float  # upstream_s + nginx_s, exactly (summed in whole microseconds)
+    upstream_s: float  # all attempts, each request's counted at most up to its request time
     nginx_s: float  # request time outside any upstream: reading, queueing, slow clients
     proxied: int  # requests that went upstream
     retried: int  # requests that needed more than one attempt
@@ -286,6 +303,11 @@ def finish(p: Partials) -> LatencyReport:
         if p.routes
         else pl.DataFrame(schema={"route": pl.String, "count": pl.UInt32})  # no line (kept)
     )
+    exact = routes.select(
+        pl.col(c).sum() if c in routes.columns else pl.lit(0, pl.Int64).alias(c)
+        for c in ("total_us", "upstream_us", "nginx_us")
+    ).row(0)
+    routes = _in_seconds(routes)
     latency = upstream = None
     if p.hist:
         hist = _sum_counts(p.hist, ["route", "ms"])
@@ -308,22 +330,20 @@ def finish(p: Partials) -> LatencyReport:
     breakdown = None
     if {"upstream_total_s", "total_s"} <= set(routes.columns):
         sums = routes.select(
-            pl.col("total_s").sum(),
-            pl.col("upstream_total_s").sum(),
-            pl.col("nginx_total_s").sum() if "nginx_total_s" in routes.columns else pl.lit(0.0),
             pl.col("proxied").sum(),
             pl.col("retried").sum(),
             pl.col("extra_attempts").sum(),
             pl.col("retry_cost_s").sum(),
         ).row(0)
+        total_us, upstream_us, nginx_us = (int(v or 0) for v in exact)
         breakdown = Breakdown(
-            total_s=float(sums[0] or 0),
-            upstream_s=float(sums[1] or 0),
-            nginx_s=float(sums[2] or 0),
-            proxied=int(sums[3] or 0),
-            retried=int(sums[4] or 0),
-            extra_attempts=int(sums[5] or 0),
-            retry_cost_s=float(sums[6] or 0),
+            total_s=total_us / 1e6,
+            upstream_s=upstream_us / 1e6,
+            nginx_s=nginx_us / 1e6,
+            proxied=int(sums[0] or 0),
+            retried=int(sums[1] or 0),
+            extra_attempts=int(sums[2] or 0),
+            retry_cost_s=float(sums[3] or 0),
         )
     slowest = _top(p.slowest, p.top) if p.slowest else pl.DataFrame()
     return LatencyReport(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from logtrace.analysis.analyze import Analysis
+from logtrace.analysis.lacking import require
 from logtrace.analysis.latency import slowest_first
 from logtrace.parse import parse_chunk
 
@@ -26,11 +27,14 @@ _DERIVED = ("route", "upstream_time_s", "nginx_time_s", "upstream_attempts", "re
 
 
 def slowest_requests(analysis: Analysis) -> pl.DataFrame:
-    """The N slowest requests, re-parsed with all columns of their format.
+    """The N slowest requests, re-parsed with all columns of their format (NoMatchError
+    when no format of the logs has ``$request_time``).
 
     ``analyze`` keeps only the analysis columns while streaming; the raw lines of the N
     slowest are kept (``keep_lines``) and parsed again here in full.
     """
+    if analysis.latency.latency is None and analysis.latency.requests:
+        require(analysis.ingest, ("request_time_s",), "no request time to rank requests by")
     slowest = analysis.latency.slowest
     if slowest.is_empty() or "line" not in slowest.columns:
         return slowest

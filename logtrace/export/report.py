@@ -117,6 +117,7 @@ def analysis_dict(analysis: Analysis) -> dict[str, Any]:
     ingest = analysis.ingest
     return {
         "schema": SCHEMA,
+        "partial": ingest.partial_notes(),
         "sources": [_source(s) for s in ingest.sources],
         "lines": {
             "total": ingest.lines_total,

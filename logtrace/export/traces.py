@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterator
 import polars as pl
 
 from logtrace.analysis.derive import Filters, select_traces
+from logtrace.analysis.lacking import require, require_spans
 from logtrace.analysis.trace import hex_id, match_request_id, public_spans
 from logtrace.export.batch import TraceBatch
 from logtrace.schema import EVENTS
@@ -87,9 +88,14 @@ def trace_batches(
     trace, those of ``request_ids`` or those whose entry request matches ``filters``.
 
     ``request_ids`` (each an id or a prefix only one id starts with) are looked up now,
-    before anything is written: one that is not in the logs is a NotFoundError.
+    before anything is written: one that is not in the logs is a NotFoundError. Raises
+    NoMatchError (before anything is written too) when the logs give no trace at all:
+    their formats log no request id, or no line has one.
     """
     spans = loaded.timelines.spans
+    if spans.is_empty():
+        require(loaded.ingest, ("request_id",), "no trace to export")
+        require_spans(spans, "no trace to export")
     if request_ids is not None:
         ids = spans.get_column("request_id")
         wanted = [match_request_id(ids, rid) for rid in request_ids]

@@ -8,7 +8,8 @@ Each format gets two anchored regexes over a whole line:
   capture groups without backtracking: about twice as fast on typical lines.
 * ``lenient``: lazy text and full upstream lists (``, `` and `` : ``). Lines that fail
   ``strict`` (a space in ``$remote_user``, a garbage request line, a redirect in the
-  upstream list) are tried again with it.
+  upstream list) are tried again with it. A space is still allowed only where nginx can
+  write one: in text (``$remote_user``, ``$http_*``), never in a token (``$remote_addr``).
 
 A line that matches neither is rejected; parse.py counts it and explains why. Only the
 groups a caller asks for are capturing (projection), so ``analyze`` does not pay for
@@ -35,6 +36,9 @@ MATCHED = "_matched"  # an empty group that is "" when a regex matched and null 
 
 # Request-line parts captured directly by the strict regex (no second pass needed).
 REQUEST_PARTS = ("method", "path", "query", "protocol")
+# Columns several variables may give ($request, $request_uri, $uri, $document_uri ...):
+# on each line the first variable in the format that holds a value gives it.
+PER_LINE = frozenset({"method", "target", "path", "query", "protocol"})
 
 _META = set("\\.+*?()|[]{}^$")
 
@@ -97,7 +101,9 @@ class CompiledFormat:
             if not wanted and not (any_id and is_id_column(f.var.column)):
                 continue
             # The first occurrence of a column wins; time columns prefer the most precise.
-            key = f.var.column
+            # Every variable that may hold the path is kept: the choice is made per line
+            # (convert.py), since a 414 logs an empty $request_uri but a $request.
+            key = f"{f.var.column}#{f.index}" if f.var.column in PER_LINE else f.var.column
             if key in chosen and key == "time":
                 if _TIME_RANK[f.var.shape] < _TIME_RANK[chosen[key].var.shape]:
                     chosen[key] = f
@@ -219,7 +225,9 @@ def _value_pattern(field: Field, escape: Escape, *, strict: bool) -> str:
         sep = ", " if strict else "(?:, | : )"
         pattern = f"{item}(?:{sep}{item})*"
         return f"(?:{pattern})?" if empty_ok else pattern
-    chars = _text_chars(escape, stop, strict=strict, no_space=strict and shape is Shape.TOKEN)
+    # Only text may hold a space ($remote_user, $http_*): an address, host or scheme never
+    # does, in either pass, or "vhost:80 10.0.0.1 - - [...]" would be a combined line.
+    chars = _text_chars(escape, stop, strict=strict, no_space=shape is Shape.TOKEN)
     if stop is None:
         return f"{chars}*"
     return f"{chars}*" if strict else f"{chars}*?"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from logtrace.log_format import decode
-from logtrace.log_format.compiler import CompiledFormat, Field
+from logtrace.log_format.compiler import PER_LINE, CompiledFormat, Field
 from logtrace.log_format.grammar import Escape
 from logtrace.log_format.variables import LIST_SHAPES, Shape
 from logtrace.schema import EARLIEST, LATEST, MAX_SECONDS
@@ -40,12 +40,41 @@ def conversions(
 ) -> list[Conversion]:
     """Expressions turning the captured groups of one regex into typed LINES columns."""
     out: list[Conversion] = []
+    by_field: list[list[Conversion]] = []
     for field in cf.fields_for(needed):
-        for conv in _convert(field, cf.escape, needed, strict=strict):
-            # "$request ... $request_method": the first variable giving a column wins.
+        convs = _convert(field, cf.escape, needed, strict=strict)
+        by_field.append(convs)
+        for conv in convs:
+            # "$request ... $request_method": the first variable giving a column wins ...
             if all(conv.column != done.column for done in out):
                 out.append(conv)
-    return out
+    # ... on each line where it holds a value; else the next one that does.
+    return [_per_line(c, by_field) if c.column in PER_LINE else c for c in out]
+
+
+def _present(value: pl.Expr) -> pl.Expr:
+    return value.is_not_null() & (value != "")
+
+
+def _per_line(first: Conversion, by_field: list[list[Conversion]]) -> Conversion:
+    """``first`` where it holds a value, else the next variable's that does. Target, path
+    and query are taken together from the first variable whose path holds one."""
+    column = first.column
+    candidates = [
+        (conv.expr, {c.column: c.expr for c in convs}.get("path"))
+        for convs in by_field
+        for conv in convs
+        if conv.column == column
+    ]
+    if len(candidates) < 2:
+        return first
+    together = column in ("target", "path", "query") and all(p is not None for _, p in candidates)
+    chain: pl.Expr | None = None
+    for expr, path in reversed(candidates):
+        holds = _present(path) if together and path is not None else _present(expr)
+        chain = expr if chain is None else pl.when(holds).then(expr).otherwise(chain)
+    assert chain is not None
+    return Conversion(column, chain.alias(column), first.invalid, first.label)
 
 
 def _convert(

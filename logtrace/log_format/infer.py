@@ -57,6 +57,10 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 _ADDR = re.compile(r"^(?:[\w.:\[\]-]+:\d+|unix:\S+)$")
 _ADDR_LIST = re.compile(r"^(?:[\w.:\[\]-]+:\d+|unix:\S+|-)(?:(?:, | : )(?:[\w.:\[\]-]+:\d+|-))*$")
 _IP = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]+)$")
+_IP_ONE = r"(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]+|unknown)"
+_IP_LIST = re.compile(rf"^{_IP_ONE}(?:, {_IP_ONE})+$")  # X-Forwarded-For: client, proxies
+_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d+)?$")
+_HOST_PORT = re.compile(r"^[^:]+:\d+$")
 
 # key (lower case, without separators) → variable, and the shape its value must have
 _KEYS: dict[str, tuple[str, re.Pattern[str] | None]] = {
@@ -180,7 +184,10 @@ _FIELD = re.compile(
 )
 
 
-def _fields(line: str) -> list[tuple[str | None, str, str, str]] | None:
+_Row = list[tuple[str | None, str, str, str]]  # (key, value, quote, separator) per field
+
+
+def _fields(line: str) -> _Row | None:
     """(key, value, quote, separator before) for each field; lists joined (``0.1, 0.2``)."""
     out: list[tuple[str | None, str, str, str]] = []
     pos = 0
@@ -226,9 +233,15 @@ def _text_format(lines: list[str]) -> str | None:
     taken: set[str] = set()
     parts: list[str] = []
     after_request = 0
+    addr = _address_at(shape, rows)
     for i, (key, quote, separator) in enumerate(shape):
         values = [row[i][1] for row in rows]
-        name = _text_variable(i, key, quote, values, taken, after_request)
+        if addr == 1 and i == 0:  # a vhost before the address (lnav's and GoAccess's)
+            ported = all(_HOST_PORT.match(v) for v in values)
+            taken |= {"host", "server_port"} if ported else {"host"}
+            parts += [separator, "$host:$server_port" if ported else "$host"]
+            continue
+        name = _text_variable(i - max(addr, 0), key, quote, values, taken, after_request)
         if name == "request" or after_request:
             after_request += 1
         parts.append(separator)
@@ -240,6 +253,19 @@ def _text_format(lines: list[str]) -> str | None:
         parts.append(f"{key}=" if key else "")
         parts.append(_quoted(body, quote))
     return "".join(parts)
+
+
+def _address_at(shape: tuple[tuple[str | None, str, str], ...], rows: list[_Row]) -> int:
+    """Where the client's address is: 0 as in combined, 1 after a vhost (``localhost:80
+    192.168.0.1 - - [...]``), -1 when neither."""
+    bare = [i for i, (key, quote, _) in enumerate(shape[:2]) if key is None and quote == ""]
+    if bare[:1] != [0]:
+        return -1
+    first = [row[0][1] for row in rows]
+    if all(_IP.match(v) or _IP_LIST.match(v) for v in first):
+        return 0
+    vhost = bare[1:] == [1] and all(_HOST.match(v) for v in first)
+    return 1 if vhost and all(_IP.match(row[1][1]) for row in rows) else -1
 
 
 def _quoted(body: str, quote: str) -> str:
@@ -255,8 +281,10 @@ def _text_variable(  # noqa: PLR0917 (one field's facts)
             return "time_local"
         if quote == '"' and real and all(_REQUEST.match(v) for v in real):
             return "request"
-        if i == 0 and all(_IP.match(v) for v in values):
+        if i == 0 and quote == "" and all(_IP.match(v) for v in values):
             return "remote_addr"
+        if i == 0 and quote == "" and all(_IP_LIST.match(v) for v in values):
+            return "http_x_forwarded_for"
         if set(values) == {"-"} and i == 1:
             return None
         if quote == "" and after == 1 and all(_STATUS.match(v) for v in values):
@@ -265,7 +293,7 @@ def _text_variable(  # noqa: PLR0917 (one field's facts)
             return "body_bytes_sent"
         if quote == '"' and after >= 2 and "http_user_agent" not in taken:
             return "http_referer" if "http_referer" not in taken else "http_user_agent"
-        if i == 2 and "remote_addr" in taken and "time_local" not in taken:
+        if i == 2 and taken & {"remote_addr", "http_x_forwarded_for"} and "time_local" not in taken:
             return "remote_user"
     return _variable(key, values, taken)
 

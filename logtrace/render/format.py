@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 
@@ -33,6 +34,20 @@ def share(part: float, whole: float) -> str:
     if not whole:
         return "-"
     return f"{100 * part / whole:.1f}%"
+
+
+def shares(parts: list[float], whole: float) -> list[str]:
+    """Shares of the parts of a whole, in tenths of a percent that add up to 100.0%
+    (largest remainders get the tenths that rounding down left over)."""
+    if not whole:
+        return ["-"] * len(parts)
+    exact = [1000 * p / whole for p in parts]
+    tenths = [math.floor(e) for e in exact]
+    left = round(sum(exact)) - sum(tenths)
+    order = sorted(range(len(parts)), key=lambda i: tenths[i] - exact[i])
+    for i in order[: max(left, 0)]:
+        tenths[i] += 1
+    return [f"{t / 10:.1f}%" for t in tenths]
 
 
 def timestamp(

@@ -129,11 +129,12 @@ def summary(analysis: Analysis) -> RenderableType:
         lines.append(_latency_line("Upstream time", rep.upstream_latency))
     b = rep.breakdown
     if b is not None and b.total_s:
+        upstream, nginx = fmt.shares([b.upstream_s, b.nginx_s], b.total_s)
         lines.append(
             Text.assemble(
                 ("Where the time goes: ", "bold"),
-                f"upstream {fmt.share(b.upstream_s, b.total_s)} ({fmt.duration(b.upstream_s)}), "
-                f"nginx-side {fmt.share(b.nginx_s, b.total_s)} ({fmt.duration(b.nginx_s)}) "
+                f"upstream {upstream} ({fmt.duration(b.upstream_s)}), "
+                f"nginx-side {nginx} ({fmt.duration(b.nginx_s)}) "
                 f"of {fmt.duration(b.total_s)} total request time; "
                 f"{fmt.count(b.proxied)} of {plural(rep.requests, 'request')} went upstream",
             )
@@ -348,6 +349,8 @@ def render_analysis(
 ) -> None:
     """Print the whole analyze report (``trace_args``: the run's inputs and options, for
     the ``logtrace trace`` commands it prints)."""
+    for note in analysis.ingest.partial_notes():
+        console.print(Text.assemble(("warning: ", "yellow bold"), safe(note)))
     # crop=False: a table that cannot fit (or a pipe's, printed whole) is never cut
     console.print(sources_table(analysis.ingest), crop=False)
     console.print(summary(analysis))

@@ -132,12 +132,15 @@ def nginx_spans(lines: pl.DataFrame) -> pl.DataFrame:
 
 
 def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
-    """One CLIENT span per upstream attempt, laid back to back before the line's end."""
+    """One CLIENT span per upstream attempt, laid back to back before the line's end and
+    never before its start: nginx truncates the upstream times and $request_time to the
+    millisecond on two clocks, so the attempts can add up to 1 ms more than the request."""
     cols = lines.columns
     lists = ["upstream_response_time_s"] + [
         c for c in ("upstream_addr", "upstream_status") if c in cols
     ]
     attempts = pl.col("upstream_response_time_s").list.len()
+    took = pl.col("request_time_s") if "request_time_s" in cols else pl.lit(None, pl.Float64)
     frame = lines.filter(attempts > 0).select(
         "request_id",
         "source",
@@ -145,6 +148,7 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
         "service",
         "line_no",
         "time",
+        (pl.col("time") - _micros(took)).alias("_line_start"),
         "time_precision_s",
         *(
             pl.col(c) if c in cols else pl.lit(None, pl.String).alias(c)
@@ -180,7 +184,8 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
     )
     frame = pl.concat([one, many])
     urt = pl.col("upstream_response_time_s").fill_null(0.0)
-    end = pl.col("time") - _micros(pl.col("_later"))
+    floor = pl.col("_line_start").fill_null(pl.col("time") - _micros(pl.col("_later") + urt))
+    end = pl.max_horizontal(pl.col("time") - _micros(pl.col("_later")), floor)
     return frame.select(
         "request_id",
         span_id(frame, pl.col("line_no"), pl.col("attempt")),
@@ -203,7 +208,7 @@ def _attempts(lines: pl.DataFrame) -> pl.DataFrame:
             if "upstream_status" in cols
             else pl.lit(None, pl.UInt16)
         ).alias("status"),
-        (end - _micros(urt)).alias("raw_start"),
+        pl.max_horizontal(end - _micros(urt), floor).alias("raw_start"),
         end.alias("raw_end"),
         pl.col("time_precision_s").alias("precision_s"),
         span_id(frame, pl.col("line_no"), pl.lit(0)).alias("line_sid"),

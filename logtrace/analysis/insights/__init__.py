@@ -18,6 +18,7 @@ import polars as pl
 from logtrace.analysis.insights import calls as call_detectors
 from logtrace.analysis.insights import clients, failures
 from logtrace.analysis.insights.model import FINDING, InsightOptions
+from logtrace.analysis.lacking import require_spans
 
 PATTERNS: dict[str, str] = {
     "n_plus_one": "N+1 calls: batch them",
@@ -79,8 +80,17 @@ def roots_of(spans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def find_insights(spans: pl.DataFrame, options: InsightOptions | None = None) -> Insights:
-    """Run every detector over all traces and rank what they found."""
+def find_insights(
+    spans: pl.DataFrame, options: InsightOptions | None = None, *, required: bool = True
+) -> Insights:
+    """Run every detector over all traces and rank what they found.
+
+    ``required``: raise NoMatchError when there is nothing to look at (no trace, or none
+    lasting any time: the logs have no request ids or request times), rather than finding
+    nothing in it.
+    """
+    if required:
+        require_spans(spans, "no trace to look at")
     options = options or InsightOptions()
     roots = roots_of(spans)
     c = call_detectors.calls(spans)
