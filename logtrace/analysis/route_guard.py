@@ -35,8 +35,7 @@ def _segments(routes: pl.Expr) -> pl.Expr:
 
 def _without(routes: pl.Series, others: pl.Series) -> pl.Series:
     """``routes`` that are not among ``others``."""
-    frame = pl.DataFrame({"route": routes})
-    return frame.join(pl.DataFrame({"route": others}), on="route", how="anti").get_column("route")
+    return routes.filter(~routes.is_in(others.implode()))
 
 
 def _regex(pattern: str) -> str:
