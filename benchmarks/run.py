@@ -43,7 +43,8 @@ class Bench:
     `argv` is split like a shell line, then each token is filled in: {logtrace} (the
     CLI), {python}, {bench} (this folder), {data} (the data set's folder, with its
     nginx.conf), {edge}, {edge_gz}, {files} (every log of the data set, edge first),
-    {work} (a scratch folder), {goaccess_format}, {lnav_sql}.
+    {work} (a scratch folder), {goaccess_format}, {lnav_sql}, {request_id} (the id of the
+    edge line in the middle of the file).
     """
 
     name: str
@@ -73,6 +74,8 @@ COMMANDS: tuple[Bench, ...] = (
           paths="distinct"),
     Bench("analyze 50 distinct paths", "{logtrace} analyze {edge} --preset trace",
           paths="few"),
+    Bench("trace ID",       "{logtrace} trace {request_id} --nginx-conf {data}/nginx.conf"
+                            " {files}", lines="all"),
     Bench("--help",         "{logtrace} --help", lines=""),
     Bench("--version",      "{logtrace} --version", lines=""),
     Bench("baseline_re",    "{python} {bench}/baseline_re.py {edge} --json",
@@ -144,6 +147,7 @@ def expand(
         "data": str(data.dir),
         "edge": str(data.edge),
         "edge_gz": str(data.edge_gz),
+        "request_id": data.middle_request_id() if "{request_id}" in bench.argv else "",
         "work": str(work),
         "goaccess_format": GOACCESS_FORMAT,
         "lnav_sql": LNAV_SQL,

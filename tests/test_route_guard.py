@@ -67,3 +67,11 @@ def test_values_seen_again_are_counted_once() -> None:
 def test_routes_without_a_leading_slash_are_left_alone() -> None:
     guard = feed(["(no path)", "*", *[f"/u/{n}" for n in NAMES]], 100)
     assert guarded(guard, ["(no path)", "*"]) == ["(no path)", "*"]
+
+
+def test_names_with_regex_characters_collapse_like_any_other() -> None:
+    odd = ["a b", "(x)", "a+b", "[1]", "a.b", "$x", "a|b", "\\", "a\tb", "é-~#&", "{id}", "^"]
+    routes = [f"/q/{o}{n}/x" for o in odd for n in NAMES[:30]]
+    guard = feed(routes, 50)
+    assert set(guarded(guard, routes)) == {"/q/{*}/x"}
+    assert guard.collapsed().rows() == [("/q/{*}/x", 2, len(routes))]

@@ -32,6 +32,15 @@ class DataSet:
     generated_in_s: float | None  # None when reused
     seed: int = 1
 
+    def middle_request_id(self) -> str:
+        """The request id of the edge line in the middle of the file (the last field of
+        the `trace` format), for `logtrace trace ID`."""
+        with self.edge.open("rb") as f:
+            f.seek(self.edge.stat().st_size // 2)
+            f.readline()  # the rest of a line cut in two
+            line = f.readline() or self.edge.read_bytes().splitlines()[0]
+        return line.split()[-1].decode()
+
     @property
     def label(self) -> str:
         """Directory name, e.g. `1m`."""

@@ -38,10 +38,22 @@ def _without(routes: pl.Series, others: pl.Series) -> pl.Series:
     return routes.filter(~routes.is_in(others.implode()))
 
 
+def _escape(text: str) -> str:
+    """``text`` as a regex literal in both Rust's syntax (polars) and Python's: meta
+    characters escaped, spaces and control characters as ``\\xHH``."""
+    return "".join(
+        f"\\x{ord(c):02x}" if ord(c) <= 0x20 or ord(c) == 0x7F else "\\" + c if c in _META else c
+        for c in text
+    )
+
+
+_META = frozenset("\\.+*?()|[]{}^$#&-~")
+
+
 def _regex(pattern: str) -> str:
     """A regex of the routes under a collapsed route: ``{*}`` is any one segment (a
     group each)."""
-    return "^" + "([^/]*)".join(re.escape(part) for part in pattern.split(STAR)) + "$"
+    return "^" + "([^/]*)".join(_escape(part) for part in pattern.split(STAR)) + "$"
 
 
 def _star_positions(pattern: str) -> list[int]:
@@ -72,8 +84,11 @@ class RouteGuard:
         collapsed = False
         while self._collapse_once(routes_now):
             collapsed = True
-            # every route under a collapsed route falls under it
+            # every route under a collapsed route falls under it: fewer routes each time
+            before = routes_now.n_unique()
             routes_now = self._under_patterns(routes_now)
+            if routes_now.n_unique() >= before:  # a regex that missed its routes: stop
+                break
         self._known = routes_now.unique().sort()
         return collapsed
 
