@@ -71,6 +71,7 @@ class Plan:
     hosts: int
     chunk: int
     rate: float
+    paths: str = "catalogue"
 
 
 def parse_args(argv: list[str] | None) -> Plan:
@@ -84,11 +85,18 @@ def parse_args(argv: list[str] | None) -> Plan:
     p.add_argument("--edge-only", action="store_true", help="only edge.log (same as --hosts 1)")
     p.add_argument("--chunk", type=int, default=100_000, help="requests per chunk (memory)")
     p.add_argument("--rate", type=float, default=500.0, help="mean requests per second")
+    p.add_argument(
+        "--paths",
+        choices=traffic.PATH_KINDS,
+        default="catalogue",
+        help="edge paths: the catalogue's routes, one untemplatable path per request "
+        f"(distinct), or {traffic.FEW_PATHS} such paths (few)",
+    )
     a = p.parse_args(argv)
     if a.lines < 0 or a.chunk < 1 or a.rate <= 0 or not 1 <= a.hosts <= len(SPECS):
         p.error(f"need --lines >= 0, --chunk >= 1, --rate > 0, 1 <= --hosts <= {len(SPECS)}")
     hosts = 1 if a.edge_only else a.hosts
-    return Plan(a.lines, a.out, a.seed, a.gzip, hosts, a.chunk, a.rate)
+    return Plan(a.lines, a.out, a.seed, a.gzip, hosts, a.chunk, a.rate, a.paths)
 
 
 def nginx_conf(specs: tuple[LogSpec, ...], suffix: str) -> str:
@@ -139,7 +147,9 @@ def generate(plan: Plan) -> dict[str, object]:
         writing: list[Future[None]] = []
         for first in range(0, plan.lines, plan.chunk):
             count = min(plan.chunk, plan.lines - first)
-            frame = spans.place(traffic.requests(rng, first, count, cursor, gap_us), rng)
+            frame = spans.place(
+                traffic.requests(rng, first, count, cursor, gap_us, paths=plan.paths), rng
+            )
             cursor = int(frame.get_column("start_us").max())  # type: ignore[arg-type]
             for done in writing:
                 done.result()
@@ -156,6 +166,7 @@ def generate(plan: Plan) -> dict[str, object]:
         "generator_version": GENERATOR_VERSION,
         "seed": plan.seed,
         "lines": plan.lines,
+        "paths": plan.paths,
         "rate_per_s": plan.rate,
         "start": START.isoformat(),
         "gzip": plan.compress,

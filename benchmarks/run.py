@@ -43,7 +43,8 @@ class Bench:
     `argv` is split like a shell line, then each token is filled in: {logtrace} (the
     CLI), {python}, {bench} (this folder), {data} (the data set's folder, with its
     nginx.conf), {edge}, {edge_gz}, {files} (every log of the data set, edge first),
-    {work} (a scratch folder), {goaccess_format}, {lnav_sql}.
+    {work} (a scratch folder), {goaccess_format}, {lnav_sql}, {request_id} (the id of the
+    edge line in the middle of the file).
     """
 
     name: str
@@ -53,6 +54,7 @@ class Bench:
     baseline: bool = False  # other commands are compared with it
     needs: str | None = None  # an executable that must be installed, else skipped
     check: str | None = None  # a key of harness.checks.CHECKS
+    paths: str = "catalogue"  # else an edge-only data set with these paths (generate.py)
 
 
 # mesh-1.log (in {files}) is written in the `mesh` log_format, not `trace`; both are
@@ -68,6 +70,12 @@ COMMANDS: tuple[Bench, ...] = (
                             " --export-csv {work}/routes.csv --top 100"),
     Bench("analyze --json", "{logtrace} analyze {edge} --preset trace --json",
           check="logtrace_json"),
+    Bench("analyze 1M distinct paths", "{logtrace} analyze {edge} --preset trace",
+          paths="distinct"),
+    Bench("analyze 50 distinct paths", "{logtrace} analyze {edge} --preset trace",
+          paths="few"),
+    Bench("trace ID",       "{logtrace} trace {request_id} --nginx-conf {data}/nginx.conf"
+                            " {files}", lines="all"),
     Bench("--help",         "{logtrace} --help", lines=""),
     Bench("--version",      "{logtrace} --version", lines=""),
     Bench("baseline_re",    "{python} {bench}/baseline_re.py {edge} --json",
@@ -139,6 +147,7 @@ def expand(
         "data": str(data.dir),
         "edge": str(data.edge),
         "edge_gz": str(data.edge_gz),
+        "request_id": data.middle_request_id() if "{request_id}" in bench.argv else "",
         "work": str(work),
         "goaccess_format": GOACCESS_FORMAT,
         "lnav_sql": LNAV_SQL,
@@ -165,14 +174,27 @@ def line_count(bench: Bench, data: datasets.DataSet) -> int | None:
     return {"edge": data.edge_lines, "all": data.total_lines}.get(bench.lines)
 
 
+def variants(benches: list[Bench], data: datasets.DataSet) -> dict[str, datasets.DataSet]:
+    """The data set of each `paths` kind the benches use: the main one for the catalogue,
+    an edge-only one of as many lines for the others."""
+    out = {"catalogue": data}
+    for kind in sorted({b.paths for b in benches} - {"catalogue"}):
+        out[kind] = datasets.ensure(
+            data.edge_lines, data.seed, edge_only=True, with_gz=False, paths=kind
+        )
+    return out
+
+
 def measure_all(
     benches: list[Bench], data: datasets.DataSet, work: Path, plan: Plan
 ) -> list[report.Result]:
     """Warm-up runs (a command that fails is not timed), then interleaved timed rounds."""
+    sets = variants(benches, data)
     env = child_env()
     results: dict[str, report.Result] = {}
     live: list[Bench] = []
     for bench in benches:
+        data = sets[bench.paths]
         shown = expand(bench, data, work, DISPLAY_VALUES)
         stdin = bench.stdin.format(edge=data.edge) if bench.stdin else None
         result = report.Result(bench.name, shown, stdin, line_count(bench, data), bench.baseline)
@@ -196,7 +218,7 @@ def measure_all(
         order = live[round_no % len(live) :] + live[: round_no % len(live)] if live else []
         for bench in order:
             result = results[bench.name]
-            sample = _once(bench, data, work, env, plan.timeout_s)
+            sample = _once(bench, sets[bench.paths], work, env, plan.timeout_s)
             print(f"  run {round_no + 1}/{runs} {bench.name}: {_brief(sample)}", file=sys.stderr)
             result.add(sample)
             if not sample.ok:
@@ -205,9 +227,11 @@ def measure_all(
     for bench in [b for b in live if b.check]:
         out = work / (_slug(bench.name) + ".out")
         try:
-            verdict = CHECKS[bench.check or ""](out, work, data.edge_lines)
+            verdict = CHECKS[bench.check or ""](out, work, sets[bench.paths].edge_lines)
         except (OSError, ValueError, KeyError) as exc:
-            verdict = Verdict(None, data.edge_lines, f"could not read its output: {exc}")
+            verdict = Verdict(
+                None, sets[bench.paths].edge_lines, f"could not read its output: {exc}"
+            )
         results[bench.name].verdict = verdict
     return list(results.values())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -187,3 +188,60 @@ def test_shares_of_a_whole_are_shown_adding_up_to_100(
     from logtrace.render.format import shares
 
     assert shares(list(parts), whole) == shown
+
+
+def _user_log(tmp_path: Path) -> Path:
+    names = [
+        f"{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}{chr(97 + i // 676)}x" for i in range(1000)
+    ]
+    lines = [line(f"/u/{n}", "0.010", "-", second=i % 60) for i, n in enumerate(names)]
+    lines += [line(f"/images/{i}.webp", "0.002", "-") for i in range(5)]
+    lines += [line("/images/logo.png", "0.001", "-")]
+    path = tmp_path / "trace.log"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_thousand_user_names_are_one_route_and_the_report_says_so(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from logtrace.cli import app
+
+    log = str(_user_log(tmp_path))
+    runner = CliRunner()
+    shown = runner.invoke(app, ["analyze", log, "--preset", "trace"])
+    assert shown.exit_code == 0, shown.output
+    out = " ".join(shown.stdout.split())
+    assert "/u/{*} 1,000" in out
+    assert (
+        "note: 1 route position took more than 300 distinct values and became {*}: "
+        "/u/{*} (position 2: 1,000 values)"
+    ) in out
+    doc = json.loads(runner.invoke(app, ["analyze", log, "--preset", "trace", "--json"]).stdout)
+    routes = {r["route"]: r["count"] for r in doc["routes"]}
+    assert routes == {"/u/{*}": 1000, "/images/{id}.webp": 5, "/images/logo.png": 1}
+    assert doc["collapsed_routes"] == [{"route": "/u/{*}", "position": 2, "distinct_values": 1000}]
+    assert doc["route_max_values"] == 300
+
+
+@pytest.mark.parametrize(
+    ("route", "counts"),
+    [
+        ("/images/{id}.webp", {"/images/{id}.webp": 5}),
+        ("/u/{*}", {"/u/{*}": 1000}),
+        ("/images/{*}", {"/images/{id}.webp": 5, "/images/logo.png": 1}),
+    ],
+)
+def test_a_route_copied_from_the_report_selects_that_route(
+    tmp_path: Path, route: str, counts: dict[str, int]
+) -> None:
+    log = _user_log(tmp_path)
+    options = AnalyzeOptions(FormatOptions(preset="trace"), filters=Filters(route=route))
+    result = analyze(resolve_sources([str(log)]), options)
+    routes = dict(result.latency.routes.select("route", "count").iter_rows())
+    assert routes == counts
+
+
+def test_without_collapsed_routes_the_report_has_no_note(tmp_path: Path) -> None:
+    result = run(tmp_path, [line(f"/u/{i}", "0.010", "-") for i in range(10)])
+    assert result.latency.collapsed.is_empty()  # type: ignore[attr-defined]

@@ -37,6 +37,32 @@ from logtrace.routes import BAD_REQUEST, template_paths
         ("/filter/27|13%20%D9%85,27|%DA%A9,p53", "/filter/{list}"),
         ("/items/3%2C7/%D8%B3", "/items/{list}/{slug}"),
         ("/browse/sandwich-maker", "/browse/sandwich-maker"),
+        # ids with an extension, dates, numbers and hashes inside names, slugs with digits
+        ("/images/65710.webp", "/images/{id}.webp"),
+        ("/reports/export/37886.csv", "/reports/export/{id}.csv"),
+        ("/f/3f2a9c1e-aaaa-bbbb-cccc-123456789012.pdf", "/f/{id}.pdf"),
+        ("/dumps/0123456789abcdef0123.tar.gz", "/dumps/{id}.tar.gz"),
+        ("/reports/2026-11-26", "/reports/{date}"),
+        ("/reports/2026-11-26/summary", "/reports/{date}/summary"),
+        ("/backup/db_20261126.sql.gz", "/backup/db_{date}.sql.gz"),
+        ("/logs/2026-01-01_2026-02-01.txt", "/logs/{date}_{date}.txt"),
+        ("/reports/20261126", "/reports/{id}"),  # only digits: an id (can be an order no.)
+        ("/uploads/IMG_1234.jpg", "/uploads/IMG_{id}.jpg"),
+        ("/static/app-3f9a2c1b.js", "/static/app-{hash}.js"),
+        ("/blog/how-to-fix-502-errors", "/blog/{slug}"),
+        ("/blog/how-to-fix-502-errors.html", "/blog/{slug}.html"),
+        ("/blog/top-10-tips/comments", "/blog/{slug}/comments"),
+        # names with digits that are names: not templated
+        ("/v2/users", "/v2/users"),
+        ("/api/oauth2/token", "/api/oauth2/token"),
+        ("/api/v1.2/items", "/api/v1.2/items"),
+        ("/covid-19", "/covid-19"),
+        ("/error-404.html", "/error-404.html"),
+        ("/lib/jquery-3.6.0.min.js", "/lib/jquery-3.6.0.min.js"),
+        ("/html5-demo/x", "/html5-demo/x"),
+        ("/blog/how-to-cook.mp4", "/blog/how-to-cook.mp4"),  # the digit is the extension's
+        ("/p/123-shoes", "/p/123-shoes"),  # two words, a short number
+        ("/reports/2026-13-40", "/reports/{id}-13-40"),  # no such month: not a date
     ],
 )
 def test_template(path: str | None, route: str) -> None:
@@ -67,3 +93,18 @@ def test_the_shop_log_s_pages_fall_into_a_few_routes() -> None:
     paths = [k.format(n=n, m=n * 7 + 3) for k in kinds for n in range(40)]
     routes = template_paths(pl.Series(paths, dtype=pl.String))
     assert routes.n_unique() == len(kinds)
+
+
+def test_realistic_paths_fall_into_a_few_routes() -> None:
+    """The paths that made a 1M-line report of 68,743 routes of one request each."""
+    kinds = [
+        "/images/{n}.webp",
+        "/reports/export/{n}.csv",
+        "/reports/2026-{m:02d}-{d:02d}",
+        "/blog/how-to-fix-{n}-errors",
+        "/uploads/IMG_{n}.jpg",
+    ]
+    paths = [
+        k.format(n=1000 + n * 37, m=n % 12 + 1, d=n % 28 + 1) for k in kinds for n in range(60)
+    ]
+    assert template_paths(pl.Series(paths, dtype=pl.String)).n_unique() == len(kinds)

@@ -30,6 +30,16 @@ class DataSet:
     total_lines: int
     bytes: dict[str, int]
     generated_in_s: float | None  # None when reused
+    seed: int = 1
+
+    def middle_request_id(self) -> str:
+        """The request id of the edge line in the middle of the file (the last field of
+        the `trace` format), for `logtrace trace ID`."""
+        with self.edge.open("rb") as f:
+            f.seek(self.edge.stat().st_size // 2)
+            f.readline()  # the rest of a line cut in two
+            line = f.readline() or self.edge.read_bytes().splitlines()[0]
+        return line.split()[-1].decode()
 
     @property
     def label(self) -> str:
@@ -37,10 +47,11 @@ class DataSet:
         return self.dir.name
 
 
-def label_for(lines: int, edge_only: bool) -> str:
-    """`1m`, `10m`, `40m-edge`, or the line count when it is not a round million."""
+def label_for(lines: int, edge_only: bool, paths: str = "catalogue") -> str:
+    """`1m`, `10m`, `40m-edge`, `1m-edge-distinct`, or the line count when it is not a
+    round million."""
     base = f"{lines // 1_000_000}m" if lines % 1_000_000 == 0 and lines else str(lines)
-    return base + ("-edge" if edge_only else "")
+    return base + ("-edge" if edge_only else "") + ("" if paths == "catalogue" else f"-{paths}")
 
 
 def _manifest(directory: Path) -> dict[str, object] | None:
@@ -63,9 +74,17 @@ def _gzip_copy(src: Path, dst: Path) -> None:
     tmp.replace(dst)
 
 
-def ensure(lines: int, seed: int, *, edge_only: bool = False, with_gz: bool = True) -> DataSet:
-    """Generate the data set unless a matching one is already on disk."""
-    directory = DATA_DIR / label_for(lines, edge_only)
+def ensure(
+    lines: int,
+    seed: int,
+    *,
+    edge_only: bool = False,
+    with_gz: bool = True,
+    paths: str = "catalogue",
+) -> DataSet:
+    """Generate the data set unless a matching one is already on disk (`paths`: see
+    `generate.py --paths`)."""
+    directory = DATA_DIR / label_for(lines, edge_only, paths)
     manifest = _manifest(directory)
     expected_files = 1 if edge_only else None
     stale = (
@@ -74,12 +93,14 @@ def ensure(lines: int, seed: int, *, edge_only: bool = False, with_gz: bool = Tr
         or manifest.get("seed") != seed
         or manifest.get("gzip") is not False
         or manifest.get("generator_version") != GENERATOR_VERSION
+        or manifest.get("paths", "catalogue") != paths
         or (expected_files is not None and len(manifest["files"]) != expected_files)  # type: ignore[arg-type]
     )
     took: float | None = None
     if stale:
         argv = [sys.executable, str(GENERATOR), "--lines", str(lines), "--out", str(directory)]
         argv += ["--seed", str(seed)] + (["--edge-only"] if edge_only else [])
+        argv += ["--paths", paths]
         print(f"generating {directory} ...", file=sys.stderr, flush=True)
         began = time.perf_counter()
         subprocess.run(argv, check=True)
@@ -106,4 +127,5 @@ def ensure(lines: int, seed: int, *, edge_only: bool = False, with_gz: bool = Tr
         total_lines=sum(int(f["lines"]) for f in files),
         bytes=sizes,
         generated_in_s=took,
+        seed=seed,
     )

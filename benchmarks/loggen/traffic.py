@@ -57,8 +57,29 @@ def _latency_ms(rng: Rng) -> pl.Expr:
     return (base * factor).round(0).clip(0, 59_000).cast(pl.Int64)
 
 
-def requests(rng: Rng, first: int, count: int, start_us: int, mean_gap_us: float) -> pl.DataFrame:
-    """Requests `first .. first+count-1`, arriving after `start_us` (epoch microseconds)."""
+PATH_KINDS = ("catalogue", "distinct", "few")
+FEW_PATHS = 50
+
+
+def _letters(u: pl.Expr) -> pl.Expr:
+    """16 letters from 64 bits (hex with its digits written g..p): a name, never an id."""
+    return hex16(u).str.replace_many([str(d) for d in range(10)], list("ghijklmnop"))
+
+
+def _override_paths(frame: pl.DataFrame, rng: Rng, kind: str) -> pl.DataFrame:
+    """`distinct`: every request its own untemplatable path (`/u/<16 letters>`); `few`:
+    one of FEW_PATHS such paths. For timing what depends on the number of distinct paths."""
+    if kind == "catalogue":
+        return frame
+    index = pl.col("i") if kind == "distinct" else pl.col("i") % FEW_PATHS
+    return frame.with_columns((pl.lit("/u/") + _letters(rng.u64("path", index))).alias("path"))
+
+
+def requests(
+    rng: Rng, first: int, count: int, start_us: int, mean_gap_us: float, *, paths: str = "catalogue"
+) -> pl.DataFrame:
+    """Requests `first .. first+count-1`, arriving after `start_us` (epoch microseconds);
+    `paths` is one of PATH_KINDS (the catalogue's templated routes by default)."""
     frame = pl.select(pl.int_range(first, first + count, dtype=pl.UInt64).alias("i"))
     gap = (-(1.0 - rng.uniform("gap")).log() * mean_gap_us).ceil().cast(pl.Int64)
     frame = frame.with_columns(
@@ -86,6 +107,7 @@ def requests(rng: Rng, first: int, count: int, start_us: int, mean_gap_us: float
     )
     return (
         frame.pipe(fill_paths, rng)
+        .pipe(_override_paths, rng, paths)
         .pipe(_request_time, rng)
         .pipe(_upstream, rng)
         .pipe(_body, rng)

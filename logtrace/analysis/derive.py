@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import polars as pl
 
+from logtrace.analysis.route_guard import STAR
 from logtrace.errors import UsageError
 from logtrace.offsets import format_offset, log_offsets
 from logtrace.routes import with_routes
@@ -34,13 +35,24 @@ ANALYZE_COLUMNS = frozenset(
 )
 
 
-# A placeholder of a route template (routes.py): never a regex repetition, which is {n,m}
-_PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*\}")
+# A placeholder of a route template (routes.py, route_guard.py): never a regex
+# repetition, which is {n,m}
+_PLACEHOLDER = re.compile(r"\{(?:[A-Za-z_]\w*|\*)\}")
 
 
 def is_route_template(route: str) -> bool:
     """Whether ``route`` is a template as reports show it (``/api/users/{id}``)."""
     return _PLACEHOLDER.search(route) is not None
+
+
+def route_condition(template: str) -> pl.Expr:
+    """The lines of a route as a report shows it: that template exactly, where ``{*}``
+    (a position the cardinality guard collapsed) stands for any one segment (the lines
+    are filtered before the guard sees the whole input)."""
+    if STAR not in template:
+        return (pl.col("route") == template).fill_null(value=False)
+    regex = "^" + "[^/]*".join(re.escape(part) for part in template.split(STAR)) + "$"
+    return pl.col("route").str.contains(regex).fill_null(value=False)
 
 
 @dataclass(frozen=True)
@@ -49,10 +61,10 @@ class Filters:
 
     ``since``/``until`` without a zone are times as the logs show them: :meth:`for_logs`
     reads them in the UTC offset the logs write (UTC where no offset is known). ``route``
-    is a template as the reports show it (``/api/users/{id}``: that route exactly) or a
-    regex on the routes; ``path`` a regex on the paths. Regexes run in polars' engine
-    (Rust syntax: no look-around). A bad regex or a ``since`` not before ``until`` is a
-    UsageError.
+    is a template as the reports show it (``/api/users/{id}``: that route exactly;
+    ``{*}`` any one segment) or a regex on the routes; ``path`` a regex on the paths.
+    Regexes run in polars' engine (Rust syntax: no look-around). A bad regex or a
+    ``since`` not before ``until`` is a UsageError.
     """
 
     since: datetime | None = None
@@ -125,7 +137,7 @@ class Filters:
         if utc.until is not None and "time" in columns:
             conds.append(pl.col("time") < utc.until)
         if self.route is not None and is_route_template(self.route):
-            conds.append((pl.col("route") == self.route).fill_null(value=False))
+            conds.append(route_condition(self.route))
         elif self.route is not None:
             conds.append(pl.col("route").str.contains(self.route).fill_null(value=False))
         if self.path is not None and "path" in columns:

@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import polars as pl
 
+from logtrace.analysis.route_guard import MAX_VALUES, RouteGuard
+
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 PERCENTILE_COLUMNS = ("p50_s", "p90_s", "p95_s", "p99_s")
 
@@ -72,11 +74,17 @@ class Partials:
     requests: int = 0
     has_latency: bool = False
     has_upstream: bool = False
+    route_values: int = MAX_VALUES  # a route position with more values becomes {*}
+    guard: RouteGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guard = RouteGuard(self.route_values)
 
     def add(self, lines: pl.DataFrame) -> None:
         """Reduce one chunk of derived LINES into the partial aggregates."""
         if lines.is_empty():
             return
+        lines = self._guarded(lines)
         cols = lines.columns
         self.requests += lines.height
         self.has_latency |= "request_time_s" in cols
@@ -120,6 +128,28 @@ class Partials:
         if "request_time_s" in cols:
             self.slowest.append(next(results))
         self._compact()
+
+    def _guarded(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """The chunk with its routes under the cardinality guard; the partials so far
+        rewritten when routes seen before collapse now."""
+        if "route" not in lines.columns:
+            return lines
+        if self.guard.see(lines.get_column("route").unique()):
+            self._rewrite()
+        return lines.with_columns(self.guard.expr(pl.col("route")).alias("route"))
+
+    def _rewrite(self) -> None:
+        """Routes that collapsed: their partials merge under the new name."""
+        route = self.guard.expr(pl.col("route")).alias("route")
+        renamed = [
+            [f.with_columns(route) for f in frames]
+            for frames in (self.hist, self.upstream_hist, self.statuses, self.routes)
+        ]
+        self.hist = [_sum_counts(renamed[0], ["route", "ms"])] if renamed[0] else []
+        self.upstream_hist = [_sum_counts(renamed[1], ["route", "ms"])] if renamed[1] else []
+        self.statuses = [_sum_counts(renamed[2], ["route", "status"])] if renamed[2] else []
+        self.routes = [_merge_route_sums(renamed[3])] if renamed[3] else []
+        self.slowest = [f.with_columns(route) for f in self.slowest]
 
     def _compact(self) -> None:
         """Merge partials now and then so their number stays small."""
@@ -254,6 +284,9 @@ class LatencyReport:
     routes: pl.DataFrame  # one row per route, sorted by total time
     breakdown: Breakdown | None
     slowest: pl.DataFrame
+    # route positions that became {*}: route, position (from 1), values (distinct)
+    collapsed: pl.DataFrame = field(default_factory=lambda: RouteGuard().collapsed())
+    route_values: int = MAX_VALUES  # the most distinct values a position keeps
 
     @property
     def error_rate(self) -> float:
@@ -356,6 +389,8 @@ def finish(p: Partials) -> LatencyReport:
         routes=routes,
         breakdown=breakdown,
         slowest=slowest,
+        collapsed=p.guard.collapsed(),
+        route_values=p.route_values,
     )
 
 

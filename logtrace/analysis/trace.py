@@ -171,6 +171,12 @@ def trace(
             "clock offsets were applied to spans that did not nest as logged; "
             "raw times are kept (--no-skew-correction shows them)"
         )
+    if loaded.sampled_requests is not None:
+        notes.append(
+            f"clock offsets and path mappings were estimated from "
+            f"{plural(loaded.sampled_requests, 'request')}: this one and a sample of the "
+            "others, chosen by a hash of their ids (`logtrace analyze` uses all of them)"
+        )
     lines = _lines(loaded, spans, view, sources) if with_lines else {}
     return RequestTrace(
         request_id=rid, spans=view, critical=critical, skew_s=skew, notes=tuple(notes), lines=lines

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from logtrace.render.commands import TraceArgs
     from logtrace.sources import Source
     from logtrace.timelines.load import Loaded, TimelineOptions
+    from logtrace.timelines.select import RequestSelection
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,11 @@ class Inputs:
         return TraceArgs(files=tuple(self.specs()), options=tuple(options))
 
     def timeline_options(
-        self, *, keep_lines: bool = False, progress: Callable[[int], None] | None = None
+        self,
+        *,
+        keep_lines: bool = False,
+        progress: Callable[[int], None] | None = None,
+        select: RequestSelection | None = None,
     ) -> TimelineOptions:
         from logtrace.timelines.load import TimelineOptions
 
@@ -91,6 +96,7 @@ class Inputs:
             id_field=self.id_field,
             keep_lines=keep_lines,
             progress=progress,
+            select=select,
         )
 
     @contextmanager
@@ -101,12 +107,13 @@ class Inputs:
         with progress_bar(self.sources) as update:
             yield update
 
-    def load(self, *, keep_lines: bool = False) -> Loaded:
-        """Every request's timeline, with a progress bar while reading."""
+    def load(self, *, keep_lines: bool = False, select: RequestSelection | None = None) -> Loaded:
+        """Every request's timeline (``select``: only those requests' and a sample's),
+        with a progress bar while reading."""
         from logtrace.timelines.load import load
 
         with self.reading() as progress:
-            options = self.timeline_options(keep_lines=keep_lines, progress=progress)
+            options = self.timeline_options(keep_lines=keep_lines, progress=progress, select=select)
             return load(self.sources, options)
 
 

@@ -34,10 +34,12 @@ def trace(
     """One request as a Gantt chart and a request-flow graph, across every host's logs."""
     from logtrace.analysis.trace import trace as build
     from logtrace.render.console import make_console
+    from logtrace.timelines.select import RequestSelection
 
     # stdin cannot be read again for the lines: keep them while reading it
     keep = lines and any(s.is_stdin for s in inputs.sources)
-    loaded = inputs.load(keep_lines=keep)
+    # only the request's lines and a sample of others' are kept (clock offsets, mappings)
+    loaded = inputs.load(keep_lines=keep, select=RequestSelection(request_id))
     result = build(loaded, request_id, with_lines=lines, sources=inputs.sources)
     if as_json:
         from logtrace.export.trace_json import trace_json

@@ -137,6 +137,11 @@ def analysis_dict(analysis: Analysis) -> dict[str, Any]:
         if rep.breakdown is None
         else {k: _value(v) for k, v in asdict(rep.breakdown).items()},
         "routes": _rows(rep.routes, ROUTE_FIELDS),
+        "collapsed_routes": [
+            {"route": route, "position": position, "distinct_values": values}
+            for route, position, values in rep.collapsed.iter_rows()
+        ],
+        "route_max_values": rep.route_values,
         "slowest": _rows(rep.slowest, SLOWEST_FIELDS),
         "filters": _filters(analysis),
         **_cross_host(analysis),

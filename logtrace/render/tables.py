@@ -258,6 +258,24 @@ def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> FitTable:
     return table
 
 
+def collapsed_note(rep: LatencyReport, limit: int = 5) -> Text | None:
+    """Which route positions took too many distinct values and became ``{*}``."""
+    collapsed = rep.collapsed
+    if collapsed.is_empty():
+        return None
+    shown = [
+        f"{route} (position {position}: {plural(values, 'value')})"
+        for route, position, values in collapsed.head(limit).iter_rows()
+    ]
+    more = collapsed.height - len(shown)
+    tail = f", and {plural(more, 'more position')}" if more > 0 else ""
+    text = (
+        f"{plural(collapsed.height, 'route position')} took more than "
+        f"{rep.route_values:,} distinct values and became {{*}}: " + ", ".join(shown) + tail
+    )
+    return Text.assemble(("note: ", "yellow"), safe(text))
+
+
 def slowest_table(slowest: pl.DataFrame) -> FitTable:
     """The slowest requests, with where their time went; ids in full, to copy.
 
@@ -357,6 +375,10 @@ def render_analysis(
     console.print()
     if analysis.latency.routes.height:
         console.print(routes_table(analysis.latency), crop=False)
+    collapsed = collapsed_note(analysis.latency)
+    if collapsed is not None:
+        console.print(collapsed)
+        console.print()
     if analysis.latency.slowest.height:
         console.print(slowest_table(analysis.latency.slowest), crop=False)
     if analysis.cross_host is not None:

@@ -20,6 +20,7 @@ from logtrace.sources import Source
 from logtrace.timelines import units
 from logtrace.timelines.assemble import MAX_TRACE_SPANS, Timelines, assemble
 from logtrace.timelines.paths import PathMappings
+from logtrace.timelines.select import RequestSelection, Selector
 from logtrace.timelines.spans import app_spans, nginx_spans
 from logtrace.twins import drop_twins
 
@@ -51,6 +52,7 @@ class TimelineOptions:
     id_field: str | None = None  # an nginx variable or app field holding the request id
     keep_lines: bool = False  # keep raw lines (needed when a source cannot be read twice)
     columns: frozenset[str] = frozenset()  # more nginx columns to keep (for analyze)
+    select: RequestSelection | None = None  # read only these requests and a sample (trace)
     progress: Callable[[int], None] | None = field(default=None, compare=False)  # bytes read
 
 
@@ -63,6 +65,9 @@ class Loaded:
     nginx: pl.DataFrame  # nginx LINES (with the chosen request_id)
     app: pl.DataFrame  # app LINES (all entries, including plain log lines)
     id_columns: dict[str, str]  # nginx source -> the column used as request id
+    # with a selection that left requests out: how many requests the timelines (and the
+    # clock offsets and path mappings) were built from; None when every request was read
+    sampled_requests: int | None = None
 
 
 def id_columns(nginx: pl.DataFrame, forced: str | None) -> list[str]:
@@ -132,6 +137,7 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     app_parts: list[pl.DataFrame] = []
     forced = {options.id_field} if options.id_field else {ANY_ID}
     columns = NGINX_COLUMNS | options.columns | forced
+    selector = Selector(options.select) if options.select else None
     for chunk in iter_lines(
         sources,
         resolver,
@@ -141,10 +147,13 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
         id_field=options.id_field,
         progress=options.progress,
     ):
-        (app_parts if chunk.kind == "app" else nginx_parts).append(chunk.frame)
+        frame = chunk.frame if selector is None else selector.keep(chunk.frame)
+        (app_parts if chunk.kind == "app" else nginx_parts).append(frame)
     require_parsed(report, resolver)
     nginx = pl.concat(nginx_parts, how="diagonal_relaxed") if nginx_parts else pl.DataFrame()
     app = pl.concat(app_parts, how="diagonal_relaxed") if app_parts else pl.DataFrame()
+    if selector is not None:
+        nginx, app = selector.final(nginx), selector.final(app)
     if not nginx.is_empty():
         nginx = with_trace_ids(nginx, id_columns(nginx, options.id_field))
     choice = choose_id_columns(nginx, app, options.id_field)
@@ -163,8 +172,12 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     configured = _configured(sources, resolver, nginx)
     timelines = assemble(spans, skew_correction=options.skew_correction, configured=configured)
     _warn_oversized(report, timelines.oversized, spans)
-    _warn_missing_ids(report, nginx, app)
-    return Loaded(ingest=report, timelines=timelines, nginx=nginx, app=app, id_columns=choice)
+    if selector is None:  # lines without an id were not kept
+        _warn_missing_ids(report, nginx, app)
+    sampled = None
+    if selector is not None and selector.sampled:
+        sampled = timelines.spans.get_column("request_id").n_unique()
+    return Loaded(report, timelines, nginx, app, choice, sampled_requests=sampled)
 
 
 def _without_copies(

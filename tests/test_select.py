@@ -1,0 +1,135 @@
+"""``trace ID`` reads only the request's lines and a sample: the same trace as a full build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from logtrace.analysis.trace import trace
+from logtrace.cli import app
+from logtrace.errors import NotFoundError
+from logtrace.export.trace_json import trace_json
+from logtrace.resolve import FormatOptions
+from logtrace.sources import resolve_sources
+from logtrace.timelines.load import Loaded, TimelineOptions, load
+from logtrace.timelines.select import RequestSelection
+from tests.conftest import PLANTED_SKEW, SAMPLE, SAMPLE_CONF
+
+FORMATS = FormatOptions(nginx_confs=(str(SAMPLE_CONF),))
+
+
+def selective(wanted: str, sample: int | None = None) -> Loaded:
+    select = RequestSelection(wanted) if sample is None else RequestSelection(wanted, sample)
+    return load(resolve_sources([str(SAMPLE)]), TimelineOptions(formats=FORMATS, select=select))
+
+
+def some_ids(loaded: Loaded) -> list[str]:
+    """Requests of every shape: the one on most hosts, one through the skewed host, the
+    slowest, one of an edge-only route, and a few more."""
+    spans = loaded.timelines.spans
+    per = spans.group_by("request_id").agg(
+        pl.col("host").n_unique().alias("hosts"),
+        (pl.col("host") == "api-2").any().alias("skewed"),
+        (pl.col("end") - pl.col("start")).max().alias("longest"),
+        pl.len().alias("spans"),
+    )
+    picks = [
+        per.sort(["hosts", "request_id"], descending=[True, False]).item(0, "request_id"),
+        per.filter(pl.col("skewed")).sort("request_id").item(0, "request_id"),
+        per.sort(["longest", "request_id"], descending=[True, False]).item(0, "request_id"),
+        per.filter(pl.col("spans") == 1).sort("request_id").item(0, "request_id"),
+    ]
+    picks += per.sort("request_id").get_column("request_id").gather_every(500).to_list()
+    return list(dict.fromkeys(str(p) for p in picks))
+
+
+def assert_same_trace(full: Loaded, selected: Loaded, rid: str) -> None:
+    a = trace(full, rid, with_lines=True, sources=resolve_sources([str(SAMPLE)]))
+    b = trace(selected, rid, with_lines=True, sources=resolve_sources([str(SAMPLE)]))
+    assert a.request_id == b.request_id
+    assert_frame_equal(a.spans, b.spans)
+    assert_frame_equal(a.critical, b.critical)
+    assert a.skew_s == b.skew_s
+    assert a.notes == b.notes
+    assert a.lines == b.lines
+
+
+def test_the_selective_trace_is_the_full_build_s(sample_loaded: Loaded) -> None:
+    ids = some_ids(sample_loaded)
+    assert len(ids) >= 6
+    for rid in ids:
+        selected = selective(rid)
+        assert selected.sampled_requests is None  # the sample held every other request
+        assert_same_trace(sample_loaded, selected, rid)
+
+
+def test_a_host_with_a_clock_offset_gets_it_from_the_sample(sample_loaded: Loaded) -> None:
+    rid = some_ids(sample_loaded)[1]  # through api-2, 150 ms ahead
+    full = sample_loaded.timelines.offsets["api-2"].offset_s
+    assert full == pytest.approx(0.150, abs=0.002)
+    assert_same_trace(sample_loaded, selective(rid), rid)
+    small = selective(rid, sample=300)
+    assert small.sampled_requests is not None and small.sampled_requests < 400
+    assert small.timelines.offsets["api-2"].offset_s == pytest.approx(full, abs=0.002)
+    # the same spans, parents and raw times; the note says what the offsets came from
+    a, b = trace(sample_loaded, rid), trace(small, rid)
+    keys = ["span_id", "parent_span_id", "service", "kind", "raw_start", "raw_end"]
+    assert_frame_equal(a.spans.select(keys), b.spans.select(keys))
+    assert b.notes[-1].startswith(
+        f"clock offsets and path mappings were estimated from {small.sampled_requests:,} "
+        "requests: this one and a sample of the others"
+    )
+
+
+def test_only_the_request_and_the_sample_are_kept() -> None:
+    small = selective("ffffffff", sample=50)  # no such request
+    assert small.timelines.spans.get_column("request_id").n_unique() <= 50
+
+
+@pytest.mark.parametrize("length", [4, 8, 32])
+def test_a_unique_prefix_finds_the_request(sample_loaded: Loaded, length: int) -> None:
+    rid = some_ids(sample_loaded)[0]
+    prefix = rid[:length]
+    full_ids = sample_loaded.timelines.spans.get_column("request_id").unique()
+    if full_ids.filter(full_ids.str.starts_with(prefix)).len() > 1:
+        pytest.skip("prefix not unique in sample_logs")
+    assert trace(selective(prefix, sample=20), prefix).request_id == rid
+
+
+def test_an_ambiguous_prefix_names_the_ids_as_a_full_build_does(sample_loaded: Loaded) -> None:
+    with pytest.raises(NotFoundError) as full:
+        trace(sample_loaded, "a")
+    with pytest.raises(NotFoundError) as selected:
+        trace(selective("a", sample=20), "a")
+    assert (full.value.message, full.value.hint) == (selected.value.message, selected.value.hint)
+
+
+def test_the_trace_command_prints_the_full_build_s_trace(sample_loaded: Loaded) -> None:
+    rid = some_ids(sample_loaded)[1]
+    args = ["trace", rid[:12], str(SAMPLE), "--nginx-conf", str(SAMPLE_CONF), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == trace_json(trace(sample_loaded, rid)).strip()
+
+
+@pytest.mark.nginx
+@pytest.mark.slow
+def test_the_selective_trace_is_the_full_build_s_on_a_topology_run(topology_run: Path) -> None:
+    """A real run (300 requests, a planted clock skew): the same traces either way."""
+    conf = str(topology_run / "nginx" / "mesh-1" / "nginx.conf")
+    formats = FormatOptions(nginx_confs=(conf,))
+    sources = resolve_sources([str(topology_run / "logs")])
+    full = load(sources, TimelineOptions(formats))
+    spans = full.timelines.spans
+    ids = spans.get_column("request_id").unique().sort().gather_every(60).to_list()
+    skewed = spans.filter(pl.col("host") == PLANTED_SKEW[0]).get_column("request_id").min()
+    for rid in [*ids, skewed]:
+        selected = load(sources, TimelineOptions(formats, select=RequestSelection(str(rid))))
+        a, b = trace(full, str(rid)), trace(selected, str(rid))
+        assert_frame_equal(a.spans, b.spans)
+        assert_frame_equal(a.critical, b.critical)
+        assert (a.skew_s, a.notes) == (b.skew_s, b.notes)
