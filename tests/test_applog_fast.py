@@ -23,11 +23,12 @@ from logtrace.applog.entries import split_entries
 from logtrace.applog.events import per_message
 from logtrace.applog.jsonlines import json_fields
 from logtrace.applog.keyvalue import keyvalue_fields
+from logtrace.applog.times import SHAPES, _parse, parse_times
 from logtrace.applog.values import text_values
 from logtrace.lines import Chunk, lines_frame
 
 ROOT = Path(__file__).resolve().parent.parent
-SHAPES = ROOT / "tests" / "fixtures" / "app-log-shapes"
+CORPUS = ROOT / "tests" / "fixtures" / "app-log-shapes"
 SAMPLES = ROOT / "sample_logs"
 OPTIONS = AppLogOptions()
 LONG = "x" * 100_000
@@ -100,7 +101,7 @@ HOSTILE_BYTES = (
 
 
 GENERATED = ("api-1.log", "api-2.log", "inventory-1.log", "users-1.log")
-FILES = [*sorted(SHAPES.glob("*.log")), *sorted(SAMPLES.glob("*.log"))]
+FILES = [*sorted(CORPUS.glob("*.log")), *sorted(SAMPLES.glob("*.log"))]
 NAMES = [
     *(f"{f.parent.name}/{f.name}" for f in FILES),
     *(f"generated/{name}" for name in GENERATED),
@@ -163,3 +164,19 @@ def test_what_messages_say_is_worked_out_as_by_plain_expressions(
 ) -> None:
     raw = _raw(inputs[name], fmt)
     assert_frame_equal(per_message(raw), _per_message_reference(raw))
+
+
+@pytest.mark.parametrize("fmt", list(AppFormat), ids=lambda f: f.value)
+@pytest.mark.parametrize("name", NAMES)
+def test_times_are_parsed_as_by_plain_expressions(
+    inputs: dict[str, pl.DataFrame], name: str, fmt: AppFormat
+) -> None:
+    raw = _raw(inputs[name], fmt).with_columns(
+        pl.col("time_raw").str.replace(r"(:\d\d),(\d)", "$1.$2")
+    )
+    for shape in SHAPES:
+        parsed = _parse(shape, OPTIONS.timezone).alias("time")
+        lazily = raw.lazy().with_columns(parsed).collect()
+        assert_frame_equal(lazily, raw.with_columns(parsed))
+    timed = parse_times(raw, OPTIONS.timezone)
+    assert_frame_equal(timed.drop("time", "time_precision_s"), raw)
