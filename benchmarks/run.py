@@ -74,6 +74,13 @@ COMMANDS: tuple[Bench, ...] = (
     Bench("app logfmt",     "{logtrace} analyze {data}/api-2.log", lines="api-2.log"),
     Bench("app python",     "{logtrace} analyze {data}/inventory-1.log", lines="inventory-1.log"),
     Bench("app text",       "{logtrace} analyze {data}/users-1.log", lines="users-1.log"),
+    # The same files through the parse stage alone (parse_only.py: no timelines, no report).
+    Bench("parse json",     "{python} {bench}/parse_only.py {data}/api-1.log", lines="api-1.log"),
+    Bench("parse logfmt",   "{python} {bench}/parse_only.py {data}/api-2.log", lines="api-2.log"),
+    Bench("parse python",   "{python} {bench}/parse_only.py {data}/inventory-1.log",
+          lines="inventory-1.log"),
+    Bench("parse text",     "{python} {bench}/parse_only.py {data}/users-1.log",
+          lines="users-1.log"),
     Bench("--help",         "{logtrace} --help", lines=""),
     Bench("--version",      "{logtrace} --version", lines=""),
     Bench("baseline_re",    "{python} {bench}/baseline_re.py {edge} --json",
