@@ -23,6 +23,7 @@ from logtrace.applog.entries import split_entries
 from logtrace.applog.events import per_message
 from logtrace.applog.jsonlines import json_fields
 from logtrace.applog.keyvalue import keyvalue_fields
+from logtrace.applog.shapes import PYTHON_HEADER, TEXT_HEADERS, TIME_HEADER, header_field
 from logtrace.applog.times import SHAPES, _parse, parse_times
 from logtrace.applog.values import text_values
 from logtrace.lines import Chunk, lines_frame
@@ -81,6 +82,7 @@ HOSTILE_KEYVALUE = (
     '2026-12-03 10:00:01,000 - app - WARNING - msg="retry status=500" rid=p3',
     "2026-12-03 10:00:02 [INFO] root: calling users GET http://users:8080/u/1 rid=p4",
     "2026-12-03 10:00:05,000 INFO inventory rid= status= a=,b=1 (c=2;d=3)",
+    "2026-12-03 10:00:06,000 app.worker - ERROR - call to billing failed rid=p7",
     'ValueError: bad "quote" status=1',
     '127.0.0.1 - - [03/Dec/2026:10:40:10 +0000] "GET /x?y=1 HTTP/1.1" 200 12 "-" "curl/7.88.1"'
     " 27976 t2",
@@ -180,3 +182,28 @@ def test_times_are_parsed_as_by_plain_expressions(
         assert_frame_equal(lazily, raw.with_columns(parsed))
     timed = parse_times(raw, OPTIONS.timezone)
     assert_frame_equal(timed.drop("time", "time_precision_s"), raw)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_where_logging_header_matches_the_fallback_header_adds_nothing(
+    inputs: dict[str, pl.DataFrame], name: str
+) -> None:
+    """Python logging lines read the fallback "[time] LEVEL" header only where logging's
+    own header did not match: where it did, every field the two give is logging's."""
+    starts = split_entries(inputs[name], AppFormat.PYTHON_LOGGING).starts
+    both = starts.select(
+        pl.col("line").str.extract_groups(PYTHON_HEADER).struct.unnest(),
+        pl.col("line").str.extract_groups(TIME_HEADER).alias("_text"),
+    ).filter(pl.col("head").is_not_null())
+    fallback = pl.col("_text").struct
+    forms = TEXT_HEADERS[-1:]
+    for field, own in {
+        "time": ["time"],
+        "level": ["level", "level2"],
+        "head": ["head"],
+        "logger": ["logger", "logger2"],
+    }.items():
+        alone = pl.coalesce(own)
+        with_fallback = pl.coalesce(*own, header_field(fallback, forms, field))
+        assert both.select((alone == with_fallback).all()).item()
+        assert both.select(alone.is_not_null().all()).item()
