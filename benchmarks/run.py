@@ -49,7 +49,8 @@ class Bench:
 
     name: str
     argv: str
-    lines: str = "edge"  # what lines/s counts: "edge", "all" (every file) or "" (none)
+    # What lines/s counts: "edge", "all" (every file), a file's name ("api-1.log") or "" (none).
+    lines: str = "edge"
     stdin: str | None = None  # a file piped in through `cat`, e.g. "{edge}"
     baseline: bool = False  # other commands are compared with it
     needs: str | None = None  # an executable that must be installed, else skipped
@@ -76,6 +77,18 @@ COMMANDS: tuple[Bench, ...] = (
           paths="few"),
     Bench("trace ID",       "{logtrace} trace {request_id} --nginx-conf {data}/nginx.conf"
                             " {files}", lines="all"),
+    # The app logs alone, one shape each (the files' lines, not the edge's, count).
+    Bench("app json",       "{logtrace} analyze {data}/api-1.log", lines="api-1.log"),
+    Bench("app logfmt",     "{logtrace} analyze {data}/api-2.log", lines="api-2.log"),
+    Bench("app python",     "{logtrace} analyze {data}/inventory-1.log", lines="inventory-1.log"),
+    Bench("app text",       "{logtrace} analyze {data}/users-1.log", lines="users-1.log"),
+    # The same files through the parse stage alone (parse_only.py: no timelines, no report).
+    Bench("parse json",     "{python} {bench}/parse_only.py {data}/api-1.log", lines="api-1.log"),
+    Bench("parse logfmt",   "{python} {bench}/parse_only.py {data}/api-2.log", lines="api-2.log"),
+    Bench("parse python",   "{python} {bench}/parse_only.py {data}/inventory-1.log",
+          lines="inventory-1.log"),
+    Bench("parse text",     "{python} {bench}/parse_only.py {data}/users-1.log",
+          lines="users-1.log"),
     Bench("--help",         "{logtrace} --help", lines=""),
     Bench("--version",      "{logtrace} --version", lines=""),
     Bench("baseline_re",    "{python} {bench}/baseline_re.py {edge} --json",
@@ -171,7 +184,7 @@ def child_env() -> dict[str, str]:
 
 def line_count(bench: Bench, data: datasets.DataSet) -> int | None:
     """The lines that `bench` reads, for lines/s."""
-    return {"edge": data.edge_lines, "all": data.total_lines}.get(bench.lines)
+    return {"edge": data.edge_lines, "all": data.total_lines, **data.lines_by_file}.get(bench.lines)
 
 
 def variants(benches: list[Bench], data: datasets.DataSet) -> dict[str, datasets.DataSet]:

@@ -29,6 +29,7 @@ class DataSet:
     edge_lines: int
     total_lines: int
     bytes: dict[str, int]
+    lines_by_file: dict[str, int]  # each file's lines, by name (``api-1.log``)
     generated_in_s: float | None  # None when reused
     seed: int = 1
 
@@ -126,6 +127,7 @@ def ensure(
         edge_lines=int(files[0]["lines"]),
         total_lines=sum(int(f["lines"]) for f in files),
         bytes=sizes,
+        lines_by_file={str(f["name"]): int(f["lines"]) for f in files},
         generated_in_s=took,
         seed=seed,
     )

@@ -190,7 +190,8 @@ class Document:
             "of wall time from process "
             "start to exit, and of the peak RSS of the command's own process. `vs X` = X's "
             "median / this command's median, measured in the same run (> 1: faster than X). "
-            "`lines/s` counts the edge file's lines (all files' lines for the join). "
+            "`lines/s` counts the edge file's lines (all files' lines for the join, the "
+            "app log's own lines for `app ...`). "
             "`parsed` is what the tool itself reports.",
             "",
             "| " + " | ".join(header) + " |",

@@ -57,8 +57,9 @@ looked for in every line that came out without one.
 
 Speed: every step is a vectorised polars expression over the chunk; Python runs per
 chunk, per role and per distinct duration key or timestamp shape, never per line. JSON
-goes through polars' NDJSON reader; logfmt and text through one targeted regex per role.
-What a message says in words is worked out once per distinct message.
+goes through polars' NDJSON reader; logfmt and text through one targeted regex per role
+(``keyvalue.py`` says why not one pass over all pairs). What a message says in words is
+worked out once per distinct message, from its phrase and words computed once.
 """
 
 from logtrace.applog.chunk import (

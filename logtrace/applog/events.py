@@ -160,12 +160,15 @@ def to_lines(raw: pl.DataFrame, attached: pl.DataFrame) -> pl.DataFrame:
 def per_message(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with what its messages say (``values.text_values``, ``words.word_features``),
     worked out once per distinct message: a structured log repeats a few messages."""
-    features = [*text_values(), *w.word_features()]
     distinct = frame.select(pl.col("message").unique())
     if 2 * distinct.height > frame.height:
-        return frame.with_columns(features)
-    said = distinct.filter(pl.col("message").is_not_null()).with_columns(features)
+        return _said(frame.lazy()).collect()
+    said = _said(distinct.lazy().filter(pl.col("message").is_not_null())).collect()
     return frame.join(said, on="message", how="left", maintain_order="left")
+
+
+def _said(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return w.with_word_features(frame.with_columns(text_values()))
 
 
 def _path_or_url() -> pl.Expr:

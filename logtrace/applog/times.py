@@ -61,7 +61,8 @@ def parse_times(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
         pending = pending.with_columns(pl.col("time_raw").str.replace(r"(:\d\d),(\d)", "$1.$2"))
     done: list[pl.DataFrame] = []
     for shape in _order(pending.filter(pl.col("time_raw").is_not_null()), timezone):
-        parsed = pending.with_columns(_parse(shape, timezone).alias("time"))
+        # Lazy, so that polars parses the text once (``_parse`` uses the time twice).
+        parsed = pending.lazy().with_columns(_parse(shape, timezone).alias("time")).collect()
         hit = pl.col("time").is_not_null()
         hits = parsed.filter(hit)
         if hits.height:
@@ -88,9 +89,15 @@ def _order(rows: pl.DataFrame, timezone: str) -> list[TimeShape]:
     probe = rows.head(_PROBE_ROWS)
     if probe.is_empty():
         return []
-    hits = probe.select(
-        _parse(shape, timezone).is_not_null().sum().alias(str(i)) for i, shape in enumerate(SHAPES)
-    ).row(0)
+    hits = (
+        probe.lazy()
+        .select(
+            _parse(shape, timezone).is_not_null().sum().alias(str(i))
+            for i, shape in enumerate(SHAPES)
+        )
+        .collect()
+        .row(0)
+    )
     return [shape for _, shape in sorted(zip(hits, SHAPES, strict=True), key=lambda p: -p[0])]
 
 

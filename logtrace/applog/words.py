@@ -182,12 +182,22 @@ _LEADING_TAGS = r"^(?:\[[^\]]*\]\s*)+"
 _PAIRS = r'[\w.@-]+=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)'
 
 
-def word_features() -> list[pl.Expr]:
-    """What an entry's words say, from ``message`` alone: the call, served, start, end and
-    failure words, the access-line and client-library forms, the peer named after a call
-    word (``_named_raw``) and an absolute URL in the text."""
-    text = phrase(pl.col("message"))
-    said = words(text)
+def with_word_features(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` with ``word_features`` of its ``message``. The phrase and its words are
+    columns for the while (dropped after): as expressions, each feature that uses them
+    would work them out again."""
+    return (
+        frame.with_columns(phrase(pl.col("message")).alias("_phrase"))
+        .with_columns(words(pl.col("_phrase")).alias("_words"))
+        .with_columns(word_features(pl.col("_phrase"), pl.col("_words")))
+        .drop("_phrase", "_words")
+    )
+
+
+def word_features(text: pl.Expr, said: pl.Expr) -> list[pl.Expr]:
+    """What an entry's words say, from its phrase (``text``) and its words (``said``): the
+    call, served, start, end and failure words, the access-line and client-library forms,
+    the peer named after a call word (``_named_raw``) and an absolute URL in the text."""
 
     def has(regex: str, of: pl.Expr = said) -> pl.Expr:
         return of.str.contains(regex).fill_null(False)

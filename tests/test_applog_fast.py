@@ -1,0 +1,209 @@
+"""The fast app-log paths give what the plain ones gave, on every kind of input.
+
+Each fast path is compared with a reference: the plain computation it replaced, written
+out here. The inputs: the genuine output of 34 logging setups (fixtures/app-log-shapes),
+the sample logs, the benchmark generator's app logs and hostile lines (quotes inside
+values, escaped quotes, duplicate keys, empty values, bytes that are not UTF-8, very long
+lines, tracebacks, lines of another shape), each read as every shape.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from logtrace.applog import AppFormat, AppLogOptions
+from logtrace.applog import words as w
+from logtrace.applog.entries import split_entries
+from logtrace.applog.events import per_message
+from logtrace.applog.jsonlines import json_fields
+from logtrace.applog.keyvalue import keyvalue_fields
+from logtrace.applog.shapes import PYTHON_HEADER, TEXT_HEADERS, TIME_HEADER, header_field
+from logtrace.applog.times import SHAPES, _parse, parse_times
+from logtrace.applog.values import text_values
+from logtrace.lines import Chunk, lines_frame
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "fixtures" / "app-log-shapes"
+SAMPLES = ROOT / "sample_logs"
+OPTIONS = AppLogOptions()
+LONG = "x" * 100_000
+T = "2026-12-03T10:00:00.123Z"
+
+HOSTILE_JSON = (
+    f'{{"time": "{T}", "level": "info", "msg": "request finished", "request_id": "a1",'
+    ' "method": "GET", "path": "/x", "status": 200, "duration_ms": 12.5}',
+    f'{{"time": "{T}", "msg": "say \\"hi\\" status=1", "request_id": "a2", "status": "500"}}',
+    f'{{"time": "{T}", "msg": "dup", "status": 200, "status": 404, "request_id": "a3"}}',
+    f'{{"time": "{T}", "msg": "", "request_id": "", "status": null, "path": ""}}',
+    f'{{"time": "{T}", "msg": "caf\\u00e9 \\\\xC3 raw", "request_id": "a4",'
+    ' "url": "http://users:8080/u/1", "peer": "users", "duration": 16844547}',
+    '{"time": "2026-12-03T10:00:01Z", "msg": "nested", "req": {"method": "POST", "url": "/n",'
+    ' "headers": {"x-request-id": "n1"}}, "res": {"statusCode": 201}, "responseTime": 7}',
+    "not json at all status=200",
+    '{"time": "2026-12-03T10:00:02Z", "msg": "truncated", "request_id": "t1"',
+    "Traceback (most recent call last):",
+    '  File "app.py", line 1, in <module>',
+    "KeyError: 'x'",
+    f'{{"time": "{T}", "msg": "{LONG}", "request_id": "long1", "status": 200, "path": "/l"}}',
+    "{}",
+    '{"time": 1795696633.49, "msg": "epoch", "request_id": "e1", "status": "ECONNRESET"}',
+    "",
+    '{"time": "12:00:00", "msg": "clock only", "request_id": "c1"}',
+    '{"msg": "no time", "request_id": "nt"}',
+    '{"time": "2026-12-03T10:00:04Z", "msg": "call users", "request_id": "k1", "method": "GET",'
+    ' "url": "http://users/x", "status": 200, "elapsed_time": "3ms", "service": {"name": "api"}}',
+)
+HOSTILE_KEYVALUE = (
+    f'ts={T} level=info msg="request finished" req_id=r1 method=GET path=/x status=200 took=12ms',
+    f'ts={T} level=info msg="retry status=500" req_id=r2 status=200',
+    f'ts={T} level=info msg="say \\"hi\\" status=1" req_id=r3',
+    f"ts={T} a= b= took= took=5ms req_id=r4 status=",
+    f"ts={T} url=/a;status=201 req_id=r5",
+    f'ts={T} msg="unterminated status=1 req_id=r6',
+    f"ts={T} status=200 status=404 req_id=r7 req_id=r7b",
+    f"ts={T}\tlevel=warn\tmsg=tabbed\treq_id=r8\tstatus=503",
+    f"[{T}] INFO [tag] req_id=r9 (status=200,took=3ms) {{peer=users}}",
+    f'ts={T} msg="caf\\xC3\\xA9 \\xff" req_id=r10 url="/q?a=1&b=\\"x\\"" status=200',
+    f"ts={T} msg={LONG} req_id=r11 status=200",
+    f'ts={T} level= msg="" req_id=- status=- peer=""',
+    f"ts={T} msg=x request_id=r13 REQ_ID=r13b Status=200 req.id=zz",
+    "garbage line without pairs",
+    "  indented continuation",
+    f'ts={T} msg="a" msg="b" req_id=r14 took=1m2.5s',
+    f'ts="{T}" level="info" msg="quoted time" req_id="r15" status="200"',
+    f"time={T} lvl=error message=boom rid=r16 code=502 upstream=inventory latency_us=350",
+    "2026-12-03 10:00:00,123 INFO inventory rid=p1 GET /inventory/items/1 200 in 8.2ms",
+    '2026-12-03 10:00:01,000 - app - WARNING - msg="retry status=500" rid=p3',
+    "2026-12-03 10:00:02 [INFO] root: calling users GET http://users:8080/u/1 rid=p4",
+    "2026-12-03 10:00:05,000 INFO inventory rid= status= a=,b=1 (c=2;d=3)",
+    "2026-12-03 10:00:06,000 app.worker - ERROR - call to billing failed rid=p7",
+    'ValueError: bad "quote" status=1',
+    '127.0.0.1 - - [03/Dec/2026:10:40:10 +0000] "GET /x?y=1 HTTP/1.1" 200 12 "-" "curl/7.88.1"'
+    " 27976 t2",
+    "I, [2026-12-03T10:40:40.275735 #20948]  INFO -- app: Completed 200 OK in 26ms",
+    "orders.api INFO 2026-12-03 10:40:12,640 call to payments took 5ms req_id=t5",
+    "Dec 03, 2026 10:37:19 AM com.example.Foo bar",
+    "INFO: served GET /jul 200 rid=t6",
+    "\x1b[32m[2026-12-03T10:00:01Z] INFO\x1b[0m colourful request_id=t8 status=200",
+    '[2026-12-03T10:00:03Z] INFO [abcdef0123456789abcd] Started GET "/r" for 1.2.3.4',
+    "[2026-12-03T10:00:04Z] INFO userId=7 fetchUserProfile sendingResponse handled_request",
+)
+# Bytes that are not UTF-8 (read as \xHH text) in each shape.
+HOSTILE_BYTES = (
+    b'ts=2026-12-03T10:00:00Z msg="caf\xc3\xa9 \xff\xfe" req_id=b1 status=200\n'
+    b'{"time": "2026-12-03T10:00:00Z", "msg": "\xff", "request_id": "b2"}\n'
+    b"2026-12-03 10:00:00,000 INFO x \xff rid=b3\n"
+)
+
+
+GENERATED = ("api-1.log", "api-2.log", "inventory-1.log", "users-1.log")
+FILES = [*sorted(CORPUS.glob("*.log")), *sorted(SAMPLES.glob("*.log"))]
+NAMES = [
+    *(f"{f.parent.name}/{f.name}" for f in FILES),
+    *(f"generated/{name}" for name in GENERATED),
+    "hostile",
+    "hostile bytes",
+]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
+    """Every input as a frame of ``line_no``/``line``, by name (``NAMES``)."""
+    tmp = tmp_path_factory.mktemp("bench")
+    argv = [sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--out", str(tmp)]
+    subprocess.run(
+        [*argv, "--lines", "3000", "--seed", "3"], check=True, cwd=ROOT, capture_output=True
+    )
+    files = {f"{f.parent.name}/{f.name}": f for f in FILES}
+    files |= {f"generated/{name}": tmp / name for name in GENERATED}
+    frames = {name: lines_frame(Chunk(f.read_bytes(), 1)) for name, f in files.items()}
+    hostile = "\n".join((*HOSTILE_JSON, *HOSTILE_KEYVALUE)) + "\n"
+    frames["hostile"] = lines_frame(Chunk(hostile.encode(), 1))
+    frames["hostile bytes"] = lines_frame(Chunk(HOSTILE_BYTES, 1))
+    return frames
+
+
+def _raw(lines: pl.DataFrame, fmt: AppFormat) -> pl.DataFrame:
+    """RAW fields of the entries of ``lines`` read as ``fmt``."""
+    starts = split_entries(lines, fmt).starts
+    if fmt is AppFormat.JSON:
+        return json_fields(starts, OPTIONS.id_fields)
+    return keyvalue_fields(starts, fmt, OPTIONS.id_fields)
+
+
+def _per_message_reference(frame: pl.DataFrame) -> pl.DataFrame:
+    """What the messages say, as plain expressions (the phrase and its words written out
+    in every feature), once per distinct message where messages repeat."""
+    text = w.phrase(pl.col("message"))
+    features = [*text_values(), *w.word_features(text, w.words(text))]
+    distinct = frame.select(pl.col("message").unique())
+    if 2 * distinct.height > frame.height:
+        return frame.with_columns(features)
+    said = distinct.filter(pl.col("message").is_not_null()).with_columns(features)
+    return frame.join(said, on="message", how="left", maintain_order="left")
+
+
+def test_inputs_cover_every_shape_and_the_hostile_lines(
+    inputs: dict[str, pl.DataFrame],
+) -> None:
+    assert sorted(inputs) == sorted(NAMES)
+    assert len(FILES) >= 34
+    assert all(frame.height for frame in inputs.values())
+    assert inputs["hostile"].height == len(HOSTILE_JSON) + len(HOSTILE_KEYVALUE)
+    assert inputs["hostile bytes"]["line"].str.contains(r"\xFF", literal=True).any()
+
+
+@pytest.mark.parametrize("fmt", list(AppFormat), ids=lambda f: f.value)
+@pytest.mark.parametrize("name", NAMES)
+def test_what_messages_say_is_worked_out_as_by_plain_expressions(
+    inputs: dict[str, pl.DataFrame], name: str, fmt: AppFormat
+) -> None:
+    raw = _raw(inputs[name], fmt)
+    assert_frame_equal(per_message(raw), _per_message_reference(raw))
+
+
+@pytest.mark.parametrize("fmt", list(AppFormat), ids=lambda f: f.value)
+@pytest.mark.parametrize("name", NAMES)
+def test_times_are_parsed_as_by_plain_expressions(
+    inputs: dict[str, pl.DataFrame], name: str, fmt: AppFormat
+) -> None:
+    raw = _raw(inputs[name], fmt).with_columns(
+        pl.col("time_raw").str.replace(r"(:\d\d),(\d)", "$1.$2")
+    )
+    for shape in SHAPES:
+        parsed = _parse(shape, OPTIONS.timezone).alias("time")
+        lazily = raw.lazy().with_columns(parsed).collect()
+        assert_frame_equal(lazily, raw.with_columns(parsed))
+    timed = parse_times(raw, OPTIONS.timezone)
+    assert_frame_equal(timed.drop("time", "time_precision_s"), raw)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_where_logging_header_matches_the_fallback_header_adds_nothing(
+    inputs: dict[str, pl.DataFrame], name: str
+) -> None:
+    """Python logging lines read the fallback "[time] LEVEL" header only where logging's
+    own header did not match: where it did, every field the two give is logging's."""
+    starts = split_entries(inputs[name], AppFormat.PYTHON_LOGGING).starts
+    both = starts.select(
+        pl.col("line").str.extract_groups(PYTHON_HEADER).struct.unnest(),
+        pl.col("line").str.extract_groups(TIME_HEADER).alias("_text"),
+    ).filter(pl.col("head").is_not_null())
+    fallback = pl.col("_text").struct
+    forms = TEXT_HEADERS[-1:]
+    for field, own in {
+        "time": ["time"],
+        "level": ["level", "level2"],
+        "head": ["head"],
+        "logger": ["logger", "logger2"],
+    }.items():
+        alone = pl.coalesce(own)
+        with_fallback = pl.coalesce(*own, header_field(fallback, forms, field))
+        assert both.select((alone == with_fallback).all()).item()
+        assert both.select(alone.is_not_null().all()).item()
