@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from logtrace.analysis.buckets import BucketPartials, Every
 from logtrace.analysis.derive import (
     ANALYZE_COLUMNS,
     Filters,
@@ -54,6 +55,7 @@ class AnalyzeOptions:
     id_field: str | None = None
     insights: InsightOptions = field(default_factory=InsightOptions)
     progress: Callable[[int], None] | None = None  # called with bytes read so far
+    every: Every | None = None  # time buckets of this size (seconds) or auto; None: none
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     twins = twin_sources(nginx, resolver) if len(nginx) > 1 else []
     gone = {dropped: kept for kept, dropped in twins}
     ingest = IngestReport()
-    partials = Partials(top=options.top)
+    partials = _partials(options)
     unfiltered = Unfiltered() if options.filters.given else None
     columns = ANALYZE_COLUMNS | ({"line"} if options.keep_lines else set())
 
@@ -129,6 +131,11 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     return Analysis(
         ingest=ingest, latency=finish(partials), filters=options.filters, unfiltered=unfiltered
     )
+
+
+def _partials(options: AnalyzeOptions) -> Partials:
+    every = options.every
+    return Partials(top=options.top, buckets=None if every is None else BucketPartials.of(every))
 
 
 KEPT = "_kept"  # whether the filters keep the line
@@ -201,7 +208,7 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
         ),
     )
     entries = entry_sources(loaded)
-    partials = Partials(top=options.top)
+    partials = _partials(options)
     unfiltered = Unfiltered() if options.filters.given else None
     if not loaded.nginx.is_empty():
         edge = entry_lines(loaded, entries)

@@ -98,6 +98,17 @@ StatusOpt = Annotated[
         "--status", metavar="STATUSES", help="Only these statuses: 500, 5xx, 404,5xx, 500-504."
     ),
 ]
+EveryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--every",
+        metavar="SIZE",
+        help="Also show requests over time in buckets of SIZE (30s, 1m, 5m, 1h, 1d) or auto "
+        "(30-60 buckets of a round size): requests, req/s, 4xx/5xx rates, exact p50/p95/p99/"
+        "max of request (and upstream) time. By logged time: nginx writes a line when the "
+        "request ENDS, to the second.",
+    ),
+]
 TopOpt = Annotated[
     int, typer.Option("--top", "-n", min=1, metavar="N", help="How many slowest requests to show.")
 ]

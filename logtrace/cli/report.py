@@ -21,6 +21,7 @@ from logtrace.cli.inputs import Inputs, reads_logs
 def analyze(
     inputs: Inputs,
     top: opt.TopOpt = 10,
+    every: opt.EveryOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     export_csv: Annotated[
         Path | None,
@@ -32,9 +33,11 @@ def analyze(
     """Latency report: percentiles per route, where the time goes, the slowest requests."""
     from logtrace.analysis.analyze import AnalyzeOptions
     from logtrace.analysis.analyze import analyze as run
+    from logtrace.analysis.buckets import parse_every
     from logtrace.export.output import check_output
     from logtrace.render.console import make_console
 
+    bucket_size = parse_every(every) if every is not None else None
     if export_csv is not None:
         check_output(export_csv)
     with inputs.reading() as progress:
@@ -46,6 +49,7 @@ def analyze(
             skew_correction=inputs.skew_correction,
             id_field=inputs.id_field,
             progress=progress,
+            every=bucket_size,
         )
         result = run(inputs.sources, options)
     if export_csv is not None:

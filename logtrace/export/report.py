@@ -139,7 +139,21 @@ def analysis_dict(analysis: Analysis) -> dict[str, Any]:
         "routes": _rows(rep.routes, ROUTE_FIELDS),
         "slowest": _rows(rep.slowest, SLOWEST_FIELDS),
         "filters": _filters(analysis),
+        **_buckets(analysis),
         **_cross_host(analysis),
+    }
+
+
+def _buckets(analysis: Analysis) -> dict[str, Any]:
+    """With --every: the bucket size and one entry per bucket (none without --every)."""
+    buckets = analysis.latency.buckets
+    if buckets is None:
+        return {}
+    return {
+        "bucket_size_s": buckets.size_s,
+        "bucket_size_auto": buckets.auto,
+        "bucket_untimed_requests": buckets.untimed,
+        "buckets": _rows(buckets.frame, list(buckets.frame.columns)),
     }
 
 
