@@ -68,6 +68,8 @@ COMMANDS: tuple[Bench, ...] = (
                             " --export-csv {work}/routes.csv --top 100"),
     Bench("analyze --json", "{logtrace} analyze {edge} --preset trace --json",
           check="logtrace_json"),
+    Bench("analyze --every", "{logtrace} analyze {edge} --preset trace --every auto"
+                             " --fail-if p99>10s"),
     Bench("--help",         "{logtrace} --help", lines=""),
     Bench("--version",      "{logtrace} --version", lines=""),
     Bench("baseline_re",    "{python} {bench}/baseline_re.py {edge} --json",

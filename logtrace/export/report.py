@@ -140,7 +140,30 @@ def analysis_dict(analysis: Analysis) -> dict[str, Any]:
         "slowest": _rows(rep.slowest, SLOWEST_FIELDS),
         "filters": _filters(analysis),
         **_buckets(analysis),
+        **_gate(analysis),
         **_cross_host(analysis),
+    }
+
+
+def _gate(analysis: Analysis) -> dict[str, Any]:
+    """With --fail-if: each rule, what was measured, and whether it is broken."""
+    if analysis.gate is None:
+        return {}
+    return {
+        "gate": [
+            {
+                "rule": v.rule.text,
+                "metric": v.rule.metric,
+                "op": v.rule.op,
+                "threshold": _value(v.rule.threshold),
+                "kind": v.rule.kind,
+                "route": v.rule.route,
+                "value": _value(v.value),
+                "requests": v.requests,
+                "broken": v.broken,
+            }
+            for v in analysis.gate
+        ]
     }
 
 
