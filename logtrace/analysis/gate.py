@@ -201,3 +201,92 @@ def _measure(
     figures = percentiles(chosen, None).row(0, named=True)
     column = f"{metric.removeprefix('upstream_')}_s"
     return Verdict(rule, float(figures[column]), requests)
+
+
+# --- compare's rules: how much a figure may grow from before to after -------------------
+
+_CHANGE = pp.Suppress(pp.Literal("+").set_name("'+' (p99+20%, p50+50ms)"))
+_CHANGE_RULE = _METRIC + _CHANGE + _VALUE + pp.Opt(_ROUTE) + _END
+
+
+@dataclass(frozen=True)
+class ChangeRule:
+    """``p99+20%``: broken when the after figure exceeds the before one by more than 20%
+    (``kind`` share) or by more than ``threshold`` seconds (``kind`` time)."""
+
+    text: str
+    metric: str  # p50, p90, p95, p99
+    threshold: float
+    kind: Kind
+    route: str | None = None
+
+
+CHANGE_METRICS = ("p50", "p95", "p99")
+
+
+def parse_change_rule(text: str) -> ChangeRule:
+    """``p99+20%``, ``p50+50ms route=/api/*`` as a :class:`ChangeRule`; a RuleError
+    pointing at the column it cannot read."""
+    try:
+        tokens = _CHANGE_RULE.parse_string(text, parse_all=True)
+    except pp.ParseBaseException as exc:
+        raise _change_error(text, exc.loc, f"expected {_expected(exc)}") from None
+    (m_at, (metric,), _), (v_at, (value,), _) = tokens[0], tokens[1]
+    route = str(tokens[2]) if len(tokens) > 2 else None
+    if metric not in CHANGE_METRICS:
+        raise _change_error(text, m_at, f"unknown metric {metric!r}")
+    number = re.match(r"\d+(?:\.\d+)?", value)
+    assert number is not None  # the grammar's
+    unit = value[number.end() :]
+    if not unit:
+        raise _change_error(text, v_at + number.end(), "a change needs its unit (20%, 50ms)")
+    if unit not in _UNITS:
+        raise _change_error(text, v_at + number.end(), f"unknown unit {unit!r}")
+    kind, scale = _UNITS[unit]
+    return ChangeRule(text, metric, float(number.group()) * scale, kind, route)
+
+
+def _change_error(text: str, column: int, what: str) -> RuleError:
+    return RuleError(
+        f"--fail-if {text!r}: {what} at column {column + 1}",
+        "write METRIC+VALUE [route=ROUTE], such as p99+20%, p50+50ms, 'p95+10% route=/api/*'; "
+        "metrics: " + ", ".join(CHANGE_METRICS),
+        source_text=text,
+        column=column,
+    )
+
+
+@dataclass(frozen=True)
+class ChangeVerdict:
+    """A compare rule and the figure before and after (None: no request on that side)."""
+
+    rule: ChangeRule
+    before: float | None
+    after: float | None
+
+    @property
+    def change(self) -> float | None:
+        """After minus before: seconds (``kind`` time) or a share of before."""
+        if self.before is None or self.after is None:
+            return None
+        if self.rule.kind == "time":
+            return self.after - self.before
+        return (self.after - self.before) / self.before if self.before else None
+
+    @property
+    def broken(self) -> bool:
+        return self.change is not None and self.change > self.rule.threshold
+
+
+def measure_changes(
+    rules: tuple[ChangeRule, ...], before: pl.DataFrame | None, after: pl.DataFrame | None
+) -> tuple[ChangeVerdict, ...]:
+    """Each rule measured on the (route, ms, count) histograms of the two sides."""
+
+    def figure(hist: pl.DataFrame | None, rule: ChangeRule) -> float | None:
+        chosen = _routes(hist, rule.route) if hist is not None else None
+        if chosen is None or chosen.is_empty():
+            return None
+        return float(percentiles(chosen, None).row(0, named=True)[f"{rule.metric}_s"])
+
+    return tuple(ChangeVerdict(r, figure(before, r), figure(after, r)) for r in rules)
