@@ -89,6 +89,8 @@ COMMANDS: tuple[Bench, ...] = (
           lines="inventory-1.log"),
     Bench("parse text",     "{python} {bench}/parse_only.py {data}/users-1.log",
           lines="users-1.log"),
+    Bench("analyze --every", "{logtrace} analyze {edge} --preset trace --every auto"
+                             " --fail-if p99>10s"),
     Bench("--help",         "{logtrace} --help", lines=""),
     Bench("--version",      "{logtrace} --version", lines=""),
     Bench("baseline_re",    "{python} {bench}/baseline_re.py {edge} --json",

@@ -22,6 +22,7 @@ class ExitStatus(IntEnum):
     NO_MATCH = 5  # the chosen/detected format matched no line
     NOT_FOUND = 6  # a request id or other lookup found nothing
     PARTIAL = 7  # some input was damaged or not delivered; results are partial
+    GATE = 8  # a --fail-if rule is broken (the report is complete)
     INTERRUPTED = 130
 
 

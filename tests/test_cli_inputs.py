@@ -56,6 +56,7 @@ def _options(name: str) -> set[str]:
 def test_the_commands_that_read_logs_are_found() -> None:
     assert set(READERS) == {
         "analyze",
+        "compare",
         "trace",
         "insights",
         "export slowest",

@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 
 from logtrace.analysis.analyze import AnalyzeOptions, analyze
 from logtrace.analysis.derive import Filters
-from logtrace.analysis.latency import nearest_rank, percentiles
+from logtrace.analysis.percentiles import nearest_rank, percentiles
 from logtrace.ingest import FormatOptions
 from logtrace.sources import resolve_sources
 

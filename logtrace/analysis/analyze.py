@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from logtrace.analysis.buckets import BucketPartials, Every
 from logtrace.analysis.derive import (
     ANALYZE_COLUMNS,
     Filters,
@@ -23,6 +24,7 @@ from logtrace.analysis.derive import (
     derive,
     select_traces,
 )
+from logtrace.analysis.gate import Rule, Verdict, measure
 from logtrace.analysis.insights import InsightOptions, Insights, find_insights
 from logtrace.analysis.latency import LatencyReport, Partials, finish
 from logtrace.analysis.services import host_table, service_table
@@ -54,6 +56,8 @@ class AnalyzeOptions:
     id_field: str | None = None
     insights: InsightOptions = field(default_factory=InsightOptions)
     progress: Callable[[int], None] | None = None  # called with bytes read so far
+    every: Every | None = None  # time buckets of this size (seconds) or auto; None: none
+    gate: tuple[Rule, ...] = ()  # --fail-if rules, measured on the report
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,12 @@ class Analysis:
     filters: Filters
     cross_host: CrossHost | None = None
     unfiltered: Unfiltered | None = None  # with filters: what they were applied to
+    gate: tuple[Verdict, ...] | None = None  # with rules: each rule and what was measured
+
+    @property
+    def gate_broken(self) -> bool:
+        """Whether any --fail-if rule is broken."""
+        return any(v.broken for v in self.gate or ())
 
 
 def _needs_timelines(sources: Sequence[Source], kinds: dict[str, str]) -> bool:
@@ -100,7 +110,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     twins = twin_sources(nginx, resolver) if len(nginx) > 1 else []
     gone = {dropped: kept for kept, dropped in twins}
     ingest = IngestReport()
-    partials = Partials(top=options.top)
+    partials = _partials(options)
     unfiltered = Unfiltered() if options.filters.given else None
     columns = ANALYZE_COLUMNS | ({"line"} if options.keep_lines else set())
 
@@ -126,9 +136,27 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
                 "and times, or the same lines: two access_log files of one server, or a "
                 "copy?): counted once, from the other"
             )
+    latency = finish(partials)
     return Analysis(
-        ingest=ingest, latency=finish(partials), filters=options.filters, unfiltered=unfiltered
+        ingest=ingest,
+        latency=latency,
+        filters=options.filters,
+        unfiltered=unfiltered,
+        gate=_gate(options, latency),
     )
+
+
+def _gate(options: AnalyzeOptions, latency: LatencyReport) -> tuple[Verdict, ...] | None:
+    if not options.gate:
+        return None
+    return measure(
+        options.gate, latency.route_hist, latency.route_upstream_hist, latency.route_statuses
+    )
+
+
+def _partials(options: AnalyzeOptions) -> Partials:
+    every = options.every
+    return Partials(top=options.top, buckets=None if every is None else BucketPartials.of(every))
 
 
 KEPT = "_kept"  # whether the filters keep the line
@@ -201,7 +229,7 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
         ),
     )
     entries = entry_sources(loaded)
-    partials = Partials(top=options.top)
+    partials = _partials(options)
     unfiltered = Unfiltered() if options.filters.given else None
     if not loaded.nginx.is_empty():
         edge = entry_lines(loaded, entries)
@@ -223,10 +251,12 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
         insights=find_insights(spans, options.insights, required=False),
         mappings=loaded.timelines.mappings,
     )
+    latency = finish(partials)
     return Analysis(
         ingest=loaded.ingest,
-        latency=finish(partials),
+        latency=latency,
         filters=options.filters,
         cross_host=cross,
         unfiltered=unfiltered,
+        gate=_gate(options, latency),
     )

@@ -6,23 +6,20 @@ route, sums, status counts, the N slowest lines) that merge exactly. nginx logs
 ``$request_time`` in whole milliseconds, so percentiles from the millisecond histogram
 are exact, not approximations.
 
-Percentiles are nearest-rank: p is the smallest logged value v such that at least
-ceil(p * n) requests took v or less. Every reported value is one that was logged.
+Percentiles are nearest-rank (percentiles.py). Every reported value is one that was logged.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
 import polars as pl
 
+from logtrace.analysis.buckets import BucketPartials, Buckets, finish_buckets
+from logtrace.analysis.percentiles import PERCENTILE_COLUMNS, percentiles
 from logtrace.analysis.route_guard import MAX_VALUES, RouteGuard
-
-QUANTILES = (0.5, 0.9, 0.95, 0.99)
-PERCENTILE_COLUMNS = ("p50_s", "p90_s", "p95_s", "p99_s")
 
 SLOWEST_COLUMNS = (
     "time",
@@ -74,6 +71,7 @@ class Partials:
     requests: int = 0
     has_latency: bool = False
     has_upstream: bool = False
+    buckets: BucketPartials | None = None  # with --every: the counts per time bucket
     route_values: int = MAX_VALUES  # a route position with more values becomes {*}
     guard: RouteGuard = field(init=False)
 
@@ -112,7 +110,14 @@ class Partials:
         if "request_time_s" in cols:
             slow_cols = [c for c in (*SLOWEST_COLUMNS, "line") if c in cols]
             plans.append(slowest_first(lf.select(slow_cols), self.top))
-        results = iter(pl.collect_all(plans))
+        timed_buckets = self.buckets is not None and "time" in cols
+        if self.buckets is not None and not timed_buckets:
+            self.buckets.untimed += lines.height  # the format logs no time
+        bucket_plans = self.buckets.plans(lf, cols) if self.buckets and timed_buckets else []
+        collected = pl.collect_all(plans + bucket_plans)
+        if self.buckets is not None and bucket_plans:
+            self.buckets.take(collected[len(plans) :], cols)
+        results = iter(collected[: len(plans)])
         self.statuses.append(next(results))
         if "request_time_s" in cols:
             self.hist.append(next(results))
@@ -214,37 +219,6 @@ def _top(frames: list[pl.DataFrame], n: int) -> pl.DataFrame:
     return slowest_first(pl.concat(frames, how="diagonal_relaxed"), n)
 
 
-def _seconds(ms: pl.Expr) -> pl.Expr:
-    # Rounded so 9 ms reads 0.009, not 0.009000000000000001.
-    return (ms / 1000).round(6)
-
-
-def _rank(n: pl.Expr, q: float) -> pl.Expr:
-    # The epsilon keeps float noise (0.95 * 20 = 19.000000000000004) from bumping a rank.
-    return (n * q - 1e-9).ceil().clip(lower_bound=1)
-
-
-def percentiles(hist: pl.DataFrame, by: str | None) -> pl.DataFrame:
-    """Nearest-rank percentiles and max (seconds) from a ``(by, ms, count)`` histogram."""
-    keys = [by] if by else []
-    h = hist.sort([*keys, "ms"]).with_columns(
-        pl.col("count").cum_sum().over(keys or pl.lit(1)).alias("cum"),
-        pl.col("count").sum().over(keys or pl.lit(1)).alias("n"),
-    )
-    aggs = [
-        _seconds(pl.col("ms").filter(pl.col("cum") >= _rank(pl.col("n"), q)).first()).alias(name)
-        for q, name in zip(QUANTILES, PERCENTILE_COLUMNS, strict=True)
-    ]
-    aggs += [
-        _seconds(pl.col("ms").max()).alias("max_s"),
-        ((pl.col("ms") * pl.col("count")).sum() / pl.col("count").sum() / 1000).alias("mean_s"),
-        pl.col("count").sum().alias("count"),
-    ]
-    if keys:
-        return h.group_by(keys).agg(aggs)
-    return h.select(aggs)
-
-
 @dataclass(frozen=True)
 class Latency:
     """Percentiles of a set of requests, in seconds."""
@@ -287,6 +261,12 @@ class LatencyReport:
     # route positions that became {*}: route, position (from 1), values (distinct)
     collapsed: pl.DataFrame = field(default_factory=lambda: RouteGuard().collapsed())
     route_values: int = MAX_VALUES  # the most distinct values a position keeps
+    buckets: Buckets | None = None  # with --every
+    # what the per-route figures are made of, to measure any set of routes exactly (the
+    # gate): (route, ms, count) of request and upstream times, (route, status, count)
+    route_hist: pl.DataFrame | None = None
+    route_upstream_hist: pl.DataFrame | None = None
+    route_statuses: pl.DataFrame | None = None
 
     @property
     def error_rate(self) -> float:
@@ -342,6 +322,7 @@ def finish(p: Partials) -> LatencyReport:
     ).row(0)
     routes = _in_seconds(routes)
     latency = upstream = None
+    hist = uhist = None
     if p.hist:
         hist = _sum_counts(p.hist, ["route", "ms"])
         latency = _latency(percentiles(hist, None).row(0, named=True))
@@ -391,11 +372,8 @@ def finish(p: Partials) -> LatencyReport:
         slowest=slowest,
         collapsed=p.guard.collapsed(),
         route_values=p.route_values,
+        buckets=finish_buckets(p.buckets) if p.buckets is not None else None,
+        route_hist=hist,
+        route_upstream_hist=uhist,
+        route_statuses=statuses_by_route if not statuses_by_route.is_empty() else None,
     )
-
-
-def nearest_rank(values: list[float], q: float) -> float:
-    """Nearest-rank percentile of a plain list; the definition the histogram implements."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q * len(ordered) - 1e-9))
-    return ordered[rank - 1]

@@ -98,6 +98,29 @@ StatusOpt = Annotated[
         "--status", metavar="STATUSES", help="Only these statuses: 500, 5xx, 404,5xx, 500-504."
     ),
 ]
+EveryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--every",
+        metavar="SIZE",
+        help="Also show requests over time in buckets of SIZE (30s, 1m, 5m, 1h, 1d) or auto "
+        "(30-60 buckets of a round size): requests, req/s, 4xx/5xx rates, exact p50/p95/p99/"
+        "max of request (and upstream) time. By logged time: nginx writes a line when the "
+        "request ENDS, to the second.",
+    ),
+]
+FailIfOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fail-if",
+        metavar="RULE",
+        help="Exit with 8 when RULE holds (repeatable), after the report; each broken rule "
+        "is printed on stderr with the value measured. RULE: METRIC OP VALUE [route=ROUTE]: "
+        "p99>800ms, 'p95>300ms route=/api/orders/*', error_rate>1%, '5xx>0 route=/checkout', "
+        "requests<100. Metrics: p50 p90 p95 p99 max mean, upstream_p50 ... upstream_mean, "
+        "error_rate (5xx share), 4xx and 5xx (a count, or a share with %), requests.",
+    ),
+]
 TopOpt = Annotated[
     int, typer.Option("--top", "-n", min=1, metavar="N", help="How many slowest requests to show.")
 ]
@@ -213,8 +236,10 @@ def filters(
     )
 
 
-def warn_partial(ingest: IngestReport) -> None:
-    """Exit with PARTIAL (after the output) when some input could not be read whole."""
+def warn_partial(ingest: IngestReport, *, exit: bool = True) -> None:
+    """Exit with PARTIAL (after the output) when some input could not be read whole (or
+    only say so, when another exit status wins: a broken --fail-if rule's)."""
     if ingest.truncated:
         stderr_line("warning: some input was damaged; the results cover what could be read")
-        raise typer.Exit(int(ExitStatus.PARTIAL))
+        if exit:
+            raise typer.Exit(int(ExitStatus.PARTIAL))

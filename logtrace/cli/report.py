@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from logtrace.cli import options as opt
-from logtrace.cli.app import app, command
+from logtrace.cli.app import app, command, stderr_line
 from logtrace.cli.inputs import Inputs, reads_logs
+from logtrace.errors import ExitStatus
 
 
 @command(
@@ -21,6 +22,8 @@ from logtrace.cli.inputs import Inputs, reads_logs
 def analyze(
     inputs: Inputs,
     top: opt.TopOpt = 10,
+    every: opt.EveryOpt = None,
+    fail_if: opt.FailIfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     export_csv: Annotated[
         Path | None,
@@ -32,9 +35,14 @@ def analyze(
     """Latency report: percentiles per route, where the time goes, the slowest requests."""
     from logtrace.analysis.analyze import AnalyzeOptions
     from logtrace.analysis.analyze import analyze as run
+    from logtrace.analysis.buckets import parse_every
+    from logtrace.analysis.gate import parse_rule
     from logtrace.export.output import check_output
     from logtrace.render.console import make_console
 
+    # read before any input, so a typo costs nothing
+    rules = tuple(parse_rule(rule) for rule in fail_if or ())
+    bucket_size = parse_every(every) if every is not None else None
     if export_csv is not None:
         check_output(export_csv)
     with inputs.reading() as progress:
@@ -46,6 +54,8 @@ def analyze(
             skew_correction=inputs.skew_correction,
             id_field=inputs.id_field,
             progress=progress,
+            every=bucket_size,
+            gate=rules,
         )
         result = run(inputs.sources, options)
     if export_csv is not None:
@@ -61,4 +71,13 @@ def analyze(
         from logtrace.render.tables import render_analysis
 
         render_analysis(make_console(), result, trace_args=inputs.trace_args())
+    if result.gate is not None:
+        from logtrace.render.gate import gate_lines
+
+        sys.stdout.flush()  # the report first, then the verdicts
+        for line in gate_lines(result.gate):
+            stderr_line(line)
+    if result.gate_broken:
+        opt.warn_partial(result.ingest, exit=False)
+        raise typer.Exit(int(ExitStatus.GATE))
     opt.warn_partial(result.ingest)

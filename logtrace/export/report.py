@@ -144,7 +144,44 @@ def analysis_dict(analysis: Analysis) -> dict[str, Any]:
         "route_max_values": rep.route_values,
         "slowest": _rows(rep.slowest, SLOWEST_FIELDS),
         "filters": _filters(analysis),
+        **_buckets(analysis),
+        **_gate(analysis),
         **_cross_host(analysis),
+    }
+
+
+def _gate(analysis: Analysis) -> dict[str, Any]:
+    """With --fail-if: each rule, what was measured, and whether it is broken."""
+    if analysis.gate is None:
+        return {}
+    return {
+        "gate": [
+            {
+                "rule": v.rule.text,
+                "metric": v.rule.metric,
+                "op": v.rule.op,
+                "threshold": _value(v.rule.threshold),
+                "kind": v.rule.kind,
+                "route": v.rule.route,
+                "value": _value(v.value),
+                "requests": v.requests,
+                "broken": v.broken,
+            }
+            for v in analysis.gate
+        ]
+    }
+
+
+def _buckets(analysis: Analysis) -> dict[str, Any]:
+    """With --every: the bucket size and one entry per bucket (none without --every)."""
+    buckets = analysis.latency.buckets
+    if buckets is None:
+        return {}
+    return {
+        "bucket_size_s": buckets.size_s,
+        "bucket_size_auto": buckets.auto,
+        "bucket_untimed_requests": buckets.untimed,
+        "buckets": _rows(buckets.frame, list(buckets.frame.columns)),
     }
 
 

@@ -19,6 +19,7 @@ from logtrace.offsets import format_offset
 from logtrace.parse import SourceStats
 from logtrace.plural import noun, plural
 from logtrace.render import format as fmt
+from logtrace.render.buckets import render_buckets
 from logtrace.render.commands import TraceArgs
 from logtrace.render.console import safe, safe_str
 from logtrace.render.cross_host import render_cross_host
@@ -373,6 +374,10 @@ def render_analysis(
     console.print(sources_table(analysis.ingest), crop=False)
     console.print(summary(analysis))
     console.print()
+    if analysis.latency.buckets is not None:
+        for renderable in render_buckets(analysis.latency.buckets, console.width):
+            console.print(renderable, crop=False)
+        console.print()
     if analysis.latency.routes.height:
         console.print(routes_table(analysis.latency), crop=False)
     collapsed = collapsed_note(analysis.latency)
