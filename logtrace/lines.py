@@ -45,7 +45,14 @@ def _as_utf8(data: bytes) -> bytes:
 def frame_of(data: bytes, first_line_no: int = 1) -> pl.DataFrame:
     """A frame of ``line_no`` (UInt32, from ``first_line_no``) and ``line`` from bytes of
     whole lines (see :func:`lines_frame`)."""
-    return _frame(_utf8_text(data), first_line_no)
+    return text_and_frame(data, first_line_no)[1]
+
+
+def text_and_frame(data: bytes, first_line_no: int = 1) -> tuple[bytes, pl.DataFrame]:
+    """The bytes the frame was read from (valid UTF-8, no byte order marks), and the
+    frame (see :func:`frame_of`); parse.py reads the same bytes again as CSV rows."""
+    text = _utf8_text(data)
+    return text, _frame(text, first_line_no)
 
 
 def lines_frame(chunk: Chunk) -> pl.DataFrame:

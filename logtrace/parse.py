@@ -15,7 +15,9 @@ import polars as pl
 
 from logtrace.log_format.compiler import MATCHED, CompiledFormat, regex_escape
 from logtrace.log_format.convert import Conversion, conversions
+from logtrace.log_format.dialect import plan_dialect
 from logtrace.log_format.grammar import Literal
+from logtrace.parse_dialect import read_rows
 from logtrace.schema import REJECTS
 
 MAX_SAMPLES = 5
@@ -150,18 +152,29 @@ def parse_chunk(
     columns: frozenset[str] | None = None,
     *,
     keep_line: bool = False,
+    rows: bool = True,
+    text: bytes | None = None,
 ) -> ParsedChunk:
     """Parse a frame of ``line_no``/``line`` with a compiled format.
 
     ``columns`` limits the LINES columns produced (None: all the format has); the regex
     captures only what they need. Plans are lazy so polars spreads them over all cores.
+    With ``rows`` (the default) the lines a format's CSV dialect fits are read as CSV
+    rows first (parse_dialect.py); the regexes parse the others, to the same values.
+    ``text``: the bytes ``lines`` was read from (lines.text_and_frame), read again as CSV.
     """
     keep = ["line_no", "line"] if keep_line else ["line_no"]
     parsed: list[pl.DataFrame] = []
     pending = lines
+    dialect = plan_dialect(cf) if rows else None
+    if dialect is not None:
+        raw, pending = read_rows(lines, cf, dialect, columns, keep, text=text)
+        if raw is not None:  # the groups the strict regex would capture: its conversions
+            typed = _typed(raw.lazy(), conversions(cf, columns, strict=True), keep)
+            parsed.append(typed.collect())
     strict = cf.strict_regex(columns)
-    if strict is not None:
-        ok, rest = _extract(lines.lazy(), strict)
+    if strict is not None and (pending.height or not parsed):
+        ok, rest = _extract(pending.lazy(), strict)
         good, pending = pl.collect_all(
             [_typed(ok, conversions(cf, columns, strict=True), keep), rest]
         )
