@@ -36,7 +36,10 @@ def read_rows(
 ) -> tuple[pl.DataFrame | None, pl.DataFrame]:
     """(``keep`` columns plus the raw groups of the lines read as rows, or None; the lines
     left for the regexes). ``text`` is the bytes ``lines`` was read from, if at hand."""
-    fits = lines.get_column("line").str.contains(dialect.shape_regex(cf.escape))
+    line = lines.get_column("line")
+    fits = line.str.contains(dialect.shape_regex(cf.escape))
+    if dialect.is_json:  # JSON string escapes: the reader's value is not the raw text
+        fits &= ~line.str.contains("\\", literal=True)
     fits = fits.fill_null(value=False)
     count = int(fits.sum())
     if count == 0:
@@ -46,15 +49,16 @@ def read_rows(
     else:
         rows, rest = lines.filter(fits), lines.filter(~fits)
     picks = _picks(dialect, cf, needed)
+    read = _read_json if dialect.is_json else _read_csv
     cells: pl.DataFrame | None = None
-    if text is not None and _reads_as_rows(rest):
+    if text is not None and (rest.is_empty() or (not dialect.is_json and _reads_as_rows(rest))):
         # Every line reads as one row: read the chunk's own bytes, keep the rows that fit.
-        cells = _read_csv(text, dialect, picks, lines.height)
+        cells = read(text, dialect, picks, lines.height)
         if cells is not None and rows.height != lines.height:
             cells = cells.filter(fits)
     if cells is None:
         data = rows.select("line").write_csv(include_header=False, quote_style="never")
-        cells = _read_csv(data.encode("utf-8"), dialect, picks, rows.height)
+        cells = read(data.encode("utf-8"), dialect, picks, rows.height)
     if cells is None:
         return None, lines
     if not picks:
@@ -64,20 +68,18 @@ def read_rows(
 
 def _reads_as_rows(rest: pl.DataFrame) -> bool:
     """Whether polars reads each of these lines as one row (quotes only around cells)."""
-    if rest.is_empty():
-        return True
     return bool(rest.get_column("line").str.contains(_CSV_LINE).fill_null(value=True).all())
 
 
-_Pick = tuple[int, int, str, str, str, bool]  # first cell, span, prefix, suffix, group, request
+# the columns read (CSV cells, or a JSON member), prefix, suffix, group, request line?
+_Pick = tuple[tuple[str, ...], str, str, str, bool]
 
 
 def _picks(dialect: Dialect, cf: CompiledFormat, needed: frozenset[str] | None) -> list[_Pick]:
     wanted = {f.index for f in cf.fields_for(needed)}
     return [
         (
-            at,
-            cell.span,
+            (cell.key,) if cell.key is not None else tuple(_cell(at + k) for k in range(cell.span)),
             cell.prefix,
             cell.suffix,
             cell.field.group,
@@ -92,7 +94,8 @@ def _read_csv(
     data: bytes, dialect: Dialect, picks: list[_Pick], height: int
 ) -> pl.DataFrame | None:
     """The cells the picks use; None unless polars reads ``height`` rows without error."""
-    used = sorted({at + k for at, span, *_ in picks for k in range(span)} or {0})
+    names = {_cell(i): i for i in range(dialect.width)}
+    used = sorted({names[c] for columns, *_ in picks for c in columns} or {0})
     try:
         cells = pl.read_csv(
             data,
@@ -112,13 +115,27 @@ def _read_csv(
     return cells if cells.height == height else None
 
 
+def _read_json(
+    data: bytes, dialect: Dialect, picks: list[_Pick], height: int
+) -> pl.DataFrame | None:
+    """The members the picks use; None unless polars reads ``height`` objects without
+    error (the reader skips blank lines: the chunk's bytes are read only if it has none)."""
+    keys = [c.key for c in dialect.cells if c.key is not None]
+    used = {columns[0] for columns, *_ in picks} or {keys[0]}
+    try:
+        cells = pl.read_ndjson(data, schema={k: pl.String for k in keys if k in used})
+    except pl.exceptions.PolarsError:
+        return None
+    return cells if cells.height == height else None
+
+
 def _groups(picks: list[_Pick]) -> list[pl.Expr]:
     """The raw groups from the cells: what the strict regex captures."""
     out: list[pl.Expr] = []
-    for at, span, prefix, suffix, group, request in picks:
-        value = pl.col(_cell(at))
-        if span > 1:
-            value = pl.concat_str([pl.col(_cell(at + k)) for k in range(span)], separator=" ")
+    for columns, prefix, suffix, group, request in picks:
+        value = pl.col(columns[0])
+        if len(columns) > 1:
+            value = pl.concat_str([pl.col(c) for c in columns], separator=" ")
         if prefix:
             value = value.str.strip_prefix(prefix)
         if suffix:

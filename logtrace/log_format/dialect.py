@@ -22,10 +22,12 @@ followed by a space, or two variables in one cell (``$uri$is_args$args``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 
 from logtrace.log_format.compiler import (
+    _LENIENT_TYPED,
     CompiledFormat,
     Field,
     _text_chars,
@@ -33,7 +35,7 @@ from logtrace.log_format.compiler import (
     regex_escape,
 )
 from logtrace.log_format.grammar import Escape, Literal
-from logtrace.log_format.variables import LIST_ITEM_PATTERNS, LIST_SHAPES, Shape
+from logtrace.log_format.variables import LIST_ITEM_PATTERNS, LIST_SHAPES, STRICT_PATTERNS, Shape
 
 SEPARATOR = " "
 QUOTE = '"'
@@ -49,13 +51,20 @@ class Cell:
     prefix: str  # literal text before the variable (inside the quotes), or the whole cell
     suffix: str  # literal text after the variable
     span: int = 1  # CSV cells it takes: 2 for an unquoted $time_local ("[26/Nov/...] -0330]")
+    key: str | None = None  # JSON: the member's name
 
 
 @dataclass(frozen=True)
 class Dialect:
-    """How a format's lines read as space-separated, double-quoted CSV rows."""
+    """How a format's lines read as space-separated, double-quoted CSV rows, or (JSON)
+    as objects: a cell is then one member, and ``quoted`` says its value is a string."""
 
     cells: tuple[Cell, ...]
+    json_regex: str | None = None  # JSON: the shape regex, built from the format's items
+
+    @property
+    def is_json(self) -> bool:
+        return self.json_regex is not None
 
     @property
     def width(self) -> int:
@@ -74,6 +83,8 @@ class Dialect:
     def shape_regex(self, escape: Escape) -> str:
         """A capture-free regex over a whole line: matches only lines that split into the
         planned cells, each value of a shape the lenient line regex accepts."""
+        if self.json_regex is not None:
+            return self.json_regex
         return _shape_regex(self, escape)
 
 
@@ -84,19 +95,12 @@ def plan_dialect(cf: CompiledFormat) -> Dialect | None:
 
 @lru_cache(maxsize=256)
 def _plan(cf: CompiledFormat) -> Dialect | None:
-    if cf.escape is not Escape.DEFAULT or not cf.fields:
+    if cf.escape is Escape.JSON:
+        return _plan_json(cf)
+    if cf.escape is not Escape.DEFAULT:
         return None
-    parts: list[str] = []
-    fields = iter(cf.fields)
-    for item in cf.format.items:
-        if isinstance(item, Literal):
-            if any(_MARK <= ord(ch) < _MARK + 0x1000 for ch in item.text):
-                return None
-            parts.append(item.text)
-        else:
-            parts.append(chr(_MARK + next(fields).index))
-    template = "".join(parts)
-    if "\n" in template or "\r" in template:
+    template = _template(cf)
+    if template is None:
         return None
     cells: list[Cell] = []
     pos = 0
@@ -122,6 +126,96 @@ def _plan(cf: CompiledFormat) -> Dialect | None:
             break
         pos = nxt + 1  # past the separator
     return Dialect(tuple(cells))
+
+
+def _template(cf: CompiledFormat) -> str | None:
+    """The format as text with each variable one private-use character (its mark)."""
+    if not cf.fields:
+        return None
+    parts: list[str] = []
+    fields = iter(cf.fields)
+    for item in cf.format.items:
+        if isinstance(item, Literal):
+            if any(_MARK <= ord(ch) < _MARK + 0x1000 for ch in item.text):
+                return None
+            parts.append(item.text)
+        else:
+            parts.append(chr(_MARK + next(fields).index))
+    template = "".join(parts)
+    if "\n" in template or "\r" in template or "\\" in template:
+        return None
+    return template
+
+
+def _plan_json(cf: CompiledFormat) -> Dialect | None:
+    """An escape=json format that is one flat JSON object, each member's value a number
+    (``$status``) or a string holding at most one variable (``"$request_id"``)."""
+    template = _template(cf)
+    if template is None or not template.startswith("{") or not template.endswith("}"):
+        return None
+    # Each variable as JSON text: inside a string as is; a bare one as a string of it.
+    probe: list[str] = []
+    bare: set[int] = set()
+    inside = False
+    for ch in template:
+        if ch == QUOTE:
+            inside = not inside
+        if ord(ch) >= _MARK and not inside:
+            bare.add(ord(ch) - _MARK)
+            probe.append(f'"{ch}"')
+        else:
+            probe.append(ch)
+    try:
+        members = json.loads("".join(probe), object_pairs_hook=list)
+    except ValueError:
+        return None
+    if not isinstance(members, list) or len({k for k, _ in members}) != len(members):
+        return None
+    cells: list[Cell] = []
+    for key, value in members:
+        if not isinstance(value, str):
+            return None
+        marks = [i for i, ch in enumerate(value) if ord(ch) >= _MARK]
+        if len(marks) > 1:
+            return None
+        if not marks:
+            cells.append(Cell(quoted=True, field=None, prefix=value, suffix="", key=key))
+            continue
+        at = marks[0]
+        field = cf.fields[ord(value[at]) - _MARK]
+        if field.index in bare and value != value[at]:
+            return None
+        if field.var.shape is Shape.REQUEST and value != value[at]:
+            return None
+        quoted = field.index not in bare
+        cells.append(Cell(quoted, field, value[:at], value[at + 1 :], key=key))
+    regex = _json_regex(cf, template, {c.field.index for c in cells if c.field and c.quoted})
+    return None if regex is None else Dialect(tuple(cells), json_regex=regex)
+
+
+def _json_regex(cf: CompiledFormat, template: str, quoted: set[int]) -> str | None:
+    """The shape of a line of the JSON format, values of the lenient regex's shapes; a
+    bare value (a number) never empty. parse_dialect.py also wants no backslash in the
+    line, so that the JSON reader's values are the raw text the regexes capture."""
+    out: list[str] = []
+    for ch in template:
+        if ord(ch) < _MARK:
+            out.append(regex_escape(ch))
+            continue
+        field = cf.fields[ord(ch) - _MARK]
+        shape = field.var.shape
+        if field.index not in quoted:
+            value = _LENIENT_TYPED.get(shape, STRICT_PATTERNS.get(shape))
+            if value is None:
+                return None
+        elif shape is Shape.REQUEST:
+            value = REQUEST_ROW
+        elif shape in (Shape.TEXT, Shape.TOKEN):
+            value = '[^ "]*' if shape is Shape.TOKEN else '[^"]*'
+        else:
+            value = _value_pattern(field, cf.escape, strict=False)
+        out.append(f"(?:{value})")
+    return "^" + "".join(out) + "$"
 
 
 def _cell(content: str, quoted: bool, fields: tuple[Field, ...]) -> Cell | None:
