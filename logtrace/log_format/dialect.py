@@ -67,6 +67,11 @@ class Dialect:
         return self.json_regex is not None
 
     @property
+    def kind(self) -> str:
+        """ "csv" or "json"."""
+        return "json" if self.is_json else "csv"
+
+    @property
     def width(self) -> int:
         """CSV cells in a row."""
         return sum(c.span for c in self.cells)
