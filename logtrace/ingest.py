@@ -36,7 +36,7 @@ from logtrace.ingest_report import (
 )
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
-from logtrace.parse import AppEvents, SourceStats, parse_chunk
+from logtrace.parse import AppEvents, SourceStats, parse_chunk, reads_rows
 from logtrace.resolve import Detection, FormatOptions, FormatResolver, infer
 from logtrace.sources import ReadReport, Source, iter_frames, iter_texts
 from logtrace.twins import find_twins
@@ -263,7 +263,7 @@ class _Job:
     transform: Transform | None
 
 
-def _parse(job: _Job, frame: pl.DataFrame, text: bytes) -> _Parsed:
+def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
     """Parse one chunk (runs in a worker thread: polars releases the GIL); ``text`` is
     the bytes ``frame`` was read from."""
     parser, source, columns, keep_line = job.parser, job.source, job.columns, job.keep_line
@@ -335,7 +335,9 @@ def iter_lines(
                     skip_error_log(stats, frame)
                     continue
                 job = _Job(parser, source, columns, keep_line, app_options, transform)
-                flight.append(pool.submit(_parse, job, frame, text))
+                # the bytes again only for a format read as rows: else they would be held
+                keep = parser.nginx is not None and reads_rows(parser.nginx)
+                flight.append(pool.submit(_parse, job, frame, text if keep else None))
                 while len(flight) > WORKERS:
                     yield from _collect(job, stats, state, flight.popleft(), read)
             while flight:

@@ -1,7 +1,7 @@
 """The CSV/JSON-reader path of parse.py gives the same LINES frame as the regexes.
 
-Every case parses the same chunk twice, with the dialect path (the default) and with the
-regexes only (``rows=frozenset()``), and compares the parsed lines and the rejects; a case
+Every case parses the same chunk twice, with the dialect paths (``rows=BOTH``) and with
+the regexes only (``rows=frozenset()``), and compares the parsed lines and the rejects; a case
 that should be read as rows also checks that the dialect path really took them.
 """
 
@@ -22,7 +22,7 @@ from logtrace.log_format.dialect import plan_dialect
 from logtrace.log_format.grammar import parse_log_format
 from logtrace.log_format.nginx_conf import read_nginx_conf
 from logtrace.log_format.presets import PRESETS
-from logtrace.parse import ROW_DIALECTS, parse_chunk
+from logtrace.parse import parse_chunk
 from logtrace.parse_dialect import read_rows
 from tests.conftest import CORPUS
 from tests.test_fuzz import budget, mutated
@@ -185,7 +185,8 @@ def test_quoted_upstream_lists_are_read_as_rows() -> None:
     data = ("\n".join(lines) + "\n").encode()
     assert_same(data, QUOTED_LISTS)
     assert rows_read(data, QUOTED_LISTS) == 4
-    parsed = parse_chunk(text_and_frame(data)[1], QUOTED_LISTS, text=data).lines.sort("line_no")
+    frame = text_and_frame(data)[1]
+    parsed = parse_chunk(frame, QUOTED_LISTS, rows=BOTH, text=data).lines.sort("line_no")
     assert parsed.height == 4  # the last line lacks the "B" after its bytes
     assert parsed.get_column("upstream_status").to_list()[:3] == [
         [502, 200],
@@ -223,11 +224,10 @@ def test_raw_high_bytes_in_a_json_line_parse_the_same_both_ways() -> None:
     assert_same(data + b"\n", JSONL)
 
 
-def test_a_clean_json_chunk_is_read_as_rows_when_asked() -> None:
+def test_a_clean_json_chunk_is_read_as_rows() -> None:
     data = ("\n".join([JSON_GOOD] * 5) + "\n").encode()
     assert rows_read(data, JSONL) == 5
     assert rows_read(data, JSONL, ANALYZE_COLUMNS) == 5
-    assert "json" not in ROW_DIALECTS  # measured slower than the regexes: off by default
 
 
 CORPUS_LINES = {
@@ -262,7 +262,7 @@ def test_the_cells_match_the_values_the_regex_captures() -> None:
     # pin a few values of a genuine line.
     line = (CORPUS / "combined.log").read_bytes().splitlines()[0] + b"\n"
     text, frame = text_and_frame(line)
-    row = parse_chunk(frame, COMBINED, text=text).lines.row(0, named=True)
+    row = parse_chunk(frame, COMBINED, rows=BOTH, text=text).lines.row(0, named=True)
     assert (row["method"], row["path"], row["query"], row["status"]) == (
         "GET",
         "/api/users",
