@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import datasets, report
+from harness import datasets, formats, report
 from harness.checks import CHECKS, Verdict
 from harness.measure import Sample, run_once
 
@@ -44,7 +44,8 @@ class Bench:
     CLI), {python}, {bench} (this folder), {data} (the data set's folder, with its
     nginx.conf), {edge}, {edge_gz}, {files} (every log of the data set, edge first),
     {work} (a scratch folder), {goaccess_format}, {lnav_sql}, {request_id} (the id of the
-    edge line in the middle of the file).
+    edge line in the middle of the file), {edge_combined} and {edge_json} (edge.log's lines
+    in `combined` and in {json_format}, an escape=json format; harness/formats.py).
     """
 
     name: str
@@ -63,6 +64,8 @@ class Bench:
 # fmt: off
 COMMANDS: tuple[Bench, ...] = (
     Bench("analyze",        "{logtrace} analyze {edge} --preset trace"),
+    Bench("analyze combined", "{logtrace} analyze {edge_combined} --preset combined"),
+    Bench("analyze json",   "{logtrace} analyze {edge_json} --log-format {json_format}"),
     Bench("analyze stdin",  "{logtrace} analyze - --preset trace", stdin="{edge}"),
     Bench("analyze .gz",    "{logtrace} analyze {edge_gz} --preset trace"),
     Bench("join 6 files",   "{logtrace} export spans --format csv --out {work}/spans.csv"
@@ -145,7 +148,12 @@ def logtrace_argv() -> list[str]:
 
 
 # How report.py shows the long or temporary values (listed once under the table).
-DISPLAY_VALUES = {"work": "$WORK", "goaccess_format": "$GOACCESS_FORMAT", "lnav_sql": "$LNAV_SQL"}
+DISPLAY_VALUES = {
+    "work": "$WORK",
+    "goaccess_format": "$GOACCESS_FORMAT",
+    "lnav_sql": "$LNAV_SQL",
+    "json_format": "$JSON_FORMAT",
+}
 
 
 def expand(
@@ -163,6 +171,9 @@ def expand(
         "edge": str(data.edge),
         "edge_gz": str(data.edge_gz),
         "request_id": data.middle_request_id() if "{request_id}" in bench.argv else "",
+        "edge_combined": str(data.edge.with_name("edge.combined.log")),
+        "edge_json": str(data.edge.with_name("edge.json.log")),
+        "json_format": formats.JSON_FORMAT,
         "work": str(work),
         "goaccess_format": GOACCESS_FORMAT,
         "lnav_sql": LNAV_SQL,
@@ -318,11 +329,17 @@ def main(argv: list[str] | None = None) -> int:
         benches = select(args.only, args.skip)
         plan = Plan(args.runs or 5, 1 if args.warmup is None else args.warmup, args.timeout)
         stem = args.out or RESULTS / "latest"
+    if any("{edge_combined}" in b.argv or "{edge_json}" in b.argv for b in benches):
+        formats.derived(data.edge)
     print(f"data: {data.dir} ({data.edge_lines:,} edge lines)", file=sys.stderr)
     load_before = list(os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="logtrace-bench-") as tmp:
         results = measure_all(benches, data, Path(tmp), plan)
-    variables = {"GOACCESS_FORMAT": GOACCESS_FORMAT, "LNAV_SQL": LNAV_SQL}
+    variables = {
+        "GOACCESS_FORMAT": GOACCESS_FORMAT,
+        "LNAV_SQL": LNAV_SQL,
+        "JSON_FORMAT": formats.JSON_FORMAT,
+    }
     machine = report.machine(logtrace_argv(), child_env())
     machine["load_average_before"] = load_before  # other work on the machine skews all
     doc = report.Document(results, data, plan.runs, plan.warmup, machine, variables)

@@ -36,9 +36,9 @@ from logtrace.ingest_report import (
 )
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
-from logtrace.parse import AppEvents, SourceStats, parse_chunk
+from logtrace.parse import AppEvents, SourceStats, parse_chunk, reads_rows
 from logtrace.resolve import Detection, FormatOptions, FormatResolver, infer
-from logtrace.sources import ReadReport, Source, iter_frames
+from logtrace.sources import ReadReport, Source, iter_frames, iter_texts
 from logtrace.twins import find_twins
 
 __all__ = [
@@ -263,12 +263,13 @@ class _Job:
     transform: Transform | None
 
 
-def _parse(job: _Job, frame: pl.DataFrame) -> _Parsed:
-    """Parse one chunk (runs in a worker thread: polars releases the GIL)."""
+def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
+    """Parse one chunk (runs in a worker thread: polars releases the GIL); ``text`` is
+    the bytes ``frame`` was read from."""
     parser, source, columns, keep_line = job.parser, job.source, job.columns, job.keep_line
     transform, app_options = job.transform, job.app_options
     if parser.nginx is not None:
-        parsed = parse_chunk(frame, parser.nginx, columns, keep_line=keep_line)
+        parsed = parse_chunk(frame, parser.nginx, columns, keep_line=keep_line, text=text)
         lines = _label(parsed.lines, source) if parsed.lines.height else parsed.lines
         if transform is not None and lines.height:
             lines = transform(lines)
@@ -316,7 +317,7 @@ def iter_lines(
             unknown = False
             state: dict[str, pl.DataFrame | None] = {"pending": None}
             flight: deque[Future[_Parsed]] = deque()
-            for frame in iter_frames(source, read):
+            for text, frame in iter_texts(source, read):
                 stats.lines_total += frame.height
                 if progress is not None:
                     progress(done_bytes + read.bytes_read)
@@ -334,7 +335,9 @@ def iter_lines(
                     skip_error_log(stats, frame)
                     continue
                 job = _Job(parser, source, columns, keep_line, app_options, transform)
-                flight.append(pool.submit(_parse, job, frame))
+                # the bytes again only for a format read as rows: else they would be held
+                keep = parser.nginx is not None and reads_rows(parser.nginx)
+                flight.append(pool.submit(_parse, job, frame, text if keep else None))
                 while len(flight) > WORKERS:
                     yield from _collect(job, stats, state, flight.popleft(), read)
             while flight:

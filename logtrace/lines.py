@@ -45,7 +45,21 @@ def _as_utf8(data: bytes) -> bytes:
 def frame_of(data: bytes, first_line_no: int = 1) -> pl.DataFrame:
     """A frame of ``line_no`` (UInt32, from ``first_line_no``) and ``line`` from bytes of
     whole lines (see :func:`lines_frame`)."""
-    return _frame(_utf8_text(data), first_line_no)
+    return text_and_frame(data, first_line_no)[1]
+
+
+def text_and_frame(data: bytes, first_line_no: int = 1) -> tuple[bytes, pl.DataFrame]:
+    """The bytes the frame was read from (valid UTF-8, no byte order marks), and the
+    frame (see :func:`frame_of`); parse.py reads the same bytes again as CSV rows."""
+    text = _without_boms(data)
+    if not text.isascii():
+        # polars checks the UTF-8 as it reads (decoding 16 MB in Python to check it cost
+        # as much as the read); only text that is not UTF-8 is made so, and read again.
+        try:
+            return text, _frame(text, first_line_no)
+        except (pl.exceptions.ComputeError, UnicodeDecodeError):
+            text = _without_boms(_as_utf8(data))
+    return text, _frame(text, first_line_no)
 
 
 def lines_frame(chunk: Chunk) -> pl.DataFrame:
@@ -58,9 +72,8 @@ def lines_frame(chunk: Chunk) -> pl.DataFrame:
     return frame_of(chunk.data, chunk.first_line_no)
 
 
-def _utf8_text(raw: bytes) -> bytes:
-    """The bytes the frame is made of: valid UTF-8, without byte order marks."""
-    data = _as_utf8(raw)
+def _without_boms(data: bytes) -> bytes:
+    """The bytes without the byte order marks that start a line."""
     if _BOM in data:
         # polars drops a byte order mark that starts its input: drop those that start any
         # line (files concatenated with cat), or the lines would depend on the chunking.

@@ -22,7 +22,7 @@ from typing import BinaryIO
 import polars as pl
 
 from logtrace.errors import InputError
-from logtrace.lines import frame_of
+from logtrace.lines import text_and_frame
 from logtrace.plural import plural
 
 STDIN = "-"
@@ -376,13 +376,21 @@ def iter_frames(
     source: Source, report: ReadReport, chunk_bytes: int | None = None
 ) -> Iterator[pl.DataFrame]:
     """Frames of ``line_no`` and ``line`` covering every line of the source, in order."""
+    for _, frame in iter_texts(source, report, chunk_bytes):
+        yield frame
+
+
+def iter_texts(
+    source: Source, report: ReadReport, chunk_bytes: int | None = None
+) -> Iterator[tuple[bytes, pl.DataFrame]]:
+    """The frames of :func:`iter_frames`, each with the UTF-8 bytes it was read from."""
     line_no = 1
     for data in iter_blocks(source, report, chunk_bytes):
-        frame = frame_of(data, line_no)
+        text, frame = text_and_frame(data, line_no)
         line_no += frame.height
         if report.tail_open:
             report.unfinished_line = line_no - 1
-        yield frame
+        yield text, frame
 
 
 def read_lines(source: Source, numbers: set[int]) -> dict[int, str]:
