@@ -174,3 +174,9 @@ def test_compare_needs_one_after_side_and_checks_rules_first() -> None:
     bad = runner.invoke(app, ["compare", "/nonexistent.log", "--against", "x", "--fail-if", "p99"])
     assert bad.exit_code == ExitStatus.USAGE
     assert "expected '+'" in bad.stderr
+
+
+def test_split_at_refuses_stdin_which_it_could_only_read_once() -> None:
+    result = runner.invoke(app, ["compare", "-", "--split-at", "2026-11-26 08:00"], input="x\n")
+    assert result.exit_code == ExitStatus.USAGE
+    assert "stdin can only be read once" in result.stderr
