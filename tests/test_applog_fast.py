@@ -53,6 +53,7 @@ HOSTILE_JSON = (
     f'{{"time": "{T}", "msg": "{LONG}", "request_id": "long1", "status": 200, "path": "/l"}}',
     "{}",
     '{"time": 1795696633.49, "msg": "epoch", "request_id": "e1", "status": "ECONNRESET"}',
+    '{"time": 9223372036854776.0, "msg": "an epoch too big for microseconds"}',
     "",
     '{"time": "12:00:00", "msg": "clock only", "request_id": "c1"}',
     '{"msg": "no time", "request_id": "nt"}',

@@ -134,7 +134,10 @@ def _epoch(raw: pl.Expr) -> pl.Expr:
     number = raw.cast(pl.Float64, strict=False)
     # A fractional number of the size of epoch ms (1795696633490.5) is ms.
     micros_float = pl.when(number >= 1e11).then(number * 1e3).otherwise(number * 1e6).round(0)
-    micros = pl.when(is_int).then(micros_int).when(is_float).then(micros_float.cast(pl.Int64))
+    # Not strict: the cast runs on every row, and a number too big for epoch µs (a row the
+    # mask drops anyway) must not stop the chunk.
+    micros_float = micros_float.cast(pl.Int64, strict=False)
+    micros = pl.when(is_int).then(micros_int).when(is_float).then(micros_float)
     return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
 
 
