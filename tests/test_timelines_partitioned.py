@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
 
+from logtrace.cli import app
 from logtrace.resolve import FormatOptions
 from logtrace.sources import resolve_sources
 from logtrace.timelines import load as load_module
@@ -113,3 +116,40 @@ def test_several_id_columns_in_one_log_are_joined_in_memory(tmp_path: Path) -> N
     memory = load(sources, TimelineOptions(FormatOptions(log_format=fmt), join="memory"))
     assert split.nginx.get_column("request_id").to_list() == [f"{i:032x}" for i in range(6)]
     _same(memory, split)
+
+
+@pytest.mark.parametrize(
+    ("args", "fmt"),
+    [
+        (["export", "spans", "--format", "csv"], "csv"),
+        (["export", "traces", "--to", "otlp-json"], "json"),
+    ],
+)
+def test_exports_are_written_a_part_at_a_time_with_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], fmt: str
+) -> None:
+    monkeypatch.setattr(partitioned, "PART_BYTES", 1 << 20)  # sample_logs: 4 MB, 4 parts
+    written = {}
+    for mode in ("memory", "partitioned"):
+        out = tmp_path / f"{mode}.{fmt}"
+        argv = [*args, str(SAMPLE), "--nginx-conf", str(SAMPLE_CONF), "-o", str(out)]
+        result = CliRunner().invoke(app, argv, env={"LOGTRACE_JOIN": mode})
+        assert result.exit_code == 0, result.output
+        written[mode] = out
+    if fmt == "csv":
+        memory, split = (pl.read_csv(written[m], infer_schema_length=0) for m in written)
+        assert_frame_equal(memory.sort("span_id"), split.sort("span_id"))
+    else:
+        spans_memory, spans_split = (_otlp_spans(written[m]) for m in written)
+        assert spans_memory == spans_split
+
+
+def _otlp_spans(path: Path) -> list[str]:
+    doc = json.loads(path.read_text())
+    spans = [
+        json.dumps(span, sort_keys=True)
+        for resource in doc["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    ]
+    return sorted(spans)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -98,6 +98,8 @@ class Partitioned:
     _missing: list[pl.DataFrame] = field(default_factory=list)
     _hits: list[pl.DataFrame] = field(default_factory=list)
     _oversized: dict[str, int] = field(default_factory=dict)
+    _sampled: list[int] = field(default_factory=list)  # the parts the facts were learnt on
+    _first: joined.Loaded | None = None  # their join, until handed on
 
     @property
     def offsets(self) -> dict[str, HostOffset]:
@@ -115,17 +117,33 @@ class Partitioned:
 
     def part(self, part: int) -> joined.Loaded:
         """One part joined alone, with the global facts fixed."""
-        nginx, app = self._read([part])
+        loaded = self._join([part], learn=False)
+        assert loaded is not None
+        return loaded
+
+    def _join(self, parts: list[int], *, learn: bool) -> joined.Loaded | None:
+        """Some parts joined together; with ``learn``, the global facts are learnt from
+        them (None: their twins are told apart without ids, a join of every line)."""
+        nginx, app = self._read(parts)
+        if learn:
+            self.twins = twin_pairs(nginx) if not nginx.is_empty() else []
+            if any("request_id" not in cols for _, _, cols in self.twins):
+                return None  # twins told apart without ids: their lines are in different parts
         nginx, twins = drop_twins(nginx, self.twins) if not nginx.is_empty() else (nginx, Twins([]))
         for kept, gone, n in twins.dropped:
             self._dropped[(kept, gone)] = self._dropped.get((kept, gone), 0) + n
-        spans, _ = units.rescale(joined.lines_to_spans(nginx, app), self.factors)
+        spans = joined.lines_to_spans(nginx, app)
+        if learn:
+            self.factors = units.wrong_units(spans)
+        spans, _ = units.rescale(spans, self.factors)
         timelines = assemble(
             spans,
             skew_correction=self.options.skew_correction,
             configured=self.configured,
-            facts=self.sample.facts,
+            facts=None if learn else self.sample.facts,
         )
+        if learn:
+            self.sample = timelines
         self._missing.append(joined.missing_ids(nginx, app))
         if timelines.oversized:
             self._oversized.update(timelines.oversized)
@@ -142,9 +160,14 @@ class Partitioned:
         return joined.Loaded(self.ingest, timelines, nginx, app, self.choice)
 
     def parts(self) -> Iterator[joined.Loaded]:
-        """Every part joined, one at a time (then the report's warnings are complete)."""
+        """Every part joined, one at a time (then the report's warnings are complete): the
+        sample's parts first, as the facts were learnt on them, then the others."""
+        first, self._first = self._first, None
+        if first is not None:
+            yield first
         for part in [*range(self.spill.parts), NO_ID]:
-            yield self.part(part)
+            if part not in self._sampled:
+                yield self.part(part)
         self._warn()
 
     def _warn(self) -> None:
@@ -279,17 +302,10 @@ def _learn(
         configured,
         Timelines(pl.DataFrame(), {}),
     )
-    nginx, app = run._read(_sample_parts(store))  # in the order they were read
-    run.twins = twin_pairs(nginx) if not nginx.is_empty() else []
-    if any("request_id" not in cols for _, _, cols in run.twins):
-        # twins told apart without ids: their lines are in different parts
+    run._sampled = _sample_parts(store)
+    run._first = run._join(run._sampled, learn=True)
+    if run._first is None:
         return _in_memory(sources, options, resolver, report, store)
-    nginx, _ = drop_twins(nginx, run.twins) if not nginx.is_empty() else (nginx, Twins([]))
-    spans = joined.lines_to_spans(nginx, app)
-    del nginx, app
-    run.factors = units.wrong_units(spans)
-    spans, _ = units.rescale(spans, run.factors)
-    run.sample = assemble(spans, skew_correction=options.skew_correction, configured=configured)
     return run
 
 
@@ -305,6 +321,54 @@ def _in_memory(
     return joined.join_lines(
         sources, options=options, resolver=resolver, report=report, nginx=nginx, app=app
     )
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A join's result, a part at a time (the in-memory join: one part)."""
+
+    ingest: IngestReport
+    offsets: dict[str, HostOffset]
+    run: Partitioned | None = None
+    loaded: joined.Loaded | None = None
+
+    @property
+    def traceless(self) -> bool:
+        """Whether no line has a request id: there is no trace at all."""
+        if self.run is None:
+            return False
+        store = self.run.spill
+        return not any(store.lines[p] for p in range(store.parts))
+
+    def each(self) -> Iterator[joined.Loaded]:
+        """Every part joined, one at a time; the ingest report is complete after the last."""
+        if self.loaded is not None:
+            yield self.loaded
+        elif self.run is not None:
+            yield from self.run.parts()
+
+    def whole(self) -> joined.Loaded:
+        """Every part joined and put together (see :meth:`Partitioned.whole`)."""
+        if self.loaded is not None:
+            return self.loaded
+        assert self.run is not None
+        return self.run.whole()
+
+
+@contextmanager
+def joined_parts(sources: Sequence[Source], options: joined.TimelineOptions) -> Iterator[Joined]:
+    """The join of ``load.load``, a part at a time when the input is large (see
+    ``load.join_mode``); the parts are joined as :meth:`Joined.each` is consumed, inside
+    the ``with`` block (the spill is removed at its end)."""
+    if joined.join_mode(sources, options) == "memory":
+        loaded = joined.load(sources, replace(options, join="memory"))
+        yield Joined(loaded.ingest, loaded.timelines.offsets, loaded=loaded)
+        return
+    with partitioned(sources, options) as run:
+        if isinstance(run, joined.Loaded):
+            yield Joined(run.ingest, run.timelines.offsets, loaded=run)
+        else:
+            yield Joined(run.ingest, run.offsets, run=run)
 
 
 def load_partitioned(sources: Sequence[Source], options: joined.TimelineOptions) -> joined.Loaded:
