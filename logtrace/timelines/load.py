@@ -47,7 +47,7 @@ TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$"
 # request id, joined a part at a time: see partitioned.py) or "auto" (partitioned above
 # PARTITION_ABOVE_BYTES of input). LOGTRACE_JOIN in the environment overrides "auto".
 JoinMode = Literal["auto", "memory", "partitioned"]
-PARTITION_ABOVE_BYTES = 256 * 1024 * 1024
+PARTITION_ABOVE_BYTES = 128 * 1024 * 1024
 
 
 @dataclass(frozen=True)

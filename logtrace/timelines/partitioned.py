@@ -166,7 +166,7 @@ class Partitioned:
         if first is not None:
             yield first
         for part in [*range(self.spill.parts), NO_ID]:
-            if part not in self._sampled:
+            if part not in self._sampled and self.spill.lines[part]:
                 yield self.part(part)
         self._warn()
 
