@@ -153,3 +153,17 @@ def _otlp_spans(path: Path) -> list[str]:
         for span in scope["spans"]
     ]
     return sorted(spans)
+
+
+def test_an_export_of_logs_without_ids_fails_the_same_way_a_part_at_a_time(
+    tmp_path: Path,
+) -> None:
+    log = SAMPLE / "combined" / "edge-1.combined.log"
+    outcomes = []
+    for mode in ("memory", "partitioned"):
+        argv = ["export", "spans", str(log), "-o", str(tmp_path / f"{mode}.csv")]
+        result = CliRunner().invoke(app, argv, env={"LOGTRACE_JOIN": mode})
+        outcomes.append((result.exit_code, result.output))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == 5
+    assert "no trace to export" in outcomes[0][1]

@@ -113,6 +113,7 @@ def part_batches(
     for part in parts:
         if not part.timelines.spans.is_empty():
             yield from trace_batches(part, filters=filters, batch_spans=batch_spans)
+        del part  # freed before the next part is joined
 
 
 def _batches(loaded: Loaded, spans: pl.DataFrame, batch_spans: int) -> Iterator[TraceBatch]:

@@ -165,6 +165,7 @@ class Partitioned:
         first, self._first = self._first, None
         if first is not None:
             yield first
+        del first  # one part in memory at a time
         for part in [*range(self.spill.parts), NO_ID]:
             if part not in self._sampled and self.spill.lines[part]:
                 yield self.part(part)
