@@ -20,6 +20,7 @@ from logtrace.timelines.load import Loaded, TimelineOptions, join_mode, load
 from logtrace.timelines.spill import NO_ID, part_of
 from tests.conftest import SAMPLE, SAMPLE_CONF
 from tests.deployments import busy_deployment
+from tests.test_timelines_join import _wrong_parents
 
 
 def _both(directory: Path, parts: int, **options: object) -> tuple[Loaded, Loaded]:
@@ -167,3 +168,18 @@ def test_an_export_of_logs_without_ids_fails_the_same_way_a_part_at_a_time(
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] == 5
     assert "no trace to export" in outcomes[0][1]
+
+
+def test_facts_learnt_on_a_sample_of_the_parts_still_give_every_right_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An input larger than the sample: the facts come from the first parts only."""
+    monkeypatch.setattr(partitioned, "SAMPLE_LINES", 300)  # 1 part of 8 (~225 lines)
+    deployment = busy_deployment(requests=120, skew_s={"web-2": 0.180}, prefix="rewrite")
+    directory = deployment.write(tmp_path)
+    memory, split = _both(directory, 8)
+    assert split.timelines.spans.get_column("request_id").n_unique() == 120
+    assert _wrong_parents(split) == []
+    parents = [m.timelines.spans.select("sid", "parent_sid").sort("sid") for m in (memory, split)]
+    assert_frame_equal(*parents)
+    assert abs(split.timelines.offsets["web-2"].offset_s - 0.180) < 0.002

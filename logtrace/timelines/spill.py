@@ -4,7 +4,8 @@ Lines go to one of ``parts`` partitions by a hash of their request id (the trace
 W3C traceparent, so that a proxy logging the header and an app logging the trace id meet
 in one part); lines without an id go to a part of their own (``NO_ID``). Each chunk of a
 source becomes one Arrow IPC file per part it touches, so a part is read back in the
-order its lines were read. The folder is a temporary one, removed when the ``with``
+order its lines were read (LZ4-compressed: about 0.7 times the input's size, with the
+raw lines kept). The folder is a temporary one, removed when the ``with``
 block ends, whether it ends normally, by an error or by Ctrl-C.
 """
 
@@ -51,7 +52,9 @@ class Spill:
         for (part,), rows in split.partition_by("_part", as_dict=True, maintain_order=True).items():
             folder = self.root / _name(int(part))
             folder.mkdir(exist_ok=True)
-            rows.drop("_part").write_ipc(folder / f"{kind}-{self._chunks:06d}.arrow")
+            rows.drop("_part").write_ipc(
+                folder / f"{kind}-{self._chunks:06d}.arrow", compression="lz4"
+            )
             self.lines[int(part)] += rows.height
 
     def read(self, part: int, kind: str) -> pl.DataFrame:
