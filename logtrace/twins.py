@@ -204,9 +204,17 @@ def _same_format(nginx: pl.DataFrame, basic: list[str]) -> list[tuple[str, str, 
     return found
 
 
-def drop_twins(nginx: pl.DataFrame) -> tuple[pl.DataFrame, Twins]:
-    """``nginx`` LINES without the second copy of each request logged twice."""
-    drop = _find(nginx)
+def twin_pairs(nginx: pl.DataFrame) -> list[tuple[str, str, list[str]]]:
+    """(kept source, dropped source, the columns their lines are matched on)."""
+    return _find(nginx)
+
+
+def drop_twins(
+    nginx: pl.DataFrame, pairs: list[tuple[str, str, list[str]]] | None = None
+) -> tuple[pl.DataFrame, Twins]:
+    """``nginx`` LINES without the second copy of each request logged twice (``pairs``:
+    the :func:`twin_pairs` of every line, when known)."""
+    drop = _find(nginx) if pairs is None else pairs
     if not drop:
         return nginx, Twins([])
     gone_rows: list[pl.Series] = []

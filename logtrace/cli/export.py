@@ -14,10 +14,14 @@ from logtrace.cli.inputs import Inputs, reads_logs
 from logtrace.errors import UsageError
 
 if TYPE_CHECKING:
-    from logtrace.export.batch import ExportInfo
+    from collections.abc import Iterator
+
+    from logtrace.analysis.derive import Filters
+    from logtrace.export.batch import ExportInfo, TraceBatch
     from logtrace.export.ids import ExportSummary
     from logtrace.export.tabular import What
-    from logtrace.timelines.load import Loaded
+    from logtrace.timelines.partitioned import Joined
+    from logtrace.timelines.skew import HostOffset
 
 FORMAT_HELP = "csv, json, ndjson, parquet (tables); otlp, otlp-json, zipkin, jaeger (traces)."
 
@@ -62,13 +66,22 @@ def export_slowest(
     opt.warn_partial(result.ingest)
 
 
-def _export_info(loaded: Loaded) -> ExportInfo:
+def _export_info(offsets: dict[str, HostOffset]) -> ExportInfo:
     from logtrace.export.batch import ExportInfo
 
-    return ExportInfo(
-        version=__version__,
-        skew_s={h: o.offset_s for h, o in loaded.timelines.offsets.items()},
-    )
+    return ExportInfo(version=__version__, skew_s={h: o.offset_s for h, o in offsets.items()})
+
+
+def _batches(
+    joined: Joined, request_ids: list[str] | None, selection: Filters
+) -> Iterator[TraceBatch]:
+    """The traces to export: a part of the requests at a time when the join is
+    partitioned, unless some are asked for by id (looked up among all first)."""
+    from logtrace.export.traces import part_batches, trace_batches
+
+    if request_ids is not None or joined.run is None or joined.traceless:
+        return trace_batches(joined.whole(), request_ids=request_ids, filters=selection)
+    return part_batches(joined.each(), filters=selection)
 
 
 @command(
@@ -97,7 +110,6 @@ def export_spans(
     """Every span of every request (or a table of requests) in a file format."""
     from logtrace.export.output import check_output
     from logtrace.export.registry import export, exporter
-    from logtrace.export.traces import trace_batches
 
     if what not in ("spans", "requests"):
         raise UsageError(
@@ -107,11 +119,11 @@ def export_spans(
     exporter(format, per)  # an unknown format or table is a usage error before any reading
     check_output(out)
     selection = inputs.selection  # before any reading: stdin is peeked at for its offset
-    loaded = inputs.load(keep_lines=lines)
-    batches = trace_batches(loaded, request_ids=request_id, filters=selection)
-    summary = export(format, batches, out, _export_info(loaded), what=per)
+    with inputs.load_parts(keep_lines=lines) as joined:
+        batches = _batches(joined, request_id, selection)
+        summary = export(format, batches, out, _export_info(joined.offsets), what=per)
     _report(summary, out, format, per)
-    opt.warn_partial(loaded.ingest)
+    opt.warn_partial(joined.ingest)
 
 
 @command(
@@ -161,7 +173,6 @@ def export_traces(
     """Traces for Jaeger, Zipkin, Tempo: a file, or pushed to an OTLP collector."""
     from logtrace.export.output import check_output
     from logtrace.export.registry import export, exporter
-    from logtrace.export.traces import trace_batches
 
     if endpoint is not None and to not in ("otlp", "otlp-json"):
         raise UsageError("--endpoint pushes OTLP", "use --to otlp with --endpoint")
@@ -169,32 +180,32 @@ def export_traces(
     exporter(to)
     check_output(out or "-")
     selection = inputs.selection  # before any reading: stdin is peeked at for its offset
-    loaded = inputs.load(keep_lines=lines)
-    batches = trace_batches(loaded, request_ids=request_id, filters=selection)
-    info = _export_info(loaded)
-    if endpoint is not None:
-        from logtrace.export.push import push
+    with inputs.load_parts(keep_lines=lines) as joined:
+        batches = _batches(joined, request_id, selection)
+        info = _export_info(joined.offsets)
+        if endpoint is not None:
+            from logtrace.export.push import push
 
-        result = push(
-            batches,
-            endpoint,
-            info=info,
-            timeout_s=timeout,
-            max_retries=retries,
-            batch_spans=batch,
-            headers=headers,
-            gzip=gzip,
-        )
-        stderr_line(
-            f"sent {result.accepted:,} of {result.spans:,} spans ({result.traces:,} traces) to "
-            f"{endpoint} in {result.requests} requests ({result.retries} retries)"
-        )
-        error = result.error()
-        if error is not None:
-            raise error
-    else:
-        _report(export(to, batches, out or "-", info), out or "-", to)
-    opt.warn_partial(loaded.ingest)
+            result = push(
+                batches,
+                endpoint,
+                info=info,
+                timeout_s=timeout,
+                max_retries=retries,
+                batch_spans=batch,
+                headers=headers,
+                gzip=gzip,
+            )
+            stderr_line(
+                f"sent {result.accepted:,} of {result.spans:,} spans ({result.traces:,} traces)"
+                f" to {endpoint} in {result.requests} requests ({result.retries} retries)"
+            )
+            error = result.error()
+            if error is not None:
+                raise error
+        else:
+            _report(export(to, batches, out or "-", info), out or "-", to)
+    opt.warn_partial(joined.ingest)
 
 
 def _report(summary: ExportSummary, out: str, fmt: str, what: What | None = None) -> None:

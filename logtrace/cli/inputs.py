@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from logtrace.render.commands import TraceArgs
     from logtrace.sources import Source
     from logtrace.timelines.load import Loaded, TimelineOptions
+    from logtrace.timelines.partitioned import Joined
     from logtrace.timelines.select import RequestSelection
 
 
@@ -106,6 +107,18 @@ class Inputs:
 
         with progress_bar(self.sources) as update:
             yield update
+
+    @contextmanager
+    def load_parts(self, *, keep_lines: bool = False) -> Iterator[Joined]:
+        """Every request's timeline, a part at a time when the input is large (the
+        progress bar covers the reading); valid inside the ``with`` block."""
+        from logtrace.timelines.partitioned import joined_parts
+
+        with ExitStack() as stack:
+            with self.reading() as progress:
+                options = self.timeline_options(keep_lines=keep_lines, progress=progress)
+                parts = stack.enter_context(joined_parts(self.sources, options))
+            yield parts
 
     def load(self, *, keep_lines: bool = False, select: RequestSelection | None = None) -> Loaded:
         """Every request's timeline (``select``: only those requests' and a sample's),

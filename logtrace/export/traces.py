@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 import polars as pl
 
@@ -103,6 +103,17 @@ def trace_batches(
     if filters is not None:
         spans = select_traces(spans, filters)
     return _batches(loaded, spans, batch_spans)
+
+
+def part_batches(
+    parts: Iterable[Loaded], *, filters: Filters | None = None, batch_spans: int = BATCH_SPANS
+) -> Iterator[TraceBatch]:
+    """:func:`trace_batches` of each part of a partitioned join in turn: whole traces,
+    sorted within each part (each trace is in one part)."""
+    for part in parts:
+        if not part.timelines.spans.is_empty():
+            yield from trace_batches(part, filters=filters, batch_spans=batch_spans)
+        del part  # freed before the next part is joined
 
 
 def _batches(loaded: Loaded, spans: pl.DataFrame, batch_spans: int) -> Iterator[TraceBatch]:

@@ -27,8 +27,17 @@ import polars as pl
 
 from logtrace.schema import SPANS
 from logtrace.timelines import ambiguous, leftovers, matching, paths, placement, skew
+from logtrace.timelines.facts import Facts
 from logtrace.timelines.matching import COARSE_S
-from logtrace.timelines.parents import TOL_US, break_cycles, depth, flat_spans, parents, us
+from logtrace.timelines.parents import (
+    TOL_US,
+    break_cycles,
+    depth,
+    flat_spans,
+    inner_sources,
+    parents,
+    us,
+)
 from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.skew import HostOffset
 
@@ -47,6 +56,7 @@ class Timelines:
     notes: list[str] = field(default_factory=list)
     oversized: dict[str, int] = field(default_factory=dict)  # request id -> spans, not joined
     mappings: PathMappings = field(default_factory=PathMappings.empty)  # path rewrites per hop
+    facts: Facts | None = None  # the global quantities used (see facts.py)
 
 
 def _offset_frame(offsets: dict[str, HostOffset]) -> pl.DataFrame:
@@ -124,12 +134,18 @@ def _apply_offsets(
 
 
 def assemble(
-    spans: pl.DataFrame, *, skew_correction: bool = True, configured: PathMappings | None = None
+    spans: pl.DataFrame,
+    *,
+    skew_correction: bool = True,
+    configured: PathMappings | None = None,
+    facts: Facts | None = None,
 ) -> Timelines:
     """Parents, corrected times and depth for spans of any number of requests.
 
     Ids with more than ``MAX_TRACE_SPANS`` spans are not joined (see :func:`parents.flat_spans`);
-    ``Timelines.oversized`` lists them, so that callers can say so.
+    ``Timelines.oversized`` lists them, so that callers can say so. What is learnt from all
+    the requests together comes back in ``Timelines.facts``; given ``facts`` (learnt on
+    all the requests), a part of them is assembled exactly as it would be among all.
     """
     spans = spans.with_columns(
         pl.col("raw_start").alias("start"),
@@ -143,21 +159,36 @@ def assemble(
         big = sizes.select("request_id")
         flat = flat_spans(spans.join(big, on="request_id", how="semi"))
         spans = spans.join(big, on="request_id", how="anti")
-    mappings = paths.learn(spans).plus(configured or PathMappings.empty())
+    if facts is None:
+        mappings = paths.learn(spans).plus(configured or PathMappings.empty())
+    else:
+        mappings = facts.mappings
     candidates = matching.candidates(spans, mappings)
     pairs = matching.assign(matching.costed(candidates, spans))
     evidence = pl.concat([pairs, skew.through_proxies(pairs, spans, COARSE_S)])
-    offsets = skew.estimate_offsets(evidence)
+    ntp = skew.estimate_offsets(evidence) if facts is None else facts.offsets
+    offsets = ntp
     corrected = 0
     notes: list[str] = []
+    seen: list[dict[str, HostOffset]] = []
+    at = pl.DataFrame(schema={"peer": pl.String, "_at": pl.String})
     if skew_correction:
         spans, corrected = _apply_offsets(spans, offsets, evidence)
-        spans, windows = placement.place(spans, pairs)
+        given = None if facts is None else facts.windows
+        spans, windows = placement.place(spans, pairs, given, seen)
         offsets = {**offsets, **windows}
-        at = matching.addresses(pairs, spans)
+        at = matching.addresses(pairs, spans) if facts is None else facts.addresses
         pairs = matching.assign(matching.costed(candidates, spans, at))
-    pairs = pl.concat([pairs, leftovers.leftovers(spans, pairs)])
-    spans = break_cycles(depth(parents(spans, pairs)))
+    if facts is None:
+        called = leftovers.called_sources(spans, pairs)
+        links = leftovers.hops(spans, pairs)
+    else:
+        called, links = facts.called, facts.links
+    pairs = pl.concat([pairs, leftovers.leftovers(spans, pairs, called, links)])
+    inner = inner_sources(spans, pairs) if facts is None else facts.inner
+    spans = break_cycles(depth(parents(spans, pairs, inner)))
+    if facts is None:
+        facts = Facts(mappings, ntp, tuple(seen), at, called, links, inner)
     undecided = ambiguous.swappable(pairs, spans)
     spans = spans.with_columns(pl.col("sid").is_in(undecided.implode()).alias("parent_ambiguous"))
     if "within_s" not in spans.columns:  # no skew correction: nothing was placed
@@ -179,4 +210,5 @@ def assemble(
         notes=notes,
         oversized=oversized,
         mappings=mappings,
+        facts=facts,
     )

@@ -18,7 +18,12 @@ FALLBACK = 3.0
 _MAX_LEFT = 64  # spans left over in one request beyond which it gets no second look
 
 
-def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
+def leftovers(
+    spans: pl.DataFrame,
+    assigned: pl.DataFrame,
+    called: pl.Series | None = None,
+    links: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Pairs for the spans the paths could not pair: a proxy that rewrote the whole path,
     a call logged without one. A callee and a caller of the same request that both have
     no partner pair when the callee lies inside the call (within both timestamps'
@@ -26,6 +31,9 @@ def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
     methods agree, and something else ties them: the call names the callee, one of them
     has no path, their paths end alike, or the two sources are a hop
     other requests take. Costed like :func:`costed` (plus ``FALLBACK``), then assigned.
+
+    ``called`` (:func:`called_sources`) and ``links`` (:func:`hops`) are learnt from every
+    request; given, they are used as they are (a part of the requests joined alone).
     """
     free = spans.filter(
         pl.col("kind").is_in(["SERVER", "CLIENT"]) & pl.col("request_id").is_not_null()
@@ -40,7 +48,7 @@ def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
     cols += ["path", "peer", "start", "end", "raw_start", "raw_end", "precision_s"]
     # Only a source whose spans are mostly called by another gets a caller this way: the
     # requests entering at an edge are nobody's calls, whatever their paths and times.
-    called = called_sources(spans, assigned)
+    called = called_sources(spans, assigned) if called is None else called
     callees = free.filter(
         (pl.col("kind") == "SERVER") & pl.col("source").is_in(called.implode())
     ).select(cols)
@@ -77,7 +85,7 @@ def leftovers(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
     pairs = pairs.with_columns(pl.lit(None, pl.String).alias("via")).join(
         fitting, on=["peer_c", "service", "host", "via"], how="left", nulls_equal=True
     )
-    links = _links(spans, assigned)
+    links = hops(spans, assigned) if links is None else links
     pairs = pairs.join(links, on=["source", "source_c"], how="left").with_columns(
         pl.col("_link").fill_null(False), _tails_alike().alias("_alike")
     )
@@ -155,7 +163,7 @@ def called_sources(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.Series:
     )
 
 
-def _links(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
+def hops(spans: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
     """(callee source, caller source) pairs that the assigned pairs show to be hops."""
     source = spans.select("sid", "source")
     return (

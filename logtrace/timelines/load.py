@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import polars as pl
 
@@ -17,12 +19,12 @@ from logtrace.ingest import (
 )
 from logtrace.log_format.compiler import ANY_ID, is_id_column
 from logtrace.sources import Source
-from logtrace.timelines import units
+from logtrace.timelines import partitioned, units
 from logtrace.timelines.assemble import MAX_TRACE_SPANS, Timelines, assemble
 from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.select import RequestSelection, Selector
 from logtrace.timelines.spans import app_spans, nginx_spans
-from logtrace.twins import drop_twins
+from logtrace.twins import Twins, drop_twins
 
 # The nginx columns spans are made of (absent ones are simply not in the format).
 NGINX_COLUMNS = frozenset(
@@ -42,6 +44,12 @@ NGINX_COLUMNS = frozenset(
 # A W3C traceparent (``00-<trace id>-<parent id>-<flags>``): the trace id is the request id.
 TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$"
 
+# How the join holds its input: "memory" (all at once), "partitioned" (spilled to disk by
+# request id, joined a part at a time: see partitioned.py) or "auto" (partitioned above
+# PARTITION_ABOVE_BYTES of input). LOGTRACE_JOIN in the environment overrides "auto".
+JoinMode = Literal["auto", "memory", "partitioned"]
+PARTITION_ABOVE_BYTES = 128 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class TimelineOptions:
@@ -54,6 +62,8 @@ class TimelineOptions:
     columns: frozenset[str] = frozenset()  # more nginx columns to keep (for analyze)
     select: RequestSelection | None = None  # read only these requests and a sample (trace)
     progress: Callable[[int], None] | None = field(default=None, compare=False)  # bytes read
+    join: JoinMode = "auto"  # see JoinMode
+    parts: int | None = None  # partitions of the partitioned join (None: from the input size)
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,7 @@ def with_trace_ids(nginx: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return nginx.with_columns(out) if out else nginx
 
 
-def _with_ids(nginx: pl.DataFrame, choice: dict[str, str]) -> pl.DataFrame:
+def with_ids(nginx: pl.DataFrame, choice: dict[str, str]) -> pl.DataFrame:
     if nginx.is_empty():
         return nginx
     expr = pl.lit(None, dtype=pl.String)
@@ -129,20 +139,55 @@ def _with_ids(nginx: pl.DataFrame, choice: dict[str, str]) -> pl.DataFrame:
     return nginx.with_columns(expr.alias("request_id"))
 
 
+def input_bytes(sources: Sequence[Source]) -> int | None:
+    """The bytes the sources hold on disk (a .gz file counts 8 times its size), or None
+    when one cannot be known before reading it (stdin)."""
+    total = 0
+    for source in sources:
+        if source.is_stdin:
+            return None
+        try:
+            size = os.stat(source.path).st_size
+        except OSError:
+            continue  # reading it will say why
+        total += size * 8 if source.path.endswith(".gz") else size
+    return total
+
+
+def join_mode(sources: Sequence[Source], options: TimelineOptions) -> JoinMode:
+    """Whether to join in memory or a partition at a time (see ``JoinMode``)."""
+    mode = options.join
+    if options.select is not None:
+        return "memory"  # the lines of a few requests and a bounded sample: small
+    if mode == "auto":
+        forced = os.environ.get("LOGTRACE_JOIN", "auto")
+        mode = forced if forced in ("memory", "partitioned") else "auto"  # type: ignore[assignment]
+    if mode != "auto":
+        return mode
+    size = input_bytes(sources)
+    return "partitioned" if size is not None and size > PARTITION_ABOVE_BYTES else "memory"
+
+
+def read_columns(options: TimelineOptions) -> frozenset[str]:
+    """The nginx columns parsed for the join."""
+    forced = {options.id_field} if options.id_field else {ANY_ID}
+    return frozenset(NGINX_COLUMNS | options.columns | forced)
+
+
 def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     """Parse all sources and assemble the timelines of every request."""
+    if join_mode(sources, options) == "partitioned":
+        return partitioned.load_partitioned(sources, options)
     resolver = FormatResolver.from_options(options.formats)
     report = IngestReport()
     nginx_parts: list[pl.DataFrame] = []
     app_parts: list[pl.DataFrame] = []
-    forced = {options.id_field} if options.id_field else {ANY_ID}
-    columns = NGINX_COLUMNS | options.columns | forced
     selector = Selector(options.select) if options.select else None
     for chunk in iter_lines(
         sources,
         resolver,
         report,
-        frozenset(columns),
+        read_columns(options),
         keep_line=options.keep_lines,
         id_field=options.id_field,
         progress=options.progress,
@@ -154,30 +199,80 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     app = pl.concat(app_parts, how="diagonal_relaxed") if app_parts else pl.DataFrame()
     if selector is not None:
         nginx, app = selector.final(nginx), selector.final(app)
+    del nginx_parts, app_parts
+    return join_lines(
+        sources,
+        options=options,
+        resolver=resolver,
+        report=report,
+        nginx=nginx,
+        app=app,
+        selector=selector,
+    )
+
+
+def join_lines(
+    sources: Sequence[Source],
+    *,
+    options: TimelineOptions,
+    resolver: FormatResolver,
+    report: IngestReport,
+    nginx: pl.DataFrame,
+    app: pl.DataFrame,
+    selector: Selector | None = None,
+) -> Loaded:
+    """The timelines of every request in nginx and app LINES, all at once (``selector``:
+    the lines were those of some requests and a sample, see :mod:`timelines.select`)."""
     if not nginx.is_empty():
         nginx = with_trace_ids(nginx, id_columns(nginx, options.id_field))
     choice = choose_id_columns(nginx, app, options.id_field)
     nginx = _without_copies(nginx, sources, resolver, report)
-    nginx, twins = drop_twins(_with_ids(nginx, choice))
+    nginx, twins = drop_twins(with_ids(nginx, choice))
+    warn_twins(report, twins)
+    spans = lines_to_spans(nginx, app)
+    spans, unit_notes = units.rescale(spans)
+    warn_units(report, unit_notes)
+    configured = configured_mappings(sources, resolver, _labels(nginx))
+    timelines = assemble(spans, skew_correction=options.skew_correction, configured=configured)
+    warn_oversized(report, timelines.oversized, oversized_hits(timelines.oversized, spans))
+    if selector is None:  # a selection keeps no line without an id
+        warn_missing_ids(report, missing_ids(nginx, app))
+    sampled = None
+    if selector is not None and selector.sampled:
+        sampled = timelines.spans.get_column("request_id").n_unique()
+    return Loaded(
+        ingest=report,
+        timelines=timelines,
+        nginx=nginx,
+        app=app,
+        id_columns=choice,
+        sampled_requests=sampled,
+    )
+
+
+def lines_to_spans(nginx: pl.DataFrame, app: pl.DataFrame) -> pl.DataFrame:
+    """The spans of nginx and app LINES that carry a request id."""
+    spans = pl.concat([nginx_spans(nginx), app_spans(app)], how="diagonal_relaxed")
+    return spans.filter(pl.col("request_id").is_not_null() & (pl.col("request_id") != ""))
+
+
+def warn_twins(report: IngestReport, twins: Twins) -> None:
+    """Tell each source whose lines repeat another's that they were counted once."""
     for (_, gone, _), note in zip(twins.dropped, twins.notes(), strict=True):
         for stats in report.sources:
             if stats.path == gone:
                 stats.warnings.append(note)
-    spans = pl.concat([nginx_spans(nginx), app_spans(app)], how="diagonal_relaxed")
-    spans = spans.filter(pl.col("request_id").is_not_null() & (pl.col("request_id") != ""))
-    spans, unit_notes = units.rescale(spans)
+
+
+def warn_units(report: IngestReport, unit_notes: dict[str, str]) -> None:
+    """Tell each app source whose durations were rescaled."""
     for stats in report.sources:
         if stats.path in unit_notes:
             stats.warnings.append(unit_notes[stats.path])
-    configured = _configured(sources, resolver, nginx)
-    timelines = assemble(spans, skew_correction=options.skew_correction, configured=configured)
-    _warn_oversized(report, timelines.oversized, spans)
-    if selector is None:  # lines without an id were not kept
-        _warn_missing_ids(report, nginx, app)
-    sampled = None
-    if selector is not None and selector.sampled:
-        sampled = timelines.spans.get_column("request_id").n_unique()
-    return Loaded(report, timelines, nginx, app, choice, sampled_requests=sampled)
+
+
+def _labels(nginx: pl.DataFrame) -> set[str]:
+    return set(nginx.get_column("source").unique().to_list()) if not nginx.is_empty() else set()
 
 
 def _without_copies(
@@ -200,13 +295,12 @@ def _without_copies(
     return nginx.filter(~pl.col("source").is_in(list(gone))) if gone else nginx
 
 
-def _configured(
-    sources: Sequence[Source], resolver: FormatResolver, nginx: pl.DataFrame
+def configured_mappings(
+    sources: Sequence[Source], resolver: FormatResolver, read: set[str]
 ) -> PathMappings:
-    """The path rewrites nginx.conf gives for the nginx sources read."""
-    if not resolver.configs or nginx.is_empty():
+    """The path rewrites nginx.conf gives for the nginx sources read (their labels)."""
+    if not resolver.configs or not read:
         return PathMappings.empty()
-    read = set(nginx.get_column("source").unique().to_list())
     rows = [
         (source.label, r.prefix, r.replacement, f"{r.file}:{r.line}")
         for source in sources
@@ -217,16 +311,24 @@ def _configured(
     return PathMappings.configured_by(rows)
 
 
-def _warn_oversized(report: IngestReport, oversized: dict[str, int], spans: pl.DataFrame) -> None:
+def oversized_hits(oversized: dict[str, int], spans: pl.DataFrame) -> pl.DataFrame:
+    """``source``, ``ids``, ``spans``: the spans of each source under oversized ids (ids
+    are whole in one part of the requests: the counts of several parts add up)."""
+    ids = pl.Series("request_id", list(oversized), dtype=pl.String)
+    return (
+        spans.filter(pl.col("request_id").is_in(ids.implode()))
+        .group_by("source")
+        .agg(
+            pl.col("request_id").n_unique().cast(pl.Int64).alias("ids"),
+            pl.len().cast(pl.Int64).alias("spans"),
+        )
+    )
+
+
+def warn_oversized(report: IngestReport, oversized: dict[str, int], hits: pl.DataFrame) -> None:
     """Tell each source whose lines carry an id too common to be one request."""
     if not oversized:
         return
-    ids = pl.Series("request_id", list(oversized), dtype=pl.String)
-    hits = (
-        spans.filter(pl.col("request_id").is_in(ids.implode()))
-        .group_by("source")
-        .agg(pl.col("request_id").n_unique().alias("ids"), pl.len().alias("spans"))
-    )
     by_source = {source: (n_ids, n) for source, n_ids, n in hits.iter_rows()}
     worst, most = max(oversized.items(), key=lambda item: item[1])
     shown = worst if len(worst) <= 40 else worst[:39] + "…"
@@ -242,21 +344,28 @@ def _warn_oversized(report: IngestReport, oversized: dict[str, int], spans: pl.D
         )
 
 
-def _warn_missing_ids(report: IngestReport, nginx: pl.DataFrame, app: pl.DataFrame) -> None:
-    """Tell each source how many of its requests and calls carry no id (``-``, empty or
-    absent): they cannot be joined into any trace."""
+def missing_ids(nginx: pl.DataFrame, app: pl.DataFrame) -> pl.DataFrame:
+    """``source``, ``n``, ``missing``: requests and calls of each source, and those without
+    a request id (``-``, empty or absent); counts of several parts add up."""
     frames = [nginx.select("source", "request_id")] if not nginx.is_empty() else []
     if not app.is_empty() and {"event", "request_id"} <= set(app.columns):
         spans = app.filter(pl.col("event").is_in(["server", "client"]))
         frames.append(spans.select("source", "request_id"))
+    schema = {"source": pl.String, "n": pl.Int64, "missing": pl.Int64}
     if not frames:
-        return
+        return pl.DataFrame(schema=schema)
     missing = pl.col("request_id").is_null() | (pl.col("request_id") == "")
-    counts = (
+    return (
         pl.concat(frames, how="vertical_relaxed")
         .group_by("source")
         .agg(pl.len().alias("n"), missing.sum().alias("missing"))
+        .cast(schema)  # type: ignore[arg-type]
     )
+
+
+def warn_missing_ids(report: IngestReport, counts: pl.DataFrame) -> None:
+    """Tell each source how many of its requests and calls carry no id: they cannot be
+    joined into any trace."""
     by_source = {source: (n, m) for source, n, m in counts.iter_rows() if m}
     for stats in report.sources:
         if stats.path in by_source:

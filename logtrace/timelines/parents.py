@@ -118,7 +118,23 @@ def containment_parents(spans: pl.DataFrame, orphans: pl.DataFrame) -> pl.DataFr
     )
 
 
-def parents(spans: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+def inner_sources(spans: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """``source``, ``_inner``: whether most SERVER spans of each source have a caller."""
+    called = pairs.get_column("sid")
+    return (
+        spans.filter(pl.col("kind") == "SERVER")
+        .select("source", pl.col("sid").is_in(called.implode()).alias("_c"))
+        .group_by("source")
+        .agg((pl.col("_c").mean() > 0.5).alias("_inner"))
+    )
+
+
+def parents(
+    spans: pl.DataFrame, pairs: pl.DataFrame, inner: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Every span's parent from the assigned ``pairs``, the upstream attempts and the
+    app calls around; one root per request. ``inner`` (:func:`inner_sources`) is learnt
+    from every request; given, it is used as it is."""
     attempts = spans.filter((pl.col("origin") == "nginx") & (pl.col("kind") == "CLIENT")).select(
         "sid", pl.col("line_sid").alias("parent_sid"), pl.lit(value=False).alias("parent_guessed")
     )
@@ -138,12 +154,7 @@ def parents(spans: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     free = spans.select(
         "sid", "request_id", "source", "kind", "start", "end", off.alias("_off")
     ).join(known.select("sid"), on="sid", how="anti")
-    inner = (
-        spans.filter(pl.col("kind") == "SERVER")
-        .select("source", pl.col("sid").is_in(called.get_column("sid").implode()).alias("_c"))
-        .group_by("source")
-        .agg((pl.col("_c").mean() > 0.5).alias("_inner"))
-    )
+    inner = inner_sources(spans, pairs) if inner is None else inner
     free = free.join(inner, on="source", how="left").with_columns(pl.col("_inner").fill_null(False))
     roots = (
         free.sort(

@@ -24,6 +24,8 @@ whole-second proxy). Each host's offset comes from the windows of all its anchor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from logtrace.schema import TIME
@@ -119,10 +121,30 @@ def _bounds(
     )
 
 
-def place(spans: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, HostOffset]]:
+def place(
+    spans: pl.DataFrame,
+    pairs: pl.DataFrame,
+    given: Sequence[dict[str, HostOffset]] | None = None,
+    seen: list[dict[str, HostOffset]] | None = None,
+) -> tuple[pl.DataFrame, dict[str, HostOffset]]:
     """``spans`` with whole-second lines (and nginx's upstream attempts) moved inside their
     second, and the window offsets of their hosts. ``pairs`` are the matched pairs
-    (``sid`` called by ``sid_c``); times are taken from ``spans`` as corrected so far."""
+    (``sid`` called by ``sid_c``); times are taken from ``spans`` as corrected so far.
+
+    The windows of each pass come from the anchors of every line so far; ``given`` (what
+    ``seen`` collected on all requests: each pass's windows, the final ones last) holds
+    them fixed, so that a part of the requests is placed as it would be among all.
+    """
+
+    def windows_now(k: int, anchored: pl.DataFrame) -> dict[str, HostOffset]:
+        if given is None:
+            found = skew.window_offsets(anchored)
+        else:
+            found = given[min(k, len(given) - 1)] if given else {}
+        if seen is not None:
+            seen.append(found)
+        return found
+
     is_coarse = pl.col("precision_s") >= COARSE_S
     coarse = spans.filter(is_coarse)
     if coarse.is_empty():
@@ -144,17 +166,18 @@ def place(spans: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, dict[
     anchors = pl.DataFrame(
         schema={"line_sid": pl.UInt64, "true_end": pl.Datetime("us", "UTC"), "within_s": pl.Float64}
     )
-    for _ in range(MAX_PASSES):
+    for k in range(MAX_PASSES):
         found = _bounds(pairs, attempts, lines, known, calls).join(
             anchors, on="line_sid", how="anti"
         )
         if found.is_empty():
             break
         anchors = pl.concat([anchors, found.cast(anchors.schema)])
-        windows = skew.window_offsets(lines.join(anchors, on="line_sid", how="inner"))
+        windows = windows_now(k, lines.join(anchors, on="line_sid", how="inner"))
         placed = _placed(lines.join(found, on="line_sid", how="inner"), windows)
         known = pl.concat([known, _line_times(placed, coarse)])
-    windows = skew.window_offsets(lines.join(anchors, on="line_sid", how="inner"))
+    final = len(given) - 1 if given else MAX_PASSES
+    windows = windows_now(final, lines.join(anchors, on="line_sid", how="inner"))
     anchors = _nested_in_loose(
         pairs,
         attempts=attempts,

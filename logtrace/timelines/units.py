@@ -101,10 +101,14 @@ def wrong_units(spans: pl.DataFrame) -> dict[str, float]:
     return found
 
 
-def rescale(spans: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+def rescale(
+    spans: pl.DataFrame, factors: dict[str, float] | None = None
+) -> tuple[pl.DataFrame, dict[str, str]]:
     """``spans`` with the durations of app sources in a wrong unit put right (their
-    start moves, their end stays where it was logged), and a note per source."""
-    factors = wrong_units(spans)
+    start moves, their end stays where it was logged), and a note per source.
+
+    ``factors`` (:func:`wrong_units` of every request) are used as given when known."""
+    factors = wrong_units(spans) if factors is None else factors
     if not factors:
         return spans, {}
     factor = pl.col("source").replace_strict(factors, default=1.0, return_dtype=pl.Float64)
@@ -115,12 +119,16 @@ def rescale(spans: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
     out = spans.with_columns(
         pl.when(factor != 1.0).then(start).otherwise(pl.col("raw_start")).alias("raw_start")
     )
-    notes = {
+    return out, notes(factors)
+
+
+def notes(factors: dict[str, float]) -> dict[str, str]:
+    """A note per app source whose durations are rescaled."""
+    return {
         source: f"{source}: durations logged without a unit came out {_times(f)} the calls "
         f"around them (another unit than the file suggests): divided by {f:,.0f}"
         for source, f in factors.items()
     }
-    return out, notes
 
 
 def _times(factor: float) -> str:

@@ -1,0 +1,378 @@
+"""The join a part of the requests at a time, for inputs larger than memory.
+
+1. One streaming pass over the input: each parsed chunk is split by a hash of its request
+   id into the parts of a temporary :class:`spill.Spill` (lines without an id go to a
+   part of their own); what the id columns hold is counted on the way.
+2. The global facts (``docs/scale.md``): which nginx sources are twins, the units of app
+   durations, the path mappings, the clock offsets and placement windows, the upstream
+   addresses, which sources are called: learnt by the in-memory join on a sample, the
+   first parts (all of them when they are small: then the results are exactly those of
+   the in-memory join).
+3. Each part is joined on its own with those facts fixed: memory is bounded by a part.
+
+The in-memory join (``load.load``) is used instead when a nginx source logs several
+columns that may hold the request id (which one is meant is decided on every line), or
+when no nginx line has an id while several nginx logs are read (copies are found by
+their first lines): those need every line at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+import polars as pl
+
+from logtrace.ingest import FormatResolver, IngestReport, iter_lines, require_parsed
+from logtrace.sources import Source
+from logtrace.timelines import load as joined
+from logtrace.timelines import units
+from logtrace.timelines.assemble import Timelines, assemble
+from logtrace.timelines.paths import PathMappings
+from logtrace.timelines.skew import HostOffset
+from logtrace.timelines.spill import NO_ID, Spill, spill
+from logtrace.twins import Twins, drop_twins, twin_pairs
+
+PART_BYTES = 32 * 1024 * 1024  # input bytes per part (a part takes ~1 GB to join)
+SAMPLE_LINES = 300_000  # lines of the parts the global facts are learnt on
+_TRACE_SAMPLE = 1000  # id values looked at for traceparents (as with_trace_ids does)
+
+
+@dataclass
+class _Ids:
+    """What the streaming pass saw of the nginx id columns."""
+
+    columns: dict[str, list[str]] = field(default_factory=dict)  # source -> id columns
+    filled: dict[tuple[str, str], int] = field(default_factory=dict)  # (source, col) -> values
+    samples: dict[str, list[pl.Series]] = field(default_factory=dict)  # first values per col
+
+    def see(self, source: str, frame: pl.DataFrame, present: list[str]) -> None:
+        self.columns.setdefault(source, present)
+        for column in present:
+            values = frame.get_column(column).drop_nulls()
+            key = (source, column)
+            self.filled[key] = self.filled.get(key, 0) + values.len()
+            kept = self.samples.setdefault(column, [])
+            if sum(s.len() for s in kept) < _TRACE_SAMPLE:
+                kept.append(values.head(_TRACE_SAMPLE))
+
+    def ambiguous(self) -> bool:
+        """Whether a source logs several columns that may hold the id."""
+        return any(len(c) > 1 for c in self.columns.values())
+
+    def choice(self) -> dict[str, str]:
+        """The id column of each nginx source (as ``choose_id_columns`` decides it when
+        each source has one column at most)."""
+        return {
+            source: next((c for c in present if self.filled.get((source, c), 0) > 0), "request_id")
+            for source, present in self.columns.items()
+        }
+
+    def traced(self) -> list[str]:
+        """The id columns whose first values hold W3C traceparents."""
+        out = []
+        for column, kept in self.samples.items():
+            sample = pl.concat(kept).head(_TRACE_SAMPLE) if kept else pl.Series([], dtype=pl.String)
+            if sample.cast(pl.String).str.contains(joined.TRACEPARENT).any():
+                out.append(column)
+        return out
+
+
+@dataclass
+class Partitioned:
+    """The input spilled by request id, the facts learnt, and the parts to join."""
+
+    sources: Sequence[Source]
+    options: joined.TimelineOptions
+    ingest: IngestReport
+    spill: Spill
+    choice: dict[str, str]
+    traced: list[str]
+    twins: list[tuple[str, str, list[str]]]
+    factors: dict[str, float]
+    configured: PathMappings
+    sample: Timelines
+    _dropped: dict[tuple[str, str], int] = field(default_factory=dict)
+    _missing: list[pl.DataFrame] = field(default_factory=list)
+    _hits: list[pl.DataFrame] = field(default_factory=list)
+    _oversized: dict[str, int] = field(default_factory=dict)
+    _sampled: list[int] = field(default_factory=list)  # the parts the facts were learnt on
+    _first: joined.Loaded | None = None  # their join, until handed on
+
+    @property
+    def offsets(self) -> dict[str, HostOffset]:
+        """Each host's clock offset (NTP and whole-second windows), as the join uses them."""
+        return self.sample.offsets
+
+    def _read(self, parts: list[int]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """nginx LINES (with their request ids) and app LINES of some parts."""
+        nginx = self.spill.read_many(parts, "nginx")
+        if not nginx.is_empty():
+            present = [c for c in self.traced if c in nginx.columns]
+            nginx = joined.with_trace_ids(nginx, present) if present else nginx
+            nginx = joined.with_ids(nginx, self.choice)
+        return nginx, self.spill.read_many(parts, "app")
+
+    def part(self, part: int) -> joined.Loaded:
+        """One part joined alone, with the global facts fixed."""
+        loaded = self._join([part], learn=False)
+        assert loaded is not None
+        return loaded
+
+    def _join(self, parts: list[int], *, learn: bool) -> joined.Loaded | None:
+        """Some parts joined together; with ``learn``, the global facts are learnt from
+        them (None: their twins are told apart without ids, a join of every line)."""
+        nginx, app = self._read(parts)
+        if learn:
+            self.twins = twin_pairs(nginx) if not nginx.is_empty() else []
+            if any("request_id" not in cols for _, _, cols in self.twins):
+                return None  # twins told apart without ids: their lines are in different parts
+        nginx, twins = drop_twins(nginx, self.twins) if not nginx.is_empty() else (nginx, Twins([]))
+        for kept, gone, n in twins.dropped:
+            self._dropped[(kept, gone)] = self._dropped.get((kept, gone), 0) + n
+        spans = joined.lines_to_spans(nginx, app)
+        if learn:
+            self.factors = units.wrong_units(spans)
+        spans, _ = units.rescale(spans, self.factors)
+        timelines = assemble(
+            spans,
+            skew_correction=self.options.skew_correction,
+            configured=self.configured,
+            facts=None if learn else self.sample.facts,
+        )
+        if learn:
+            self.sample = timelines
+        self._missing.append(joined.missing_ids(nginx, app))
+        if timelines.oversized:
+            self._oversized.update(timelines.oversized)
+            self._hits.append(joined.oversized_hits(timelines.oversized, spans))
+        timelines = Timelines(
+            spans=timelines.spans,
+            offsets=self.offsets,
+            corrected_requests=timelines.corrected_requests,
+            notes=timelines.notes,
+            oversized=timelines.oversized,
+            mappings=timelines.mappings,
+            facts=timelines.facts,
+        )
+        return joined.Loaded(self.ingest, timelines, nginx, app, self.choice)
+
+    def parts(self) -> Iterator[joined.Loaded]:
+        """Every part joined, one at a time (then the report's warnings are complete): the
+        sample's parts first, as the facts were learnt on them, then the others."""
+        first, self._first = self._first, None
+        if first is not None:
+            yield first
+        del first  # one part in memory at a time
+        for part in [*range(self.spill.parts), NO_ID]:
+            if part not in self._sampled and self.spill.lines[part]:
+                yield self.part(part)
+        self._warn()
+
+    def _warn(self) -> None:
+        report = self.ingest
+        dropped = [(kept, gone, self._dropped.get((kept, gone), 0)) for kept, gone, _ in self.twins]
+        joined.warn_twins(report, Twins(dropped))
+        joined.warn_units(report, units.notes(self.factors))
+        hits = pl.concat(self._hits) if self._hits else None
+        if hits is not None:
+            hits = hits.group_by("source").agg(pl.col("ids").sum(), pl.col("spans").sum())
+            joined.warn_oversized(report, self._oversized, hits)
+        if self._missing:
+            counts = pl.concat(self._missing).group_by("source").agg(pl.all().sum())
+            joined.warn_missing_ids(report, counts)
+
+    def whole(self) -> joined.Loaded:
+        """Every part joined and put together: the in-memory join's ``Loaded`` (lines and
+        spans grouped by part rather than in the order they were read)."""
+        loaded = list(self.parts())
+        spans = [p.timelines.spans for p in loaded]
+        notes = list(dict.fromkeys(n for p in loaded for n in p.timelines.notes))
+        timelines = Timelines(
+            spans=pl.concat(spans) if spans else self.sample.spans.clear(),
+            offsets=self.offsets,
+            corrected_requests=sum(p.timelines.corrected_requests for p in loaded),
+            notes=notes,
+            oversized=dict(self._oversized),
+            mappings=self.sample.mappings,
+            facts=self.sample.facts,
+        )
+        nginx = [p.nginx for p in loaded if not p.nginx.is_empty()]
+        app = [p.app for p in loaded if not p.app.is_empty()]
+        return joined.Loaded(
+            self.ingest,
+            timelines,
+            pl.concat(nginx, how="diagonal_relaxed") if nginx else pl.DataFrame(),
+            pl.concat(app, how="diagonal_relaxed") if app else pl.DataFrame(),
+            self.choice,
+        )
+
+
+def part_count(sources: Sequence[Source], options: joined.TimelineOptions) -> int:
+    """How many parts: one per ``PART_BYTES`` of input (``options.parts`` when given)."""
+    if options.parts:
+        return options.parts
+    size = joined.input_bytes(sources)
+    return max(1, math.ceil((size or 0) / PART_BYTES)) if size else 64
+
+
+@contextmanager
+def partitioned(
+    sources: Sequence[Source], options: joined.TimelineOptions
+) -> Iterator[Partitioned | joined.Loaded]:
+    """The input read once and spilled by request id, with the global facts learnt; or,
+    when the input needs every line at once (see the module's docstring), the in-memory
+    join's result. The spill is removed when the block ends, however it ends."""
+    resolver = FormatResolver.from_options(options.formats)
+    report = IngestReport()
+    ids = _Ids()
+    nginx_read: set[str] = set()
+    with spill(part_count(sources, options)) as store:
+        for chunk in iter_lines(
+            sources,
+            resolver,
+            report,
+            joined.read_columns(options),
+            keep_line=options.keep_lines,
+            id_field=options.id_field,
+            progress=options.progress,
+        ):
+            frame = chunk.frame
+            if chunk.kind == "app":
+                has = "request_id" in frame.columns
+                store.add("app", frame, pl.col("request_id") if has else pl.lit(None, pl.String))
+                continue
+            source = chunk.source.label
+            nginx_read.add(source)
+            present = joined.id_columns(frame, options.id_field)
+            ids.see(source, frame, present)
+            rid = pl.col(present[0]) if present else pl.lit(None, pl.String)
+            store.add("nginx", frame, rid.cast(pl.String))
+        require_parsed(report, resolver)
+        no_ids = not any(ids.filled.values())
+        if ids.ambiguous() or (no_ids and len(nginx_read) > 1):
+            yield _in_memory(sources, options, resolver, report, store)
+            return
+        yield _learn(
+            sources,
+            options=options,
+            resolver=resolver,
+            report=report,
+            store=store,
+            ids=ids,
+            nginx_read=nginx_read,
+        )
+
+
+def _sample_parts(store: Spill) -> list[int]:
+    """The first parts, up to ``SAMPLE_LINES`` lines (at least one), and the lines without
+    an id when they are few."""
+    chosen: list[int] = []
+    lines = 0
+    for part in range(store.parts):
+        if chosen and lines + store.lines[part] > SAMPLE_LINES:
+            break
+        chosen.append(part)
+        lines += store.lines[part]
+    return chosen + ([NO_ID] if store.lines[NO_ID] <= SAMPLE_LINES else [])
+
+
+def _learn(
+    sources: Sequence[Source],
+    *,
+    options: joined.TimelineOptions,
+    resolver: FormatResolver,
+    report: IngestReport,
+    store: Spill,
+    ids: _Ids,
+    nginx_read: set[str],
+) -> Partitioned | joined.Loaded:
+    """The global facts, learnt by the in-memory join of the sample parts."""
+    configured = joined.configured_mappings(sources, resolver, nginx_read)
+    run = Partitioned(
+        sources,
+        options,
+        report,
+        store,
+        ids.choice(),
+        ids.traced(),
+        [],
+        {},
+        configured,
+        Timelines(pl.DataFrame(), {}),
+    )
+    run._sampled = _sample_parts(store)
+    run._first = run._join(run._sampled, learn=True)
+    if run._first is None:
+        return _in_memory(sources, options, resolver, report, store)
+    return run
+
+
+def _in_memory(
+    sources: Sequence[Source],
+    options: joined.TimelineOptions,
+    resolver: FormatResolver,
+    report: IngestReport,
+    store: Spill,
+) -> joined.Loaded:
+    """The in-memory join of every spilled line (read back in the order it was read)."""
+    nginx, app = store.read_many(None, "nginx"), store.read_many(None, "app")
+    return joined.join_lines(
+        sources, options=options, resolver=resolver, report=report, nginx=nginx, app=app
+    )
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A join's result, a part at a time (the in-memory join: one part)."""
+
+    ingest: IngestReport
+    offsets: dict[str, HostOffset]
+    run: Partitioned | None = None
+    loaded: joined.Loaded | None = None
+
+    @property
+    def traceless(self) -> bool:
+        """Whether no line has a request id: there is no trace at all."""
+        if self.run is None:
+            return False
+        store = self.run.spill
+        return not any(store.lines[p] for p in range(store.parts))
+
+    def each(self) -> Iterator[joined.Loaded]:
+        """Every part joined, one at a time; the ingest report is complete after the last."""
+        if self.loaded is not None:
+            yield self.loaded
+        elif self.run is not None:
+            yield from self.run.parts()
+
+    def whole(self) -> joined.Loaded:
+        """Every part joined and put together (see :meth:`Partitioned.whole`)."""
+        if self.loaded is not None:
+            return self.loaded
+        assert self.run is not None
+        return self.run.whole()
+
+
+@contextmanager
+def joined_parts(sources: Sequence[Source], options: joined.TimelineOptions) -> Iterator[Joined]:
+    """The join of ``load.load``, a part at a time when the input is large (see
+    ``load.join_mode``); the parts are joined as :meth:`Joined.each` is consumed, inside
+    the ``with`` block (the spill is removed at its end)."""
+    if joined.join_mode(sources, options) == "memory":
+        loaded = joined.load(sources, replace(options, join="memory"))
+        yield Joined(loaded.ingest, loaded.timelines.offsets, loaded=loaded)
+        return
+    with partitioned(sources, options) as run:
+        if isinstance(run, joined.Loaded):
+            yield Joined(run.ingest, run.timelines.offsets, loaded=run)
+        else:
+            yield Joined(run.ingest, run.offsets, run=run)
+
+
+def load_partitioned(sources: Sequence[Source], options: joined.TimelineOptions) -> joined.Loaded:
+    """``load.load``, a part at a time; the result is put together at the end."""
+    with partitioned(sources, options) as run:
+        return run if isinstance(run, joined.Loaded) else run.whole()

@@ -1,0 +1,185 @@
+"""The join a part of the requests at a time gives the in-memory join's results."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from logtrace.cli import app
+from logtrace.resolve import FormatOptions
+from logtrace.sources import resolve_sources
+from logtrace.timelines import load as load_module
+from logtrace.timelines import partitioned
+from logtrace.timelines.load import Loaded, TimelineOptions, join_mode, load
+from logtrace.timelines.spill import NO_ID, part_of
+from tests.conftest import SAMPLE, SAMPLE_CONF
+from tests.deployments import busy_deployment
+from tests.test_timelines_join import _wrong_parents
+
+
+def _both(directory: Path, parts: int, **options: object) -> tuple[Loaded, Loaded]:
+    sources = resolve_sources([str(directory)])
+    formats = FormatOptions(nginx_confs=(str(SAMPLE_CONF),) if directory == SAMPLE else ())
+    memory = load(sources, TimelineOptions(formats, join="memory", **options))  # type: ignore[arg-type]
+    split = load(sources, TimelineOptions(formats, join="partitioned", parts=parts, **options))  # type: ignore[arg-type]
+    return memory, split
+
+
+def _same(memory: Loaded, split: Loaded) -> None:
+    assert_frame_equal(memory.timelines.spans.sort("sid"), split.timelines.spans.sort("sid"))
+    assert memory.timelines.offsets == split.timelines.offsets
+    assert memory.timelines.corrected_requests == split.timelines.corrected_requests
+    assert memory.timelines.notes == split.timelines.notes
+    # which mappings (their support varies from run to run: paths.learn breaks ties in
+    # no fixed order)
+    mappings = [m.timelines.mappings.frame.drop("support").sort(pl.all()) for m in (memory, split)]
+    assert_frame_equal(*mappings)
+    assert [s.warnings for s in memory.ingest.sources] == [s.warnings for s in split.ingest.sources]
+    for lines, lines_split in ((memory.nginx, split.nginx), (memory.app, split.app)):
+        assert lines.height == lines_split.height
+        if lines.height:
+            key = ["source", "line_no"]
+            assert_frame_equal(lines.sort(key), lines_split.sort(key), check_column_order=False)
+
+
+@pytest.mark.parametrize("parts", [1, 3, 16])
+def test_sample_logs_give_the_same_spans_a_part_at_a_time(parts: int) -> None:
+    _same(*_both(SAMPLE, parts))
+
+
+@pytest.mark.parametrize("parts", [2, 7])
+@pytest.mark.parametrize("skew_correction", [True, False])
+def test_a_skewed_multi_host_deployment_gives_the_same_spans_a_part_at_a_time(
+    tmp_path: Path, parts: int, skew_correction: bool
+) -> None:
+    deployment = busy_deployment(requests=80, skew_s={"web-2": 0.180}, prefix="rewrite")
+    memory, split = _both(deployment.write(tmp_path), parts, skew_correction=skew_correction)
+    assert memory.timelines.spans.get_column("request_id").n_unique() == 80
+    _same(memory, split)
+
+
+def test_a_traceparent_and_its_trace_id_land_in_one_part() -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    ids = pl.DataFrame({"id": [f"00-{trace_id}-00f067aa0ba902b7-01", trace_id, None]})
+    parts = ids.select(part_of(pl.col("id"), 64)).to_series().to_list()
+    assert parts[0] == parts[1] != NO_ID
+    assert parts[2] == NO_ID
+
+
+def test_the_spill_is_removed_when_the_join_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def broken(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(partitioned, "assemble", broken)
+    sources = resolve_sources([str(SAMPLE)])
+    with pytest.raises(KeyboardInterrupt):
+        load(sources, TimelineOptions(FormatOptions(), join="partitioned", parts=4))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_join_is_partitioned_above_a_size_or_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources = resolve_sources([str(SAMPLE)])
+    monkeypatch.delenv("LOGTRACE_JOIN", raising=False)
+    assert join_mode(sources, TimelineOptions()) == "memory"
+    monkeypatch.setattr(load_module, "PARTITION_ABOVE_BYTES", 1000)
+    assert join_mode(sources, TimelineOptions()) == "partitioned"
+    assert join_mode(sources, TimelineOptions(join="memory")) == "memory"
+    monkeypatch.setenv("LOGTRACE_JOIN", "memory")
+    assert join_mode(sources, TimelineOptions()) == "memory"
+    assert join_mode(resolve_sources(["-"]), TimelineOptions(join="auto")) == "memory"
+
+
+def test_several_id_columns_in_one_log_are_joined_in_memory(tmp_path: Path) -> None:
+    """Which of them holds the request id is decided on every line at once."""
+    fmt = (
+        '$remote_addr [$time_local] "$request" $status $request_time $request_id $http_x_request_id'
+    )
+    lines = [
+        f'10.0.0.1 [04/Mar/2026:10:00:0{i} +0000] "GET /a/{i} HTTP/1.1" 200 0.010 {i:032x} -'
+        for i in range(6)
+    ]
+    (tmp_path / "edge.log").write_text("\n".join(lines) + "\n")
+    sources = resolve_sources([str(tmp_path / "edge.log")])
+    options = TimelineOptions(FormatOptions(log_format=fmt), join="partitioned", parts=3)
+    split = load(sources, options)
+    memory = load(sources, TimelineOptions(FormatOptions(log_format=fmt), join="memory"))
+    assert split.nginx.get_column("request_id").to_list() == [f"{i:032x}" for i in range(6)]
+    _same(memory, split)
+
+
+@pytest.mark.parametrize(
+    ("args", "fmt"),
+    [
+        (["export", "spans", "--format", "csv"], "csv"),
+        (["export", "traces", "--to", "otlp-json"], "json"),
+    ],
+)
+def test_exports_are_written_a_part_at_a_time_with_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], fmt: str
+) -> None:
+    monkeypatch.setattr(partitioned, "PART_BYTES", 1 << 20)  # sample_logs: 4 MB, 4 parts
+    written = {}
+    for mode in ("memory", "partitioned"):
+        out = tmp_path / f"{mode}.{fmt}"
+        argv = [*args, str(SAMPLE), "--nginx-conf", str(SAMPLE_CONF), "-o", str(out)]
+        result = CliRunner().invoke(app, argv, env={"LOGTRACE_JOIN": mode})
+        assert result.exit_code == 0, result.output
+        written[mode] = out
+    if fmt == "csv":
+        memory, split = (pl.read_csv(written[m], infer_schema_length=0) for m in written)
+        assert_frame_equal(memory.sort("span_id"), split.sort("span_id"))
+    else:
+        spans_memory, spans_split = (_otlp_spans(written[m]) for m in written)
+        assert spans_memory == spans_split
+
+
+def _otlp_spans(path: Path) -> list[str]:
+    doc = json.loads(path.read_text())
+    spans = [
+        json.dumps(span, sort_keys=True)
+        for resource in doc["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    ]
+    return sorted(spans)
+
+
+def test_an_export_of_logs_without_ids_fails_the_same_way_a_part_at_a_time(
+    tmp_path: Path,
+) -> None:
+    log = SAMPLE / "combined" / "edge-1.combined.log"
+    outcomes = []
+    for mode in ("memory", "partitioned"):
+        argv = ["export", "spans", str(log), "-o", str(tmp_path / f"{mode}.csv")]
+        result = CliRunner().invoke(app, argv, env={"LOGTRACE_JOIN": mode})
+        outcomes.append((result.exit_code, result.output))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == 5
+    assert "no trace to export" in outcomes[0][1]
+
+
+def test_facts_learnt_on_a_sample_of_the_parts_still_give_every_right_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An input larger than the sample: the facts come from the first parts only."""
+    monkeypatch.setattr(partitioned, "SAMPLE_LINES", 300)  # 1 part of 8 (~225 lines)
+    deployment = busy_deployment(requests=120, skew_s={"web-2": 0.180}, prefix="rewrite")
+    directory = deployment.write(tmp_path)
+    memory, split = _both(directory, 8)
+    assert split.timelines.spans.get_column("request_id").n_unique() == 120
+    assert _wrong_parents(split) == []
+    parents = [m.timelines.spans.select("sid", "parent_sid").sort("sid") for m in (memory, split)]
+    assert_frame_equal(*parents)
+    assert abs(split.timelines.offsets["web-2"].offset_s - 0.180) < 0.002
