@@ -59,6 +59,12 @@ def calls(spans: pl.DataFrame) -> pl.DataFrame:
             (pl.col("end") - pl.col("start")).dt.total_microseconds().alias("duration_us"),
             "status",
             pl.col("within_s") if "within_s" in spans.columns else pl.lit(0.0).alias("within_s"),
+            # placed inside a coarser logged time (see _with_overlap)
+            (
+                pl.col("within_s") < pl.col("precision_s")
+                if {"within_s", "precision_s"} <= set(spans.columns)
+                else pl.lit(value=True)
+            ).alias("_placed"),
         )
     )
 
@@ -67,9 +73,13 @@ def _with_overlap(c: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """``_overlap``: the call starts before an earlier call of the same ``keys`` ended, by
     more than the two can be off: ``OVERLAP_TOLERANCE``, plus how exactly each is known
     (``within_s``: a whole-second line placed by the spans around it is known to its
-    window)."""
+    window, and two such windows are off independently; calls logged as they are, to the
+    millisecond say, are one caller's lines on one clock, all cut the same way, so the
+    later start's precision alone bounds how far off their overlap can be)."""
     within = pl.duration(microseconds=(pl.col("within_s").fill_null(0.0) * 1e6).cast(pl.Int64))
-    surely_ended = c.with_columns((pl.col("end") - within).alias("_surely_ended"))
+    placed = pl.col("_placed").fill_null(value=True)
+    ended = pl.when(placed).then(pl.col("end") - within).otherwise(pl.col("end"))
+    surely_ended = c.with_columns(ended.alias("_surely_ended"))
     reached = max_before(surely_ended, keys, "start", "_surely_ended").alias("_reached")
     began = pl.col("start") + within + OVERLAP_TOLERANCE
     overlap = (began < pl.col("_reached")).fill_null(value=False)
