@@ -140,3 +140,62 @@ def test_insights_command_json() -> None:
     savings = [f["saving_total_s"] for f in doc["findings"]]
     assert savings == sorted(savings, reverse=True)
     assert all(len(f["examples"]) >= 2 for f in doc["findings"])
+
+
+def _two_calls(overlap_ms: float, *, precision_s: float, within_s: float) -> pl.DataFrame:
+    """An app request (sid 1) making two calls to two services, the second starting
+    ``overlap_ms`` before the first ended; times as logged to ``precision_s`` and known
+    to ``within_s``."""
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 12, 3, 16, 42, 13, 505000, tzinfo=UTC)
+    ms = timedelta(milliseconds=1)
+    second = t0 + (4 - overlap_ms) * ms
+    rows = [
+        (1, None, "SERVER", "web", None, "/a", t0, t0 + 8 * ms),
+        (2, 1, "CLIENT", "web", "users-svc", "/profile/1", t0, t0 + 4 * ms),
+        (3, 1, "CLIENT", "web", "inventory-svc", "/stats", second, second + 4 * ms),
+    ]
+    return pl.DataFrame(
+        [
+            {
+                "request_id": "r1",
+                "sid": sid,
+                "parent_sid": parent,
+                "kind": kind,
+                "origin": "app",
+                "service": service,
+                "peer": peer,
+                "method": "GET",
+                "route": path,
+                "path": path,
+                "target": path,
+                "start": start,
+                "end": end,
+                "status": 200,
+                "within_s": within_s,
+                "precision_s": precision_s,
+            }
+            for sid, parent, kind, service, peer, path, start, end in rows
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("overlap_ms", "precision_s", "within_s", "sequential"),
+    [
+        (2.8, 0.001, 0.001, False),  # logged to the ms: 2.8 ms of overlap is parallel
+        (1.5, 0.001, 0.001, True),  # within the precision and the 1 ms tolerance
+        (0.0, 0.001, 0.001, True),  # one after the other
+        (2.8, 1.0, 0.001, True),  # placed in a second, two 1 ms windows: not sure
+        (3.5, 1.0, 0.001, False),  # more than both windows and the tolerance
+    ],
+)
+def test_calls_overlap_by_more_than_their_times_can_be_off(
+    overlap_ms: float, precision_s: float, within_s: float, sequential: bool
+) -> None:
+    from logtrace.analysis.insights import calls as detectors
+
+    c = detectors.calls(_two_calls(overlap_ms, precision_s=precision_s, within_s=within_s))
+    found = detectors.sequential(c, InsightOptions())
+    assert (found.height == 1) is sequential
