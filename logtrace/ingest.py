@@ -189,7 +189,17 @@ def plan_sources(sources: Sequence[Source], resolver: FormatResolver) -> dict[st
     stdin cannot be read twice and is left out; analyze uses this to choose between
     streaming one nginx log and building timelines across hosts.
     """
-    kinds: dict[str, str] = {}
+    return {
+        source.label: parser.kind if parser is not None else "unknown"
+        for source, _, parser in _first_lines(sources, resolver)
+    }
+
+
+def _first_lines(
+    sources: Sequence[Source], resolver: FormatResolver
+) -> Iterator[tuple[Source, pl.DataFrame, _Parser | None]]:
+    """Each file's first lines (``PLAN_BYTES``) and the parser they choose; stdin, which
+    cannot be read twice, and empty files left out."""
     for source in sources:
         if source.is_stdin:
             continue
@@ -197,9 +207,7 @@ def plan_sources(sources: Sequence[Source], resolver: FormatResolver) -> dict[st
         if frame is None:
             continue
         scratch = SourceStats(path=source.label, host=source.host, service=source.service)
-        parser = _choose(frame, resolver.for_source(source), resolver, scratch)
-        kinds[source.label] = parser.kind if parser is not None else "unknown"
-    return kinds
+        yield source, frame, _choose(frame, resolver.for_source(source), resolver, scratch)
 
 
 # What tells two logs of the same requests apart (twins.py), read from their first lines.
@@ -214,14 +222,7 @@ def twin_sources(sources: Sequence[Source], resolver: FormatResolver) -> list[tu
     """(kept, dropped) nginx sources that log the same requests, judged on their first
     lines (two access logs of one server, or a log and its copy)."""
     frames: list[pl.DataFrame] = []
-    for source in sources:
-        if source.is_stdin:
-            continue
-        frame = next(iter_frames(source, ReadReport(), PLAN_BYTES), None)
-        if frame is None:
-            continue
-        scratch = SourceStats(path=source.label, host=source.host, service=source.service)
-        parser = _choose(frame, resolver.for_source(source), resolver, scratch)
+    for source, frame, parser in _first_lines(sources, resolver):
         if parser is None or parser.nginx is None:
             continue
         parsed = parse_chunk(frame, parser.nginx, TWIN_COLUMNS, keep_line=True)

@@ -133,11 +133,16 @@ def _wanted(metric: str) -> str:
     return f"{metric} is a count (0) or a share (1%)"
 
 
-def _error(text: str, column: int, what: str) -> RuleError:
+_RULE_HINT = (
+    "write METRIC OP VALUE [route=ROUTE], such as p99>800ms, error_rate>1%, "
+    "5xx>0 route=/checkout, requests<100; metrics: " + ", ".join(METRICS)
+)
+
+
+def _error(text: str, column: int, what: str, hint: str = _RULE_HINT) -> RuleError:
     return RuleError(
         f"--fail-if {text!r}: {what} at column {column + 1}",
-        "write METRIC OP VALUE [route=ROUTE], such as p99>800ms, error_rate>1%, "
-        "5xx>0 route=/checkout, requests<100; metrics: " + ", ".join(METRICS),
+        hint,
         source_text=text,
         column=column,
     )
@@ -247,12 +252,12 @@ def parse_change_rule(text: str) -> ChangeRule:
 
 
 def _change_error(text: str, column: int, what: str) -> RuleError:
-    return RuleError(
-        f"--fail-if {text!r}: {what} at column {column + 1}",
+    return _error(
+        text,
+        column,
+        what,
         "write METRIC+VALUE [route=ROUTE], such as p99+20%, p50+50ms, 'p95+10% route=/api/*'; "
         "metrics: " + ", ".join(CHANGE_METRICS),
-        source_text=text,
-        column=column,
     )
 
 

@@ -148,15 +148,7 @@ class Partitioned:
         if timelines.oversized:
             self._oversized.update(timelines.oversized)
             self._hits.append(joined.oversized_hits(timelines.oversized, spans))
-        timelines = Timelines(
-            spans=timelines.spans,
-            offsets=self.offsets,
-            corrected_requests=timelines.corrected_requests,
-            notes=timelines.notes,
-            oversized=timelines.oversized,
-            mappings=timelines.mappings,
-            facts=timelines.facts,
-        )
+        timelines = replace(timelines, offsets=self.offsets)
         return joined.Loaded(self.ingest, timelines, nginx, app, self.choice)
 
     def parts(self) -> Iterator[joined.Loaded]:
