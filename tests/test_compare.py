@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
@@ -16,6 +17,8 @@ from logtrace.analysis.gate import RuleError, parse_change_rule
 from logtrace.analysis.percentiles import nearest_rank
 from logtrace.cli import app
 from logtrace.errors import ExitStatus
+from logtrace.render.compare import compare_table
+from logtrace.render.console import ReportConsole
 
 runner = CliRunner()
 
@@ -180,3 +183,20 @@ def test_split_at_refuses_stdin_which_it_could_only_read_once() -> None:
     result = runner.invoke(app, ["compare", "-", "--split-at", "2026-11-26 08:00"], input="x\n")
     assert result.exit_code == ExitStatus.USAGE
     assert "stdin can only be read once" in result.stderr
+
+
+def test_at_80_columns_the_verdict_keeps_the_effect_it_is_about() -> None:
+    """The verdict judges whole distributions: a narrow table keeps the share of slower
+    pairs (its effect) beside it, never a p99 change alone that may point the other way."""
+    before, after = _two_sides()
+    rows = compare(_hist(before), _hist(after)).routes
+    out = io.StringIO()
+    console = ReportConsole(fit=True, file=out, width=80, color_system=None)
+    console.print(compare_table("Routes", rows), crop=False)
+    text = out.getvalue()
+    assert "pairs" in text and "verdict" in text
+    assert "Δ p99" not in text  # dropped before the effect
+    slow = next(line for line in text.splitlines() if "/slow" in line)
+    effect = rows.filter(pl.col("route") == "/slow").item(0, "effect")
+    assert f"{100 * effect:.1f}%" in slow and "slower" in slow
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 80

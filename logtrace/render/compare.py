@@ -41,8 +41,10 @@ def _pair(row: dict[str, Any], name: str) -> str:
 
 def compare_table(title: str, rows: pl.DataFrame) -> FitTable:
     """Routes seen on both sides. At a narrow width the columns drop in this order: p50,
-    Δ p50, p95, Δ p95, p99 (the before → after of p99), effect. route, counts, Δ p99,
-    the p-value and the verdict stay."""
+    p95, Δ p95 (the before → after pairs first), p99, Δ p99, Δ p50. route, counts, the
+    share of slower pairs, the p-value and the verdict stay: the verdict is the test's on
+    whole distributions, and the share of slower pairs is its effect, where a p99 may well
+    move the other way."""
     table = FitTable(
         title,
         [
@@ -50,12 +52,12 @@ def compare_table(title: str, rows: pl.DataFrame) -> FitTable:
             Column("before"),
             Column("after"),
             Column("p50", drop=1),
-            Column("Δ p50", drop=2),
-            Column("p95", drop=3),
-            Column("Δ p95", drop=4),
-            Column("p99", drop=5),
-            Column("Δ p99"),
-            Column("slower pairs", drop=6),
+            Column("Δ p50", drop=6),
+            Column("p95", drop=2),
+            Column("Δ p95", drop=3),
+            Column("p99", drop=4),
+            Column("Δ p99", drop=5),
+            Column("slower pairs"),
             Column("p"),
             Column("verdict", "id"),
         ],
