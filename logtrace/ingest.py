@@ -11,7 +11,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -250,6 +250,7 @@ class _Parsed:
     in_entries: int  # lines that belong to parsed entries (app logs: + tracebacks)
     leading: Leading | None = None
     events: AppEvents = field(default_factory=AppEvents)
+    skipped: int = 0  # lines the job's prefilter left unparsed
 
 
 @dataclass(frozen=True)
@@ -262,11 +263,18 @@ class _Job:
     keep_line: bool
     app_options: AppLogOptions
     transform: Transform | None
+    prefilter: Transform | None = None  # raw lines worth parsing; the rest are skipped
 
 
 def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
     """Parse one chunk (runs in a worker thread: polars releases the GIL); ``text`` is
     the bytes ``frame`` was read from."""
+    if job.prefilter is not None:
+        whole = frame.height
+        frame = job.prefilter(frame)
+        if frame.height < whole:  # the bytes are no longer the frame's
+            cut = _parse(replace(job, prefilter=None), frame, None)
+            return replace(cut, skipped=whole - frame.height)
     parser, source, columns, keep_line = job.parser, job.source, job.columns, job.keep_line
     transform, app_options = job.transform, job.app_options
     if parser.nginx is not None:
@@ -296,12 +304,15 @@ def iter_lines(
     id_field: str | None = None,
     transform: Transform | None = None,
     progress: Callable[[int], None] | None = None,
+    prefilter: Transform | None = None,
 ) -> Iterator[LinesChunk]:
     """Parsed chunks of every source, in order; ``report`` collects counts and samples.
 
     Chunks are parsed in worker threads (``WORKERS``) while the next ones are read;
     ``transform`` (nginx chunks only) runs in the worker too. Results come back in order.
-    ``progress`` is called with the bytes read so far.
+    ``progress`` is called with the bytes read so far. ``prefilter`` cuts a chunk's raw
+    lines (``line_no``, ``line``) to those worth parsing, once its format is known; the
+    others are counted as skipped (``lines_skipped``), neither parsed nor rejected.
     """
     app_options = AppLogOptions(
         id_fields=(id_field, *DEFAULT_ID_FIELDS) if id_field else DEFAULT_ID_FIELDS,
@@ -335,7 +346,7 @@ def iter_lines(
                 if parser.kind == errorlog.KIND:
                     skip_error_log(stats, frame)
                     continue
-                job = _Job(parser, source, columns, keep_line, app_options, transform)
+                job = _Job(parser, source, columns, keep_line, app_options, transform, prefilter)
                 # the bytes again only for a format read as rows: else they would be held
                 keep = parser.nginx is not None and reads_rows(parser.nginx)
                 flight.append(pool.submit(_parse, job, frame, text if keep else None))
@@ -365,6 +376,7 @@ def _collect(
     for the continuation lines at the top of the next."""
     parsed = done.result()
     source = job.source
+    stats.lines_skipped += parsed.skipped
     rejects = hold_unfinished(stats, parsed.rejects, read.unfinished_line)
     count_chunk(stats, parsed.in_entries, rejects, job.parser.nginx)
     stats.add_app_events(parsed.events)

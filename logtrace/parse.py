@@ -82,6 +82,7 @@ class SourceStats:
     lines_total: int = 0
     lines_parsed: int = 0
     lines_rejected: int = 0
+    lines_skipped: int = 0  # left unparsed on purpose (trace ID: other requests' lines)
     reasons: Counter[str] = field(default_factory=Counter)
     samples: list[RejectedSample] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +17,7 @@ from logtrace.export.trace_json import trace_json
 from logtrace.resolve import FormatOptions
 from logtrace.sources import resolve_sources
 from logtrace.timelines.load import Loaded, TimelineOptions, load
-from logtrace.timelines.select import RequestSelection
+from logtrace.timelines.select import RequestSelection, raw_condition
 from tests.conftest import PLANTED_SKEW, SAMPLE, SAMPLE_CONF
 
 FORMATS = FormatOptions(nginx_confs=(str(SAMPLE_CONF),))
@@ -79,10 +80,16 @@ def test_a_host_with_a_clock_offset_gets_it_from_the_sample(sample_loaded: Loade
     a, b = trace(sample_loaded, rid), trace(small, rid)
     keys = ["span_id", "parent_span_id", "service", "kind", "raw_start", "raw_end"]
     assert_frame_equal(a.spans.select(keys), b.spans.select(keys))
-    assert b.notes[-1].startswith(
+    assert b.notes[-2].startswith(
         f"clock offsets and path mappings were estimated from {small.sampled_requests:,} "
         "requests: this one and a sample of the others"
     )
+    # hex ids: most lines of other requests were cut before parsing, and counted
+    stats = small.ingest.sources
+    skipped = sum(s.lines_skipped for s in stats)
+    assert skipped > sum(s.lines_total for s in stats) // 3
+    assert all(s.lines_parsed + s.lines_rejected + s.lines_skipped == s.lines_total for s in stats)
+    assert b.notes[-1].startswith(f"{skipped:,} of the ")
 
 
 def test_only_the_request_and_the_sample_are_kept() -> None:
@@ -133,3 +140,26 @@ def test_the_selective_trace_is_the_full_build_s_on_a_topology_run(topology_run:
         assert_frame_equal(a.spans, b.spans)
         assert_frame_equal(a.critical, b.critical)
         assert (a.skew_s, a.notes) == (b.skew_s, b.notes)
+
+
+@pytest.mark.parametrize("bound", ["0000beef", "7f3a0000", "a1b2c3d4", "ffffffff", "00", "f"])
+def test_the_raw_prefilter_keeps_every_line_of_an_id_under_the_bound(bound: str) -> None:
+    """A superset: any hex id sorting at or under the bound, wherever it stands in a line
+    (nginx field, JSON value, traceparent, upper case), is kept; longer lines with no such
+    id are not all kept."""
+    rng = random.Random(bound)
+    ids = ["".join(rng.choice("0123456789abcdef") for _ in range(32)) for _ in range(3000)]
+    ids += [bound + "0" * (32 - len(bound)), bound[:3] + "0" * 29]
+    shapes = [
+        '127.0.0.1 - - [26/Nov/2026:09:00:00 +0000] "GET / HTTP/1.1" 200 5 rid={}',
+        '{{"ts":"2026-11-26T09:00:00.120Z","request_id":"{}"}}',
+        "traceparent=00-{}-00f067aa0ba902b7-01 took 12ms",
+        "X-Request-ID: {}",
+    ]
+    lines = [rng.choice(shapes).format(i.upper() if n % 5 == 0 else i) for n, i in enumerate(ids)]
+    frame = pl.DataFrame({"line_no": range(len(lines)), "line": lines})
+    kept = set(frame.filter(raw_condition(bound)).get_column("line_no").to_list())
+    under = {n for n, i in enumerate(ids) if i <= bound}
+    assert under <= kept
+    if bound < "f":
+        assert len(kept) < len(lines)

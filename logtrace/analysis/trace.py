@@ -175,7 +175,14 @@ def trace(
         notes.append(
             f"clock offsets and path mappings were estimated from "
             f"{plural(loaded.sampled_requests, 'request')}: this one and a sample of the "
-            "others, chosen by a hash of their ids (`logtrace analyze` uses all of them)"
+            "others, chosen by their ids (`logtrace analyze` uses all of them)"
+        )
+    skipped = sum(s.lines_skipped for s in loaded.ingest.sources)
+    if skipped:
+        read = sum(s.lines_total for s in loaded.ingest.sources)
+        notes.append(
+            f"{skipped:,} of the {plural(read, 'line')} read hold neither this id nor a "
+            "sampled one and were not parsed"
         )
     lines = _lines(loaded, spans, view, sources) if with_lines else {}
     return RequestTrace(

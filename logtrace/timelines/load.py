@@ -191,6 +191,7 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
         keep_line=options.keep_lines,
         id_field=options.id_field,
         progress=options.progress,
+        prefilter=None if selector is None else selector.raw,
     ):
         frame = chunk.frame if selector is None else selector.keep(chunk.frame)
         (app_parts if chunk.kind == "app" else nginx_parts).append(frame)

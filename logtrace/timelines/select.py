@@ -6,11 +6,17 @@ the input. A trace needs its own lines, and the estimates made across requests: 
 host's clock offset and how a hop rewrites paths. So each chunk of LINES is filtered
 right after parsing to the lines whose id (any id column of an nginx line, a W3C
 traceparent's trace id included) starts with the id or prefix asked for, plus the lines
-of up to ``sample`` other requests: those whose ids have the smallest hashes (a bottom-k
-sample, the same whatever the chunks, so the estimates are repeatable). Memory is then
-bounded by the matching lines and the sample's; a prefix shared by several ids keeps
-them all, so ``trace`` can still name them. Lines without any id belong to no trace and
-are dropped.
+of up to ``sample`` other requests: those whose ids are the smallest (a bottom-k sample,
+the same whatever the chunks, so the estimates are repeatable). Memory is then bounded
+by the matching lines and the sample's; a prefix shared by several ids keeps them all,
+so ``trace`` can still name them. Lines without any id belong to no trace and are dropped.
+
+Smallest by what: random hex ids (nginx's ``$request_id``, trace ids, UUIDs) are their
+own uniform hash, so the sample is of the smallest ids themselves. That lets most lines
+go unparsed: once the sample's bound is known, a chunk's raw lines are first cut to
+those holding the id asked for or a hex token that may sort under the bound
+(:meth:`Selector.raw`, one vectorised regex), a superset of what the exact filter then
+keeps. Ids of any other shape (sequential, names) are sampled by a hash, as parsed.
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ SAMPLE_REQUESTS = 10_000  # ids of other requests read in full (clock offsets, p
 # id (as load.py reads it, which imports this module)
 TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$"
 _SEED = 0x10C7  # hashes pick the sample: a fixed seed, the same sample on every run
+_HEX_ID = r"^[0-9a-fA-F]{8}"  # ids that start like random hex: sampled by their own value
+_HEX_SHARE = 0.99  # of the ids first seen, to sample by value
+_BOUND_CHARS = 3  # how much of the bound the raw prefilter spells out
+_HEX = "0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -55,8 +65,10 @@ class Selector:
     def __init__(self, selection: RequestSelection) -> None:
         self.prefix = selection.prefix
         self.size = selection.sample
-        self._smallest = pl.Series("hash", [], pl.UInt64)  # the sample's hashes so far
+        self.by_value: bool | None = None  # hex ids sampled by value; None: not seen yet
+        self._smallest: pl.Series | None = None  # the sample's keys so far
         self.sampled = False  # whether some request was left out of the sample
+        self._raw: pl.Expr | None = None  # the prefilter of raw lines for the bound
 
     def keep(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The lines of one chunk that may be in the selection: the matching ones and
@@ -64,16 +76,27 @@ class Selector:
         ids = _ids(frame)
         if frame.is_empty() or not ids:
             return frame.clear()
-        hashes = frame.select(pl.concat_list(_hash(i) for i in ids).alias("hash")).get_column(
-            "hash"
-        )
-        seen = hashes.explode().drop_nulls()
-        union = pl.concat([self._smallest, seen]).unique()
+        if self.by_value is None:
+            self.by_value = _hex_ids(frame, ids)
+        keys = frame.select(pl.concat_list(self._key(i) for i in ids).alias("k")).get_column("k")
+        seen = keys.explode().drop_nulls()
+        union = seen if self._smallest is None else pl.concat([self._smallest, seen])
+        union = union.unique()
         if union.len() > self.size:
             self.sampled = True
-            union = union.bottom_k(self.size)
+            union = union.sort().head(self.size)
+            if self.by_value:
+                self._raw = raw_condition(str(union[-1]))
         self._smallest = union
         return frame.filter(self._condition(ids))
+
+    def raw(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """Raw lines (``line``) cut to those that may hold the id asked for or a sampled
+        one: all of them until the sample's bound is known, or when ids are not hex."""
+        if self._raw is None or lines.is_empty():
+            return lines
+        line = pl.col("line")
+        return lines.filter(line.str.contains(self.prefix, literal=True) | self._raw)
 
     def final(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The lines kept, down to the final sample (its bound fell after they were kept)."""
@@ -86,11 +109,35 @@ class Selector:
         match = pl.any_horizontal(
             i.str.starts_with(self.prefix).fill_null(value=False) for i in ids
         )
-        if not self.sampled:
+        if not self.sampled or self._smallest is None:
             return match | pl.any_horizontal(i.is_not_null() for i in ids)
         bound = self._smallest.max()
-        sampled = pl.any_horizontal((_hash(i) <= bound).fill_null(value=False) for i in ids)
+        sampled = pl.any_horizontal((self._key(i) <= bound).fill_null(value=False) for i in ids)
         return match | sampled
+
+    def _key(self, request_id: pl.Expr) -> pl.Expr:
+        """What orders ids for the sample: a hex id's own value, else its hash."""
+        return request_id.str.to_lowercase() if self.by_value else _hash(request_id)
+
+
+def _hex_ids(frame: pl.DataFrame, ids: list[pl.Expr]) -> bool:
+    """Whether the first ids seen look like random hex (then sampled by value)."""
+    seen = frame.select(pl.concat_list(ids).alias("id")).get_column("id").explode().drop_nulls()
+    share = seen.str.contains(_HEX_ID).mean() if seen.len() else None
+    return isinstance(share, float) and share >= _HEX_SHARE
+
+
+def raw_condition(bound: str) -> pl.Expr:
+    """Raw lines holding a hex token (8 characters or more, not inside a word) whose
+    start may sort at or under ``bound``: a superset of the lines of the sampled ids."""
+    head = bound[:_BOUND_CHARS].lower()
+    starts = [head]
+    for i, char in enumerate(head):
+        under = "".join(c for c in _HEX if c < char)
+        if under:
+            starts.append(head[:i] + f"[{under}]")
+    pattern = "(?i)(?:^|[^0-9a-z])(?:" + "|".join(starts) + ")[0-9a-f]{5}"
+    return pl.col("line").str.contains(pattern)
 
 
 def _hash(request_id: pl.Expr) -> pl.Expr:
