@@ -385,3 +385,10 @@ def test_sigint_without_a_terminal_exits_130_after_the_summary(tmp_path: Path) -
     assert proc.returncode == 130
     assert "3 requests" in out
     assert "logtrace: interrupted" in err
+
+
+def test_the_filters_keep_what_they_name() -> None:
+    text = "".join(nginx_line(i, T0, 500 if i % 4 == 0 else 200) for i in range(20))
+    result = CliRunner().invoke(app, ["top", "-f", FORMAT, "--status", "5xx", "-"], input=text)
+    assert result.exit_code == 0, result.output
+    assert "20 lines read from 1 input, 0 rejected, 5 requests" in result.stdout

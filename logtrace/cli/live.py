@@ -12,12 +12,13 @@ from logtrace.errors import ExitStatus
 
 
 @command(app, "top", example="logtrace top /var/log/nginx/access.log")
-@reads_logs(filters=False)
+@reads_logs()
 def top(inputs: Inputs) -> None:
     """Live view of logs as they are written: req/s, 4xx/5xx and p50/p95/p99 over the
     last 1, 5 and 15 minutes, top routes by time, the slowest recent requests (and traces,
     with app logs). Follows rotations like tail -F; q or Ctrl-C quits with a summary.
-    When stdout is not a terminal: one plain line per second instead."""
+    When stdout is not a terminal: one plain line per second instead. The filters keep
+    what they name (--since/--until without a zone: UTC)."""
     follow_logs(inputs)
 
 
