@@ -147,7 +147,7 @@ def test_top_follows_a_real_nginx_log_through_both_rotations(
         f"cd {shlex.quote(str(REPO))}\nexport PYTHONPATH={shlex.quote(str(REPO))}\n"
         f"{command}\necho $? > {shlex.quote(str(rc))}\nsleep 60\n"
     )
-    tmux.run("new-session", "-d", "-s", tmux.session, "-x", "120", "-y", "40", f"sh {script}")
+    tmux.run("new-session", "-d", "-s", tmux.session, "-x", "120", "-y", "40", f"bash {script}")
     screen = tmux.wait_for(r"requests 20\b", r"/users/\{id\}", r"1 min")
     assert "rejected 0" in screen
 
@@ -179,3 +179,54 @@ def test_top_follows_a_real_nginx_log_through_both_rotations(
     assert "0 rejected, 43 requests" in summary
     assert "rotations followed: 2" in summary
     assert re.search(r"request time: p50 \S+ ms, p95", summary)
+
+
+def start_top(tmux: Tmux, tmp_path: Path, args: str) -> Path:
+    """``logtrace top ARGS`` in the tmux session (``ARGS``: shell words, with ``|`` before
+    it allowed via ``{top}``); returns the file its exit code is written to."""
+    rc = tmp_path / "rc"
+    top = shlex.join([sys.executable, "-m", "logtrace", "top", "--log-format", FORMAT])
+    script = tmp_path / "run.sh"
+    script.write_text(
+        f"cd {shlex.quote(str(REPO))}\nexport PYTHONPATH={shlex.quote(str(REPO))}\n"
+        f"{args.format(top=top)}\necho $? > {shlex.quote(str(rc))}\nsleep 60\n"
+    )
+    tmux.run("new-session", "-d", "-s", tmux.session, "-x", "80", "-y", "24", f"bash {script}")
+    return rc
+
+
+def written_log(tmp_path: Path, n: int) -> Path:
+    log = tmp_path / "access.log"
+    log.write_text(
+        "".join(
+            f'127.0.0.1 [03/Dec/2026:12:00:0{i % 10} +0000] "GET /p/{i} HTTP/1.1" 200 3 '
+            f"0.00{i % 10}\n"
+            for i in range(n)
+        )
+    )
+    return log
+
+
+def wait_rc(rc: Path) -> str:
+    end = time.monotonic() + WAIT_S
+    while not rc.exists() and time.monotonic() < end:
+        time.sleep(0.1)
+    return rc.read_text().strip()
+
+
+def test_ctrl_c_on_a_terminal_quits_with_the_summary_and_exit_0(tmux: Tmux, tmp_path: Path) -> None:
+    log = written_log(tmp_path, 7)
+    rc = start_top(tmux, tmp_path, "{top} " + shlex.quote(str(log)))
+    tmux.wait_for(r"requests 7\b", r"/p/\{id\}")
+    tmux.run("send-keys", "-t", tmux.session, "C-c")
+    assert wait_rc(rc) == "0"
+    assert "7 requests" in tmux.wait_for(r"logtrace top: 7 lines read")
+
+
+def test_with_the_log_on_stdin_keys_come_from_the_terminal(tmux: Tmux, tmp_path: Path) -> None:
+    log = written_log(tmp_path, 5)
+    rc = start_top(tmux, tmp_path, f"cat {shlex.quote(str(log))} | {{top}} -")
+    tmux.wait_for(r"requests 5\b")
+    tmux.run("send-keys", "-t", tmux.session, "q")
+    assert wait_rc(rc) == "0"
+    tmux.wait_for(r"logtrace top: 5 lines read")
