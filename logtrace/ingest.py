@@ -42,6 +42,8 @@ from logtrace.sources import ReadReport, Source, iter_frames, iter_texts
 from logtrace.twins import find_twins
 
 __all__ = [
+    "Batch",
+    "BatchParser",
     "FormatOptions",
     "FormatResolver",
     "IngestReport",
@@ -408,3 +410,68 @@ def _note_unknown(stats: SourceStats, detection: Detection) -> None:
         f"no known log format matches {stats.path} (sample lines matched, of "
         f"{detection.tried}: {best}; no app log shape either)"
     )
+
+
+# --- one batch at a time (logtrace top: lines as they are written) ------------------------
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What a batch of lines of one source gave: its LINES (nginx or app), its rejected
+    lines (REJECTS), and how many lines belong to parsed entries."""
+
+    kind: str  # "nginx" | "app" | errorlog.KIND
+    lines: pl.DataFrame
+    rejects: pl.DataFrame
+    in_entries: int
+
+
+@dataclass
+class BatchParser:
+    """Parses the batches of one source as they come, in the format its first batch
+    chooses (as :func:`iter_lines` chooses on a file's first chunk); ``stats`` counts."""
+
+    source: Source
+    resolver: FormatResolver
+    columns: frozenset[str] | None = None
+    id_field: str | None = None
+    stats: SourceStats = field(init=False)
+    _parser: _Parser | None = field(default=None, init=False)
+    _unknown: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        source = self.source
+        self.stats = SourceStats(path=source.label, host=source.host, service=source.service)
+
+    @property
+    def kind(self) -> str:
+        """ "nginx", "app", the error log's kind, or "?" before the first batch."""
+        return self._parser.kind if self._parser is not None else "?"
+
+    def parse(self, frame: pl.DataFrame) -> Batch:
+        """Parse a frame of whole lines (``line_no``/``line``); count them in ``stats``."""
+        stats = self.stats
+        stats.lines_total += frame.height
+        if self._parser is None and not self._unknown:
+            fixed = self.resolver.for_source(self.source)
+            self._parser = _choose(frame, fixed, self.resolver, stats)
+            self._unknown = self._parser is None
+            if self._parser is not None:
+                stats.kind, stats.format = self._parser.kind, self._parser.name
+        parser = self._parser
+        empty = pl.DataFrame()
+        if parser is None:
+            reject_all(stats, frame)
+            return Batch("?", empty, empty, 0)
+        if parser.kind == errorlog.KIND:
+            skip_error_log(stats, frame)
+            return Batch(parser.kind, empty, empty, 0)
+        id_fields = (self.id_field, *DEFAULT_ID_FIELDS) if self.id_field else DEFAULT_ID_FIELDS
+        options = AppLogOptions(id_fields=id_fields, timezone=self.resolver.timezone)
+        job = _Job(parser, self.source, self.columns, False, options, None)
+        parsed = _parse(job, frame, None)
+        # continuation lines at the top of a batch belong to the last entry of the one before
+        leading = parsed.leading.lines if parsed.leading is not None else 0
+        count_chunk(stats, parsed.in_entries + leading, parsed.rejects, parser.nginx)
+        stats.add_app_events(parsed.events)
+        return Batch(parser.kind, parsed.lines, parsed.rejects, parsed.in_entries)

@@ -62,6 +62,7 @@ def test_the_commands_that_read_logs_are_found() -> None:
         "export slowest",
         "export spans",
         "export traces",
+        "top",
     }
 
 

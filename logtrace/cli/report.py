@@ -31,8 +31,19 @@ def analyze(
             "--export-csv", metavar="PATH", help="Also write the top N slowest requests as CSV."
         ),
     ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow", help="Follow the logs as they grow: the live view of `logtrace top`."
+        ),
+    ] = False,
 ) -> None:
     """Latency report: percentiles per route, where the time goes, the slowest requests."""
+    if follow:
+        from logtrace.cli.live import follow_logs
+
+        follow_logs(inputs)
+        return
     from logtrace.analysis.analyze import AnalyzeOptions
     from logtrace.analysis.analyze import analyze as run
     from logtrace.analysis.buckets import parse_every

@@ -1,0 +1,59 @@
+"""``logtrace top`` (and ``logtrace analyze --follow``): the live view of logs as they grow."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from logtrace.cli.app import app, command, stderr_line
+from logtrace.cli.inputs import Inputs, reads_logs
+from logtrace.errors import ExitStatus
+
+
+@command(app, "top", example="logtrace top /var/log/nginx/access.log")
+@reads_logs()
+def top(inputs: Inputs) -> None:
+    """Live view of logs as they are written: req/s, 4xx/5xx and p50/p95/p99 over the
+    last 1, 5 and 15 minutes, top routes by time, the slowest recent requests (and traces,
+    with app logs). Follows rotations like tail -F; q or Ctrl-C quits with a summary.
+    When stdout is not a terminal: one plain line per second instead. The filters keep
+    what they name (--since/--until without a zone: UTC)."""
+    follow_logs(inputs)
+
+
+def follow_logs(inputs: Inputs) -> None:
+    """Follow the inputs until q, Ctrl-C or the end of stdin; print the summary."""
+    from logtrace.live.follow import follow_specs
+    from logtrace.live.loop import Interrupts, follow_loop, terminal_keys
+    from logtrace.live.session import LiveOptions, LiveSession
+    from logtrace.render import live as view
+    from logtrace.render.console import make_console
+
+    follower = follow_specs(inputs.specs(), inputs.labels)
+    options = LiveOptions(inputs.formats, inputs.id_field, inputs.filters)
+    session = LiveSession(follower, options)
+    on_terminal = sys.stdout.isatty()
+    stdin_is_log = any(t.source.is_stdin for t in follower.tails)
+    interrupts = Interrupts()
+    try:
+        with interrupts.caught(), terminal_keys(stdin_is_log, dev_tty=on_terminal) as keys:
+            if on_terminal:
+                with view.screen(make_console()) as show:
+                    ended = follow_loop(session, show, keys, interrupts, stop_at_end=False)
+            else:
+
+                def show_line(live: object) -> None:
+                    sys.stdout.write(view.plain_line(session) + "\n")
+                    sys.stdout.flush()
+
+                ended = follow_loop(session, show_line, keys, interrupts, stop_at_end=True)
+    finally:
+        follower.close()
+    for line in view.summary_lines(session.summary()):
+        sys.stdout.write(line + "\n")
+    if ended == "interrupt" and not on_terminal:
+        # as a Ctrl-C ends other commands (cli/app.py): a script sees 130
+        sys.stdout.flush()
+        stderr_line("logtrace: interrupted")
+        raise typer.Exit(int(ExitStatus.INTERRUPTED))
