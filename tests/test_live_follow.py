@@ -346,6 +346,16 @@ def test_analyze_follow_is_the_same_view() -> None:
     assert "p50 2 ms" in result.stdout
 
 
+@pytest.mark.parametrize(
+    "extra", [["--json"], ["--every", "1m"], ["--fail-if", "p99>1s"], ["--export-csv", "x.csv"]]
+)
+def test_analyze_follow_refuses_the_options_of_a_finished_report(extra: list[str]) -> None:
+    args = ["analyze", "--follow", *extra, "-f", FORMAT, "-"]
+    result = CliRunner().invoke(app, args, input="")
+    assert result.exit_code == 2
+    assert f"--follow cannot be combined with {extra[0]}" in result.stderr
+
+
 def test_a_missing_file_is_an_input_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["top", str(tmp_path / "nope.log")])
     assert result.exit_code == 3

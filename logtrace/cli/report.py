@@ -11,7 +11,7 @@ import typer
 from logtrace.cli import options as opt
 from logtrace.cli.app import app, command, stderr_line
 from logtrace.cli.inputs import Inputs, reads_logs
-from logtrace.errors import ExitStatus
+from logtrace.errors import ExitStatus, UsageError
 
 
 @command(
@@ -41,6 +41,10 @@ def analyze(
     """Latency report: percentiles per route, where the time goes, the slowest requests."""
     if follow:
         from logtrace.cli.live import follow_logs
+
+        _follow_alone(
+            {"--json": as_json, "--export-csv": export_csv, "--fail-if": fail_if, "--every": every}
+        )
 
         follow_logs(inputs)
         return
@@ -92,3 +96,13 @@ def analyze(
         opt.warn_partial(result.ingest, exit=False)
         raise typer.Exit(int(ExitStatus.GATE))
     opt.warn_partial(result.ingest)
+
+
+def _follow_alone(given: dict[str, object]) -> None:
+    """--follow is a live view: the options of a finished report do not apply to it."""
+    clash = [name for name, value in given.items() if value]
+    if clash:
+        raise UsageError(
+            f"--follow cannot be combined with {', '.join(clash)}",
+            "--follow shows a live view until q; run analyze without --follow for a report",
+        )
