@@ -70,9 +70,9 @@ SinceOpt = Annotated[
         help="Only requests that ended at or after TIME: before now (-15m, -2h, -1d, -30s, "
         "'15m ago', now); a time of day, today (10:03, 10:03:30, today, yesterday, "
         "'yesterday 18:00'); ISO 8601 (2019-01-22 03:57, 2019-01-22T03:57:00+03:30) or "
-        "nginx's 22/Jan/2019:03:57:00 +0330. A TIME without a zone (and today's date): in "
-        "the UTC offset the logs write (as their lines show their times) when all logs "
-        "that write one agree, else UTC; the report says which.",
+        "nginx's 22/Jan/2019:03:57:00 +0330. A TIME without a zone: in the UTC offset the "
+        "logs write (as their lines show their times; a time of day: today there) when all "
+        "logs that write one agree, else UTC; the report says which.",
     ),
 ]
 UntilOpt = Annotated[
