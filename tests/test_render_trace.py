@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import polars as pl
 import pytest
@@ -261,7 +261,7 @@ RENDERERS: dict[str, Callable[[Console, RequestTrace], None]] = {
 }
 
 
-def rendered(renderer: str, trace: RequestTrace, width: int, **kw: bool) -> str:
+def rendered(renderer: str, trace: RequestTrace, width: int, **kw: Any) -> str:
     console = record_console(width=width)
     if renderer == "gantt":
         render_gantt(console, trace, **kw)
@@ -479,7 +479,7 @@ def test_flow_draws_a_diagram_for_six_participants_at_80_columns() -> None:
 # --- hostile text ---------------------------------------------------------------------------
 
 
-def colour_output(renderer: str, trace: RequestTrace, **kw: bool) -> str:
+def colour_output(renderer: str, trace: RequestTrace, **kw: Any) -> str:
     out = io.StringIO()
     console = Console(
         file=out, width=100, force_terminal=True, color_system="truecolor", highlight=False

@@ -7,15 +7,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import polars as pl
 
 from logtrace.analysis.route_guard import STAR
 from logtrace.errors import UsageError
-from logtrace.offsets import format_offset, log_offsets
+from logtrace.offsets import LogOffsets, format_offset, log_offsets
 from logtrace.routes import with_routes
 from logtrace.sources import Source
+from logtrace.when import DayTime, Moment, in_utc
 
 # The columns analyze asks the parser for; absent ones are simply not in the format.
 ANALYZE_COLUMNS = frozenset(
@@ -64,17 +65,20 @@ class Filters:
     is a template as the reports show it (``/api/users/{id}``: that route exactly;
     ``{*}`` any one segment) or a regex on the routes; ``path`` a regex on the paths.
     Regexes run in polars' engine (Rust syntax: no look-around). A bad regex or a
-    ``since`` not before ``until`` is a UsageError.
+    ``since`` not before ``until`` is a UsageError. A time of day (:class:`DayTime`:
+    ``10:03``, ``yesterday``) is read on today as the logs show their times, in the same
+    offset.
     """
 
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Moment | None = None
+    until: Moment | None = None
     route: str | None = None
     path: str | None = None
     status: tuple[tuple[int, int], ...] = ()  # inclusive ranges: 5xx → (500, 599)
     # how since/until given without a zone were read: "+03:30 (the offset the logs write)"
     zone: str | None = None
     utc_offset: timedelta | None = None  # the offset they were read in (None: UTC)
+    today: date | None = None  # the day a time of day (10:03, yesterday) was read on
 
     def __post_init__(self) -> None:
         if self.route is not None and not is_route_template(self.route):
@@ -82,18 +86,24 @@ class Filters:
         if self.path is not None:
             _check_regex("--path", self.path)
         since, until = self.since, self.until
-        if since is None or until is None or (since.tzinfo is None) != (until.tzinfo is None):
+        if since is None or until is None or _kind(since) != _kind(until):
             return  # a time without a zone is compared once the logs' offset is known
-        if since >= until:
+        # two times of day: in the same offset, on days counted from the same today
+        if in_utc(since) >= in_utc(until):
             raise UsageError(
-                f"--since {since.isoformat()} is not before --until {until.isoformat()}",
-                "the requests kept ended at or after --since and before --until",
+                f"--since {_shown(since, self.utc_offset)} is not before "
+                f"--until {_shown(until, self.utc_offset)}",
+                "the requests kept ended at or after --since and before --until"
+                + (f"; times without a zone were read in {self.zone}" if self.zone else ""),
             )
 
     @property
     def zoneless(self) -> bool:
         """Whether ``since`` or ``until`` has no zone yet (see :meth:`for_logs`)."""
-        return any(t is not None and t.tzinfo is None for t in (self.since, self.until))
+        return any(
+            isinstance(t, DayTime) or (t is not None and t.tzinfo is None)
+            for t in (self.since, self.until)
+        )
 
     def in_offset(self, offset: timedelta | None, why: str) -> Filters:
         """These filters with ``since``/``until`` given without a zone read in ``offset``
@@ -102,18 +112,24 @@ class Filters:
             return self
         tz = timezone(offset) if offset is not None else UTC
 
-        def read(t: datetime | None) -> datetime | None:
+        def read(t: Moment | None) -> Moment | None:
+            if isinstance(t, DayTime):
+                return t.at(offset)
             if t is None or t.tzinfo is not None:
                 return t
             return t.replace(tzinfo=tz).astimezone(UTC)
 
         shown = format_offset(offset) if offset is not None else "UTC"
+        day_times = [t for t in (self.since, self.until) if isinstance(t, DayTime)]
         return replace(
             self,
             since=read(self.since),
             until=read(self.until),
             zone=f"{shown} ({why})",
             utc_offset=offset,
+            today=day_times[0].day(offset) + timedelta(days=day_times[0].days_ago)
+            if day_times
+            else None,
         )
 
     def for_logs(self, sources: Sequence[Source]) -> Filters:
@@ -121,8 +137,21 @@ class Filters:
         times: in the UTC offset every log that writes one writes, else in UTC."""
         if not self.zoneless:
             return self
-        found = log_offsets(sources)
-        return self.in_offset(found.agreed, found.describe())
+        return self.for_offsets(log_offsets(sources))
+
+    def for_offsets(self, found: LogOffsets) -> Filters:
+        """:meth:`for_logs`, with the offsets the logs write already read."""
+        return self.in_offset(found.agreed, found.describe()) if self.zoneless else self
+
+    @property
+    def instants(self) -> tuple[datetime | None, datetime | None]:
+        """``since`` and ``until`` as instants (a time without a zone not yet read for
+        the logs: in UTC)."""
+        since, until = self.since, self.until
+        return (
+            None if since is None else in_utc(since),
+            None if until is None else in_utc(until),
+        )
 
     @property
     def given(self) -> bool:
@@ -131,11 +160,11 @@ class Filters:
 
     def expr(self, columns: list[str]) -> pl.Expr | None:
         conds: list[pl.Expr] = []
-        utc = self.in_offset(None, "") if self.zoneless else self  # not read for the logs
-        if utc.since is not None and "time" in columns:
-            conds.append(pl.col("time") >= utc.since)
-        if utc.until is not None and "time" in columns:
-            conds.append(pl.col("time") < utc.until)
+        since, until = self.instants  # a time without a zone not read for the logs: UTC
+        if since is not None and "time" in columns:
+            conds.append(pl.col("time") >= since)
+        if until is not None and "time" in columns:
+            conds.append(pl.col("time") < until)
         if self.route is not None and is_route_template(self.route):
             conds.append(route_condition(self.route))
         elif self.route is not None:
@@ -171,6 +200,22 @@ class Unfiltered:
             self.time_min = lo if self.time_min is None else min(self.time_min, lo)
         if isinstance(hi, datetime):
             self.time_max = hi if self.time_max is None else max(self.time_max, hi)
+
+
+def _kind(t: Moment) -> str:
+    """Times of one kind can be compared before the logs' offset is known."""
+    if isinstance(t, DayTime):
+        return "day time"
+    return "instant" if t.tzinfo is not None else "without a zone"
+
+
+def _shown(t: Moment, offset: timedelta | None) -> str:
+    """As given (a time of day: as typed), or in the offset it was read in."""
+    if isinstance(t, DayTime):
+        return ("yesterday " if t.days_ago else "") + t.clock.isoformat()
+    if t.tzinfo is not None and offset is not None:
+        return t.astimezone(timezone(offset)).isoformat()
+    return t.isoformat()
 
 
 def _check_regex(option: str, regex: str) -> None:

@@ -64,6 +64,7 @@ def compare(
     from logtrace.analysis.analyze import AnalyzeOptions, analyze
     from logtrace.analysis.compare import compare as run
     from logtrace.analysis.gate import measure_changes, parse_change_rule
+    from logtrace.offsets import log_offsets
     from logtrace.render.console import make_console
 
     rules = tuple(parse_change_rule(rule) for rule in fail_if or ())
@@ -83,6 +84,8 @@ def compare(
         at = opt.parse_time(split_at, "--split-at")
         after_in = replace(inputs, filters=replace(inputs.filters, since=at))
         before_in = replace(inputs, filters=replace(inputs.filters, until=at))
+    # the zone to show times in, from both sides' offsets: before stdin is read
+    zone = inputs.zone_of(log_offsets([*before_in.sources, *after_in.sources]))
     reports = []
     for side in (before_in, after_in):
         with side.reading() as progress:
@@ -118,7 +121,7 @@ def compare(
     else:
         from logtrace.render.compare import render_comparison
 
-        render_comparison(make_console(), comparison, before.latency, after.latency)
+        render_comparison(make_console(), comparison, before.latency, after.latency, zone=zone)
     if gate is not None:
         from logtrace.render.compare import change_gate_lines
 

@@ -21,11 +21,13 @@ from logtrace.cli.app import catch_interrupts
 if TYPE_CHECKING:
     from logtrace.analysis.derive import Filters
     from logtrace.ingest import FormatOptions
+    from logtrace.offsets import LogOffsets
     from logtrace.render.commands import TraceArgs
     from logtrace.sources import Source
     from logtrace.timelines.load import Loaded, TimelineOptions
     from logtrace.timelines.partitioned import Joined
     from logtrace.timelines.select import RequestSelection
+    from logtrace.when import Zone
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,14 @@ class Inputs:
     filters: Filters  # the filters given (none for a command that takes none)
     id_field: str | None = None
     skew_correction: bool = True
+    tz: Zone | None = None  # --tz: the zone to show times in (None: as the logs write)
+
+    @cached_property
+    def offsets(self) -> LogOffsets:
+        """The UTC offset each log writes (read once: stdin is only peeked at)."""
+        from logtrace.offsets import log_offsets
+
+        return log_offsets(self.sources)
 
     def specs(self) -> list[str]:
         """FILES, or ``-`` (stdin) when nothing is named and stdin is a pipe."""
@@ -48,7 +58,24 @@ class Inputs:
     @cached_property
     def selection(self) -> Filters:
         """The filters, with times given without a zone read as the logs show theirs."""
-        return self.filters.for_logs(self.sources)
+        return self.filters.for_offsets(self.offsets) if self.filters.zoneless else self.filters
+
+    @cached_property
+    def zone(self) -> Zone:
+        """The zone to show times in: --tz, else the offset every log that writes one
+        writes, else UTC."""
+        return self.tz or self.zone_of(self.offsets)
+
+    def zone_of(self, found: LogOffsets) -> Zone:
+        """--tz, else the zone the logs of ``found`` agree on, else UTC."""
+        from logtrace.when import offset_zone
+
+        if self.tz is not None:
+            return self.tz
+        if found.agreed is not None:
+            return offset_zone(found.agreed, "the offset the logs write")
+        why = "the logs write different offsets" if found.by_source else "the logs write none"
+        return offset_zone(None, why)
 
     @cached_property
     def sources(self) -> list[Source]:
@@ -73,6 +100,7 @@ class Inputs:
             ("--app-format", fmt.app_format),
             ("--timezone", None if fmt.timezone == "UTC" else fmt.timezone),
             ("--id-field", self.id_field),
+            ("--tz", None if self.tz is None else self.tz.name if self.tz.tz else "local"),
         ):
             if value is not None:
                 options += [flag, value]
@@ -105,6 +133,7 @@ class Inputs:
         """A progress callback: a bar on stderr for long reads when it is a terminal."""
         from logtrace.render.progress import progress_bar
 
+        _ = self.zone  # the logs' offsets, before stdin is read
         with progress_bar(self.sources) as update:
             yield update
 
@@ -142,6 +171,7 @@ INPUT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("source", opt.SourceOpt, None),
     ("id_field", opt.IdFieldOpt, None),
     ("no_skew_correction", opt.NoSkewOpt, False),
+    ("tz", opt.TzOpt, None),
 )
 FILTER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("since", opt.SinceOpt, None),
@@ -154,6 +184,8 @@ FILTER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
 
 def _inputs(values: dict[str, Any], with_filters: bool) -> Inputs:
     """The shared values (taken out of ``values``) as one :class:`Inputs`."""
+    from logtrace.when import parse_zone
+
     shared = {name: values.pop(name) for name, _, _ in (FILES, *INPUT_OPTIONS)}
     wanted: dict[str, Any] = {name: None for name, _, _ in FILTER_OPTIONS}
     if with_filters:
@@ -171,7 +203,8 @@ def _inputs(values: dict[str, Any], with_filters: bool) -> Inputs:
         ),
         id_field=shared["id_field"],
         skew_correction=not shared["no_skew_correction"],
-        filters=opt.filters(**wanted),
+        filters=opt.filters(**wanted, now=opt.clock()),
+        tz=parse_zone(shared["tz"]) if shared["tz"] is not None else None,
     )
 
 

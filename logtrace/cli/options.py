@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,6 +14,7 @@ from logtrace.errors import ExitStatus, UsageError
 if TYPE_CHECKING:
     from logtrace.analysis.derive import Filters
     from logtrace.ingest import FormatOptions, IngestReport
+    from logtrace.when import Moment
 
 Files = Annotated[
     list[str] | None,
@@ -66,10 +67,12 @@ SinceOpt = Annotated[
     typer.Option(
         "--since",
         metavar="TIME",
-        help="Only requests that ended at or after TIME: ISO 8601 (2019-01-22 03:57, "
-        "2019-01-22T03:57:00+03:30) or nginx's 22/Jan/2019:03:57:00 +0330. A TIME "
-        "without a zone: in the UTC offset the logs write (as their lines show their "
-        "times) when all logs that write one agree, else UTC; the report says which.",
+        help="Only requests that ended at or after TIME: before now (-15m, -2h, -1d, -30s, "
+        "'15m ago', now); a time of day, today (10:03, 10:03:30, today, yesterday, "
+        "'yesterday 18:00'); ISO 8601 (2019-01-22 03:57, 2019-01-22T03:57:00+03:30) or "
+        "nginx's 22/Jan/2019:03:57:00 +0330. A TIME without a zone: in the UTC offset the "
+        "logs write (as their lines show their times; a time of day: today there) when all "
+        "logs that write one agree, else UTC; the report says which.",
     ),
 ]
 UntilOpt = Annotated[
@@ -77,7 +80,17 @@ UntilOpt = Annotated[
     typer.Option(
         "--until",
         metavar="TIME",
-        help="Only requests that ended before TIME (read as --since's).",
+        help="Only requests that ended before TIME (read as --since's; after it).",
+    ),
+]
+TzOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        metavar="ZONE",
+        help="Show times in ZONE: UTC, local (this machine's), an IANA name (Europe/Berlin) "
+        "or an offset (+05:30). Default: the offset the logs write when they all agree, "
+        "else UTC; the report says which. --json and exports stay in UTC.",
     ),
 ]
 RouteOpt = Annotated[
@@ -177,30 +190,20 @@ def format_options(
     )
 
 
-_TIME_FORMATS = ("%d/%b/%Y:%H:%M:%S %z", "%d/%b/%Y:%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z")
+def parse_time(value: str, option: str, now: datetime | None = None) -> Moment:
+    """A time as :func:`logtrace.when.parse_when` reads it: an instant in UTC, or a time
+    without a zone (to be read as the logs show their times: Filters.for_logs);
+    ``now``: the environment's clock when None."""
+    from logtrace.when import parse_when
+
+    return parse_when(value, option, now or clock())
 
 
-def parse_time(value: str, option: str) -> datetime:
-    """ISO 8601 or nginx's $time_local form: in UTC when it has a zone, else without one
-    (to be read as the logs show their times: Filters.for_logs)."""
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-        for form in _TIME_FORMATS:
-            try:
-                parsed = datetime.strptime(text, form)
-                break
-            except ValueError:
-                continue
-    if parsed is None:
-        raise UsageError(
-            f"{option} {value!r} is not a time",
-            "use ISO 8601 such as 2026-11-26 08:00 (as the logs show their times) or "
-            "2026-11-26T08:00:00-03:30",
-        )
-    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC)
+def clock() -> datetime:
+    """Now, from the environment (a test's fixed one, else the system clock)."""
+    from logtrace.render.console import environment
+
+    return environment().clock()
 
 
 def parse_status(value: str) -> tuple[tuple[int, int], ...]:
@@ -223,13 +226,18 @@ def parse_status(value: str) -> tuple[tuple[int, int], ...]:
 
 
 def filters(
-    since: str | None, until: str | None, route: str | None, path: str | None, status: str | None
+    since: str | None,
+    until: str | None,
+    route: str | None,
+    path: str | None,
+    status: str | None,
+    now: datetime | None = None,
 ) -> Filters:
     from logtrace.analysis.derive import Filters
 
     return Filters(
-        since=parse_time(since, "--since") if since else None,
-        until=parse_time(until, "--until") if until else None,
+        since=parse_time(since, "--since", now) if since else None,
+        until=parse_time(until, "--until", now) if until else None,
         route=route,
         path=path,
         status=parse_status(status) if status else (),

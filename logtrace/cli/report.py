@@ -85,7 +85,7 @@ def analyze(
     else:
         from logtrace.render.tables import render_analysis
 
-        render_analysis(make_console(), result, trace_args=inputs.trace_args())
+        render_analysis(make_console(), result, trace_args=inputs.trace_args(), zone=inputs.zone)
     if result.gate is not None:
         from logtrace.render.gate import gate_lines
 

@@ -49,7 +49,7 @@ def trace(
     from logtrace.render.gantt import render_gantt
 
     console = make_console()
-    render_gantt(console, result, show_lines=lines)
+    render_gantt(console, result, show_lines=lines, zone=inputs.zone)
     if flow:
         from logtrace.render.flow import render_flow
 

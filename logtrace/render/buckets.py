@@ -11,6 +11,7 @@ from logtrace.analysis.buckets import Buckets, size_label
 from logtrace.plural import plural
 from logtrace.render import format as fmt
 from logtrace.render.fit import Cell, Column, FitTable
+from logtrace.when import UTC_ZONE, Zone
 
 BARS = "▁▂▃▄▅▆▇█"
 CHART_LABEL = 7  # "p99    ", "req/s  "
@@ -46,9 +47,11 @@ def _per_second(value: float | None) -> str:
     return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
 
 
-def bucket_title(buckets: Buckets) -> str:
+def bucket_title(buckets: Buckets, zone: Zone = UTC_ZONE) -> str:
     size = size_label(buckets.size_s) + (", auto" if buckets.auto else "")
-    return f"Requests over time (every {size}; by logged time: when each request ended, UTC)"
+    return (
+        f"Requests over time (every {size}; by logged time: when each request ended, {zone.name})"
+    )
 
 
 def bucket_charts(buckets: Buckets, width: int) -> list[Text]:
@@ -77,15 +80,16 @@ def bucket_charts(buckets: Buckets, width: int) -> list[Text]:
     return lines
 
 
-def buckets_table(buckets: Buckets) -> FitTable:
+def buckets_table(buckets: Buckets, zone: Zone = UTC_ZONE) -> FitTable:
     """One row per bucket. At a narrow width the columns drop in this order: upstr p99,
     p50, max, 4xx, p95. start, requests, req/s, 5xx and p99 stay."""
     frame = buckets.frame
     has_latency = "p99_s" in frame.columns
     has_upstream = "upstream_p99_s" in frame.columns
-    one_day = frame.get_column("start").dt.date().n_unique() <= 1
+    starts = [zone.show(t) for t in frame.get_column("start")]
+    one_day = len({t.date() for t in starts}) <= 1
     columns = [
-        Column("start" if not one_day else "start (UTC)", "id"),
+        Column("start" if not one_day else f"start ({zone.name})", "id"),
         Column("requests"),
         Column("req/s"),
         Column("4xx", drop=4),
@@ -100,11 +104,11 @@ def buckets_table(buckets: Buckets) -> FitTable:
         ]
     if has_upstream:
         columns.append(Column("upstr p99", drop=1))
-    table = FitTable(bucket_title(buckets), columns)
-    for row in frame.iter_rows(named=True):
+    table = FitTable(bucket_title(buckets, zone), columns)
+    for start, row in zip(starts, frame.iter_rows(named=True), strict=True):
         five = row.get("rate_5xx")
         cells: list[Cell] = [
-            fmt.timestamp(row["start"], date=not one_day),
+            fmt.timestamp(start, date=not one_day),
             fmt.count(row["requests"]),
             _per_second(row["req_per_s"]),
             _rate(row.get("rate_4xx")),
@@ -118,11 +122,11 @@ def buckets_table(buckets: Buckets) -> FitTable:
     return table
 
 
-def render_buckets(buckets: Buckets, width: int) -> list[RenderableType]:
-    """The charts and the table, and what no bucket holds."""
+def render_buckets(buckets: Buckets, width: int, zone: Zone = UTC_ZONE) -> list[RenderableType]:
+    """The charts and the table (times in ``zone``), and what no bucket holds."""
     out: list[RenderableType] = []
     if buckets.frame.height:
-        out += [buckets_table(buckets), Group(*bucket_charts(buckets, width))]
+        out += [buckets_table(buckets, zone), Group(*bucket_charts(buckets, width))]
     else:
         out.append(
             Text.assemble(

@@ -14,6 +14,7 @@ from logtrace.analysis.latency import LatencyReport
 from logtrace.render import format as fmt
 from logtrace.render.console import safe, safe_str
 from logtrace.render.fit import Cell, Column, FitTable
+from logtrace.when import UTC_ZONE, Zone
 
 STYLES = {"slower": "red bold", "faster": "green", "no change": "", "too few": "dim"}
 
@@ -96,9 +97,10 @@ def one_side_table(title: str, rows: pl.DataFrame) -> FitTable:
     return table
 
 
-def _side(label: str, rep: LatencyReport) -> Text:
+def _side(label: str, rep: LatencyReport, zone: Zone) -> Text:
+    first, last = fmt.in_zone(rep.time_min, zone), fmt.in_zone(rep.time_max, zone)
     span = (
-        f"{fmt.timestamp(rep.time_min)} → {fmt.timestamp(rep.time_max)} UTC"
+        f"{fmt.timestamp(first)} → {fmt.timestamp(last)} {zone.name}"
         if rep.time_min and rep.time_max
         else "no time logged"
     )
@@ -106,11 +108,19 @@ def _side(label: str, rep: LatencyReport) -> Text:
 
 
 def render_comparison(
-    console: Console, comparison: Comparison, before: LatencyReport, after: LatencyReport
+    console: Console,
+    comparison: Comparison,
+    before: LatencyReport,
+    after: LatencyReport,
+    *,
+    zone: Zone = UTC_ZONE,
 ) -> None:
-    """Both sides, the test, overall, then the routes (regressions first), new, vanished."""
-    console.print(_side("Before", before))
-    console.print(_side("After", after))
+    """Both sides, the test, overall, then the routes (regressions first), new, vanished;
+    times shown in ``zone``."""
+    console.print(_side("Before", before, zone))
+    console.print(_side("After", after, zone))
+    if zone.why:
+        console.print(Text(fmt.zone_note(zone), style="dim"))
     console.print(
         Text(
             f"Beyond noise: a two-sided Mann–Whitney U test of the request times, p < "

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -57,11 +58,14 @@ MIN_COLUMNS = 40  # a COLUMNS below this is a mistake, not a terminal
 
 @dataclass(frozen=True)
 class Environment:
-    """What the environment says about output: ``COLUMNS``, ``NO_COLOR``, ``NO_PROGRESS``."""
+    """What the environment says about output (``COLUMNS``, ``NO_COLOR``, ``NO_PROGRESS``)
+    and what time it is (``LOGTRACE_NOW``, else the system clock): what ``--since -15m``
+    and ``--since 10:03`` (today) count from."""
 
     columns: int | None = None  # the width a terminal or a pipe is laid out for
     no_color: bool = False  # https://no-color.org: set at all means no colour
     no_progress: bool = False  # no progress bar even on a terminal
+    now: datetime | None = None  # a fixed "now" (aware); None: the system clock
 
     @classmethod
     def of(cls, environ: Mapping[str, str]) -> Environment:
@@ -71,7 +75,23 @@ class Environment:
             columns=int(columns) if columns.isdigit() and int(columns) >= MIN_COLUMNS else None,
             no_color="NO_COLOR" in environ,
             no_progress="NO_PROGRESS" in environ,
+            now=_instant(environ.get("LOGTRACE_NOW", "")),
         )
+
+    def clock(self) -> datetime:
+        """Now, in UTC: the fixed one if any, else the system clock's."""
+        return (self.now or datetime.now(UTC)).astimezone(UTC)
+
+
+def _instant(text: str) -> datetime | None:
+    """An ISO 8601 time with a zone (a zone-less one is UTC); None when empty or unreadable."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 _INJECTED: ContextVar[Environment | None] = ContextVar("logtrace_environment", default=None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from logtrace.when import Zone
+
 
 def duration(seconds: float | None) -> str:
     """A duration for people: ``0 ms``, ``35 ms``, ``1.20 s``, ``3m05s``."""
@@ -73,3 +75,17 @@ def timestamp(
     if value.microsecond:
         text += f".{value.microsecond // 1000:03d}"
     return text
+
+
+def in_zone(value: datetime | None, zone: Zone) -> datetime | None:
+    """An aware time as the clocks of ``zone`` show it (None stays None)."""
+    return None if value is None else zone.show(value)
+
+
+def zone_note(zone: Zone) -> str:
+    """Which zone times are shown in, and why: ``Times in -03:30: the offset the logs
+    write (--tz to choose).``, ``Times in Europe/Berlin (--tz).``"""
+    if zone.why == "--tz":
+        return f"Times in {zone.name} (--tz)."
+    why = f": {zone.why}" if zone.why else ""
+    return f"Times in {zone.name}{why} (--tz to choose)."

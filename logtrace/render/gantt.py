@@ -35,6 +35,7 @@ from logtrace.render.spans import (
     tree_prefixes,
     who,
 )
+from logtrace.when import UTC_ZONE, Zone
 
 # Left-aligned eighth blocks: EIGHTHS[n] fills n/8 of a cell.
 EIGHTHS = " ▏▎▍▌▋▊▉█"
@@ -175,10 +176,12 @@ def _pad(text: Text, width: int) -> Text:
     return text
 
 
-def render_gantt(console: Console, trace: RequestTrace, *, show_lines: bool = False) -> None:
+def render_gantt(
+    console: Console, trace: RequestTrace, *, show_lines: bool = False, zone: Zone = UTC_ZONE
+) -> None:
     """Print ``trace`` as a Gantt chart with the critical path drawn on the bars."""
     rows = span_rows(trace)
-    _header(console, trace, rows)
+    _header(console, trace, rows, zone)
     if not rows:
         return
     t0 = trace_start(trace)
@@ -234,14 +237,14 @@ def render_gantt(console: Console, trace: RequestTrace, *, show_lines: bool = Fa
     _legend(console, rows, flags)
 
 
-def _header(console: Console, trace: RequestTrace, rows: list[SpanRow]) -> None:
+def _header(console: Console, trace: RequestTrace, rows: list[SpanRow], zone: Zone) -> None:
     title = Text("Trace ", "bold")
     title.append_text(safe(trace.request_id, "bold"))
     if rows:
         # the precision of the span that starts the trace (a whole-second line: ≈ a second)
         precision = max(r.precision_s for r in rows if r.start_s <= 0)
-        started = fmt.timestamp(trace_start(trace), precision_s=precision)
-        title.append(f"  started {started} UTC")
+        started = fmt.timestamp(fmt.in_zone(trace_start(trace), zone), precision_s=precision)
+        title.append(f"  started {started} {zone.name}")
     print_wrapped(console, title)
     if not rows:
         console.print(Text("no spans", "dim"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import polars as pl
 from rich.cells import cell_len
@@ -15,7 +15,6 @@ from logtrace.analysis.derive import Filters
 from logtrace.analysis.latency import Latency, LatencyReport
 from logtrace.errors import caret_window
 from logtrace.ingest import IngestReport
-from logtrace.offsets import format_offset
 from logtrace.parse import SourceStats
 from logtrace.plural import noun, plural
 from logtrace.render import format as fmt
@@ -25,6 +24,7 @@ from logtrace.render.console import safe, safe_str
 from logtrace.render.cross_host import render_cross_host
 from logtrace.render.fit import Cell, Column, FitTable
 from logtrace.render.insights import render_insights
+from logtrace.when import UTC_ZONE, Zone, offset_zone
 
 MAX_ROUTES = 15
 
@@ -93,11 +93,12 @@ def _latency_line(label: str, lat: Latency | None) -> Text:
     )
 
 
-def summary(analysis: Analysis) -> RenderableType:
-    """Time range, requests, error rate, overall percentiles and the time breakdown."""
+def summary(analysis: Analysis, zone: Zone = UTC_ZONE) -> RenderableType:
+    """Time range, requests, error rate, overall percentiles and the time breakdown; times
+    shown in ``zone``."""
     rep = analysis.latency
     if not rep.requests and analysis.unfiltered is not None:
-        return _matched_none(analysis)
+        return Group(_matched_none(analysis, zone), *_zone_note(zone))
     lines: list[RenderableType] = []
     # the coarsest log sets the precision: whole seconds if any log has only those
     precision = max(
@@ -112,9 +113,10 @@ def summary(analysis: Analysis) -> RenderableType:
             whole = round(seconds)
             span = f"  (≈{whole} s)" if whole < 120 else f"  (≈{fmt.duration(whole)})"
             span = span if whole else "  (within a second)"
-    first = fmt.timestamp(rep.time_min, precision_s=precision)
-    last = fmt.timestamp(rep.time_max, precision_s=precision)
-    lines.append(Text.assemble(("Time range: ", "bold"), f"{first} → {last} UTC{span}"))
+    first = fmt.timestamp(fmt.in_zone(rep.time_min, zone), precision_s=precision)
+    last = fmt.timestamp(fmt.in_zone(rep.time_max, zone), precision_s=precision)
+    lines.append(Text.assemble(("Time range: ", "bold"), f"{first} → {last} {zone.name}{span}"))
+    lines += _zone_note(zone)
     lines.append(
         Text.assemble(
             ("Requests: ", "bold"),
@@ -156,24 +158,25 @@ def summary(analysis: Analysis) -> RenderableType:
         if analysis.cross_host is not None:
             covered += ", and their traces; clock offsets are measured on all of them"
         shown = (
-            f"(filtered: {filter_options(analysis.filters)}: {covered}{_zone(analysis.filters)})"
+            f"(filtered: {filter_options(analysis.filters, zone)}: {covered}"
+            f"{_zone(analysis.filters)})"
         )
         lines.append(Text(shown, style="dim"))
     return Group(*lines)
 
 
-def _when(t: datetime, offset: timedelta | None, *, date: bool = True) -> str:
-    """A time in the offset zone-less times were read in (as the logs show it), or UTC."""
-    if offset is None:
-        return f"{fmt.timestamp(t, date=date)} UTC"
-    return f"{fmt.timestamp(t.astimezone(timezone(offset)), date=date)} {format_offset(offset)}"
+def _when(t: datetime, zone: Zone, *, date: bool = True) -> str:
+    """A time as the clocks of ``zone`` show it, and the zone."""
+    return f"{fmt.timestamp(zone.show(t), date=date)} {zone.name}"
 
 
-def filter_options(filters: Filters) -> str:
-    """The filters as the options that give them."""
+def filter_options(filters: Filters, zone: Zone | None = None) -> str:
+    """The filters as the options that give them, their times in ``zone`` (None: in the
+    offset times without a zone were read in, else UTC)."""
+    shown = zone or offset_zone(filters.utc_offset, "")
     parts = [
-        f"{option} {_when(value, filters.utc_offset)}"
-        for option, value in (("--since", filters.since), ("--until", filters.until))
+        f"{option} {_when(value, shown)}"
+        for option, value in zip(("--since", "--until"), filters.instants, strict=True)
         if value is not None
     ]
     parts += [
@@ -187,26 +190,36 @@ def filter_options(filters: Filters) -> str:
     return " ".join(parts)
 
 
+def _zone_note(zone: Zone) -> list[Text]:
+    """Which zone the times are in and why, when a run chose it (the header's line)."""
+    return [Text(fmt.zone_note(zone), style="dim")] if zone.why else []
+
+
 def _zone(filters: Filters) -> str:
     return f"; times without a zone read in {filters.zone}" if filters.zone else ""
 
 
-def _matched_none(analysis: Analysis) -> Text:
+def _matched_none(analysis: Analysis, zone: Zone | None = None) -> Text:
     """``Requests: 0``, said as what it is: filters that kept none of the requests, and
     when those requests ended (to choose --since/--until from)."""
     seen, filters = analysis.unfiltered, analysis.filters
     assert seen is not None
+    zone = zone or offset_zone(filters.utc_offset, "")
     text = (
-        f"the filters ({filter_options(filters)}) matched none of the "
+        f"the filters ({filter_options(filters, zone)}) matched none of the "
         f"{fmt.count(seen.requests)} requests"
     )
     if seen.time_min is not None and seen.time_max is not None:
-        offset = filters.utc_offset
-        same_day = seen.time_min.date() == seen.time_max.date()
-        start = _when(seen.time_min, offset).rsplit(" ", 1)[0]
-        text += (
-            f", which ended between {start} and {_when(seen.time_max, offset, date=not same_day)}"
-        )
+        first, last = zone.show(seen.time_min), zone.show(seen.time_max)
+        same_day = first.date() == last.date()
+        start = _when(seen.time_min, zone).removesuffix(f" {zone.name}")
+        text += f", which ended between {start} and {_when(seen.time_max, zone, date=not same_day)}"
+        if filters.today is not None and filters.today > last.date():
+            text += (
+                f"; a time of day (10:03, today, yesterday) is on today's date as the logs show "
+                f"their times, {filters.today.isoformat()}: give a date for an earlier day "
+                f"('{last.date().isoformat()} 10:03')"
+            )
     return Text.assemble(("Requests: 0", "bold"), ": ", text + _zone(filters))
 
 
@@ -277,18 +290,19 @@ def collapsed_note(rep: LatencyReport, limit: int = 5) -> Text | None:
     return Text.assemble(("note: ", "yellow"), safe(text))
 
 
-def slowest_table(slowest: pl.DataFrame) -> FitTable:
+def slowest_table(slowest: pl.DataFrame, zone: Zone = UTC_ZONE) -> FitTable:
     """The slowest requests, with where their time went; ids in full, to copy.
 
     At a narrow width the request loses its middle, then the columns drop in this order:
     tries, nginx, upstream, time. The request id, status and total stay.
     """
     times = slowest.get_column("time") if "time" in slowest.columns else None
-    one_day = times is not None and times.dt.date().n_unique() == 1
+    days = {zone.show(t).date() for t in times if t is not None} if times is not None else set()
+    one_day = times is not None and len(days) == 1
     table = FitTable(
         f"Slowest requests (top {slowest.height})",
         [
-            Column("time" if not one_day else "time (UTC)", "id", drop=4),
+            Column("time" if not one_day else f"time ({zone.name})", "id", drop=4),
             Column("request id", "id"),
             Column("request", "flex", min_width=16),
             Column("status"),
@@ -303,7 +317,9 @@ def slowest_table(slowest: pl.DataFrame) -> FitTable:
         request = f"{row.get('method') or '-'} {row.get('route') or '-'}"
         table.add_row(
             fmt.timestamp(
-                row.get("time"), date=not one_day, precision_s=row.get("time_precision_s")
+                fmt.in_zone(row.get("time"), zone),
+                date=not one_day,
+                precision_s=row.get("time_precision_s"),
             ),
             safe(row.get("request_id") or "-"),
             safe(request),
@@ -364,18 +380,22 @@ def unclassified_samples(ingest: IngestReport, width: int = 100) -> Iterable[Ren
 
 
 def render_analysis(
-    console: Console, analysis: Analysis, *, trace_args: TraceArgs | None = None
+    console: Console,
+    analysis: Analysis,
+    *,
+    trace_args: TraceArgs | None = None,
+    zone: Zone = UTC_ZONE,
 ) -> None:
     """Print the whole analyze report (``trace_args``: the run's inputs and options, for
-    the ``logtrace trace`` commands it prints)."""
+    the ``logtrace trace`` commands it prints), its times shown in ``zone``."""
     for note in analysis.ingest.partial_notes():
         console.print(Text.assemble(("warning: ", "yellow bold"), safe(note)))
     # crop=False: a table that cannot fit (or a pipe's, printed whole) is never cut
     console.print(sources_table(analysis.ingest), crop=False)
-    console.print(summary(analysis))
+    console.print(summary(analysis, zone))
     console.print()
     if analysis.latency.buckets is not None:
-        for renderable in render_buckets(analysis.latency.buckets, console.width):
+        for renderable in render_buckets(analysis.latency.buckets, console.width, zone):
             console.print(renderable, crop=False)
         console.print()
     if analysis.latency.routes.height:
@@ -385,7 +405,7 @@ def render_analysis(
         console.print(collapsed)
         console.print()
     if analysis.latency.slowest.height:
-        console.print(slowest_table(analysis.latency.slowest), crop=False)
+        console.print(slowest_table(analysis.latency.slowest, zone), crop=False)
     if analysis.cross_host is not None:
         for renderable in render_cross_host(console, analysis.cross_host):
             console.print(renderable, crop=False)
