@@ -7,7 +7,7 @@ import json
 import os
 import random
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -336,6 +336,19 @@ def test_top_on_stdin_prints_plain_lines_and_a_summary_equal_to_analyze(tmp_path
     )
     assert expected in top.stdout
     assert latency["count"] == 401
+
+
+def test_top_shows_times_in_the_zone_of_tz() -> None:
+    text = "".join(nginx_line(i, T0 + timedelta(seconds=i), rt=0.002) for i in range(3))
+    last = T0 + timedelta(seconds=2)
+    runner = CliRunner()
+    utc = runner.invoke(app, ["top", "-f", FORMAT, "-"], input=text)
+    shifted = runner.invoke(app, ["top", "--tz", "+05:30", "-f", FORMAT, "-"], input=text)
+    assert utc.exit_code == shifted.exit_code == 0, shifted.output
+    assert f"time={last.astimezone(UTC):%Y-%m-%dT%H:%M:%S}Z" in utc.stdout
+    local = last.astimezone(timezone(timedelta(hours=5, minutes=30)))
+    assert f"time={local.isoformat(timespec='seconds')}" in shifted.stdout
+    assert f"to {local:%H:%M:%S} +05:30" in shifted.stdout
 
 
 def test_analyze_follow_is_the_same_view() -> None:

@@ -18,7 +18,8 @@ def top(inputs: Inputs) -> None:
     last 1, 5 and 15 minutes, top routes by time, the slowest recent requests (and traces,
     with app logs). Follows rotations like tail -F; q or Ctrl-C quits with a summary.
     When stdout is not a terminal: one plain line per second instead. The filters keep
-    what they name (--since/--until without a zone: UTC)."""
+    what they name (--since/--until without a zone: UTC). Times are shown in UTC, or in
+    the zone of --tz."""
     follow_logs(inputs)
 
 
@@ -31,7 +32,11 @@ def follow_logs(inputs: Inputs) -> None:
     from logtrace.render.console import make_console
 
     follower = follow_specs(inputs.specs(), inputs.labels)
-    options = LiveOptions(inputs.formats, inputs.id_field, inputs.filters)
+    from logtrace.when import UTC_ZONE
+
+    # --tz, else UTC: a followed log's offset is not known before its lines arrive
+    zone = inputs.tz or UTC_ZONE
+    options = LiveOptions(inputs.formats, inputs.id_field, inputs.filters, zone)
     session = LiveSession(follower, options)
     on_terminal = sys.stdout.isatty()
     stdin_is_log = any(t.source.is_stdin for t in follower.tails)

@@ -23,6 +23,7 @@ from logtrace.live.traces import Traces
 from logtrace.live.windows import Windows
 from logtrace.parse import SourceStats
 from logtrace.routes import with_routes
+from logtrace.when import UTC_ZONE, Zone
 
 LIVE_COLUMNS = frozenset({"time", "request_time_s", "status", "method", "path", "request_id"})
 
@@ -34,6 +35,7 @@ class LiveOptions:
     formats: FormatOptions = field(default_factory=FormatOptions)
     id_field: str | None = None
     filters: Filters = field(default_factory=Filters)
+    zone: Zone = UTC_ZONE  # times on screen (--tz); UTC unless given
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Summary:
     last: datetime | None
     rotations: int
     traces: int
+    zone: Zone = UTC_ZONE  # the times' zone on screen
 
 
 class LiveSession:
@@ -148,4 +151,5 @@ class LiveSession:
             last=at(windows.now),
             rotations=self.follower.rotations,
             traces=self.traces.completed,
+            zone=self.options.zone,
         )

@@ -17,6 +17,7 @@ from logtrace.live.session import LiveSession, Summary
 from logtrace.live.windows import WINDOWS_S, WindowStats
 from logtrace.render.console import safe_str
 from logtrace.render.format import duration, share
+from logtrace.when import Zone
 
 ROUTES_WINDOW_S = 5 * 60
 SLOW_WINDOW_S = 60
@@ -24,19 +25,19 @@ IDLE_SHOWN_S = 2.0  # a log quiet for longer says so
 _NAMES = {60: "1 min", 300: "5 min", 900: "15 min"}
 
 
-def _when(second: int | None) -> str:
+def _when(second: int | None, zone: Zone) -> str:
     if second is None:
         return "no request yet"
-    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{zone.show(datetime.fromtimestamp(second, UTC)):%Y-%m-%d %H:%M:%S} {zone.name}"
 
 
 def _header(session: LiveSession) -> Text:
     windows = session.windows
     idle = session.idle_s()
     files = len(session.follower.tails)
+    when = _when(windows.now, session.options.zone)
     head = Text.assemble(
-        ("logtrace top", "bold"),
-        f"  {files} input{'s' if files != 1 else ''} · log time {_when(windows.now)}",
+        ("logtrace top", "bold"), f"  {files} input{'s' if files != 1 else ''} · log time {when}"
     )
     if idle >= IDLE_SHOWN_S:
         head.append(f" · idle {idle:.0f}s", style="yellow")
@@ -100,13 +101,13 @@ def _clip(value: str, room: int) -> str:
     return value if len(value) <= room else value[: max(1, room - 1)] + "…"
 
 
-def _slowest(slow: pl.DataFrame, width: int) -> Table:
+def _slowest(slow: pl.DataFrame, width: int, zone: Zone) -> Table:
     table = _table("ended", "status", "time", "request", right=("status", "time"))
     room = max(12, width - 30)
     for row in slow.iter_rows(named=True):
         request = f"{row['method'] or ''} {row['path'] or ''}".strip() or "-"
         table.add_row(
-            row["time"].strftime("%H:%M:%S"),
+            zone.show(row["time"]).strftime("%H:%M:%S"),
             str(row["status"] or "-"),
             duration(row["request_time_s"]),
             _clip(safe_str(request), room),
@@ -140,7 +141,7 @@ def view(session: LiveSession, width: int, height: int) -> RenderableType:
     parts.append(Text(f"Top routes by time, last {ROUTES_WINDOW_S // 60} min", style="bold"))
     parts.append(_routes(windows.top_routes(ROUTES_WINDOW_S, rows), width))
     parts.append(Text("Slowest requests, last minute", style="bold"))
-    parts.append(_slowest(windows.slowest(SLOW_WINDOW_S, rows), width))
+    parts.append(_slowest(windows.slowest(SLOW_WINDOW_S, rows), width, session.options.zone))
     if traces:
         t = session.traces
         title = f"Slowest traces completed, last 5 min ({t.completed:,} completed)"
@@ -166,7 +167,9 @@ def plain_line(session: LiveSession) -> str:
     windows = session.windows
     rejected, _ = session.rejected()
     now = windows.now
-    stamp = "-" if now is None else f"{datetime.fromtimestamp(now, UTC):%Y-%m-%dT%H:%M:%SZ}"
+    zone = session.options.zone
+    shown = None if now is None else zone.show(datetime.fromtimestamp(now, UTC))
+    stamp = "-" if shown is None else shown.isoformat(timespec="seconds").replace("+00:00", "Z")
     parts = [f"time={stamp}"]
     lines = sum(s.lines_total for s in session.stats)
     parts += [f"lines={lines}", f"rejected={rejected}", f"requests={windows.requests}"]
@@ -202,7 +205,11 @@ def summary_lines(summary: Summary) -> list[str]:
             f"p99 {duration(summary.p99_s)}, max {duration(summary.max_s)}"
         )
     if summary.first is not None and summary.last is not None:
-        out.append(f"  log time: {summary.first:%Y-%m-%d %H:%M:%S} to {summary.last:%H:%M:%S} UTC")
+        first, last, zone = summary.first, summary.last, summary.zone
+        out.append(
+            f"  log time: {zone.show(first):%Y-%m-%d %H:%M:%S} to "
+            f"{zone.show(last):%H:%M:%S} {zone.name}"
+        )
     if summary.rotations:
         out.append(f"  rotations followed: {summary.rotations}")
     if summary.traces:
