@@ -35,6 +35,7 @@ class RequestSelection:
 
     prefix: str
     sample: int = SAMPLE_REQUESTS
+    ids: tuple[str, ...] = ()  # whole ids also read in full (a report's slowest requests)
 
 
 def _ids(frame: pl.DataFrame) -> list[pl.Expr]:
@@ -54,6 +55,7 @@ class Selector:
 
     def __init__(self, selection: RequestSelection) -> None:
         self.prefix = selection.prefix
+        self.ids = list(selection.ids)
         self.size = selection.sample
         self._smallest = pl.Series("hash", [], pl.UInt64)  # the sample's hashes so far
         self.sampled = False  # whether some request was left out of the sample
@@ -84,7 +86,7 @@ class Selector:
 
     def _condition(self, ids: list[pl.Expr]) -> pl.Expr:
         match = pl.any_horizontal(
-            i.str.starts_with(self.prefix).fill_null(value=False) for i in ids
+            (i.str.starts_with(self.prefix) | i.is_in(self.ids)).fill_null(value=False) for i in ids
         )
         if not self.sampled:
             return match | pl.any_horizontal(i.is_not_null() for i in ids)

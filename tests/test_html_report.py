@@ -1,0 +1,199 @@
+"""``logtrace report``: one self-contained HTML page whose numbers are analyze --json's."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from logtrace.cli import app
+from logtrace.errors import ExitStatus
+from logtrace.html.page import script_json
+from tests.html_logs import HOSTILE_MARKERS, HOSTILE_REQUESTS, write_hostile_log
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_logs"
+CONF = ["--nginx-conf", str(SAMPLE / "nginx" / "mesh-1.conf")]
+runner = CliRunner()
+DATA = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
+
+
+def build(tmp: Path, *args: str) -> str:
+    out = tmp / "report.html"
+    result = runner.invoke(app, ["report", *args, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out.read_text(encoding="utf-8")
+
+
+def analyze_json(*args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["analyze", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document without the path mappings' request counts, which differ by one
+    between runs of analyze itself (43 or 44 on sample_logs)."""
+    out = dict(doc)
+    out["path_mappings"] = [
+        {k: v for k, v in m.items() if k != "requests"} for m in doc.get("path_mappings", [])
+    ]
+    return out
+
+
+def embedded(page: str) -> dict[str, Any]:
+    found = DATA.findall(page)
+    assert len(found) == 1
+    doc: dict[str, Any] = json.loads(found[0])
+    return doc
+
+
+@pytest.fixture(scope="module")
+def sample_page(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return build(tmp_path_factory.mktemp("report"), str(SAMPLE), *CONF, "--top", "5")
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    folder = tmp_path_factory.mktemp("hostile")
+    log = write_hostile_log(folder)
+    return build(folder, str(log), "--preset", "trace"), log
+
+
+def test_the_page_holds_analyze_json_unchanged(sample_page: str) -> None:
+    expected = analyze_json(str(SAMPLE), *CONF, "--top", "5", "--every", "auto")
+    data = embedded(sample_page)
+    assert data["schema"] == "logtrace.report/1"
+    assert comparable(data["analysis"]) == comparable(expected)
+    assert expected["requests"] == 2500  # sample_logs: README's numbers
+    assert len(expected["buckets"]) >= 30  # --every auto by default
+
+
+def test_waterfalls_are_the_slowest_requests_as_trace_builds_them(sample_page: str) -> None:
+    data = embedded(sample_page)
+    slowest = [r["request_id"] for r in data["analysis"]["slowest"]]
+    assert [t["request_id"] for t in data["traces"]] == slowest
+    first = data["traces"][0]
+    result = runner.invoke(app, ["trace", first["request_id"], str(SAMPLE), *CONF, "--json"])
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.stdout)
+    assert [s["span_id"] for s in first["spans"]] == [s["span_id"] for s in cli["spans"]]
+    assert [s["duration_s"] for s in first["spans"]] == [s["duration_s"] for s in cli["spans"]]
+    assert first["duration_s"] == cli["duration_s"]
+    assert {c["span_id"] for c in first["critical_path"]} == {
+        c["span_id"] for c in cli["critical_path"]
+    }
+    assert first["spans"][0]["start_s"] == 0.0
+
+
+def test_insights_are_summarised_without_every_request_id(sample_page: str) -> None:
+    insights = embedded(sample_page)["insights"]
+    assert insights["requests"] == 2500
+    patterns = {f["pattern"] for f in insights["findings"]}
+    assert {"n_plus_one", "retry", "slow_client"} <= patterns
+    assert all("request_ids" not in f for f in insights["findings"])
+
+
+def csp_of(page: str) -> dict[str, list[str]]:
+    found = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', page)
+    assert found is not None
+    policy = found.group(1).replace("&#x27;", "'")
+    return {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
+
+
+def sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def test_a_strict_csp_allows_only_the_page_own_script_and_style(sample_page: str) -> None:
+    csp = csp_of(sample_page)
+    scripts = re.findall(r"<script>(.*?)</script>", sample_page, re.S)
+    styles = re.findall(r"<style>(.*?)</style>", sample_page, re.S)
+    assert len(scripts) == 1 and len(styles) == 1
+    assert csp["default-src"] == ["'none'"]
+    assert csp["script-src"] == [sha256_source(scripts[0])]
+    assert csp["style-src"] == [sha256_source(styles[0])]
+    assert csp["img-src"] == ["data:"]
+    assert "'unsafe-inline'" not in str(csp) and "'unsafe-eval'" not in str(csp)
+
+
+def test_the_page_refers_to_nothing_outside_itself(sample_page: str) -> None:
+    urls = set(re.findall(r"\b(?:https?|ftp|wss?)://[^\s\"'<>)]*", sample_page))
+    assert urls <= {"http://www.w3.org/2000/svg"}  # the SVG namespace: a name, never fetched
+    assert not re.search(
+        r"<(?:link|img|iframe|object|embed)[^>]*(?:src|href)=\"(?!data:)", sample_page
+    )
+    assert not re.search(r"\son[a-z]+=", sample_page)  # no inline event handler at all
+
+
+def test_log_text_never_becomes_markup(hostile: tuple[str, Path]) -> None:
+    page, _ = hostile
+    assert page.count("<script") == 2  # the data and the page's script, nothing else
+    assert page.count("</script>") == 2
+    for marker in HOSTILE_MARKERS:
+        assert marker not in page, marker
+    data = embedded(page)
+    routes = {r["route"] for r in data["analysis"]["routes"]}
+    assert "/a/<script>alert(1)</script>" in routes  # as data, escaped in the JSON
+    samples = [s["line"] for src in data["analysis"]["sources"] for s in src["rejected_samples"]]
+    assert any("<img src=x onerror=alert(2)>" in line for line in samples)
+
+
+def test_hostile_report_still_equals_analyze_json(hostile: tuple[str, Path]) -> None:
+    page, log = hostile
+    data = embedded(page)
+    assert data["analysis"] == analyze_json(str(log), "--preset", "trace", "--every", "auto")
+    # the hostile requests are the slowest, and each got its waterfall
+    ids = [t["request_id"] for t in data["traces"]]
+    assert ids[:4] == ["a" * 31 + n for n in "1345"]
+    assert len(HOSTILE_REQUESTS) == 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "</script><script>alert(1)</script>",
+        "<!--<script>",
+        "a\u2028b\u2029c",
+        "&amp; <b>",
+        "\x00\x1b",
+    ],
+)
+def test_embedded_json_cannot_end_its_script_element(text: str) -> None:
+    encoded = script_json({"s": text})
+    assert "<" not in encoded and ">" not in encoded and "&" not in encoded
+    assert "\u2028" not in encoded and "\u2029" not in encoded and "\x1b" not in encoded
+    assert json.loads(encoded) == {"s": text}
+
+
+def test_output_in_a_missing_folder_is_refused_before_reading(tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "report.html"
+    result = runner.invoke(app, ["report", str(SAMPLE), *CONF, "-o", str(out)])
+    assert result.exit_code == int(ExitStatus.NO_INPUT)
+    assert "does not exist" in result.output
+    assert not out.exists()
+
+
+def test_a_bad_bucket_size_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", str(SAMPLE), "--every", "5q", "-o", str(tmp_path / "r")])
+    assert result.exit_code == int(ExitStatus.USAGE)
+    assert "--every '5q' is not a bucket size" in result.output
+
+
+def test_top_bounds_the_waterfalls_of_a_single_nginx_log(tmp_path: Path) -> None:
+    edge = str(SAMPLE / "edge-1.access.log")
+    data = embedded(build(tmp_path, edge, "--top", "3"))
+    slowest = [r["request_id"] for r in data["analysis"]["slowest"]]
+    assert len(slowest) == 3
+    assert [t["request_id"] for t in data["traces"]] == slowest
+    # nginx and its upstream attempts: one server span and one client span a try
+    first = data["traces"][0]
+    assert first["spans"][0]["kind"] == "SERVER"
+    assert {s["kind"] for s in first["spans"][1:]} == {"CLIENT"}
