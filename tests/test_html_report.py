@@ -197,3 +197,63 @@ def test_top_bounds_the_waterfalls_of_a_single_nginx_log(tmp_path: Path) -> None
     first = data["traces"][0]
     assert first["spans"][0]["kind"] == "SERVER"
     assert {s["kind"] for s in first["spans"][1:]} == {"CLIENT"}
+
+
+def test_waterfalls_are_cut_to_the_span_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spans per trace and in all are bounded, a parent kept before its children."""
+    from contextlib import chdir
+
+    from logtrace.analysis.analyze import AnalyzeOptions, analyze
+    from logtrace.html import data as html_data
+    from logtrace.html.data import report_data
+    from logtrace.html.traces import slowest_traces
+    from logtrace.resolve import FormatOptions
+    from logtrace.sources import resolve_sources
+
+    monkeypatch.setattr(html_data, "MAX_TRACE_SPANS", 4)
+    monkeypatch.setattr(html_data, "MAX_SPANS", 10)
+
+    formats = FormatOptions(nginx_confs=("sample_logs/nginx/mesh-1.conf",))
+    with chdir(ROOT):
+        sources = resolve_sources(["sample_logs/"])
+        result = analyze(sources, AnalyzeOptions(formats=formats, top=5, keep_timelines=True))
+        traced = slowest_traces(result, sources, top=5, formats=formats)
+    doc = report_data(result, traced, inputs=["sample_logs/"])
+    sizes = [len(t["spans"]) for t in doc["traces"]]
+    assert sizes == [4, 4, 2]  # 7 spans each: 4, 4, then what is left of 10
+    assert all(t["spans_total"] == 7 for t in doc["traces"])
+    assert "2 more slow requests have no waterfall here" in doc["trace_notes"][0]
+    for t in doc["traces"]:
+        ids = {s["span_id"] for s in t["spans"]}
+        assert all(s["parent_span_id"] in ids for s in t["spans"][1:])
+        assert {c["span_id"] for c in t["critical_path"]} <= ids
+
+
+@pytest.mark.slow
+def test_a_large_log_gives_a_small_page(tmp_path: Path) -> None:
+    """200,000 lines of the benchmark kit's nginx log (10,000 distinct paths and more):
+    the page stays far under 3 MB, its size set by --top, not by the lines."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "logs"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "generate.py"),
+            "--lines",
+            "200000",
+            "--edge-only",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    page = build(tmp_path, str(out / "edge.log"), "--top", "50")
+    size = len(page.encode("utf-8"))
+    data = embedded(page)
+    assert data["analysis"]["requests"] == 200_000
+    assert len(data["traces"]) == 50
+    assert size < 1_000_000, size  # measured: 0.15 MB; a 1M-line log: 0.08 MB at --top 10

@@ -232,14 +232,27 @@
     const all = [];
     for (const s of series) for (const v of s.values) if (v !== null && v !== undefined) all.push(v);
     const top = Math.max(opts.min || 0, ...all, 0) || 1;
-    const step = niceStep(top, 4);
-    const ymax = Math.ceil(top / step) * step;
     const n = times.length;
     const bw = (W - L - R) / Math.max(n, 1);
     const x = function (i) { return L + bw * (i + 0.5); };
-    const y = function (v) { return T + (H - T - B) * (1 - v / ymax); };
+    let y; let gridlines = [];
+    if (opts.log) {
+      // latencies span orders of magnitude (a 60 s timeout next to 20 ms medians): one
+      // decade per grid line keeps both readable
+      const positive = all.filter(function (v) { return v > 0; });
+      const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...positive, top))));
+      const hi = Math.pow(10, Math.ceil(Math.log10(top * 1.0001)));
+      const span = Math.log10(hi) - Math.log10(lo) || 1;
+      y = function (v) { return T + (H - T - B) * (1 - (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / span); };
+      for (let v = lo; v <= hi * 1.0001; v *= 10) gridlines.push(v);
+    } else {
+      const step = niceStep(top, 4);
+      const ymax = Math.ceil(top / step) * step;
+      y = function (v) { return T + (H - T - B) * (1 - v / ymax); };
+      for (let v = 0; v <= ymax + 1e-12; v += step) gridlines.push(v);
+    }
     const svg = sv('svg', { class: 'chart', viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': title });
-    for (let v = 0; v <= ymax + 1e-12; v += step) {
+    for (const v of gridlines) {
       svg.appendChild(sv('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
       svg.appendChild(sv('text', { class: 'axis', x: L - 5, y: y(v) + 3, 'text-anchor': 'end' }, fmt(v)));
     }
@@ -252,7 +265,7 @@
       if (s.kind === 'bar') {
         s.values.forEach(function (v, i) {
           if (v === null || v === undefined) return;
-          svg.appendChild(sv('rect', { x: L + bw * i + bw * 0.12, y: y(v), width: Math.max(bw * 0.76, 0.5), height: Math.max(y(0) - y(v), 0), fill: s.colour },
+          svg.appendChild(sv('rect', { x: L + bw * i + bw * 0.12, y: y(v), width: Math.max(bw * 0.76, 0.5), height: Math.max(H - B - y(v), 0), fill: s.colour },
             sv('title', {}, clock(times[i]) + '  ' + s.label + ' ' + fmt(v, true))));
         });
       } else {
@@ -290,11 +303,11 @@
     const pick = function (k) { return buckets.map(function (b) { return b[k]; }); };
     const durAxis = function (v) { return dur(v); };
     s.appendChild(el('div', { class: 'charts' },
-      chart('Latency', times, [
+      chart('Latency (log scale)', times, [
         { label: 'p50', colour: '#6fa8dc', values: pick('p50_s') },
         { label: 'p95', colour: '#e69138', values: pick('p95_s') },
         { label: 'p99', colour: '#c0392b', values: pick('p99_s') },
-      ], durAxis),
+      ], durAxis, { log: true }),
       chart('Request rate', times, [
         { label: 'req/s', colour: '#7f9cc9', values: pick('req_per_s'), kind: 'bar' },
       ], function (v) { return v >= 100 ? v.toFixed(0) : String(Math.round(v * 10) / 10); })));
@@ -476,7 +489,7 @@
   function waterfall(t) {
     const spans = t.spans;
     const total = t.duration_s || Math.max(...spans.map(function (s) { return (s.start_s || 0) + (s.duration_s || 0); }), 0);
-    const W = 1100; const LABEL = 390; const RIGHT = 150; const ROW = 18; const TOPPAD = 22;
+    const W = 1140; const LABEL = 390; const RIGHT = 220; const ROW = 18; const TOPPAD = 22;
     const barW = W - LABEL - RIGHT;
     const H = TOPPAD + ROW * spans.length + 6;
     const x = function (sec) { return LABEL + (total > 0 ? (sec / total) * barW : 0); };
@@ -519,7 +532,7 @@
       if (sp.precision_s >= 1) marks.push('\u2248 1 s');
       const status = sp.status === null || sp.status === undefined ? '' : ' ' + sp.status;
       svg.appendChild(sv('text', { class: 'wdur', x: W - RIGHT + 6, y: y + 13 }, dur(sp.duration_s) + status));
-      if (marks.length) svg.appendChild(sv('text', { class: 'wmark', x: W - RIGHT + 70, y: y + 13 }, marks.join(' ')));
+      if (marks.length) svg.appendChild(sv('text', { class: 'wmark', x: W - RIGHT + 76, y: y + 13 }, marks.join(' ')));
     });
     return svg;
   }
