@@ -91,6 +91,8 @@ class Selector:
         if not self.sampled:
             return match | pl.any_horizontal(i.is_not_null() for i in ids)
         bound = self._smallest.max()
+        if bound is None:  # a sample of none
+            return match
         sampled = pl.any_horizontal((_hash(i) <= bound).fill_null(value=False) for i in ids)
         return match | sampled
 
