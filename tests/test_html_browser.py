@@ -227,6 +227,7 @@ def test_hostile_log_text_is_shown_never_run(driver: WebDriver, hostile_report: 
     body = driver.find_element(By.TAG_NAME, "body").text
     assert "/a/<script>alert(1)</script>" in body  # shown, as text
     assert "<img src=x onerror=alert(2)>" in body  # in the rejected line sample
+    assert '/e/"><img src=x onerror=alert(6)>' in body  # nginx's \x22, read as a quote
     assert "\\u202E" in body and "\u202e" not in body  # bidi control shown as an escape
     assert "\\x1B" in body
     # no element was made from the text: only the page's own scripts, no img or b

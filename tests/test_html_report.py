@@ -257,3 +257,14 @@ def test_a_large_log_gives_a_small_page(tmp_path: Path) -> None:
     assert data["analysis"]["requests"] == 200_000
     assert len(data["traces"]) == 50
     assert size < 1_000_000, size  # measured: 0.15 MB; a 1M-line log: 0.08 MB at --top 10
+
+
+def test_a_single_log_from_stdin_has_no_waterfall_and_says_why(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    text = (SAMPLE / "edge-1.access.log").read_text(encoding="utf-8")
+    result = runner.invoke(app, ["report", "-", "-o", str(out)], input=text)
+    assert result.exit_code == 0, result.output
+    data = embedded(out.read_text(encoding="utf-8"))
+    assert data["analysis"]["requests"] == 2500
+    assert data["traces"] == []
+    assert data["trace_notes"] == ["logs read from stdin cannot be read again for waterfalls"]

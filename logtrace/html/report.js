@@ -310,7 +310,7 @@
       ], durAxis, { log: true }),
       chart('Request rate', times, [
         { label: 'req/s', colour: '#7f9cc9', values: pick('req_per_s'), kind: 'bar' },
-      ], function (v) { return v >= 100 ? v.toFixed(0) : String(Math.round(v * 10) / 10); })));
+      ], function (v) { return v >= 100 ? v.toFixed(0) : String(Math.round(v * 100) / 100); })));
     const cols = [
       { label: 'start (UTC)', sort: function (r) { return r.start; }, cell: function (r) { return el('td', {}, clock(r.start)); } },
       { label: 'requests', num: true, sort: function (r) { return r.requests; }, cell: function (r) { return num(r.requests, count(r.requests)); } },
