@@ -198,6 +198,8 @@ def test_a_slow_request_opens_its_waterfall(
     from selenium.webdriver.support.ui import WebDriverWait
 
     open_page(driver, sample_report)
+    # every insight's first example links to its waterfall too
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#insights-table a.rid")) >= 9
     link = driver.find_elements(By.CSS_SELECTOR, "#slowest-table a.rid")[0]
     rid = link.text
     link.click()

@@ -79,7 +79,10 @@ def test_the_page_holds_analyze_json_unchanged(sample_page: str) -> None:
 def test_waterfalls_are_the_slowest_requests_as_trace_builds_them(sample_page: str) -> None:
     data = embedded(sample_page)
     slowest = [r["request_id"] for r in data["analysis"]["slowest"]]
-    assert [t["request_id"] for t in data["traces"]] == slowest
+    examples = [f["examples"][0] for f in data["insights"]["findings"][:10]]
+    ids = [t["request_id"] for t in data["traces"]]
+    assert ids == list(dict.fromkeys(slowest + examples))
+    assert len(ids) == 5 + 9  # sample_logs: 9 findings, none of them about these 5
     first = data["traces"][0]
     result = runner.invoke(app, ["trace", first["request_id"], str(SAMPLE), *CONF, "--json"])
     assert result.exit_code == 0, result.output
@@ -206,7 +209,7 @@ def test_waterfalls_are_cut_to_the_span_budget(monkeypatch: pytest.MonkeyPatch) 
     from logtrace.analysis.analyze import AnalyzeOptions, analyze
     from logtrace.html import data as html_data
     from logtrace.html.data import report_data
-    from logtrace.html.traces import slowest_traces
+    from logtrace.html.traces import report_traces
     from logtrace.resolve import FormatOptions
     from logtrace.sources import resolve_sources
 
@@ -217,12 +220,13 @@ def test_waterfalls_are_cut_to_the_span_budget(monkeypatch: pytest.MonkeyPatch) 
     with chdir(ROOT):
         sources = resolve_sources(["sample_logs/"])
         result = analyze(sources, AnalyzeOptions(formats=formats, top=5, keep_timelines=True))
-        traced = slowest_traces(result, sources, top=5, formats=formats)
+        traced = report_traces(result, sources, top=5, formats=formats)
+    assert len(traced.traces) == 14  # the 5 slowest and 9 insights' examples
     doc = report_data(result, traced, inputs=["sample_logs/"])
     sizes = [len(t["spans"]) for t in doc["traces"]]
     assert sizes == [4, 4, 2]  # 7 spans each: 4, 4, then what is left of 10
     assert all(t["spans_total"] == 7 for t in doc["traces"])
-    assert "2 more slow requests have no waterfall here" in doc["trace_notes"][0]
+    assert "11 more requests (slowest, or examples of insights)" in doc["trace_notes"][0]
     for t in doc["traces"]:
         ids = {s["span_id"] for s in t["spans"]}
         assert all(s["parent_span_id"] in ids for s in t["spans"][1:])

@@ -41,7 +41,7 @@ def report(
     from logtrace.analysis.buckets import parse_every
     from logtrace.export.output import check_output, text_output
     from logtrace.html import render_page, report_data
-    from logtrace.html.traces import slowest_traces
+    from logtrace.html.traces import report_traces
 
     bucket_size = parse_every(every)  # read before any input, so a typo costs nothing
     check_output(output)
@@ -58,7 +58,7 @@ def report(
         )
         result = run(inputs.sources, options)
     with inputs.reading() as progress:
-        traced = slowest_traces(
+        traced = report_traces(
             result,
             inputs.sources,
             top=top,

@@ -113,7 +113,8 @@ def report_data(analysis: Analysis, traced: Traced, *, inputs: list[str]) -> dic
     notes = list(traced.notes)
     if left_out:
         notes.append(
-            f"{left_out} more slow requests have no waterfall here: the page holds at most "
+            f"{left_out} more requests (slowest, or examples of insights) have no waterfall "
+            f"here: the page holds at most "
             f"{MAX_SPANS:,} spans (`logtrace trace ID` shows any request)"
         )
     return {

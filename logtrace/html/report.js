@@ -583,16 +583,24 @@
     return body;
   }
   function traces() {
-    const s = section('traces', 'Waterfalls of the slowest requests');
+    const s = section('traces', 'Waterfalls: the slowest requests and examples of the insights');
     for (const n of DATA.trace_notes || []) s.appendChild(note(n));
     if (!TRACES.length) {
       s.appendChild(note('No waterfall in this report.'));
       return s;
     }
+    const slow = new Map((A.slowest || []).map(function (r, i) { return [r.request_id, i + 1]; }));
+    const example = new Map();
+    for (const f of (DATA.insights || { findings: [] }).findings) {
+      if (f.examples && f.examples.length && !example.has(f.examples[0])) example.set(f.examples[0], f);
+    }
     for (const t of TRACES) {
       const root = t.spans[0] || {};
+      const why = slow.has(t.request_id) ? el('span', { class: 'tag' }, 'slowest #' + slow.get(t.request_id))
+        : example.has(t.request_id) ? el('span', { class: 'tag warn' }, clean(example.get(t.request_id).pattern) + ' example')
+          : null;
       const summary = el('summary', {},
-        el('span', { class: 'mono' }, t.request_id), '  ',
+        why, ' ', el('span', { class: 'mono' }, t.request_id), '  ',
         el('strong', {}, shorten(root.name || '', 80)), '  ',
         el('span', { class: statusClass(root.status) }, root.status === null || root.status === undefined ? '' : String(root.status)),
         ' in ' + dur(t.duration_s) + ' \u00b7 ' + count(t.spans_total) + ' spans \u00b7 started ' + when(t.start));

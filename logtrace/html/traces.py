@@ -1,5 +1,5 @@
-"""The traces a report embeds: those of the slowest requests, as ``logtrace trace`` builds
-them.
+"""The traces a report embeds: those of the slowest requests and of the top insights'
+first examples, as ``logtrace trace`` builds them.
 
 Logs joined across hosts are already in memory after ``analyze`` (``keep_timelines``).
 A single service's nginx log is reduced by ``analyze`` without building timelines, so
@@ -30,6 +30,9 @@ class Traced:
     notes: tuple[str, ...] = ()
 
 
+INSIGHT_EXAMPLES = 10  # findings (the most to save first) whose first example gets a waterfall
+
+
 def slowest_ids(analysis: Analysis, top: int) -> list[str]:
     """The request ids of the ``top`` slowest requests (those that have one), slowest first."""
     frame = analysis.latency.slowest
@@ -39,7 +42,16 @@ def slowest_ids(analysis: Analysis, top: int) -> list[str]:
     return list(dict.fromkeys(ids))[:top]
 
 
-def slowest_traces(
+def example_ids(analysis: Analysis) -> list[str]:
+    """The first example request of each of the top insights (with logs of several hosts)."""
+    cross = analysis.cross_host
+    if cross is None or cross.insights.summary.is_empty():
+        return []
+    examples = cross.insights.summary.head(INSIGHT_EXAMPLES).get_column("examples").to_list()
+    return [str(e[0]) for e in examples if e]
+
+
+def report_traces(
     analysis: Analysis,
     sources: Sequence[Source],
     *,
@@ -49,8 +61,9 @@ def slowest_traces(
     id_field: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Traced:
-    """The traces of the ``top`` slowest requests with a request id."""
-    ids = slowest_ids(analysis, top)
+    """The traces of the ``top`` slowest requests with a request id, then those of the
+    top insights' first examples."""
+    ids = list(dict.fromkeys(slowest_ids(analysis, top) + example_ids(analysis)))
     if not ids:
         note = "the slowest requests have no request id: no waterfall can be drawn"
         return Traced((), (note,) if analysis.latency.requests else ())
