@@ -6,7 +6,6 @@ from the logs' text."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +45,6 @@ def analyze_json(*args: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def driver() -> Iterator[WebDriver]:
     need_browser()
-    os.environ["SE_AVOID_STATS"] = "true"  # Selenium Manager: no download, no report
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -63,7 +61,10 @@ def driver() -> Iterator[WebDriver]:
     ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SE_AVOID_STATS", "true")  # Selenium Manager: no download, no report
+        service = Service(executable_path=str(CHROMEDRIVER))
+        browser = webdriver.Chrome(service=service, options=options)
     browser.set_page_load_timeout(WAIT_S)
     try:
         yield browser
