@@ -409,6 +409,8 @@
   }
 
   // ---- insights -------------------------------------------------------------------------
+  const PATTERN_NAMES = { n_plus_one: 'N+1 calls', sequential: 'sequential calls', repeated: 'repeated calls', retry: 'retries', abandoned: 'abandoned work', slow_client: 'slow client', swallowed_error: 'swallowed error' };
+  function patternName(p) { return Object.prototype.hasOwnProperty.call(PATTERN_NAMES, p) ? PATTERN_NAMES[p] : clean(p); }
   function insights() {
     const I = DATA.insights;
     if (!I) return null;
@@ -426,8 +428,8 @@
       });
       return el('tr', {},
         num(i + 1, String(i + 1)),
-        el('td', {}, f.pattern),
-        el('td', { class: 'mono wrap' }, f.route),
+        el('td', { title: clean(f.pattern) }, patternName(f.pattern)),
+        el('td', { class: 'mono wrap route' }, f.route),
         num(f.requests, count(f.requests)),
         num(f.share, pct(f.share, 1)),
         num(f.saving_p50_s, dur(f.saving_p50_s)),
@@ -597,7 +599,7 @@
     for (const t of TRACES) {
       const root = t.spans[0] || {};
       const why = slow.has(t.request_id) ? el('span', { class: 'tag' }, 'slowest #' + slow.get(t.request_id))
-        : example.has(t.request_id) ? el('span', { class: 'tag warn' }, clean(example.get(t.request_id).pattern) + ' example')
+        : example.has(t.request_id) ? el('span', { class: 'tag warn' }, patternName(example.get(t.request_id).pattern) + ' example')
           : null;
       const summary = el('summary', {},
         why, ' ', el('span', { class: 'mono' }, t.request_id), '  ',
