@@ -244,3 +244,29 @@ def test_hostile_log_text_is_shown_never_run(driver: WebDriver, hostile_report: 
     hrefs = [a.get_attribute("href") or "" for a in driver.find_elements(By.TAG_NAME, "a")]
     assert all(h.startswith(hostile_report.as_uri() + "#") for h in hrefs)
     assert_quiet(driver, hostile_report)
+
+
+def test_waterfalls_mark_retries_clock_corrections_and_guessed_parents(
+    driver: WebDriver, sample_report: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.test_html_report import embedded
+
+    traces = embedded(sample_report.read_text(encoding="utf-8"))["traces"]
+    spans = [s for t in traces for s in t["spans"]]
+    retries = sum(1 for s in spans if (s["attempt"] or 0) > 1)
+    corrected = sum(1 for s in spans if abs(s["skew_s"] or 0) >= 0.001)
+    guessed = sum(1 for s in spans if s["parent_guessed"])
+    assert retries and corrected  # sample_logs: edge retries /api/flaky; api-2 is 150 ms off
+    open_page(driver, sample_report)
+    for details in driver.find_elements(By.CSS_SELECTOR, "details.trace"):
+        driver.execute_script("arguments[0].open = true", details)
+    marks = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "svg.waterfall text.wmark")]
+    assert sum("retry " in m for m in marks) == retries
+    assert sum("clock " in m for m in marks) == corrected
+    assert sum("parent?" in m for m in marks) == guessed
+    dashed = driver.find_elements(By.CSS_SELECTOR, "svg.waterfall rect[stroke-dasharray]")
+    assert len(dashed) == guessed
+    assert len(driver.find_elements(By.CSS_SELECTOR, "svg.waterfall")) == len(traces)
+    assert_quiet(driver, sample_report)

@@ -581,7 +581,7 @@
     body.appendChild(waterfall(t));
     body.appendChild(el('h3', {}, 'Calls'));
     body.appendChild(callList(t));
-    body.appendChild(el('p', { class: 'note' }, el('a', { href: '#slowest' }, '\u2191 slowest requests'), '  \u00b7  logtrace trace ' + clean(t.request_id) + ' shows it in a terminal.'));
+    body.appendChild(el('p', { class: 'note' }, el('a', { href: '#slowest' }, '\u2191 slowest requests'), '  \u00b7  ', DATA.insights ? el('a', { href: '#insights' }, '\u2191 insights') : null, DATA.insights ? '  \u00b7  ' : null, 'logtrace trace ' + clean(t.request_id) + ' shows it in a terminal.'));
     return body;
   }
   function traces() {
