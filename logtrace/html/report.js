@@ -294,7 +294,7 @@
     const s = section('over-time', 'Over time');
     const buckets = A.buckets;
     if (!buckets || !buckets.length) {
-      s.appendChild(note('No time buckets: the requests have no time.'));
+      s.appendChild(note(A.requests ? 'No time buckets: the requests have no time.' : 'No request to show.'));
       return s;
     }
     const times = buckets.map(function (b) { return b.start; });
