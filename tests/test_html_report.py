@@ -272,3 +272,18 @@ def test_a_single_log_from_stdin_has_no_waterfall_and_says_why(tmp_path: Path) -
     assert data["analysis"]["requests"] == 2500
     assert data["traces"] == []
     assert data["trace_notes"] == ["logs read from stdin cannot be read again for waterfalls"]
+
+
+def test_the_largest_top_still_gives_a_page_under_3_mb(tmp_path: Path) -> None:
+    from logtrace.html.data import MAX_SPANS
+
+    page = build(tmp_path, str(SAMPLE), *CONF, "--top", "500")
+    data = embedded(page)
+    assert len(data["analysis"]["slowest"]) == 500
+    assert sum(len(t["spans"]) for t in data["traces"]) == MAX_SPANS  # the budget, full
+    assert len(page.encode("utf-8")) < 3_000_000
+
+
+def test_top_is_at_most_500(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", str(SAMPLE), "--top", "501", "-o", str(tmp_path / "r")])
+    assert result.exit_code == int(ExitStatus.USAGE)

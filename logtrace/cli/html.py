@@ -10,7 +10,11 @@ from logtrace.cli import options as opt
 from logtrace.cli.app import app, command, stderr_line
 from logtrace.cli.inputs import Inputs, reads_logs
 
-TOP_HELP = "How many slowest requests to list, each with its waterfall in the page."
+TOP_HELP = (
+    "How many slowest requests to list, each with its waterfall in the page (at most 500: "
+    "the page stays small)."
+)
+MAX_TOP = 500
 EVERY_HELP = (
     "Requests and latency over time in buckets of SIZE (30s, 1m, 5m, 1h, 1d) or auto "
     "(30-60 buckets of a round size), as analyze --every."
@@ -31,7 +35,9 @@ def report(
             "--output", "-o", metavar="PATH", help="The HTML file to write (- for stdout)."
         ),
     ],
-    top: Annotated[int, typer.Option("--top", "-n", min=1, metavar="N", help=TOP_HELP)] = 10,
+    top: Annotated[
+        int, typer.Option("--top", "-n", min=1, max=MAX_TOP, metavar="N", help=TOP_HELP)
+    ] = 10,
     every: Annotated[str, typer.Option("--every", metavar="SIZE", help=EVERY_HELP)] = "auto",
 ) -> None:
     """One HTML file to open offline: overview, latency over time, routes, services,
@@ -67,7 +73,8 @@ def report(
             id_field=inputs.id_field,
             progress=progress,
         )
-    page = render_page(report_data(result, traced, inputs=inputs.specs()))
+    data = report_data(result, traced, inputs=inputs.specs())
+    page = render_page(data)
     with text_output(output) as stream:
         stream.write(page)
     if output != "-":
@@ -78,6 +85,6 @@ def report(
         stderr_line(
             f"wrote {safe_str(output)} ({size / 1e6:.2f} MB): "
             f"{plural(result.latency.requests, 'request')}, "
-            f"{plural(len(traced.traces), 'waterfall')}"
+            f"{plural(len(data['traces']), 'waterfall')}"
         )
     opt.warn_partial(result.ingest)

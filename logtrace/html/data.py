@@ -16,7 +16,7 @@ from logtrace.html.traces import Traced
 
 SCHEMA = "logtrace.report/1"
 MAX_TRACE_SPANS = 400  # spans drawn per waterfall (a parent is always before its children)
-MAX_SPANS = 4000  # spans drawn in all waterfalls together: the page stays small
+MAX_SPANS = 2500  # spans drawn in all waterfalls together (about 460 bytes each)
 MAX_FINDINGS = 30
 MAX_HOT_TARGETS = 15
 SPAN_FIELDS = (
