@@ -131,9 +131,14 @@
     columns.forEach(function (c, i) {
       const th = el('th', { class: (c.num ? 'num ' : '') + (c.sort ? 'sortable' : ''), title: c.title || null, scope: 'col' }, c.label);
       if (c.sort) {
-        th.addEventListener('click', function () {
+        const sortBy = function () {
           order = order.index === i ? { index: i, dir: -order.dir } : { index: i, dir: c.num ? -1 : 1 };
           draw();
+        };
+        th.setAttribute('tabindex', '0');
+        th.addEventListener('click', sortBy);
+        th.addEventListener('keydown', function (event) {
+          if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); sortBy(); }
         });
       }
       head.appendChild(th);
