@@ -25,6 +25,10 @@ SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs"
 SAMPLE_CONF = SAMPLE / "nginx" / "mesh-1.conf"
 # Set by .ci/run: a missing nginx fails the nginx tests instead of skipping them.
 REQUIRE_NGINX = "LOGTRACE_REQUIRE_NGINX"
+# Set by .ci/run: a missing chromium/chromedriver fails the browser tests instead of skipping.
+REQUIRE_BROWSER = "LOGTRACE_REQUIRE_BROWSER"
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -146,10 +150,29 @@ def need_nginx() -> None:
     pytest.skip(message)
 
 
+def need_browser() -> None:
+    """Skip the calling test without Debian's chromium and chromedriver (and selenium);
+    fail it when CI requires them (.ci/run sets LOGTRACE_REQUIRE_BROWSER=1)."""
+    import importlib.util
+
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if importlib.util.find_spec("selenium") is None:
+        missing.append("selenium")
+    if not missing:
+        return
+    message = f"{', '.join(missing)} missing (.ci/run installs chromium chromium-driver)"
+    if os.environ.get(REQUIRE_BROWSER) == "1":
+        pytest.fail(f"{message}, and {REQUIRE_BROWSER}=1 requires them")
+    pytest.skip(message)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Tests marked ``nginx`` skip without nginx, or fail under LOGTRACE_REQUIRE_NGINX=1."""
+    """Tests marked ``nginx`` skip without nginx, or fail under LOGTRACE_REQUIRE_NGINX=1;
+    tests marked ``browser`` likewise without chromium (LOGTRACE_REQUIRE_BROWSER=1)."""
     if item.get_closest_marker("nginx") is not None:
         need_nginx()
+    if item.get_closest_marker("browser") is not None:
+        need_browser()
 
 
 @pytest.fixture(scope="session")

@@ -163,3 +163,21 @@ def test_the_raw_prefilter_keeps_every_line_of_an_id_under_the_bound(bound: str)
     assert under <= kept
     if bound < "f":
         assert len(kept) < len(lines)
+
+
+def test_whole_ids_are_read_in_full_beside_the_prefix() -> None:
+    """``ids`` (a report's slowest requests): each is read whole, with a sample of none."""
+    edge = resolve_sources([str(SAMPLE / "edge-1.access.log")])
+    everything = load(edge, TimelineOptions(formats=FORMATS))
+    ids = sorted(set(everything.timelines.spans.get_column("request_id").to_list()))[100:103]
+    select = RequestSelection(ids[0], sample=0, ids=tuple(ids))
+    chosen = load(edge, TimelineOptions(formats=FORMATS, select=select))
+    assert sorted(set(chosen.timelines.spans.get_column("request_id").to_list())) == ids
+    for rid in ids:
+        assert_same_trace_of(everything, chosen, rid)
+
+
+def assert_same_trace_of(full: Loaded, selected: Loaded, rid: str) -> None:
+    a, b = trace(full, rid), trace(selected, rid)
+    assert_frame_equal(a.spans, b.spans)
+    assert_frame_equal(a.critical, b.critical)

@@ -58,6 +58,7 @@ class AnalyzeOptions:
     progress: Callable[[int], None] | None = None  # called with bytes read so far
     every: Every | None = None  # time buckets of this size (seconds) or auto; None: none
     gate: tuple[Rule, ...] = ()  # --fail-if rules, measured on the report
+    keep_timelines: bool = False  # keep what was read across hosts (Analysis.loaded)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class Analysis:
     cross_host: CrossHost | None = None
     unfiltered: Unfiltered | None = None  # with filters: what they were applied to
     gate: tuple[Verdict, ...] | None = None  # with rules: each rule and what was measured
+    # with keep_timelines, when the logs were joined across hosts: every timeline read
+    loaded: Loaded | None = field(default=None, repr=False)
 
     @property
     def gate_broken(self) -> bool:
@@ -259,4 +262,5 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
         cross_host=cross,
         unfiltered=unfiltered,
         gate=_gate(options, latency),
+        loaded=loaded if options.keep_timelines else None,
     )

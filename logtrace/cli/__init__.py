@@ -5,7 +5,7 @@ so that ``logtrace --help`` and ``--version`` start fast (polars alone takes ~0.
 """
 
 # Importing a command module registers its commands, in this order in --help.
-from logtrace.cli import report, live, compare, timelines, formats, export  # noqa: F401, I001
+from logtrace.cli import report, html, live, compare, timelines, formats, export  # noqa: F401, I001
 from logtrace.cli.app import app, main
 from logtrace.cli.options import parse_status, parse_time
 

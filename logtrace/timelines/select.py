@@ -45,6 +45,7 @@ class RequestSelection:
 
     prefix: str
     sample: int = SAMPLE_REQUESTS
+    ids: tuple[str, ...] = ()  # whole ids also read in full (a report's slowest requests)
 
 
 def _ids(frame: pl.DataFrame) -> list[pl.Expr]:
@@ -64,6 +65,7 @@ class Selector:
 
     def __init__(self, selection: RequestSelection) -> None:
         self.prefix = selection.prefix
+        self.ids = list(selection.ids)
         self.size = selection.sample
         self.by_value: bool | None = None  # hex ids sampled by value; None: not seen yet
         self._smallest: pl.Series | None = None  # the sample's keys so far
@@ -85,8 +87,8 @@ class Selector:
         if union.len() > self.size:
             self.sampled = True
             union = union.sort().head(self.size)
-            if self.by_value:
-                self._raw = raw_condition(str(union[-1]))
+            if self.by_value:  # a sample of none: no hex token is wanted
+                self._raw = raw_condition(str(union[-1])) if union.len() else pl.lit(value=False)
         self._smallest = union
         return frame.filter(self._condition(ids))
 
@@ -96,7 +98,10 @@ class Selector:
         if self._raw is None or lines.is_empty():
             return lines
         line = pl.col("line")
-        return lines.filter(line.str.contains(self.prefix, literal=True) | self._raw)
+        wanted = line.str.contains(self.prefix, literal=True)
+        if self.ids:
+            wanted = wanted | line.str.contains_any(self.ids)
+        return lines.filter(wanted | self._raw)
 
     def final(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The lines kept, down to the final sample (its bound fell after they were kept)."""
@@ -107,11 +112,13 @@ class Selector:
 
     def _condition(self, ids: list[pl.Expr]) -> pl.Expr:
         match = pl.any_horizontal(
-            i.str.starts_with(self.prefix).fill_null(value=False) for i in ids
+            (i.str.starts_with(self.prefix) | i.is_in(self.ids)).fill_null(value=False) for i in ids
         )
         if not self.sampled or self._smallest is None:
             return match | pl.any_horizontal(i.is_not_null() for i in ids)
         bound = self._smallest.max()
+        if bound is None:  # a sample of none
+            return match
         sampled = pl.any_horizontal((self._key(i) <= bound).fill_null(value=False) for i in ids)
         return match | sampled
 
