@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from logtrace.analysis.breakdowns import BY_COLUMNS, BreakdownPartials, By, require_dimensions
 from logtrace.analysis.buckets import BucketPartials, Every
 from logtrace.analysis.derive import (
     ANALYZE_COLUMNS,
@@ -58,6 +59,12 @@ class AnalyzeOptions:
     progress: Callable[[int], None] | None = None  # called with bytes read so far
     every: Every | None = None  # time buckets of this size (seconds) or auto; None: none
     gate: tuple[Rule, ...] = ()  # --fail-if rules, measured on the report
+    by: tuple[By, ...] = ()  # --by: requests by the values of these fields
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """The nginx columns to parse."""
+        return ANALYZE_COLUMNS | (BY_COLUMNS if self.by else frozenset())
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     ingest = IngestReport()
     partials = _partials(options)
     unfiltered = Unfiltered() if options.filters.given else None
-    columns = ANALYZE_COLUMNS | ({"line"} if options.keep_lines else set())
+    columns = options.columns | ({"line"} if options.keep_lines else set())
 
     def prepare(frame: pl.DataFrame) -> pl.DataFrame:
         return _derived(frame, options.filters)
@@ -129,6 +136,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
         if chunk.kind == "nginx" and chunk.source.label not in gone:
             _add(partials, unfiltered, chunk.frame)
     require_parsed(ingest, resolver)
+    require_dimensions(ingest, options.by)
     for stats in ingest.sources:
         if stats.path in gone:
             stats.warnings.append(
@@ -156,7 +164,11 @@ def _gate(options: AnalyzeOptions, latency: LatencyReport) -> tuple[Verdict, ...
 
 def _partials(options: AnalyzeOptions) -> Partials:
     every = options.every
-    return Partials(top=options.top, buckets=None if every is None else BucketPartials.of(every))
+    return Partials(
+        top=options.top,
+        buckets=None if every is None else BucketPartials.of(every),
+        breakdowns=BreakdownPartials(options.by) if options.by else None,
+    )
 
 
 KEPT = "_kept"  # whether the filters keep the line
@@ -224,10 +236,11 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
             skew_correction=options.skew_correction,
             id_field=options.id_field,
             keep_lines=options.keep_lines,
-            columns=ANALYZE_COLUMNS,
+            columns=options.columns,
             progress=options.progress,
         ),
     )
+    require_dimensions(loaded.ingest, options.by)
     entries = entry_sources(loaded)
     partials = _partials(options)
     unfiltered = Unfiltered() if options.filters.given else None

@@ -77,3 +77,21 @@ def require_spans(spans: pl.DataFrame, task: str) -> None:
             "format with no $request_time, and no app log with durations)",
             TRACE_HINT,
         )
+
+
+def require_columns(ingest: IngestReport, column: str, lacked: str, task: str, hint: str) -> None:
+    """Raise NoMatchError (exit 5) when no nginx format read logs ``column`` (``lacked``
+    says what is missing: ``no $remote_addr``); as :func:`require`, for any column."""
+    missing: dict[str, list[str]] = {}
+    for label, cf in ingest.formats.items():
+        if cf.has_column(column):
+            return
+        missing.setdefault(cf.name, []).append(label)
+    if not missing:
+        return
+    parts = [
+        f"the log format {name!r} (of {', '.join(labels[:2])}"
+        f"{f' and {len(labels) - 2} more' if len(labels) > 2 else ''}) has {lacked}"
+        for name, labels in missing.items()
+    ]
+    raise NoMatchError(f"{task}: {'; '.join(parts)}", hint)

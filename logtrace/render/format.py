@@ -73,3 +73,15 @@ def timestamp(
     if value.microsecond:
         text += f".{value.microsecond // 1000:03d}"
     return text
+
+
+def size(n: float | None) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KiB``, ``20.0 MiB``, ``3.1 GiB``."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
