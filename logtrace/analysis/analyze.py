@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from logtrace.analysis.breakdowns import BY_COLUMNS, BreakdownPartials, By, require_dimensions
+from logtrace.analysis.breakdowns import BreakdownPartials, By, by_columns, require_dimensions
 from logtrace.analysis.buckets import BucketPartials, Every
 from logtrace.analysis.derive import (
     ANALYZE_COLUMNS,
@@ -64,7 +64,7 @@ class AnalyzeOptions:
     @property
     def columns(self) -> frozenset[str]:
         """The nginx columns to parse."""
-        return ANALYZE_COLUMNS | (BY_COLUMNS if self.by else frozenset())
+        return ANALYZE_COLUMNS | by_columns(self.by)
 
 
 @dataclass(frozen=True)
