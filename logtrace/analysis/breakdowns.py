@@ -140,52 +140,40 @@ def bytes_expr(cols: Sequence[str]) -> pl.Expr | None:
 
 SUMS = ["requests", "errors", "bytes"]
 HASH = "_hash"
-# A merge of counts costs as much as the rows merged: counts are merged once what came
-# since the last merge outgrows the merged counts (and this floor), so all the merges of
-# a run cost about as much as two of its final size.
-MERGE_FLOOR = {"totals": 500_000, "hist": 2_000_000}
-
-
-@dataclass
-class _Counts:
-    """Frames of mergeable counts: one merged, the ones since."""
-
-    keys: list[str]
-    sums: list[str]
-    floor: int
-    merged: pl.DataFrame | None = None
-    pending: list[pl.DataFrame] = field(default_factory=list)
-    pending_rows: int = 0
-
-    def add(self, frame: pl.DataFrame) -> None:
-        self.pending.append(frame)
-        self.pending_rows += frame.height
-        done = self.merged.height if self.merged is not None else 0
-        if self.pending_rows > max(done, self.floor) or len(self.pending) > 64:
-            self.merged = self.merge()
-            self.pending, self.pending_rows = [], 0
-
-    def frames(self) -> list[pl.DataFrame]:
-        return ([self.merged] if self.merged is not None else []) + self.pending
-
-    def merge(self) -> pl.DataFrame | None:
-        frames = self.frames()
-        if not frames:
-            return None
-        merged = pl.concat(frames, how="vertical_relaxed").group_by(self.keys)
-        return merged.agg(pl.col(self.sums).sum())
+# A merge costs as much as the rows merged: counts are merged once what came since the
+# last merge outgrows the merged counts (and this floor), so the merges of a run cost
+# about as much as two merges of its final size.
+MERGE_FLOOR = 2_000_000
 
 
 @dataclass
 class _DimensionCounts:
-    """One dimension's counts: per value (requests, 5xx, bytes), and the request times of
-    each value in milliseconds, by the value's 64-bit hash (cheaper to group and merge
-    than text; the text of the top values is found from their hashes)."""
+    """One dimension's counts, by the value's 64-bit hash (cheaper to group and merge than
+    text): per (hash, ms of request time) the requests, 5xx and bytes; and each hash's
+    text, kept from its first line in each chunk (the top values' are looked up at the
+    end)."""
 
-    totals: _Counts = field(default_factory=lambda: _Counts(["value"], SUMS, MERGE_FLOOR["totals"]))
-    hist: _Counts = field(
-        default_factory=lambda: _Counts([HASH, "ms"], ["count"], MERGE_FLOOR["hist"])
-    )
+    counts: pl.DataFrame | None = None
+    pending: list[pl.DataFrame] = field(default_factory=list)
+    pending_rows: int = 0
+    names: list[pl.DataFrame] = field(default_factory=list)
+
+    def add(self, counts: pl.DataFrame, names: pl.DataFrame) -> None:
+        self.pending.append(counts)
+        self.pending_rows += counts.height
+        self.names.append(names)
+        done = self.counts.height if self.counts is not None else 0
+        if self.pending_rows > max(done, MERGE_FLOOR) or len(self.pending) > 64:
+            self.counts = self.merged()
+            self.pending, self.pending_rows = [], 0
+            names_now = pl.concat(self.names, how="vertical_relaxed")
+            self.names = [names_now.filter(pl.col(HASH).is_first_distinct())]
+
+    def merged(self) -> pl.DataFrame:
+        frames = ([self.counts] if self.counts is not None else []) + self.pending
+        return (
+            pl.concat(frames, how="vertical_relaxed").group_by(HASH, "ms").agg(pl.col(SUMS).sum())
+        )
 
 
 @dataclass
@@ -194,53 +182,47 @@ class BreakdownPartials:
 
     bys: tuple[By, ...]
     counts: dict[str, _DimensionCounts] = field(default_factory=dict)
-    # request times of all lines, in ms: what the values past the top N took is this
-    # less what the top values took
-    overall: _Counts = field(default_factory=lambda: _Counts(["ms"], ["count"], 100_000))
     has_latency: bool = False
     has_bytes: bool = False
 
     def plans(self, lf: pl.LazyFrame, cols: list[str]) -> list[pl.LazyFrame]:
-        """The queries that reduce one chunk: two group-bys per dimension."""
+        """The queries that reduce one chunk: a group-by and the values' text per dimension."""
         self.has_latency |= "request_time_s" in cols
         size = bytes_expr(cols)
         self.has_bytes |= size is not None
         status = pl.col("status") if "status" in cols else pl.lit(None, pl.UInt16)
-        ms = (pl.col("request_time_s") * 1000).round(0).cast(pl.Int64).alias("ms")
+        ms = (
+            (pl.col("request_time_s") * 1000).round(0).cast(pl.Int64)
+            if "request_time_s" in cols
+            else pl.lit(None, pl.Int64)
+        )
         out = []
-        if "request_time_s" in cols:
-            out.append(lf.group_by(ms).agg(pl.len().cast(pl.Int64).alias("count")))
         for name in self._names():
             d = DIMENSIONS[name]
             key = pl.lit(None, d.dtype) if d.needs is not None and d.needs not in cols else d.key()
+            keyed = lf.select(
+                key.hash().alias(HASH),
+                key.alias("value"),
+                ms.alias("ms"),
+                status.is_between(500, 599).alias("error"),
+                (size if size is not None else pl.lit(0, pl.Int64)).alias("bytes"),
+            )
             out.append(
-                lf.group_by(key.alias("value")).agg(
+                keyed.group_by(HASH, "ms").agg(
                     pl.len().cast(pl.Int64).alias("requests"),
-                    status.is_between(500, 599).sum().cast(pl.Int64).alias("errors"),
-                    (size if size is not None else pl.lit(0, pl.Int64))
-                    .sum()
-                    .cast(pl.Int64)
-                    .alias("bytes"),
+                    pl.col("error").sum().cast(pl.Int64).alias("errors"),
+                    pl.col("bytes").sum().cast(pl.Int64),
                 )
             )
-            if "request_time_s" in cols:
-                out.append(  # lines without a request time: ms null, left out at the end
-                    lf.group_by(key.hash().alias(HASH), ms).agg(
-                        pl.len().cast(pl.Int64).alias("count")
-                    )
-                )
+            out.append(keyed.filter(pl.col(HASH).is_first_distinct()).select(HASH, "value"))
         return out
 
-    def take(self, results: list[pl.DataFrame], cols: list[str]) -> None:
+    def take(self, results: list[pl.DataFrame]) -> None:
         """Keep one chunk's results (in the order of :meth:`plans`)."""
         found = iter(results)
-        if "request_time_s" in cols:
-            self.overall.add(next(found))
         for name in self._names():
             counts = self.counts.setdefault(name, _DimensionCounts())
-            counts.totals.add(next(found))
-            if "request_time_s" in cols:
-                counts.hist.add(next(found))
+            counts.add(next(found), next(found))
 
     def _names(self) -> list[str]:
         return list(dict.fromkeys(b.dimension for b in self.bys))
@@ -274,34 +256,34 @@ def finish_breakdowns(p: BreakdownPartials) -> tuple[BreakdownTable, ...]:
 
 
 def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
-    counts = p.counts.get(by.dimension, _DimensionCounts())
-    totals = counts.totals.merge()
-    if totals is None:
-        totals = pl.DataFrame(
-            schema={
-                "value": by.spec.dtype,
-                "requests": pl.Int64,
-                "errors": pl.Int64,
-                "bytes": pl.Int64,
-            }
-        )
+    found = p.counts.get(by.dimension, _DimensionCounts())
+    empty = pl.DataFrame(schema={HASH: pl.UInt64, "ms": pl.Int64, **dict.fromkeys(SUMS, pl.Int64)})
+    frames = ([found.counts] if found.counts is not None else []) + found.pending
+    counts = pl.concat([empty, *frames], how="vertical_relaxed")  # not merged: read twice
+    totals = counts.group_by(HASH).agg(pl.col(SUMS).sum())
     total = int(totals.get_column("requests").sum() or 0)
     shown = totals.height if by.top is None else min(by.top, totals.height)
-    order = {"by": ["requests", "value"], "descending": [True, False], "nulls_last": True}
-    if shown < totals.height:  # only the values that may be in the top N are sorted
-        least = totals.get_column("requests").top_k(shown).min()
-        top = totals.filter(pl.col("requests") >= least).sort(**order).head(shown)  # type: ignore[arg-type]
+    # only the values that may be in the top N are named and sorted
+    least = totals.get_column("requests").top_k(shown).min() if shown else 0
+    candidates = totals.filter(pl.col("requests") >= least) if shown < totals.height else totals
+    names = pl.concat(found.names, how="vertical_relaxed") if found.names else None
+    if names is not None:
+        named = names.filter(pl.col(HASH).is_in(candidates.get_column(HASH).implode()))
+        candidates = candidates.join(named.unique(HASH), on=HASH, how="left")
     else:
-        top = totals.sort(**order)  # type: ignore[arg-type]
-    top = top.with_columns(pl.int_range(pl.len()).cast(pl.Int64).alias(RANK))
+        candidates = candidates.with_columns(pl.lit(None, by.spec.dtype).alias("value"))
+    top = (
+        candidates.sort(["requests", "value"], descending=[True, False], nulls_last=True)
+        .head(shown)
+        .with_columns(pl.int_range(pl.len()).cast(pl.Int64).alias(RANK))
+    )
     # every value past the top N is in one row, of rank N: the totals less the top's
-    summed = ["requests", "errors", "bytes"]
-    rest = totals.select(pl.col(summed).sum()) - top.select(pl.col(summed).sum())
+    rest = totals.select(pl.col(SUMS).sum()) - top.select(pl.col(SUMS).sum())
     sums = pl.concat(
         [
             top.with_columns(pl.lit(1, pl.UInt32).alias("values")),
             rest.with_columns(
-                pl.lit(None, totals.schema["value"]).alias("value"),
+                pl.lit(None, top.schema["value"]).alias("value"),
                 pl.lit(shown, pl.Int64).alias(RANK),
                 pl.lit(totals.height - shown, pl.UInt32).alias("values"),
             ),
@@ -309,8 +291,15 @@ def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
         how="diagonal_relaxed",
     )
     if p.has_latency:
-        lat = percentiles(_timed(p, counts, top), RANK).select(RANK, "p50_s", "p99_s")
-        sums = sums.join(lat, on=RANK, how="left")
+        ranks = counts.filter(pl.col("ms").is_not_null()).select(
+            pl.col(HASH)
+            .replace_strict(top.get_column(HASH), top.get_column(RANK), default=shown)
+            .alias(RANK),
+            "ms",
+            pl.col("requests").alias("count"),
+        )
+        lat = percentiles(ranks.group_by(RANK, "ms").agg(pl.col("count").sum()), RANK)
+        sums = sums.join(lat.select(RANK, "p50_s", "p99_s"), on=RANK, how="left")
     else:
         sums = sums.with_columns(
             pl.lit(None, pl.Float64).alias("p50_s"), pl.lit(None, pl.Float64).alias("p99_s")
@@ -328,35 +317,3 @@ def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
         else None
     )
     return BreakdownTable(by.dimension, by.top, totals.height, total, rows, other)
-
-
-def _timed(p: BreakdownPartials, counts: _DimensionCounts, top: pl.DataFrame) -> pl.DataFrame:
-    """(rank, ms, count) of the top values' request times (found by their hashes: no
-    merge of every value's counts), and of the others' (rank N: all lines' less the top's)."""
-    empty = pl.DataFrame(schema={RANK: pl.Int64, "ms": pl.Int64, "count": pl.Int64})
-    hist, overall = counts.hist.frames(), p.overall.merge()
-    if not hist or overall is None:
-        return empty
-    hashes = top.get_column("value").hash()
-    ranks = top.get_column(RANK)
-    shown = top.height
-    top_hist = (
-        pl.concat(hist, how="vertical_relaxed")
-        .lazy()
-        .filter(pl.col(HASH).is_in(hashes.implode()) & pl.col("ms").is_not_null())
-        .group_by(pl.col(HASH).replace_strict(hashes, ranks).alias(RANK), "ms")
-        .agg(pl.col("count").sum())
-        .collect()
-    )
-    in_top = top_hist.group_by("ms").agg(pl.col("count").sum().alias("top"))
-    rest = (
-        overall.filter(pl.col("ms").is_not_null())
-        .join(in_top, on="ms", how="left")
-        .select(
-            pl.lit(shown, pl.Int64).alias(RANK),
-            "ms",
-            (pl.col("count") - pl.col("top").fill_null(0)).alias("count"),
-        )
-        .filter(pl.col("count") > 0)
-    )
-    return pl.concat([empty, top_hist, rest], how="vertical_relaxed")

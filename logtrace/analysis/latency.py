@@ -126,7 +126,7 @@ class Partials:
         if self.buckets is not None and bucket_plans:
             self.buckets.take(collected[len(plans) : len(plans) + len(bucket_plans)], cols)
         if self.breakdowns is not None:
-            self.breakdowns.take(collected[len(plans) + len(bucket_plans) :], cols)
+            self.breakdowns.take(collected[len(plans) + len(bucket_plans) :])
         results = iter(collected[: len(plans)])
         self.statuses.append(next(results))
         if "request_time_s" in cols:
