@@ -241,12 +241,7 @@ def routes_table(rep: LatencyReport, limit: int | None = MAX_ROUTES) -> FitTable
     if has_upstream:
         columns.append(Column("upstr p50", drop=3))
     columns += [Column("4xx"), Column("5xx")]
-    heading = (
-        f"Routes (top {shown} of {rep.routes.height} by {order})"
-        if shown < rep.routes.height
-        else f"Routes ({plural(shown, 'route')}, by {order})"
-    )
-    table = FitTable(heading, columns)
+    table = FitTable(f"Routes (top {shown} of {rep.routes.height} by {order})", columns)
     total = (
         rep.breakdown.total_s
         if rep.breakdown
