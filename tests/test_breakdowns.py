@@ -383,3 +383,13 @@ def test_the_readme_example_runs_as_a_process() -> None:
     assert done.returncode == 0, done.stderr
     assert "Requests by user agent (top 3 of 4 values)" in done.stdout
     assert "Requests by status (4 values)" in done.stdout
+
+
+def test_no_table_when_the_filters_keep_no_request(tmp_path: Path) -> None:
+    log = _log(tmp_path / "a.log", _requests(50))
+    args = [str(log), "--log-format", FORMAT, "--status", "1xx", "--by", "ip"]
+    shown = runner.invoke(app, ["analyze", *args])
+    assert shown.exit_code == 0, shown.output
+    assert "Requests by" not in shown.stdout
+    [table] = _json(*args)["breakdowns"]
+    assert (table["requests"], table["rows"], table["other"]) == (0, [], None)

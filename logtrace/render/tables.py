@@ -394,7 +394,8 @@ def render_analysis(
     if analysis.latency.routes.height:
         console.print(routes_table(analysis.latency, routes), crop=False)
     for table in analysis.latency.breakdowns or ():
-        console.print(breakdown_table(table), crop=False)
+        if table.requests:  # none when the filters keep none, or no nginx line was read
+            console.print(breakdown_table(table), crop=False)
     collapsed = collapsed_note(analysis.latency)
     if collapsed is not None:
         console.print(collapsed)
