@@ -152,11 +152,15 @@ def test_upstream_is_the_last_attempt_and_not_proxied_is_null(tmp_path: Path) ->
     requests = _requests(300)
     log = _log(tmp_path / "a.log", requests)
     doc = _json(str(log), "--log-format", FORMAT, "--by", "upstream")
-    counts = {r["value"]: r["requests"] for r in doc["breakdowns"][0]["rows"]}
-    expected: dict[str | None, int] = defaultdict(int)
+    rows = doc["breakdowns"][0]["rows"]
+    times: dict[str | None, list[float]] = defaultdict(list)
     for r in requests:
-        expected[None if r[6] == "-" else r[6].split(", ")[-1]] += 1
-    assert counts == expected
+        times[None if r[6] == "-" else r[6].split(", ")[-1]].append(r[4])
+    assert {r["value"]: r["requests"] for r in rows} == {v: len(t) for v, t in times.items()}
+    # the row of requests that went to no upstream (null) is found by its hash like any
+    assert {r["value"]: r["p50_s"] for r in rows} == {
+        v: nearest_rank(t, 0.5) for v, t in times.items()
+    }
 
 
 def test_every_value_with_all_and_no_other_row(tmp_path: Path) -> None:

@@ -251,8 +251,9 @@ ByOpt = Annotated[
         "--by",
         metavar="FIELD[:N]",
         help="Also show requests by FIELD (repeatable): the top N values (10; :all for every "
-        "one) by requests, with share, bytes sent, p50/p99 request time and 5xx rate, and one "
-        "row for the other values. FIELD: status; ip ($remote_addr, the address nginx saw: "
+        "one) by requests, with share, bytes sent ($body_bytes_sent, else $bytes_sent), exact "
+        "p50/p99 request time and 5xx rate, and one row for the other values. FIELD: status; "
+        "ip ($remote_addr, the address nginx saw: "
         "behind a proxy, the proxy's); ua ($http_user_agent); referer ($http_referer); method; "
         "host ($host when logged, else the host the log came from); upstream (the address of "
         "the last $upstream_addr attempt, the one that answered; - when not proxied); source "
