@@ -291,14 +291,7 @@ def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
         how="diagonal_relaxed",
     )
     if p.has_latency:
-        ranks = counts.filter(pl.col("ms").is_not_null()).select(
-            pl.col(HASH)
-            .replace_strict(top.get_column(HASH), top.get_column(RANK), default=shown)
-            .alias(RANK),
-            "ms",
-            pl.col("requests").alias("count"),
-        )
-        lat = percentiles(ranks.group_by(RANK, "ms").agg(pl.col("count").sum()), RANK)
+        lat = percentiles(_timed(counts, top, shown), RANK)
         sums = sums.join(lat.select(RANK, "p50_s", "p99_s"), on=RANK, how="left")
     else:
         sums = sums.with_columns(
@@ -317,3 +310,29 @@ def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
         else None
     )
     return BreakdownTable(by.dimension, by.top, totals.height, total, rows, other)
+
+
+def _timed(counts: pl.DataFrame, top: pl.DataFrame, shown: int) -> pl.DataFrame:
+    """(rank, ms, count) of the top values' request times, found by their hashes, and of
+    the others' (rank N): all lines' less the top values'."""
+    timed = counts.lazy().filter(pl.col("ms").is_not_null())
+    in_top, every = pl.collect_all(
+        [
+            timed.filter(pl.col(HASH).is_in(top.get_column(HASH).implode()))
+            .group_by(pl.col(HASH).replace_strict(top.get_column(HASH), top.get_column(RANK)), "ms")
+            .agg(pl.col("requests").sum().alias("count"))
+            .rename({HASH: RANK}),
+            timed.group_by("ms").agg(pl.col("requests").sum().alias("all")),
+        ]
+    )
+    top_ms = in_top.group_by("ms").agg(pl.col("count").sum().alias("top"))
+    rest = (
+        every.join(top_ms, on="ms", how="left")
+        .select(
+            pl.lit(shown, pl.Int64).alias(RANK),
+            "ms",
+            (pl.col("all") - pl.col("top").fill_null(0)).alias("count"),
+        )
+        .filter(pl.col("count") > 0)
+    )
+    return pl.concat([in_top.cast({RANK: pl.Int64}), rest], how="vertical_relaxed")
