@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     stem.parent.mkdir(parents=True, exist_ok=True)
     extra = "".join(f"\n- {line}" for line in ratios)
     stem.with_suffix(".md").write_text(
-        doc.markdown() + (f"\n## Relative{extra}\n" if extra else "")
+        doc.markdown() + (f"\n## Relative\n{extra}\n" if extra else "")
     )
     stem.with_suffix(".json").write_text(json.dumps(doc.as_json(), indent=2) + "\n")
     print(f"wrote {stem.with_suffix('.md')} and {stem.with_suffix('.json')}", file=sys.stderr)
