@@ -119,7 +119,7 @@ def test_by_reads_a_field_and_how_many_values(text: str, by: By) -> None:
     assert parse_by(text) == by
 
 
-@pytest.mark.parametrize("text", ["country", "ip:0", "ip:-1", "ip:ten", "", "ip:"])
+@pytest.mark.parametrize("text", ["country", "ip:0", "ip:00", "ip:-1", "ip:ten", "", "ip:"])
 def test_a_bad_by_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError):
         parse_by(text)

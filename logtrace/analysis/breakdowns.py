@@ -3,9 +3,12 @@ bytes sent, exact p50/p99 of request time and the 5xx rate; the top N values by 
 and one row for all the others, so the shares add up to 100%.
 
 Like the overall percentiles (latency.py), each chunk of lines is reduced to counts per
-(value, millisecond) that merge exactly; the top values are only known at the end, so
-every value's counts are kept (memory grows with the distinct values, not the lines).
-A value nginx logged as ``-`` (not found) is null, and is a row of its own.
+(value, millisecond of request time) that merge exactly, the value by its 64-bit hash
+(cheaper to group than text), with the text of each hash kept from its first line. The
+top values are only known at the end, so every value's counts are kept (memory grows
+with the distinct values and milliseconds, not the lines); the others' percentiles are
+those of all lines' counts less the top values'. A value nginx logged as ``-`` (not
+found) is null, and is a row of its own.
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ def parse_by(text: str) -> By:
             f"use one of {names}, with :N or :all for how many values (ip:25)",
         )
     n = found.group(2)
-    if n == "0":
+    if n is not None and n != "all" and int(n) == 0:
         raise UsageError(f"--by {text!r}: show at least 1 value", "use :1 or more, or :all")
     return By(found.group(1), None if n == "all" else int(n) if n else DEFAULT_TOP)
 
