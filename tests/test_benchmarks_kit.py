@@ -338,3 +338,28 @@ def test_baseline_cli_reads_gzip_and_prints_json(tmp_path: Path) -> None:
     result = json.loads(done.stdout)
     assert (result["parsed"], result["rejected"]) == (24, 1)
     assert result["overall"]["p50"] == 0.011
+
+
+# --- run.py ----------------------------------------------------------------------------
+
+
+def test_a_command_with_versus_prints_its_median_over_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
+    assert spec is not None and spec.loader is not None
+    run = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_run", run)
+    spec.loader.exec_module(run)
+
+    def result(name: str, walls: list[float]) -> object:
+        r = run.report.Result(name, [], None, None, baseline=False)
+        for w in walls:
+            r.add(run.Sample(w, 1, w, 0.0, 0, False, ""))
+        return r
+
+    bench = next(b for b in run.COMMANDS if b.versus)
+    assert (bench.versus, bench.exit_code) == ("analyze", 8)
+    lines = run.relative([result("analyze", [4.0, 2.0, 3.0]), result(bench.name, [3.6, 3.3, 9])])
+    assert lines == [f"{bench.name}: 1.20x the time of analyze (3.60 s / 3.00 s, medians)"]

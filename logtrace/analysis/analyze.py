@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from logtrace.analysis.breakdowns import BreakdownPartials, By, by_columns, require_dimensions
 from logtrace.analysis.buckets import BucketPartials, Every
 from logtrace.analysis.derive import (
     ANALYZE_COLUMNS,
@@ -59,6 +60,12 @@ class AnalyzeOptions:
     every: Every | None = None  # time buckets of this size (seconds) or auto; None: none
     gate: tuple[Rule, ...] = ()  # --fail-if rules, measured on the report
     keep_timelines: bool = False  # keep what was read across hosts (Analysis.loaded)
+    by: tuple[By, ...] = ()  # --by: requests by the values of these fields
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """The nginx columns to parse."""
+        return ANALYZE_COLUMNS | by_columns(self.by)
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     ingest = IngestReport()
     partials = _partials(options)
     unfiltered = Unfiltered() if options.filters.given else None
-    columns = ANALYZE_COLUMNS | ({"line"} if options.keep_lines else set())
+    columns = options.columns | ({"line"} if options.keep_lines else set())
 
     def prepare(frame: pl.DataFrame) -> pl.DataFrame:
         return _derived(frame, options.filters)
@@ -132,6 +139,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
         if chunk.kind == "nginx" and chunk.source.label not in gone:
             _add(partials, unfiltered, chunk.frame)
     require_parsed(ingest, resolver)
+    require_dimensions(ingest, options.by)
     for stats in ingest.sources:
         if stats.path in gone:
             stats.warnings.append(
@@ -159,7 +167,11 @@ def _gate(options: AnalyzeOptions, latency: LatencyReport) -> tuple[Verdict, ...
 
 def _partials(options: AnalyzeOptions) -> Partials:
     every = options.every
-    return Partials(top=options.top, buckets=None if every is None else BucketPartials.of(every))
+    return Partials(
+        top=options.top,
+        buckets=None if every is None else BucketPartials.of(every),
+        breakdowns=BreakdownPartials(options.by) if options.by else None,
+    )
 
 
 KEPT = "_kept"  # whether the filters keep the line
@@ -227,10 +239,11 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
             skew_correction=options.skew_correction,
             id_field=options.id_field,
             keep_lines=options.keep_lines,
-            columns=ANALYZE_COLUMNS,
+            columns=options.columns,
             progress=options.progress,
         ),
     )
+    require_dimensions(loaded.ingest, options.by)
     entries = entry_sources(loaded)
     partials = _partials(options)
     unfiltered = Unfiltered() if options.filters.given else None

@@ -32,6 +32,7 @@ ANALYZE_COLUMNS = frozenset(
         "upstream_status",
         "upstream_addr",
         "body_bytes_sent",
+        "bytes_sent",
     }
 )
 

@@ -45,12 +45,19 @@ def what_formats_lack(formats: Mapping[str, CompiledFormat], needs: Sequence[str
         missing.setdefault(cf.name, (lacked, []))[1].append(label)
     if not missing:
         return None
-    parts = [
+    return _describe(
+        {name: (" and ".join(lacked), labels) for name, (lacked, labels) in missing.items()}
+    )
+
+
+def _describe(missing: Mapping[str, tuple[str, list[str]]]) -> str:
+    """``the log format 'combined' (of a.log and 2 more) has no $request_time; ...`` from
+    what each format (by name) lacks and the sources read in it."""
+    return "; ".join(
         f"the log format {name!r} (of {', '.join(labels[:2])}"
-        f"{f' and {len(labels) - 2} more' if len(labels) > 2 else ''}) has {' and '.join(lacked)}"
+        f"{f' and {len(labels) - 2} more' if len(labels) > 2 else ''}) has {lacked}"
         for name, (lacked, labels) in missing.items()
-    ]
-    return "; ".join(parts)
+    )
 
 
 def require(ingest: IngestReport, needs: Sequence[str], task: str) -> None:
@@ -77,3 +84,16 @@ def require_spans(spans: pl.DataFrame, task: str) -> None:
             "format with no $request_time, and no app log with durations)",
             TRACE_HINT,
         )
+
+
+def require_columns(ingest: IngestReport, column: str, lacked: str, task: str, hint: str) -> None:
+    """Raise NoMatchError (exit 5) when no nginx format read logs ``column`` (``lacked``
+    says what is missing: ``no $remote_addr``); as :func:`require`, for any column."""
+    missing: dict[str, list[str]] = {}
+    for label, cf in ingest.formats.items():
+        if cf.has_column(column):
+            return
+        missing.setdefault(cf.name, []).append(label)
+    if missing:
+        described = _describe({name: (lacked, labels) for name, labels in missing.items()})
+        raise NoMatchError(f"{task}: {described}", hint)

@@ -17,6 +17,12 @@ from typing import TypeVar
 
 import polars as pl
 
+from logtrace.analysis.breakdowns import (
+    BreakdownPartials,
+    BreakdownTable,
+    bytes_expr,
+    finish_breakdowns,
+)
 from logtrace.analysis.buckets import BucketPartials, Buckets, finish_buckets
 from logtrace.analysis.percentiles import PERCENTILE_COLUMNS, percentiles
 from logtrace.analysis.route_guard import MAX_VALUES, RouteGuard
@@ -72,6 +78,7 @@ class Partials:
     has_latency: bool = False
     has_upstream: bool = False
     buckets: BucketPartials | None = None  # with --every: the counts per time bucket
+    breakdowns: BreakdownPartials | None = None  # with --by: the counts per value
     route_values: int = MAX_VALUES  # a route position with more values becomes {*}
     guard: RouteGuard = field(init=False)
 
@@ -114,9 +121,12 @@ class Partials:
         if self.buckets is not None and not timed_buckets:
             self.buckets.untimed += lines.height  # the format logs no time
         bucket_plans = self.buckets.plans(lf, cols) if self.buckets and timed_buckets else []
-        collected = pl.collect_all(plans + bucket_plans)
+        by_plans = self.breakdowns.plans(lf, cols) if self.breakdowns is not None else []
+        collected = pl.collect_all(plans + bucket_plans + by_plans)
         if self.buckets is not None and bucket_plans:
-            self.buckets.take(collected[len(plans) :], cols)
+            self.buckets.take(collected[len(plans) : len(plans) + len(bucket_plans)], cols)
+        if self.breakdowns is not None:
+            self.breakdowns.take(collected[len(plans) + len(bucket_plans) :])
         results = iter(collected[: len(plans)])
         self.statuses.append(next(results))
         if "request_time_s" in cols:
@@ -193,8 +203,9 @@ def _route_sums(cols: list[str]) -> list[pl.Expr]:
             total = _micros(pl.col("request_time_s"))
             inside = pl.min_horizontal(_micros(pl.col("upstream_time_s")).fill_null(0), total)
             out += [inside.sum().alias("upstream_us"), (total - inside).sum().alias("nginx_us")]
-    if "body_bytes_sent" in cols:
-        out.append(pl.col("body_bytes_sent").sum().alias("bytes"))
+    size = bytes_expr(cols)
+    if size is not None:
+        out.append(size.sum().alias("bytes"))
     return out
 
 
@@ -267,6 +278,25 @@ class LatencyReport:
     route_hist: pl.DataFrame | None = None
     route_upstream_hist: pl.DataFrame | None = None
     route_statuses: pl.DataFrame | None = None
+    breakdowns: tuple[BreakdownTable, ...] | None = None  # with --by: one table each
+
+    @property
+    def bytes_sent(self) -> int | None:
+        """Bytes sent to clients ($body_bytes_sent, else $bytes_sent); None when the
+        format logs neither."""
+        if "bytes" not in self.routes.columns:
+            return None
+        return int(self.routes.get_column("bytes").sum() or 0)
+
+    @property
+    def bytes_per_s(self) -> float | None:
+        """Bytes sent per second over the time range (None without bytes, or a range
+        of no length)."""
+        sent = self.bytes_sent
+        if sent is None or self.time_min is None or self.time_max is None:
+            return None
+        seconds = (self.time_max - self.time_min).total_seconds()
+        return sent / seconds if seconds > 0 else None
 
     @property
     def error_rate(self) -> float:
@@ -376,4 +406,5 @@ def finish(p: Partials) -> LatencyReport:
         route_hist=hist,
         route_upstream_hist=uhist,
         route_statuses=statuses_by_route if not statuses_by_route.is_empty() else None,
+        breakdowns=finish_breakdowns(p.breakdowns) if p.breakdowns is not None else None,
     )

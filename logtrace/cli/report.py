@@ -24,6 +24,8 @@ def analyze(
     top: opt.TopOpt = 10,
     every: opt.EveryOpt = None,
     fail_if: opt.FailIfOpt = None,
+    by: opt.ByOpt = None,
+    top_routes: opt.TopRoutesOpt = "15",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     export_csv: Annotated[
         Path | None,
@@ -42,14 +44,13 @@ def analyze(
     if follow:
         from logtrace.cli.live import follow_logs
 
-        _follow_alone(
-            {"--json": as_json, "--export-csv": export_csv, "--fail-if": fail_if, "--every": every}
-        )
-
+        given = {"--json": as_json, "--export-csv": export_csv, "--fail-if": fail_if}
+        _follow_alone({**given, "--every": every, "--by": by})
         follow_logs(inputs)
         return
     from logtrace.analysis.analyze import AnalyzeOptions
     from logtrace.analysis.analyze import analyze as run
+    from logtrace.analysis.breakdowns import parse_by
     from logtrace.analysis.buckets import parse_every
     from logtrace.analysis.gate import parse_rule
     from logtrace.export.output import check_output
@@ -58,6 +59,8 @@ def analyze(
     # read before any input, so a typo costs nothing
     rules = tuple(parse_rule(rule) for rule in fail_if or ())
     bucket_size = parse_every(every) if every is not None else None
+    bys = tuple(parse_by(b) for b in by or ())
+    routes_shown = opt.parse_top_routes(top_routes)
     if export_csv is not None:
         check_output(export_csv)
     with inputs.reading() as progress:
@@ -71,6 +74,7 @@ def analyze(
             progress=progress,
             every=bucket_size,
             gate=rules,
+            by=bys,
         )
         result = run(inputs.sources, options)
     if export_csv is not None:
@@ -85,7 +89,13 @@ def analyze(
     else:
         from logtrace.render.tables import render_analysis
 
-        render_analysis(make_console(), result, trace_args=inputs.trace_args(), zone=inputs.zone)
+        render_analysis(
+            make_console(),
+            result,
+            trace_args=inputs.trace_args(),
+            zone=inputs.zone,
+            routes=routes_shown,
+        )
     if result.gate is not None:
         from logtrace.render.gate import gate_lines
 

@@ -128,6 +128,8 @@ def analysis_dict(analysis: Analysis) -> dict[str, Any]:
             {"start": _value(rep.time_min), "end": _value(rep.time_max)} if rep.time_min else None
         ),
         "requests": rep.requests,
+        "bytes_sent": rep.bytes_sent,
+        "bytes_per_s": _value(rep.bytes_per_s),
         "error_rate": round(rep.error_rate, 6),
         "client_error_rate": round(rep.client_error_rate, 6),
         "statuses": {str(k): v for k, v in rep.statuses.items()},
@@ -145,6 +147,7 @@ def analysis_dict(analysis: Analysis) -> dict[str, Any]:
         "slowest": _rows(rep.slowest, SLOWEST_FIELDS),
         "filters": _filters(analysis),
         **_buckets(analysis),
+        **_breakdowns(analysis),
         **_gate(analysis),
         **_cross_host(analysis),
     }
@@ -182,6 +185,31 @@ def _buckets(analysis: Analysis) -> dict[str, Any]:
         "bucket_size_auto": buckets.auto,
         "bucket_untimed_requests": buckets.untimed,
         "buckets": _rows(buckets.frame, list(buckets.frame.columns)),
+    }
+
+
+BREAKDOWN_FIELDS = ["value", "requests", "share", "bytes", "p50_s", "p99_s", "error_rate"]
+
+
+def _breakdowns(analysis: Analysis) -> dict[str, Any]:
+    """With --by: per field, the top values and one entry for the others (none without)."""
+    tables = analysis.latency.breakdowns
+    if tables is None:
+        return {}
+    return {
+        "breakdowns": [
+            {
+                "by": t.dimension,
+                "top": t.top,
+                "distinct_values": t.distinct,
+                "requests": t.requests,
+                "rows": _rows(t.rows, BREAKDOWN_FIELDS),
+                "other": None
+                if t.other is None
+                else _rows(t.other, [*BREAKDOWN_FIELDS[1:], "values"])[0],
+            }
+            for t in tables
+        ]
     }
 
 

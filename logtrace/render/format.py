@@ -89,3 +89,15 @@ def zone_note(zone: Zone) -> str:
         return f"Times in {zone.name} (--tz)."
     why = f": {zone.why}" if zone.why else ""
     return f"Times in {zone.name}{why} (--tz to choose)."
+
+
+def size(n: float | None) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KiB``, ``20.0 MiB``, ``3.1 GiB``."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -18,6 +18,7 @@ from logtrace.ingest import IngestReport
 from logtrace.parse import SourceStats
 from logtrace.plural import noun, plural
 from logtrace.render import format as fmt
+from logtrace.render.breakdowns import breakdown_table
 from logtrace.render.buckets import render_buckets
 from logtrace.render.commands import TraceArgs
 from logtrace.render.console import safe, safe_str
@@ -127,6 +128,11 @@ def summary(analysis: Analysis, zone: Zone = UTC_ZONE) -> RenderableType:
             f"{100 * rep.client_error_rate:.2f}%",
         )
     )
+    sent = rep.bytes_sent
+    if sent is not None:
+        rate = rep.bytes_per_s
+        per_s = f"   ({fmt.size(rate)}/s over the time range)" if rate is not None else ""
+        lines.append(Text.assemble(("Bytes sent: ", "bold"), fmt.size(sent), per_s))
     lines.append(_latency_line("Request time", rep.latency))
     if rep.upstream_latency is not None:
         lines.append(_latency_line("Upstream time", rep.upstream_latency))
@@ -223,14 +229,16 @@ def _matched_none(analysis: Analysis, zone: Zone | None = None) -> Text:
     return Text.assemble(("Requests: 0", "bold"), ": ", text + _zone(filters))
 
 
-def routes_table(rep: LatencyReport, limit: int = MAX_ROUTES) -> FitTable:
-    """Per-route percentiles, ordered by total time spent.
+def routes_table(rep: LatencyReport, limit: int | None = MAX_ROUTES) -> FitTable:
+    """Per-route percentiles, ordered by total time spent (the first ``limit``; all
+    when None).
 
     At a narrow width the route loses its middle, then the columns drop in this order:
     p95, p90, upstr p50, max, share, p99. requests, p50, 4xx and 5xx stay.
     """
     has_latency = rep.latency is not None
     has_upstream = "upstream_p50_s" in rep.routes.columns
+    limit = rep.routes.height if limit is None else limit
     shown = min(limit, rep.routes.height)
     order = "total time" if has_latency else "requests"
     columns = [Column("route", "flex", min_width=20), Column("requests")]
@@ -385,9 +393,11 @@ def render_analysis(
     *,
     trace_args: TraceArgs | None = None,
     zone: Zone = UTC_ZONE,
+    routes: int | None = MAX_ROUTES,
 ) -> None:
     """Print the whole analyze report (``trace_args``: the run's inputs and options, for
-    the ``logtrace trace`` commands it prints), its times shown in ``zone``."""
+    the ``logtrace trace`` commands it prints; ``routes``: how many routes to show, all
+    when None), its times shown in ``zone``."""
     for note in analysis.ingest.partial_notes():
         console.print(Text.assemble(("warning: ", "yellow bold"), safe(note)))
     # crop=False: a table that cannot fit (or a pipe's, printed whole) is never cut
@@ -399,7 +409,10 @@ def render_analysis(
             console.print(renderable, crop=False)
         console.print()
     if analysis.latency.routes.height:
-        console.print(routes_table(analysis.latency), crop=False)
+        console.print(routes_table(analysis.latency, routes), crop=False)
+    for table in analysis.latency.breakdowns or ():
+        if table.requests:  # none when the filters keep none, or no nginx line was read
+            console.print(breakdown_table(table), crop=False)
     collapsed = collapsed_note(analysis.latency)
     if collapsed is not None:
         console.print(collapsed)
