@@ -162,6 +162,13 @@ class Zone:
         """``t`` (aware) as a clock in this zone shows it."""
         return t.astimezone(self.tz) if self.tz is not None else t.astimezone()
 
+    def offset_s(self, at: datetime | None = None) -> int:
+        """Its UTC offset in seconds at ``at`` (now when None; an IANA zone's changes
+        with daylight saving time)."""
+        moment = at or datetime.now(UTC)
+        offset = self.show(moment).utcoffset()
+        return int(offset.total_seconds()) if offset is not None else 0
+
     def said(self) -> str:
         """``times in +03:30 (the offset the logs write)``: which zone, and why."""
         return f"times in {self.name}" + (f" ({self.why})" if self.why else "")

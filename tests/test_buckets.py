@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -293,3 +293,39 @@ def test_bucket_table_on_sample_logs_as_its_golden_file(golden: Golden) -> None:
     for renderable in render_buckets(result.latency.buckets, console.width):
         console.print(renderable, crop=False)
     golden("analyze_buckets_sample_w100.txt", console.export_text())
+
+
+@pytest.mark.parametrize(("offset", "tz"), [("-0330", []), ("+0000", ["--tz", "+05:45"])])
+def test_buckets_start_at_whole_hours_of_the_zone_shown(
+    tmp_path: Path, offset: str, tz: list[str]
+) -> None:
+    """Logs written at -03:30 (shown so by default), or UTC logs shown at +05:45: an
+    hour's bucket starts at a whole hour of the clock shown, not of UTC."""
+    sign = -1 if offset.startswith("-") else 1
+    shift = sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:]))
+    if tz:
+        shift = timedelta(hours=5, minutes=45)
+    requests = _requests(400, 4 * 3600)
+    lines = [
+        f"1.2.3.4 - - [{t.astimezone(UTC).strftime('%d/%b/%Y:%H:%M:%S')} +0000] "
+        f'"GET /api/x/{i} HTTP/1.1" {status} 5 "-" "curl" {rt:.3f} {rt:.3f} {i:032x}\n'
+        for i, (t, rt, status) in enumerate(requests)
+    ]
+    if offset != "+0000":  # the same instants, written in the logs' own offset
+        zone = timezone(shift)
+        lines = [
+            f"1.2.3.4 - - [{t.astimezone(zone).strftime('%d/%b/%Y:%H:%M:%S')} {offset}] "
+            f'"GET /api/x/{i} HTTP/1.1" {status} 5 "-" "curl" {rt:.3f} {rt:.3f} {i:032x}\n'
+            for i, (t, rt, status) in enumerate(requests)
+        ]
+    log = tmp_path / "access.log"
+    log.write_text("".join(lines))
+    args = ["analyze", str(log), "--preset", "trace", "--every", "1h", *tz, "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    buckets = json.loads(result.stdout)["buckets"]
+    starts = [datetime.fromisoformat(b["start"]) for b in buckets]
+    assert all((s + shift).minute == 0 and (s + shift).second == 0 for s in starts)
+    local_hour = [(t + shift).replace(minute=0, second=0) - shift for t, _, _ in requests]
+    expected = {s: local_hour.count(s) for s in sorted(set(local_hour))}
+    assert {s: b["requests"] for s, b in zip(starts, buckets, strict=True)} == expected

@@ -58,6 +58,7 @@ class AnalyzeOptions:
     insights: InsightOptions = field(default_factory=InsightOptions)
     progress: Callable[[int], None] | None = None  # called with bytes read so far
     every: Every | None = None  # time buckets of this size (seconds) or auto; None: none
+    bucket_offset_s: int = 0  # buckets start at whole hours of this UTC offset (--tz's)
     gate: tuple[Rule, ...] = ()  # --fail-if rules, measured on the report
     keep_timelines: bool = False  # keep what was read across hosts (Analysis.loaded)
     by: tuple[By, ...] = ()  # --by: requests by the values of these fields
@@ -169,7 +170,7 @@ def _partials(options: AnalyzeOptions) -> Partials:
     every = options.every
     return Partials(
         top=options.top,
-        buckets=None if every is None else BucketPartials.of(every),
+        buckets=None if every is None else BucketPartials.of(every, options.bucket_offset_s),
         breakdowns=BreakdownPartials(options.by) if options.by else None,
     )
 

@@ -4,7 +4,9 @@ rates and exact request-time (and upstream-time) percentiles.
 Buckets are by the time nginx logged each line, which is when the request ENDED (nginx
 writes the line at the end; ``$time_local`` has whole seconds): a request that took 3 s
 and ended at 12:01:01 counts in the bucket of 12:01:01. Buckets start at whole multiples
-of their size since the Unix epoch, in UTC.
+of their size since the Unix epoch as the clocks of the zone shown read it
+(``offset_s``): an hour's bucket starts at a whole hour, a day's at midnight, of the
+times the report shows, whatever their offset from UTC (-03:30 included).
 
 Like the overall percentiles (latency.py), each chunk of lines is reduced to counts per
 (bucket, millisecond) that merge exactly, and the percentiles are nearest-rank over those
@@ -38,7 +40,7 @@ MAX_BUCKETS = 10_000  # beyond this a table (and its chart) says nothing a perso
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _EVERY = re.compile(r"(\d+)\s*([smhd])")
 
-BUCKET = "bucket_s"  # the bucket's start, in seconds since the epoch (UTC)
+BUCKET = "bucket_s"  # the bucket's start, in seconds since the epoch, shifted by offset_s
 
 
 Every = int | Literal["auto"]  # a bucket size in seconds, or auto
@@ -105,22 +107,23 @@ class BucketPartials:
     untimed: int = 0  # requests without a logged time: in no bucket
     lo: int | None = None  # first and last base bucket seen
     hi: int | None = None
-    first: int | None = None  # first and last second logged (epoch)
+    first: int | None = None  # first and last second logged (epoch, shifted by offset_s)
     last: int | None = None
+    offset_s: int = 0  # the UTC offset of the zone shown: buckets start at its whole hours
 
     def __post_init__(self) -> None:
         if self.every is not None:
             self.base = self.every
 
     @classmethod
-    def of(cls, every: Every) -> BucketPartials:
-        return cls(None if every == "auto" else every)
+    def of(cls, every: Every, offset_s: int = 0) -> BucketPartials:
+        return cls(None if every == "auto" else every, offset_s=offset_s)
 
     def plans(self, lf: pl.LazyFrame, cols: list[str]) -> list[pl.LazyFrame]:
         """The queries that reduce one chunk (run with the report's own, in one go)."""
-        key = (pl.col("time").dt.epoch("s") // self.base * self.base).alias(BUCKET)
+        seconds = pl.col("time").dt.epoch("s") + self.offset_s
+        key = (seconds // self.base * self.base).alias(BUCKET)
         status = pl.col("status") if "status" in cols else pl.lit(None, pl.Int64)
-        seconds = pl.col("time").dt.epoch("s")
         plans = [
             lf.select(seconds.min().alias("first"), seconds.max().alias("last")),
             lf.group_by(key).agg(
@@ -250,7 +253,9 @@ def finish_buckets(p: BucketPartials) -> Buckets:
     frame = (
         frame.sort(BUCKET)
         .with_columns(
-            pl.from_epoch(BUCKET, time_unit="s").dt.replace_time_zone("UTC").alias("start"),
+            pl.from_epoch(pl.col(BUCKET) - p.offset_s, time_unit="s")
+            .dt.replace_time_zone("UTC")
+            .alias("start"),
             (requests / covered).alias("req_per_s"),
             rate.then(pl.col("4xx") / requests).alias("rate_4xx"),
             rate.then(pl.col("5xx") / requests).alias("rate_5xx"),

@@ -60,6 +60,7 @@ def report(
             id_field=inputs.id_field,
             progress=progress,
             every=bucket_size,
+            bucket_offset_s=inputs.zone.offset_s(),
             keep_timelines=True,
         )
         result = run(inputs.sources, options)

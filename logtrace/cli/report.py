@@ -73,6 +73,7 @@ def analyze(
             id_field=inputs.id_field,
             progress=progress,
             every=bucket_size,
+            bucket_offset_s=inputs.zone.offset_s(),
             gate=rules,
             by=bys,
         )
