@@ -101,6 +101,9 @@ COMMANDS: tuple[Bench, ...] = (
     Bench("analyze --every --by --fail-if",
           "{logtrace} analyze {edge} --preset trace --every auto --by status --by ip"
           " --fail-if p99>800ms", exit_code=8, versus="analyze"),
+    # The HTML report of the edge log: its size is printed on stderr (target: < 3 MB).
+    Bench("report html",    "{logtrace} report {edge} --preset trace -o {work}/report.html",
+          versus="analyze"),
     Bench("--help",         "{logtrace} --help", lines=""),
     Bench("--version",      "{logtrace} --version", lines=""),
     Bench("baseline_re",    "{python} {bench}/baseline_re.py {edge} --json",

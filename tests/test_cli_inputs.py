@@ -63,6 +63,7 @@ def test_the_commands_that_read_logs_are_found() -> None:
         "export spans",
         "export traces",
         "top",
+        "report",
     }
 
 
