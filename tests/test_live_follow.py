@@ -245,6 +245,21 @@ def test_top_routes_rank_by_total_time_and_the_slowest_requests_are_kept() -> No
     assert slow.get_column("request_time_s").to_list() == [0.7, 0.6]
 
 
+def test_a_route_mean_counts_only_the_requests_that_logged_a_time() -> None:
+    windows = Windows()
+    rows = [(T0, 0.2, 200, "/mixed"), (T0, None, 200, "/mixed"), (T0, 0.4, 200, "/mixed")]
+    rows += [(T0, None, 200, "/untimed")]
+    windows.add(feed(rows))
+    routes = {r["route"]: r for r in windows.top_routes(300, 5).iter_rows(named=True)}
+    assert routes["/mixed"]["requests"] == 3
+    assert routes["/mixed"]["mean_s"] == pytest.approx(0.3)
+    assert routes["/mixed"]["share"] == pytest.approx(1.0)
+    assert routes["/untimed"]["mean_s"] is None  # shown as -, not 0 ms
+    only_untimed = Windows()
+    only_untimed.add(feed([(T0, None, 200, "/a")]))
+    assert only_untimed.top_routes(300, 5).item(0, "share") is None
+
+
 def test_window_state_does_not_grow_with_lines_past_15_minutes() -> None:
     rng = random.Random(3)
     windows = Windows()

@@ -46,6 +46,7 @@ _ROUTES: dict[str, pl.DataType] = {
     "second": pl.Int64(),
     "route": pl.String(),
     "requests": pl.UInt32(),
+    "timed": pl.UInt32(),  # requests with a logged request time
     "total_s": pl.Float64(),
     "max_s": pl.Float64(),
     "s5xx": pl.UInt32(),
@@ -188,13 +189,17 @@ class Windows:
             window.group_by("route")
             .agg(
                 pl.col("requests").sum(),
+                pl.col("timed").sum(),
                 pl.col("total_s").sum(),
                 pl.col("max_s").max(),
                 pl.col("s5xx").sum(),
             )
             .with_columns(
-                (pl.col("total_s") / pl.col("requests")).alias("mean_s"),
-                (pl.col("total_s") / total if total else pl.lit(0.0)).alias("share"),
+                # no request time logged: no mean and no share, rather than zeros
+                pl.when(pl.col("timed") > 0)
+                .then(pl.col("total_s") / pl.col("timed"))
+                .alias("mean_s"),
+                (pl.col("total_s") / total if total else pl.lit(None, pl.Float64)).alias("share"),
             )
             .sort(["total_s", "requests", "route"], descending=[True, True, False])
             .head(n)
@@ -238,6 +243,7 @@ def _routes(frame: pl.DataFrame) -> pl.DataFrame:
         frame.group_by("second", pl.col("route").fill_null("(no route)"))
         .agg(
             pl.len().cast(pl.UInt32).alias("requests"),
+            pl.col("request_time_s").count().cast(pl.UInt32).alias("timed"),
             pl.col("request_time_s").sum().alias("total_s"),
             pl.col("request_time_s").max().alias("max_s"),
             pl.col("status").is_between(500, 599).sum().cast(pl.UInt32).alias("s5xx"),
@@ -251,6 +257,7 @@ def _cap_routes(frame: pl.DataFrame) -> pl.DataFrame:
     lighter ones summed as ``OTHER_ROUTES``."""
     aggs = (
         pl.col("requests").sum(),
+        pl.col("timed").sum(),
         pl.col("total_s").sum(),
         pl.col("max_s").max(),
         pl.col("s5xx").sum(),

@@ -92,7 +92,7 @@ def _routes(routes: pl.DataFrame, width: int) -> Table:
             duration(row["mean_s"]),
             duration(row["max_s"]),
             f"{row['s5xx']:,}",
-            f"{100 * row['share']:.0f}%",
+            "-" if row["share"] is None else f"{100 * row['share']:.0f}%",
         )
     return table
 
