@@ -70,7 +70,7 @@ from polars.io.plugins import register_io_source
 
 from logtrace.analysis.critical_path import critical_shares
 from logtrace.export.batch import ExportInfo, TraceBatch
-from logtrace.export.csv import spreadsheet_safe
+from logtrace.export.csv import iso_text, spreadsheet_safe
 from logtrace.export.ids import (
     OPTIONAL,
     ExportSummary,
@@ -200,7 +200,11 @@ def _frames(
 
 
 def _iso(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f%:z"))
+    return frame.with_columns(
+        iso_text(pl.col(name), dtype)
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime)
+    )
 
 
 def _ndjson_rows(frame: pl.DataFrame) -> bytes:
@@ -211,12 +215,25 @@ def _ndjson_rows(frame: pl.DataFrame) -> bytes:
     return escape_line_break_bytes(rows) if has_line_breaks(frame) else rows
 
 
+# Text columns of the tables that hold only hex ids: no cell of theirs can start a formula.
+_HEX_IDS = ("trace_id", "span_id", "parent_span_id", "critical_span_id")
+
+
 def _csv(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
     sink.text(pl.DataFrame(schema=schema).write_csv())
+    buffer = io.BytesIO()  # for a stream that cannot tell its position (a pipe)
     for frame in frames:
-        buffer = io.BytesIO()
-        spreadsheet_safe(frame).write_csv(buffer, include_header=False)
-        sink.write(buffer.getvalue())
+        cells = spreadsheet_safe(frame, inert=_HEX_IDS)
+        start = sink.position()
+        if start is not None:
+            with sink.direct(start) as out:
+                cells.write_csv(out, include_header=False)
+            continue
+        buffer.seek(0)
+        buffer.truncate()
+        cells.write_csv(buffer, include_header=False)
+        with buffer.getbuffer() as rows:
+            sink.write(rows)
 
 
 def _ndjson(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
