@@ -172,7 +172,9 @@ def test_a_file_gets_the_same_bytes_as_a_stream_and_they_are_counted(
     fmt: str, what: What, tmp_path: pathlib.Path
 ) -> None:
     # polars writes straight into a regular file; into anything else through a buffer.
-    batches = (*BATCHES, _hostile_batch())
+    odd = realistic_batch(REQUEST_IDS[:1])
+    odd = TraceBatch(odd.spans.with_columns(pl.lit("a\u2028b\nc").alias("line")), odd.events)
+    batches = (*BATCHES, _hostile_batch(), odd)
     streamed = _write(fmt, what, batches)
     path = tmp_path / f"out.{fmt}"
     with path.open("wb") as out:
