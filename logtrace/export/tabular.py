@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Literal, cast
 
 import polars as pl
@@ -218,20 +217,6 @@ def _ndjson_rows(frame: pl.DataFrame, line_breaks: bool | None = None) -> bytes:
     return escape_line_break_bytes(rows) if line_breaks else rows
 
 
-def _one_behind(frames: Iterator[pl.DataFrame], write: Callable[[pl.DataFrame], None]) -> None:
-    """``write`` each frame, in order, in a thread while the next frame is made: polars lets
-    go of the GIL while it formats and writes, so on two cores the two overlap. One frame
-    at most waits to be written; a write's error is raised here."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="logtrace-write") as pool:
-        pending: Future[None] | None = None
-        for frame in frames:
-            if pending is not None:
-                pending.result()
-            pending = pool.submit(write, frame)
-        if pending is not None:
-            pending.result()
-
-
 # Text columns of the tables that hold only hex ids: no cell of theirs can start a formula.
 _HEX_IDS = ("trace_id", "span_id", "parent_span_id", "critical_span_id")
 
@@ -239,49 +224,40 @@ _HEX_IDS = ("trace_id", "span_id", "parent_span_id", "critical_span_id")
 def _csv(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
     sink.text(pl.DataFrame(schema=schema).write_csv())
     buffer = io.BytesIO()  # for a stream that cannot tell its position (a pipe)
-
-    def write(frame: pl.DataFrame) -> None:
+    for frame in frames:
         cells = spreadsheet_safe(frame, inert=_HEX_IDS)
         start = sink.position()
         if start is not None:  # a file: polars writes into it, ~40% faster than via a buffer
             with sink.direct(start) as out:
                 cells.write_csv(out, include_header=False)
-            return
+            continue
         buffer.seek(0)
         buffer.truncate()
         cells.write_csv(buffer, include_header=False)
         with buffer.getbuffer() as rows:
             sink.write(rows)
 
-    _one_behind(frames, write)
-
 
 def _ndjson(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
-    def write(frame: pl.DataFrame) -> None:
+    for frame in frames:
         start = sink.position()
         line_breaks = has_line_breaks(frame)
         if start is None or line_breaks:
             sink.write(_ndjson_rows(frame, line_breaks))
-            return
-        with sink.direct(start) as out:
+            continue
+        with sink.direct(start) as out:  # a file: polars writes into it
             _iso(frame).write_ndjson(out)
-
-    _one_behind(frames, write)
 
 
 def _json(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
     sink.write(b"[")
     first = True
-
-    def write(frame: pl.DataFrame) -> None:
-        nonlocal first
+    for frame in frames:
         # A row's JSON has no raw newline, so the lines are the rows.
         rows = _ndjson_rows(frame).rstrip(b"\n").replace(b"\n", b",\n")
         if rows:
             sink.write((b"\n" if first else b",\n") + rows)
             first = False
-
-    _one_behind(frames, write)
     sink.write(b"\n]\n")
 
 
