@@ -8,8 +8,8 @@ Seconds are rounded to the microsecond, the finest precision any log (or logtrac
 times) has: a value computed from logged ones reads as the log wrote it (nginx's
 ``0.012 - 0.003`` is ``0.009``, not ``0.009000000000000341``).
 
-Every column is turned into its cell text by one ``select`` of polars expressions (the
-formula check runs over all text columns at once), so a frame costs no Python per row.
+Cells are made by polars expressions over whole columns (the formula check over all
+text columns at once): no Python runs per row.
 """
 
 from __future__ import annotations

@@ -256,7 +256,8 @@ def _json(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.Dat
         # A row's JSON has no raw newline, so the lines are the rows.
         rows = _ndjson_rows(frame).rstrip(b"\n").replace(b"\n", b",\n")
         if rows:
-            sink.write((b"\n" if first else b",\n") + rows)
+            sink.write(b"\n" if first else b",\n")  # apart: rows is tens of MB, not copied
+            sink.write(rows)
             first = False
     sink.write(b"\n]\n")
 
