@@ -174,3 +174,51 @@ def test_big_batches_are_cut_into_parts_of_whole_traces() -> None:
     assert sum(p.events.height for p in cut) == batch.events.height
     assert [p.spans.height for p in parts([batch], max_spans=5)] == [8] * 10  # never split
     assert next(parts([batch])) is batch  # a small batch passes as it is
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["f1c80d906c985e0d2f896fc70ee62b06", "0af7651916cd43dd8448eb211c80319c"],  # all valid
+        ["f1c80d906c985e0d2f896fc70ee62b06", "0AF7651916CD43DD8448EB211C80319C"],  # one upper
+        ["f1c80d906c985e0d2f896fc70ee62b06", "0" * 32],  # one all-zero
+        ["f1c80d906c985e0d2f896fc70ee62b06", ""],
+    ],
+)
+def test_a_column_of_trace_ids_is_kept_only_when_every_id_is_valid(ids: list[str]) -> None:
+    got = pl.select(trace_id_expr(pl.lit(pl.Series(ids, dtype=pl.String)))).to_series()
+    assert got.to_list() == [trace_id(i) for i in ids]
+    assert all(is_trace_id(t) for t in got.to_list())
+
+
+@pytest.mark.parametrize(
+    "spans",
+    [
+        ["2f896fc70ee62b06", None, "00f067aa0ba902b7"],  # all valid (a null stays null)
+        ["2f896fc70ee62b06", None, "00F067AA0BA902B7"],
+        ["2f896fc70ee62b06", "0" * 16],
+    ],
+)
+def test_a_column_of_span_ids_is_kept_only_when_every_id_is_valid(
+    spans: list[str | None],
+) -> None:
+    frame = pl.DataFrame(
+        {"s": spans, "r": ["a"] * len(spans)}, schema={"s": pl.String, "r": pl.String}
+    )
+    got = frame.select(span_id_expr(pl.col("s"), pl.col("r"))).to_series().to_list()
+    assert got == [None if s is None else span_id(s, "a") for s in spans]
+
+
+def test_spans_without_an_id_get_one_from_their_source_and_line() -> None:
+    batch = realistic_batch()
+    spans = batch.spans.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(None)
+        .otherwise(pl.col("span_id"))
+        .alias("span_id")
+    )
+    prepared = prepare(TraceBatch(spans, batch.events.head(0)), Warnings())
+    first = spans.row(0, named=True)
+    expected = span_id(f"{first['source']}:{first['line_no']}", first["request_id"])
+    assert prepared.spans["span_id"][0] == expected
+    assert prepared.spans["span_id"][1:].to_list() == spans["span_id"][1:].to_list()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import pathlib
 from collections.abc import Callable
 
 import polars as pl
@@ -11,6 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from logtrace.export.batch import TraceBatch
+from logtrace.export.csv import ISO_TIME, iso_text
 from logtrace.export.ids import Warnings, prepare
 from logtrace.export.registry import exporter
 from logtrace.export.tabular import REQUEST_TABLE, SPAN_TABLE, What, requests_table, spans_table
@@ -129,3 +131,76 @@ def test_empty_input_gives_a_header_or_an_empty_table() -> None:
     assert _write("json", "requests", ()) == b"[\n]\n"
     assert _write("ndjson", "spans", ()) == b""
     assert pl.read_parquet(io.BytesIO(_write("parquet", "spans", ()))).schema == SPAN_TABLE
+
+
+HOSTILE = ("=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=2", "a=b", "")
+
+
+def _hostile_batch() -> TraceBatch:
+    """Every text column but the hex ids holds a cell that starts a formula somewhere."""
+    batch = realistic_batch()
+    n = batch.spans.height
+    cells = pl.Series([HOSTILE[i % len(HOSTILE)] for i in range(n)], dtype=pl.String)
+    texts = ["request_id", "host", "service", "kind", "name", "method", "route", "target",
+             "peer", "source", "line"]  # fmt: skip
+    spans = batch.spans.with_columns(
+        *(pl.lit(cells).alias(c) for c in texts if c != "request_id"),
+        (pl.col("request_id") + pl.lit(cells.shift(1, fill_value="x"))).alias("request_id"),
+    )
+    return TraceBatch(spans, batch.events.head(0))
+
+
+def test_csv_makes_every_text_column_inert_and_leaves_ids_and_numbers_alone() -> None:
+    batch = _hostile_batch()
+    rows = list(csv.DictReader(io.StringIO(_write("csv", "spans", (batch,)).decode(), newline="")))
+    assert len(rows) == batch.spans.height
+    for row, span in zip(rows, batch.spans.iter_rows(named=True), strict=True):
+        for column in ("host", "name", "target", "line", "source"):
+            raw = span[column]
+            assert row[column] == (
+                "'" + raw if raw[:1] in ("=", "+", "-", "@", "\t", "\r") else raw
+            )
+        assert row["span_id"] == span["span_id"]  # hex ids are never quoted
+        assert row["start"] == span["start"].isoformat(timespec="microseconds")
+        assert float(row["duration_s"]) == pytest.approx(span["duration_s"])
+    assert {r["target"] for r in rows} >= {"'=cmd|' /C calc'!A0", "'-2+3", "a=b", ""}
+
+
+@pytest.mark.parametrize("what", ["spans", "requests"])
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "json", "parquet"])
+def test_a_file_gets_the_same_bytes_as_a_stream_and_they_are_counted(
+    fmt: str, what: What, tmp_path: pathlib.Path
+) -> None:
+    # polars writes straight into a regular file; into anything else through a buffer.
+    odd = realistic_batch(REQUEST_IDS[:1])
+    odd = TraceBatch(odd.spans.with_columns(pl.lit("a\u2028b\nc").alias("line")), odd.events)
+    batches = (*BATCHES, _hostile_batch(), odd)
+    streamed = _write(fmt, what, batches)
+    path = tmp_path / f"out.{fmt}"
+    with path.open("wb") as out:
+        out.write(b"already there\n")  # the count starts where the stream is
+        summary = exporter(fmt, what)(batches, out, INFO)
+    assert path.read_bytes() == b"already there\n" + streamed
+    assert summary.bytes_written == len(streamed)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "Asia/Kolkata"])
+def test_iso_text_is_the_iso_format_with_the_zone_s_offset(zone: str) -> None:
+    # The first and last microsecond polars writes with 4-digit years, the epoch, just
+    # before it, a leap day and null.
+    us = [-62135596800000000, 253402300799999999, 0, -1, 1709164800123456, None]
+    times = pl.Series("t", us, dtype=pl.Int64).cast(pl.Datetime("us", zone))
+    dtype = times.dtype
+    assert isinstance(dtype, pl.Datetime)
+    frame = times.to_frame()
+    got = frame.select(iso_text(pl.col("t"), dtype)).to_series().to_list()
+    assert got == frame.select(pl.col("t").dt.to_string(ISO_TIME)).to_series().to_list()
+    if zone == "UTC":
+        assert got[:5] == [
+            "0001-01-01T00:00:00.000000+00:00",
+            "9999-12-31T23:59:59.999999+00:00",
+            "1970-01-01T00:00:00.000000+00:00",
+            "1969-12-31T23:59:59.999999+00:00",
+            "2024-02-29T00:00:00.123456+00:00",
+        ]
+    assert got[5] is None
