@@ -74,7 +74,7 @@ def lines_frame(chunk: Chunk) -> pl.DataFrame:
 
 def _without_boms(data: bytes) -> bytes:
     """The bytes without the byte order marks that start a line."""
-    if _BOM in data:
+    if not data.isascii() and _BOM in data:  # a mark is not ASCII: most logs skip the search
         # polars drops a byte order mark that starts its input: drop those that start any
         # line (files concatenated with cat), or the lines would depend on the chunking.
         data = _BOMS_AT_LINE_START.sub(b"", data)

@@ -124,24 +124,19 @@ class BucketPartials:
         seconds = pl.col("time").dt.epoch("s") + self.offset_s
         key = (seconds // self.base * self.base).alias(BUCKET)
         status = pl.col("status") if "status" in cols else pl.lit(None, pl.Int64)
+        # one group-by gives the counts (summed over ms in take) and the request times
+        ms = _ms("request_time_s") if "request_time_s" in cols else pl.lit(None, pl.Int64)
         plans = [
             lf.select(seconds.min().alias("first"), seconds.max().alias("last")),
-            lf.group_by(key).agg(
+            lf.group_by(key, ms.alias("ms")).agg(
                 pl.len().alias("requests"),
                 status.is_between(400, 499).sum().alias("4xx"),
                 status.is_between(500, 599).sum().alias("5xx"),
             ),
         ]
-        timed = lf.filter(pl.col("time").is_not_null())
-        if "request_time_s" in cols:
-            plans.append(
-                timed.filter(pl.col("request_time_s").is_not_null())
-                .group_by(key, _ms("request_time_s"))
-                .agg(pl.len().alias("count"))
-            )
         if "upstream_time_s" in cols:
             plans.append(
-                timed.filter(pl.col("upstream_time_s").is_not_null())
+                lf.filter(pl.col("time").is_not_null() & pl.col("upstream_time_s").is_not_null())
                 .group_by(key, _ms("upstream_time_s"))
                 .agg(pl.len().alias("count"))
             )
@@ -154,13 +149,16 @@ class BucketPartials:
         if first is not None and last is not None:
             self.first = first if self.first is None else min(self.first, first)
             self.last = last if self.last is None else max(self.last, last)
-        counts = next(found)
-        untimed = counts.filter(pl.col(BUCKET).is_null())
+        by_ms = next(found)
+        untimed = by_ms.filter(pl.col(BUCKET).is_null())
         self.untimed += int(untimed.get_column("requests").sum()) if untimed.height else 0
-        counts = counts.filter(pl.col(BUCKET).is_not_null())
-        self.counts.append(counts.cast({"requests": pl.Int64, "4xx": pl.Int64, "5xx": pl.Int64}))
+        by_ms = by_ms.filter(pl.col(BUCKET).is_not_null())
+        sums = [pl.col(c).sum().cast(pl.Int64) for c in COUNT_SUMS]
+        counts = by_ms.group_by(BUCKET).agg(sums)
+        self.counts.append(counts)
         if "request_time_s" in cols:
-            self.hist.append(next(found))
+            timed = by_ms.filter(pl.col("ms").is_not_null())
+            self.hist.append(timed.select(BUCKET, "ms", pl.col("requests").alias("count")))
         if "upstream_time_s" in cols:
             self.upstream_hist.append(next(found))
         if counts.height:
