@@ -42,7 +42,6 @@ def report(
 ) -> None:
     """One HTML file to open offline: overview, latency over time, routes, services,
     insights, the slowest requests and their waterfalls."""
-    from logtrace.analysis.analyze import AnalyzeOptions
     from logtrace.analysis.analyze import analyze as run
     from logtrace.analysis.buckets import parse_every
     from logtrace.export.output import check_output, text_output
@@ -52,17 +51,7 @@ def report(
     bucket_size = parse_every(every)  # read before any input, so a typo costs nothing
     check_output(output)
     with inputs.reading() as progress:
-        options = AnalyzeOptions(
-            formats=inputs.formats,
-            filters=inputs.selection,
-            top=top,
-            skew_correction=inputs.skew_correction,
-            id_field=inputs.id_field,
-            progress=progress,
-            every=bucket_size,
-            bucket_offset_s=inputs.zone.offset_s(),
-            keep_timelines=True,
-        )
+        options = inputs.analyze_options(progress, top=top, every=bucket_size, keep_timelines=True)
         result = run(inputs.sources, options)
     with inputs.reading() as progress:
         traced = report_traces(

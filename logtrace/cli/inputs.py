@@ -19,6 +19,7 @@ from logtrace.cli import options as opt
 from logtrace.cli.app import catch_interrupts
 
 if TYPE_CHECKING:
+    from logtrace.analysis.analyze import AnalyzeOptions
     from logtrace.analysis.derive import Filters
     from logtrace.ingest import FormatOptions
     from logtrace.offsets import LogOffsets
@@ -126,6 +127,23 @@ class Inputs:
             keep_lines=keep_lines,
             progress=progress,
             select=select,
+        )
+
+    def analyze_options(
+        self, progress: Callable[[int], None] | None, **given: Any
+    ) -> AnalyzeOptions:
+        """What ``analyze`` reads these inputs with (formats, filters, clocks, ids, and
+        time buckets on the zone shown), and the command's own options in ``given``."""
+        from logtrace.analysis.analyze import AnalyzeOptions
+
+        return AnalyzeOptions(
+            formats=self.formats,
+            filters=self.selection,
+            skew_correction=self.skew_correction,
+            id_field=self.id_field,
+            progress=progress,
+            bucket_offset_s=self.zone.offset_s(),
+            **given,
         )
 
     @contextmanager

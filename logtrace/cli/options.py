@@ -166,6 +166,30 @@ RequestIdOpt = Annotated[
 LinesOpt = Annotated[
     bool, typer.Option("--lines/--no-lines", help="Include each span's original log line.")
 ]
+ByOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--by",
+        metavar="FIELD[:N]",
+        help="Also show requests by FIELD (repeatable): the top N values (10; :all for every "
+        "one) by requests, with share, bytes sent ($body_bytes_sent, else $bytes_sent), exact "
+        "p50/p99 request time and 5xx rate, and one row for the other values. FIELD: status; "
+        "ip ($remote_addr, the address nginx saw: "
+        "behind a proxy, the proxy's); ua ($http_user_agent); referer ($http_referer); method; "
+        "host ($host when logged, else the host the log came from); upstream (the address of "
+        "the last $upstream_addr attempt, the one that answered; - when not proxied); source "
+        "(the log file). A FIELD the log format lacks is an error (exit 5).",
+    ),
+]
+TopRoutesOpt = Annotated[
+    str,
+    typer.Option(
+        "--top-routes",
+        metavar="N|all",
+        help="How many routes the route table shows (all: every route; --json always has "
+        "every route).",
+    ),
+]
 
 
 def format_options(
@@ -251,32 +275,6 @@ def warn_partial(ingest: IngestReport, *, exit: bool = True) -> None:
         stderr_line("warning: some input was damaged; the results cover what could be read")
         if exit:
             raise typer.Exit(int(ExitStatus.PARTIAL))
-
-
-ByOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--by",
-        metavar="FIELD[:N]",
-        help="Also show requests by FIELD (repeatable): the top N values (10; :all for every "
-        "one) by requests, with share, bytes sent ($body_bytes_sent, else $bytes_sent), exact "
-        "p50/p99 request time and 5xx rate, and one row for the other values. FIELD: status; "
-        "ip ($remote_addr, the address nginx saw: "
-        "behind a proxy, the proxy's); ua ($http_user_agent); referer ($http_referer); method; "
-        "host ($host when logged, else the host the log came from); upstream (the address of "
-        "the last $upstream_addr attempt, the one that answered; - when not proxied); source "
-        "(the log file). A FIELD the log format lacks is an error (exit 5).",
-    ),
-]
-TopRoutesOpt = Annotated[
-    str,
-    typer.Option(
-        "--top-routes",
-        metavar="N|all",
-        help="How many routes the route table shows (all: every route; --json always has "
-        "every route).",
-    ),
-]
 
 
 def parse_top_routes(value: str) -> int | None:

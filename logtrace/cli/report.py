@@ -48,7 +48,6 @@ def analyze(
         _follow_alone({**given, "--every": every, "--by": by})
         follow_logs(inputs)
         return
-    from logtrace.analysis.analyze import AnalyzeOptions
     from logtrace.analysis.analyze import analyze as run
     from logtrace.analysis.breakdowns import parse_by
     from logtrace.analysis.buckets import parse_every
@@ -64,16 +63,11 @@ def analyze(
     if export_csv is not None:
         check_output(export_csv)
     with inputs.reading() as progress:
-        options = AnalyzeOptions(
-            formats=inputs.formats,
-            filters=inputs.selection,
+        options = inputs.analyze_options(
+            progress,
             top=top,
             keep_lines=export_csv is not None,
-            skew_correction=inputs.skew_correction,
-            id_field=inputs.id_field,
-            progress=progress,
             every=bucket_size,
-            bucket_offset_s=inputs.zone.offset_s(),
             gate=rules,
             by=bys,
         )
