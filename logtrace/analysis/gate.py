@@ -105,15 +105,20 @@ def parse_rule(text: str) -> Rule:
     route = str(tokens[3]) if len(tokens) > 3 else None
     if metric not in METRICS:
         raise _error(text, m_at, f"unknown metric {metric!r}")
-    number = re.match(r"\d+(?:\.\d+)?", value)
-    assert number is not None  # the grammar's
-    unit = value[number.end() :]
+    number, unit, unit_at = _split_value(value)
     if unit not in _UNITS:
-        raise _error(text, v_at + number.end(), f"unknown unit {unit!r}")
+        raise _error(text, v_at + unit_at, f"unknown unit {unit!r}")
     kind, scale = _UNITS[unit]
     if kind not in METRICS[metric]:
         raise _error(text, v_at, _wanted(metric))
-    return Rule(text, metric, str(op), float(number.group()) * scale, kind, route)
+    return Rule(text, metric, str(op), number * scale, kind, route)
+
+
+def _split_value(value: str) -> tuple[float, str, int]:
+    """``800ms`` as its number, its unit and where the unit starts (the grammar's form)."""
+    number = re.match(r"\d+(?:\.\d+)?", value)
+    assert number is not None  # the grammar's
+    return float(number.group()), value[number.end() :], number.end()
 
 
 def _expected(exc: pp.ParseBaseException) -> str:
@@ -240,15 +245,13 @@ def parse_change_rule(text: str) -> ChangeRule:
     route = str(tokens[2]) if len(tokens) > 2 else None
     if metric not in CHANGE_METRICS:
         raise _change_error(text, m_at, f"unknown metric {metric!r}")
-    number = re.match(r"\d+(?:\.\d+)?", value)
-    assert number is not None  # the grammar's
-    unit = value[number.end() :]
+    number, unit, unit_at = _split_value(value)
     if not unit:
-        raise _change_error(text, v_at + number.end(), "a change needs its unit (20%, 50ms)")
+        raise _change_error(text, v_at + unit_at, "a change needs its unit (20%, 50ms)")
     if unit not in _UNITS:
-        raise _change_error(text, v_at + number.end(), f"unknown unit {unit!r}")
+        raise _change_error(text, v_at + unit_at, f"unknown unit {unit!r}")
     kind, scale = _UNITS[unit]
-    return ChangeRule(text, metric, float(number.group()) * scale, kind, route)
+    return ChangeRule(text, metric, number * scale, kind, route)
 
 
 def _change_error(text: str, column: int, what: str) -> RuleError:
