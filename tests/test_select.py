@@ -17,7 +17,7 @@ from logtrace.export.trace_json import trace_json
 from logtrace.resolve import FormatOptions
 from logtrace.sources import resolve_sources
 from logtrace.timelines.load import Loaded, TimelineOptions, load
-from logtrace.timelines.select import RequestSelection, raw_condition
+from logtrace.timelines.select import RequestSelection, Selector, raw_condition
 from tests.conftest import PLANTED_SKEW, SAMPLE, SAMPLE_CONF
 
 FORMATS = FormatOptions(nginx_confs=(str(SAMPLE_CONF),))
@@ -181,3 +181,32 @@ def assert_same_trace_of(full: Loaded, selected: Loaded, rid: str) -> None:
     a, b = trace(full, rid), trace(selected, rid)
     assert_frame_equal(a.spans, b.spans)
     assert_frame_equal(a.critical, b.critical)
+
+
+def test_ids_that_are_not_random_hex_are_sampled_by_hash_and_no_raw_line_is_cut() -> None:
+    """Sequential or named ids (``req-000123``): their smallest would be the first
+    requests, not a sample, so they are ranked by a hash and every raw line is parsed."""
+    ids = [f"req-{n:06d}" for n in range(200)]
+    frame = pl.DataFrame({"line_no": range(200), "request_id": ids})
+    selector = Selector(RequestSelection("req-000150", sample=20))
+    kept = selector.keep(frame)
+    assert selector.by_value is False and selector.sampled
+    assert "req-000150" in kept.get_column("request_id").to_list()
+    assert kept.height <= 21
+    # not the first twenty: a hash picks them
+    assert set(kept.get_column("request_id").to_list()) != set(ids[:20]) | {"req-000150"}
+    lines = pl.DataFrame({"line_no": range(200), "line": [f"rid={i}" for i in ids]})
+    assert selector.raw(lines).height == 200
+
+
+def test_hex_ids_are_sampled_by_value_and_raw_lines_cut_to_the_bound() -> None:
+    rng = random.Random(5)
+    ids = ["".join(rng.choice("0123456789abcdef") for _ in range(32)) for _ in range(500)]
+    frame = pl.DataFrame({"line_no": range(500), "request_id": ids})
+    selector = Selector(RequestSelection(ids[7], sample=50))
+    kept = set(selector.keep(frame).get_column("request_id").to_list())
+    assert selector.by_value is True
+    assert kept == set(sorted(ids)[:50]) | {ids[7]}
+    lines = pl.DataFrame({"line_no": range(500), "line": [f"rid={i} 200" for i in ids]})
+    raw = set(selector.raw(lines).get_column("line_no").to_list())
+    assert {ids.index(i) for i in kept} <= raw < set(range(500))
