@@ -96,6 +96,11 @@ COMMANDS: tuple[Bench, ...] = (
           lines="users-1.log"),
     Bench("analyze --every", "{logtrace} analyze {edge} --preset trace --every auto"
                              " --fail-if p99>10s"),
+    Bench("analyze --by status", "{logtrace} analyze {edge} --preset trace --by status",
+          versus="analyze"),
+    # Client addresses: about 120k distinct values in the 1M lines.
+    Bench("analyze --by ip", "{logtrace} analyze {edge} --preset trace --by ip",
+          versus="analyze"),
     # What time buckets, breakdowns and the gate add to a plain analyze (target: < 1.15x);
     # the rule is broken on this data (p99 is about 973 ms), so the run exits with 8.
     Bench("analyze --every --by --fail-if",

@@ -16,6 +16,7 @@ import pytest
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
+from logtrace.analysis import breakdowns
 from logtrace.analysis.analyze import AnalyzeOptions, analyze
 from logtrace.analysis.breakdowns import (
     DEFAULT_TOP,
@@ -172,8 +173,19 @@ def test_every_value_with_all_and_no_other_row(tmp_path: Path) -> None:
     assert len(table["rows"]) == len({r[0] for r in requests})
 
 
-def test_counts_merged_across_chunks_equal_one_chunk() -> None:
-    """Hashes, names and the other row survive being counted chunk by chunk."""
+@pytest.mark.parametrize(
+    ("raw_lines", "merge_floor", "few_values"),
+    [(10**9, 10**9, 10**9), (500, 700, 10**9), (1, 1, 10**9), (10**9, 10**9, 1), (900, 1, 1)],
+)
+def test_counts_merged_across_chunks_equal_one_chunk(
+    raw_lines: int, merge_floor: int, few_values: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hashes, names and the other row survive being counted chunk by chunk: chunks kept
+    as lines and counted at the end or now and then, chunks counted at once, counts
+    merged now and then."""
+    monkeypatch.setattr(breakdowns, "RAW_LINES", raw_lines)
+    monkeypatch.setattr(breakdowns, "MERGE_FLOOR", merge_floor)
+    monkeypatch.setattr(breakdowns, "FEW_VALUES", few_values)
     rnd = random.Random(11)
     n = 5000
     frame = pl.DataFrame(

@@ -143,40 +143,112 @@ def bytes_expr(cols: Sequence[str]) -> pl.Expr | None:
 
 SUMS = ["requests", "errors", "bytes"]
 HASH = "_hash"
+# Lines are kept as they come (hash, ms, 5xx, bytes: 21 bytes a line) and counted when
+# the table is made, or once this many have come since the last count: one count over
+# many lines costs less than one per chunk, and memory stays bounded.
+RAW_LINES = 2_000_000
 # A merge costs as much as the rows merged: counts are merged once what came since the
 # last merge outgrows the merged counts (and this floor), so the merges of a run cost
 # about as much as two merges of its final size.
 MERGE_FLOOR = 2_000_000
+# A chunk has few values when each comes on this many lines or more, on average.
+FEW_VALUES = 16
+_SCHEMA = {HASH: pl.UInt64, "ms": pl.Int32, "error": pl.Boolean, "bytes": pl.Int64}
+
+
+@dataclass
+class _Merged:
+    """Counts merged now and then by their keys (see MERGE_FLOOR)."""
+
+    keys: tuple[str, ...]
+    done: pl.DataFrame | None = None
+    pending: list[pl.DataFrame] = field(default_factory=list)
+    pending_rows: int = 0
+
+    def add(self, counts: pl.DataFrame) -> None:
+        self.pending.append(counts)
+        self.pending_rows += counts.height
+        done = self.done.height if self.done is not None else 0
+        if self.pending_rows > max(done, MERGE_FLOOR) or len(self.pending) > 64:
+            self.done = self.merged()
+            self.pending, self.pending_rows = [], 0
+
+    def frames(self) -> list[pl.DataFrame]:
+        return ([self.done] if self.done is not None else []) + self.pending
+
+    def merged(self) -> pl.DataFrame:
+        values = [c for c in self.frames()[0].columns if c not in self.keys]
+        return (
+            pl.concat(self.frames(), how="vertical_relaxed")
+            .group_by(*self.keys)
+            .agg(pl.col(values).sum())
+        )
 
 
 @dataclass
 class _DimensionCounts:
-    """One dimension's counts, by the value's 64-bit hash (cheaper to group and merge than
-    text): per (hash, ms of request time) the requests, 5xx and bytes; and each hash's
-    text, kept from its first line in each chunk (the top values' are looked up at the
-    end)."""
+    """One dimension's lines by the value's 64-bit hash (cheaper to group and merge than
+    text). Counts: per hash the requests, 5xx and bytes, and per (hash, ms of request
+    time) the requests. A chunk of few values is counted at once (its counts are small);
+    a chunk of many values (client addresses) is kept as its lines, counted when the
+    table is made or once RAW_LINES have come: one count over many lines costs less than
+    one per chunk. Each hash's text is kept from its first line in each chunk (the top
+    values' are looked up at the end)."""
 
-    counts: pl.DataFrame | None = None
-    pending: list[pl.DataFrame] = field(default_factory=list)
-    pending_rows: int = 0
+    lines: list[pl.DataFrame] = field(default_factory=list)
+    line_count: int = 0
+    totals: _Merged = field(default_factory=lambda: _Merged((HASH,)))
+    hist: _Merged = field(default_factory=lambda: _Merged((HASH, "ms")))
     names: list[pl.DataFrame] = field(default_factory=list)
+    name_rows: int = 0
+    names_done: int = 0
+    few_values: bool = False  # the last chunk had few values: count the next at once
 
-    def add(self, counts: pl.DataFrame, names: pl.DataFrame) -> None:
-        self.pending.append(counts)
-        self.pending_rows += counts.height
+    def add(self, results: list[pl.DataFrame]) -> None:
+        """One chunk's results: its lines and names, or (``few_values``) its counts per
+        (value, ms)."""
+        if len(results) == 2:
+            lines, names = results
+            self.lines.append(lines)
+            self.line_count += lines.height
+            height = lines.height
+        else:
+            counts = results[0].with_columns(pl.col("value").hash().alias(HASH))
+            self.totals.add(counts.group_by(HASH).agg(pl.col(SUMS).sum()))
+            timed = counts.filter(pl.col("ms").is_not_null())
+            self.hist.add(timed.select(HASH, "ms", "requests"))
+            names = counts.filter(pl.col(HASH).is_first_distinct()).select(HASH, "value")
+            height = int(counts.get_column("requests").sum() or 0)
+        self.few_values = names.height * FEW_VALUES <= height
         self.names.append(names)
-        done = self.counts.height if self.counts is not None else 0
-        if self.pending_rows > max(done, MERGE_FLOOR) or len(self.pending) > 64:
-            self.counts = self.merged()
-            self.pending, self.pending_rows = [], 0
+        self.name_rows += names.height
+        if self.line_count > RAW_LINES:
+            totals, hist = pl.collect_all(_counted(self.kept()))
+            self.totals.add(totals)
+            self.hist.add(hist)
+            self.lines, self.line_count = [], 0
+        if self.name_rows > max(2 * self.names_done, MERGE_FLOOR):
             names_now = pl.concat(self.names, how="vertical_relaxed")
             self.names = [names_now.filter(pl.col(HASH).is_first_distinct())]
+            self.name_rows = self.names_done = self.names[0].height
 
-    def merged(self) -> pl.DataFrame:
-        frames = ([self.counts] if self.counts is not None else []) + self.pending
-        return (
-            pl.concat(frames, how="vertical_relaxed").group_by(HASH, "ms").agg(pl.col(SUMS).sum())
-        )
+    def kept(self) -> pl.LazyFrame:
+        """The lines not counted yet."""
+        return pl.concat([pl.DataFrame(schema=_SCHEMA), *self.lines], how="vertical_relaxed").lazy()
+
+
+def _counted(lines: pl.LazyFrame) -> list[pl.LazyFrame]:
+    """Lines as counts per hash and per (hash, ms)."""
+    return [
+        lines.group_by(HASH).agg(
+            pl.len().cast(pl.Int64).alias("requests"),
+            pl.col("error").sum().cast(pl.Int64).alias("errors"),
+            pl.col("bytes").sum().cast(pl.Int64),
+        ),
+        lines.filter(pl.col("ms").is_not_null())
+        .group_by(HASH, "ms")
+        .agg(pl.len().cast(pl.Int64).alias("requests")),
+    ]
 
 
 @dataclass
@@ -187,45 +259,59 @@ class BreakdownPartials:
     counts: dict[str, _DimensionCounts] = field(default_factory=dict)
     has_latency: bool = False
     has_bytes: bool = False
+    _planned: list[int] = field(default_factory=list)  # results per dimension, in plans()
 
     def plans(self, lf: pl.LazyFrame, cols: list[str]) -> list[pl.LazyFrame]:
-        """The queries that reduce one chunk: a group-by and the values' text per dimension."""
+        """The queries that reduce one chunk, per dimension: its counts per (value, ms) when
+        the last chunk had few values, else its lines (hash, ms, 5xx, bytes) and the
+        values' text."""
         self.has_latency |= "request_time_s" in cols
         size = bytes_expr(cols)
         self.has_bytes |= size is not None
         status = pl.col("status") if "status" in cols else pl.lit(None, pl.UInt16)
         ms = (
-            (pl.col("request_time_s") * 1000).round(0).cast(pl.Int64)
+            (pl.col("request_time_s") * 1000).round(0).cast(pl.Int32)
             if "request_time_s" in cols
-            else pl.lit(None, pl.Int64)
+            else pl.lit(None, pl.Int32)
         )
+        sent = pl.lit(0, pl.Int64) if size is None else size.cast(pl.Int64)
         out = []
         for name in self._names():
             d = DIMENSIONS[name]
             key = pl.lit(None, d.dtype) if d.needs is not None and d.needs not in cols else d.key()
-            keyed = lf.select(
-                key.hash().alias(HASH),
-                key.alias("value"),
-                ms.alias("ms"),
-                status.is_between(500, 599).alias("error"),
-                (size if size is not None else pl.lit(0, pl.Int64)).alias("bytes"),
-            )
+            if self.counts.setdefault(name, _DimensionCounts()).few_values:
+                out.append(  # the chunk's counts are small: count them now
+                    lf.group_by(key.alias("value"), ms.alias("ms")).agg(
+                        pl.len().cast(pl.Int64).alias("requests"),
+                        status.is_between(500, 599).sum().cast(pl.Int64).alias("errors"),
+                        sent.sum().alias("bytes"),
+                    )
+                )
+                self._planned.append(1)
+                continue
+            self._planned.append(2)
             out.append(
-                keyed.group_by(HASH, "ms").agg(
-                    pl.len().cast(pl.Int64).alias("requests"),
-                    pl.col("error").sum().cast(pl.Int64).alias("errors"),
-                    pl.col("bytes").sum().cast(pl.Int64),
+                lf.select(
+                    key.hash().alias(HASH),
+                    ms.alias("ms"),
+                    status.is_between(500, 599).fill_null(False).alias("error"),
+                    sent.alias("bytes"),
                 )
             )
-            out.append(keyed.filter(pl.col(HASH).is_first_distinct()).select(HASH, "value"))
+            out.append(
+                lf.select(key.hash().alias(HASH), key.alias("value")).filter(
+                    pl.col(HASH).is_first_distinct()
+                )
+            )
         return out
 
     def take(self, results: list[pl.DataFrame]) -> None:
         """Keep one chunk's results (in the order of :meth:`plans`)."""
-        found = iter(results)
-        for name in self._names():
-            counts = self.counts.setdefault(name, _DimensionCounts())
-            counts.add(next(found), next(found))
+        at = 0
+        for name, size in zip(self._names(), self._planned, strict=True):
+            self.counts[name].add(results[at : at + size])
+            at += size
+        self._planned = []
 
     def _names(self) -> list[str]:
         return list(dict.fromkeys(b.dimension for b in self.bys))
@@ -260,10 +346,11 @@ def finish_breakdowns(p: BreakdownPartials) -> tuple[BreakdownTable, ...]:
 
 def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
     found = p.counts.get(by.dimension, _DimensionCounts())
-    empty = pl.DataFrame(schema={HASH: pl.UInt64, "ms": pl.Int64, **dict.fromkeys(SUMS, pl.Int64)})
-    frames = ([found.counts] if found.counts is not None else []) + found.pending
-    counts = pl.concat([empty, *frames], how="vertical_relaxed")  # not merged: read twice
-    totals = counts.group_by(HASH).agg(pl.col(SUMS).sum())
+    counting = _counted(found.kept())[0]
+    if found.totals.frames():  # and counts of lines before
+        counting = pl.concat([*(f.lazy() for f in found.totals.frames()), counting])
+        counting = counting.group_by(HASH).agg(pl.col(SUMS).sum())
+    totals = counting.collect()
     total = int(totals.get_column("requests").sum() or 0)
     shown = totals.height if by.top is None else min(by.top, totals.height)
     # only the values that may be in the top N are named and sorted
@@ -294,7 +381,7 @@ def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
         how="diagonal_relaxed",
     )
     if p.has_latency:
-        lat = percentiles(_timed(counts, top, shown), RANK)
+        lat = percentiles(_timed(found, top, shown), RANK)
         sums = sums.join(lat.select(RANK, "p50_s", "p99_s"), on=RANK, how="left")
     else:
         sums = sums.with_columns(
@@ -315,10 +402,17 @@ def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
     return BreakdownTable(by.dimension, by.top, totals.height, total, rows, other)
 
 
-def _timed(counts: pl.DataFrame, top: pl.DataFrame, shown: int) -> pl.DataFrame:
+def _timed(found: _DimensionCounts, top: pl.DataFrame, shown: int) -> pl.DataFrame:
     """(rank, ms, count) of the top values' request times, found by their hashes, and of
     the others' (rank N): all lines' less the top values'."""
-    timed = counts.lazy().filter(pl.col("ms").is_not_null())
+    one = pl.lit(1, pl.Int64).alias("requests")
+    timed = pl.concat(
+        [
+            found.kept().filter(pl.col("ms").is_not_null()).select(HASH, "ms", one),
+            *(f.lazy() for f in found.hist.frames()),
+        ],
+        how="vertical_relaxed",
+    )
     in_top, every = pl.collect_all(
         [
             timed.filter(pl.col(HASH).is_in(top.get_column(HASH).implode()))
