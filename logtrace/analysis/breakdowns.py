@@ -2,13 +2,15 @@
 bytes sent, exact p50/p99 of request time and the 5xx rate; the top N values by requests
 and one row for all the others, so the shares add up to 100%.
 
-Like the overall percentiles (latency.py), each chunk of lines is reduced to counts per
-(value, millisecond of request time) that merge exactly, the value by its 64-bit hash
-(cheaper to group than text), with the text of each hash kept from its first line. The
-top values are only known at the end, so every value's counts are kept (memory grows
-with the distinct values and milliseconds, not the lines); the others' percentiles are
-those of all lines' counts less the top values'. A value nginx logged as ``-`` (not
-found) is null, and is a row of its own.
+Like the overall percentiles (latency.py), lines are reduced to counts per (value,
+millisecond of request time) that merge exactly, the value by its 64-bit hash (cheaper
+to group than text), with the text of each hash kept from its first line. A chunk of
+few values is counted at once; a chunk of many (client addresses) is kept as its lines
+and counted at the end, or every RAW_LINES lines. The top values are only known at the
+end, so every value's counts are kept (memory grows with the distinct values and
+milliseconds, not the lines); the others' percentiles are those of all lines' counts
+less the top values'. A value nginx logged as ``-`` (not found) is null, and is a row
+of its own.
 """
 
 from __future__ import annotations
