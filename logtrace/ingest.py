@@ -253,6 +253,32 @@ class _Parsed:
     leading: Leading | None = None
     events: AppEvents = field(default_factory=AppEvents)
     skipped: int = 0  # lines the job's prefilter left unparsed
+    cut: pl.DataFrame | None = None  # the raw lines it kept, not parsed yet
+
+
+_NONE = pl.DataFrame()
+# Lines a prefilter kept are parsed in batches of about this many: a chunk cut to a few
+# hundred lines costs about as much to parse as it would whole (the parse's fixed cost
+# is per call, ~100 polars queries for an app log).
+CUT_BATCH = 50_000
+
+
+@dataclass
+class _Cuts:
+    """The raw lines prefilters kept in one source's chunks, waiting to be parsed."""
+
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    rows: int = 0
+
+    def add(self, frame: pl.DataFrame) -> None:
+        if frame.height:
+            self.frames.append(frame)
+            self.rows += frame.height
+
+    def take(self) -> pl.DataFrame:
+        frame = pl.concat(self.frames, how="vertical_relaxed")
+        self.frames, self.rows = [], 0
+        return frame
 
 
 @dataclass(frozen=True)
@@ -274,9 +300,10 @@ def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
     if job.prefilter is not None:
         whole = frame.height
         frame = job.prefilter(frame)
-        if frame.height < whole:  # the bytes are no longer the frame's
-            cut = _parse(replace(job, prefilter=None), frame, None)
-            return replace(cut, skipped=whole - frame.height)
+        if frame.height < whole:  # left for the reading thread to batch (see _Cuts)
+            # the kept lines copied: else they hold the whole chunk's text until parsed
+            kept = frame.with_columns(pl.concat_str(pl.col("line"), pl.lit("")))
+            return _Parsed(_NONE, _NONE, 0, skipped=whole - frame.height, cut=kept)
     parser, source, columns, keep_line = job.parser, job.source, job.columns, job.keep_line
     transform, app_options = job.transform, job.app_options
     if parser.nginx is not None:
@@ -330,6 +357,7 @@ def iter_lines(
             parser: _Parser | None = None
             unknown = False
             state: dict[str, pl.DataFrame | None] = {"pending": None}
+            cuts = _Cuts()
             flight: deque[Future[_Parsed]] = deque()
             for text, frame in iter_texts(source, read):
                 stats.lines_total += frame.height
@@ -353,9 +381,15 @@ def iter_lines(
                 keep = parser.nginx is not None and reads_rows(parser.nginx)
                 flight.append(pool.submit(_parse, job, frame, text if keep else None))
                 while len(flight) > WORKERS:
-                    yield from _collect(job, stats, state, flight.popleft(), read)
-            while flight:
-                yield from _collect(job, stats, state, flight.popleft(), read)
+                    yield from _collect(job, stats, state, flight.popleft(), read=read, cuts=cuts)
+                    if cuts.rows >= CUT_BATCH:  # next: they come before the chunks in flight
+                        uncut = replace(job, prefilter=None)
+                        flight.appendleft(pool.submit(_parse, uncut, cuts.take(), None))
+            while flight or cuts.rows:
+                if not flight:
+                    uncut = replace(job, prefilter=None)
+                    flight.append(pool.submit(_parse, uncut, cuts.take(), None))
+                yield from _collect(job, stats, state, flight.popleft(), read=read, cuts=cuts)
             if state["pending"] is not None:
                 yield LinesChunk(source, "app", state["pending"])
             done_bytes += read.bytes_read
@@ -372,13 +406,32 @@ def _collect(
     stats: SourceStats,
     state: dict[str, pl.DataFrame | None],
     done: Future[_Parsed],
+    *,
     read: ReadReport,
+    cuts: _Cuts,
 ) -> Iterator[LinesChunk]:
     """Count a parsed chunk (in order) and yield its lines; app entries wait one chunk
-    for the continuation lines at the top of the next."""
+    for the continuation lines at the top of the next. The lines a prefilter kept go to
+    ``cuts``; a chunk parsed whole is preceded by the cut lines before it."""
     parsed = done.result()
-    source = job.source
     stats.lines_skipped += parsed.skipped
+    if parsed.cut is not None:
+        cuts.add(parsed.cut)
+        return
+    if cuts.rows:  # rare: a prefilter that kept every line of this chunk
+        uncut = replace(job, prefilter=None)
+        yield from _counted(job, stats, state, _parse(uncut, cuts.take(), None), read)
+    yield from _counted(job, stats, state, parsed, read)
+
+
+def _counted(
+    job: _Job,
+    stats: SourceStats,
+    state: dict[str, pl.DataFrame | None],
+    parsed: _Parsed,
+    read: ReadReport,
+) -> Iterator[LinesChunk]:
+    source = job.source
     rejects = hold_unfinished(stats, parsed.rejects, read.unfinished_line)
     count_chunk(stats, parsed.in_entries, rejects, job.parser.nginx)
     stats.add_app_events(parsed.events)

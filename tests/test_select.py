@@ -210,3 +210,66 @@ def test_hex_ids_are_sampled_by_value_and_raw_lines_cut_to_the_bound() -> None:
     lines = pl.DataFrame({"line_no": range(500), "line": [f"rid={i} 200" for i in ids]})
     raw = set(selector.raw(lines).get_column("line_no").to_list())
     assert {ids.index(i) for i in kept} <= raw < set(range(500))
+
+
+@pytest.mark.parametrize("batch", [1, 700, 10**9])
+def test_lines_cut_in_small_chunks_are_parsed_in_batches_to_the_same_trace(
+    sample_loaded: Loaded, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The raw lines a prefilter keeps wait to be parsed in batches (one per cut chunk,
+    a few chunks, or the whole source at its end): the trace, the counts and the lines
+    are those of the full build."""
+    from logtrace import ingest, sources
+
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 16 * 1024)
+    monkeypatch.setattr(ingest, "CUT_BATCH", batch)
+    rid = some_ids(sample_loaded)[1]
+    small = selective(rid, sample=200)
+    a, b = trace(sample_loaded, rid), trace(small, rid)
+    keys = ["span_id", "parent_span_id", "service", "kind", "raw_start", "raw_end"]
+    assert_frame_equal(a.spans.select(keys), b.spans.select(keys))
+    assert small.timelines.offsets["api-2"].offset_s == pytest.approx(
+        sample_loaded.timelines.offsets["api-2"].offset_s, abs=0.002
+    )
+    stats = small.ingest.sources
+    assert sum(s.lines_skipped for s in stats) > sum(s.lines_total for s in stats) // 3
+    assert all(s.lines_parsed + s.lines_rejected + s.lines_skipped == s.lines_total for s in stats)
+    # every line of the request was parsed, in the order of its files
+    full = trace(sample_loaded, rid, with_lines=True, sources=resolve_sources([str(SAMPLE)]))
+    cut = trace(small, rid, with_lines=True, sources=resolve_sources([str(SAMPLE)]))
+    assert full.lines == cut.lines
+
+
+@pytest.mark.parametrize("batch", [1, 10**9])
+def test_a_chunk_the_prefilter_keeps_whole_comes_after_the_cut_lines_before_it(
+    batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks cut and chunks kept whole, in any mix: every line is parsed or skipped,
+    and the lines come in the order of the file."""
+    from logtrace import ingest, sources
+    from logtrace.ingest import iter_lines
+    from logtrace.ingest_report import IngestReport
+    from logtrace.resolve import FormatResolver
+
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(ingest, "CUT_BATCH", batch)
+    path = SAMPLE / "edge-1.access.log"
+    calls = iter(range(10**6))
+
+    def every_other_chunk_cut(lines: pl.DataFrame) -> pl.DataFrame:
+        if next(calls) % 2:  # odd chunks whole
+            return lines
+        return lines.filter(pl.col("line_no") % 3 == 0)
+
+    report = IngestReport()
+    chunks = iter_lines(
+        resolve_sources([str(path)]),
+        FormatResolver.from_options(FORMATS),
+        report,
+        prefilter=every_other_chunk_cut,
+    )
+    line_nos = [n for c in chunks for n in c.frame.get_column("line_no").to_list()]
+    (stats,) = report.sources
+    assert stats.lines_total > 100 and stats.lines_skipped > 20
+    assert stats.lines_parsed + stats.lines_rejected + stats.lines_skipped == stats.lines_total
+    assert line_nos == sorted(line_nos) and len(line_nos) == stats.lines_parsed

@@ -82,13 +82,16 @@ class Selector:
             self.by_value = _hex_ids(frame, ids)
         keys = frame.select(pl.concat_list(self._key(i) for i in ids).alias("k")).get_column("k")
         seen = keys.explode().drop_nulls()
+        if self.sampled and self._smallest is not None:  # keys over the bound stay out
+            bound = self._smallest.max()
+            seen = seen.filter(seen <= bound) if bound is not None else seen.clear()
         union = seen if self._smallest is None else pl.concat([self._smallest, seen])
         union = union.unique()
         if union.len() > self.size:
             self.sampled = True
-            union = union.sort().head(self.size)
+            union = union.bottom_k(self.size)
             if self.by_value:  # a sample of none: no hex token is wanted
-                self._raw = raw_condition(str(union[-1])) if union.len() else pl.lit(value=False)
+                self._raw = raw_condition(str(union.max())) if union.len() else pl.lit(value=False)
         self._smallest = union
         return frame.filter(self._condition(ids))
 
