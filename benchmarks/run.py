@@ -13,6 +13,7 @@ ratio is between medians measured in the same run. Writes results/latest.{md,jso
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shlex
@@ -367,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     if any("{edge_combined}" in b.argv or "{edge_json}" in b.argv for b in benches):
         formats.derived(data.edge)
     print(f"data: {data.dir} ({data.edge_lines:,} edge lines)", file=sys.stderr)
+    # bytecode written first, as pip does when it installs a package: where
+    # PYTHONDONTWRITEBYTECODE is set, every run would compile every module again
+    compileall.compile_dir(Path(__file__).resolve().parent.parent / "logtrace", quiet=1)
     load_before = list(os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="logtrace-bench-") as tmp:
         results = measure_all(benches, data, Path(tmp), plan)
