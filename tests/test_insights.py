@@ -199,3 +199,57 @@ def test_calls_overlap_by_more_than_their_times_can_be_off(
     c = detectors.calls(_two_calls(overlap_ms, precision_s=precision_s, within_s=within_s))
     found = detectors.sequential(c, InsightOptions())
     assert (found.height == 1) is sequential
+
+
+def _loop(starts_ms: list[float], duration_ms: float = 4.0) -> pl.DataFrame:
+    """An app request (sid 1) calling one service and route once per start (ms)."""
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 12, 3, 16, 42, 13, 505000, tzinfo=UTC)
+    ms = timedelta(milliseconds=1)
+    rows = [(1, None, "SERVER", None, t0, t0 + 500 * ms)] + [
+        (2 + i, 1, "CLIENT", "inventory", t0 + s * ms, t0 + (s + duration_ms) * ms)
+        for i, s in enumerate(starts_ms)
+    ]
+    return pl.DataFrame(
+        [
+            {
+                "request_id": "r1",
+                "sid": sid,
+                "parent_sid": parent,
+                "kind": kind,
+                "origin": "app",
+                "service": "web",
+                "peer": peer,
+                "method": "GET",
+                "route": "/items/{id}",
+                "path": f"/items/{sid}",
+                "target": f"/items/{sid}",
+                "start": start,
+                "end": end,
+                "status": 200,
+                "within_s": 0.0,
+                "precision_s": 0.001,
+            }
+            for sid, parent, kind, peer, start, end in rows
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("starts_ms", "flagged"),
+    [
+        ([0, 5, 10, 15, 20, 25, 30, 35], True),  # one after another
+        ([0, 5, 7, 15, 20, 25, 30, 35], True),  # one call seen 2 ms early: still a loop
+        ([0, 5, 7, 15, 17, 25, 27, 35], True),  # three of seven: still mostly a loop
+        ([0, 2, 4, 6, 20, 22, 24, 26], False),  # two fan-outs of four: six of seven overlap
+        ([0, 0, 0, 0, 0, 0, 0, 0], False),  # one fan-out
+    ],
+)
+def test_a_loop_with_a_call_off_in_time_is_still_n_plus_one(
+    starts_ms: list[float], flagged: bool
+) -> None:
+    from logtrace.analysis.insights import calls as detectors
+
+    found = detectors.n_plus_one(detectors.calls(_loop(starts_ms)), InsightOptions())
+    assert (found.height == 1) is flagged

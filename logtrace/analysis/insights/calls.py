@@ -5,10 +5,13 @@ A *call* is an app's CLIENT span (a call it logged), with the service it called 
 look inside one caller span at a time, so two requests never mix.
 
 * **N+1** (``n_plus_one``): at least ``min_calls`` calls from one caller to one service and
-  route template, one after another. Saving: a single batched call would cost about one
-  of them, so ``(n - 1) × mean call time``. False positives: calls that must be
-  sequential because each needs the previous answer (pagination); a batch endpoint
-  that is slower than one call.
+  route template, one after another: a loop, not a fan-out. A fan-out's calls overlap
+  each other, all but the first; a loop's at most where a time is off (a call placed
+  inside a whole second by the spans around it, a line written late on a busy host), so
+  the calls are taken as parallel when most of them overlap an earlier one. Saving: a
+  single batched call would cost about one of them, so ``(n - 1) × mean call time``.
+  False positives: calls that must be sequential because each needs the previous answer
+  (pagination); a batch endpoint that is slower than one call.
 * **Sequential independent calls** (``sequential``): calls to two or more different
   services, none overlapping another. Saving if run in parallel: ``sum − max`` of the
   time spent per service. Calls that already overlap are never flagged. False positives:
@@ -93,7 +96,7 @@ def n_plus_one(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
         .agg(
             pl.len().alias("n"),
             (pl.col("duration_us").sum() / pl.len() / 1e6).alias("mean_s"),
-            pl.col("_overlap").any().alias("parallel"),
+            (pl.col("_overlap").sum() * 2 > pl.len() - 1).alias("parallel"),
         )
         .filter((pl.col("n") >= options.min_calls) & ~pl.col("parallel"))
     )
