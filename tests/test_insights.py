@@ -10,6 +10,7 @@ saving estimate must be within 20% of what the record implies.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,20 +143,16 @@ def test_insights_command_json() -> None:
     assert all(len(f["examples"]) >= 2 for f in doc["findings"])
 
 
-def _two_calls(overlap_ms: float, *, precision_s: float, within_s: float) -> pl.DataFrame:
-    """An app request (sid 1) making two calls to two services, the second starting
-    ``overlap_ms`` before the first ended; times as logged to ``precision_s`` and known
-    to ``within_s``."""
-    from datetime import UTC, datetime, timedelta
+T0 = datetime(2026, 12, 3, 16, 42, 13, 505000, tzinfo=UTC)
+MS = timedelta(milliseconds=1)
+Span = tuple[int, int | None, str, str | None, str, str, datetime, datetime]
 
-    t0 = datetime(2026, 12, 3, 16, 42, 13, 505000, tzinfo=UTC)
-    ms = timedelta(milliseconds=1)
-    second = t0 + (4 - overlap_ms) * ms
-    rows = [
-        (1, None, "SERVER", "web", None, "/a", t0, t0 + 8 * ms),
-        (2, 1, "CLIENT", "web", "users-svc", "/profile/1", t0, t0 + 4 * ms),
-        (3, 1, "CLIENT", "web", "inventory-svc", "/stats", second, second + 4 * ms),
-    ]
+
+def _app_spans(
+    rows: list[Span], *, precision_s: float = 0.001, within_s: float = 0.0
+) -> pl.DataFrame:
+    """Spans of one app request (service web): (sid, parent sid, kind, peer, route, path,
+    start, end), times as logged to ``precision_s`` and known to ``within_s``."""
     return pl.DataFrame(
         [
             {
@@ -164,10 +161,10 @@ def _two_calls(overlap_ms: float, *, precision_s: float, within_s: float) -> pl.
                 "parent_sid": parent,
                 "kind": kind,
                 "origin": "app",
-                "service": service,
+                "service": "web",
                 "peer": peer,
                 "method": "GET",
-                "route": path,
+                "route": route,
                 "path": path,
                 "target": path,
                 "start": start,
@@ -176,9 +173,22 @@ def _two_calls(overlap_ms: float, *, precision_s: float, within_s: float) -> pl.
                 "within_s": within_s,
                 "precision_s": precision_s,
             }
-            for sid, parent, kind, service, peer, path, start, end in rows
+            for sid, parent, kind, peer, route, path, start, end in rows
         ]
     )
+
+
+def _two_calls(overlap_ms: float, *, precision_s: float, within_s: float) -> pl.DataFrame:
+    """An app request (sid 1) making two calls to two services, the second starting
+    ``overlap_ms`` before the first ended; times as logged to ``precision_s`` and known
+    to ``within_s``."""
+    second = T0 + (4 - overlap_ms) * MS
+    rows: list[Span] = [
+        (1, None, "SERVER", None, "/a", "/a", T0, T0 + 8 * MS),
+        (2, 1, "CLIENT", "users-svc", "/profile/1", "/profile/1", T0, T0 + 4 * MS),
+        (3, 1, "CLIENT", "inventory-svc", "/stats", "/stats", second, second + 4 * MS),
+    ]
+    return _app_spans(rows, precision_s=precision_s, within_s=within_s)
 
 
 @pytest.mark.parametrize(
@@ -203,37 +213,22 @@ def test_calls_overlap_by_more_than_their_times_can_be_off(
 
 def _loop(starts_ms: list[float], duration_ms: float = 4.0) -> pl.DataFrame:
     """An app request (sid 1) calling one service and route once per start (ms)."""
-    from datetime import UTC, datetime, timedelta
-
-    t0 = datetime(2026, 12, 3, 16, 42, 13, 505000, tzinfo=UTC)
-    ms = timedelta(milliseconds=1)
-    rows = [(1, None, "SERVER", None, t0, t0 + 500 * ms)] + [
-        (2 + i, 1, "CLIENT", "inventory", t0 + s * ms, t0 + (s + duration_ms) * ms)
-        for i, s in enumerate(starts_ms)
-    ]
-    return pl.DataFrame(
-        [
-            {
-                "request_id": "r1",
-                "sid": sid,
-                "parent_sid": parent,
-                "kind": kind,
-                "origin": "app",
-                "service": "web",
-                "peer": peer,
-                "method": "GET",
-                "route": "/items/{id}",
-                "path": f"/items/{sid}",
-                "target": f"/items/{sid}",
-                "start": start,
-                "end": end,
-                "status": 200,
-                "within_s": 0.0,
-                "precision_s": 0.001,
-            }
-            for sid, parent, kind, peer, start, end in rows
-        ]
-    )
+    rows: list[Span] = [(1, None, "SERVER", None, "/a", "/a", T0, T0 + 500 * MS)]
+    for i, s in enumerate(starts_ms, start=2):
+        start = T0 + s * MS
+        rows.append(
+            (
+                i,
+                1,
+                "CLIENT",
+                "inventory",
+                "/items/{id}",
+                f"/items/{i}",
+                start,
+                start + duration_ms * MS,
+            )
+        )
+    return _app_spans(rows)
 
 
 @pytest.mark.parametrize(
