@@ -13,6 +13,7 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
+from logtrace.analysis import buckets as buckets_module
 from logtrace.analysis.analyze import AnalyzeOptions, analyze
 from logtrace.analysis.buckets import (
     BucketPartials,
@@ -124,14 +125,23 @@ def _fed(partials: BucketPartials, frames: list[pl.DataFrame]) -> Buckets:
     return finish_buckets(partials)
 
 
-def test_chunks_whose_range_grows_merge_into_the_same_exact_buckets() -> None:
-    """The base buckets of ``auto`` coarsen as later chunks widen the range (seconds, then
-    minutes...): the result is the one of all lines at once, and the plain one."""
+@pytest.mark.parametrize("raw_lines", [1, 120, 10**9])
+def test_chunks_whose_range_grows_merge_into_the_same_exact_buckets(
+    monkeypatch: pytest.MonkeyPatch, raw_lines: int
+) -> None:
+    """Lines are counted now and then (every chunk, every few chunks, or once at the
+    end); the base buckets of ``auto`` coarsen as later lines widen the range (seconds,
+    then minutes...): the result is the one of all lines at once, and the plain one."""
     requests = sorted(_requests(3000, 6 * 3600, seed=3))
     chunks = [_frame(requests[i : i + 50]) for i in range(0, len(requests), 50)]
+    monkeypatch.setattr(buckets_module, "RAW_LINES", raw_lines)
     partials = BucketPartials(None)
-    streamed = _fed(partials, chunks)
-    assert partials.base > 1  # the base did grow
+    for chunk in chunks[:-1]:
+        cols = chunk.columns
+        partials.take(pl.collect_all(partials.plans(chunk.lazy(), cols)), cols)
+    if raw_lines < 3000:
+        assert partials.base > 1  # counted before the end, in a base that did grow
+    streamed = _fed(partials, chunks[-1:])
     whole = _fed(BucketPartials(None), [_frame(requests)])
     assert streamed.size_s == whole.size_s == 600  # 6 h: 36 ten-minute buckets
     assert_frame_equal(streamed.frame, whole.frame)

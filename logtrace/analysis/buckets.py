@@ -77,10 +77,6 @@ def _base_for(lo: int, hi: int) -> int:
     return fitting[-1] if fitting else 1
 
 
-def _ms(column: str) -> pl.Expr:
-    return (pl.col(column) * 1000).round(0).cast(pl.Int64).alias("ms")
-
-
 def _rebucket(frame: pl.DataFrame, size: int, keys: list[str], sums: list[str]) -> pl.DataFrame:
     """Counts merged into buckets of ``size`` (a multiple of the ones they are in)."""
     return (
@@ -93,6 +89,19 @@ def _rebucket(frame: pl.DataFrame, size: int, keys: list[str], sums: list[str]) 
 COUNT_KEYS = [BUCKET]
 COUNT_SUMS = ["requests", "4xx", "5xx"]
 HIST_KEYS = [BUCKET, "ms"]
+SECOND = "second"
+# Lines are kept as they come (second, ms, upstream ms, status: 18 bytes a line) and
+# counted when the buckets are made, or once this many have come since the last count:
+# one count over many lines costs less than one per chunk (and auto's size is then known),
+# and memory stays bounded.
+RAW_LINES = 2_000_000
+_SCHEMA = {SECOND: pl.Int64, "ms": pl.Int32, "ums": pl.Int32, "status": pl.Int64}
+
+
+def _ms32(column: str, cols: list[str]) -> pl.Expr:
+    if column not in cols:
+        return pl.lit(None, pl.Int32)
+    return (pl.col(column) * 1000).round(0).cast(pl.Int32)
 
 
 @dataclass
@@ -105,11 +114,15 @@ class BucketPartials:
     hist: list[pl.DataFrame] = field(default_factory=list)  # bucket, ms, count
     upstream_hist: list[pl.DataFrame] = field(default_factory=list)
     untimed: int = 0  # requests without a logged time: in no bucket
-    lo: int | None = None  # first and last base bucket seen
+    lo: int | None = None  # first and last base bucket counted
     hi: int | None = None
-    first: int | None = None  # first and last second logged (epoch, shifted by offset_s)
+    first: int | None = None  # first and last second counted (epoch, shifted by offset_s)
     last: int | None = None
     offset_s: int = 0  # the UTC offset of the zone shown: buckets start at its whole hours
+    lines: list[pl.DataFrame] = field(default_factory=list)  # not counted yet (_SCHEMA)
+    line_count: int = 0
+    has_latency: bool = False  # some lines logged a request time
+    has_upstream: bool = False  # ... an upstream time
 
     def __post_init__(self) -> None:
         if self.every is not None:
@@ -120,63 +133,81 @@ class BucketPartials:
         return cls(None if every == "auto" else every, offset_s=offset_s)
 
     def plans(self, lf: pl.LazyFrame, cols: list[str]) -> list[pl.LazyFrame]:
-        """The queries that reduce one chunk (run with the report's own, in one go)."""
-        seconds = pl.col("time").dt.epoch("s") + self.offset_s
-        key = (seconds // self.base * self.base).alias(BUCKET)
+        """The query that reduces one chunk to its lines (run with the report's own)."""
+        self.has_latency |= "request_time_s" in cols
+        self.has_upstream |= "upstream_time_s" in cols
         status = pl.col("status") if "status" in cols else pl.lit(None, pl.Int64)
-        # one group-by gives the counts (summed over ms in take) and the request times
-        ms = _ms("request_time_s") if "request_time_s" in cols else pl.lit(None, pl.Int64)
-        plans = [
-            lf.select(seconds.min().alias("first"), seconds.max().alias("last")),
-            lf.group_by(key, ms.alias("ms")).agg(
-                pl.len().alias("requests"),
-                status.is_between(400, 499).sum().alias("4xx"),
-                status.is_between(500, 599).sum().alias("5xx"),
-            ),
-        ]
-        if "upstream_time_s" in cols:
-            plans.append(
-                lf.filter(pl.col("time").is_not_null() & pl.col("upstream_time_s").is_not_null())
-                .group_by(key, _ms("upstream_time_s"))
-                .agg(pl.len().alias("count"))
+        return [
+            lf.select(
+                (pl.col("time").dt.epoch("s") + self.offset_s).alias(SECOND),
+                _ms32("request_time_s", cols).alias("ms"),
+                _ms32("upstream_time_s", cols).alias("ums"),
+                status.cast(pl.Int64).alias("status"),
             )
-        return plans
+        ]
 
     def take(self, results: list[pl.DataFrame], cols: list[str]) -> None:
         """Keep one chunk's results (in the order of :meth:`plans`)."""
-        found = iter(results)
-        first, last = next(found).row(0)
-        if first is not None and last is not None:
-            self.first = first if self.first is None else min(self.first, first)
-            self.last = last if self.last is None else max(self.last, last)
-        by_ms = next(found)
-        untimed = by_ms.filter(pl.col(BUCKET).is_null())
-        self.untimed += int(untimed.get_column("requests").sum()) if untimed.height else 0
-        by_ms = by_ms.filter(pl.col(BUCKET).is_not_null())
-        sums = [pl.col(c).sum().cast(pl.Int64) for c in COUNT_SUMS]
-        counts = by_ms.group_by(BUCKET).agg(sums)
-        self.counts.append(counts)
-        if "request_time_s" in cols:
-            timed = by_ms.filter(pl.col("ms").is_not_null())
-            self.hist.append(timed.select(BUCKET, "ms", pl.col("requests").alias("count")))
-        if "upstream_time_s" in cols:
-            self.upstream_hist.append(next(found))
-        if counts.height:
-            lo, hi = counts.select(
-                pl.col(BUCKET).min().alias("lo"), pl.col(BUCKET).max().alias("hi")
-            ).row(0)
-            self.lo = lo if self.lo is None else min(self.lo, lo)
-            self.hi = hi if self.hi is None else max(self.hi, hi)
+        self.lines.append(results[0])
+        self.line_count += results[0].height
+        if self.line_count > RAW_LINES:
+            self.count()
+
+    def count(self, final: bool = False) -> None:
+        """Count the lines kept so far into the buckets. ``final``: no line comes after,
+        so with ``auto`` they are counted in the size it picks, not a base."""
+        if not self.lines:
+            return
+        lines = pl.concat([pl.DataFrame(schema=_SCHEMA), *self.lines], how="vertical_relaxed")
+        self.lines, self.line_count = [], 0
+        timed = lines.filter(pl.col(SECOND).is_not_null())
+        self.untimed += lines.height - timed.height
+        first, last = timed.select(pl.col(SECOND).min(), pl.col(SECOND).max().alias("l")).row(0)
+        if first is None or last is None:
+            return
+        self.first = first if self.first is None else min(self.first, first)
+        self.last = last if self.last is None else max(self.last, last)
+        if self.every is None:  # the base (or, at the end, the size) for the range so far
+            lo, hi = self.first // self.base * self.base, self.last // self.base * self.base
+            size = (
+                auto_size(lo, hi + self.base - 1, self.base)
+                if final
+                else max(self.base, _base_for(lo, hi + self.base - 1))
+            )
+            if size != self.base:
+                self._merge(size)
+        self._count(timed.lazy())
         self._compact()
 
+    def _count(self, timed: pl.LazyFrame) -> None:
+        key = (pl.col(SECOND) // self.base * self.base).alias(BUCKET)
+        status = pl.col("status")
+        by_ms, upstream, span = pl.collect_all(
+            [
+                timed.group_by(key, "ms").agg(
+                    pl.len().alias("requests"),
+                    status.is_between(400, 499).sum().alias("4xx"),
+                    status.is_between(500, 599).sum().alias("5xx"),
+                ),
+                timed.filter(pl.col("ums").is_not_null())
+                .group_by(key, pl.col("ums").alias("ms"))
+                .agg(pl.len().alias("count")),
+                timed.select(key.min().alias("lo"), key.max().alias("hi")),
+            ]
+        )
+        sums = [pl.col(c).sum().cast(pl.Int64) for c in COUNT_SUMS]
+        self.counts.append(by_ms.group_by(BUCKET).agg(sums))
+        hist = by_ms.filter(pl.col("ms").is_not_null())
+        self.hist.append(hist.select(BUCKET, "ms", pl.col("requests").alias("count")))
+        self.upstream_hist.append(upstream)
+        lo, hi = span.row(0)
+        self.lo = lo if self.lo is None else min(self.lo, lo)
+        self.hi = hi if self.hi is None else max(self.hi, hi)
+
     def _compact(self) -> None:
-        """Merge the partial counts, in a coarser base when the range has grown."""
-        base = self.base
-        if self.every is None and self.lo is not None and self.hi is not None:
-            base = max(base, _base_for(self.lo, self.hi + self.base - 1))
-        if base == self.base and len(self.counts) <= 8:
-            return
-        self._merge(base)
+        """Merge the partial counts now and then so their number stays small."""
+        if len(self.counts) > 8:
+            self._merge(self.base)
 
     def _merge(self, size: int) -> None:
         self.base = size
@@ -216,6 +247,7 @@ LATENCY = ("p50_s", "p95_s", "p99_s", "max_s")
 
 def finish_buckets(p: BucketPartials) -> Buckets:
     """Merge the partial counts into the buckets of the chosen size."""
+    p.count(final=True)
     if p.lo is None or p.hi is None or p.first is None or p.last is None:
         empty = pl.DataFrame(schema={"start": pl.Datetime("us", "UTC"), "requests": pl.Int64})
         return Buckets(p.every or 1, p.every is None, empty, p.untimed)
@@ -233,10 +265,10 @@ def finish_buckets(p: BucketPartials) -> Buckets:
     frame = frame.join(counts, on=BUCKET, how="left").with_columns(
         pl.col(c).fill_null(0) for c in COUNT_SUMS if c in counts.columns
     )
-    if p.hist:
+    if p.has_latency:
         lat = percentiles(p.hist[0], BUCKET).select(BUCKET, *LATENCY)
         frame = frame.join(lat, on=BUCKET, how="left")
-    if p.upstream_hist:
+    if p.has_upstream:
         up = percentiles(p.upstream_hist[0], BUCKET).select(
             BUCKET, *(pl.col(c).alias(f"upstream_{c}") for c in LATENCY)
         )
