@@ -174,18 +174,15 @@ def test_every_value_with_all_and_no_other_row(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw_lines", "merge_floor", "few_values"),
-    [(10**9, 10**9, 10**9), (500, 700, 10**9), (1, 1, 10**9), (10**9, 10**9, 1), (900, 1, 1)],
+    ("raw_bytes", "merge_floor"), [(10**12, 10**12), (20_000, 700), (1, 1), (30_000, 1)]
 )
 def test_counts_merged_across_chunks_equal_one_chunk(
-    raw_lines: int, merge_floor: int, few_values: int, monkeypatch: pytest.MonkeyPatch
+    raw_bytes: int, merge_floor: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Hashes, names and the other row survive being counted chunk by chunk: chunks kept
-    as lines and counted at the end or now and then, chunks counted at once, counts
-    merged now and then."""
-    monkeypatch.setattr(breakdowns, "RAW_LINES", raw_lines)
+    """Hashes, names and the other row survive being counted chunk by chunk: lines kept
+    and counted at the end, now and then or every chunk, counts merged now and then."""
+    monkeypatch.setattr(breakdowns, "RAW_BYTES", raw_bytes)
     monkeypatch.setattr(breakdowns, "MERGE_FLOOR", merge_floor)
-    monkeypatch.setattr(breakdowns, "FEW_VALUES", few_values)
     rnd = random.Random(11)
     n = 5000
     frame = pl.DataFrame(

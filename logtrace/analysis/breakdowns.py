@@ -4,13 +4,12 @@ and one row for all the others, so the shares add up to 100%.
 
 Like the overall percentiles (latency.py), lines are reduced to counts per (value,
 millisecond of request time) that merge exactly, the value by its 64-bit hash (cheaper
-to group than text), with the text of each hash kept from its first line. A chunk of
-few values is counted at once; a chunk of many (client addresses) is kept as its lines
-and counted at the end, or every RAW_LINES lines. The top values are only known at the
-end, so every value's counts are kept (memory grows with the distinct values and
-milliseconds, not the lines); the others' percentiles are those of all lines' counts
-less the top values'. A value nginx logged as ``-`` (not found) is null, and is a row
-of its own.
+to group than text), with the text of each hash. Lines are kept as they come (what the
+breakdowns read of them) and counted at the end, or once they hold RAW_BYTES. The top
+values are only known at the end, so every value's counts are kept (memory grows with
+the distinct values and milliseconds, not the lines); the others' percentiles are those
+of all lines' counts less the top values'. A value nginx logged as ``-`` (not found) is
+null, and is a row of its own.
 """
 
 from __future__ import annotations
@@ -145,17 +144,15 @@ def bytes_expr(cols: Sequence[str]) -> pl.Expr | None:
 
 SUMS = ["requests", "errors", "bytes"]
 HASH = "_hash"
-# Lines are kept as they come (hash, ms, 5xx, bytes: 21 bytes a line) and counted when
-# the table is made, or once this many have come since the last count: one count over
+# Lines are kept as they come (per dimension the value and its hash; ms, 5xx, bytes) and
+# counted when the tables are made, or once they hold this many bytes: one count over
 # many lines costs less than one per chunk, and memory stays bounded.
-RAW_LINES = 2_000_000
+RAW_BYTES = 96 << 20
 # A merge costs as much as the rows merged: counts are merged once what came since the
 # last merge outgrows the merged counts (and this floor), so the merges of a run cost
 # about as much as two merges of its final size.
 MERGE_FLOOR = 2_000_000
-# A chunk has few values when each comes on this many lines or more, on average.
-FEW_VALUES = 16
-_SCHEMA = {HASH: pl.UInt64, "ms": pl.Int32, "error": pl.Boolean, "bytes": pl.Int64}
+_SHARED: dict[str, type[pl.DataType]] = {"ms": pl.Int32, "error": pl.Boolean, "bytes": pl.Int64}
 
 
 @dataclass
@@ -189,54 +186,29 @@ class _Merged:
 
 @dataclass
 class _DimensionCounts:
-    """One dimension's lines by the value's 64-bit hash (cheaper to group and merge than
-    text). Counts: per hash the requests, 5xx and bytes, and per (hash, ms of request
-    time) the requests. A chunk of few values is counted at once (its counts are small);
-    a chunk of many values (client addresses) is kept as its lines, counted when the
-    table is made or once RAW_LINES have come: one count over many lines costs less than
-    one per chunk. Each hash's text is kept from its first line in each chunk (the top
-    values' are looked up at the end)."""
+    """One dimension's lines counted so far, by the value's 64-bit hash (cheaper to group
+    and merge than text): per hash the requests, 5xx and bytes, and per (hash, ms of
+    request time) the requests; and each hash's text."""
 
-    lines: list[pl.DataFrame] = field(default_factory=list)
-    line_count: int = 0
     totals: _Merged = field(default_factory=lambda: _Merged((HASH,)))
     hist: _Merged = field(default_factory=lambda: _Merged((HASH, "ms")))
     names: list[pl.DataFrame] = field(default_factory=list)
     name_rows: int = 0
     names_done: int = 0
-    few_values: bool = False  # the last chunk had few values: count the next at once
 
-    def add(self, results: list[pl.DataFrame]) -> None:
-        """One chunk's results: its lines and names, or (``few_values``) its counts per
-        (value, ms)."""
-        if len(results) == 2:
-            lines, names = results
-            self.lines.append(lines)
-            self.line_count += lines.height
-            height = lines.height
-        else:
-            counts = results[0].with_columns(pl.col("value").hash().alias(HASH))
-            self.totals.add(counts.group_by(HASH).agg(pl.col(SUMS).sum()))
-            timed = counts.filter(pl.col("ms").is_not_null())
-            self.hist.add(timed.select(HASH, "ms", "requests"))
-            names = counts.filter(pl.col(HASH).is_first_distinct()).select(HASH, "value")
-            height = int(counts.get_column("requests").sum() or 0)
-        self.few_values = names.height * FEW_VALUES <= height
+    def add(self, lines: pl.LazyFrame) -> None:
+        """Count lines (HASH, value, ms, error, bytes)."""
+        totals, hist, names = pl.collect_all(
+            [*_counted(lines), lines.select(HASH, "value").unique(HASH, keep="any")]
+        )
+        self.totals.add(totals)
+        self.hist.add(hist)
         self.names.append(names)
         self.name_rows += names.height
-        if self.line_count > RAW_LINES:
-            totals, hist = pl.collect_all(_counted(self.kept()))
-            self.totals.add(totals)
-            self.hist.add(hist)
-            self.lines, self.line_count = [], 0
         if self.name_rows > max(2 * self.names_done, MERGE_FLOOR):
             names_now = pl.concat(self.names, how="vertical_relaxed")
-            self.names = [names_now.filter(pl.col(HASH).is_first_distinct())]
+            self.names = [names_now.unique(HASH, keep="any")]
             self.name_rows = self.names_done = self.names[0].height
-
-    def kept(self) -> pl.LazyFrame:
-        """The lines not counted yet."""
-        return pl.concat([pl.DataFrame(schema=_SCHEMA), *self.lines], how="vertical_relaxed").lazy()
 
 
 def _counted(lines: pl.LazyFrame) -> list[pl.LazyFrame]:
@@ -253,20 +225,29 @@ def _counted(lines: pl.LazyFrame) -> list[pl.LazyFrame]:
     ]
 
 
+def _hash_of(name: str) -> str:
+    return f"_hash_{name}"
+
+
+def _value_of(name: str) -> str:
+    return f"_value_{name}"
+
+
 @dataclass
 class BreakdownPartials:
-    """Mergeable counts of each ``--by``, of the lines seen so far."""
+    """Mergeable counts of each ``--by``, of the lines seen so far: the lines not counted
+    yet (every dimension's value and hash, and what they share: ms, 5xx, bytes), and per
+    dimension the counts of those counted before."""
 
     bys: tuple[By, ...]
     counts: dict[str, _DimensionCounts] = field(default_factory=dict)
+    lines: list[pl.DataFrame] = field(default_factory=list)
+    line_bytes: int = 0
     has_latency: bool = False
     has_bytes: bool = False
-    _planned: list[int] = field(default_factory=list)  # results per dimension, in plans()
 
     def plans(self, lf: pl.LazyFrame, cols: list[str]) -> list[pl.LazyFrame]:
-        """The queries that reduce one chunk, per dimension: its counts per (value, ms) when
-        the last chunk had few values, else its lines (hash, ms, 5xx, bytes) and the
-        values' text."""
+        """The query that reduces one chunk to what is kept of its lines."""
         self.has_latency |= "request_time_s" in cols
         size = bytes_expr(cols)
         self.has_bytes |= size is not None
@@ -277,43 +258,40 @@ class BreakdownPartials:
             else pl.lit(None, pl.Int32)
         )
         sent = pl.lit(0, pl.Int64) if size is None else size.cast(pl.Int64)
-        out = []
+        kept = [
+            ms.alias("ms"),
+            status.is_between(500, 599).fill_null(False).alias("error"),
+            sent.alias("bytes"),
+        ]
         for name in self._names():
             d = DIMENSIONS[name]
             key = pl.lit(None, d.dtype) if d.needs is not None and d.needs not in cols else d.key()
-            if self.counts.setdefault(name, _DimensionCounts()).few_values:
-                out.append(  # the chunk's counts are small: count them now
-                    lf.group_by(key.alias("value"), ms.alias("ms")).agg(
-                        pl.len().cast(pl.Int64).alias("requests"),
-                        status.is_between(500, 599).sum().cast(pl.Int64).alias("errors"),
-                        sent.sum().alias("bytes"),
-                    )
-                )
-                self._planned.append(1)
-                continue
-            self._planned.append(2)
-            out.append(
-                lf.select(
-                    key.hash().alias(HASH),
-                    ms.alias("ms"),
-                    status.is_between(500, 599).fill_null(False).alias("error"),
-                    sent.alias("bytes"),
-                )
-            )
-            out.append(
-                lf.select(key.hash().alias(HASH), key.alias("value")).filter(
-                    pl.col(HASH).is_first_distinct()
-                )
-            )
-        return out
+            kept += [key.hash().alias(_hash_of(name)), key.alias(_value_of(name))]
+        return [lf.select(kept)]
 
     def take(self, results: list[pl.DataFrame]) -> None:
         """Keep one chunk's results (in the order of :meth:`plans`)."""
-        at = 0
-        for name, size in zip(self._names(), self._planned, strict=True):
-            self.counts[name].add(results[at : at + size])
-            at += size
-        self._planned = []
+        self.lines.append(results[0])
+        self.line_bytes += int(results[0].estimated_size())
+        if self.line_bytes > RAW_BYTES:
+            kept = self._kept()
+            for name in self._names():
+                self.counts.setdefault(name, _DimensionCounts()).add(self.kept(name, kept))
+            self.lines, self.line_bytes = [], 0
+
+    def _kept(self) -> pl.LazyFrame:
+        """Every line not counted yet."""
+        schema: dict[str, pl.DataType | type[pl.DataType]] = dict(_SHARED)
+        for name in self._names():
+            schema |= {_hash_of(name): pl.UInt64, _value_of(name): DIMENSIONS[name].dtype}
+        empty = pl.DataFrame(schema=schema)
+        return pl.concat([empty, *self.lines], how="vertical_relaxed").lazy()
+
+    def kept(self, name: str, lines: pl.LazyFrame | None = None) -> pl.LazyFrame:
+        """One dimension's lines not counted yet: HASH, value, ms, error, bytes."""
+        return (self._kept() if lines is None else lines).select(
+            pl.col(_hash_of(name)).alias(HASH), pl.col(_value_of(name)).alias("value"), *_SHARED
+        )
 
     def _names(self) -> list[str]:
         return list(dict.fromkeys(b.dimension for b in self.bys))
@@ -343,12 +321,14 @@ RANK = "_rank"
 
 def finish_breakdowns(p: BreakdownPartials) -> tuple[BreakdownTable, ...]:
     """Each ``--by``'s table, from the merged counts."""
-    return tuple(_table(p, b) for b in p.bys)
+    lines = p._kept().collect()
+    return tuple(_table(p, b, p.kept(b.dimension, lines.lazy())) for b in p.bys)
 
 
-def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
+def _table(p: BreakdownPartials, by: By, kept: pl.LazyFrame) -> BreakdownTable:
+    """One ``--by``'s table, from the lines not counted yet (``kept``) and the counts."""
     found = p.counts.get(by.dimension, _DimensionCounts())
-    counting = _counted(found.kept())[0]
+    counting = _counted(kept)[0]
     if found.totals.frames():  # and counts of lines before
         counting = pl.concat([*(f.lazy() for f in found.totals.frames()), counting])
         counting = counting.group_by(HASH).agg(pl.col(SUMS).sum())
@@ -358,12 +338,13 @@ def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
     # only the values that may be in the top N are named and sorted
     least = totals.get_column("requests").top_k(shown).min() if shown else 0
     candidates = totals.filter(pl.col("requests") >= least) if shown < totals.height else totals
-    names = pl.concat(found.names, how="vertical_relaxed") if found.names else None
-    if names is not None:
-        named = names.filter(pl.col(HASH).is_in(candidates.get_column(HASH).implode()))
-        candidates = candidates.join(named.unique(HASH), on=HASH, how="left")
-    else:
-        candidates = candidates.with_columns(pl.lit(None, by.spec.dtype).alias("value"))
+    named = (
+        pl.concat([kept.select(HASH, "value"), *(f.lazy() for f in found.names)])
+        .filter(pl.col(HASH).is_in(candidates.get_column(HASH).implode()))
+        .unique(HASH, keep="any")
+        .collect()
+    )
+    candidates = candidates.join(named, on=HASH, how="left")
     top = (
         candidates.sort(["requests", "value"], descending=[True, False], nulls_last=True)
         .head(shown)
@@ -383,7 +364,7 @@ def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
         how="diagonal_relaxed",
     )
     if p.has_latency:
-        lat = percentiles(_timed(found, top, shown), RANK)
+        lat = percentiles(_timed(kept, found, top, shown), RANK)
         sums = sums.join(lat.select(RANK, "p50_s", "p99_s"), on=RANK, how="left")
     else:
         sums = sums.with_columns(
@@ -404,25 +385,42 @@ def _table(p: BreakdownPartials, by: By) -> BreakdownTable:
     return BreakdownTable(by.dimension, by.top, totals.height, total, rows, other)
 
 
-def _timed(found: _DimensionCounts, top: pl.DataFrame, shown: int) -> pl.DataFrame:
+def _timed(
+    kept: pl.LazyFrame, found: _DimensionCounts, top: pl.DataFrame, shown: int
+) -> pl.DataFrame:
     """(rank, ms, count) of the top values' request times, found by their hashes, and of
     the others' (rank N): all lines' less the top values'."""
-    one = pl.lit(1, pl.Int64).alias("requests")
-    timed = pl.concat(
-        [
-            found.kept().filter(pl.col("ms").is_not_null()).select(HASH, "ms", one),
-            *(f.lazy() for f in found.hist.frames()),
-        ],
-        how="vertical_relaxed",
-    )
+    timed = kept.filter(pl.col("ms").is_not_null())
+    counted = [f.lazy() for f in found.hist.frames()]  # HASH, ms, requests
+    hashes = top.get_column(HASH).implode()
     in_top, every = pl.collect_all(
         [
-            timed.filter(pl.col(HASH).is_in(top.get_column(HASH).implode()))
-            .group_by(pl.col(HASH).replace_strict(top.get_column(HASH), top.get_column(RANK)), "ms")
-            .agg(pl.col("requests").sum().alias("count"))
-            .rename({HASH: RANK}),
-            timed.group_by("ms").agg(pl.col("requests").sum().alias("all")),
+            pl.concat(
+                [
+                    timed.filter(pl.col(HASH).is_in(hashes))
+                    .group_by(HASH, "ms")
+                    .agg(pl.len().cast(pl.Int64).alias("requests")),
+                    *(f.filter(pl.col(HASH).is_in(hashes)) for f in counted),
+                ],
+                how="vertical_relaxed",
+            )
+            .group_by(HASH, "ms")
+            .agg(pl.col("requests").sum().alias("count")),
+            pl.concat(
+                [
+                    timed.group_by("ms").agg(pl.len().cast(pl.Int64).alias("requests")),
+                    *(f.select("ms", "requests") for f in counted),
+                ],
+                how="vertical_relaxed",
+            )
+            .group_by("ms")
+            .agg(pl.col("requests").sum().alias("all")),
         ]
+    )
+    in_top = in_top.select(
+        pl.col(HASH).replace_strict(top.get_column(HASH), top.get_column(RANK)).alias(RANK),
+        "ms",
+        "count",
     )
     top_ms = in_top.group_by("ms").agg(pl.col("count").sum().alias("top"))
     rest = (
