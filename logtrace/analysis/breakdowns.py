@@ -147,7 +147,7 @@ HASH = "_hash"
 # Lines are kept as they come (per dimension the value and its hash; ms, 5xx, bytes) and
 # counted when the tables are made, or once they hold this many bytes: one count over
 # many lines costs less than one per chunk, and memory stays bounded.
-RAW_BYTES = 96 << 20
+RAW_BYTES = 48 << 20
 # A merge costs as much as the rows merged: counts are merged once what came since the
 # last merge outgrows the merged counts (and this floor), so the merges of a run cost
 # about as much as two merges of its final size.

@@ -94,7 +94,7 @@ SECOND = "second"
 # counted when the buckets are made, or once this many have come since the last count:
 # one count over many lines costs less than one per chunk (and auto's size is then known),
 # and memory stays bounded.
-RAW_LINES = 2_000_000
+RAW_LINES = 1_000_000
 _SCHEMA = {SECOND: pl.Int64, "ms": pl.Int32, "ums": pl.Int32, "status": pl.Int64}
 
 
