@@ -13,6 +13,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -39,10 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     config = AppConfig.read(args.config)
     server = ServiceServer(AppHandler, None)
-    stop = threading.Event()
+    # A flag, not a threading.Event: the handler runs in the main thread between two
+    # bytecodes, and Event.set() takes the lock Event.wait() may be holding right then
+    # (a deadlock: the process ignored SIGTERM until the harness killed it).
+    signalled: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        signalled.append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -59,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     Path(config.serving).touch()
     # Poll rather than block: a signal handler cannot call shutdown() from this thread
     # while serve_forever would be waiting on it.
-    while not stop.wait(0.1):
-        pass
+    while not signalled:
+        time.sleep(0.05)
     server.shutdown()
     serving.join()
     server.server_close()  # joins the handler threads still finishing their requests
