@@ -274,12 +274,12 @@ class BreakdownPartials:
         self.lines.append(results[0])
         self.line_bytes += int(results[0].estimated_size())
         if self.line_bytes > RAW_BYTES:
-            kept = self._kept()
+            lines = self.kept_lines()
             for name in self._names():
-                self.counts.setdefault(name, _DimensionCounts()).add(self.kept(name, kept))
+                self.counts.setdefault(name, _DimensionCounts()).add(self.kept(name, lines))
             self.lines, self.line_bytes = [], 0
 
-    def _kept(self) -> pl.LazyFrame:
+    def kept_lines(self) -> pl.LazyFrame:
         """Every line not counted yet."""
         schema: dict[str, pl.DataType | type[pl.DataType]] = dict(_SHARED)
         for name in self._names():
@@ -289,7 +289,7 @@ class BreakdownPartials:
 
     def kept(self, name: str, lines: pl.LazyFrame | None = None) -> pl.LazyFrame:
         """One dimension's lines not counted yet: HASH, value, ms, error, bytes."""
-        return (self._kept() if lines is None else lines).select(
+        return (self.kept_lines() if lines is None else lines).select(
             pl.col(_hash_of(name)).alias(HASH), pl.col(_value_of(name)).alias("value"), *_SHARED
         )
 
@@ -321,7 +321,7 @@ RANK = "_rank"
 
 def finish_breakdowns(p: BreakdownPartials) -> tuple[BreakdownTable, ...]:
     """Each ``--by``'s table, from the merged counts."""
-    lines = p._kept().collect()
+    lines = p.kept_lines().collect()
     return tuple(_table(p, b, p.kept(b.dimension, lines.lazy())) for b in p.bys)
 
 

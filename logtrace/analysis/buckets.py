@@ -162,7 +162,9 @@ class BucketPartials:
         self.lines, self.line_count = [], 0
         timed = lines.filter(pl.col(SECOND).is_not_null())
         self.untimed += lines.height - timed.height
-        first, last = timed.select(pl.col(SECOND).min(), pl.col(SECOND).max().alias("l")).row(0)
+        first, last = timed.select(
+            pl.col(SECOND).min().alias("first"), pl.col(SECOND).max().alias("last")
+        ).row(0)
         if first is None or last is None:
             return
         self.first = first if self.first is None else min(self.first, first)
