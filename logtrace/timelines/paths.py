@@ -121,7 +121,9 @@ def learn(spans: pl.DataFrame) -> PathMappings:
     that callee waited less beyond it: a real hop adds little to its callee's time, while
     a span that merely shares the end of a path (``GET /api/orders/7`` at the edge and
     ``GET /items/7`` behind the proxy) waited for much more. Same-path candidates (no
-    mapping) compete too. ``spans`` has request_id, source, kind, path, raw_start, raw_end.
+    mapping) compete too. A client span calls one server span, the one it waited least
+    beyond: as a candidate for any other it gives way to those that have no better
+    callee. ``spans`` has request_id, source, kind, path, raw_start, raw_end.
     """
     usable = spans.filter(
         pl.col("path").str.starts_with("/").fill_null(value=False)
@@ -154,9 +156,19 @@ def learn(spans: pl.DataFrame) -> PathMappings:
         .unique(["_c", "_s"], keep="first")
     )
     same = pl.col("prefix_c") == pl.col("prefix")
+    # A client span calls one server span: the one it waited least beyond. A pair whose
+    # client span waited less beyond another server span is its caller's caller (edge →
+    # app → service, the app doing little besides its call: the edge's attempt and the
+    # app's call last about as long), so it gives way to a pair whose client span has
+    # no better callee.
+    waited = (pl.col("dur_c") - pl.col("dur")).abs()
     winners = (
-        best.with_columns((pl.col("dur_c") - pl.col("dur")).abs().alias("_waited"))
-        .sort(["_s", "_waited", same, "_len"], descending=[False, False, True, True])
+        best.with_columns(waited.alias("_waited"))
+        .with_columns((pl.col("_waited") == pl.col("_waited").min().over("_c")).alias("_own"))
+        .sort(
+            ["_s", "_own", "_waited", same, "_len"],
+            descending=[False, True, False, True, True],
+        )
         .unique("_s", keep="first")
     )
     requests = usable.get_column("request_id").n_unique()
