@@ -25,6 +25,19 @@ from topology.propagation import PROPAGATIONS, new_span_id
 from topology.service_base import Jitter, JsonHandler, ServiceServer
 from topology.shapes import make_shape
 
+# One clock for every time an app records: the wall clock read once, advanced by the
+# monotonic one. Start times (wall) and durations (monotonic) then agree even when the
+# VM's wall clock is stepped between two readings: two calls sent before either answer
+# was read were once recorded 1 ms apart, the second starting after the first ended.
+_WALL0 = time.time()
+_MONO0 = time.perf_counter()
+
+
+def wall_time(mono: float) -> float:
+    """The wall-clock time of a ``time.perf_counter()`` reading, on the app's one clock."""
+    return _WALL0 + (mono - _MONO0)
+
+
 Reply = tuple[int, object]
 CALL_TIMEOUT_S = 5.0
 TRUTH_REF = "X-Truth-Ref"
@@ -128,10 +141,17 @@ class PendingCall:
     """A call sent and not yet answered (several can be in flight at once)."""
 
     def __init__(
-        self, app: App, ctx: RequestContext, event: Outgoing, record: CallRecord, port: int
+        self,
+        app: App,
+        ctx: RequestContext,
+        event: Outgoing,
+        record: CallRecord,
+        port: int,
+        *,
+        t0: float,
     ) -> None:
         self.app, self.ctx, self.event, self.record = app, ctx, event, record
-        self.t0 = time.perf_counter()
+        self.t0 = t0  # time.perf_counter() when the call started (record.start)
         self.conn = HTTPConnection("127.0.0.1", port, timeout=CALL_TIMEOUT_S)
         self.failed = False
 
@@ -207,7 +227,8 @@ class App:
         wire = peer.wire(peer.base + rel)
         with self._lock:
             ref = f"{self.host}/{next(self._refs)}"
-        start = time.time()
+        t0 = time.perf_counter()
+        start = wall_time(t0)
         event = Outgoing(
             ctx.request_id,
             ctx.span_id,
@@ -234,7 +255,7 @@ class App:
             attempt=attempt,
             concurrent_group=concurrent_group,
         )
-        pending = PendingCall(self, ctx, event, record, peer.port)
+        pending = PendingCall(self, ctx, event, record, peer.port, t0=t0)
         self.log.call_start(event)
         headers = {
             **self.propagation.outgoing(ctx.request_id, ctx.span_id),
@@ -281,8 +302,8 @@ class AppHandler(JsonHandler):
     def _serve(self) -> None:
         app = cast(App, cast(ServiceServer, self.server).app)
         body = self.read_body() if self.command == "POST" else b""
-        start = time.time()
         t0 = time.perf_counter()
+        start = wall_time(t0)
         seq = self.headers.get(CLIENT_SEQ) or ""
         ctx = RequestContext(
             app.propagation.read(self.headers),
