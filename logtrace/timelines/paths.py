@@ -121,9 +121,9 @@ def learn(spans: pl.DataFrame) -> PathMappings:
     that callee waited less beyond it: a real hop adds little to its callee's time, while
     a span that merely shares the end of a path (``GET /api/orders/7`` at the edge and
     ``GET /items/7`` behind the proxy) waited for much more. Same-path candidates (no
-    mapping) compete too. A client span calls one server span (among those it waited
-    least beyond, to a millisecond's precision, the one with its own path): as a
-    candidate caller of any other it gives way to client spans whose callee that is. ``spans`` has request_id, source, kind, path, raw_start, raw_end.
+    mapping) compete too. A client span calls one server span, the one it waited least
+    beyond: as a candidate for any other it gives way to those that have no better
+    callee. ``spans`` has request_id, source, kind, path, raw_start, raw_end.
     """
     usable = spans.filter(
         pl.col("path").str.starts_with("/").fill_null(value=False)
@@ -156,22 +156,15 @@ def learn(spans: pl.DataFrame) -> PathMappings:
         .unique(["_c", "_s"], keep="first")
     )
     same = pl.col("prefix_c") == pl.col("prefix")
-    # A client span calls one server span: among those it waited least beyond (within
-    # what millisecond durations can tell apart), the one with its own path, else the
-    # least waited beyond. As a candidate caller of any other server span it gives way:
-    # that is its caller's caller (edge → app → service, the app doing little besides
-    # its call: the edge's attempt and the app's call last about as long).
-    waited = pl.col("_waited")
-    scored = best.with_columns((pl.col("dur_c") - pl.col("dur")).abs().alias("_waited"))
-    callee = (
-        scored.with_columns((waited <= waited.min().over("_c") + _SLACK_US).alias("_near"))
-        .sort(["_c", "_near", same, "_waited"], descending=[False, True, True, False])
-        .unique("_c", keep="first")
-        .select("_c", pl.col("_s").alias("_callee"))
-    )
+    # A client span calls one server span: the one it waited least beyond. A pair whose
+    # client span waited less beyond another server span is its caller's caller (edge →
+    # app → service, the app doing little besides its call: the edge's attempt and the
+    # app's call last about as long), so it gives way to a pair whose client span has
+    # no better callee.
+    waited = (pl.col("dur_c") - pl.col("dur")).abs()
     winners = (
-        scored.join(callee, on="_c", how="left")
-        .with_columns((pl.col("_s") == pl.col("_callee")).alias("_own"))
+        best.with_columns(waited.alias("_waited"))
+        .with_columns((pl.col("_waited") == pl.col("_waited").min().over("_c")).alias("_own"))
         .sort(
             ["_s", "_own", "_waited", same, "_len"],
             descending=[False, True, False, True, True],
