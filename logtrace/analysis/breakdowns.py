@@ -274,7 +274,7 @@ class BreakdownPartials:
         self.lines.append(results[0])
         self.line_bytes += int(results[0].estimated_size())
         if self.line_bytes > RAW_BYTES:
-            lines = self.kept_lines()
+            lines = self.kept_lines().collect().lazy()  # concatenated once, read per --by
             for name in self._names():
                 self.counts.setdefault(name, _DimensionCounts()).add(self.kept(name, lines))
             self.lines, self.line_bytes = [], 0
@@ -287,9 +287,10 @@ class BreakdownPartials:
         empty = pl.DataFrame(schema=schema)
         return pl.concat([empty, *self.lines], how="vertical_relaxed").lazy()
 
-    def kept(self, name: str, lines: pl.LazyFrame | None = None) -> pl.LazyFrame:
-        """One dimension's lines not counted yet: HASH, value, ms, error, bytes."""
-        return (self.kept_lines() if lines is None else lines).select(
+    def kept(self, name: str, lines: pl.LazyFrame) -> pl.LazyFrame:
+        """One dimension's columns of ``lines`` (:meth:`kept_lines`): HASH, value, ms,
+        error, bytes."""
+        return lines.select(
             pl.col(_hash_of(name)).alias(HASH), pl.col(_value_of(name)).alias("value"), *_SHARED
         )
 

@@ -95,7 +95,7 @@ SECOND = "second"
 # one count over many lines costs less than one per chunk (and auto's size is then known),
 # and memory stays bounded.
 RAW_LINES = 1_000_000
-_SCHEMA = {SECOND: pl.Int64, "ms": pl.Int32, "ums": pl.Int32, "status": pl.Int64}
+_SCHEMA = {SECOND: pl.Int64, "ms": pl.Int32, "ums": pl.Int32, "status": pl.UInt16}
 
 
 def _ms32(column: str, cols: list[str]) -> pl.Expr:
@@ -136,13 +136,13 @@ class BucketPartials:
         """The query that reduces one chunk to its lines (run with the report's own)."""
         self.has_latency |= "request_time_s" in cols
         self.has_upstream |= "upstream_time_s" in cols
-        status = pl.col("status") if "status" in cols else pl.lit(None, pl.Int64)
+        status = pl.col("status") if "status" in cols else pl.lit(None, pl.UInt16)
         return [
             lf.select(
                 (pl.col("time").dt.epoch("s") + self.offset_s).alias(SECOND),
                 _ms32("request_time_s", cols).alias("ms"),
                 _ms32("upstream_time_s", cols).alias("ums"),
-                status.cast(pl.Int64).alias("status"),
+                status.cast(pl.UInt16).alias("status"),
             )
         ]
 
