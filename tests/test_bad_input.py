@@ -705,3 +705,37 @@ def test_traces_exported_without_a_source_s_hop_exit_7(tmp_path: Path) -> None:
     _, err = text(done)
     assert done.returncode == ExitStatus.PARTIAL, err
     assert (tmp_path / "t.json").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("export", "spans", "--format", "csv", "--out", "/dev/full"),
+        ("analyze", "--export-csv", "/dev/full"),
+        ("report", "-o", "/dev/full"),
+        ("analyze", "--json", "--out-stdout"),
+    ],
+    ids=["export", "export-csv", "report", "stdout"],
+)
+def test_a_disk_that_fills_up_while_writing_is_a_clear_error(args: tuple[str, ...]) -> None:
+    """Writing to a full disk (``/dev/full`` answers every write with ENOSPC): one line,
+    exit 3, whether polars, Python or the final flush of stdout meets it."""
+    if args[-1] == "--out-stdout":  # the report itself goes to a full disk
+        with open("/dev/full", "wb") as full:
+            done = subprocess.run(
+                [sys.executable, "-m", "logtrace", *args[:-1], str(EDGE)],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                timeout=120,
+                check=False,
+                cwd=ROOT,
+            )
+    else:
+        done = run_cli(*args, str(EDGE), cwd=ROOT)
+    err = done.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in err
+    assert done.returncode == ExitStatus.NO_INPUT, err
+    assert err.splitlines()[0].startswith("logtrace: error: writing failed: "), err
+    assert "No space left on device" in err
+    assert err.splitlines()[1].startswith("hint: free some space"), err

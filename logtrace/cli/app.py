@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from logtrace import __version__
-from logtrace.errors import ExitStatus, LogtraceError
+from logtrace.errors import ExitStatus, LogtraceError, OutputError
 
 _state = {"traceback": False, "main": False}
 
@@ -59,6 +59,22 @@ class Group(typer.core.TyperGroup):
             _fail(exc)
         except BrokenPipeError:
             _reader_gone()
+        except OSError as exc:  # a disk that filled up (or failed) while writing
+            if _state["traceback"]:
+                raise
+            _fail(_os_failure(exc))
+
+
+def _os_failure(exc: OSError) -> OutputError:
+    """An operating-system error met while writing (an export, a report, the join's spill
+    in the temporary folder) as a one-line error: ``No space left on device`` and such."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = f"{exc.filename}: " if exc.filename else ""
+    return OutputError(
+        f"writing failed: {where}{reason}",
+        "free some space or write elsewhere (--out, -o; the join spills big inputs to "
+        "TMPDIR); what was written is incomplete",
+    )
 
 
 class _Argument(typer.core.TyperArgument):
