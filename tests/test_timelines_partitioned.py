@@ -87,6 +87,28 @@ def test_the_spill_is_removed_when_the_join_fails(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_spill_that_cannot_be_written_is_an_error_and_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spill's files are written by a thread of their own: its error (a full disk)
+    is raised by the join all the same, and the folder is removed."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    written: list[str] = []
+
+    def full(self: pl.DataFrame, file: object, **_: object) -> None:
+        written.append(str(file))
+        if len(written) > 3:
+            raise OSError(28, "No space left on device")
+        Path(str(file)).write_bytes(b"")
+
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
+    sources = resolve_sources([str(SAMPLE)])
+    with pytest.raises(OSError, match="No space left"):
+        load(sources, TimelineOptions(FormatOptions(), join="partitioned", parts=4))
+    assert len(written) > 3
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_join_is_partitioned_above_a_size_or_when_asked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -5,16 +5,18 @@ W3C traceparent, so that a proxy logging the header and an app logging the trace
 in one part); lines without an id go to a part of their own (``NO_ID``). Each chunk of a
 source becomes one Arrow IPC file per part it touches, so a part is read back in the
 order its lines were read (LZ4-compressed: about 0.7 times the input's size, with the
-raw lines kept). The folder is a temporary one, removed when the ``with``
-block ends, whether it ends normally, by an error or by Ctrl-C.
+raw lines kept). The files are written by a thread of their own while the next chunks
+are parsed (at most ``WRITES_AHEAD`` chunks wait for it). The folder is a temporary one,
+removed when the ``with`` block ends, whether it ends normally, by an error or by Ctrl-C.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +25,8 @@ import polars as pl
 NO_ID = -1  # the part of the lines without a request id
 _SEED = 0x7370696C6C  # "spill"
 _TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$"
+_NEWEST = pl.CompatLevel.newest()
+WRITES_AHEAD = 2  # chunks handed to the writing thread and not written yet, at most
 
 
 def part_of(request_id: pl.Expr, parts: int) -> pl.Expr:
@@ -37,28 +41,50 @@ def part_of(request_id: pl.Expr, parts: int) -> pl.Expr:
 class Spill:
     """A folder of parts; write chunks with :meth:`add`, read a part with :meth:`read`."""
 
-    def __init__(self, root: Path, parts: int) -> None:
+    def __init__(self, root: Path, parts: int, writer: ThreadPoolExecutor) -> None:
         self.root = root
         self.parts = parts
-        self.lines: Counter[int] = Counter()  # lines per part
+        self._lines: Counter[int] = Counter()  # lines per part
         self._chunks = 0
+        self._writer = writer
+        self._writing: deque[Future[None]] = deque()
+
+    @property
+    def lines(self) -> Counter[int]:
+        """Lines per part, every chunk added so far written."""
+        self.flush()
+        return self._lines
 
     def add(self, kind: str, frame: pl.DataFrame, request_id: pl.Expr) -> None:
-        """Split one parsed chunk (``kind``: nginx or app) by the part of ``request_id``."""
+        """Split one parsed chunk (``kind``: nginx or app) by the part of ``request_id``;
+        written by the spill's thread (an error writing it is raised here or by flush)."""
         if frame.is_empty():
             return
         self._chunks += 1
         split = frame.with_columns(part_of(request_id, self.parts).alias("_part"))
+        self._writing.append(self._writer.submit(self._write, kind, self._chunks, split))
+        while len(self._writing) > WRITES_AHEAD:
+            self._writing.popleft().result()
+
+    def _write(self, kind: str, chunk: int, split: pl.DataFrame) -> None:
         for (part,), rows in split.partition_by("_part", as_dict=True, maintain_order=True).items():
             folder = self.root / _name(int(part))
             folder.mkdir(exist_ok=True)
             rows.drop("_part").write_ipc(
-                folder / f"{kind}-{self._chunks:06d}.arrow", compression="lz4"
+                folder / f"{kind}-{chunk:06d}.arrow",
+                compression="lz4",
+                compat_level=_NEWEST,  # read back by this very polars: no conversion of text
             )
-            self.lines[int(part)] += rows.height
+            self._lines[int(part)] += rows.height
+
+    def flush(self) -> None:
+        """Wait until every chunk added is written."""
+        while self._writing:
+            self._writing.popleft().result()
 
     def read(self, part: int, kind: str) -> pl.DataFrame:
         """Every line of one kind in one part, in the order they were read."""
+        self.flush()
         files = sorted((self.root / _name(part)).glob(f"{kind}-*.arrow"))
         frames = [pl.read_ipc(f) for f in files]
         return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
@@ -67,6 +93,7 @@ class Spill:
         """Every line of one kind in several parts (None: all), in the order they were read."""
         if parts is not None and len(parts) == 1:
             return self.read(parts[0], kind)
+        self.flush()
         folders = [_name(p) for p in parts] if parts is not None else ["*"]
         files = [f for folder in folders for f in self.root.glob(f"{folder}/{kind}-*.arrow")]
         files.sort(key=lambda f: (f.name, f.parent.name))
@@ -89,7 +116,9 @@ def _name(part: int) -> str:
 def spill(parts: int) -> Iterator[Spill]:
     """A temporary :class:`Spill` of ``parts`` parts, removed on the way out."""
     root = Path(tempfile.mkdtemp(prefix="logtrace-join-"))
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spill")
     try:
-        yield Spill(root, max(1, parts))
+        yield Spill(root, max(1, parts), writer)
     finally:
+        writer.shutdown(wait=True, cancel_futures=True)  # a chunk being written, then no more
         shutil.rmtree(root, ignore_errors=True)
