@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import polars as pl
 import pytest
@@ -204,3 +204,56 @@ def test_iso_text_is_the_iso_format_with_the_zone_s_offset(zone: str) -> None:
             "2024-02-29T00:00:00.123456+00:00",
         ]
     assert got[5] is None
+
+
+def test_frames_are_written_in_order_while_the_next_ones_are_made() -> None:
+    """The writing thread takes the frames in order; making the next frame does not wait
+    for the one before to be written."""
+    import threading
+
+    from logtrace.export import tabular
+
+    written: list[int] = []
+    release = threading.Event()
+    made_while_writing: list[bool] = []
+
+    def frames() -> Iterator[pl.DataFrame]:
+        for i in range(5):
+            if i == 1:  # the first frame is being written (held until released) now
+                made_while_writing.append(not written)
+                release.set()
+            yield pl.DataFrame({"i": [i]})
+
+    def write(frame: pl.DataFrame) -> None:
+        release.wait(timeout=5)
+        written.append(int(frame.item()))
+
+    tabular._write_behind(frames(), write)
+    assert written == [0, 1, 2, 3, 4]
+    assert made_while_writing == [True]
+
+
+def test_an_error_writing_or_making_frames_is_raised_and_stops_the_rest() -> None:
+    from logtrace.export import tabular
+
+    written: list[int] = []
+
+    def failing_write(frame: pl.DataFrame) -> None:
+        if frame.item() == 2:
+            raise OSError(28, "No space left on device")
+        written.append(int(frame.item()))
+
+    many = (pl.DataFrame({"i": [i]}) for i in range(100))
+    with pytest.raises(OSError, match="No space left"):
+        tabular._write_behind(many, failing_write)
+    assert written[:2] == [0, 1]
+    assert len(written) <= 2 + tabular.WRITES_AHEAD  # the frames after it are not written
+
+    def broken() -> Iterator[pl.DataFrame]:
+        yield pl.DataFrame({"i": [0]})
+        raise KeyboardInterrupt
+
+    written.clear()
+    with pytest.raises(KeyboardInterrupt):
+        tabular._write_behind(broken(), lambda frame: written.append(int(frame.item())))
+    assert written == [0]  # what was made before the interrupt is written, in full

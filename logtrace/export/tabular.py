@@ -62,7 +62,9 @@ by the input, and the result is one ordinary Parquet file.
 from __future__ import annotations
 
 import io
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Literal, cast
 
 import polars as pl
@@ -221,44 +223,73 @@ def _ndjson_rows(frame: pl.DataFrame, line_breaks: bool | None = None) -> bytes:
 _HEX_IDS = ("trace_id", "span_id", "parent_span_id", "critical_span_id")
 
 
+WRITES_AHEAD = 1  # tables made and waiting for the writing thread, at most
+
+
+def _write_behind(frames: Iterator[pl.DataFrame], write: Callable[[pl.DataFrame], None]) -> None:
+    """``write`` each frame, in order, in a thread of its own while the next frames are
+    made (joined, batched, tabled): the two overlap. An error of either is raised here;
+    on one (or Ctrl-C) the frames not yet written are dropped."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export") as writer:
+        writing: deque[Future[None]] = deque()
+        try:
+            for frame in frames:
+                writing.append(writer.submit(write, frame))
+                while len(writing) > WRITES_AHEAD:
+                    writing.popleft().result()
+            while writing:
+                writing.popleft().result()
+        finally:
+            for waiting in writing:
+                waiting.cancel()
+
+
 def _csv(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
     sink.text(pl.DataFrame(schema=schema).write_csv())
     buffer = io.BytesIO()  # for a stream that cannot tell its position (a pipe)
-    for frame in frames:
+
+    def write(frame: pl.DataFrame) -> None:
         cells = spreadsheet_safe(frame, inert=_HEX_IDS)
         start = sink.position()
         if start is not None:  # a file: polars writes into it, ~40% faster than via a buffer
             with sink.direct(start) as out:
                 cells.write_csv(out, include_header=False)
-            continue
+            return
         buffer.seek(0)
         buffer.truncate()
         cells.write_csv(buffer, include_header=False)
         with buffer.getbuffer() as rows:
             sink.write(rows)
 
+    _write_behind(frames, write)
+
 
 def _ndjson(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
-    for frame in frames:
+    def write(frame: pl.DataFrame) -> None:
         start = sink.position()
         line_breaks = has_line_breaks(frame)
         if start is None or line_breaks:
             sink.write(_ndjson_rows(frame, line_breaks))
-            continue
+            return
         with sink.direct(start) as out:  # a file: polars writes into it
             _iso(frame).write_ndjson(out)
+
+    _write_behind(frames, write)
 
 
 def _json(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
     sink.write(b"[")
-    first = True
-    for frame in frames:
+    first = [True]
+
+    def write(frame: pl.DataFrame) -> None:
         # A row's JSON has no raw newline, so the lines are the rows.
         rows = _ndjson_rows(frame).rstrip(b"\n").replace(b"\n", b",\n")
         if rows:
-            sink.write(b"\n" if first else b",\n")  # apart: rows is tens of MB, not copied
+            sink.write(b"\n" if first[0] else b",\n")  # apart: rows is tens of MB, not copied
             sink.write(rows)
-            first = False
+            first[0] = False
+
+    _write_behind(frames, write)
     sink.write(b"\n]\n")
 
 
