@@ -51,6 +51,8 @@ def frame_of(data: bytes, first_line_no: int = 1) -> pl.DataFrame:
 def text_and_frame(data: bytes, first_line_no: int = 1) -> tuple[bytes, pl.DataFrame]:
     """The bytes the frame was read from (valid UTF-8, no byte order marks), and the
     frame (see :func:`frame_of`); parse.py reads the same bytes again as CSV rows."""
+    if data.isascii():  # the usual case: nothing to mend, nothing to check
+        return data, _frame(data, first_line_no)
     text = _without_boms(data)
     if not text.isascii():
         # polars checks the UTF-8 as it reads (decoding 16 MB in Python to check it cost

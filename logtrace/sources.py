@@ -325,6 +325,16 @@ def iter_blocks(
             size += len(data)
             if size < chunk_bytes:
                 continue
+            last = parts[-1]
+            end = last.rfind(b"\n")
+            if end >= 0:  # the usual case: one copy of the chunk at most, not two
+                tail = last[end + 1 :]
+                if len(parts) == 1 and not tail:
+                    yield last
+                else:
+                    yield b"".join([*parts[:-1], memoryview(last)[: end + 1]])
+                parts, size = ([tail], len(tail)) if tail else ([], 0)
+                continue
             data = parts[0] if len(parts) == 1 else b"".join(parts)
             cut = data.rfind(b"\n")
             if cut < 0 and size >= MAX_LINE_BYTES:
