@@ -186,7 +186,7 @@ def parse_chunk(
     if dialect is not None:
         raw, pending = read_rows(lines, cf, dialect, columns, keep, text=text)
         if raw is not None:  # the groups the strict regex would capture: its conversions
-            typed = _typed(raw.lazy(), conversions(cf, columns, strict=True), keep)
+            typed = _typed(raw, conversions(cf, columns, strict=True), keep)
             parsed.append(typed.collect())
     strict = cf.strict_regex(columns)
     if strict is not None and (pending.height or not parsed):
@@ -202,22 +202,26 @@ def parse_chunk(
         )
         parsed.append(good)
     frame = pl.concat(parsed, how="diagonal_relaxed") if len(parsed) > 1 else parsed[0]
-    failed = frame.filter(pl.col("_reason").is_not_null())
-    good = frame.filter(pl.col("_reason").is_null()).drop("_reason")
-    rejects = [
-        pending.select(
-            "line_no",
-            pl.when(pl.col("line").is_null() | (pl.col("line").str.strip_chars() == ""))
-            .then(pl.lit(BLANK))
-            .otherwise(pl.lit(NO_MATCH))
-            .alias("reason"),
-            pl.col("line").fill_null(""),
-        )
-    ]
-    if failed.height:
+    rejects: list[pl.DataFrame] = []
+    if frame.get_column("_reason").null_count() == frame.height:  # the common case
+        good = frame.drop("_reason")  # no filter: it would copy every column
+    else:
+        failed = frame.filter(pl.col("_reason").is_not_null())
+        good = frame.filter(pl.col("_reason").is_null()).drop("_reason")
         rejects.append(
             failed.select("line_no", pl.col("_reason").alias("reason")).join(
                 lines.select("line_no", "line"), on="line_no", how="left"
+            )
+        )
+    if pending.height:
+        rejects.append(
+            pending.select(
+                "line_no",
+                pl.when(pl.col("line").is_null() | (pl.col("line").str.strip_chars() == ""))
+                .then(pl.lit(BLANK))
+                .otherwise(pl.lit(NO_MATCH))
+                .alias("reason"),
+                pl.col("line").fill_null(""),
             )
         )
     good = _single_attempt_lists(good)
@@ -229,6 +233,8 @@ def parse_chunk(
             good = good.with_columns(
                 (pl.col("time") - pl.duration(microseconds=micros)).alias("start")
             )
+    if not rejects:
+        return ParsedChunk(good, pl.DataFrame(schema=REJECTS))
     rejected = pl.concat(rejects, how="vertical_relaxed").cast(REJECTS).sort("line_no")  # type: ignore[arg-type]
     return ParsedChunk(good, rejected)
 

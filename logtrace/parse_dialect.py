@@ -33,9 +33,10 @@ def read_rows(
     keep: list[str],
     *,
     text: bytes | None = None,
-) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+) -> tuple[pl.LazyFrame | None, pl.DataFrame]:
     """(``keep`` columns plus the raw groups of the lines read as rows, or None; the lines
-    left for the regexes). ``text`` is the bytes ``lines`` was read from, if at hand."""
+    left for the regexes). ``text`` is the bytes ``lines`` was read from, if at hand.
+    The groups are a lazy plan: those the conversions after it do not use are never made."""
     line = lines.get_column("line")
     fits = line.str.contains(dialect.shape_regex(cf.escape))
     if dialect.is_json:  # JSON string escapes: the reader's value is not the raw text
@@ -62,8 +63,9 @@ def read_rows(
     if cells is None:
         return None, lines
     if not picks:
-        return rows.select(keep), rest
-    return pl.concat([rows.select(keep), cells.select(_groups(picks))], how="horizontal"), rest
+        return rows.select(keep).lazy(), rest
+    kept = cells.with_columns(rows.get_column(c) for c in keep)
+    return kept.lazy().select(*keep, *_groups(picks)), rest
 
 
 def _reads_as_rows(rest: pl.DataFrame) -> bool:

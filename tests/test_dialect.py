@@ -49,7 +49,7 @@ def rows_read(data: bytes, cf: CompiledFormat, columns: frozenset[str] | None = 
     assert dialect is not None
     text, frame = text_and_frame(data)
     raw, _ = read_rows(frame, cf, dialect, columns, ["line_no"], text=text)
-    return 0 if raw is None else raw.height
+    return 0 if raw is None else raw.collect().height
 
 
 def assert_same(data: bytes, cf: CompiledFormat, columns: frozenset[str] | None = None) -> None:
