@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from logtrace.errors import UsageError
+from logtrace.export import tabular
 from logtrace.export.batch import TraceBatch
 from logtrace.export.ids import ExportSummary
 from logtrace.export.registry import EXPORTERS, WHAT, export, exporter
@@ -66,30 +67,64 @@ def test_every_exporter_reports_what_it_wrote(name: str, what: str) -> None:
 
 
 class _Recorder(io.BytesIO):
-    """A stream noting how many batches had been read at each write."""
+    """A stream noting how many batches had been read at each write, and how many lines
+    had been written each time a batch was read."""
 
     def __init__(self) -> None:
         super().__init__()
         self.pulled = 0
         self.writes: list[int] = []
+        self.lines_at_pull: list[int] = []
 
     def write(self, data: Any) -> int:
         self.writes.append(self.pulled)
         return super().write(data)
 
     def batches(self) -> Iterator[TraceBatch]:
-        for batch in (*BATCHES, realistic_batch(("late",))):
+        for batch in ALL_BATCHES:
+            self.lines_at_pull.append(_rows(self.getvalue()))
             self.pulled += 1
             yield batch
 
 
-@pytest.mark.parametrize(("name", "what"), [w for w in WRITERS if w[0] != "parquet"])
+ALL_BATCHES = (*BATCHES, *(realistic_batch((name,)) for name in ("late", "later", "last", "end")))
+
+
+def _rows(written: bytes) -> int:
+    """Whole lines written, but a JSON list's brackets."""
+    return sum(1 for line in written.split(b"\n")[:-1] if line not in (b"[", b"]"))
+
+
+def _tabled(name: str) -> bool:
+    return isinstance(EXPORTERS[name].write, tabular.TableWriter)
+
+
+@pytest.mark.parametrize(("name", "what"), [w for w in WRITERS if not _tabled(w[0])])
 def test_exporters_write_each_batch_before_reading_the_next(name: str, what: str) -> None:
-    # Parquet is left out: polars' streaming sink gathers rows into row groups, so its
-    # memory is bounded by the row-group size rather than by one batch.
     out = _Recorder()
     exporter(name, what)(out.batches(), out, INFO)  # type: ignore[arg-type]
     assert {1, 2, 3} <= set(out.writes)
+
+
+@pytest.mark.parametrize(
+    ("name", "what"), [w for w in WRITERS if _tabled(w[0]) and w[0] != "parquet"]
+)
+def test_tables_write_each_batch_before_reading_two_more(name: str, what: str) -> None:
+    """A table's batch is written (by the writing thread) while the next one is made, and
+    in full before the one after that is read: memory stays bounded by a few batches.
+    Parquet is left out: polars' streaming sink gathers rows into row groups, so its
+    memory is bounded by the row-group size rather than by batches."""
+    out = _Recorder()
+    exporter(name, what)(out.batches(), out, INFO)  # type: ignore[arg-type]
+    ahead = tabular.WRITES_AHEAD + 1  # batches read and not yet written, at most
+    checked = 0
+    for n, seen in enumerate(out.lines_at_pull):
+        if n > ahead:
+            done = io.BytesIO()
+            exporter(name, what)(iter(ALL_BATCHES[: n - ahead]), done, INFO)  # type: ignore[arg-type]
+            assert seen >= _rows(done.getvalue()) > 1, (n, seen)
+            checked += 1
+    assert checked >= 2
 
 
 def test_export_opens_the_path_or_writes_to_stdout(
