@@ -739,3 +739,19 @@ def test_a_disk_that_fills_up_while_writing_is_a_clear_error(args: tuple[str, ..
     assert err.splitlines()[0].startswith("logtrace: error: writing failed: "), err
     assert "No space left on device" in err
     assert err.splitlines()[1].startswith("hint: free some space"), err
+
+
+@pytest.mark.parametrize(
+    ("error", "disk"),
+    [
+        (OSError(28, "No space left on device"), True),
+        (OSError("No space left on device (os error 28)"), True),  # as polars raises it
+        (OSError(5, "Input/output error"), True),
+        (FileNotFoundError(2, "No such file or directory"), False),  # a bug, not the disk
+        (OSError("something else"), False),
+    ],
+)
+def test_only_a_failing_disk_is_reported_as_writing_failed(error: OSError, disk: bool) -> None:
+    from logtrace.cli.app import _disk_failure
+
+    assert _disk_failure(error) is disk

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -60,9 +62,21 @@ class Group(typer.core.TyperGroup):
         except BrokenPipeError:
             _reader_gone()
         except OSError as exc:  # a disk that filled up (or failed) while writing
-            if _state["traceback"]:
+            if _state["traceback"] or not _disk_failure(exc):
                 raise
             _fail(_os_failure(exc))
+
+
+# A full disk or quota, a file too large, a read-only or failing device: Python sets the
+# errno; polars' own writers say "(os error N)" in the message instead.
+_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO)
+_OS_ERROR = re.compile(r"\(os error ([0-9]+)\)")
+
+
+def _disk_failure(exc: OSError) -> bool:
+    found = _OS_ERROR.search(str(exc))
+    number = exc.errno if exc.errno is not None else int(found.group(1)) if found else None
+    return number in _DISK_ERRNOS
 
 
 def _os_failure(exc: OSError) -> OutputError:
