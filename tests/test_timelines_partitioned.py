@@ -205,3 +205,36 @@ def test_facts_learnt_on_a_sample_of_the_parts_still_give_every_right_parent(
     parents = [m.timelines.spans.select("sid", "parent_sid").sort("sid") for m in (memory, split)]
     assert_frame_equal(*parents)
     assert abs(split.timelines.offsets["web-2"].offset_s - 0.180) < 0.002
+
+
+def test_ctrl_c_on_the_command_line_removes_the_spill(tmp_path: Path) -> None:
+    """The command line ends at once on Ctrl-C (no ``finally`` runs): the spill's folder,
+    which may hold gigabytes, is removed all the same, while its files are being written."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    logs, spills = tmp_path / "logs", tmp_path / "tmp"
+    spills.mkdir()
+    busy_deployment(requests=4000).write(logs)
+    env = {**os.environ, "TMPDIR": str(spills), "LOGTRACE_JOIN": "partitioned"}
+    command = ["export", "spans", "--format", "csv", "--out", str(tmp_path / "spans.csv")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logtrace", *command, str(logs)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not list(spills.glob("logtrace-join-*/*/*.arrow")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "no spill in 60 s"
+        time.sleep(0.005)
+    if proc.poll() is not None:
+        pytest.skip("the join ended before a spill file was seen")  # a very fast machine
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.decode().splitlines() == ["logtrace: interrupted"]
+    assert list(spills.iterdir()) == []

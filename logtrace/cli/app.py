@@ -167,6 +167,9 @@ def _interrupted(signum: int, frame: object) -> None:
     progress = sys.modules.get("logtrace.render.progress")  # no import in a handler
     if progress is not None:
         progress.abandon()
+    spill = sys.modules.get("logtrace.timelines.spill")  # the join's temporary folders
+    if spill is not None:
+        spill.abandon()
     # the process's own stderr: a live bar has sys.stderr pointing through rich
     stream = sys.__stderr__ or sys.stderr
     stream.write("logtrace: interrupted\n")

@@ -7,13 +7,16 @@ source becomes one Arrow IPC file per part it touches, so a part is read back in
 order its lines were read (LZ4-compressed: about 0.7 times the input's size, with the
 raw lines kept). The files are written by a thread of their own while the next chunks
 are parsed (at most ``WRITES_AHEAD`` chunks wait for it). The folder is a temporary one,
-removed when the ``with`` block ends, whether it ends normally, by an error or by Ctrl-C.
+removed when the ``with`` block ends, whether it ends normally, by an error or by Ctrl-C
+(under the command line, whose Ctrl-C ends the process at once: by :func:`abandon`).
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
+import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +30,20 @@ _SEED = 0x7370696C6C  # "spill"
 _TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$"
 _NEWEST = pl.CompatLevel.newest()
 WRITES_AHEAD = 2  # chunks handed to the writing thread and not written yet, at most
+_open: set[Path] = set()  # the folders of the spills in use, for abandon()
+_abandoned = threading.Event()  # Ctrl-C: the writing threads write no more
+
+
+def abandon() -> None:
+    """Remove every spill folder now: Ctrl-C ends the process at once (``os._exit`` in
+    ``cli.app``), so no ``finally`` would. The writing threads stop before their next
+    file; one being written then is removed by a second pass."""
+    _abandoned.set()
+    for attempt in range(2):
+        for root in list(_open):
+            shutil.rmtree(root, ignore_errors=True)
+        if attempt == 0 and _open:
+            time.sleep(0.2)  # a part file being written when the flag was set
 
 
 def part_of(request_id: pl.Expr, parts: int) -> pl.Expr:
@@ -68,6 +85,8 @@ class Spill:
 
     def _write(self, kind: str, chunk: int, split: pl.DataFrame) -> None:
         for (part,), rows in split.partition_by("_part", as_dict=True, maintain_order=True).items():
+            if _abandoned.is_set():
+                return
             folder = self.root / _name(int(part))
             folder.mkdir(exist_ok=True)
             rows.drop("_part").write_ipc(
@@ -116,9 +135,11 @@ def _name(part: int) -> str:
 def spill(parts: int) -> Iterator[Spill]:
     """A temporary :class:`Spill` of ``parts`` parts, removed on the way out."""
     root = Path(tempfile.mkdtemp(prefix="logtrace-join-"))
+    _open.add(root)
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spill")
     try:
         yield Spill(root, max(1, parts), writer)
     finally:
         writer.shutdown(wait=True, cancel_futures=True)  # a chunk being written, then no more
         shutil.rmtree(root, ignore_errors=True)
+        _open.discard(root)
