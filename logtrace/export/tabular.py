@@ -62,9 +62,8 @@ by the input, and the result is one ordinary Parquet file.
 from __future__ import annotations
 
 import io
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import BinaryIO, Literal, cast
 
 import polars as pl
@@ -85,6 +84,7 @@ from logtrace.export.ids import (
     prepare,
 )
 from logtrace.schema import EXPORT_SPANS, TIME
+from logtrace.write_behind import WriteBehind
 
 TableFormat = Literal["csv", "json", "ndjson", "parquet"]
 What = Literal["spans", "requests"]
@@ -230,18 +230,13 @@ def _write_behind(frames: Iterator[pl.DataFrame], write: Callable[[pl.DataFrame]
     """``write`` each frame, in order, in a thread of its own while the next frames are
     made (joined, batched, tabled): the two overlap. An error of either is raised here;
     on one (or Ctrl-C) the frames not yet written are dropped."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export") as writer:
-        writing: deque[Future[None]] = deque()
-        try:
-            for frame in frames:
-                writing.append(writer.submit(write, frame))
-                while len(writing) > WRITES_AHEAD:
-                    writing.popleft().result()
-            while writing:
-                writing.popleft().result()
-        finally:
-            for waiting in writing:
-                waiting.cancel()
+    writer = WriteBehind(WRITES_AHEAD, "export")
+    try:
+        for frame in frames:
+            writer.submit(partial(write, frame))
+        writer.wait()
+    finally:
+        writer.close()
 
 
 def _csv(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
@@ -279,15 +274,16 @@ def _ndjson(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.D
 
 def _json(frames: Iterator[pl.DataFrame], sink: Output, schema: dict[str, pl.DataType]) -> None:
     sink.write(b"[")
-    first = [True]
+    first = True
 
     def write(frame: pl.DataFrame) -> None:
+        nonlocal first
         # A row's JSON has no raw newline, so the lines are the rows.
         rows = _ndjson_rows(frame).rstrip(b"\n").replace(b"\n", b",\n")
         if rows:
-            sink.write(b"\n" if first[0] else b",\n")  # apart: rows is tens of MB, not copied
+            sink.write(b"\n" if first else b",\n")  # apart: rows is tens of MB, not copied
             sink.write(rows)
-            first[0] = False
+            first = False
 
     _write_behind(frames, write)
     sink.write(b"\n]\n")

@@ -17,13 +17,15 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import polars as pl
+
+from logtrace.write_behind import WriteBehind
 
 NO_ID = -1  # the part of the lines without a request id
 _SEED = 0x7370696C6C  # "spill"
@@ -58,13 +60,12 @@ def part_of(request_id: pl.Expr, parts: int) -> pl.Expr:
 class Spill:
     """A folder of parts; write chunks with :meth:`add`, read a part with :meth:`read`."""
 
-    def __init__(self, root: Path, parts: int, writer: ThreadPoolExecutor) -> None:
+    def __init__(self, root: Path, parts: int, writer: WriteBehind) -> None:
         self.root = root
         self.parts = parts
         self._lines: Counter[int] = Counter()  # lines per part
         self._chunks = 0
         self._writer = writer
-        self._writing: deque[Future[None]] = deque()
 
     @property
     def lines(self) -> Counter[int]:
@@ -79,9 +80,7 @@ class Spill:
             return
         self._chunks += 1
         split = frame.with_columns(part_of(request_id, self.parts).alias("_part"))
-        self._writing.append(self._writer.submit(self._write, kind, self._chunks, split))
-        while len(self._writing) > WRITES_AHEAD:
-            self._writing.popleft().result()
+        self._writer.submit(partial(self._write, kind, self._chunks, split))
 
     def _write(self, kind: str, chunk: int, split: pl.DataFrame) -> None:
         for (part,), rows in split.partition_by("_part", as_dict=True, maintain_order=True).items():
@@ -98,8 +97,7 @@ class Spill:
 
     def flush(self) -> None:
         """Wait until every chunk added is written."""
-        while self._writing:
-            self._writing.popleft().result()
+        self._writer.wait()
 
     def read(self, part: int, kind: str) -> pl.DataFrame:
         """Every line of one kind in one part, in the order they were read."""
@@ -136,10 +134,10 @@ def spill(parts: int) -> Iterator[Spill]:
     """A temporary :class:`Spill` of ``parts`` parts, removed on the way out."""
     root = Path(tempfile.mkdtemp(prefix="logtrace-join-"))
     _open.add(root)
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spill")
+    writer = WriteBehind(WRITES_AHEAD, "spill")
     try:
         yield Spill(root, max(1, parts), writer)
     finally:
-        writer.shutdown(wait=True, cancel_futures=True)  # a chunk being written, then no more
+        writer.close()  # a chunk being written, then no more
         shutil.rmtree(root, ignore_errors=True)
         _open.discard(root)
