@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import math
+from collections import Counter
+
 import polars as pl
 import pytest
 
@@ -47,3 +51,61 @@ def test_slow_paths_and_insights_only_name_requests_kept(errors_only: Analysis) 
     found = set(cross.insights.findings.get_column("request_id"))
     assert found and found <= kept
     assert cross.insights.requests == 125
+
+
+def _served(log: str) -> list[dict[str, object]]:
+    """The requests an app log says it served, read with the json module."""
+    with open(SAMPLE / log, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    return [r for r in rows if r.get("msg") == "request finished"]
+
+
+def _nearest_rank(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def test_app_logs_alone_report_the_requests_the_apps_served() -> None:
+    served = _served("api-1.log")
+    done = analyze(resolve_sources([str(SAMPLE / "api-1.log")]), AnalyzeOptions())
+    rep = done.latency
+    assert rep.requests == len(served) == 1275
+    statuses = Counter(int(str(r["status"])) for r in served)
+    assert rep.statuses == dict(statuses)
+    ms = [round(float(str(r["duration_ms"]))) / 1000 for r in served]
+    assert rep.latency is not None
+    assert rep.latency.p50_s == pytest.approx(_nearest_rank(ms, 0.5))
+    assert rep.latency.p99_s == pytest.approx(_nearest_rank(ms, 0.99))
+    assert rep.latency.max_s == pytest.approx(max(ms))
+    assert rep.upstream_latency is None  # an app logs no upstream time
+    slowest = rep.slowest.row(0, named=True)
+    longest = max(served, key=lambda r: float(str(r["duration_ms"])))
+    assert slowest["request_id"] == longest["request_id"]
+    assert slowest["path"] == longest["path"]
+    assert rep.time_min is not None and rep.time_max is not None
+    assert done.cross_host is not None
+    assert done.cross_host.entry_sources == [str(SAMPLE / "api-1.log")]
+
+
+def test_app_logs_alone_count_a_call_the_logs_join_once() -> None:
+    """The inventory requests the api's calls made are parts of the api's requests; only
+    those no logged call made enter the report."""
+    both = [str(SAMPLE / "api-1.log"), str(SAMPLE / "inventory-1.log")]
+    done = analyze(resolve_sources(both), AnalyzeOptions(keep_timelines=True))
+    assert done.loaded is not None
+    spans = done.loaded.timelines.spans
+    served = spans.filter((pl.col("kind") == "SERVER") & (pl.col("origin") == "app"))
+    roots = served.filter(pl.col("parent_sid").is_null())
+    inventory = served.filter(pl.col("service") == "inventory")
+    called = inventory.filter(pl.col("parent_sid").is_not_null()).height
+    assert called > 0
+    assert done.latency.requests == roots.height == served.height - called
+    assert done.latency.requests == roots.get_column("request_id").n_unique()
+
+
+def test_app_logs_alone_are_filtered_by_their_served_requests() -> None:
+    logs = resolve_sources([str(SAMPLE / "api-1.log")])
+    done = analyze(logs, AnalyzeOptions(filters=Filters(status=((400, 499),))))
+    wanted = [r for r in _served("api-1.log") if 400 <= int(str(r["status"])) <= 499]
+    assert done.latency.requests == len(wanted) > 0
+    assert set(done.latency.statuses) == {int(str(r["status"])) for r in wanted}

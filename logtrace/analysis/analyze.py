@@ -79,7 +79,9 @@ class CrossHost:
     corrected_requests: int
     slow_paths: list[SlowPath]
     slow_path_summary: pl.DataFrame
-    entry_sources: list[str]  # nginx sources whose requests the latency report covers
+    # the sources whose requests the latency report covers: nginx sources where requests
+    # enter, or without nginx lines the app logs whose served requests are trace roots
+    entry_sources: list[str]
     traces: int
     insights: Insights
     mappings: PathMappings = field(default_factory=PathMappings.empty)  # path rewrites per hop
@@ -232,6 +234,31 @@ def entry_lines(loaded: Loaded, entries: list[str]) -> pl.DataFrame:
     return pl.concat([rooted, unjoined], how="vertical_relaxed")
 
 
+def app_entry_lines(spans: pl.DataFrame) -> pl.DataFrame:
+    """Without an nginx line, the requests as they entered are the apps' served requests
+    that no logged call made (root SERVER spans), as LINES: their times as logged, the
+    request time from start to end (what the app logged as its duration, or between its
+    start and end lines)."""
+    roots = spans.filter(
+        pl.col("parent_sid").is_null() & (pl.col("origin") == "app") & (pl.col("kind") == "SERVER")
+    )
+    took = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds() / 1e6
+    return roots.select(
+        "source",
+        "host",
+        "service",
+        "line_no",
+        pl.col("raw_end").alias("time"),
+        pl.col("raw_start").alias("start"),
+        took.alias("request_time_s"),
+        pl.col("precision_s").alias("time_precision_s"),
+        "request_id",
+        "method",
+        "path",
+        "status",
+    ).sort("source", "line_no")
+
+
 def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     loaded = load(
         sources,
@@ -250,8 +277,11 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
     unfiltered = Unfiltered() if options.filters.given else None
     if not loaded.nginx.is_empty():
         edge = entry_lines(loaded, entries)
-        if edge.height:
-            _add(partials, unfiltered, _derived(edge, options.filters))
+    else:  # app logs alone: requests enter where the apps served them
+        edge = app_entry_lines(loaded.timelines.spans)
+        entries = sorted(edge.get_column("source").unique().to_list())
+    if edge.height:
+        _add(partials, unfiltered, _derived(edge, options.filters))
     # every section covers the traces of the requests the filters keep; clock offsets are
     # measured on all of them (more pairs, a better estimate)
     spans = select_traces(loaded.timelines.spans, options.filters)

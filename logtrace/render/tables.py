@@ -302,8 +302,10 @@ def slowest_table(slowest: pl.DataFrame, zone: Zone = UTC_ZONE) -> FitTable:
     """The slowest requests, with where their time went; ids in full, to copy.
 
     At a narrow width the request loses its middle, then the columns drop in this order:
-    tries, nginx, upstream, time. The request id, status and total stay.
+    tries, nginx, upstream, time. The request id, status and total stay. Without upstream
+    times (a format that logs none, app logs) the last three are not shown.
     """
+    proxied = "upstream_time_s" in slowest.columns
     times = slowest.get_column("time") if "time" in slowest.columns else None
     days = {zone.show(t).date() for t in times if t is not None} if times is not None else set()
     one_day = times is not None and len(days) == 1
@@ -315,9 +317,11 @@ def slowest_table(slowest: pl.DataFrame, zone: Zone = UTC_ZONE) -> FitTable:
             Column("request", "flex", min_width=16),
             Column("status"),
             Column("total"),
-            Column("upstream", drop=3),
-            Column("nginx", drop=2),
-            Column("tries", drop=1),
+            *(
+                [Column("upstream", drop=3), Column("nginx", drop=2), Column("tries", drop=1)]
+                if proxied
+                else []
+            ),
         ],
     )
     for row in slowest.iter_rows(named=True):
@@ -336,9 +340,17 @@ def slowest_table(slowest: pl.DataFrame, zone: Zone = UTC_ZONE) -> FitTable:
                 style="red" if status and status >= 500 else "",
             ),
             fmt.duration(row.get("request_time_s")),
-            fmt.duration(row.get("upstream_time_s")),
-            fmt.duration(row.get("nginx_time_s")),
-            str(row["upstream_attempts"]) if row.get("upstream_attempts") is not None else "-",
+            *(
+                [
+                    fmt.duration(row.get("upstream_time_s")),
+                    fmt.duration(row.get("nginx_time_s")),
+                    str(row["upstream_attempts"])
+                    if row.get("upstream_attempts") is not None
+                    else "-",
+                ]
+                if proxied
+                else []
+            ),
         )
     return table
 
