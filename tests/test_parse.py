@@ -182,3 +182,34 @@ def test_the_path_comes_from_the_variable_that_holds_one_on_each_line(
     for needed in (None, frozenset({"path", "status"})):
         parsed = parse_chunk(lines_of(line), cf, needed)
         assert parsed.lines.get_column("path").to_list() == [path]
+
+
+ISO_FORMAT = compile_format(
+    parse_log_format('$remote_addr [$time_iso8601] "$request" $status $request_time')
+)
+
+
+def test_iso8601_times_as_nginx_writes_them_read_with_their_offset() -> None:
+    lines = lines_of(
+        '10.0.0.1 [2026-11-26T08:00:51-03:30] "GET /a HTTP/1.1" 200 0.004\n'
+        '10.0.0.1 [2026-11-26T11:30:51+00:00] "GET /b HTTP/1.1" 200 0.004\n'
+        '10.0.0.1 [2026-11-26T17:15:51+05:45] "GET /c HTTP/1.1" 200 0.004\n'
+        '10.0.0.1 [2026-02-30T11:30:51+00:00] "GET /d HTTP/1.1" 200 0.004\n'
+    )
+    parsed = parse_chunk(lines, ISO_FORMAT)
+    times = parsed.lines.get_column("time").to_list()
+    assert [t.isoformat() for t in times] == ["2026-11-26T11:30:51+00:00"] * 3
+    assert parsed.rejects.get_column("reason").to_list() == ["$time_iso8601: not a valid value"]
+
+
+def test_iso8601_times_in_another_form_take_the_lenient_path() -> None:
+    """A fraction, Z or +HHMM is no nginx output, but a line that holds one still parses."""
+    lines = lines_of(
+        '10.0.0.1 [2026-11-26T11:30:51.250Z] "GET /a HTTP/1.1" 200 0.004\n'
+        '10.0.0.1 [2026-11-26T17:00:51+0530] "GET /b HTTP/1.1" 200 0.004\n'
+    )
+    times = parse_chunk(lines, ISO_FORMAT).lines.get_column("time").to_list()
+    assert [t.isoformat() for t in times] == [
+        "2026-11-26T11:30:51.250000+00:00",
+        "2026-11-26T11:30:51+00:00",
+    ]

@@ -96,15 +96,22 @@ def _convert(
         expr = decode.split_list(raw, shape, var.dtype)
         expr = pl.when(missing | (raw == "-")).then(None).otherwise(expr)
         return [Conversion(var.column, expr.alias(var.column), None, label)]
-    typed = _typed(raw, shape)
+    typed = _typed(raw, shape, strict=strict)
     expr = pl.when(missing).then(None).otherwise(typed).alias(var.column)
     invalid = raw.is_not_null() & ~missing & (raw != "") & typed.is_null()
     return [Conversion(var.column, expr, invalid, label)]
 
 
-def _typed(raw: pl.Expr, shape: Shape) -> pl.Expr:
+# $time_iso8601 as nginx writes it (ngx_times.c), which the strict regex checked: a
+# format given lets polars parse each distinct value once (its cache); inferring the
+# format costs ~20 times more (12.5 ms against 0.6 for 40k lines of 80 distinct times)
+ISO8601_AS_WRITTEN = "%Y-%m-%dT%H:%M:%S%:z"
+
+
+def _typed(raw: pl.Expr, shape: Shape, *, strict: bool = False) -> pl.Expr:
     """The typed value; null where the text is no value of the shape, or out of range
-    (schema.EARLIEST, LATEST, MAX_SECONDS): such a line is rejected."""
+    (schema.EARLIEST, LATEST, MAX_SECONDS): such a line is rejected. ``strict``: the text
+    matched the strict regex (a time in exactly nginx's form)."""
     if shape is Shape.INT:
         return raw.cast(pl.Int64, strict=False)
     if shape is Shape.SECONDS:
@@ -119,7 +126,9 @@ def _typed(raw: pl.Expr, shape: Shape) -> pl.Expr:
         return micros.cast(pl.Datetime("us", "UTC"))
     if shape is Shape.TIME_LOCAL:
         time = raw.str.strptime(pl.Datetime("us", "UTC"), "%d/%b/%Y:%H:%M:%S %z", strict=False)
-    elif shape is Shape.TIME_ISO8601:
+    elif shape is Shape.TIME_ISO8601 and strict:
+        time = raw.str.strptime(pl.Datetime("us", "UTC"), ISO8601_AS_WRITTEN, strict=False)
+    elif shape is Shape.TIME_ISO8601:  # the lenient regex's: a fraction, Z, +HHMM too
         time = raw.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
     else:
         raise AssertionError(f"no typed conversion for {shape}")
