@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -101,6 +102,47 @@ def test_app_logs_alone_count_a_call_the_logs_join_once() -> None:
     assert called > 0
     assert done.latency.requests == roots.height == served.height - called
     assert done.latency.requests == roots.get_column("request_id").n_unique()
+
+
+def test_app_logs_alone_count_requests_without_an_id_or_a_duration() -> None:
+    """gunicorn's access lines carry neither an id nor a time taken: three requests, no
+    request time (as an nginx format without $request_time), not 0 ms."""
+    log = ROOT / "tests" / "fixtures" / "app-log-shapes" / "python-gunicorn.log"
+    done = analyze(resolve_sources([str(log)]), AnalyzeOptions())
+    rep = done.latency
+    assert rep.requests == 3
+    assert rep.statuses == {200: 1, 201: 1, 500: 1}
+    assert rep.latency is None
+    assert sorted(rep.routes.get_column("route")) == [
+        "/orders",
+        "/orders/{id}",
+        "/orders/{id}/receipt",
+    ]
+
+
+def test_app_requests_without_a_duration_count_but_are_not_timed(tmp_path: Path) -> None:
+    def served(second: int, rid: str, took: float | None) -> str:
+        row: dict[str, object] = {
+            "time": f"2026-11-26T12:00:{second:02d}.000000+00:00",
+            "msg": "request finished",
+            "request_id": rid,
+            "method": "GET",
+            "path": f"/items/{second}",
+            "status": 200,
+        }
+        if took is not None:
+            row["duration_ms"] = took
+        return json.dumps(row)
+
+    log = tmp_path / "api-1.log"
+    rows = [served(10, "a1", 30.0), served(11, "a2", None), served(12, "a3", 10.0)]
+    log.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    rep = analyze(resolve_sources([str(log)]), AnalyzeOptions()).latency
+    assert rep.requests == 3
+    assert rep.latency is not None
+    assert rep.latency.count == 2
+    assert (rep.latency.p50_s, rep.latency.max_s) == (0.01, 0.03)
+    assert rep.slowest.get_column("request_id").to_list()[:2] == ["a1", "a3"]
 
 
 def test_app_logs_alone_are_filtered_by_their_served_requests() -> None:

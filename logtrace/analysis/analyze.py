@@ -234,29 +234,42 @@ def entry_lines(loaded: Loaded, entries: list[str]) -> pl.DataFrame:
     return pl.concat([rooted, unjoined], how="vertical_relaxed")
 
 
-def app_entry_lines(spans: pl.DataFrame) -> pl.DataFrame:
-    """Without an nginx line, the requests as they entered are the apps' served requests
-    that no logged call made (root SERVER spans), as LINES: their times as logged, the
-    request time from start to end (what the app logged as its duration, or between its
-    start and end lines)."""
-    roots = spans.filter(
-        pl.col("parent_sid").is_null() & (pl.col("origin") == "app") & (pl.col("kind") == "SERVER")
+def app_entry_lines(app: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
+    """Without an nginx line, the requests as they entered are the requests the apps
+    served (their end lines) that no logged call made: those whose span has no parent,
+    and those without a request id. As LINES: their times as logged, the request time from
+    their span (the duration the app logged, or from its start line to its end line;
+    null when the app logged neither)."""
+    if app.is_empty():
+        return pl.DataFrame()
+    placed = spans.filter((pl.col("origin") == "app") & (pl.col("kind") == "SERVER")).select(
+        "source", "line_no", "raw_start", "raw_end", "parent_sid"
     )
-    took = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds() / 1e6
-    return roots.select(
+    served = app.filter(pl.col("event") == "server").join(
+        placed, on=["source", "line_no"], how="left"
+    )
+    span_s = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds() / 1e6
+    # a span whose end line gives no duration and has no start line lasts no time
+    took = pl.when(pl.col("duration_s").is_not_null() | (span_s > 0)).then(span_s)
+    lines = served.filter(pl.col("parent_sid").is_null()).select(
         "source",
         "host",
         "service",
         "line_no",
-        pl.col("raw_end").alias("time"),
-        pl.col("raw_start").alias("start"),
+        "time",
+        (pl.col("time") - pl.duration(microseconds=(took * 1e6).round(0).cast(pl.Int64)))
+        .fill_null(pl.col("time"))
+        .alias("start"),
         took.alias("request_time_s"),
-        pl.col("precision_s").alias("time_precision_s"),
+        "time_precision_s",
         "request_id",
         "method",
         "path",
         "status",
-    ).sort("source", "line_no")
+    )
+    if lines.get_column("request_time_s").null_count() == lines.height:
+        lines = lines.drop("request_time_s")  # "not in this log format", as for nginx
+    return lines.sort("source", "line_no")
 
 
 def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
@@ -278,8 +291,8 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
     if not loaded.nginx.is_empty():
         edge = entry_lines(loaded, entries)
     else:  # app logs alone: requests enter where the apps served them
-        edge = app_entry_lines(loaded.timelines.spans)
-        entries = sorted(edge.get_column("source").unique().to_list())
+        edge = app_entry_lines(loaded.app, loaded.timelines.spans)
+        entries = sorted(edge.get_column("source").unique().to_list()) if edge.height else []
     if edge.height:
         _add(partials, unfiltered, _derived(edge, options.filters))
     # every section covers the traces of the requests the filters keep; clock offsets are

@@ -101,8 +101,9 @@ class Partials:
                 "route", "status" if "status" in cols else pl.lit(None).alias("status")
             ).agg(pl.len().alias("count"))
         ]
-        if "request_time_s" in cols:
-            plans.append(lf.group_by("route", ms).agg(pl.len().alias("count")))
+        if "request_time_s" in cols:  # timed lines: an app's request may have no duration
+            timed = lf.filter(pl.col("request_time_s").is_not_null())
+            plans.append(timed.group_by("route", ms).agg(pl.len().alias("count")))
         if "upstream_time_s" in cols:
             ums = (pl.col("upstream_time_s") * 1000).round(0).cast(pl.Int64).alias("ms")
             plans.append(
