@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -165,6 +166,44 @@ def test_exports_are_written_a_part_at_a_time_with_the_same_rows(
     else:
         spans_memory, spans_split = (_otlp_spans(written[m]) for m in written)
         assert spans_memory == spans_split
+
+
+def test_the_next_part_is_joined_while_the_caller_uses_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(partitioned, "SAMPLE_LINES", 2000)  # the facts from the first part
+    started: list[tuple[int, str]] = []
+    begun = threading.Event()
+    plain = partitioned.Partitioned.part
+
+    def part(self: partitioned.Partitioned, number: int) -> Loaded:
+        started.append((number, threading.current_thread().name))
+        begun.set()
+        return plain(self, number)
+
+    monkeypatch.setattr(partitioned.Partitioned, "part", part)
+    formats = FormatOptions(nginx_confs=(str(SAMPLE_CONF),))
+    options = TimelineOptions(formats, join="partitioned", parts=6)
+    with partitioned.joined_parts(resolve_sources([str(SAMPLE)]), options) as joined:
+        run = joined.run
+        assert run is not None
+        after_sample = [
+            p
+            for p in [*range(run.spill.parts), NO_ID]
+            if p not in run._sampled and run.spill.lines[p]
+        ]
+        assert len(after_sample) >= 3
+        given = 0
+        for loaded in joined.each():
+            given += 1
+            assert loaded.timelines.spans.height
+            if given <= len(after_sample):  # a part follows: it begins while this one
+                # is still the caller's (joined one after the other, it would wait for it)
+                assert begun.wait(timeout=30), f"part {given} given, the next not begun"
+            begun.clear()
+    assert [n for n, _ in started] == after_sample  # each once, in order
+    assert all(name.startswith("part") for _, name in started)
+    assert given == 1 + len(after_sample)
 
 
 def _otlp_spans(path: Path) -> list[str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -152,15 +153,28 @@ class Partitioned:
         return joined.Loaded(self.ingest, timelines, nginx, app, self.choice)
 
     def parts(self) -> Iterator[joined.Loaded]:
-        """Every part joined, one at a time (then the report's warnings are complete): the
-        sample's parts first, as the facts were learnt on them, then the others."""
+        """Every part joined, in order (then the report's warnings are complete): the
+        sample's parts first, as the facts were learnt on them, then the others. The next
+        part is joined in a thread of its own while the caller uses the one it was given
+        (tables it, writes it): two parts in memory at most, besides the caller's own."""
         first, self._first = self._first, None
-        if first is not None:
-            yield first
-        del first  # one part in memory at a time
-        for part in [*range(self.spill.parts), NO_ID]:
-            if part not in self._sampled and self.spill.lines[part]:
-                yield self.part(part)
+        todo = [
+            p
+            for p in [*range(self.spill.parts), NO_ID]
+            if p not in self._sampled and self.spill.lines[p]
+        ]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="part") as ahead:
+            joining = ahead.submit(self.part, todo[0]) if todo else None
+            if first is not None:
+                yield first
+            del first
+            for following in [*todo[1:], None] if todo else []:
+                assert joining is not None
+                done = joining.result()
+                # the next part is joined while the caller uses this one
+                joining = ahead.submit(self.part, following) if following is not None else None
+                yield done
+                del done
         self._warn()
 
     def _warn(self) -> None:
