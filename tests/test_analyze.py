@@ -136,13 +136,16 @@ def test_app_requests_without_a_duration_count_but_are_not_timed(tmp_path: Path)
 
     log = tmp_path / "api-1.log"
     rows = [served(10, "a1", 30.0), served(11, "a2", None), served(12, "a3", 10.0)]
+    # without an id a request is in no trace, but its line still tells how long it took
+    rows += [served(13, "", 20.0), served(14, "", None)]
     log.write_text("\n".join(rows) + "\n", encoding="utf-8")
     rep = analyze(resolve_sources([str(log)]), AnalyzeOptions()).latency
-    assert rep.requests == 3
+    assert rep.requests == 5
     assert rep.latency is not None
-    assert rep.latency.count == 2
-    assert (rep.latency.p50_s, rep.latency.max_s) == (0.01, 0.03)
-    assert rep.slowest.get_column("request_id").to_list()[:2] == ["a1", "a3"]
+    assert rep.latency.count == 3
+    assert (rep.latency.p50_s, rep.latency.max_s) == (0.02, 0.03)
+    assert rep.slowest.get_column("request_time_s").to_list()[:3] == [0.03, 0.02, 0.01]
+    assert rep.slowest.get_column("request_id").to_list()[:3] == ["a1", None, "a3"]
 
 
 def test_app_logs_alone_are_filtered_by_their_served_requests() -> None:

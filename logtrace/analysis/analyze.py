@@ -239,7 +239,7 @@ def app_entry_lines(app: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
     served (their end lines) that no logged call made: those whose span has no parent,
     and those without a request id. As LINES: their times as logged, the request time from
     their span (the duration the app logged, or from its start line to its end line;
-    null when the app logged neither)."""
+    without an id, the duration the line gives; null when the app logged neither)."""
     if app.is_empty():
         return pl.DataFrame()
     placed = spans.filter((pl.col("origin") == "app") & (pl.col("kind") == "SERVER")).select(
@@ -249,8 +249,14 @@ def app_entry_lines(app: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
         placed, on=["source", "line_no"], how="left"
     )
     span_s = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds() / 1e6
-    # a span whose end line gives no duration and has no start line lasts no time
-    took = pl.when(pl.col("duration_s").is_not_null() | (span_s > 0)).then(span_s)
+    # a span whose end line gives no duration and has no start line lasts no time; a
+    # request without an id has no span: its line's duration
+    took = (
+        pl.when(pl.col("raw_end").is_null())
+        .then(pl.col("duration_s"))
+        .when(pl.col("duration_s").is_not_null() | (span_s > 0))
+        .then(span_s)
+    )
     lines = served.filter(pl.col("parent_sid").is_null()).select(
         "source",
         "host",

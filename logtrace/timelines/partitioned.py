@@ -156,7 +156,7 @@ class Partitioned:
         """Every part joined, in order (then the report's warnings are complete): the
         sample's parts first, as the facts were learnt on them, then the others. The next
         part is joined in a thread of its own while the caller uses the one it was given
-        (tables it, writes it): two parts in memory at most, besides the caller's own."""
+        (tables it, writes it): the caller's part and the next one are in memory, no more."""
         first, self._first = self._first, None
         todo = [
             p
