@@ -14,6 +14,7 @@ from logtrace.analysis.analyze import Analysis, AnalyzeOptions, analyze
 from logtrace.analysis.derive import Filters
 from logtrace.ingest import FormatOptions
 from logtrace.sources import resolve_sources
+from logtrace.timelines.assemble import MAX_TRACE_SPANS
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "sample_logs"
@@ -154,3 +155,28 @@ def test_app_logs_alone_are_filtered_by_their_served_requests() -> None:
     wanted = [r for r in _served("api-1.log") if 400 <= int(str(r["status"])) <= 499]
     assert done.latency.requests == len(wanted) > 0
     assert set(done.latency.statuses) == {int(str(r["status"])) for r in wanted}
+
+
+def test_app_requests_of_an_id_reused_too_often_each_count(tmp_path: Path) -> None:
+    """An id on more served requests than a trace can hold is not joined (a client that
+    reuses its X-Request-ID): each of its requests is one of the report's."""
+    rows = [
+        json.dumps(
+            {
+                "time": f"2026-11-26T12:{i // 60:02d}:{i % 60:02d}.000000+00:00",
+                "msg": "request finished",
+                "request_id": "reused",
+                "method": "GET",
+                "path": "/x",
+                "status": 200,
+                "duration_ms": 1 + i % 7,
+            }
+        )
+        for i in range(MAX_TRACE_SPANS + 5)
+    ]
+    log = tmp_path / "api-1.log"
+    log.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    done = analyze(resolve_sources([str(log)]), AnalyzeOptions())
+    assert done.latency.requests == MAX_TRACE_SPANS + 5
+    assert done.latency.latency is not None
+    assert done.latency.latency.max_s == 0.007

@@ -11,7 +11,7 @@ Filters choose requests by their entry line, and every section but the clock off
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -234,12 +234,16 @@ def entry_lines(loaded: Loaded, entries: list[str]) -> pl.DataFrame:
     return pl.concat([rooted, unjoined], how="vertical_relaxed")
 
 
-def app_entry_lines(app: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
+def app_entry_lines(
+    app: pl.DataFrame, spans: pl.DataFrame, oversized: Collection[str] = ()
+) -> pl.DataFrame:
     """Without an nginx line, the requests as they entered are the requests the apps
     served (their end lines) that no logged call made: those whose span has no parent,
-    and those without a request id. As LINES: their times as logged, the request time from
-    their span (the duration the app logged, or from its start line to its end line;
-    without an id, the duration the line gives; null when the app logged neither)."""
+    those without a request id, and those of an id reused too often to be joined
+    (``oversized``: each is a request of its own). As LINES: their times as logged, the
+    request time from their span (the duration the app logged, or from its start line to
+    its end line; without an id, the duration the line gives; null when the app logged
+    neither)."""
     if app.is_empty():
         return pl.DataFrame()
     placed = spans.filter((pl.col("origin") == "app") & (pl.col("kind") == "SERVER")).select(
@@ -257,7 +261,8 @@ def app_entry_lines(app: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
         .when(pl.col("duration_s").is_not_null() | (span_s > 0))
         .then(span_s)
     )
-    lines = served.filter(pl.col("parent_sid").is_null()).select(
+    entered = pl.col("parent_sid").is_null() | pl.col("request_id").is_in(list(oversized))
+    lines = served.filter(entered).select(
         "source",
         "host",
         "service",
@@ -297,7 +302,8 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
     if not loaded.nginx.is_empty():
         edge = entry_lines(loaded, entries)
     else:  # app logs alone: requests enter where the apps served them
-        edge = app_entry_lines(loaded.app, loaded.timelines.spans)
+        timelines = loaded.timelines
+        edge = app_entry_lines(loaded.app, timelines.spans, timelines.oversized)
         entries = sorted(edge.get_column("source").unique().to_list()) if edge.height else []
     if edge.height:
         _add(partials, unfiltered, _derived(edge, options.filters))

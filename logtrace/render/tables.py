@@ -309,25 +309,20 @@ def slowest_table(slowest: pl.DataFrame, zone: Zone = UTC_ZONE) -> FitTable:
     times = slowest.get_column("time") if "time" in slowest.columns else None
     days = {zone.show(t).date() for t in times if t is not None} if times is not None else set()
     one_day = times is not None and len(days) == 1
-    table = FitTable(
-        f"Slowest requests (top {slowest.height})",
-        [
-            Column("time" if not one_day else f"time ({zone.name})", "id", drop=4),
-            Column("request id", "id"),
-            Column("request", "flex", min_width=16),
-            Column("status"),
-            Column("total"),
-            *(
-                [Column("upstream", drop=3), Column("nginx", drop=2), Column("tries", drop=1)]
-                if proxied
-                else []
-            ),
-        ],
-    )
+    columns = [
+        Column("time" if not one_day else f"time ({zone.name})", "id", drop=4),
+        Column("request id", "id"),
+        Column("request", "flex", min_width=16),
+        Column("status"),
+        Column("total"),
+    ]
+    if proxied:
+        columns += [Column("upstream", drop=3), Column("nginx", drop=2), Column("tries", drop=1)]
+    table = FitTable(f"Slowest requests (top {slowest.height})", columns)
     for row in slowest.iter_rows(named=True):
         status = row.get("status")
         request = f"{row.get('method') or '-'} {row.get('route') or '-'}"
-        table.add_row(
+        cells: list[str | Text] = [
             fmt.timestamp(
                 fmt.in_zone(row.get("time"), zone),
                 date=not one_day,
@@ -340,18 +335,15 @@ def slowest_table(slowest: pl.DataFrame, zone: Zone = UTC_ZONE) -> FitTable:
                 style="red" if status and status >= 500 else "",
             ),
             fmt.duration(row.get("request_time_s")),
-            *(
-                [
-                    fmt.duration(row.get("upstream_time_s")),
-                    fmt.duration(row.get("nginx_time_s")),
-                    str(row["upstream_attempts"])
-                    if row.get("upstream_attempts") is not None
-                    else "-",
-                ]
-                if proxied
-                else []
-            ),
-        )
+        ]
+        if proxied:
+            tries = row.get("upstream_attempts")
+            cells += [
+                fmt.duration(row.get("upstream_time_s")),
+                fmt.duration(row.get("nginx_time_s")),
+                str(tries) if tries is not None else "-",
+            ]
+        table.add_row(*cells)
     return table
 
 

@@ -168,13 +168,14 @@ class Partitioned:
             if first is not None:
                 yield first
             del first
-            for following in [*todo[1:], None] if todo else []:
+            for following in todo[1:]:
                 assert joining is not None
                 done = joining.result()
-                # the next part is joined while the caller uses this one
-                joining = ahead.submit(self.part, following) if following is not None else None
+                joining = ahead.submit(self.part, following)  # while the caller uses `done`
                 yield done
                 del done
+            if joining is not None:
+                yield joining.result()
         self._warn()
 
     def _warn(self) -> None:
