@@ -116,6 +116,56 @@ def test_stdin_is_read_with_a_dash_and_from_a_pipe() -> None:
         assert doc["sources"][0]["lines_parsed"] == 2500
 
 
+# main() run the way the console script runs it, with an exit hook that says whether
+# Python's own teardown ran, and a worker thread left running when asked to.
+_TEARDOWN = """
+import atexit, sys, threading, time
+atexit.register(lambda: print("teardown ran", file=sys.stderr))
+if sys.argv[1] == "thread":
+    threading.Thread(target=time.sleep, args=(2.0,)).start()
+sys.argv = ["logtrace", *sys.argv[2:]]
+from logtrace.cli import main
+main()
+"""
+
+
+def _main(*args: str, thread: bool = False) -> subprocess.CompletedProcess[bytes]:
+    command = [sys.executable, "-c", _TEARDOWN, "thread" if thread else "-", *args]
+    return subprocess.run(command, capture_output=True, timeout=120, check=False, cwd=ROOT)
+
+
+def test_a_finished_command_ends_the_process_without_tearing_python_down(
+    tmp_path: Path,
+) -> None:
+    """Once a command is done, main() ends the process at once (the teardown after a large
+    run took 0.2-0.4 s): everything written is still there, the exit status is the
+    command's, and Python ends as usual while a thread is still running."""
+    filed = tmp_path / "spans.csv"
+    assert (
+        run_cli("export", "spans", "--format", "csv", "--out", str(filed), str(SAMPLE)).returncode
+        == 0
+    )
+    piped = _main("export", "spans", "--format", "csv", "--out", "-", str(SAMPLE))
+    assert piped.returncode == 0, piped.stderr
+    assert len(piped.stdout) > 1_000_000  # many times a pipe's buffer
+    assert piped.stdout == filed.read_bytes()
+    assert b"teardown ran" not in piped.stderr
+
+    gate = _main("analyze", str(EDGE), "--fail-if", "p99>1ms")
+    assert gate.returncode == ExitStatus.GATE, gate.stderr
+    assert b"Slowest requests" in gate.stdout
+    assert b"teardown ran" not in gate.stderr
+
+    failed = _main("analyze", "nope.log")
+    assert failed.returncode == ExitStatus.NO_INPUT
+    assert failed.stderr.startswith(b"logtrace: error: ")
+
+    waited = _main("analyze", str(EDGE), "--json", thread=True)
+    assert waited.returncode == 0
+    assert json.loads(waited.stdout)["requests"] == 2500
+    assert b"teardown ran" in waited.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "status", "message"),
     [

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
 
@@ -194,8 +195,9 @@ def main() -> None:
     catch_interrupts()
     try:
         app(prog_name="logtrace")
-    except SystemExit:
+    except SystemExit as done:
         _flush_stdout()
+        _end_now(done.code)
         raise
     except LogtraceError as exc:  # raised before a command ran
         if _state["traceback"] or "--traceback" in sys.argv:
@@ -206,6 +208,28 @@ def main() -> None:
         raise SystemExit(int(ExitStatus.INTERRUPTED)) from None
     except BrokenPipeError:
         _reader_gone()
+
+
+def _end_now(code: object) -> None:
+    """End the process once the command is done, without tearing the interpreter down.
+
+    What Python does at exit after a command has written everything is free every object,
+    frame and module one at a time: 0.2 to 0.4 s of CPU, whatever the input (README,
+    "Where the time goes"). Nothing of ours waits for it: files are closed by
+    their ``with`` blocks, the spill is removed by its own, the threads are joined, and
+    stdout and stderr are flushed here. When a thread is still running, or the exit
+    carries a message to print, Python ends the process as usual.
+    """
+    if code is not None and not isinstance(code, int):
+        return
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        return
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code or 0)
 
 
 def _flush_stdout() -> None:
