@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import importlib.util
+import itertools
 import json
 import re
+import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -238,6 +241,270 @@ def test_edge_only_writes_just_the_edge_log(tmp_path: Path) -> None:
     out = generate(tmp_path / "e", "--lines", "500", "--edge-only")
     assert sorted(p.name for p in out.iterdir()) == ["edge.log", "manifest.json", "nginx.conf"]
     assert len(read_lines(out / "edge.log")) == 500
+
+
+# --- the chatty deployment ---------------------------------------------------------------
+
+CHATTY_LINES = 6_000
+CHATTY_FILES = (
+    "edge.log", "web-1.log", "web-2.log", "proxy.log", "users-1.log", "items-1.log",
+    "orders-1.log",
+)  # fmt: skip
+SERVICES = ("users", "items", "orders")
+SKEW_US = {"web-1": 0, "web-2": 180_000}  # web-2's clock is ahead by this much
+MOST_LINES_A_REQUEST = 3 + 3 * 13  # start, end and 3 lines a call; 13 calls at most
+ORDERS_LINE = re.compile(
+    r"(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) [A-Z]+ orders\.http request completed "
+    r"request_id=(?P<rid>[0-9a-f]{32}) method=[A-Z]+ path=(?P<path>\S+) status=\d{3} "
+    r"duration_ms=(?P<ms>\d+\.\d)"
+)
+
+
+@pytest.fixture(scope="module")
+def chatty(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 350 requests of the chatty deployment, in chunks of 97 requests."""
+    out = tmp_path_factory.mktemp("gen") / "chatty"
+    return generate(
+        out, "--deployment", "chatty", "--lines", str(CHATTY_LINES), "--seed", "5", "--chunk", "97"
+    )
+
+
+@dataclass(frozen=True)
+class Whole:
+    """An nginx line with `$time_local`: it ended somewhere in `second`."""
+
+    rid: str
+    path: str
+    second: int
+    request_time: int
+    last_try: int | None  # the last $upstream_response_time, µs
+
+    def ends(self, inner: Span) -> tuple[int, int]:
+        """The range of ends this line can have for its last try to hold `inner`."""
+        assert self.last_try is not None
+        low = max(self.second, inner.end)
+        return low, min(self.second + 999_999, inner.start + self.last_try)
+
+
+def whole_second_lines(path: Path) -> list[Whole]:
+    """The `trace`-shaped lines of the edge or the proxy."""
+    out = []
+    for line in read_lines(path):
+        m = EDGE_LINE.fullmatch(line)
+        assert m is not None, line
+        tries = m["upstream"].split(", ")
+        out.append(
+            Whole(
+                m["rid"],
+                m["request"].split(" ")[1],
+                epoch_us(datetime.strptime(m["time"], "%d/%b/%Y:%H:%M:%S %z")),
+                us(m["rt"]),
+                None if tries[-1] == "-" else us(tries[-1]),
+            )
+        )
+    return out
+
+
+def unprefixed(proxy_path: str) -> tuple[str, str]:
+    """`/items-svc/items/42` → (`items`, `/items/42`): the service and the path it saw."""
+    m = re.fullmatch(r"/(\w+)-svc(/.*)", proxy_path)
+    assert m is not None, proxy_path
+    return m[1], m[2]
+
+
+def chatty_spans(directory: Path) -> dict[tuple[str, str], Span]:
+    """(what, request id [+ path]) → span: `web-start`, `web` (a web app's request, its
+    clock set right), `call` (a web app's call), `users`, `items`, `orders` (a service's
+    request); a span's `kind` is its host or service."""
+    spans: dict[tuple[str, str], Span] = {}
+    for host, skew in SKEW_US.items():
+        for line in read_lines(directory / f"{host}.log"):
+            doc = json.loads(line)
+            end = epoch_us(datetime.fromisoformat(doc["ts"])) - skew
+            rid, event = doc["request_id"], doc["event"]
+            if event == "request_start":
+                spans["web-start", rid] = Span(host, rid, end, end)
+                continue
+            start = end - us(Decimal(str(doc["duration_ms"])) / 1000)
+            key = ("web", rid) if event == "request_end" else ("call", rid + doc["path"])
+            assert key not in spans, key  # a path is called once in a request
+            spans[key] = Span(host, rid, start, end)
+    for name in ("users", "items"):
+        for line in read_lines(directory / f"{name}-1.log"):
+            kv = {k: v.strip('"') for k, v in LOGFMT_PAIR.findall(line)}
+            end = epoch_us(datetime.fromisoformat(kv["ts"]))
+            start = end - us(Decimal(kv["duration_ms"]) / 1000)
+            spans[name, kv["request_id"] + kv["path"]] = Span(name, kv["request_id"], start, end)
+    for line in read_lines(directory / "orders-1.log"):
+        m = ORDERS_LINE.fullmatch(line)
+        assert m is not None, line
+        end = epoch_us(datetime.fromisoformat(m["time"].replace(",", ".") + "+00:00"))
+        start = end - us(Decimal(m["ms"]) / 1000)
+        spans["orders", m["rid"] + m["path"]] = Span("orders", m["rid"], start, end)
+    return spans
+
+
+def test_chatty_same_seed_gives_the_same_bytes_whatever_the_chunk_size(
+    chatty: Path, tmp_path: Path
+) -> None:
+    args = ("--deployment", "chatty", "--lines", str(CHATTY_LINES), "--seed", "5")
+    again = generate(tmp_path / "again", *args)
+    for name in (*CHATTY_FILES, "manifest.json", "nginx.conf"):
+        assert (again / name).read_bytes() == (chatty / name).read_bytes(), name
+    other = generate(tmp_path / "other", *args[:-1], "6")
+    assert (other / "edge.log").read_bytes() != (chatty / "edge.log").read_bytes()
+
+
+def test_chatty_lines_are_the_requested_number_rounded_up_to_a_whole_request(
+    chatty: Path,
+) -> None:
+    manifest = json.loads((chatty / "manifest.json").read_text())
+    assert [f["name"] for f in manifest["files"]] == list(CHATTY_FILES)
+    assert (manifest["deployment"], manifest["lines"]) == ("chatty", CHATTY_LINES)
+    for entry in manifest["files"]:
+        assert entry["lines"] == len(read_lines(chatty / entry["name"])) > 0, entry["name"]
+        assert entry["bytes"] == (chatty / entry["name"]).stat().st_size
+    total = sum(f["lines"] for f in manifest["files"])
+    assert CHATTY_LINES <= total < CHATTY_LINES + MOST_LINES_A_REQUEST
+    requests = len(read_lines(chatty / "edge.log"))
+    assert manifest["requests"] == requests
+    assert 15 <= total / requests <= 18
+
+
+def test_chatty_nginx_conf_declares_both_nginx_files(chatty: Path) -> None:
+    conf = (chatty / "nginx.conf").read_text()
+    assert "access_log edge.log trace;" in conf
+    assert "access_log proxy.log proxy;" in conf
+    assert "$request_time $upstream_response_time $http_x_request_id';" in conf
+
+
+def test_chatty_requests_have_loops_fan_outs_retries_and_stripped_prefixes(chatty: Path) -> None:
+    spans = chatty_spans(chatty)
+    calls: dict[str, list[Span]] = {}
+    for (kind, _), span in spans.items():
+        if kind == "call":
+            calls.setdefault(span.rid, []).append(span)
+    assert max(len(c) for c in calls.values()) >= 10  # an N+1 loop
+    assert any(  # calls at once
+        any(b.start < a.end for a, b in itertools.pairwise(sorted(c, key=lambda s: s.start)))
+        for c in calls.values()
+    )
+    edge = whole_second_lines(chatty / "edge.log")
+    assert any(e.last_try is None for e in edge)  # answered by the edge alone
+    assert any(", " in line for line in read_lines(chatty / "edge.log"))  # a retried upstream
+    for line in whole_second_lines(chatty / "proxy.log"):
+        service, path = unprefixed(line.path)
+        assert (service, line.rid + path) in spans, line
+    assert {s.kind for (kind, _), s in spans.items() if kind == "web"} == set(SKEW_US)
+
+
+def test_chatty_times_nest_as_the_logs_state_them(chatty: Path) -> None:
+    spans = chatty_spans(chatty)
+    for line in whole_second_lines(chatty / "edge.log"):
+        if line.last_try is None:
+            continue
+        web = spans["web", line.rid]
+        assert spans["web-start", line.rid].start == web.start
+        low, high = line.ends(web)
+        assert low <= high, (line, web)
+        assert line.request_time >= line.last_try
+    for line in whole_second_lines(chatty / "proxy.log"):
+        service, path = unprefixed(line.path)
+        call, served = spans["call", line.rid + path], spans[service, line.rid + path]
+        low, high = line.ends(served)
+        # the proxy's own span [end - $request_time, end] lies inside the app's call
+        low, high = max(low, call.start + line.request_time), min(high, call.end)
+        assert low <= high, (line, call, served)
+        assert call.within(spans["web", line.rid])
+
+
+def test_chatty_files_are_in_the_order_of_their_stamps(chatty: Path) -> None:
+    for name in ("edge.log", "proxy.log"):
+        seconds = [line.second for line in whole_second_lines(chatty / name)]
+        assert seconds == sorted(seconds), name
+    stamp = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d[.,]\d+")
+    for name in CHATTY_FILES[1:]:
+        if name != "proxy.log":
+            stamps = [stamp.findall(line)[0] for line in read_lines(chatty / name)]
+            assert stamps == sorted(stamps), name
+
+
+def _spans_csv(directory: Path, out: Path) -> list[dict[str, str]]:
+    files = [str(directory / name) for name in CHATTY_FILES]
+    argv = [sys.executable, "-m", "logtrace", "export", "spans", "--format", "csv"]
+    argv += ["--out", str(out), "--nginx-conf", str(directory / "nginx.conf"), *files]
+    subprocess.run(argv, check=True, capture_output=True, cwd=REPO)
+    with out.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+PARENT_ROLE = {
+    "edge": None, "edge-try": "edge", "web": "edge-try", "call": "web", "proxy": "call",
+    "proxy-try": "proxy", "service": "proxy-try",
+}  # fmt: skip
+
+
+def _role(span: dict[str, str]) -> str:
+    host, client = span["host"], span["kind"] == "CLIENT"
+    if host in ("edge", "proxy"):
+        return host + "-try" * client
+    if host.startswith("web-"):
+        return "call" if client else "web"
+    return "service"
+
+
+def _key(span: dict[str, str], role: str) -> str:
+    """What tells a span from the others of its role in its request."""
+    if role == "edge-try":
+        return span["attempt"]
+    if role == "service":  # the path as the proxy logged it
+        return f"/{span['service']}-svc{span['target']}"
+    return span["target"] if role in ("call", "proxy", "proxy-try") else ""
+
+
+def wrong_parents(spans: list[dict[str, str]]) -> dict[str, list[str]]:
+    """request id → its spans whose parent is not the one the deployment made: edge →
+    its last try → the web app's request → its call → the proxy's line → the proxy's try
+    → the service's request."""
+    ids = {(s["request_id"], _role(s), _key(s, _role(s))): s["span_id"] for s in spans}
+    last_try = {rid: key for rid, role, key in sorted(ids) if role == "edge-try"}
+    wrong: dict[str, list[str]] = {}
+    for span in spans:
+        rid, role = span["request_id"], _role(span)
+        parent = PARENT_ROLE[role]
+        match role:
+            case "web":
+                parent_key = last_try.get(rid, "?")
+            case "proxy":
+                parent_key = re.sub(r"^/\w+-svc", "", span["target"])
+            case "proxy-try" | "service":
+                parent_key = _key(span, role)
+            case _:
+                parent_key = ""
+        want = "" if parent is None else ids.get((rid, parent, parent_key), "?")
+        if span["parent_span_id"] != want:
+            wrong.setdefault(rid, []).append(f"{role} {span['target']}")
+    return wrong
+
+
+def test_logtrace_joins_the_chatty_deployment_into_the_trees_it_was_made_of(
+    chatty: Path, tmp_path: Path
+) -> None:
+    spans = _spans_csv(chatty, tmp_path / "spans.csv")
+    requests = {s["request_id"] for s in spans}
+    assert len(requests) == len(read_lines(chatty / "edge.log"))
+    roots = [s for s in spans if not s["parent_span_id"]]
+    assert sorted(s["request_id"] for s in roots) == sorted(requests)  # one root each
+    assert {s["host"] for s in roots} == {"edge"}
+    wrong = wrong_parents(spans)
+    for rid, what in list(wrong.items())[:5]:
+        print(rid, what)  # shown when the assertion below fails
+    assert len(wrong) <= len(requests) // 100
+    skew = {
+        host: statistics.median(float(s["skew_s"]) for s in spans if s["host"] == host)
+        for host in SKEW_US
+    }
+    assert abs(skew["web-2"] - skew["web-1"] - 0.180) < 0.005, skew
 
 
 # --- baseline_re ---------------------------------------------------------------------
