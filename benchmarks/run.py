@@ -4,6 +4,7 @@
     python benchmarks/run.py --big           # 10M lines; --lines 40000000 for 40M
     python benchmarks/run.py --only analyze,baseline_re --runs 3
     python benchmarks/run.py --rss-big       # logtrace analyze on ~40M lines / ~10 GB
+    python benchmarks/run.py --only "join chatty" --chatty-lines 5000000
 
 Every command is in COMMANDS below; edit it when the CLI changes. Runs are interleaved
 (round k runs every command once) so machine noise hits all of them alike, and each
@@ -58,6 +59,7 @@ class Bench:
     needs: str | None = None  # an executable that must be installed, else skipped
     check: str | None = None  # a key of harness.checks.CHECKS
     paths: str = "catalogue"  # else an edge-only data set with these paths (generate.py)
+    deployment: str = "edge"  # "chatty": the chatty data set (--chatty-lines in all files)
     exit_code: int = 0  # the exit status of a successful run (8: a --fail-if rule broken)
     versus: str | None = None  # another command: print this one's median over its median
 
@@ -73,6 +75,11 @@ COMMANDS: tuple[Bench, ...] = (
     Bench("analyze .gz",    "{logtrace} analyze {edge_gz} --preset trace"),
     Bench("join 6 files",   "{logtrace} export spans --format csv --out {work}/spans.csv"
                             " --nginx-conf {data}/nginx.conf {files}", lines="all"),
+    # The chatty deployment (generate.py --deployment chatty): ~17 lines a request over 7
+    # files, an internal proxy, N+1 loops; {data} and {files} are that data set's.
+    Bench("join chatty",    "{logtrace} export spans --format csv --out {work}/spans-chatty.csv"
+                            " --nginx-conf {data}/nginx.conf {files}", lines="all",
+          deployment="chatty"),
     Bench("export csv",     "{logtrace} analyze {edge} --preset trace"
                             " --export-csv {work}/routes.csv --top 100"),
     Bench("analyze --json", "{logtrace} analyze {edge} --preset trace --json",
@@ -216,27 +223,38 @@ def line_count(bench: Bench, data: datasets.DataSet) -> int | None:
     return {"edge": data.edge_lines, "all": data.total_lines, **data.lines_by_file}.get(bench.lines)
 
 
-def variants(benches: list[Bench], data: datasets.DataSet) -> dict[str, datasets.DataSet]:
-    """The data set of each `paths` kind the benches use: the main one for the catalogue,
-    an edge-only one of as many lines for the others."""
-    out = {"catalogue": data}
-    for kind in sorted({b.paths for b in benches} - {"catalogue"}):
-        out[kind] = datasets.ensure(
-            data.edge_lines, data.seed, edge_only=True, with_gz=False, paths=kind
-        )
+def data_set_of(bench: Bench) -> str:
+    """The key of the data set `bench` runs on: its `paths` kind, or its deployment."""
+    return bench.paths if bench.deployment == "edge" else bench.deployment
+
+
+def variants(
+    benches: list[Bench], lines: int, seed: int, chatty_lines: int
+) -> dict[str, datasets.DataSet]:
+    """The data sets the benches use, each made on first use: `lines` edge lines with app
+    logs for the catalogue's paths, an edge-only set of as many lines for another `paths`
+    kind, the chatty deployment of `chatty_lines` lines in all files."""
+    out: dict[str, datasets.DataSet] = {}
+    for key in sorted({data_set_of(b) for b in benches}):
+        if key == "catalogue":
+            out[key] = datasets.ensure(lines, seed)
+        elif key == "chatty":
+            out[key] = datasets.ensure(chatty_lines, seed, with_gz=False, deployment=key)
+        else:
+            out[key] = datasets.ensure(lines, seed, edge_only=True, with_gz=False, paths=key)
     return out
 
 
 def measure_all(
-    benches: list[Bench], data: datasets.DataSet, work: Path, plan: Plan
+    benches: list[Bench], sets: dict[str, datasets.DataSet], work: Path, plan: Plan
 ) -> list[report.Result]:
-    """Warm-up runs (a command that fails is not timed), then interleaved timed rounds."""
-    sets = variants(benches, data)
+    """Warm-up runs (a command that fails is not timed), then interleaved timed rounds;
+    `sets` holds the data set of each bench (`data_set_of`)."""
     env = child_env()
     results: dict[str, report.Result] = {}
     live: list[Bench] = []
     for bench in benches:
-        data = sets[bench.paths]
+        data = sets[data_set_of(bench)]
         shown = expand(bench, data, work, DISPLAY_VALUES)
         stdin = bench.stdin.format(edge=data.edge) if bench.stdin else None
         result = report.Result(bench.name, shown, stdin, line_count(bench, data), bench.baseline)
@@ -260,7 +278,7 @@ def measure_all(
         order = live[round_no % len(live) :] + live[: round_no % len(live)] if live else []
         for bench in order:
             result = results[bench.name]
-            sample = _once(bench, sets[bench.paths], work, env, plan.timeout_s)
+            sample = _once(bench, sets[data_set_of(bench)], work, env, plan.timeout_s)
             print(f"  run {round_no + 1}/{runs} {bench.name}: {_brief(sample)}", file=sys.stderr)
             result.add(sample)
             if not sample.ok:
@@ -268,12 +286,11 @@ def measure_all(
                 live.remove(bench)
     for bench in [b for b in live if b.check]:
         out = work / (_slug(bench.name) + ".out")
+        edge_lines = sets[data_set_of(bench)].edge_lines
         try:
-            verdict = CHECKS[bench.check or ""](out, work, sets[bench.paths].edge_lines)
+            verdict = CHECKS[bench.check or ""](out, work, edge_lines)
         except (OSError, ValueError, KeyError) as exc:
-            verdict = Verdict(
-                None, sets[bench.paths].edge_lines, f"could not read its output: {exc}"
-            )
+            verdict = Verdict(None, edge_lines, f"could not read its output: {exc}")
         results[bench.name].verdict = verdict
     return list(results.values())
 
@@ -324,6 +341,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lines", type=int, default=None, help="edge lines (default 1,000,000)")
     p.add_argument("--big", action="store_true", help="10,000,000 edge lines")
+    p.add_argument(
+        "--chatty-lines",
+        type=int,
+        default=5_000_000,
+        help="lines in all files of the chatty data set (join chatty; default 5,000,000)",
+    )
     p.add_argument("--rss-big", action="store_true", help="logtrace analyze on ~40M lines")
     p.add_argument("--runs", type=int, default=None, help="timed runs each (default 5; rss 1)")
     p.add_argument("--warmup", type=int, default=None, help="untimed runs first (default 1; rss 0)")
@@ -355,25 +378,33 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.rss_big:
         lines = args.lines or 40_000_000
-        data = datasets.ensure(lines, args.seed, edge_only=True, with_gz=False)
+        sets = {"catalogue": datasets.ensure(lines, args.seed, edge_only=True, with_gz=False)}
         benches = [b for b in COMMANDS if b.name == "analyze"]
         plan = Plan(args.runs or 1, 0 if args.warmup is None else args.warmup, args.timeout)
         stem = args.out or RESULTS / "rss_big"
     else:
         lines = args.lines or (10_000_000 if args.big else 1_000_000)
-        data = datasets.ensure(lines, args.seed)
         benches = select(args.only, args.skip)
+        sets = variants(benches, lines, args.seed, args.chatty_lines)
         plan = Plan(args.runs or 5, 1 if args.warmup is None else args.warmup, args.timeout)
         stem = args.out or RESULTS / "latest"
+    if not sets:
+        sets = {"catalogue": datasets.ensure(lines, args.seed)}
+    # The report describes the main set, or the one set the chosen commands run on.
+    data = sets.get("catalogue", next(iter(sets.values())))
     if any("{edge_combined}" in b.argv or "{edge_json}" in b.argv for b in benches):
         formats.derived(data.edge)
-    print(f"data: {data.dir} ({data.edge_lines:,} edge lines)", file=sys.stderr)
+    for each in sets.values():
+        print(
+            f"data: {each.dir} ({each.edge_lines:,} edge lines, {each.total_lines:,} in all)",
+            file=sys.stderr,
+        )
     # bytecode written first, as pip does when it installs a package: where
     # PYTHONDONTWRITEBYTECODE is set, every run would compile every module again
     compileall.compile_dir(Path(__file__).resolve().parent.parent / "logtrace", quiet=1)
     load_before = list(os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="logtrace-bench-") as tmp:
-        results = measure_all(benches, data, Path(tmp), plan)
+        results = measure_all(benches, sets, Path(tmp), plan)
     variables = {
         "GOACCESS_FORMAT": GOACCESS_FORMAT,
         "LNAV_SQL": LNAV_SQL,
@@ -381,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     machine = report.machine(logtrace_argv(), child_env())
     machine["load_average_before"] = load_before  # other work on the machine skews all
-    doc = report.Document(results, data, plan.runs, plan.warmup, machine, variables)
+    more = tuple(each for each in sets.values() if each is not data)
+    doc = report.Document(results, data, plan.runs, plan.warmup, machine, variables, more)
     print(doc.table())
     ratios = relative(results)
     for line in ratios:

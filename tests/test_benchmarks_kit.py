@@ -610,15 +610,20 @@ def test_baseline_cli_reads_gzip_and_prints_json(tmp_path: Path) -> None:
 # --- run.py ----------------------------------------------------------------------------
 
 
-def test_a_command_with_versus_prints_its_median_over_the_others(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def bench_run(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """benchmarks/run.py as a module."""
     monkeypatch.syspath_prepend(str(BENCH))
     spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
     assert spec is not None and spec.loader is not None
     run = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "bench_run", run)
     spec.loader.exec_module(run)
+    return run
+
+
+def test_a_command_with_versus_prints_its_median_over_the_others(bench_run: ModuleType) -> None:
+    run = bench_run
 
     def result(name: str, walls: list[float]) -> object:
         r = run.report.Result(name, [], None, None, baseline=False)
@@ -630,3 +635,22 @@ def test_a_command_with_versus_prints_its_median_over_the_others(
     assert (bench.versus, bench.exit_code) == ("analyze", 8)
     lines = run.relative([result("analyze", [4.0, 2.0, 3.0]), result(bench.name, [3.6, 3.3, 9])])
     assert lines == [f"{bench.name}: 1.20x the time of analyze (3.60 s / 3.00 s, medians)"]
+
+
+def test_join_chatty_runs_on_a_chatty_set_of_its_own_size(
+    bench_run: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[tuple[int, int, dict[str, object]]] = []
+
+    def ensure(lines: int, seed: int, **options: object) -> str:
+        made.append((lines, seed, options))
+        return f"{lines}"
+
+    monkeypatch.setattr(bench_run.datasets, "ensure", ensure)
+    benches = bench_run.select("join chatty", "")
+    assert [bench_run.data_set_of(b) for b in benches] == ["chatty"]
+    chatty_lines = bench_run.parse_args([]).chatty_lines
+    assert chatty_lines == 5_000_000  # the issue's figure, whatever --lines says
+    assert bench_run.variants(benches, 1_000_000, 1, chatty_lines) == {"chatty": "5000000"}
+    assert made == [(5_000_000, 1, {"with_gz": False, "deployment": "chatty"})]
+    assert bench_run.parse_args(["--chatty-lines", "20000"]).chatty_lines == 20_000

@@ -48,11 +48,18 @@ class DataSet:
         return self.dir.name
 
 
-def label_for(lines: int, edge_only: bool, paths: str = "catalogue") -> str:
-    """`1m`, `10m`, `40m-edge`, `1m-edge-distinct`, or the line count when it is not a
-    round million."""
+def label_for(
+    lines: int, edge_only: bool, paths: str = "catalogue", deployment: str = "edge"
+) -> str:
+    """`1m`, `10m`, `40m-edge`, `1m-edge-distinct`, `5m-chatty`, or the line count when it
+    is not a round million."""
     base = f"{lines // 1_000_000}m" if lines % 1_000_000 == 0 and lines else str(lines)
-    return base + ("-edge" if edge_only else "") + ("" if paths == "catalogue" else f"-{paths}")
+    return (
+        base
+        + ("-edge" if edge_only else "")
+        + ("" if paths == "catalogue" else f"-{paths}")
+        + ("" if deployment == "edge" else f"-{deployment}")
+    )
 
 
 def _manifest(directory: Path) -> dict[str, object] | None:
@@ -82,10 +89,11 @@ def ensure(
     edge_only: bool = False,
     with_gz: bool = True,
     paths: str = "catalogue",
+    deployment: str = "edge",
 ) -> DataSet:
-    """Generate the data set unless a matching one is already on disk (`paths`: see
-    `generate.py --paths`)."""
-    directory = DATA_DIR / label_for(lines, edge_only, paths)
+    """Generate the data set unless a matching one is already on disk (`paths`,
+    `deployment`: see `generate.py`; `lines` of a chatty set count all its files)."""
+    directory = DATA_DIR / label_for(lines, edge_only, paths, deployment)
     manifest = _manifest(directory)
     expected_files = 1 if edge_only else None
     stale = (
@@ -95,13 +103,14 @@ def ensure(
         or manifest.get("gzip") is not False
         or manifest.get("generator_version") != GENERATOR_VERSION
         or manifest.get("paths", "catalogue") != paths
+        or manifest.get("deployment", "edge") != deployment
         or (expected_files is not None and len(manifest["files"]) != expected_files)  # type: ignore[arg-type]
     )
     took: float | None = None
     if stale:
         argv = [sys.executable, str(GENERATOR), "--lines", str(lines), "--out", str(directory)]
         argv += ["--seed", str(seed)] + (["--edge-only"] if edge_only else [])
-        argv += ["--paths", paths]
+        argv += ["--paths", paths] if deployment == "edge" else ["--deployment", deployment]
         print(f"generating {directory} ...", file=sys.stderr, flush=True)
         began = time.perf_counter()
         subprocess.run(argv, check=True)

@@ -138,6 +138,7 @@ class Document:
     warmup: int
     machine: dict[str, object]
     variables: dict[str, str]  # values of the $VARIABLES the commands use
+    more: tuple[DataSet, ...] = ()  # the other data sets some commands run on
 
     def _baselines(self) -> list[Result]:
         return [r for r in self.results if r.baseline and r.median_s]
@@ -206,6 +207,12 @@ class Document:
                 "`benchmarks/generate.py` (seed in manifest.json):", ""]  # fmt: skip
         out += [f"- {name}: {size / 1e6:,.1f} MB" for name, size in self.data.bytes.items()]
         out += [f"- lines: {self.data.edge_lines:,} edge, {self.data.total_lines:,} in all files"]
+        for other in self.more:
+            out += [
+                f"- `{_short(str(other.dir))}` (commands on another data set): "
+                f"{sum(other.bytes.values()) / 1e6:,.1f} MB, {other.edge_lines:,} edge lines, "
+                f"{other.total_lines:,} in all {len(other.files)} files"
+            ]
         out += ["", "## Commands", ""]
         out += ["Run from the repository root; `$WORK` is a scratch folder.", ""]
         for r in self.results:
@@ -226,6 +233,16 @@ class Document:
                 "bytes": self.data.bytes,
                 "generated_in_s": self.data.generated_in_s,
             },
+            "more_data": [
+                {
+                    "dir": _short(str(other.dir)),
+                    "edge_lines": other.edge_lines,
+                    "total_lines": other.total_lines,
+                    "bytes": other.bytes,
+                    "generated_in_s": other.generated_in_s,
+                }
+                for other in self.more
+            ],
             "runs": self.runs,
             "warmup": self.warmup,
             "variables": self.variables,
