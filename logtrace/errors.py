@@ -23,7 +23,9 @@ class ExitStatus(IntEnum):
     NOT_FOUND = 6  # a request id or other lookup found nothing
     PARTIAL = 7  # some input was damaged or not delivered; results are partial
     GATE = 8  # a --fail-if rule is broken (the report is complete)
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    HUNG_UP = 129  # the terminal went away (128 + SIGHUP)
+    TERMINATED = 143  # kill, timeout, a service manager (128 + SIGTERM)
 
 
 class LogtraceError(Exception):

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
+import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -246,15 +253,42 @@ def test_facts_learnt_on_a_sample_of_the_parts_still_give_every_right_parent(
     assert abs(split.timelines.offsets["web-2"].offset_s - 0.180) < 0.002
 
 
-def test_ctrl_c_on_the_command_line_removes_the_spill(tmp_path: Path) -> None:
-    """The command line ends at once on Ctrl-C (no ``finally`` runs): the spill's folder,
-    which may hold gigabytes, is removed all the same, while its files are being written."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
+@pytest.mark.parametrize(
+    ("ending", "status", "said"),
+    [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")],
+)
+def test_ctrl_c_a_kill_or_a_hang_up_on_the_command_line_removes_the_spill(
+    tmp_path: Path, ending: str, status: int, said: str
+) -> None:
+    """The command line ends at once on Ctrl-C, SIGTERM (kill, `timeout`) or SIGHUP (the
+    terminal closed), and no ``finally`` runs: the spill's folder, which may hold
+    gigabytes, is removed all the same, while its files are being written. SIGTERM and
+    SIGHUP used to end the process with no cleanup at all."""
+    proc, spills = _join_until_spilled(tmp_path)
+    proc.send_signal(getattr(signal, ending))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    assert err.decode().splitlines() == [f"logtrace: {said}"]
+    assert list(spills.iterdir()) == []
 
+
+def test_a_hang_up_the_process_was_started_to_ignore_is_ignored(tmp_path: Path) -> None:
+    """Under `nohup` (SIGHUP ignored from the start) a closed terminal does not end the
+    run: the join goes on to the end, and removes its spill as usual."""
+    ignore = partial(signal.signal, signal.SIGHUP, signal.SIG_IGN)
+    proc, spills = _join_until_spilled(tmp_path, before=ignore)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert (tmp_path / "spans.csv").stat().st_size > 0
+    assert list(spills.iterdir()) == []
+
+
+def _join_until_spilled(
+    tmp_path: Path, before: Callable[[], object] | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """A partitioned join run by the command line, once its first spill file is written
+    (the test is skipped if the join ends before that); and the spills' TMPDIR."""
     logs, spills = tmp_path / "logs", tmp_path / "tmp"
     spills.mkdir()
     busy_deployment(requests=4000).write(logs)
@@ -265,6 +299,7 @@ def test_ctrl_c_on_the_command_line_removes_the_spill(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
+        preexec_fn=before,  # noqa: PLW1509  (only a signal disposition, no locks taken)
     )
     deadline = time.monotonic() + 60
     while not list(spills.glob("logtrace-join-*/*/*.arrow")) and proc.poll() is None:
@@ -272,8 +307,4 @@ def test_ctrl_c_on_the_command_line_removes_the_spill(tmp_path: Path) -> None:
         time.sleep(0.005)
     if proc.poll() is not None:
         pytest.skip("the join ended before a spill file was seen")  # a very fast machine
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert err.decode().splitlines() == ["logtrace: interrupted"]
-    assert list(spills.iterdir()) == []
+    return proc, spills

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import os
 import re
@@ -158,13 +159,25 @@ def _main(
     _state["traceback"] = traceback
 
 
+# What ends the run from outside: the status it ends with, and its last line on stderr.
+_ENDINGS = {
+    signal.SIGINT: (ExitStatus.INTERRUPTED, "interrupted"),
+    signal.SIGTERM: (ExitStatus.TERMINATED, "terminated"),
+    signal.SIGHUP: (ExitStatus.HUNG_UP, "hung up"),
+}
+
+
 def _interrupted(signum: int, frame: object) -> None:
-    """Ctrl-C: end here and now, with the progress bar erased and one line said.
+    """Ctrl-C, a kill, `timeout`, a closed terminal: end here and now, with the progress
+    bar erased, the join's spill removed and one line said.
 
     Exiting from the handler, rather than by a KeyboardInterrupt, keeps the interrupt from
     landing in a generator's cleanup (which Python only reports as "Exception ignored"),
     from waiting for the parsing threads to finish their chunks, and from leaving a bar.
+    Without a handler, SIGTERM and SIGHUP would end the process with no cleanup at all,
+    leaving a spill of up to the input's size in TMPDIR.
     """
+    status, said = _ENDINGS.get(signal.Signals(signum), _ENDINGS[signal.SIGINT])
     progress = sys.modules.get("logtrace.render.progress")  # no import in a handler
     if progress is not None:
         progress.abandon()
@@ -173,20 +186,33 @@ def _interrupted(signum: int, frame: object) -> None:
         spill.abandon()
     # the process's own stderr: a live bar has sys.stderr pointing through rich
     stream = sys.__stderr__ or sys.stderr
-    stream.write("logtrace: interrupted\n")
-    stream.flush()
-    os._exit(int(ExitStatus.INTERRUPTED))
+    try:
+        stream.write(f"logtrace: {said}\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass  # no terminal left to say it to (SIGHUP)
+    os._exit(int(status))
 
 
 def catch_interrupts() -> None:
-    """Make Ctrl-C end the run through :func:`_interrupted` (only under :func:`main`).
+    """Make Ctrl-C, SIGTERM and SIGHUP end the run through :func:`_interrupted` (only
+    under :func:`main`).
 
     Called again once polars is imported: polars puts a SIGINT handler of its own in front
     of the one it finds, which turns Ctrl-C into a KeyboardInterrupt of whatever query
     runs, in the parsing threads too (a second interrupt, landing anywhere).
     """
-    if _state["main"]:
-        signal.signal(signal.SIGINT, _interrupted)
+    if not _state["main"]:
+        return
+    for signum in _ENDINGS.keys() - _ignored_from_the_start():
+        signal.signal(signum, _interrupted)
+
+
+@functools.cache
+def _ignored_from_the_start() -> frozenset[signal.Signals]:
+    """The endings the process was started ignoring (``nohup``: SIGHUP; ``cmd &`` in a
+    script: SIGINT): they stay ignored. Known at the first call, from :func:`main`."""
+    return frozenset(s for s in _ENDINGS if signal.getsignal(s) == signal.SIG_IGN)
 
 
 def main() -> None:
