@@ -24,8 +24,9 @@ from logtrace.resolve import FormatOptions
 from logtrace.sources import resolve_sources
 from logtrace.timelines import load as load_module
 from logtrace.timelines import partitioned
+from logtrace.timelines import spill as spill_module
 from logtrace.timelines.load import Loaded, TimelineOptions, join_mode, load
-from logtrace.timelines.spill import NO_ID, part_of
+from logtrace.timelines.spill import NO_ID, part_of, spill
 from tests.conftest import SAMPLE, SAMPLE_CONF
 from tests.deployments import busy_deployment
 from tests.test_timelines_join import _wrong_parents
@@ -115,6 +116,41 @@ def test_a_spill_that_cannot_be_written_is_an_error_and_is_removed(
         load(sources, TimelineOptions(FormatOptions(), join="partitioned", parts=4))
     assert len(written) > 3
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("held_bytes", [64 * 1024 * 1024, 20_000])
+def test_a_part_is_a_few_files_however_many_chunks_it_got(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held_bytes: int
+) -> None:
+    """A part's rows are held and written together, not a file per chunk and part (the
+    square of the input: 213k files for 36.7M lines); they read back as they were added,
+    each part in order and all of them in the order they were read."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(spill_module, "HELD_BYTES", held_bytes)
+    chunks = [
+        pl.DataFrame(
+            {
+                "line_no": pl.int_range(100 * i + 1, 100 * i + 101, dtype=pl.UInt32, eager=True),
+                "request_id": [f"r{(7 * i + j) % 41}" for j in range(100)],
+                "line": [f"line {100 * i + j + 1} of chunk {i}" for j in range(100)],
+            }
+        )
+        for i in range(60)
+    ]
+    with spill(4) as store:
+        for chunk in chunks:
+            store.add("nginx", chunk, pl.col("request_id"))
+        parts = [store.read(p, "nginx") for p in range(4)]
+        every = store.read_many(None, "nginx")
+        files = len(list(store.root.glob("*/*.arrow")))
+    if held_bytes > 1_000_000:
+        assert files == 4  # all of it held until the end: a file a part
+    else:
+        assert 4 < files < 60 * 4 / 3
+    assert sum(p.height for p in parts) == 6000
+    assert all(p.get_column("line_no").is_sorted() for p in parts)
+    assert_frame_equal(every, pl.concat(chunks))
+    assert_frame_equal(pl.concat(parts).sort("line_no"), pl.concat(chunks))
 
 
 def test_the_join_is_partitioned_above_a_size_or_when_asked(
