@@ -10,8 +10,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -311,8 +309,7 @@ def test_ctrl_c_a_kill_or_a_hang_up_on_the_command_line_removes_the_spill(
 def test_a_hang_up_the_process_was_started_to_ignore_is_ignored(tmp_path: Path) -> None:
     """Under `nohup` (SIGHUP ignored from the start) a closed terminal does not end the
     run: the join goes on to the end, and removes its spill as usual."""
-    ignore = partial(signal.signal, signal.SIGHUP, signal.SIG_IGN)
-    proc, spills = _join_until_spilled(tmp_path, before=ignore)
+    proc, spills = _join_until_spilled(tmp_path, ignore_hang_up=True)
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
@@ -321,10 +318,17 @@ def test_a_hang_up_the_process_was_started_to_ignore_is_ignored(tmp_path: Path) 
 
 
 def _join_until_spilled(
-    tmp_path: Path, before: Callable[[], object] | None = None
+    tmp_path: Path, *, ignore_hang_up: bool = False
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """A partitioned join run by the command line, once its first spill file is written
-    (the test is skipped if the join ends before that); and the spills' TMPDIR."""
+    (the test is skipped if the join ends before that); and the spills' TMPDIR. The
+    process starts with the default handling of SIGINT and SIGHUP, whatever the tests'
+    own (`nohup`, a background job), or ignoring SIGHUP as under `nohup`."""
+
+    def dispositions() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN if ignore_hang_up else signal.SIG_DFL)
+
     logs, spills = tmp_path / "logs", tmp_path / "tmp"
     spills.mkdir()
     busy_deployment(requests=4000).write(logs)
@@ -335,7 +339,7 @@ def _join_until_spilled(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
-        preexec_fn=before,  # noqa: PLW1509  (only a signal disposition, no locks taken)
+        preexec_fn=dispositions,  # noqa: PLW1509  (signal dispositions only, no locks taken)
     )
     deadline = time.monotonic() + 60
     while not list(spills.glob("logtrace-join-*/*/*.arrow")) and proc.poll() is None:

@@ -204,15 +204,17 @@ def catch_interrupts() -> None:
     """
     if not _state["main"]:
         return
-    for signum in _ENDINGS.keys() - _ignored_from_the_start():
-        signal.signal(signum, _interrupted)
+    for signum in _ENDINGS:
+        if signum != signal.SIGHUP or not _hang_up_ignored():
+            signal.signal(signum, _interrupted)
 
 
 @functools.cache
-def _ignored_from_the_start() -> frozenset[signal.Signals]:
-    """The endings the process was started ignoring (``nohup``: SIGHUP; ``cmd &`` in a
-    script: SIGINT): they stay ignored. Known at the first call, from :func:`main`."""
-    return frozenset(s for s in _ENDINGS if signal.getsignal(s) == signal.SIG_IGN)
+def _hang_up_ignored() -> bool:
+    """Whether the process was started ignoring SIGHUP (``nohup``): then it stays ignored.
+    Known at the first call, from :func:`main`. (SIGINT is caught even when ignored, as a
+    background job in a script is started: polars would catch it anyway.)"""
+    return signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
 
 
 def main() -> None:
