@@ -2,20 +2,19 @@
 
 Lines go to one of ``parts`` partitions by a hash of their request id (the trace id of a
 W3C traceparent, so that a proxy logging the header and an app logging the trace id meet
-in one part); lines without an id go to a part of their own (``NO_ID``). A chunk's rows
-are held by part (compressed) until ``HELD_BYTES`` are held, then the largest parts are
-written, each as one Arrow IPC file of the chunks it holds: a part is a few files read
-back in the order its lines were read (LZ4-compressed: about 0.7 times the input's size,
-with the raw lines kept), not one file per chunk it got (parts x chunks files: the
-square of the input). This is done by a thread of its own while the next chunks are
-parsed (at most ``WRITES_AHEAD`` chunks wait for it). The folder is a temporary one,
+in one part); lines without an id go to a part of their own (``NO_ID``). Parsed chunks
+are held until ``HELD_BYTES`` are, then cut by part together, each part's rows written as
+one Arrow IPC file: a part is a few files read back in the order its lines were read
+(LZ4-compressed: about 0.7 times the input's size, with the raw lines kept), not one file
+per chunk it got (parts x chunks files: the square of the input). This is done by a
+thread of its own while the next chunks are parsed (at most ``WRITES_AHEAD`` chunks wait
+for it). The folder is a temporary one,
 removed when the ``with`` block ends, whether it ends normally, by an error or by Ctrl-C
 (under the command line, whose Ctrl-C ends the process at once: by :func:`abandon`).
 """
 
 from __future__ import annotations
 
-import io
 import shutil
 import tempfile
 import threading
@@ -35,11 +34,12 @@ _SEED = 0x7370696C6C  # "spill"
 _TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$"
 _NEWEST = pl.CompatLevel.newest()
 WRITES_AHEAD = 2  # chunks handed to the writing thread and not written yet, at most
-# Rows held in memory by part before they are written: a part gets a file per ~HELD_BYTES /
-# parts of its lines rather than one per chunk, so the files do not grow as parts x chunks
-# (the square of the input: 213k files of ~300 rows for 36.7M lines, ~2 ms each to write
-# and read back).
-HELD_BYTES = 64 * 1024 * 1024  # compressed
+# Parsed chunks held before they are cut by part and written: a part gets a file per batch
+# of chunks held rather than one per chunk (parts x chunks: the square of the input, 213k
+# files of ~300 rows for 36.7M lines, ~2 ms each to write and read back; 19k files now).
+# Held as whole chunks: a part's rows held alone would keep the chunk's buffers (views) and
+# fragment polars' allocator (~0.7 GB more peak for 128 MB of rows).
+HELD_BYTES = 128 * 1024 * 1024
 _open: set[Path] = set()  # the folders of the spills in use, for abandon()
 _abandoned = threading.Event()  # Ctrl-C: the writing threads write no more
 
@@ -74,8 +74,8 @@ class Spill:
         self._lines: Counter[int] = Counter()  # lines per part
         self._chunks = 0
         self._writer = writer
-        self._held: dict[tuple[str, int], list[bytes]] = {}  # (kind, part) -> rows as IPC
-        self._held_bytes: dict[tuple[str, int], int] = {}
+        self._held: dict[str, list[pl.DataFrame]] = {}  # kind -> chunks
+        self._held_bytes: dict[str, int] = {}
         self._files = 0
 
     @property
@@ -97,45 +97,43 @@ class Spill:
         self._writer.submit(partial(self._hold, kind, split))
 
     def _hold(self, kind: str, split: pl.DataFrame) -> None:
-        """Keep a chunk's rows by part, as compressed IPC bytes; write the largest parts
-        held once more than ``HELD_BYTES`` are (in the writing thread)."""
-        for (part,), rows in split.partition_by("_part", as_dict=True, maintain_order=True).items():
-            key = (kind, int(part))
-            # Bytes, not frames: a part's rows would keep the chunk's buffers (views), and
-            # small frames held between chunks fragment polars' allocator (~0.7 GB more peak).
-            data = io.BytesIO()
-            rows.drop("_part").write_ipc_stream(data, compression="lz4", compat_level=_NEWEST)
-            self._held.setdefault(key, []).append(data.getvalue())
-            self._held_bytes[key] = self._held_bytes.get(key, 0) + data.tell()
-            self._lines[int(part)] += rows.height
+        """Keep a whole chunk, split by part; once more than ``HELD_BYTES`` are held, cut
+        the chunks held by part and write each part's rows as one file (in the writing
+        thread)."""
+        self._held.setdefault(kind, []).append(split)
+        self._held_bytes[kind] = self._held_bytes.get(kind, 0) + int(split.estimated_size())
+        for part, lines in split.group_by("_part").len().iter_rows():
+            self._lines[int(part)] += lines
         if sum(self._held_bytes.values()) > HELD_BYTES:
-            self._write_held(HELD_BYTES // 2)
+            self._write_held()
 
-    def _write_held(self, keep: int) -> None:
-        """Write the parts held, the largest first, until at most ``keep`` bytes are held.
-        A part's files are numbered in the order they are written: the order of its lines."""
-        held = sum(self._held_bytes.values())
-        for key in sorted(self._held_bytes, key=self._held_bytes.__getitem__, reverse=True):
-            if held <= keep or _abandoned.is_set():
-                return
-            kind, part = key
-            frames = [pl.read_ipc_stream(io.BytesIO(b)) for b in self._held.pop(key)]
-            held -= self._held_bytes.pop(key)
+    def _write_held(self) -> None:
+        """Write the chunks held: each part's rows of one kind as one file, numbered in the
+        order they are written (the order of the part's lines)."""
+        for kind in list(self._held):
+            frames = self._held.pop(kind)
+            self._held_bytes.pop(kind)
             rows = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
-            folder = self.root / _name(part)
-            folder.mkdir(exist_ok=True)
-            self._files += 1
-            rows.write_ipc(
-                folder / f"{kind}-{self._files:09d}.arrow",
-                compression="lz4",
-                compat_level=_NEWEST,  # read back by this very polars: no conversion of text
-            )
+            del frames
+            for (part,), piece in rows.partition_by(
+                "_part", as_dict=True, maintain_order=True
+            ).items():
+                if _abandoned.is_set():
+                    return
+                folder = self.root / _name(int(part))
+                folder.mkdir(exist_ok=True)
+                self._files += 1
+                piece.drop("_part").write_ipc(
+                    folder / f"{kind}-{self._files:09d}.arrow",
+                    compression="lz4",
+                    compat_level=_NEWEST,  # read back by this very polars: no conversion
+                )
 
     def flush(self) -> None:
         """Wait until every chunk added is written, the parts held included."""
         self._writer.wait()
         if self._held:
-            self._writer.submit(partial(self._write_held, 0))
+            self._writer.submit(self._write_held)
             self._writer.wait()
 
     def read(self, part: int, kind: str) -> pl.DataFrame:
