@@ -13,7 +13,17 @@ from dataclasses import dataclass
 import polars as pl
 
 from loggen.edge import MESH_URL, event
-from loggen.fmt import ISO_MICROS, ISO_MICROS_Z, PY_LOGGING, SLASHED_MICROS, fixed, timestamp
+from loggen.fmt import (
+    ISO_MICROS,
+    ISO_MICROS_Z,
+    PY_LOGGING,
+    SLASHED_MICROS,
+    fixed,
+    json_object,
+    lit,
+    status_level,
+    timestamp,
+)
 from loggen.rng import Rng
 
 USERS_URL = "http://10.0.0.6:8080"
@@ -53,34 +63,8 @@ PEERS = (Peer("users", "users", USERS_URL, 1), Peer("inventory", "inv", MESH_URL
 API_END = pl.col("api_start_us") + pl.col("api_dur_us")
 
 
-def _lit(text: str) -> pl.Expr:
-    return pl.lit(text, pl.String)
-
-
-def _level(status: pl.Expr, names: tuple[str, str, str]) -> pl.Expr:
-    """names = (ok, client error, server error)."""
-    return (
-        pl.when(status >= 500)
-        .then(_lit(names[2]))
-        .when(status >= 400)
-        .then(_lit(names[1]))
-        .otherwise(_lit(names[0]))
-    )
-
-
 def _tenths_ms(us: pl.Expr) -> pl.Expr:
     return fixed(us // 100, 1)
-
-
-def _json(fields: list[Field]) -> pl.Expr:
-    """A JSON object; values here never need escaping (ids, clean paths, numbers)."""
-    parts: list[pl.Expr] = []
-    for n, (key, value, quoted) in enumerate(fields):
-        quote = '"' if quoted else ""
-        parts += [_lit(("{" if n == 0 else ", ") + f'"{key}": {quote}'), value.cast(pl.String)]
-        if quoted:
-            parts.append(_lit('"'))
-    return pl.concat_str([*parts, _lit("}")])
 
 
 def _on_host(frame: pl.DataFrame, host: int, api_hosts: int) -> pl.DataFrame:
@@ -100,44 +84,46 @@ def api_json_events(frame: pl.DataFrame, rng: Rng, api_hosts: int) -> pl.DataFra
         return [
             ("time", timestamp(t, ISO_MICROS), True),
             ("level", level, True),
-            ("service", _lit("api"), True),
-            ("msg", _lit(msg), True),
+            ("service", lit("api"), True),
+            ("msg", lit(msg), True),
         ]
 
     rid: Field = ("request_id", pl.col("request_id"), True)
     method: Field = ("method", pl.col("method"), True)
     path: Field = ("path", pl.col("app_path"), True)
     status = pl.col("status")
-    started = [*head(pl.col("api_start_us"), _lit("INFO"), "request started"), rid, method, path]
+    started = [*head(pl.col("api_start_us"), lit("INFO"), "request started"), rid, method, path]
     finished = [
-        *head(API_END, _level(status, levels), "request finished"),
+        *head(API_END, status_level(status, levels), "request finished"),
         *(rid, method, path, ("status", status, False)),
         ("duration_ms", _tenths_ms(pl.col("api_dur_us")), False),
     ]
     frames = [
-        rows.select(event(pl.col("api_start_us"), 0, _json(started))),
-        rows.select(event(API_END, 3, _json(finished))),
+        rows.select(event(pl.col("api_start_us"), 0, json_object(started))),
+        rows.select(event(API_END, 3, json_object(finished))),
     ]
     for peer in PEERS:
         call_status = pl.col(f"{peer.name}_status")
         fields = [
-            *head(peer.call_end, _level(call_status, levels), "downstream call"),
+            *head(peer.call_end, status_level(call_status, levels), "downstream call"),
             rid,
-            ("peer", _lit(peer.name), True),
+            ("peer", lit(peer.name), True),
             ("method", pl.col(f"{peer.name}_method"), True),
-            ("url", _lit(peer.base_url) + pl.col(f"{peer.name}_path"), True),
+            ("url", lit(peer.base_url) + pl.col(f"{peer.name}_path"), True),
             ("status", call_status, False),
             ("duration_ms", _tenths_ms(peer.call_dur), False),
         ]
         calls = rows.filter(pl.col(f"calls_{peer.name}"))
-        frames.append(calls.select(event(peer.call_end, peer.seq, _json(fields))))
+        frames.append(calls.select(event(peer.call_end, peer.seq, json_object(fields))))
     noise = [
-        *head(API_END + 1, _lit("INFO"), "db pool stats"),
-        ("pool", _lit("primary"), True),
+        *head(API_END + 1, lit("INFO"), "db pool stats"),
+        ("pool", lit("primary"), True),
         ("in_use", pl.col("i") % 17, False),
         ("idle", 3 + pl.col("i") % 5, False),
     ]
-    frames.append(rows.filter(_noisy(rng, "json")).select(event(API_END + 1, 4, _json(noise))))
+    frames.append(
+        rows.filter(_noisy(rng, "json")).select(event(API_END + 1, 4, json_object(noise)))
+    )
     return pl.concat(frames)
 
 
@@ -148,32 +134,32 @@ def api_logfmt_events(frame: pl.DataFrame, rng: Rng, api_hosts: int) -> pl.DataF
 
     def line(t: pl.Expr, level: pl.Expr, msg: str, *rest: pl.Expr) -> pl.Expr:
         ts = timestamp(t, ISO_MICROS_Z)
-        head = [_lit("ts="), ts, _lit(" level="), level, _lit(f' service=api msg="{msg}"')]
+        head = [lit("ts="), ts, lit(" level="), level, lit(f' service=api msg="{msg}"')]
         return pl.concat_str([*head, *rest])
 
     status = pl.col("status")
     finished = line(
-        API_END, _level(status, levels), "request finished",
-        _lit(" req_id="), pl.col("request_id"), _lit(" method="), pl.col("method"),
-        _lit(" path="), pl.col("app_path"), _lit(" status="), status.cast(pl.String),
-        _lit(" took="), _tenths_ms(pl.col("api_dur_us")), _lit("ms"),
+        API_END, status_level(status, levels), "request finished",
+        lit(" req_id="), pl.col("request_id"), lit(" method="), pl.col("method"),
+        lit(" path="), pl.col("app_path"), lit(" status="), status.cast(pl.String),
+        lit(" took="), _tenths_ms(pl.col("api_dur_us")), lit("ms"),
     )  # fmt: skip
     frames = [rows.select(event(API_END, 3, finished))]
     for peer in PEERS:
         call_status = pl.col(f"{peer.name}_status")
         call = line(
-            peer.call_end, _level(call_status, levels), "call finished",
-            _lit(" req_id="), pl.col("request_id"), _lit(f" peer={peer.name} method="),
-            pl.col(f"{peer.name}_method"), _lit(" url="), pl.col(f"{peer.name}_path"),
-            _lit(" status="), call_status.cast(pl.String), _lit(" took="),
-            _tenths_ms(peer.call_dur), _lit("ms"),
+            peer.call_end, status_level(call_status, levels), "call finished",
+            lit(" req_id="), pl.col("request_id"), lit(f" peer={peer.name} method="),
+            pl.col(f"{peer.name}_method"), lit(" url="), pl.col(f"{peer.name}_path"),
+            lit(" status="), call_status.cast(pl.String), lit(" took="),
+            _tenths_ms(peer.call_dur), lit("ms"),
         )  # fmt: skip
         calls = rows.filter(pl.col(f"calls_{peer.name}"))
         frames.append(calls.select(event(peer.call_end, peer.seq, call)))
     noise = line(
-        API_END + 1, _lit("debug"), "cache stats",
-        _lit(" hits="), (pl.col("i") % 9000).cast(pl.String),
-        _lit(" misses="), (pl.col("i") % 700).cast(pl.String),
+        API_END + 1, lit("debug"), "cache stats",
+        lit(" hits="), (pl.col("i") % 9000).cast(pl.String),
+        lit(" misses="), (pl.col("i") % 700).cast(pl.String),
     )  # fmt: skip
     frames.append(rows.filter(_noisy(rng, "logfmt")).select(event(API_END + 1, 4, noise)))
     return pl.concat(frames)
@@ -183,19 +169,20 @@ def inventory_events(frame: pl.DataFrame, rng: Rng) -> pl.DataFrame:
     """inventory-1: Python logging text; a 500 is followed by its traceback."""
     rows = frame.filter(pl.col("calls_inventory"))
     status, end = pl.col("inventory_status"), pl.col("inventory_end_us")
+    levels = ("INFO", "WARNING", "ERROR")
     line = pl.concat_str(
         [
-            timestamp(end, PY_LOGGING), _lit(" "), _level(status, ("INFO", "WARNING", "ERROR")),
-            _lit(" inventory rid="), pl.col("request_id"), _lit(" "), pl.col("inventory_method"),
-            _lit(" "), pl.col("inventory_path"), _lit(" "), status.cast(pl.String), _lit(" in "),
-            _tenths_ms(pl.col("inventory_dur_us")), _lit("ms"),
+            timestamp(end, PY_LOGGING), lit(" "), status_level(status, levels),
+            lit(" inventory rid="), pl.col("request_id"), lit(" "), pl.col("inventory_method"),
+            lit(" "), pl.col("inventory_path"), lit(" "), status.cast(pl.String), lit(" in "),
+            _tenths_ms(pl.col("inventory_dur_us")), lit("ms"),
         ]
     )  # fmt: skip
-    line = pl.when(status == 500).then(line + _lit("\n" + TRACEBACK)).otherwise(line)
+    line = pl.when(status == 500).then(line + lit("\n" + TRACEBACK)).otherwise(line)
     noise = pl.concat_str(
         [
-            timestamp(end + 1000, PY_LOGGING), _lit(" WARNING inventory low stock sku=SKU-"),
-            (pl.col("i") % 99_991).cast(pl.String), _lit(" left="),
+            timestamp(end + 1000, PY_LOGGING), lit(" WARNING inventory low stock sku=SKU-"),
+            (pl.col("i") % 99_991).cast(pl.String), lit(" left="),
             (pl.col("i") % 7).cast(pl.String),
         ]
     )  # fmt: skip
@@ -213,16 +200,16 @@ def users_events(frame: pl.DataFrame, rng: Rng) -> pl.DataFrame:
     end = pl.col("users_end_us")
     line = pl.concat_str(
         [
-            _lit("["), timestamp(end, SLASHED_MICROS), _lit("] users served "),
-            pl.col("users_method"), _lit(" "), pl.col("users_path"), _lit(" status="),
-            pl.col("users_status").cast(pl.String), _lit(" elapsed="),
-            fixed(pl.col("users_dur_us") // 100, 4), _lit(" request_id="), pl.col("request_id"),
+            lit("["), timestamp(end, SLASHED_MICROS), lit("] users served "),
+            pl.col("users_method"), lit(" "), pl.col("users_path"), lit(" status="),
+            pl.col("users_status").cast(pl.String), lit(" elapsed="),
+            fixed(pl.col("users_dur_us") // 100, 4), lit(" request_id="), pl.col("request_id"),
         ]
     )  # fmt: skip
     noise = pl.concat_str(
         [
-            _lit("["), timestamp(end + 1, SLASHED_MICROS),
-            _lit("] users token cache refreshed size="), (pl.col("i") % 5000).cast(pl.String),
+            lit("["), timestamp(end + 1, SLASHED_MICROS),
+            lit("] users token cache refreshed size="), (pl.col("i") % 5000).cast(pl.String),
         ]
     )  # fmt: skip
     return pl.concat(

@@ -12,8 +12,17 @@ import polars as pl
 
 from loggen import catalogue as cat
 from loggen.chatty import SERVICE_INDEX, SERVICES, SHAPES, SKEW_US, call_index, fill_path
-from loggen.edge import TRACE_FORMAT, edge_events
-from loggen.fmt import ISO_MICROS_Z, NGINX_TIME_LOCAL, PY_LOGGING, fixed, timestamp
+from loggen.edge import TRACE_FORMAT, edge_events, event
+from loggen.fmt import (
+    ISO_MICROS_Z,
+    NGINX_TIME_LOCAL,
+    PY_LOGGING,
+    fixed,
+    json_object,
+    lit,
+    status_level,
+    timestamp,
+)
 from loggen.rng import Rng, gather, log_uniform_int
 
 # The proxy logs the id the web app forwarded in X-Request-ID, not one of its own.
@@ -23,37 +32,6 @@ WEB_ADDRS = ("10.0.1.21", "10.0.1.22")
 PROBE_ADDR, PROBE_AGENT = "10.0.0.2", "kube-probe/1.31"
 CLIENTS = 200_000
 Builder = Callable[[pl.DataFrame, Rng, int], pl.DataFrame]
-
-
-def _lit(text: str) -> pl.Expr:
-    return pl.lit(text, pl.String)
-
-
-def _event(t_us: pl.Expr, seq: pl.Expr | int, line: pl.Expr) -> list[pl.Expr]:
-    seq = pl.lit(seq) if isinstance(seq, int) else seq
-    return [t_us.alias("t_us"), pl.col("i"), seq.cast(pl.Int8).alias("seq"), line.alias("line")]
-
-
-def _level(status: pl.Expr, names: tuple[str, str, str]) -> pl.Expr:
-    """names = (ok, client error, server error)."""
-    return (
-        pl.when(status >= 500)
-        .then(_lit(names[2]))
-        .when(status >= 400)
-        .then(_lit(names[1]))
-        .otherwise(_lit(names[0]))
-    )
-
-
-def _json(fields: list[tuple[str, pl.Expr, bool]]) -> pl.Expr:
-    """A JSON object of (key, value, quoted); values here never need escaping."""
-    parts: list[pl.Expr] = []
-    for n, (key, value, quoted) in enumerate(fields):
-        quote = '"' if quoted else ""
-        parts += [_lit(("{" if n == 0 else ", ") + f'"{key}": {quote}'), value.cast(pl.String)]
-        if quoted:
-            parts.append(_lit('"'))
-    return pl.concat_str([*parts, _lit("}")])
 
 
 def _ms(us: pl.Expr) -> pl.Expr:
@@ -89,9 +67,9 @@ def _client_columns(rng: Rng) -> list[pl.Expr]:
     referer = gather([r for r, _ in cat.REFERERS], rng.choice("ref", [w for _, w in cat.REFERERS]))
     probe = request_path() == "/health"
     return [
-        pl.when(probe).then(_lit(PROBE_ADDR)).otherwise(address).alias("remote_addr"),
-        pl.when(probe).then(_lit(PROBE_AGENT)).otherwise(agent).alias("user_agent"),
-        pl.when(sends & ~probe).then(referer).otherwise(_lit("-")).alias("referer"),
+        pl.when(probe).then(lit(PROBE_ADDR)).otherwise(address).alias("remote_addr"),
+        pl.when(probe).then(lit(PROBE_AGENT)).otherwise(agent).alias("user_agent"),
+        pl.when(sends & ~probe).then(referer).otherwise(lit("-")).alias("referer"),
     ]
 
 
@@ -105,13 +83,13 @@ def edge(frame: pl.DataFrame, rng: Rng, _hosts: int) -> pl.DataFrame:
         .when(static & (rng.uniform("304") < 0.75)).then(304)
         .otherwise(200)
     )  # fmt: skip
-    proto = pl.when(request_path() == "/health").then(_lit("HTTP/1.1"))
+    proto = pl.when(request_path() == "/health").then(lit("HTTP/1.1"))
     proto = proto.otherwise(gather(["HTTP/2.0", "HTTP/1.1"], rng.choice("proto", [0.6, 0.4])))
     first_try, last_try = pl.col("edge_first_try_ms"), pl.col("edge_upstream_ms")
     upstream = (
-        pl.when(last_try.is_null()).then(_lit("-"))
+        pl.when(last_try.is_null()).then(lit("-"))
         .when(first_try.is_null()).then(_ms(last_try))
-        .otherwise(pl.concat_str([_ms(first_try), _lit(", "), _ms(last_try)]))
+        .otherwise(pl.concat_str([_ms(first_try), lit(", "), _ms(last_try)]))
     )  # fmt: skip
     body = (
         pl.when(pl.col("status") == 304).then(0)
@@ -123,7 +101,7 @@ def edge(frame: pl.DataFrame, rng: Rng, _hosts: int) -> pl.DataFrame:
     rows = rows.with_columns(status.alias("status"), *_client_columns(rng)).with_columns(
         pl.col("edge_end_us").alias("end_true_us"),
         pl.concat_str([request_method(), request_path(), proto], separator=" ").alias("request"),
-        _lit("-").alias("remote_user"),
+        lit("-").alias("remote_user"),
         body.alias("body_bytes"),
         upstream.alias("upstream_response_time"),
     )
@@ -138,26 +116,26 @@ def web(host: int) -> Builder:
     def build(frame: pl.DataFrame, _rng: Rng, _hosts: int) -> pl.DataFrame:
         rows = frame.filter((pl.col("n_calls") > 0) & (pl.col("web") == host))
 
-        def head(t: pl.Expr, level: pl.Expr, event: str) -> list[tuple[str, pl.Expr, bool]]:
+        def head(t: pl.Expr, level: pl.Expr, name: str) -> list[tuple[str, pl.Expr, bool]]:
             return [
                 ("ts", timestamp(t + skew, ISO_MICROS_Z), True),
                 ("level", level, True),
-                ("event", _lit(event), True),
+                ("event", lit(name), True),
                 ("request_id", pl.col("request_id"), True),
             ]
 
         levels = ("info", "warning", "error")
         method, path = ("method", request_method(), True), ("path", request_path(), True)
-        start = [*head(pl.col("web_start_us"), _lit("info"), "request_start"), method, path]
+        start = [*head(pl.col("web_start_us"), lit("info"), "request_start"), method, path]
         end = [
-            *head(pl.col("web_end_us"), _level(web_status(), levels), "request_end"),
+            *head(pl.col("web_end_us"), status_level(web_status(), levels), "request_end"),
             *(method, path, ("status", web_status(), False)),
             ("duration_ms", _ms(pl.col("web_dur_us")), False),
         ]
         status = pl.col("call_status")
         call = [
-            *head(pl.col("call_end_us"), _level(status, levels), "downstream_call"),
-            ("target", _service_name() + _lit("-svc"), True),
+            *head(pl.col("call_end_us"), status_level(status, levels), "downstream_call"),
+            ("target", _service_name() + lit("-svc"), True),
             ("method", pl.col("call_method"), True),
             ("path", pl.col("call_path"), True),
             ("status", status, False),
@@ -166,9 +144,9 @@ def web(host: int) -> Builder:
         firsts = rows.filter(pl.col("k") == 0)
         return pl.concat(
             [
-                firsts.select(_event(pl.col("web_start_us"), 0, _json(start))),
-                rows.select(_event(pl.col("call_end_us"), 1 + pl.col("k"), _json(call))),
-                firsts.select(_event(pl.col("web_end_us"), 127, _json(end))),
+                firsts.select(event(pl.col("web_start_us"), 0, json_object(start))),
+                rows.select(event(pl.col("call_end_us"), 1 + pl.col("k"), json_object(call))),
+                firsts.select(event(pl.col("web_end_us"), 127, json_object(end))),
             ]
         )
 
@@ -190,15 +168,15 @@ def proxy(frame: pl.DataFrame, rng: Rng, _hosts: int) -> pl.DataFrame:
     )
     line = pl.concat_str(
         [
-            gather(list(WEB_ADDRS), pl.col("web") - 1), _lit(" - - ["),
-            timestamp(pl.col("proxy_end_us"), NGINX_TIME_LOCAL), _lit('] "'),
-            pl.col("call_method"), _lit(" /"), _service_name(), _lit("-svc"),
-            pl.col("call_path"), _lit(' HTTP/1.1" '), status.cast(pl.String), _lit(" "),
-            body.cast(pl.String), _lit(f' "-" "{PROXY_AGENT}" '), _ms(pl.col("proxy_ms")),
-            _lit(" "), _ms(pl.col("proxy_upstream_ms")), _lit(" "), pl.col("request_id"),
+            gather(list(WEB_ADDRS), pl.col("web") - 1), lit(" - - ["),
+            timestamp(pl.col("proxy_end_us"), NGINX_TIME_LOCAL), lit('] "'),
+            pl.col("call_method"), lit(" /"), _service_name(), lit("-svc"),
+            pl.col("call_path"), lit(' HTTP/1.1" '), status.cast(pl.String), lit(" "),
+            body.cast(pl.String), lit(f' "-" "{PROXY_AGENT}" '), _ms(pl.col("proxy_ms")),
+            lit(" "), _ms(pl.col("proxy_upstream_ms")), lit(" "), pl.col("request_id"),
         ]
     )  # fmt: skip
-    return rows.select(_event(pl.col("proxy_end_us"), pl.col("k"), line))
+    return rows.select(event(pl.col("proxy_end_us"), pl.col("k"), line))
 
 
 def logfmt_service(name: str) -> Builder:
@@ -209,14 +187,14 @@ def logfmt_service(name: str) -> Builder:
         status = pl.col("call_status")
         line = pl.concat_str(
             [
-                _lit("ts="), timestamp(pl.col("svc_end_us"), ISO_MICROS_Z), _lit(" level="),
-                _level(status, ("info", "warn", "error")), _lit(' msg="request finished"'),
-                _lit(" request_id="), pl.col("request_id"), _lit(" method="),
-                pl.col("call_method"), _lit(" path="), pl.col("call_path"), _lit(" status="),
-                status.cast(pl.String), _lit(" duration_ms="), _ms(pl.col("svc_dur_us")),
+                lit("ts="), timestamp(pl.col("svc_end_us"), ISO_MICROS_Z), lit(" level="),
+                status_level(status, ("info", "warn", "error")), lit(' msg="request finished"'),
+                lit(" request_id="), pl.col("request_id"), lit(" method="),
+                pl.col("call_method"), lit(" path="), pl.col("call_path"), lit(" status="),
+                status.cast(pl.String), lit(" duration_ms="), _ms(pl.col("svc_dur_us")),
             ]
         )  # fmt: skip
-        return rows.select(_event(pl.col("svc_end_us"), pl.col("k"), line))
+        return rows.select(event(pl.col("svc_end_us"), pl.col("k"), line))
 
     return build
 
@@ -227,15 +205,15 @@ def orders(frame: pl.DataFrame, _rng: Rng, _hosts: int) -> pl.DataFrame:
     status = pl.col("call_status")
     line = pl.concat_str(
         [
-            timestamp(pl.col("svc_end_us"), PY_LOGGING), _lit(" "),
-            _level(status, ("INFO", "WARNING", "ERROR")),
-            _lit(" orders.http request completed request_id="), pl.col("request_id"),
-            _lit(" method="), pl.col("call_method"), _lit(" path="), pl.col("call_path"),
-            _lit(" status="), status.cast(pl.String), _lit(" duration_ms="),
+            timestamp(pl.col("svc_end_us"), PY_LOGGING), lit(" "),
+            status_level(status, ("INFO", "WARNING", "ERROR")),
+            lit(" orders.http request completed request_id="), pl.col("request_id"),
+            lit(" method="), pl.col("call_method"), lit(" path="), pl.col("call_path"),
+            lit(" status="), status.cast(pl.String), lit(" duration_ms="),
             fixed(pl.col("svc_dur_us") // 100, 1),
         ]
     )  # fmt: skip
-    return rows.select(_event(pl.col("svc_end_us"), pl.col("k"), line))
+    return rows.select(event(pl.col("svc_end_us"), pl.col("k"), line))
 
 
 # (file, host, shape, what it holds, builder); edge.log first.

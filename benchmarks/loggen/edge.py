@@ -24,12 +24,13 @@ INVENTORY_ADDR = "10.0.2.11:8000"
 EVENT_COLUMNS = ("t_us", "i", "seq", "line")
 
 
-def event(t_us: pl.Expr, seq: int, line: pl.Expr) -> list[pl.Expr]:
-    """The columns every log file's event frame has: sort time, request, order, text."""
+def event(t_us: pl.Expr, seq: int | pl.Expr, line: pl.Expr) -> list[pl.Expr]:
+    """The columns every log file's event frame has: sort time, request, order (a number,
+    or a column: a call's index), text."""
     return [
         t_us.cast(pl.Int64).alias("t_us"),
         pl.col("i"),
-        pl.lit(seq, pl.Int8).alias("seq"),
+        (pl.lit(seq) if isinstance(seq, int) else seq).cast(pl.Int8).alias("seq"),
         line.alias("line"),
     ]
 

@@ -1,4 +1,4 @@
-"""Vectorised text formatting: hex ids, fixed-point numbers, timestamps."""
+"""Vectorised text formatting: hex ids, fixed-point numbers, timestamps, JSON objects."""
 
 from __future__ import annotations
 
@@ -33,6 +33,34 @@ def fixed(value: pl.Expr, decimals: int) -> pl.Expr:
     whole = (value // scale).cast(pl.String)
     frac = (value % scale).cast(pl.String).str.zfill(decimals)
     return pl.concat_str([whole, pl.lit("."), frac])
+
+
+def lit(text: str) -> pl.Expr:
+    """A string literal."""
+    return pl.lit(text, pl.String)
+
+
+def status_level(status: pl.Expr, names: tuple[str, str, str]) -> pl.Expr:
+    """The log level of a response status; names = (ok, client error, server error)."""
+    return (
+        pl.when(status >= 500)
+        .then(lit(names[2]))
+        .when(status >= 400)
+        .then(lit(names[1]))
+        .otherwise(lit(names[0]))
+    )
+
+
+def json_object(fields: list[tuple[str, pl.Expr, bool]]) -> pl.Expr:
+    """A JSON object of (key, value, quoted); values here never need escaping (ids, clean
+    paths, numbers)."""
+    parts: list[pl.Expr] = []
+    for n, (key, value, quoted) in enumerate(fields):
+        quote = '"' if quoted else ""
+        parts += [lit(("{" if n == 0 else ", ") + f'"{key}": {quote}'), value.cast(pl.String)]
+        if quoted:
+            parts.append(lit('"'))
+    return pl.concat_str([*parts, lit("}")])
 
 
 def timestamp(us: pl.Expr, pattern: str) -> pl.Expr:
