@@ -177,7 +177,7 @@ def _interrupted(signum: int, frame: object) -> None:
     Without a handler, SIGTERM and SIGHUP would end the process with no cleanup at all,
     leaving a spill of up to the input's size in TMPDIR.
     """
-    status, said = _ENDINGS.get(signal.Signals(signum), _ENDINGS[signal.SIGINT])
+    status, said = _ENDINGS[signal.Signals(signum)]
     progress = sys.modules.get("logtrace.render.progress")  # no import in a handler
     if progress is not None:
         progress.abandon()
