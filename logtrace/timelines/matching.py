@@ -90,36 +90,35 @@ def _rank_times(side: pl.DataFrame) -> pl.Series:
     )
 
 
-def _group_ids(side: pl.DataFrame, columns: list[str]) -> pl.Series:
-    """One integer per distinct value of ``columns``: a hash, unless two groups share one
-    (then a dense rank; equal hashes of different groups sort next to each other)."""
-    hashed = side.select(_key(*columns).alias("_g"), *columns).sort("_g")
-    same = pl.col("_g") == pl.col("_g").shift(1)
-    differ = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in columns)
-    if hashed.select((same & differ).any()).item():
-        return side.select(pl.struct(*columns).rank("dense").cast(pl.UInt64)).to_series()
-    return side.select(_key(*columns)).to_series()
-
-
 def _ranked(side: pl.DataFrame, by_peer: bool = False) -> pl.DataFrame:
     """``side`` with the ``rank`` of each row's line among the lines of its group
     (request, path, source; and peer for calls): by :func:`_rank_times`, then line number.
 
     All upstream attempts of one nginx line are one call, so they share a rank. Ranked by
-    sorting once: a rank window over many small groups is evaluated group by group.
+    sorting once: a rank window over many small groups is evaluated group by group. A
+    group is one hash of its columns, unless two groups share one (then a dense rank of
+    the columns): equal hashes are next to each other once sorted, so one pass over the
+    sorted rows tells.
     """
     # Calls are ranked per peer too: a proxy that balances identical calls over instances
     # sends the i-th call to an instance, not the i-th call, to its i-th served request.
     group = ["request_id", "path", "source", *(["peer"] if by_peer else [])]
-    side = side.with_columns(_group_ids(side, group).alias("_g"))
-    frame = side.select("_g", "line_sid", "line_no", _rank_times(side)).with_row_index("_pos")
-    ordered = frame.sort("_g", "t", "line_no", "line_sid")
+    frame = side.select(
+        _key(*group).alias("_g"), "line_sid", "line_no", _rank_times(side), *group
+    ).with_row_index("_pos")
+    order = ("_g", "t", "line_no", "line_sid")
+    ordered = frame.sort(order)
+    same = pl.col("_g") == pl.col("_g").shift(1)
+    differ = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in group)
+    if ordered.select((same & differ).any()).item():
+        dense = pl.struct(*group).rank("dense").cast(pl.UInt64).alias("_g")
+        ordered = frame.with_columns(dense).sort(order)
     new_group = pl.col("_g").ne_missing(pl.col("_g").shift(1))
     new_line = new_group | pl.col("line_sid").ne_missing(pl.col("line_sid").shift(1))
     lines_so_far = new_line.cum_sum()
     before_group = pl.when(new_group).then(lines_so_far - 1).forward_fill()
     ranks = ordered.select("_pos", (lines_so_far - before_group).cast(pl.UInt32).alias("rank"))
-    return side.with_columns(ranks.sort("_pos").get_column("rank")).drop("_g")
+    return side.with_columns(ranks.sort("_pos").get_column("rank"))
 
 
 _COLUMNS = (
@@ -155,6 +154,12 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
         .with_row_index("_row")
         .filter(has_key & pl.col("kind").is_in(["SERVER", "CLIENT"]))
     )
+    if base.get_column("source").n_unique() < 2:  # a pair's spans are of two sources
+        return Candidates(_empty_pairs(), spans.get_column("sid"), mappings)
+    # Each request as an integer code, to compare the rows a join on a hash finds before
+    # they are gathered in full: a key shared by many rows (a collision) stays cheap.
+    code = base.select(pl.col("request_id").unique(maintain_order=True)).with_row_index("_rq")
+    base = base.join(code, on="request_id", how="left", maintain_order="left")
     callees = _ranked(base.filter(pl.col("kind") == "SERVER")).drop("kind")
     callers = _ranked(base.filter(pl.col("kind") == "CLIENT"), by_peer=True).drop("kind")
     callers = callers.join(_serving(spans), on="sid", how="left")
@@ -170,11 +175,10 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
         ],
         how="diagonal_relaxed",
     )
-    # Joined on the hash alone, then the request compared as an integer code and only the
-    # rows left gathered in full: a key shared by many rows (a collision) stays cheap.
-    code = base.select("request_id", pl.col("request_id").rank("dense").alias("_rq")).unique()
-    callees = callees.join(code, on="request_id", how="left").with_row_index("_i")
-    variants = variants.join(code, on="request_id", how="left").with_row_index("_v")
+    # Joined on the hash alone, then the request compared as its code and only the rows
+    # left gathered in full (their paths compared then).
+    callees = callees.with_row_index("_i")
+    variants = variants.with_row_index("_v")
     keys = callees.select(_key("request_id", "path").alias("_k"), "_i", "_rq")
     keys_c = variants.select(
         _key("request_id", "path").alias("_k"), "_v", pl.col("_rq").alias("_rq_c")

@@ -59,8 +59,7 @@ def client_parents(spans: pl.DataFrame) -> pl.DataFrame:
     )
     return (
         joined.sort(["inside", "p_start", "gap"], descending=[True, True, False])
-        .group_by("sid", maintain_order=True)
-        .first()
+        .filter(pl.col("sid").is_first_distinct())
         .select("sid", "parent_sid", (~pl.col("inside")).alias("parent_guessed"))
     )
 
@@ -112,8 +111,7 @@ def containment_parents(spans: pl.DataFrame, orphans: pl.DataFrame) -> pl.DataFr
     )
     return (
         joined.sort(["p_dur", "parent_sid"])
-        .group_by("sid", maintain_order=True)
-        .first()
+        .filter(pl.col("sid").is_first_distinct())
         .select("sid", "parent_sid", pl.lit(value=True).alias("parent_guessed"))
     )
 
@@ -161,8 +159,7 @@ def parents(
             [pl.col("kind") != "SERVER", "_inner", earliest, dur],
             descending=[False, False, False, True],
         )
-        .group_by("request_id", maintain_order=True)
-        .first()
+        .filter(pl.col("request_id").is_first_distinct())
         .select("request_id", pl.col("sid").alias("root_sid"))
     )
     orphans = free.join(roots, left_on="sid", right_on="root_sid", how="anti")
@@ -237,8 +234,7 @@ def flat_spans(spans: pl.DataFrame) -> pl.DataFrame:
     dur = (pl.col("end") - pl.col("start")).dt.total_microseconds()
     roots = (
         spans.sort([pl.col("kind") != "SERVER", "start", dur], descending=[False, False, True])
-        .group_by("request_id", maintain_order=True)
-        .first()
+        .filter(pl.col("request_id").is_first_distinct())
         .select("request_id", pl.col("sid").alias("_root"))
     )
     is_root = pl.col("sid") == pl.col("_root")

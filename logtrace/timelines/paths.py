@@ -135,6 +135,8 @@ def learn(spans: pl.DataFrame) -> PathMappings:
         "path",
         (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds().alias("dur"),
     )
+    if usable.get_column("source").n_unique() < 2:  # a mapping is between two sources
+        return PathMappings.empty()
     usable = _sample(usable)
     clients = usable.filter(pl.col("kind") == "CLIENT").drop("kind")
     servers = usable.filter(pl.col("kind") == "SERVER").drop("kind")
@@ -223,9 +225,20 @@ def mapped_paths(callers: pl.DataFrame, mappings: PathMappings) -> pl.DataFrame:
         )
     rest = pl.col("path").str.slice(pl.col("prefix_c").str.len_chars())
     applies = pl.col("path").str.starts_with(pl.col("prefix_c")) & rest.str.starts_with("/")
-    return (
-        callers.join(table, on="source", how="inner")
+    # Matched on the source and path alone; the callers' other columns are gathered for
+    # the rows that apply only (a source has many mappings, most of them not a span's).
+    found = (
+        callers.select("source", "path")
+        .with_row_index("_m")
+        .join(table, on="source", how="inner")
         .filter(applies)
-        .with_columns((pl.col("prefix") + rest).alias("path"))
-        .rename({"prefix": "via", "prefix_c": "via_c"})
+        .select(
+            "_m",
+            (pl.col("prefix") + rest).alias("path"),
+            "to_source",
+            "support",
+            pl.col("prefix").alias("via"),
+            pl.col("prefix_c").alias("via_c"),
+        )
     )
+    return callers.drop("path")[found.get_column("_m")].with_columns(found.drop("_m"))

@@ -166,8 +166,11 @@ def place(
     anchors = pl.DataFrame(
         schema={"line_sid": pl.UInt64, "true_end": pl.Datetime("us", "UTC"), "within_s": pl.Float64}
     )
+    # A line left unanchored by a pass had no known neighbour: what can anchor it in the
+    # next pass are the lines that pass placed (``fresh``), not all that is known.
+    fresh = known
     for k in range(MAX_PASSES):
-        found = _bounds(pairs, attempts, lines, known, calls).join(
+        found = _bounds(pairs, attempts, lines, fresh, calls).join(
             anchors, on="line_sid", how="anti"
         )
         if found.is_empty():
@@ -175,7 +178,8 @@ def place(
         anchors = pl.concat([anchors, found.cast(anchors.schema)])
         windows = windows_now(k, lines.join(anchors, on="line_sid", how="inner"))
         placed = _placed(lines.join(found, on="line_sid", how="inner"), windows)
-        known = pl.concat([known, _line_times(placed, coarse)])
+        fresh = _line_times(placed, coarse)
+        known = pl.concat([known, fresh])
     final = len(given) - 1 if given else MAX_PASSES
     windows = windows_now(final, lines.join(anchors, on="line_sid", how="inner"))
     anchors = _nested_in_loose(
