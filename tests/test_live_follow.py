@@ -390,8 +390,23 @@ def test_a_missing_file_is_an_input_error(tmp_path: Path) -> None:
     assert "no such file" in result.stderr
 
 
+def _default_signals() -> None:
+    """In the child: SIGINT, SIGTERM and SIGHUP as a shell leaves them, whatever the test
+    runner's own (a run under ``nohup`` ignores SIGHUP)."""
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a POSIX system")
-def test_sigint_without_a_terminal_exits_130_after_the_summary(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signame", "code", "said"),
+    [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")],
+)
+def test_a_signal_without_a_terminal_ends_after_the_summary_with_its_exit_code(
+    tmp_path: Path, signame: str, code: int, said: str
+) -> None:
     import signal
     import subprocess
     import sys
@@ -407,6 +422,7 @@ def test_sigint_without_a_terminal_exits_130_after_the_summary(tmp_path: Path) -
         stdin=subprocess.DEVNULL,
         env=env,
         text=True,
+        preexec_fn=_default_signals,  # noqa: PLW1509  (signal dispositions only, no locks taken)
     )
     try:
         deadline = time.monotonic() + 20
@@ -414,15 +430,15 @@ def test_sigint_without_a_terminal_exits_130_after_the_summary(tmp_path: Path) -
         first = proc.stdout.readline()  # the first plain line: following has begun
         assert "requests=3" in first
         assert time.monotonic() < deadline
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, signame))
         out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=5)
-    assert proc.returncode == 130
+    assert proc.returncode == code
     assert "3 requests" in out
-    assert "logtrace: interrupted" in err
+    assert err.strip().splitlines()[-1] == f"logtrace: {said}"
 
 
 def test_the_filters_keep_what_they_name() -> None:

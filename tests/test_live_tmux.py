@@ -228,6 +228,35 @@ def test_ctrl_c_on_a_terminal_quits_with_the_summary_and_exit_0(tmux: Tmux, tmp_
     assert "7 requests" in tmux.wait_for(r"logtrace top: 7 lines read")
 
 
+def _argv(cmdline: Path) -> list[str]:
+    """A process's arguments (none when it has ended since it was listed)."""
+    try:
+        return cmdline.read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def test_sigterm_on_a_terminal_restores_it_and_exits_143_after_the_summary(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    log = written_log(tmp_path, 7)
+    # after the exit, the terminal's mode as the next program finds it
+    after = "; s=$?; stty -a | grep -o -- '-\\?icanon'; (exit $s)"
+    rc = start_top(tmux, tmp_path, "{top} " + shlex.quote(str(log)) + after)
+    tmux.wait_for(r"requests 7\b", r"/p/\{id\}")
+    pids = [
+        int(proc.parent.name)
+        for proc in Path("/proc").glob("[0-9]*/cmdline")
+        if _argv(proc)[1:5] == ["-m", "logtrace", "top", "--log-format"] and str(log) in _argv(proc)
+    ]
+    assert len(pids) == 1, pids
+    os.kill(pids[0], signal.SIGTERM)
+    assert wait_rc(rc) == "143"
+    screen = tmux.wait_for(r"logtrace top: 7 lines read", r"logtrace: terminated")
+    assert "7 requests" in screen
+    assert re.search(r"(?m)^icanon$", screen), screen  # cbreak mode undone
+
+
 def test_with_the_log_on_stdin_keys_come_from_the_terminal(tmux: Tmux, tmp_path: Path) -> None:
     log = written_log(tmp_path, 5)
     rc = start_top(tmux, tmp_path, f"cat {shlex.quote(str(log))} | {{top}} -")

@@ -160,7 +160,7 @@ def _main(
 
 
 # What ends the run from outside: the status it ends with, and its last line on stderr.
-_ENDINGS = {
+ENDINGS = {
     signal.SIGINT: (ExitStatus.INTERRUPTED, "interrupted"),
     signal.SIGTERM: (ExitStatus.TERMINATED, "terminated"),
     signal.SIGHUP: (ExitStatus.HUNG_UP, "hung up"),
@@ -177,7 +177,7 @@ def _interrupted(signum: int, frame: object) -> None:
     Without a handler, SIGTERM and SIGHUP would end the process with no cleanup at all,
     leaving a spill of up to the input's size in TMPDIR.
     """
-    status, said = _ENDINGS[signal.Signals(signum)]
+    status, said = ENDINGS[signal.Signals(signum)]
     progress = sys.modules.get("logtrace.render.progress")  # no import in a handler
     if progress is not None:
         progress.abandon()
@@ -204,7 +204,7 @@ def catch_interrupts() -> None:
     """
     if not _state["main"]:
         return
-    for signum in _ENDINGS:
+    for signum in ENDINGS:
         if signum != signal.SIGHUP or not _hang_up_ignored():
             signal.signal(signum, _interrupted)
 

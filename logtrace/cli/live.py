@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 
 import typer
 
-from logtrace.cli.app import app, command, stderr_line
+from logtrace.cli.app import ENDINGS, app, command, stderr_line
 from logtrace.cli.inputs import Inputs, reads_logs
-from logtrace.errors import ExitStatus
 
 
 @command(app, "top", example="logtrace top /var/log/nginx/access.log")
@@ -55,10 +56,19 @@ def follow_logs(inputs: Inputs) -> None:
                 ended = follow_loop(session, show_line, keys, interrupts, stop_at_end=True)
     finally:
         follower.close()
-    for line in view.summary_lines(session.summary()):
-        sys.stdout.write(line + "\n")
-    if ended == "interrupt" and not on_terminal:
-        # as a Ctrl-C ends other commands (cli/app.py): a script sees 130
+    signum = interrupts.first if ended == "interrupt" else None
+    try:
+        for line in view.summary_lines(session.summary()):
+            sys.stdout.write(line + "\n")
         sys.stdout.flush()
-        stderr_line("logtrace: interrupted")
-        raise typer.Exit(int(ExitStatus.INTERRUPTED))
+    except OSError:
+        if signum is not signal.SIGHUP:
+            raise
+        # the terminal hung up: there is no one left to show the summary to
+    if signum is None or (signum is signal.SIGINT and on_terminal):
+        return  # q, the end of stdin, or Ctrl-C on a terminal: the usual way out
+    # as these signals end other commands (cli/app.py): a script sees 130, 143 or 129
+    status, said = ENDINGS[signum]
+    with contextlib.suppress(OSError):
+        stderr_line(f"logtrace: {said}")
+    raise typer.Exit(int(status))

@@ -72,32 +72,47 @@ def terminal_keys(stdin_is_log: bool, *, dev_tty: bool = True) -> Iterator[Keys]
         tty.setcbreak(fd)  # Ctrl-C still signals: cbreak keeps ISIG
         yield _TerminalKeys(fd)
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        with contextlib.suppress(termios.error, OSError):  # a terminal hung up is gone
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         if opened:
             os.close(fd)
 
 
+# What ends the loop from outside: Ctrl-C, a kill (`timeout`, a service manager), a
+# closed terminal.
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @dataclass
 class Interrupts:
-    """Ctrl-C (SIGINT) noted, not raised, while following: the loop ends at its next turn
-    and the summary is printed."""
+    """Ctrl-C, SIGTERM and SIGHUP noted, not raised, while following: the loop ends at
+    its next turn, the terminal is restored and the summary is printed. A signal ignored
+    when following begins (SIGHUP under ``nohup``) stays ignored."""
 
     count: int = 0
+    first: signal.Signals | None = None  # the signal that ended the loop
     _previous: object = field(default=None, repr=False)
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
+        if self.first is None:
+            self.first = signal.Signals(signum)
 
     def happened(self) -> bool:
         return self.count > 0
 
     @contextmanager
     def caught(self) -> Iterator[Interrupts]:
-        previous = signal.signal(signal.SIGINT, self._note)
+        previous = {
+            signum: signal.signal(signum, self._note)
+            for signum in ENDING_SIGNALS
+            if signum == signal.SIGINT or signal.getsignal(signum) != signal.SIG_IGN
+        }
         try:
             yield self
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def follow_loop(
