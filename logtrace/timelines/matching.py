@@ -187,20 +187,31 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
     caller_side = variants.drop("_rq").rename(
         lambda c: c if c in ("_v", "to_source", "via", "via_c", "mapped") else f"{c}_c"
     )
-    joined = (
-        hits.select("_i", "_v")
-        .join(callees.drop("_rq"), on="_i", how="left")
-        .join(caller_side, on="_v", how="left")
-        .filter(
-            (pl.col("path") == pl.col("path_c"))
-            & (pl.col("source") != pl.col("source_c"))
-            & (pl.col("to_source").is_null() | (pl.col("to_source") == pl.col("source")))
-            & (
-                pl.col("method").is_null()
-                | pl.col("method_c").is_null()
-                | (pl.col("method") == pl.col("method_c"))
-            )
+    # The rows are gathered by position (``_i``, ``_v``): first the columns that decide
+    # whether a hit is a candidate, then every column of the hits that are.
+    callees = callees.drop("_rq")
+    tested = pl.concat(
+        [
+            callees.select("path", "source", "method")[hits.get_column("_i")],
+            caller_side.select("path_c", "source_c", "to_source", "method_c")[
+                hits.get_column("_v")
+            ],
+        ],
+        how="horizontal",
+    )
+    candidate = tested.select(
+        (pl.col("path") == pl.col("path_c"))
+        & (pl.col("source") != pl.col("source_c"))
+        & (pl.col("to_source").is_null() | (pl.col("to_source") == pl.col("source")))
+        & (
+            pl.col("method").is_null()
+            | pl.col("method_c").is_null()
+            | (pl.col("method") == pl.col("method_c"))
         )
+    ).to_series()
+    hits = hits.filter(candidate)
+    joined = pl.concat(
+        [callees[hits.get_column("_i")], caller_side[hits.get_column("_v")]], how="horizontal"
     )
     # A callee cannot outlast the request its caller was serving, unless the caller gave
     # up (a timeout: the callee may go on): an edge request "called" by an app's call that
