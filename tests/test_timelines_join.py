@@ -16,6 +16,7 @@ from logtrace.ingest import FormatOptions
 from logtrace.sources import resolve_sources
 from logtrace.timelines import paths
 from logtrace.timelines.load import Loaded, TimelineOptions, load
+from tests.conftest import SAMPLE
 from tests.deployments import T0, Call, busy_deployment
 
 CHAIN = (
@@ -203,3 +204,28 @@ def test_identical_calls_at_the_same_time_are_said_to_be_undecidable(tmp_path: P
     assert sorted(flagged.get_column("host")) == ["proxy-1", "proxy-1", "users-1", "users-1"]
     notes = trace(loaded, "f" * 32).notes
     assert any("cannot tell which reached which" in n for n in notes)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_log_read_twice_gets_the_same_parents_whatever_the_order_of_its_spans(
+    tmp_path: Path, seed: int
+) -> None:
+    """Every request of an app log logged twice (a file and its copy in one): each call
+    has two identical SERVER spans around it, and the choice between them is made by the
+    spans' ids, not by the order the rows happen to be in (a report that changed from run
+    to run)."""
+    from logtrace.timelines.assemble import assemble
+    from logtrace.timelines.load import lines_to_spans
+
+    text = (SAMPLE / "api-1.log").read_text()
+    twice = tmp_path / "api-1.log"
+    twice.write_text(text + text)
+    app = load(resolve_sources([str(twice)]), TimelineOptions(FormatOptions(), join="memory")).app
+    spans = lines_to_spans(pl.DataFrame(), app)
+    shuffled = spans.sample(fraction=1.0, shuffle=True, seed=seed)
+    parents = [
+        assemble(s).spans.select("sid", "parent_sid", "depth").sort("sid")
+        for s in (spans, shuffled)
+    ]
+    assert parents[0].get_column("parent_sid").null_count() < parents[0].height  # calls nested
+    assert parents[0].equals(parents[1])

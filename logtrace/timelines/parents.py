@@ -58,7 +58,11 @@ def client_parents(spans: pl.DataFrame) -> pl.DataFrame:
         (pl.col("start") - pl.col("p_start")).dt.total_microseconds().abs().alias("gap"),
     )
     return (
-        joined.sort(["inside", "p_start", "gap"], descending=[True, True, False])
+        # the parent's id breaks ties (two identical lines: a log read twice), so that
+        # the same input always gives the same parents
+        joined.sort(
+            ["inside", "p_start", "gap", "parent_sid"], descending=[True, True, False, False]
+        )
         .filter(pl.col("sid").is_first_distinct())
         .select("sid", "parent_sid", (~pl.col("inside")).alias("parent_guessed"))
     )
@@ -156,8 +160,8 @@ def parents(
     free = free.join(inner, on="source", how="left").with_columns(pl.col("_inner").fill_null(False))
     roots = (
         free.sort(
-            [pl.col("kind") != "SERVER", "_inner", earliest, dur],
-            descending=[False, False, False, True],
+            [pl.col("kind") != "SERVER", "_inner", earliest, dur, "sid"],
+            descending=[False, False, False, True, False],
         )
         .filter(pl.col("request_id").is_first_distinct())
         .select("request_id", pl.col("sid").alias("root_sid"))
@@ -233,7 +237,10 @@ def flat_spans(spans: pl.DataFrame) -> pl.DataFrame:
     everything else under the id's root (guessed); no matching, no clock correction."""
     dur = (pl.col("end") - pl.col("start")).dt.total_microseconds()
     roots = (
-        spans.sort([pl.col("kind") != "SERVER", "start", dur], descending=[False, False, True])
+        spans.sort(
+            [pl.col("kind") != "SERVER", "start", dur, "sid"],
+            descending=[False, False, True, False],
+        )
         .filter(pl.col("request_id").is_first_distinct())
         .select("request_id", pl.col("sid").alias("_root"))
     )
