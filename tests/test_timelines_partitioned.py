@@ -71,6 +71,36 @@ def test_a_skewed_multi_host_deployment_gives_the_same_spans_a_part_at_a_time(
     _same(memory, split)
 
 
+@pytest.mark.parametrize("parts", [None, 3])  # the in-memory join, a part at a time
+def test_only_the_app_columns_asked_for_are_kept_and_the_rest_is_the_same(
+    parts: int | None,
+) -> None:
+    asked = frozenset({"source", "line_no", "event", "duration_s", "no_such_column"})
+    both = [
+        load(
+            resolve_sources([str(SAMPLE)]),
+            TimelineOptions(
+                FormatOptions(nginx_confs=(str(SAMPLE_CONF),)),
+                join="memory" if parts is None else "partitioned",
+                parts=parts,
+                app_columns=columns,
+            ),
+        )
+        for columns in (None, asked)
+    ]
+    whole, kept = both
+    assert "message" in whole.app.columns
+    assert set(kept.app.columns) == asked & set(whole.app.columns)
+    key = ["source", "line_no"]
+    assert_frame_equal(
+        kept.app.sort(key), whole.app.select(kept.app.columns).sort(key), check_column_order=False
+    )
+    assert_frame_equal(
+        kept.timelines.spans.sort("sid"), whole.timelines.spans.sort("sid"), check_row_order=False
+    )
+    assert_frame_equal(kept.nginx.sort(key), whole.nginx.sort(key))
+
+
 def test_a_traceparent_and_its_trace_id_land_in_one_part() -> None:
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     ids = pl.DataFrame({"id": [f"00-{trace_id}-00f067aa0ba902b7-01", trace_id, None]})

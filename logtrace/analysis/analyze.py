@@ -234,6 +234,25 @@ def entry_lines(loaded: Loaded, entries: list[str]) -> pl.DataFrame:
     return pl.concat([rooted, unjoined], how="vertical_relaxed")
 
 
+# The app LINES columns app_entry_lines reads.
+APP_ENTRY_COLUMNS = frozenset(
+    {
+        "source",
+        "host",
+        "service",
+        "line_no",
+        "event",
+        "time",
+        "time_precision_s",
+        "duration_s",
+        "request_id",
+        "method",
+        "path",
+        "status",
+    }
+)
+
+
 def app_entry_lines(
     app: pl.DataFrame, spans: pl.DataFrame, oversized: Collection[str] = ()
 ) -> pl.DataFrame:
@@ -293,6 +312,8 @@ def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> An
             keep_lines=options.keep_lines,
             columns=options.columns,
             progress=options.progress,
+            # the report reads the app lines' entries only; a page keeps them whole
+            app_columns=None if options.keep_timelines else APP_ENTRY_COLUMNS,
         ),
     )
     require_dimensions(loaded.ingest, options.by)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import polars as pl
@@ -64,6 +64,9 @@ class TimelineOptions:
     progress: Callable[[int], None] | None = field(default=None, compare=False)  # bytes read
     join: JoinMode = "auto"  # see JoinMode
     parts: int | None = None  # partitions of the partitioned join (None: from the input size)
+    # the app LINES columns the caller uses from the result (None: all): the others are
+    # dropped as soon as the join is done with them (a part at a time when partitioned)
+    app_columns: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     if selector is not None:
         nginx, app = selector.final(nginx), selector.final(app)
     del nginx_parts, app_parts
-    return join_lines(
+    loaded = join_lines(
         sources,
         options=options,
         resolver=resolver,
@@ -210,6 +213,14 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
         app=app,
         selector=selector,
     )
+    return kept_app_columns(loaded, options.app_columns)
+
+
+def kept_app_columns(loaded: Loaded, columns: frozenset[str] | None) -> Loaded:
+    """``loaded`` with only ``columns`` of its app LINES (all when None)."""
+    if columns is None or loaded.app.is_empty():
+        return loaded
+    return replace(loaded, app=loaded.app.select(c for c in loaded.app.columns if c in columns))
 
 
 def join_lines(

@@ -194,7 +194,9 @@ class Partitioned:
     def whole(self) -> joined.Loaded:
         """Every part joined and put together: the in-memory join's ``Loaded`` (lines and
         spans grouped by part rather than in the order they were read)."""
-        loaded = list(self.parts())
+        # the app lines' columns the caller does not use dropped as each part comes
+        keep = self.options.app_columns
+        loaded = [joined.kept_app_columns(part, keep) for part in self.parts()]
         spans = [p.timelines.spans for p in loaded]
         notes = list(dict.fromkeys(n for p in loaded for n in p.timelines.notes))
         timelines = Timelines(
@@ -382,4 +384,6 @@ def joined_parts(sources: Sequence[Source], options: joined.TimelineOptions) -> 
 def load_partitioned(sources: Sequence[Source], options: joined.TimelineOptions) -> joined.Loaded:
     """``load.load``, a part at a time; the result is put together at the end."""
     with partitioned(sources, options) as run:
-        return run if isinstance(run, joined.Loaded) else run.whole()
+        if isinstance(run, joined.Loaded):
+            return joined.kept_app_columns(run, options.app_columns)
+        return run.whole()
