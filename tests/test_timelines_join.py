@@ -229,3 +229,43 @@ def test_a_log_read_twice_gets_the_same_parents_whatever_the_order_of_its_spans(
     ]
     assert parents[0].get_column("parent_sid").null_count() < parents[0].height  # calls nested
     assert parents[0].equals(parents[1])
+
+
+def test_a_log_line_of_a_log_read_twice_goes_to_the_same_span_whatever_the_order(
+    tmp_path: Path,
+) -> None:
+    """A plain log line inside two identical served spans (each request logged twice)
+    belongs to the one the spans' ids choose, however the spans' rows are ordered."""
+    import json
+
+    from logtrace.export.traces import events
+
+    entries: list[dict[str, object]] = []
+    for i in range(20):
+        at = f"2026-12-03T12:00:{i:02d}"
+        rid = f"{i:032x}"
+        entries.append({"time": f"{at}.150000+00:00", "msg": "cache miss", "request_id": rid})
+        entries.append(
+            {
+                "time": f"{at}.300000+00:00",
+                "msg": "request finished",
+                "request_id": rid,
+                "method": "GET",
+                "path": f"/items/{i}",
+                "status": 200,
+                "duration_ms": 200.0,
+            }
+        )
+    text = "".join(json.dumps(e) + "\n" for e in entries)
+    log = tmp_path / "api.log"
+    log.write_text(text + text)
+    loaded = load(resolve_sources([str(log)]), TimelineOptions(FormatOptions(), join="memory"))
+    spans = loaded.timelines.spans
+    owners = [
+        events(loaded, spans.sample(fraction=1.0, shuffle=True, seed=seed)).sort(
+            "source", "line_no"
+        )
+        for seed in range(6)
+    ]
+    assert owners[0].height == 40
+    assert all(o.equals(owners[0]) for o in owners)

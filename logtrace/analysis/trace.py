@@ -206,7 +206,7 @@ def _lines(
                 logs.select("source", "line_no", "time")
                 .join(spans.select("sid", "source", "start", "end"), on="source")
                 .filter((pl.col("time") >= pl.col("start")) & (pl.col("time") <= pl.col("end")))
-                .sort(pl.col("end") - pl.col("start"))
+                .sort(pl.col("end") - pl.col("start"), "sid")  # ties: the same each run
                 .group_by(["source", "line_no"], maintain_order=True)
                 .first()
                 .select("sid", "source", "line_no")
