@@ -269,3 +269,21 @@ def test_a_log_line_of_a_log_read_twice_goes_to_the_same_span_whatever_the_order
     ]
     assert owners[0].height == 40
     assert all(o.equals(owners[0]) for o in owners)
+
+
+def test_the_report_of_every_log_read_twice_is_the_same_each_run(tmp_path: Path) -> None:
+    """The sample logs given twice (two copies of the folder): identical lines everywhere,
+    so ties in every choice the join makes. Two runs give the same report."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from logtrace.cli import app
+    from tests.conftest import SAMPLE_CONF
+
+    for copy in ("a", "b"):
+        shutil.copytree(SAMPLE, tmp_path / copy)
+    args = ["analyze", str(tmp_path / "a"), str(tmp_path / "b"), "--nginx-conf", str(SAMPLE_CONF)]
+    runs = [CliRunner().invoke(app, [*args, "--json"]) for _ in range(2)]
+    assert runs[0].exit_code == 0, runs[0].output
+    assert runs[0].stdout == runs[1].stdout

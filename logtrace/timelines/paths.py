@@ -167,9 +167,11 @@ def learn(spans: pl.DataFrame) -> PathMappings:
     winners = (
         best.with_columns(waited.alias("_waited"))
         .with_columns((pl.col("_waited") == pl.col("_waited").min().over("_c")).alias("_own"))
+        # then the caller's source, prefixes and row break ties (two identical logs: a
+        # log read twice), so that the same input always learns the same support
         .sort(
-            ["_s", "_own", "_waited", same, "_len"],
-            descending=[False, True, False, True, True],
+            ["_s", "_own", "_waited", same, "_len", "source_c", "prefix_c", "prefix", "_c"],
+            descending=[False, True, False, True, True, False, False, False, False],
         )
         .unique("_s", keep="first")
     )
