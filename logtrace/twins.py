@@ -186,17 +186,23 @@ def _same_format(nginx: pl.DataFrame, basic: list[str]) -> list[tuple[str, str, 
     sizes = dict(keys.group_by("source").len().iter_rows())
     if len(sizes) < 2:
         return []
-    shared = (
-        keys.unique(["source", "_k"])
-        .join(keys.unique(["source", "_k"]), on="_k", how="inner", suffix="_o")
-        .filter(pl.col("source") < pl.col("source_o"))
+    # Per pair, the lines of each source whose key the other has: lines, not distinct
+    # keys, as a log with several lines per request (an internal proxy's hops) has many
+    # lines to a key.
+    distinct = keys.unique(["source", "_k"]).select(pl.col("source").alias("source_o"), "_k")
+    found_in = {
+        (a, b): n
+        for a, b, n in keys.join(distinct, on="_k", how="inner")
+        .filter(pl.col("source") != pl.col("source_o"))
         .group_by("source", "source_o")
         .len()
-    )
+        .iter_rows()
+    }
     found: list[tuple[str, str, list[str]]] = []
-    for a, b, n in shared.iter_rows():
-        smaller = min(sizes[a], sizes[b])
-        if smaller < _MIN_LINES or n < TWIN_SHARE * smaller:
+    for a, b in sorted(pair for pair in found_in if pair[0] < pair[1]):
+        smaller = a if sizes[a] <= sizes[b] else b
+        n = found_in.get((smaller, b if smaller == a else a), 0)
+        if sizes[smaller] < _MIN_LINES or n < TWIN_SHARE * sizes[smaller]:
             continue
         if basic != ["line"] and not _confirmed(nginx, a, b):
             continue

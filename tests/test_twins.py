@@ -150,6 +150,22 @@ def test_a_copied_log_is_counted_once(tmp_path: Path) -> None:
     assert len([n for n in notes if "counted once" in n]) == 1
 
 
+def test_a_copied_log_with_several_lines_per_request_is_a_twin_of_its_original() -> None:
+    """An internal proxy's log (a line per hop, several per request id) and its copy: the
+    share of lines found in the other counts lines, not distinct keys."""
+    sample = Path(__file__).resolve().parent.parent / "sample_logs"
+    mesh = load(
+        resolve_sources([str(sample / "mesh-1.access.log")]),
+        TimelineOptions(FormatOptions(nginx_confs=(str(sample / "nginx" / "mesh-1.conf"),))),
+    ).nginx
+    # the case at hand: ids on several lines
+    assert mesh.get_column("request_id").n_unique() < mesh.height
+    copy = mesh.with_columns(pl.lit("copy.log").alias("source"))
+    kept, twins = drop_twins(pl.concat([mesh, copy]))
+    assert kept.height == mesh.height
+    assert [(gone, n) for _, gone, n in twins.dropped] == [("copy.log", mesh.height)]
+
+
 def test_a_real_nginx_s_folder_of_access_log_json_twin_and_error_log(tmp_path: Path) -> None:
     """What one nginx wrote (the corpus): access.log (combined), its escape=json twin and
     error.log, in one folder, no nginx.conf given: each request once, no fake hop, no app."""
