@@ -4,6 +4,7 @@ the sample logs loaded once per session, and the console environment every test 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -131,6 +132,18 @@ sys.path.append(str(ROOT / "scripts"))  # the topology harness: `import topology
 MATRIX_REQUESTS = 300
 MATRIX_SEED = 17
 MATRIX_SCORES = pytest.StashKey[list[Any]]()
+
+
+def shell_signals(*ignored: signal.Signals) -> Callable[[], None]:
+    """A ``preexec_fn``: the child starts with SIGINT, SIGTERM and SIGHUP handled as a
+    shell leaves them, whatever the test runner's own (a run under ``nohup`` ignores
+    SIGHUP), except those ``ignored``."""
+
+    def dispositions() -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN if signum in ignored else signal.SIG_DFL)
+
+    return dispositions
 
 
 def nginx_available() -> bool:

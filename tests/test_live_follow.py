@@ -20,6 +20,7 @@ from logtrace.live.follow import BACKLOG_BYTES, TRUNCATED, Follower, follow_spec
 from logtrace.live.traces import HOLD_S, Traces
 from logtrace.live.windows import SPAN_S, Windows
 from logtrace.sources import Source
+from tests.conftest import shell_signals
 
 T0 = datetime(2026, 12, 3, 12, 0, 0, tzinfo=UTC)
 FORMAT = (
@@ -390,15 +391,6 @@ def test_a_missing_file_is_an_input_error(tmp_path: Path) -> None:
     assert "no such file" in result.stderr
 
 
-def _default_signals() -> None:
-    """In the child: SIGINT, SIGTERM and SIGHUP as a shell leaves them, whatever the test
-    runner's own (a run under ``nohup`` ignores SIGHUP)."""
-    import signal
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
-
-
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a POSIX system")
 @pytest.mark.parametrize(
     ("signame", "code", "said"),
@@ -422,7 +414,7 @@ def test_a_signal_without_a_terminal_ends_after_the_summary_with_its_exit_code(
         stdin=subprocess.DEVNULL,
         env=env,
         text=True,
-        preexec_fn=_default_signals,  # noqa: PLW1509  (signal dispositions only, no locks taken)
+        preexec_fn=shell_signals(),  # noqa: PLW1509  (signal dispositions only, no locks taken)
     )
     try:
         deadline = time.monotonic() + 20

@@ -25,7 +25,7 @@ from logtrace.timelines import partitioned
 from logtrace.timelines import spill as spill_module
 from logtrace.timelines.load import Loaded, TimelineOptions, join_mode, load
 from logtrace.timelines.spill import NO_ID, part_of, spill
-from tests.conftest import SAMPLE, SAMPLE_CONF
+from tests.conftest import SAMPLE, SAMPLE_CONF, shell_signals
 from tests.deployments import busy_deployment
 from tests.test_timelines_join import _wrong_parents
 
@@ -352,12 +352,8 @@ def _join_until_spilled(
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """A partitioned join run by the command line, once its first spill file is written
     (the test is skipped if the join ends before that); and the spills' TMPDIR. The
-    process starts with the default handling of SIGINT and SIGHUP, whatever the tests'
-    own (`nohup`, a background job), or ignoring SIGHUP as under `nohup`."""
-
-    def dispositions() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN if ignore_hang_up else signal.SIG_DFL)
+    process starts with the default handling of SIGINT, SIGTERM and SIGHUP, whatever the
+    tests' own (`nohup`, a background job), or ignoring SIGHUP as under `nohup`."""
 
     logs, spills = tmp_path / "logs", tmp_path / "tmp"
     spills.mkdir()
@@ -369,7 +365,8 @@ def _join_until_spilled(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
-        preexec_fn=dispositions,  # noqa: PLW1509  (signal dispositions only, no locks taken)
+        # signal dispositions only, no locks taken
+        preexec_fn=shell_signals(*([signal.SIGHUP] if ignore_hang_up else [])),  # noqa: PLW1509
     )
     deadline = time.monotonic() + 60
     while not list(spills.glob("logtrace-join-*/*/*.arrow")) and proc.poll() is None:

@@ -14,7 +14,7 @@ import time
 import tty
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 
 from logtrace.live.session import LiveSession
@@ -89,17 +89,14 @@ class Interrupts:
     its next turn, the terminal is restored and the summary is printed. A signal ignored
     when following begins (SIGHUP under ``nohup``) stays ignored."""
 
-    count: int = 0
     first: signal.Signals | None = None  # the signal that ended the loop
-    _previous: object = field(default=None, repr=False)
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
         if self.first is None:
             self.first = signal.Signals(signum)
 
     def happened(self) -> bool:
-        return self.count > 0
+        return self.first is not None
 
     @contextmanager
     def caught(self) -> Iterator[Interrupts]:
