@@ -12,6 +12,11 @@ differ in some of those. Two logs of one host whose formats share no request id 
 variable both log, the status, path and second at least. The twin that tells less
 (coarser timestamps, fewer columns) gives way: its lines that have a twin are dropped;
 any others are kept.
+
+App logs are compared the same way on everything a line says (request id, event, time to
+its last digit, level, message, status, duration, peer): a log and its copy (a folder
+given twice, a log shipped to two places) say all of it alike; two services, or two
+replicas of one, differ in the ids they saw or in the times, nearly always.
 """
 
 from __future__ import annotations
@@ -32,8 +37,16 @@ class Twins:
     """What was dropped: (kept source, dropped source, lines dropped)."""
 
     dropped: list[tuple[str, str, int]]
+    app: bool = False  # app logs (else nginx access logs)
 
     def notes(self) -> list[str]:
+        if self.app:
+            return [
+                f"{gone}: {plural(n, 'line')} {'repeats' if n == 1 else 'repeat'} {kept} "
+                f"(the same request ids, times and messages; a copy of one log?): "
+                f"counted once, from {kept}"
+                for kept, gone, n in self.dropped
+            ]
         return [
             f"{gone}: {plural(n, 'line')} {'is' if n == 1 else 'are'} the same "
             f"{noun(n, 'request')} as in {kept} (the same request ids, "
@@ -59,14 +72,37 @@ _CONFIRM = (
 )
 
 
+# Everything an app line says (applog/): a copy says all of it alike.
+_APP = (
+    "request_id",
+    "event",
+    "time",
+    "level",
+    "message",
+    "method",
+    "target",
+    "status",
+    "duration_s",
+    "peer",
+)
+# Above this many app lines with a request id, twins are found on the lines of some ids
+# (about this many lines): a copy has the same ids, so its share of lines is kept.
+_APP_SAMPLE = 100_000
+# The app lines' key tells the time to the microsecond: only a copy repeats it.
+_EXACT = "exact"
+
+
 # Two logs of one host in formats that share no request id (combined and a JSON twin)
 # are told by these, at least: what was asked, what was answered, and the second.
 _ACROSS_FORMATS = frozenset({"status", "path", "time"})
 
 
 def _keys(nginx: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Per line: its source, a hash of ``columns`` (``time`` to the second, unless
+    ``_EXACT`` is among them) and whether it has a request id."""
+    whole_seconds = _EXACT not in columns
     parts = [
-        pl.col(c).dt.truncate("1s") if c == "time" else pl.col(c)
+        pl.col(c).dt.truncate("1s") if c == "time" and whole_seconds else pl.col(c)
         for c in columns
         if c in nginx.columns
     ]
@@ -171,10 +207,19 @@ def _find(nginx: pl.DataFrame) -> list[tuple[str, str, list[str]]]:
         return []
     found = _same_format(nginx, basic)
     found += _across_formats(nginx, found)
-    detail = {s: (p, f) for s, p, f in _detail(nginx).iter_rows()}
+    return _ordered(nginx, found)
+
+
+def _ordered(
+    lines: pl.DataFrame, found: list[tuple[str, str, list[str]]]
+) -> list[tuple[str, str, list[str]]]:
+    """Each pair as (kept, dropped, columns): the finer clock is kept, then the more values
+    per line, then the first name."""
+    if not found:
+        return []
+    detail = {s: (p, f) for s, p, f in _detail(lines).iter_rows()}
     out = []
     for a, b, cols in found:
-        # The finer clock wins, then the more values per line, then the name.
         better = min((a, b), key=lambda s: (detail[s][0], -detail[s][1], s))
         out.append((better, b if better == a else a, cols))
     return out
@@ -183,6 +228,14 @@ def _find(nginx: pl.DataFrame) -> list[tuple[str, str, list[str]]]:
 def _same_format(nginx: pl.DataFrame, basic: list[str]) -> list[tuple[str, str, list[str]]]:
     """Twins by request id, status and request time (or, without ids, the whole line)."""
     keys = _keys(nginx, basic).filter("_has_id") if basic != ["line"] else _keys(nginx, basic)
+    return [
+        (a, b, basic) for a, b in _sharing(keys) if basic == ["line"] or _confirmed(nginx, a, b)
+    ]
+
+
+def _sharing(keys: pl.DataFrame) -> list[tuple[str, str]]:
+    """The pairs of sources (in name order) where ``TWIN_SHARE`` of the smaller one's
+    lines have a key the other has."""
     sizes = dict(keys.group_by("source").len().iter_rows())
     if len(sizes) < 2:
         return []
@@ -198,15 +251,12 @@ def _same_format(nginx: pl.DataFrame, basic: list[str]) -> list[tuple[str, str, 
         .len()
         .iter_rows()
     }
-    found: list[tuple[str, str, list[str]]] = []
+    found: list[tuple[str, str]] = []
     for a, b in sorted(pair for pair in found_in if pair[0] < pair[1]):
         smaller = a if sizes[a] <= sizes[b] else b
         n = found_in.get((smaller, b if smaller == a else a), 0)
-        if sizes[smaller] < _MIN_LINES or n < TWIN_SHARE * sizes[smaller]:
-            continue
-        if basic != ["line"] and not _confirmed(nginx, a, b):
-            continue
-        found.append((a, b, basic))
+        if sizes[smaller] >= _MIN_LINES and n >= TWIN_SHARE * sizes[smaller]:
+            found.append((a, b))
     return found
 
 
@@ -215,13 +265,43 @@ def twin_pairs(nginx: pl.DataFrame) -> list[tuple[str, str, list[str]]]:
     return _find(nginx)
 
 
+def app_twin_pairs(app: pl.DataFrame) -> list[tuple[str, str, list[str]]]:
+    """(kept source, dropped source, the columns their lines are matched on) for each pair
+    of app sources whose lines with a request id nearly all repeat the other's. Their
+    lines say the same to the last digit: the larger log is kept (a piece of a log
+    beside the whole gives way), then the first name."""
+    if app.is_empty() or "request_id" not in app.columns or app["source"].n_unique() < 2:
+        return []
+    columns = [c for c in _APP if c in app.columns] + [_EXACT]
+    lines = app.select("source", *columns[:-1]).filter(pl.col("request_id").is_not_null())
+    if lines.height > _APP_SAMPLE:  # a log and its copy have the same ids: some suffice
+        every = -(-lines.height // _APP_SAMPLE)
+        lines = lines.filter(pl.col("request_id").hash(_SEED) % every == 0)
+    keys = _keys(lines, columns)
+    sizes = dict(keys.group_by("source").len().iter_rows())
+    out = []
+    for a, b in _sharing(keys):
+        kept = min((a, b), key=lambda s: (-sizes[s], s))
+        out.append((kept, b if kept == a else a, columns))
+    return out
+
+
+def drop_app_twins(
+    app: pl.DataFrame, pairs: list[tuple[str, str, list[str]]] | None = None
+) -> tuple[pl.DataFrame, Twins]:
+    """app LINES without the lines of a log that repeat its twin's (``pairs``: the
+    :func:`app_twin_pairs` of every line, when known); lines without a request id too."""
+    kept, twins = drop_twins(app, app_twin_pairs(app) if pairs is None else pairs)
+    return kept, Twins(twins.dropped, app=True)
+
+
 def drop_twins(
     nginx: pl.DataFrame, pairs: list[tuple[str, str, list[str]]] | None = None
 ) -> tuple[pl.DataFrame, Twins]:
     """``nginx`` LINES without the second copy of each request logged twice (``pairs``:
     the :func:`twin_pairs` of every line, when known)."""
     drop = _find(nginx) if pairs is None else pairs
-    if not drop:
+    if not drop or nginx.is_empty():
         return nginx, Twins([])
     gone_rows: list[pl.Series] = []
     dropped: list[tuple[str, str, int]] = []
@@ -231,7 +311,10 @@ def drop_twins(
             keys.filter(pl.col("source") == kept).select("_k").unique(), on="_k", how="semi"
         )
         gone_rows.append(twin.get_column("_row"))
-        dropped.append((kept, gone, twin.height))
+        lines = twin.height
+        if "extra_lines" in nginx.columns:  # an app entry's continuation lines (tracebacks)
+            lines += int(nginx.get_column("extra_lines").gather(twin.get_column("_row")).sum())
+        dropped.append((kept, gone, lines))
     rows = pl.concat(gone_rows).unique()
     kept_lines = nginx.with_row_index("_row").filter(~pl.col("_row").is_in(rows.implode()))
     return kept_lines.drop("_row"), Twins(dropped)

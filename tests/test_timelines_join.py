@@ -272,8 +272,9 @@ def test_a_log_line_of_a_log_read_twice_goes_to_the_same_span_whatever_the_order
 
 
 def test_the_report_of_every_log_read_twice_is_the_same_each_run(tmp_path: Path) -> None:
-    """The sample logs given twice (two copies of the folder): identical lines everywhere,
-    so ties in every choice the join makes. Two runs give the same report."""
+    """The sample logs given twice (two copies of the folder): each copy is counted once
+    (tests/test_twins.py), whichever of the identical logs the join keeps; two runs give
+    the same report."""
     import shutil
 
     from typer.testing import CliRunner

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from logtrace.analysis.analyze import AnalyzeOptions, analyze
 from logtrace.ingest import FormatOptions
 from logtrace.sources import resolve_sources
-from logtrace.timelines.load import TimelineOptions, load
-from logtrace.twins import drop_twins
+from logtrace.timelines.load import JoinMode, TimelineOptions, load
+from logtrace.twins import app_twin_pairs, drop_app_twins, drop_twins
 
 T0 = datetime(2026, 5, 4, 9, 0, 0, tzinfo=UTC)
 JSON_FORMAT = (
@@ -192,3 +193,89 @@ def test_a_real_nginx_s_folder_of_access_log_json_twin_and_error_log(tmp_path: P
     spans = loaded.timelines.spans.filter(pl.col("kind") == "SERVER")
     assert spans.get_column("request_id").n_unique() == spans.height  # one span a request
     assert spans.get_column("parent_sid").null_count() == spans.height  # no hop
+
+
+def _sample_copies(tmp_path: Path) -> tuple[list[str], list[str]]:
+    """The sample logs in folder a/ and again in b/: (a's paths, a's and b's paths)."""
+    from tests.conftest import SAMPLE
+
+    for copy in ("a", "b"):
+        (tmp_path / copy).mkdir()
+        for log in sorted(SAMPLE.glob("*.log")):
+            (tmp_path / copy / log.name).write_bytes(log.read_bytes())
+    return [str(tmp_path / "a")], [str(tmp_path / "a"), str(tmp_path / "b")]
+
+
+@pytest.mark.parametrize("join", ["memory", "partitioned"])
+def test_a_folder_of_logs_given_twice_gives_the_timelines_of_one_copy(
+    tmp_path: Path, join: JoinMode
+) -> None:
+    """Every log of a deployment (nginx and app) read twice: the app logs' copies repeat
+    every entry too and are counted once, so the spans are those of one copy, to the last
+    parent (before, calls got a second served span around them and traces a second root:
+    2,052 requests instead of 2,500)."""
+    from tests.conftest import SAMPLE_CONF
+
+    once, twice = _sample_copies(tmp_path)
+    options = TimelineOptions(FormatOptions(nginx_confs=(str(SAMPLE_CONF),)), join=join, parts=4)
+    alone = load(resolve_sources(once), options)
+    both = load(resolve_sources(twice), options)
+    assert both.timelines.spans.sort("sid").equals(alone.timelines.spans.sort("sid"))
+    assert both.app.height == alone.app.height
+    notes = {
+        s.path.rsplit("/", 1)[-1]: w
+        for s in both.ingest.sources
+        for w in s.warnings
+        if "counted once" in w
+    }
+    assert sorted(notes) == sorted(p.name for p in (tmp_path / "b").iterdir())
+    copy, original = (tmp_path / d / "inventory-1.log" for d in ("b", "a"))
+    # its lines, tracebacks included, not its entries (3,496)
+    assert notes["inventory-1.log"].startswith(f"{copy}: 5,596 lines repeat {original}")
+    result = analyze(resolve_sources(twice), AnalyzeOptions())
+    assert result.latency.requests == 2500
+
+
+def _sample_app() -> pl.DataFrame:
+    from tests.conftest import SAMPLE
+
+    logs = [str(SAMPLE / f"{name}.log") for name in ("api-1", "api-2", "inventory-1", "users-1")]
+    return load(resolve_sources(logs), TimelineOptions(join="memory")).app
+
+
+# the lines compared: all, or (as above 100,000 lines) those of one request id in about 16
+SAMPLES = pytest.mark.parametrize("sample", [100_000, 800])
+
+
+@SAMPLES
+def test_the_logs_of_different_services_and_replicas_are_no_twins(
+    monkeypatch: pytest.MonkeyPatch, sample: int
+) -> None:
+    """api-1 and api-2 (two replicas), inventory and users: one request's lines in each,
+    never the same lines; nor is a replica that logged the same entries a millisecond
+    apart (its own clock, its own duration)."""
+    monkeypatch.setattr("logtrace.twins._APP_SAMPLE", sample)
+    app = _sample_app()
+    assert app_twin_pairs(app) == []
+    api = app.filter(pl.col("source").str.ends_with("api-1.log"))
+    shifted = api.with_columns(
+        pl.lit("api-3.log").alias("source"), pl.col("time") + pl.duration(milliseconds=1)
+    )
+    assert app_twin_pairs(pl.concat([api, shifted])) == []
+
+
+@SAMPLES
+def test_a_piece_of_an_app_log_copied_beside_it_is_counted_once(
+    monkeypatch: pytest.MonkeyPatch, sample: int
+) -> None:
+    """The first half of a log (a rotated piece, a partial copy) beside the whole log: its
+    lines all repeat the other's, so it gives way (the smaller log's share counts); the
+    whole log is kept."""
+    monkeypatch.setattr("logtrace.twins._APP_SAMPLE", sample)
+    api = _sample_app().filter(pl.col("source").str.ends_with("api-1.log"))
+    piece = api.head(api.height // 2).with_columns(pl.lit("piece.log").alias("source"))
+    pairs = app_twin_pairs(pl.concat([piece, api]))
+    assert [(kept, gone) for kept, gone, _ in pairs] == [(api["source"][0], "piece.log")]
+    kept, twins = drop_app_twins(pl.concat([piece, api]), pairs)
+    assert kept.equals(api)
+    assert twins.dropped == [(api["source"][0], "piece.log", piece.height)]

@@ -24,7 +24,7 @@ from logtrace.timelines.assemble import MAX_TRACE_SPANS, Timelines, assemble
 from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.select import RequestSelection, Selector
 from logtrace.timelines.spans import app_spans, nginx_spans
-from logtrace.twins import Twins, drop_twins
+from logtrace.twins import Twins, drop_app_twins, drop_twins
 
 # The nginx columns spans are made of (absent ones are simply not in the format).
 NGINX_COLUMNS = frozenset(
@@ -241,6 +241,8 @@ def join_lines(
     nginx = _without_copies(nginx, sources, resolver, report)
     nginx, twins = drop_twins(with_ids(nginx, choice))
     warn_twins(report, twins)
+    app, app_twins = drop_app_twins(app)
+    warn_twins(report, app_twins)
     spans = lines_to_spans(nginx, app)
     spans, unit_notes = units.rescale(spans)
     warn_units(report, unit_notes)

@@ -34,7 +34,7 @@ from logtrace.timelines.assemble import Timelines, assemble
 from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.skew import HostOffset
 from logtrace.timelines.spill import NO_ID, Spill, spill
-from logtrace.twins import Twins, drop_twins, twin_pairs
+from logtrace.twins import Twins, app_twin_pairs, drop_app_twins, drop_twins, twin_pairs
 
 PART_BYTES = 32 * 1024 * 1024  # input bytes per part (a part takes ~1 GB to join)
 SAMPLE_LINES = 300_000  # lines of the parts the global facts are learnt on
@@ -92,6 +92,7 @@ class Partitioned:
     choice: dict[str, str]
     traced: list[str]
     twins: list[tuple[str, str, list[str]]]
+    app_twins: list[tuple[str, str, list[str]]]
     factors: dict[str, float]
     configured: PathMappings
     sample: Timelines
@@ -130,8 +131,10 @@ class Partitioned:
             self.twins = twin_pairs(nginx) if not nginx.is_empty() else []
             if any("request_id" not in cols for _, _, cols in self.twins):
                 return None  # twins told apart without ids: their lines are in different parts
-        nginx, twins = drop_twins(nginx, self.twins) if not nginx.is_empty() else (nginx, Twins([]))
-        for kept, gone, n in twins.dropped:
+            self.app_twins = app_twin_pairs(app)
+        nginx, twins = drop_twins(nginx, self.twins)
+        app, app_twins = drop_app_twins(app, self.app_twins)
+        for kept, gone, n in [*twins.dropped, *app_twins.dropped]:
             self._dropped[(kept, gone)] = self._dropped.get((kept, gone), 0) + n
         spans = joined.lines_to_spans(nginx, app)
         if learn:
@@ -180,8 +183,9 @@ class Partitioned:
 
     def _warn(self) -> None:
         report = self.ingest
-        dropped = [(kept, gone, self._dropped.get((kept, gone), 0)) for kept, gone, _ in self.twins]
-        joined.warn_twins(report, Twins(dropped))
+        for pairs, app in ((self.twins, False), (self.app_twins, True)):
+            dropped = [(kept, gone, self._dropped.get((kept, gone), 0)) for kept, gone, _ in pairs]
+            joined.warn_twins(report, Twins(dropped, app=app))
         joined.warn_units(report, units.notes(self.factors))
         hits = pl.concat(self._hits) if self._hits else None
         if hits is not None:
@@ -307,6 +311,7 @@ def _learn(
         store,
         ids.choice(),
         ids.traced(),
+        [],
         [],
         {},
         configured,
