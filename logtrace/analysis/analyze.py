@@ -1,9 +1,11 @@
 """``logtrace analyze``: read the sources once and report where the time goes.
 
 One nginx log (or several of one service) is reduced chunk by chunk, so memory does not
-grow with the input. Logs of several hosts or services are joined into timelines first
-(all in memory): the latency report then covers the requests that enter the system (the
-root spans' nginx), and per-service time, slow paths and clock offsets are added.
+grow with the input. Logs of several hosts or services are joined into timelines first,
+a part of the requests at a time when the input is large (timelines/partitioned.py), and
+each part is reduced as it comes (analysis/across.py): the latency report then covers
+the requests that enter the system (the root spans' nginx), and per-service time, slow
+paths, insights and clock offsets are added.
 
 Filters choose requests by their entry line, and every section but the clock offsets
 (measured on all requests) covers those requests and their traces.
@@ -11,11 +13,12 @@ Filters choose requests by their entry line, and every section but the clock off
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from logtrace.analysis.across import CrossPartials
 from logtrace.analysis.breakdowns import BreakdownPartials, By, by_columns, require_dimensions
 from logtrace.analysis.buckets import BucketPartials, Every
 from logtrace.analysis.derive import (
@@ -26,10 +29,9 @@ from logtrace.analysis.derive import (
     select_traces,
 )
 from logtrace.analysis.gate import Rule, Verdict, measure
-from logtrace.analysis.insights import InsightOptions, Insights, find_insights
+from logtrace.analysis.insights import InsightOptions, Insights
 from logtrace.analysis.latency import LatencyReport, Partials, finish
-from logtrace.analysis.services import host_table, service_table
-from logtrace.analysis.slow_paths import SlowPath, slow_paths
+from logtrace.analysis.slow_paths import SlowPath
 from logtrace.ingest import (
     FormatOptions,
     FormatResolver,
@@ -41,6 +43,7 @@ from logtrace.ingest import (
 )
 from logtrace.sources import Source
 from logtrace.timelines.load import Loaded, TimelineOptions, load
+from logtrace.timelines.partitioned import joined_parts
 from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.skew import HostOffset
 
@@ -303,54 +306,76 @@ def app_entry_lines(
 
 
 def _analyze_timelines(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
-    loaded = load(
-        sources,
-        TimelineOptions(
-            formats=options.formats,
-            skew_correction=options.skew_correction,
-            id_field=options.id_field,
-            keep_lines=options.keep_lines,
-            columns=options.columns,
-            progress=options.progress,
-            # the report reads the app lines' entries only; a page keeps them whole
-            app_columns=None if options.keep_timelines else APP_ENTRY_COLUMNS,
-        ),
+    timeline_options = TimelineOptions(
+        formats=options.formats,
+        skew_correction=options.skew_correction,
+        id_field=options.id_field,
+        keep_lines=options.keep_lines,
+        columns=options.columns,
+        progress=options.progress,
+        # the report reads the app lines' entries only; a page keeps them whole
+        app_columns=None if options.keep_timelines else APP_ENTRY_COLUMNS,
     )
-    require_dimensions(loaded.ingest, options.by)
-    entries = entry_sources(loaded)
+    if options.keep_timelines:  # a page shows traces: every one is kept
+        loaded = load(sources, timeline_options)
+        return _reduced(options, loaded.ingest, iter([loaded]), loaded)
+    with joined_parts(sources, timeline_options) as joined:
+        return _reduced(options, joined.ingest, joined.each(), None)
+
+
+def _reduced(
+    options: AnalyzeOptions, ingest: IngestReport, parts: Iterator[Loaded], kept: Loaded | None
+) -> Analysis:
+    """The report of the timelines of every part, each reduced as it comes (a part's
+    requests are in no other part): the entry lines to the latency report, the traces to
+    the cross-host sections. The sources where requests enter are those of the first
+    part: all of them in memory, the sample the join learnt its facts on a part at a
+    time."""
+    require_dimensions(ingest, options.by)
     partials = _partials(options)
     unfiltered = Unfiltered() if options.filters.given else None
-    if not loaded.nginx.is_empty():
-        edge = entry_lines(loaded, entries)
-    else:  # app logs alone: requests enter where the apps served them
-        timelines = loaded.timelines
-        edge = app_entry_lines(loaded.app, timelines.spans, timelines.oversized)
-        entries = sorted(edge.get_column("source").unique().to_list()) if edge.height else []
-    if edge.height:
-        _add(partials, unfiltered, _derived(edge, options.filters))
-    # every section covers the traces of the requests the filters keep; clock offsets are
-    # measured on all of them (more pairs, a better estimate)
-    spans = select_traces(loaded.timelines.spans, options.filters)
-    paths, summary = slow_paths(spans, options.top)
-    cross = CrossHost(
-        services=service_table(spans),
-        hosts=host_table(spans, dict(loaded.timelines.offsets)),
-        offsets=loaded.timelines.offsets,
-        corrected_requests=loaded.timelines.corrected_requests,
-        slow_paths=paths,
-        slow_path_summary=summary,
-        entry_sources=entries,
-        traces=spans.get_column("request_id").n_unique() if spans.height else 0,
-        insights=find_insights(spans, options.insights, required=False),
-        mappings=loaded.timelines.mappings,
-    )
+    cross = CrossPartials(options.top, options.insights)
+    has_nginx = any(s.kind == "nginx" and s.lines_parsed for s in ingest.sources)
+    entries: list[str] | None = None
+    served: set[str] = set()  # app logs alone: the sources whose requests entered
+    last: Loaded | None = None
+    corrected = 0
+    for part in parts:
+        timelines = part.timelines
+        if not has_nginx:  # app logs alone: requests enter where the apps served them
+            edge = app_entry_lines(part.app, timelines.spans, timelines.oversized)
+            served.update(edge.get_column("source").unique().to_list() if edge.height else [])
+        else:
+            entries = entry_sources(part) if entries is None else entries
+            edge = entry_lines(part, entries)
+        if edge.height:
+            _add(partials, unfiltered, _derived(edge, options.filters))
+        # every section covers the traces of the requests the filters keep; clock offsets
+        # are measured on all of them (more pairs, a better estimate)
+        cross.add(select_traces(timelines.spans, options.filters))
+        corrected += timelines.corrected_requests
+        last = part
+    assert last is not None
+    offsets = last.timelines.offsets
+    sections = cross.finish(dict(offsets))
     latency = finish(partials)
     return Analysis(
-        ingest=loaded.ingest,
+        ingest=ingest,
         latency=latency,
         filters=options.filters,
-        cross_host=cross,
+        cross_host=CrossHost(
+            services=sections.services,
+            hosts=sections.hosts,
+            offsets=offsets,
+            corrected_requests=corrected,
+            slow_paths=sections.slow_paths,
+            slow_path_summary=sections.slow_path_summary,
+            entry_sources=sorted(served) if not has_nginx else entries or [],
+            traces=sections.traces,
+            insights=sections.insights,
+            mappings=last.timelines.mappings,
+        ),
         unfiltered=unfiltered,
         gate=_gate(options, latency),
-        loaded=loaded if options.keep_timelines else None,
+        loaded=kept,
     )

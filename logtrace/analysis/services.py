@@ -8,6 +8,8 @@ a call and the callee starting or after it finished: the wire, queues, proxies.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from logtrace.frames import max_before
@@ -53,20 +55,82 @@ def self_times(spans: pl.DataFrame) -> pl.DataFrame:
 
 def service_table(spans: pl.DataFrame) -> pl.DataFrame:
     """Per service and span kind: spans, requests, total and self time, errors, hosts."""
+    return services_of([service_part(spans)])
+
+
+@dataclass(frozen=True)
+class ServicePart:
+    """The service table of some traces before its percentiles: sums per service and
+    kind, and how many spans lasted each duration (parts of disjoint requests add up)."""
+
+    sums: pl.DataFrame
+    durations: pl.DataFrame
+
+
+def service_part(spans: pl.DataFrame) -> ServicePart:
+    """What :func:`services_of` needs of these spans."""
     if spans.is_empty():
-        return pl.DataFrame()
+        return ServicePart(pl.DataFrame(), pl.DataFrame())
     timed = spans.join(self_times(spans), on="sid", how="left").with_columns(
         ((pl.col("end") - pl.col("start")).dt.total_microseconds() / 1e6).alias("duration_s")
     )
-    table = timed.group_by("service", "kind").agg(
+    sums = timed.group_by("service", "kind").agg(
         pl.len().alias("spans"),
         pl.col("request_id").n_unique().alias("requests"),
         pl.col("duration_s").sum().alias("total_s"),
         pl.col("self_s").sum().alias("self_s"),
-        pl.col("duration_s").quantile(0.5, "nearest").alias("p50_s"),
-        pl.col("duration_s").quantile(0.99, "nearest").alias("p99_s"),
         (pl.col("status").fill_null(0) >= 500).sum().alias("errors"),
-        pl.col("host").unique().sort().str.join(", ").alias("hosts"),
+        pl.col("host").unique().alias("hosts"),
+    )
+    durations = timed.group_by("service", "kind", "duration_s").agg(pl.len().alias("n"))
+    return ServicePart(sums, durations)
+
+
+def _nearest(q: float) -> pl.Expr:
+    """The value at quantile ``q`` (polars' "nearest") of ``duration_s`` counted ``n``
+    times, per service and kind, the durations sorted."""
+    within = ["service", "kind"]
+    rank = ((pl.col("n").sum().over(within) - 1) * q + 0.5).floor()
+    return pl.col("duration_s").filter(pl.col("n").cum_sum().over(within) > rank).first()
+
+
+def services_of(parts: list[ServicePart]) -> pl.DataFrame:
+    """The service table of the traces of every part (each request in one part)."""
+    parts = [p for p in parts if not p.sums.is_empty()]
+    if not parts:
+        return pl.DataFrame()
+    table = (
+        pl.concat([p.sums for p in parts])
+        .group_by("service", "kind", maintain_order=True)
+        .agg(
+            pl.col("spans").sum(),
+            pl.col("requests").sum(),
+            pl.col("total_s").sum(),
+            pl.col("self_s").sum(),
+            pl.col("errors").sum(),
+            pl.col("hosts").explode().unique().sort().str.join(", "),
+        )
+    )
+    counted = (
+        pl.concat([p.durations for p in parts])
+        .group_by("service", "kind", "duration_s")
+        .agg(pl.col("n").sum())
+        .sort("service", "kind", "duration_s")
+    )
+    quantiles = counted.group_by("service", "kind").agg(
+        _nearest(0.5).alias("p50_s"), _nearest(0.99).alias("p99_s")
+    )
+    table = table.join(quantiles, on=["service", "kind"], how="left").select(
+        "service",
+        "kind",
+        "spans",
+        "requests",
+        "total_s",
+        "self_s",
+        "p50_s",
+        "p99_s",
+        "errors",
+        "hosts",
     )
     grand = float(table.get_column("self_s").sum() or 0.0)
     return table.with_columns(
@@ -76,15 +140,39 @@ def service_table(spans: pl.DataFrame) -> pl.DataFrame:
 
 def host_table(spans: pl.DataFrame, offsets: dict[str, object]) -> pl.DataFrame:
     """Per host: its service(s), spans, requests, time precision and clock offset found."""
+    return hosts_of([host_part(spans)], offsets)
+
+
+def host_part(spans: pl.DataFrame) -> pl.DataFrame:
+    """What :func:`hosts_of` needs of these spans: their counts per host."""
     if spans.is_empty():
         return pl.DataFrame()
-    table = spans.group_by("host").agg(
-        pl.col("service").unique().sort().str.join(", ").alias("services"),
+    return spans.group_by("host").agg(
+        pl.col("service").unique().alias("services"),
         pl.col("origin").first().alias("origin"),
         pl.len().alias("spans"),
         pl.col("request_id").n_unique().alias("requests"),
         pl.col("precision_s").max().alias("precision_s"),
         (pl.col("skew_s") != 0).sum().alias("corrected_spans"),
+    )
+
+
+def hosts_of(parts: list[pl.DataFrame], offsets: dict[str, object]) -> pl.DataFrame:
+    """The host table of the traces of every part (each request in one part)."""
+    parts = [p for p in parts if not p.is_empty()]
+    if not parts:
+        return pl.DataFrame()
+    table = (
+        pl.concat(parts)
+        .group_by("host", maintain_order=True)
+        .agg(
+            pl.col("services").explode().unique().sort().str.join(", "),
+            pl.col("origin").first(),
+            pl.col("spans").sum(),
+            pl.col("requests").sum(),
+            pl.col("precision_s").max(),
+            pl.col("corrected_spans").sum(),
+        )
     )
     rows = []
     for host in table.get_column("host").to_list():

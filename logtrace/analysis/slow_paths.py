@@ -50,14 +50,8 @@ def _most(seconds: dict[tuple[str, str], float]) -> list[tuple[tuple[str, str], 
     return sorted(seconds.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def slow_paths(spans: pl.DataFrame, top: int = 10) -> tuple[list[SlowPath], pl.DataFrame]:
-    """The ``top`` slowest requests' critical paths, and what dominates them overall.
-
-    The overall frame has ``service``, ``operation``, ``seconds`` and ``share`` of the time
-    all these critical paths add up to.
-    """
-    if spans.is_empty():
-        return [], pl.DataFrame()
+def _slowest_roots(spans: pl.DataFrame, top: int) -> pl.DataFrame:
+    """The root spans of the ``top`` slowest requests, slowest first, with ``duration_s``."""
     # An id on more spans than one request has (reused by clients) has no critical path
     # worth walking, and walking it would cost the square of its spans.
     reused = spans.group_by("request_id").len().filter(pl.col("len") > MAX_TRACE_SPANS).drop("len")
@@ -69,7 +63,27 @@ def slow_paths(spans: pl.DataFrame, top: int = 10) -> tuple[list[SlowPath], pl.D
         )
     )
     # ties in the order of analyze's slowest requests: a root's raw end is its line's time
-    slowest = slowest_first(roots.with_columns(time=pl.col("raw_end")), top, duration="duration_s")
+    return slowest_first(roots.with_columns(time=pl.col("raw_end")), top, duration="duration_s")
+
+
+def slowest_traces(spans: pl.DataFrame, top: int) -> pl.DataFrame:
+    """The spans of the ``top`` slowest requests (whose critical paths :func:`slow_paths`
+    walks): of parts of disjoint requests, the slowest of all are among theirs."""
+    if spans.is_empty():
+        return spans
+    wanted = _slowest_roots(spans, top).select("request_id")
+    return spans.join(wanted, on="request_id", how="semi", maintain_order="left")
+
+
+def slow_paths(spans: pl.DataFrame, top: int = 10) -> tuple[list[SlowPath], pl.DataFrame]:
+    """The ``top`` slowest requests' critical paths, and what dominates them overall.
+
+    The overall frame has ``service``, ``operation``, ``seconds`` and ``share`` of the time
+    all these critical paths add up to.
+    """
+    if spans.is_empty():
+        return [], pl.DataFrame()
+    slowest = _slowest_roots(spans, top)
     wanted = slowest.get_column("request_id").to_list()
     subset = spans.filter(pl.col("request_id").is_in(wanted))
     overall: defaultdict[tuple[str, str], float] = defaultdict(float)  # seconds on the paths

@@ -44,7 +44,16 @@ SUMMARY = {
 }
 """A summary row per (pattern, route): the columns and their order."""
 
-__all__ = ["PATTERNS", "SUMMARY", "InsightOptions", "Insights", "find_insights"]
+__all__ = [
+    "PATTERNS",
+    "SUMMARY",
+    "InsightOptions",
+    "InsightPart",
+    "Insights",
+    "find_insights",
+    "insight_part",
+    "insights_of",
+]
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,22 @@ def find_insights(
     if required:
         require_spans(spans, "no trace to look at")
     options = options or InsightOptions()
+    return insights_of([insight_part(spans, options)], options)
+
+
+@dataclass(frozen=True)
+class InsightPart:
+    """What the detectors found in some traces, before it is ranked: parts of disjoint
+    requests add up (every detector looks inside one request)."""
+
+    per_request: pl.DataFrame  # as Insights.findings, in no order
+    targets: pl.DataFrame  # calls.target_sums
+    requests: int
+    total_s: float
+
+
+def insight_part(spans: pl.DataFrame, options: InsightOptions) -> InsightPart:
+    """Every detector run over these traces."""
     roots = roots_of(spans)
     c = call_detectors.calls(spans)
     detectors: list[Callable[[], pl.DataFrame]] = [
@@ -118,15 +143,25 @@ def find_insights(
             roots.select("request_id", "method", "route", "duration_s"), on="request_id", how="left"
         )
     )
-    total = float(roots.get_column("duration_s").sum() or 0.0)
-    summary = _summary(per_request, total, options)
+    return InsightPart(
+        per_request=per_request,
+        targets=call_detectors.target_sums(c),
+        requests=roots.height,
+        total_s=float(roots.get_column("duration_s").sum() or 0.0),
+    )
+
+
+def insights_of(parts: list[InsightPart], options: InsightOptions) -> Insights:
+    """The findings of every part, ranked."""
+    per_request = pl.concat([p.per_request for p in parts])
+    total = sum(p.total_s for p in parts)
     return Insights(
         findings=per_request.sort(
             ["saving_s", "request_id", "pattern"], descending=[True, False, False]
         ),
-        summary=summary,
-        hot_targets=call_detectors.hot_targets(c, options),
-        requests=roots.height,
+        summary=_summary(per_request, total, options),
+        hot_targets=call_detectors.hot_of([p.targets for p in parts], options),
+        requests=sum(p.requests for p in parts),
         total_s=total,
     )
 

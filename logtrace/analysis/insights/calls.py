@@ -168,15 +168,44 @@ def hot_targets(c: pl.DataFrame, options: InsightOptions) -> pl.DataFrame:
     the saving is the time all those calls took, an upper bound a cache approaches only
     with a perfect hit rate.
     """
+    return hot_of([target_sums(c)], options)
+
+
+def target_sums(c: pl.DataFrame) -> pl.DataFrame:
+    """Per GET target called: requests, calls, microseconds and the first request ids
+    (:func:`hot_of` adds up those of parts of disjoint requests)."""
     return (
         c.filter(pl.col("method").is_in(CACHEABLE) & pl.col("target").is_not_null())
         .group_by("callee", "method", "target")
         .agg(
             pl.col("request_id").n_unique().alias("requests"),
             pl.len().alias("calls"),
-            (pl.col("duration_us").sum() / 1e6).alias("total_s"),
+            pl.col("duration_us").sum().alias("total_us"),
             pl.col("request_id").unique().sort().head(3).alias("examples"),
         )
+    )
+
+
+def merged_targets(sums: list[pl.DataFrame]) -> pl.DataFrame:
+    """:func:`target_sums` of parts of disjoint requests, added up."""
+    return (
+        pl.concat(sums)
+        .group_by("callee", "method", "target")
+        .agg(
+            pl.col("requests").sum(),
+            pl.col("calls").sum(),
+            pl.col("total_us").sum(),
+            pl.col("examples").explode().unique().sort().head(3),
+        )
+    )
+
+
+def hot_of(sums: list[pl.DataFrame], options: InsightOptions) -> pl.DataFrame:
+    """The hot targets of the calls of every part (see :func:`hot_targets`)."""
+    return (
+        merged_targets(sums)
+        .with_columns((pl.col("total_us") / 1e6).alias("total_s"))
+        .select("callee", "method", "target", "requests", "calls", "total_s", "examples")
         .filter(pl.col("requests") >= options.min_hot_requests)
         .sort("total_s", descending=True)
     )

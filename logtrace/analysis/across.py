@@ -1,0 +1,137 @@
+"""The cross-host sections of ``analyze``, reduced a part of the join at a time.
+
+A partitioned join (``timelines/partitioned.py``) gives the traces of disjoint sets of
+requests, one part after another. Each section keeps what it needs of a part and lets
+the spans go: the service table its sums per service and the counts of each span
+duration (exact percentiles), the host table its counts per host, the slow paths the
+spans of the slowest requests so far, the insights their findings per request and the
+GET targets called. So memory holds one part's spans and these reductions, whatever the
+input; the sections are those of all the spans at once (tests/test_analyze_parts.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from logtrace.analysis.insights import (
+    InsightOptions,
+    InsightPart,
+    Insights,
+    find_insights,
+    insight_part,
+    insights_of,
+)
+from logtrace.analysis.insights.calls import merged_targets
+from logtrace.analysis.services import (
+    ServicePart,
+    host_part,
+    host_table,
+    hosts_of,
+    service_part,
+    service_table,
+    services_of,
+)
+from logtrace.analysis.slow_paths import SlowPath, slow_paths, slowest_traces
+from logtrace.schema import SPANS
+
+
+@dataclass(frozen=True)
+class Sections:
+    """The cross-host sections of all the parts."""
+
+    services: pl.DataFrame
+    hosts: pl.DataFrame
+    slow_paths: list[SlowPath]
+    slow_path_summary: pl.DataFrame
+    traces: int
+    insights: Insights
+
+
+@dataclass
+class CrossPartials:
+    """The cross-host sections of the traces seen so far (each request in one part)."""
+
+    top: int
+    insight_options: InsightOptions
+    _services: ServicePart | None = None
+    _hosts: list[pl.DataFrame] = field(default_factory=list)
+    _slowest: pl.DataFrame | None = None
+    _findings: list[pl.DataFrame] = field(default_factory=list)
+    _targets: pl.DataFrame | None = None
+    _requests: int = 0
+    _total_s: float = 0.0
+    _traces: int = 0
+    _empty: pl.DataFrame | None = None  # spans with their columns, when none was added
+
+    def add(self, spans: pl.DataFrame) -> None:
+        """Reduce the spans of some whole traces (no other part has their requests)."""
+        if spans.is_empty():
+            self._empty = spans if self._empty is None and spans.width else self._empty
+            return
+        self._traces += spans.get_column("request_id").n_unique()
+        part = service_part(spans)
+        self._services = part if self._services is None else _merged([self._services, part])
+        self._hosts.append(host_part(spans))
+        kept = slowest_traces(spans, self.top)
+        if self._slowest is not None:
+            both = pl.concat([self._slowest, kept], how="diagonal_relaxed")
+            kept = slowest_traces(both, self.top)
+        self._slowest = kept
+        found = insight_part(spans, self.insight_options)
+        self._findings.append(found.per_request)
+        targets = [found.targets] if self._targets is None else [self._targets, found.targets]
+        self._targets = merged_targets(targets)
+        self._requests += found.requests
+        self._total_s += found.total_s
+
+    def finish(self, offsets: dict[str, object]) -> Sections:
+        """The sections of every part added."""
+        if self._slowest is None or self._services is None or self._targets is None:
+            # no trace at all: the sections of no span, as one part gives them
+            spans = self._empty if self._empty is not None else pl.DataFrame(schema=SPANS)
+            paths, summary = slow_paths(spans, self.top)
+            return Sections(
+                services=service_table(spans),
+                hosts=host_table(spans, offsets),
+                slow_paths=paths,
+                slow_path_summary=summary,
+                traces=0,
+                insights=find_insights(spans, self.insight_options, required=False),
+            )
+        paths, summary = slow_paths(self._slowest, self.top)
+        found = InsightPart(pl.concat(self._findings), self._targets, self._requests, self._total_s)
+        return Sections(
+            services=services_of([self._services]),
+            hosts=hosts_of(self._hosts, offsets),
+            slow_paths=paths,
+            slow_path_summary=summary,
+            traces=self._traces,
+            insights=insights_of([found], self.insight_options),
+        )
+
+
+def _merged(parts: list[ServicePart]) -> ServicePart:
+    """Service parts added up into one (the durations' counts summed per value)."""
+    parts = [p for p in parts if not p.sums.is_empty()]
+    if len(parts) <= 1:
+        return parts[0] if parts else ServicePart(pl.DataFrame(), pl.DataFrame())
+    sums = (
+        pl.concat([p.sums for p in parts])
+        .group_by("service", "kind", maintain_order=True)
+        .agg(
+            pl.col("spans").sum(),
+            pl.col("requests").sum(),
+            pl.col("total_s").sum(),
+            pl.col("self_s").sum(),
+            pl.col("errors").sum(),
+            pl.col("hosts").explode().unique(),
+        )
+    )
+    durations = (
+        pl.concat([p.durations for p in parts])
+        .group_by("service", "kind", "duration_s")
+        .agg(pl.col("n").sum())
+    )
+    return ServicePart(sums, durations)
