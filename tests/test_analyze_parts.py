@@ -90,3 +90,23 @@ def test_a_skewed_deployment_with_a_rewriting_proxy_gives_the_same_report_a_part
     assert small_parts[0] > 2
     assert parts["insights"]["findings"]  # N+1 and repeats found in parts
     assert parts == whole
+
+
+@pytest.mark.parametrize("parts", [2, 7])
+def test_the_service_table_of_parts_of_disjoint_requests_is_that_of_all_spans(
+    sample_loaded: Loaded, parts: int
+) -> None:
+    """Sums add up and the percentiles read off the merged counts of each duration are
+    polars' "nearest" quantiles of all durations."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from logtrace.analysis.services import service_part, service_table, services_of
+
+    spans = sample_loaded.timelines.spans
+    part = pl.col("request_id").hash(7) % parts
+    split = [service_part(spans.filter(part == i)) for i in range(parts)]
+    key = ["service", "kind"]
+    whole, merged = (t.sort(key) for t in (service_table(spans), services_of(split)))
+    assert_frame_equal(whole, merged, check_exact=False, rel_tol=1e-12)
+    assert whole.select("p50_s", "p99_s").equals(merged.select("p50_s", "p99_s"))  # exact

@@ -29,6 +29,7 @@ from logtrace.analysis.services import (
     host_part,
     host_table,
     hosts_of,
+    merged_services,
     service_part,
     service_table,
     services_of,
@@ -72,7 +73,7 @@ class CrossPartials:
             return
         self._traces += spans.get_column("request_id").n_unique()
         part = service_part(spans)
-        self._services = part if self._services is None else _merged([self._services, part])
+        self._services = part if self._services is None else merged_services([self._services, part])
         self._hosts.append(host_part(spans))
         kept = slowest_traces(spans, self.top)
         if self._slowest is not None:
@@ -110,28 +111,3 @@ class CrossPartials:
             traces=self._traces,
             insights=insights_of([found], self.insight_options),
         )
-
-
-def _merged(parts: list[ServicePart]) -> ServicePart:
-    """Service parts added up into one (the durations' counts summed per value)."""
-    parts = [p for p in parts if not p.sums.is_empty()]
-    if len(parts) <= 1:
-        return parts[0] if parts else ServicePart(pl.DataFrame(), pl.DataFrame())
-    sums = (
-        pl.concat([p.sums for p in parts])
-        .group_by("service", "kind", maintain_order=True)
-        .agg(
-            pl.col("spans").sum(),
-            pl.col("requests").sum(),
-            pl.col("total_s").sum(),
-            pl.col("self_s").sum(),
-            pl.col("errors").sum(),
-            pl.col("hosts").explode().unique(),
-        )
-    )
-    durations = (
-        pl.concat([p.durations for p in parts])
-        .group_by("service", "kind", "duration_s")
-        .agg(pl.col("n").sum())
-    )
-    return ServicePart(sums, durations)

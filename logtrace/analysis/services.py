@@ -94,12 +94,13 @@ def _nearest(q: float) -> pl.Expr:
     return pl.col("duration_s").filter(pl.col("n").cum_sum().over(within) > rank).first()
 
 
-def services_of(parts: list[ServicePart]) -> pl.DataFrame:
-    """The service table of the traces of every part (each request in one part)."""
+def merged_services(parts: list[ServicePart]) -> ServicePart:
+    """Service parts of disjoint requests added up into one (the durations' counts summed
+    per value)."""
     parts = [p for p in parts if not p.sums.is_empty()]
-    if not parts:
-        return pl.DataFrame()
-    table = (
+    if len(parts) <= 1:
+        return parts[0] if parts else ServicePart(pl.DataFrame(), pl.DataFrame())
+    sums = (
         pl.concat([p.sums for p in parts])
         .group_by("service", "kind", maintain_order=True)
         .agg(
@@ -108,15 +109,24 @@ def services_of(parts: list[ServicePart]) -> pl.DataFrame:
             pl.col("total_s").sum(),
             pl.col("self_s").sum(),
             pl.col("errors").sum(),
-            pl.col("hosts").explode().unique().sort().str.join(", "),
+            pl.col("hosts").explode().unique(),
         )
     )
-    counted = (
+    durations = (
         pl.concat([p.durations for p in parts])
         .group_by("service", "kind", "duration_s")
         .agg(pl.col("n").sum())
-        .sort("service", "kind", "duration_s")
     )
+    return ServicePart(sums, durations)
+
+
+def services_of(parts: list[ServicePart]) -> pl.DataFrame:
+    """The service table of the traces of every part (each request in one part)."""
+    merged = merged_services(parts)
+    if merged.sums.is_empty():
+        return pl.DataFrame()
+    table = merged.sums.with_columns(pl.col("hosts").list.sort().list.join(", "))
+    counted = merged.durations.sort("service", "kind", "duration_s")
     quantiles = counted.group_by("service", "kind").agg(
         _nearest(0.5).alias("p50_s"), _nearest(0.99).alias("p99_s")
     )
