@@ -27,27 +27,33 @@ from logtrace.analysis.insights.calls import merged_targets
 from logtrace.analysis.services import (
     ServicePart,
     host_part,
-    host_table,
     hosts_of,
     merged_services,
     service_part,
-    service_table,
     services_of,
 )
 from logtrace.analysis.slow_paths import SlowPath, slow_paths, slowest_traces
 from logtrace.schema import SPANS
+from logtrace.timelines.paths import PathMappings
+from logtrace.timelines.skew import HostOffset
 
 
 @dataclass(frozen=True)
-class Sections:
-    """The cross-host sections of all the parts."""
+class CrossHost:
+    """What only logs of several hosts can tell."""
 
-    services: pl.DataFrame
-    hosts: pl.DataFrame
+    services: pl.DataFrame  # service_table
+    hosts: pl.DataFrame  # host_table
+    offsets: dict[str, HostOffset]
+    corrected_requests: int
     slow_paths: list[SlowPath]
     slow_path_summary: pl.DataFrame
+    # the sources whose requests the latency report covers: nginx sources where requests
+    # enter, or without nginx lines the app logs whose served requests are trace roots
+    entry_sources: list[str]
     traces: int
     insights: Insights
+    mappings: PathMappings = field(default_factory=PathMappings.empty)  # path rewrites per hop
 
 
 @dataclass
@@ -87,27 +93,34 @@ class CrossPartials:
         self._requests += found.requests
         self._total_s += found.total_s
 
-    def finish(self, offsets: dict[str, object]) -> Sections:
-        """The sections of every part added."""
-        if self._slowest is None or self._services is None or self._targets is None:
-            # no trace at all: the sections of no span, as one part gives them
+    def finish(
+        self,
+        *,
+        offsets: dict[str, HostOffset],
+        corrected_requests: int,
+        entry_sources: list[str],
+        mappings: PathMappings,
+    ) -> CrossHost:
+        """The sections of every part added, with what the join learnt."""
+        if self._targets is None:  # no trace at all: the insights of no span
             spans = self._empty if self._empty is not None else pl.DataFrame(schema=SPANS)
-            paths, summary = slow_paths(spans, self.top)
-            return Sections(
-                services=service_table(spans),
-                hosts=host_table(spans, offsets),
-                slow_paths=paths,
-                slow_path_summary=summary,
-                traces=0,
-                insights=find_insights(spans, self.insight_options, required=False),
+            insights = find_insights(spans, self.insight_options, required=False)
+        else:
+            found = InsightPart(
+                pl.concat(self._findings), self._targets, self._requests, self._total_s
             )
-        paths, summary = slow_paths(self._slowest, self.top)
-        found = InsightPart(pl.concat(self._findings), self._targets, self._requests, self._total_s)
-        return Sections(
-            services=services_of([self._services]),
-            hosts=hosts_of(self._hosts, offsets),
+            insights = insights_of([found], self.insight_options)
+        slowest = self._slowest if self._slowest is not None else pl.DataFrame()
+        paths, summary = slow_paths(slowest, self.top)
+        return CrossHost(
+            services=services_of([self._services] if self._services is not None else []),
+            hosts=hosts_of(self._hosts, dict(offsets)),
+            offsets=offsets,
+            corrected_requests=corrected_requests,
             slow_paths=paths,
             slow_path_summary=summary,
+            entry_sources=entry_sources,
             traces=self._traces,
-            insights=insights_of([found], self.insight_options),
+            insights=insights,
+            mappings=mappings,
         )

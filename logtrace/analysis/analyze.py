@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from logtrace.analysis.across import CrossPartials
+from logtrace.analysis.across import CrossHost, CrossPartials
 from logtrace.analysis.breakdowns import BreakdownPartials, By, by_columns, require_dimensions
 from logtrace.analysis.buckets import BucketPartials, Every
 from logtrace.analysis.derive import (
@@ -29,9 +29,8 @@ from logtrace.analysis.derive import (
     select_traces,
 )
 from logtrace.analysis.gate import Rule, Verdict, measure
-from logtrace.analysis.insights import InsightOptions, Insights
+from logtrace.analysis.insights import InsightOptions
 from logtrace.analysis.latency import LatencyReport, Partials, finish
-from logtrace.analysis.slow_paths import SlowPath
 from logtrace.ingest import (
     FormatOptions,
     FormatResolver,
@@ -44,8 +43,6 @@ from logtrace.ingest import (
 from logtrace.sources import Source
 from logtrace.timelines.load import Loaded, TimelineOptions, load
 from logtrace.timelines.partitioned import joined_parts
-from logtrace.timelines.paths import PathMappings
-from logtrace.timelines.skew import HostOffset
 
 
 @dataclass(frozen=True)
@@ -70,24 +67,6 @@ class AnalyzeOptions:
     def columns(self) -> frozenset[str]:
         """The nginx columns to parse."""
         return ANALYZE_COLUMNS | by_columns(self.by)
-
-
-@dataclass(frozen=True)
-class CrossHost:
-    """What only logs of several hosts can tell."""
-
-    services: pl.DataFrame  # service_table
-    hosts: pl.DataFrame  # host_table
-    offsets: dict[str, HostOffset]
-    corrected_requests: int
-    slow_paths: list[SlowPath]
-    slow_path_summary: pl.DataFrame
-    # the sources whose requests the latency report covers: nginx sources where requests
-    # enter, or without nginx lines the app logs whose served requests are trace roots
-    entry_sources: list[str]
-    traces: int
-    insights: Insights
-    mappings: PathMappings = field(default_factory=PathMappings.empty)  # path rewrites per hop
 
 
 @dataclass(frozen=True)
@@ -356,23 +335,15 @@ def _reduced(
         corrected += timelines.corrected_requests
         last = part
     assert last is not None
-    offsets = last.timelines.offsets
-    sections = cross.finish(dict(offsets))
     latency = finish(partials)
     return Analysis(
         ingest=ingest,
         latency=latency,
         filters=options.filters,
-        cross_host=CrossHost(
-            services=sections.services,
-            hosts=sections.hosts,
-            offsets=offsets,
+        cross_host=cross.finish(
+            offsets=last.timelines.offsets,
             corrected_requests=corrected,
-            slow_paths=sections.slow_paths,
-            slow_path_summary=sections.slow_path_summary,
             entry_sources=sorted(served) if not has_nginx else entries or [],
-            traces=sections.traces,
-            insights=sections.insights,
             mappings=last.timelines.mappings,
         ),
         unfiltered=unfiltered,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from rich.console import RenderableType
 from rich.text import Text
 
-from logtrace.analysis.analyze import CrossHost
+from logtrace.analysis.across import CrossHost
 from logtrace.plural import plural
 from logtrace.render import format as fmt
 from logtrace.render.console import safe
