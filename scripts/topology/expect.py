@@ -104,11 +104,17 @@ class Hops:
     logs_upstream: frozenset[str]  # nginx hosts whose lines show their upstream attempts
 
 
-def _flatten(calls: list[Record], parent: int | None) -> list[tuple[Record, int | None]]:
-    found: list[tuple[Record, int | None]] = []
+def _flatten(
+    calls: list[Record], parent: int | None, after: float = float("-inf")
+) -> list[tuple[Record, int | None, float]]:
+    """Every call with its parent call's id and the time to order it by: its start, but
+    never before its parent's (the truth's times come from the clocks of different
+    processes, and a busy machine can put a call's start a few ms before its caller's)."""
+    found: list[tuple[Record, int | None, float]] = []
     for call in calls:
-        found.append((call, parent))
-        found += _flatten(call["calls"], id(call))
+        at = max(call["start"], after)
+        found.append((call, parent, at))
+        found += _flatten(call["calls"], id(call), at)
     return found
 
 
@@ -135,7 +141,7 @@ def expect(request: Record, spans: list[Span], hops: Hops) -> Expected:
     out.expect(api, upstream)
     out.served.append(api is not None)
     callees: dict[int, Span | None] = {}
-    for call, parent in sorted(_flatten(request["calls"], None), key=lambda c: c[0]["start"]):
+    for call, parent, _ in sorted(_flatten(request["calls"], None), key=lambda c: c[2]):
         caller = api if parent is None else callees[parent]
         client = idx.take(call["caller_host"], "CLIENT", call["caller_path"])
         chain: list[tuple[Span | None, Span | None]] = [(client, caller)]
