@@ -30,6 +30,7 @@ ONE_WAY_SHARE = 0.5  # mappings kept per caller source, best supported first
 _MAX_SPANS = 200  # requests with more spans are left out of learning (cost is quadratic)
 _SEED = 0x7061746873  # "paths"
 _SLACK_US = 1500  # durations are logged to the millisecond: a callee may seem this much longer
+LATE_END_SHARE = 1.5  # a callee of the very path the call named may seem this much longer
 
 MAPPINGS: dict[str, pl.DataType] = {
     "source_c": pl.String(),  # the caller's source (whose CLIENT spans carry prefix_c)
@@ -121,9 +122,10 @@ def learn(spans: pl.DataFrame) -> PathMappings:
     that callee waited less beyond it: a real hop adds little to its callee's time, while
     a span that merely shares the end of a path (``GET /api/orders/7`` at the edge and
     ``GET /items/7`` behind the proxy) waited for much more. Same-path candidates (no
-    mapping) compete too. A client span calls one server span, the one it waited least
-    beyond: as a candidate for any other it gives way to those that have no better
-    callee. ``spans`` has request_id, source, kind, path, raw_start, raw_end.
+    mapping) compete too. A client span calls one server span: the only caller a server
+    span can have, naming its very path, calls no other (:func:`_forced`); else the one it
+    waited least beyond, and as a candidate for any other it gives way to those that have
+    no better callee. ``spans`` has request_id, source, kind, path, raw_start, raw_end.
     """
     usable = spans.filter(
         pl.col("path").str.starts_with("/").fill_null(value=False)
@@ -146,8 +148,19 @@ def learn(spans: pl.DataFrame) -> PathMappings:
         {"source": "source_c", "prefix": "prefix_c", "dur": "dur_c"}
     )
     s = _tails(servers.with_row_index("_s"))
+    # A callee takes no longer than its call, give or take the durations' precision; but
+    # one called by its very path may log its end late (work after its response, a busy
+    # machine's logger): the app's span of 11.5 ms behind the edge's attempt of 9 ms is
+    # still the attempt's callee, whose place nothing else should take. Up to half again
+    # as long as the call: not behind an attempt that failed at once (0 ms).
+    longest = pl.col("dur_c") + _SLACK_US
+    late = pl.col("dur_c") * LATE_END_SHARE + _SLACK_US
     joined = c.join(s, on=["request_id", "tail"], how="inner").filter(
-        (pl.col("source") != pl.col("source_c")) & (pl.col("dur") <= pl.col("dur_c") + _SLACK_US)
+        (pl.col("source") != pl.col("source_c"))
+        & (
+            (pl.col("dur") <= longest)
+            | ((pl.col("prefix_c") == pl.col("prefix")) & (pl.col("dur") <= late))
+        )
     )
     if joined.is_empty():
         return PathMappings.empty()
@@ -165,7 +178,8 @@ def learn(spans: pl.DataFrame) -> PathMappings:
     # no better callee.
     waited = (pl.col("dur_c") - pl.col("dur")).abs()
     winners = (
-        best.with_columns(waited.alias("_waited"))
+        _forced(best)
+        .with_columns(waited.alias("_waited"))
         .with_columns((pl.col("_waited") == pl.col("_waited").min().over("_c")).alias("_own"))
         # then the caller's source, prefixes and row break ties (two identical logs: a
         # log read twice), so that the same input always learns the same support
@@ -190,6 +204,24 @@ def learn(spans: pl.DataFrame) -> PathMappings:
     kept = found.filter(pl.int_range(pl.len()).over("source_c") < MAX_PER_SOURCE)
     kept = kept.with_columns(pl.lit(None, pl.String).alias("configured"))
     return PathMappings(kept.select(list(MAPPINGS)).cast(pl.Schema(MAPPINGS)))
+
+
+def _forced(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The pairs without those a client span cannot be part of: a server span whose one
+    candidate caller names its very path is that client's (when the client is no other
+    such server's only one), and the client then calls no other (a server span whose one
+    candidate needs a rewrite may be called by nobody in the logs: an edge's request
+    whose path ends like that of a call its app made). Waits alone cannot tell the
+    caller's caller from the caller when they differ by less than the durations'
+    precision: the edge's attempt that "waited" 0.40 ms beyond the inventory's span,
+    against the app's call of the inventory's very path 0.44 ms beyond it, is the app's
+    caller (the app's span has no other), so the inventory's is the call."""
+    single = pairs.filter((pl.len().over("_s") == 1) & (pl.col("prefix_c") == pl.col("prefix")))
+    taken = single.filter(pl.len().over("_c") == 1).select("_c", "_s")
+    if taken.is_empty():
+        return pairs
+    others = pairs.join(taken, on="_c", how="semi").join(taken, on=["_c", "_s"], how="anti")
+    return pairs.join(others.select("_c", "_s"), on=["_c", "_s"], how="anti")
 
 
 def _one_way(winners: pl.DataFrame) -> pl.DataFrame:
