@@ -8,6 +8,7 @@ to be right (test_topology_traces.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -137,6 +138,47 @@ def test_a_nested_call_timed_before_its_caller_is_scored_after_it() -> None:
     found = expect(request, spans, HOPS)
     assert tree_is_right(found, spans)
     assert [c.right for c in found.calls] == [True, True]
+
+
+def test_identical_calls_are_judged_by_when_their_callees_began() -> None:
+    """Two identical calls one after the other; the first callee logged its end late, so
+    its line comes after the second's (a busy machine). The tree with each callee under
+    the call it served is right, whatever the line order; the swapped one is wrong."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def call(start: float) -> dict[str, Any]:
+        return {
+            "caller_host": "api-1",
+            "caller_path": "/users/7",
+            "proxy": None,
+            "proxy_path": None,
+            "callee_host": "users-1",
+            "callee_path": "/users/7",
+            "start": start,
+            "status": 200,
+            "calls": [],
+        }
+
+    def timed(s: Span, start_ms: float) -> Span:
+        return {**s, "raw_start": at + timedelta(milliseconds=start_ms), "precision_s": 1e-6}
+
+    request = {**REQUEST, "edge_attempts": [], "calls": [call(1.0), call(2.0)]}
+    base = [
+        span(1, None, "edge-1", "SERVER", "/api/orders/7"),
+        span(3, 1, "api-1", "SERVER", "/api/orders/7"),
+        timed(span(4, 3, "api-1", "CLIENT", "/users/7"), 1),
+        timed(span(5, 3, "api-1", "CLIENT", "/users/7"), 12),
+    ]
+    late, early = 7, 6  # line numbers: the first callee's line was written second
+    right = [
+        *base,
+        timed(span(late, 4, "users-1", "SERVER", "/users/7"), 1.2),
+        timed(span(early, 5, "users-1", "SERVER", "/users/7"), 12.2),
+    ]
+    found = expect(request, right, HOPS)
+    assert tree_is_right(found, right)
+    swapped = [*right[:4], {**right[4], "parent_sid": 5}, {**right[5], "parent_sid": 4}]
+    assert not tree_is_right(expect(request, swapped, HOPS), swapped)
 
 
 @pytest.mark.nginx

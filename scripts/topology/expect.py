@@ -35,8 +35,15 @@ def norm_path(path: str | None) -> str | None:
     return path.split("?", 1)[0]
 
 
+FINE_S = 0.001  # timestamps this precise order a host's spans by their start
+
+
 class SpanIndex:
-    """One request's spans by (host, kind, path), each group in line order, taken one by one."""
+    """One request's spans by (host, kind, path), taken one by one in the order the truth's
+    calls began: by their logged start where every span of the group has a precise one
+    (a line is written at the end: an identical call's callee that logged its end late
+    comes after the next one's line), else in line order (whole-second times cannot
+    order spans within a second)."""
 
     def __init__(self, spans: Iterable[Span]) -> None:
         self._groups: dict[tuple[str, str, str | None], list[Span]] = defaultdict(list)
@@ -44,6 +51,8 @@ class SpanIndex:
             self._groups[(span["host"], span["kind"], norm_path(span["path"]))].append(span)
         for group in self._groups.values():
             group.sort(key=lambda s: (s["source"], s["line_no"], s["attempt"] or 0))
+            if all(_precise(s) for s in group):
+                group.sort(key=lambda s: s["raw_start"])  # stable: line order breaks ties
         self._taken: Counter[tuple[str, str, str | None]] = Counter()
 
     def take(self, host: str | None, kind: str, path: str | None) -> Span | None:
@@ -95,6 +104,11 @@ class Expected:
             self.missing += 1
             return
         self.want[span["sid"]] = parent["sid"] if parent is not None else MISSING
+
+
+def _precise(span: Span) -> bool:
+    precision = span.get("precision_s")
+    return span.get("raw_start") is not None and precision is not None and precision <= FINE_S
 
 
 @dataclass(frozen=True)
