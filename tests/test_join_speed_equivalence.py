@@ -107,11 +107,12 @@ def _reference_pairs(spans: pl.DataFrame) -> pl.DataFrame:
     duration = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds()
     duration_c = (pl.col("raw_end_c") - pl.col("raw_start_c")).dt.total_microseconds()
     waited = ((duration_c - duration) / 1e6).clip(0.0, 1.0) * 0.3
+    overran = ((duration - duration_c) / 1e6).clip(0.0, 1.0) * 0.3
     cost = (
         tier.otherwise(0)
         + (pl.col("rank").cast(pl.Int64) - pl.col("rank_c").cast(pl.Int64)).abs()
         + status_gap
-        + pl.when(duration_c + 2000 < duration).then(0.5).otherwise(waited)
+        + pl.when(duration_c + 2000 < duration).then(0.5 + overran).otherwise(waited)
         + pl.when(pl.col("_fits")).then(-0.3)
         .when(~pl.col("_fits") & (pl.col("origin") == "app")).then(0.5)
         .otherwise(0.0)

@@ -16,6 +16,7 @@ from logtrace.render.tables import render_analysis
 from logtrace.resolve import FormatOptions
 from logtrace.sources import resolve_sources
 from tests.conftest import ROOT, Golden
+from tests.deployments import busy_deployment
 
 LONG_URLS = "tests/fixtures/long-urls/access.log"
 WIDTHS = (80, 120, 200)
@@ -60,6 +61,21 @@ def steady(text: str) -> str:
     """The report without the "seen in" counts of the path mappings, which move by a few
     from run to run (timelines/paths.py ranks equally good callers in an unstable sort)."""
     return re.sub(r"(?<= )\d+ req(?= )", "N req", text)
+
+
+def test_the_rewrites_a_stripping_proxy_makes_are_listed_with_their_support(
+    tmp_path: Path,
+) -> None:
+    """Behind a proxy that strips the service's prefix, the report says how each hop
+    rewrites paths, in every request that takes it (the sample logs rewrite none)."""
+    logs = busy_deployment(prefix="strip").write(tmp_path)
+    text = report(analyze(resolve_sources([str(logs)]), AnalyzeOptions(FormatOptions())), 200)
+    header, rows = table(text, "Paths rewritten between hops")
+    assert header == ["caller", "callee", "caller's", "path", "callee's", "path", "seen", "in"]
+    cells = {(*(Path(c).name for c in row.split()[:2]), *row.split()[2:4]) for row in rows}
+    assert ("proxy-1.access.log", "users-1.log", "/users-svc/…", "/…") in cells
+    assert ("web-1.log", "proxy-1.access.log", "/…", "/users-svc/…") in cells
+    assert all(row.split()[-1] == "req" for row in rows)
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -14,7 +14,8 @@ method. When several fit, the cost of a pair decides, lowest first:
 * the attempt whose upstream status equals the served status wins (retries);
 * a caller waits at least as long as the work it called (unless it gave up), and a real
   hop waits little longer than its callee: the closest durations win (durations are exact
-  even when timestamps are whole seconds);
+  even when timestamps are whole seconds); an app that logs its end late outlasts every
+  candidate, and then the one it outlasts least (not an attempt that failed at once);
 * a call that names its callee (``peer``) prefers spans of a service, host or proxy
   prefix of that name;
 * an identical path beats a rewritten one; then the nearest start time.
@@ -293,8 +294,11 @@ def _static_cost(joined: pl.DataFrame) -> pl.DataFrame:
     duration = (pl.col("raw_end") - pl.col("raw_start")).dt.total_microseconds()
     duration_c = (pl.col("raw_end_c") - pl.col("raw_start_c")).dt.total_microseconds()
     waited = ((duration_c - duration) / 1e6).clip(0.0, 1.0)
+    overran = ((duration - duration_c) / 1e6).clip(0.0, 1.0)
     wait_cost = (
-        pl.when(duration_c + SLACK_US < duration).then(TOO_SHORT).otherwise(waited * WAITED_MORE)
+        pl.when(duration_c + SLACK_US < duration)
+        .then(TOO_SHORT + overran * WAITED_MORE)
+        .otherwise(waited * WAITED_MORE)
     )
     name_cost = (
         pl.when(pl.col("_fits") | pl.col("_via_fits"))
