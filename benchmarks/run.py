@@ -80,6 +80,12 @@ COMMANDS: tuple[Bench, ...] = (
     Bench("join chatty",    "{logtrace} export spans --format csv --out {work}/spans-chatty.csv"
                             " --nginx-conf {data}/nginx.conf {files}", lines="all",
           deployment="chatty"),
+    # The main job on the same files: every host's logs joined and reported (timelines,
+    # per-service self time, slow paths, insights), a part of the requests at a time.
+    Bench("analyze 6 files", "{logtrace} analyze --nginx-conf {data}/nginx.conf {files}",
+          lines="all"),
+    Bench("analyze chatty", "{logtrace} analyze --nginx-conf {data}/nginx.conf {files}",
+          lines="all", deployment="chatty"),
     Bench("export csv",     "{logtrace} analyze {edge} --preset trace"
                             " --export-csv {work}/routes.csv --top 100"),
     Bench("analyze --json", "{logtrace} analyze {edge} --preset trace --json",
