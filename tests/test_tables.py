@@ -69,7 +69,10 @@ def test_the_rewrites_a_stripping_proxy_makes_are_listed_with_their_support(
     """Behind a proxy that strips the service's prefix, the report says how each hop
     rewrites paths, in every request that takes it (the sample logs rewrite none)."""
     logs = busy_deployment(prefix="strip").write(tmp_path)
-    text = report(analyze(resolve_sources([str(logs)]), AnalyzeOptions(FormatOptions())), 200)
+    analysis = analyze(resolve_sources([str(logs)]), AnalyzeOptions(FormatOptions()))
+    narrow = table(report(analysis, 80), "Paths rewritten between hops")[1]
+    assert narrow and all(len(row) <= 80 and re.search(r" \d+ req $", row) for row in narrow)
+    text = report(analysis, 200)
     header, rows = table(text, "Paths rewritten between hops")
     assert header == ["caller", "callee", "caller's", "path", "callee's", "path", "seen", "in"]
     cells = {(*(Path(c).name for c in row.split()[:2]), *row.split()[2:4]) for row in rows}
