@@ -239,22 +239,25 @@ def test_exports_are_written_a_part_at_a_time_with_the_same_rows(
         assert spans_memory == spans_split
 
 
-def test_the_next_part_is_joined_while_the_caller_uses_one(
+def test_the_next_parts_are_joined_while_the_caller_uses_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(partitioned, "SAMPLE_LINES", 2000)  # the facts from the first part
     started: list[tuple[int, str]] = []
-    begun = threading.Event()
+    begun = threading.Condition()
     plain = partitioned.Partitioned.part
 
-    def part(self: partitioned.Partitioned, number: int) -> Loaded:
-        started.append((number, threading.current_thread().name))
-        begun.set()
+    def part(self: partitioned.Partitioned, number: int) -> tuple[Loaded, object]:
+        with begun:
+            started.append((number, threading.current_thread().name))
+            begun.notify_all()
         return plain(self, number)
 
     monkeypatch.setattr(partitioned.Partitioned, "part", part)
     formats = FormatOptions(nginx_confs=(str(SAMPLE_CONF),))
     options = TimelineOptions(formats, join="partitioned", parts=6)
+    ahead = partitioned.JOINS_AHEAD
+    assert ahead >= 2
     with partitioned.joined_parts(resolve_sources([str(SAMPLE)]), options) as joined:
         run = joined.run
         assert run is not None
@@ -263,15 +266,22 @@ def test_the_next_part_is_joined_while_the_caller_uses_one(
             for p in [*range(run.spill.parts), NO_ID]
             if p not in run._sampled and run.spill.lines[p]
         ]
-        assert len(after_sample) >= 3
+        assert len(after_sample) >= ahead + 2
         given = 0
         for loaded in joined.each():
             given += 1
             assert loaded.timelines.spans.height
-            if given <= len(after_sample):  # a part follows: it begins while this one
-                # is still the caller's (joined one after the other, it would wait for it)
-                assert begun.wait(timeout=30), f"part {given} given, the next not begun"
-            begun.clear()
+            # while the caller has this part, the next `ahead` ones are being joined (one
+            # after the other, the caller would wait for each)
+            expected = min(len(after_sample), given - 1 + ahead)
+
+            def enough(n: int = expected) -> bool:
+                return len(started) >= n
+
+            with begun:
+                assert begun.wait_for(enough, timeout=30), (
+                    f"part {given} given, {len(started)} of the next begun"
+                )
     assert [n for n, _ in started] == after_sample  # each once, in order
     assert all(name.startswith("part") for _, name in started)
     assert given == 1 + len(after_sample)
