@@ -41,7 +41,8 @@ PART_BYTES = 32 * 1024 * 1024  # input bytes per part (a part takes ~1 GB to joi
 SAMPLE_LINES = 300_000  # lines of the parts the global facts are learnt on
 # Parts joined side by side while the caller uses the one it was given: a part's join
 # leaves a core idle part of the time (polars steps that run on one thread), which the
-# other fills (chatty benchmark: 48.1 -> 44.6 s, peak RSS 1.21 -> 1.48 GB; medians of 3).
+# other fills (chatty benchmark's join: 0.91-1.00 of the time in 7 interleaved pairs on a
+# quiet machine, peak RSS 1.2 -> 1.5 GB: docs/scale.md).
 JOINS_AHEAD = 2
 _TRACE_SAMPLE = 1000  # id values looked at for traceparents (as with_trace_ids does)
 
