@@ -24,9 +24,10 @@ _state = {"traceback": False, "main": False}
 # (polars' own default: 0.5 s, then 1 s). The join frees and allocates a part's worth of
 # memory (hundreds of MB) every second or so, and each page given back is faulted in and
 # zeroed again by the next part: on the chatty benchmark's join (5.1M lines) keeping it
-# 5 s took the system CPU time from 17 s to 13 s and the wall time from 50.4 s to 48.1 s
-# (medians of 3), for ~10% more peak RSS. Set before polars is imported (it reads this
-# once, adding it to its own defaults); a value the user set is left as it is.
+# 5 s took the system CPU time from 16-20 s to 10-12 s and the wall time from 50.4 s to
+# 48.1 s (medians of 3), for ~10% more peak RSS (docs/scale.md). Set before polars is
+# imported (it reads this once, adding it to its own defaults); a value the user set is
+# left as it is.
 _ALLOCATOR = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:5000,muzzy_decay_ms:5000")
 
 
