@@ -166,6 +166,42 @@ def test_a_finished_command_ends_the_process_without_tearing_python_down(
     assert b"teardown ran" in waited.stderr
 
 
+# main() with the command replaced by one that imports polars (as every command that
+# reads does) and prints what its allocator was told.
+_ALLOCATOR = """
+import importlib, os
+cli = importlib.import_module("logtrace.cli.app")  # the package's `app` is the Typer app
+
+def command(prog_name):
+    import polars
+    print(os.environ.get("_RJEM_MALLOC_CONF"))
+
+cli.app = command
+cli.main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("given", "told"),
+    [
+        # polars puts its own defaults first; the later value of an option wins
+        (None, ",dirty_decay_ms:5000,muzzy_decay_ms:5000"),
+        ("narenas:2", ",narenas:2"),  # the user's stands, alone
+    ],
+)
+def test_the_allocator_keeps_freed_pages_unless_the_user_says_otherwise(
+    given: str | None, told: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("_RJEM_MALLOC_CONF", "POLARS_THP")}
+    if given is not None:
+        env["_RJEM_MALLOC_CONF"] = given
+    command = [sys.executable, "-c", _ALLOCATOR]
+    done = subprocess.run(command, capture_output=True, timeout=60, check=True, env=env)
+    conf = done.stdout.decode().strip()
+    assert conf.endswith(told)
+    assert conf.count("5000") == (2 if given is None else 0)
+
+
 @pytest.mark.parametrize(
     ("args", "status", "message"),
     [

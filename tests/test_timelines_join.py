@@ -153,6 +153,20 @@ def _spans_of(rows: list[tuple[str, str, str, str, float]]) -> pl.DataFrame:
     )
 
 
+def _edge_api_inventory(edge_path: str, durations: list[tuple[float, ...]]) -> pl.DataFrame:
+    """A request per entry of ``durations`` (ms of the edge's attempt, the api's span,
+    the api's call and the inventory's span): edge → api → inventory, no rewrite."""
+    rows = []
+    for i, (edge, api, call, inventory) in enumerate(durations):
+        rows += [
+            (f"r{i}", "edge", "CLIENT", f"{edge_path}/{i}", edge),
+            (f"r{i}", "api", "SERVER", f"{edge_path}/{i}", api),
+            (f"r{i}", "api", "CLIENT", f"/inventory/items/{i}", call),
+            (f"r{i}", "inventory", "SERVER", f"/inventory/items/{i}", inventory),
+        ]
+    return _spans_of(rows)
+
+
 def _a_real_rewrite_still_wins(spans: pl.DataFrame) -> None:
     """With the inventory's paths without their prefix (a proxy strips it), the callee's
     path is called by nobody as it is: the api → inventory rewrite is learnt."""
@@ -172,15 +186,10 @@ def test_the_callers_caller_is_no_mapping() -> None:
     attempt waited least beyond the api's span, its own callee: no edge → inventory
     rewrite is learnt (it was, from 3 requests, in a CI run, and put 20 of 300 requests'
     inventory spans under the edge's failed first attempt)."""
-    rows = []
-    for i in range(6):
-        rows += [
-            (f"r{i}", "edge", "CLIENT", f"/api/flaky/{i}", 13.5),  # reached the api
-            (f"r{i}", "api", "SERVER", f"/api/flaky/{i}", 13.4),
-            (f"r{i}", "api", "CLIENT", f"/inventory/items/{i}", 14.2 if i % 2 else 13.2),
-            (f"r{i}", "inventory", "SERVER", f"/inventory/items/{i}", 12.6),
-        ]
-    spans = _spans_of(rows)
+    # the edge's attempt reached the api; the api's call took 14.2 or 13.2 ms
+    spans = _edge_api_inventory(
+        "/api/flaky", [(13.5, 13.4, 14.2 if i % 2 else 13.2, 12.6) for i in range(6)]
+    )
     assert paths.learn(spans).frame.is_empty()
     _a_real_rewrite_still_wins(spans)
 
@@ -194,15 +203,7 @@ def test_a_wait_within_the_durations_precision_is_no_reason_for_a_mapping() -> N
     precision decide nothing: the call that names the path is the inventory's caller.
     Learnt from 3 such requests in 1,000, the edge → inventory rewrite put 66 of them
     under the edge's attempts (93.4% of the trees right)."""
-    rows = []
-    for i in range(6):
-        rows += [
-            (f"r{i}", "edge", "CLIENT", f"/api/orders/{i}", 13.0),
-            (f"r{i}", "api", "SERVER", f"/api/orders/{i}", 13.559),
-            (f"r{i}", "api", "CLIENT", f"/inventory/items/{i}", 13.037),
-            (f"r{i}", "inventory", "SERVER", f"/inventory/items/{i}", 12.6),
-        ]
-    spans = _spans_of(rows)
+    spans = _edge_api_inventory("/api/orders", [(13.0, 13.559, 13.037, 12.6)] * 6)
     assert paths.learn(spans).frame.is_empty()
     _a_real_rewrite_still_wins(spans)
 
