@@ -202,6 +202,26 @@ def test_the_allocator_keeps_freed_pages_unless_the_user_says_otherwise(
     assert conf.count("5000") == (2 if given is None else 0)
 
 
+# A command run in this process; then whether pydantic was imported.
+_IMPORTS = """
+import sys
+from logtrace.cli import app
+try:
+    app(sys.argv[1:], prog_name="logtrace")
+except SystemExit:
+    pass
+print("pydantic" in sys.modules, file=sys.stderr)
+"""
+
+
+def test_a_command_starts_without_importing_pydantic() -> None:
+    # typer 0.29 imports it to coerce option values: 50 ms before any work (pyproject)
+    command = [sys.executable, "-c", _IMPORTS, "analyze", str(EDGE), "--top", "3"]
+    done = subprocess.run(command, capture_output=True, timeout=60, check=True)
+    assert b"slowest" in done.stdout.lower()
+    assert done.stderr.decode().strip().splitlines()[-1] == "False"
+
+
 @pytest.mark.parametrize(
     ("args", "status", "message"),
     [

@@ -110,7 +110,7 @@ class _Argument(typer.core.TyperArgument):
         return None
 
     def get_usage_pieces(self, ctx: Any) -> list[str]:
-        name = self.display_name_raw
+        name = self.metavar if self.metavar is not None else (self.name or "")
         shown = name if self.required else f"[{name}]"
         return [shown + ("..." if self.nargs != 1 else "")]
 
