@@ -313,7 +313,7 @@ def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
             lines = transform(lines)
         return _Parsed(lines, parsed.rejects, parsed.lines.height)
     assert parser.app is not None
-    app = parse_app_chunk(frame, parser.app, app_options)
+    app = parse_app_chunk(frame, parser.app, app_options, text=text)
     in_entries = app.lines.height + int(app.lines.get_column("extra_lines").sum() or 0)
     lines = app.lines
     if keep_line and lines.height:
@@ -377,8 +377,13 @@ def iter_lines(
                     skip_error_log(stats, frame)
                     continue
                 job = _Job(parser, source, columns, keep_line, app_options, transform, prefilter)
-                # the bytes again only for a format read as rows: else they would be held
-                keep = parser.nginx is not None and reads_rows(parser.nginx)
+                # the bytes again only for a format read as rows (JSON lines: app logs,
+                # nginx's when rows are on): else they would be held for nothing
+                keep = (
+                    reads_rows(parser.nginx)
+                    if parser.nginx is not None
+                    else parser.app is AppFormat.JSON
+                )
                 flight.append(pool.submit(_parse, job, frame, text if keep else None))
                 while len(flight) > WORKERS:
                     yield from _collect(job, stats, state, flight.popleft(), read=read, cuts=cuts)

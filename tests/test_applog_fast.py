@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from logtrace.applog import AppFormat, AppLogOptions
+from logtrace.applog import AppFormat, AppLogOptions, parse_app_chunk
 from logtrace.applog import words as w
 from logtrace.applog.entries import split_entries
 from logtrace.applog.events import per_message
@@ -26,7 +26,7 @@ from logtrace.applog.keyvalue import keyvalue_fields
 from logtrace.applog.shapes import PYTHON_HEADER, TEXT_HEADERS, TIME_HEADER, header_field
 from logtrace.applog.times import SHAPES, _parse, parse_times
 from logtrace.applog.values import text_values
-from logtrace.lines import Chunk, lines_frame
+from logtrace.lines import Chunk, lines_frame, text_and_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "fixtures" / "app-log-shapes"
@@ -114,8 +114,8 @@ NAMES = [
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
-    """Every input as a frame of ``line_no``/``line``, by name (``NAMES``)."""
+def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Every input's bytes, by name (``NAMES``)."""
     tmp = tmp_path_factory.mktemp("bench")
     argv = [sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--out", str(tmp)]
     subprocess.run(
@@ -123,11 +123,16 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
     )
     files = {f"{f.parent.name}/{f.name}": f for f in FILES}
     files |= {f"generated/{name}": tmp / name for name in GENERATED}
-    frames = {name: lines_frame(Chunk(f.read_bytes(), 1)) for name, f in files.items()}
-    hostile = "\n".join((*HOSTILE_JSON, *HOSTILE_KEYVALUE)) + "\n"
-    frames["hostile"] = lines_frame(Chunk(hostile.encode(), 1))
-    frames["hostile bytes"] = lines_frame(Chunk(HOSTILE_BYTES, 1))
-    return frames
+    data = {name: f.read_bytes() for name, f in files.items()}
+    data["hostile"] = ("\n".join((*HOSTILE_JSON, *HOSTILE_KEYVALUE)) + "\n").encode()
+    data["hostile bytes"] = HOSTILE_BYTES
+    return data
+
+
+@pytest.fixture(scope="module")
+def inputs(sources: dict[str, bytes]) -> dict[str, pl.DataFrame]:
+    """Every input as a frame of ``line_no``/``line``, by name (``NAMES``)."""
+    return {name: lines_frame(Chunk(data, 1)) for name, data in sources.items()}
 
 
 def _raw(lines: pl.DataFrame, fmt: AppFormat) -> pl.DataFrame:
@@ -208,3 +213,27 @@ def test_where_logging_header_matches_the_fallback_header_adds_nothing(
         with_fallback = pl.coalesce(*own, header_field(fallback, forms, field))
         assert both.select((alone == with_fallback).all()).item()
         assert both.select(alone.is_not_null().all()).item()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_json_lines_read_from_the_chunks_bytes_give_what_their_lines_give(
+    sources: dict[str, bytes], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text, lines = text_and_frame(sources[name])
+    read: list[object] = []
+    reader = pl.read_ndjson
+
+    def spy(source: object, **kwargs: object) -> pl.DataFrame:
+        read.append(source)
+        return reader(source, **kwargs)  # type: ignore[arg-type]
+
+    plain = parse_app_chunk(lines, AppFormat.JSON, OPTIONS)
+    monkeypatch.setattr(pl, "read_ndjson", spy)
+    fast = parse_app_chunk(lines, AppFormat.JSON, OPTIONS, text=text)
+    assert_frame_equal(fast.lines, plain.lines)
+    assert_frame_equal(fast.rejects, plain.rejects)
+    assert_frame_equal(fast.untimed, plain.untimed)
+    assert fast.leading == plain.leading
+    # the bytes themselves are read where every line is a JSON object, and only there
+    every_line_an_object = lines["line"].str.contains(r"^\{.*\}\s*$").all()
+    assert (read[:1] == [text]) == bool(every_line_an_object)

@@ -49,13 +49,19 @@ class AppChunk(ParsedChunk):
     events: AppEvents = field(default_factory=AppEvents)
 
 
-def parse_app_chunk(lines: pl.DataFrame, fmt: AppFormat, options: AppLogOptions) -> AppChunk:
-    """Parse a frame of ``line_no``/``line`` of an app log of the given shape."""
+def parse_app_chunk(
+    lines: pl.DataFrame, fmt: AppFormat, options: AppLogOptions, *, text: bytes | None = None
+) -> AppChunk:
+    """Parse a frame of ``line_no``/``line`` of an app log of the given shape. ``text``:
+    the bytes ``lines`` was read from, if at hand (lines.text_and_frame): JSON lines that
+    are each an entry are read from them."""
     if lines["line"].str.contains("\x1b", literal=True).any():  # colours (werkzeug, morgan)
         lines = lines.with_columns(pl.col("line").str.replace_all(_ANSI, ""))
+        text = None
     entries = split_entries(lines, fmt)
     if fmt is AppFormat.JSON:
-        raw = json_fields(entries.starts, options.id_fields)
+        whole = text if entries.starts.height == lines.height else None
+        raw = json_fields(entries.starts, options.id_fields, text=whole)
     else:
         raw = keyvalue_fields(entries.starts, fmt, options.id_fields)
     unreadable = raw.filter(pl.col("reason").is_not_null()).select("line_no", "reason")
