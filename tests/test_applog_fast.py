@@ -19,9 +19,16 @@ from polars.testing import assert_frame_equal
 
 from logtrace.applog import AppFormat, AppLogOptions, parse_app_chunk
 from logtrace.applog import words as w
+from logtrace.applog.durations import (
+    _GO_COMPOUND,
+    _NUMBER_CHARS,
+    _UNIT_LETTERS,
+    with_duration_parts,
+)
 from logtrace.applog.entries import split_entries
 from logtrace.applog.events import per_message
 from logtrace.applog.jsonlines import json_fields
+from logtrace.applog.keys import VALUE_UNIT_SECONDS, key_suffix_unit
 from logtrace.applog.keyvalue import keyvalue_fields
 from logtrace.applog.shapes import PYTHON_HEADER, TEXT_HEADERS, TIME_HEADER, header_field
 from logtrace.applog.times import SHAPES, _parse, parse_times
@@ -77,6 +84,9 @@ HOSTILE_KEYVALUE = (
     "garbage line without pairs",
     "  indented continuation",
     f'ts={T} msg="a" msg="b" req_id=r14 took=1m2.5s',
+    f"ts={T} msg=units took=3parsecs req_id=r17",
+    f'ts={T} msg=spaced took=" 12 MS " req_id=r18',
+    f"ts={T} msg=bare elapsed=1.5e3 req_id=r19",
     f'ts="{T}" level="info" msg="quoted time" req_id="r15" status="200"',
     f"time={T} lvl=error message=boom rid=r16 code=502 upstream=inventory latency_us=350",
     "2026-12-03 10:00:00,123 INFO inventory rid=p1 GET /inventory/items/1 200 in 8.2ms",
@@ -153,6 +163,33 @@ def _per_message_reference(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(features)
     said = distinct.filter(pl.col("message").is_not_null()).with_columns(features)
     return frame.join(said, on="message", how="left", maintain_order="left")
+
+
+def _duration_parts_reference(frame: pl.DataFrame) -> pl.DataFrame:
+    """``_number`` and ``_scale`` as one expression each, every step written out."""
+    keys = frame["duration_key"].drop_nulls().unique().to_list()
+    suffixed = {k: per for k in keys if (per := key_suffix_unit(k)) is not None}
+    key_scale = pl.col("duration_key").replace_strict(
+        suffixed, default=None, return_dtype=pl.Float64
+    )
+    raw = pl.col("duration_raw").str.strip_chars()
+    number = raw.str.strip_chars_end(_UNIT_LETTERS).str.strip_chars_end()
+    unit = raw.str.strip_chars_start(_NUMBER_CHARS).str.strip_chars_start().str.to_lowercase()
+    value_scale = unit.replace_strict(VALUE_UNIT_SECONDS, default=None, return_dtype=pl.Float64)
+    scale = pl.when(unit == "").then(key_scale).otherwise(value_scale)
+    number = pl.when((unit == "") | value_scale.is_not_null()).then(
+        number.cast(pl.Float64, strict=False)
+    )
+    go = raw.str.extract_groups(_GO_COMPOUND).struct
+    seconds = (
+        go.field("h").cast(pl.Float64).fill_null(0.0) * 3600
+        + go.field("m").cast(pl.Float64).fill_null(0.0) * 60
+        + go.field("s").cast(pl.Float64)
+    )
+    compound = raw.str.contains(r"^\d+[hm]\d")
+    number = pl.when(compound).then(seconds).otherwise(number)
+    scale = pl.when(compound).then(pl.lit(1.0)).otherwise(scale)
+    return frame.with_columns(number.alias("_number"), scale.alias("_scale"))
 
 
 def test_inputs_cover_every_shape_and_the_hostile_lines(
@@ -237,3 +274,12 @@ def test_json_lines_read_from_the_chunks_bytes_give_what_their_lines_give(
     # the bytes themselves are read where every line is a JSON object, and only there
     every_line_an_object = lines["line"].str.contains(r"^\{.*\}\s*$").all()
     assert (read[:1] == [text]) == bool(every_line_an_object)
+
+
+@pytest.mark.parametrize("fmt", list(AppFormat), ids=lambda f: f.value)
+@pytest.mark.parametrize("name", NAMES)
+def test_durations_are_read_as_by_plain_expressions(
+    inputs: dict[str, pl.DataFrame], name: str, fmt: AppFormat
+) -> None:
+    raw = _raw(inputs[name], fmt)
+    assert_frame_equal(with_duration_parts(raw), _duration_parts_reference(raw))

@@ -70,12 +70,16 @@ def text_duration(message: pl.Expr) -> pl.Expr:
     )
 
 
-def duration_parts(frame: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
-    """(number, seconds per unit) of ``duration_raw`` under ``duration_key``.
+def with_duration_parts(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` plus ``_number`` and ``_scale`` (seconds per unit) of ``duration_raw``
+    under ``duration_key``.
 
     The scale is the unit written with the number, else the key's unit suffix; it is null
     for a bare number under a key without a unit (``resolve_bare_units`` decides those)
     and for an unknown unit (where the number is null too).
+
+    Made in steps, each column once: in one expression polars worked out the stripped
+    text and the unit once for every use (52 ms against 20 for a 93k-line logfmt chunk).
     """
     keys = frame["duration_key"].drop_nulls().unique().to_list()
     suffixed = {k: per for k in keys if (per := key_suffix_unit(k)) is not None}
@@ -84,28 +88,49 @@ def duration_parts(frame: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
     )
     raw = pl.col("duration_raw")
     if not frame["duration_raw"].str.contains(r"[a-zA-Zµμ]").any():  # bare numbers only
-        return raw.cast(pl.Float64, strict=False), key_scale
+        return frame.with_columns(
+            raw.cast(pl.Float64, strict=False).alias("_number"), key_scale.alias("_scale")
+        )
     # Plain string stripping, not a regex capture: this runs on every entry.
-    raw = raw.str.strip_chars()
-    number = raw.str.strip_chars_end(_UNIT_LETTERS).str.strip_chars_end()
-    unit = raw.str.strip_chars_start(_NUMBER_CHARS).str.strip_chars_start().str.to_lowercase()
-    value_scale = unit.replace_strict(VALUE_UNIT_SECONDS, default=None, return_dtype=pl.Float64)
-    scale = pl.when(unit == "").then(key_scale).otherwise(value_scale)
+    text, unit, unit_scale = (
+        pl.col("_duration_text"),
+        pl.col("_duration_unit"),
+        pl.col("_duration_scale"),
+    )
+    number = text.str.strip_chars_end(_UNIT_LETTERS).str.strip_chars_end()
     # A unit written but unknown ("3parsecs") gives no duration, not a bare number.
-    number = pl.when((unit == "") | value_scale.is_not_null()).then(
+    number = pl.when((unit == "") | unit_scale.is_not_null()).then(
         number.cast(pl.Float64, strict=False)
     )
+    scale = pl.when(unit == "").then(key_scale).otherwise(unit_scale)
     if frame["duration_raw"].str.contains(r"^\d+[hm]\d").any():
-        go = raw.str.extract_groups(_GO_COMPOUND).struct
+        go = text.str.extract_groups(_GO_COMPOUND).struct
         seconds = (
             go.field("h").cast(pl.Float64).fill_null(0.0) * 3600
             + go.field("m").cast(pl.Float64).fill_null(0.0) * 60
             + go.field("s").cast(pl.Float64)
         )
-        compound = raw.str.contains(r"^\d+[hm]\d")
+        compound = text.str.contains(r"^\d+[hm]\d")
         number = pl.when(compound).then(seconds).otherwise(number)
         scale = pl.when(compound).then(pl.lit(1.0)).otherwise(scale)
-    return number, scale
+    return (
+        frame.lazy()
+        .with_columns(raw.str.strip_chars().alias("_duration_text"))
+        .with_columns(
+            text.str.strip_chars_start(_NUMBER_CHARS)
+            .str.strip_chars_start()
+            .str.to_lowercase()
+            .alias("_duration_unit")
+        )
+        .with_columns(
+            unit.replace_strict(VALUE_UNIT_SECONDS, default=None, return_dtype=pl.Float64).alias(
+                "_duration_scale"
+            )
+        )
+        .with_columns(number.alias("_number"), scale.alias("_scale"))
+        .drop("_duration_text", "_duration_unit", "_duration_scale")
+        .collect()
+    )
 
 
 def seconds(number: pl.Expr, scale: pl.Expr) -> pl.Expr:

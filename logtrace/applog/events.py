@@ -59,7 +59,7 @@ from __future__ import annotations
 import polars as pl
 
 from logtrace.applog import words as w
-from logtrace.applog.durations import duration_parts, resolve_bare_units, seconds
+from logtrace.applog.durations import resolve_bare_units, seconds, with_duration_parts
 from logtrace.applog.values import (
     authority_of,
     host_of,
@@ -103,14 +103,11 @@ def to_lines(raw: pl.DataFrame, attached: pl.DataFrame) -> pl.DataFrame:
             pl.lit(None, pl.Boolean).alias("traceback"),
             pl.lit(None, pl.String).alias("exception"),
         )
-    raw = with_text_values(per_message(raw).lazy()).collect()
-    number, scale = duration_parts(raw)
+    raw = with_duration_parts(with_text_values(per_message(raw).lazy()).collect())
     # Lazy, so that polars computes an expression used twice once.
     typed = (
         raw.lazy()
         .with_columns(
-            number.alias("_number"),
-            scale.alias("_scale"),
             status_code(pl.col("status")).alias("status"),
             level_name(pl.col("level")).alias("level"),
             _path_or_url().alias("_url"),
