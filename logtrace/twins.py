@@ -13,6 +13,19 @@ variable both log, the status, path and second at least. The twin that tells les
 (coarser timestamps, fewer columns) gives way: its lines that have a twin are dropped;
 any others are kept.
 
+Within one nginx log, a line that repeats an earlier line of the same log to the last
+value, its ``$request_id`` included, and that comes after a line written later than
+it, is a copy (the log, or a piece of it, read twice: ``cat`` of overlapping rotations,
+a shipper that sent lines again): nginx mints one ``$request_id`` per request and writes
+its lines in the order it ends them (``drop_repeats``). Both conditions, because a log
+described with ``$request_id`` may carry an id from upstream (the same on every call of
+an N+1 loop through an internal proxy), and with whole-second times two such calls'
+lines can be equal: in the order they were written, they are two calls. Without that
+variable, or out of order, two equal lines may be two requests, and both are kept. A
+report made in one streaming pass (``analyze`` of one log) cannot hold every line to
+compare: it counts the repeats among a sample of request ids (``RepeatSample``) and says
+so.
+
 App logs are compared the same way on everything a line says (request id, event, time to
 its last digit, level, message, status, duration, peer): a log and its copy (a folder
 given twice, a log shipped to two places) say all of it alike; two services, or two
@@ -21,7 +34,10 @@ replicas of one, differ in the ids they saw or in the times, nearly always.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import operator
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import polars as pl
 
@@ -318,3 +334,173 @@ def drop_twins(
     rows = pl.concat(gone_rows).unique()
     kept_lines = nginx.with_row_index("_row").filter(~pl.col("_row").is_in(rows.implode()))
     return kept_lines.drop("_row"), Twins(dropped)
+
+
+def repeat_note(source: str, n: int) -> str:
+    """The warning of a log whose lines repeat its own (``drop_repeats``)."""
+    verb = "repeats an earlier line" if n == 1 else "repeat earlier lines"
+    return (
+        f"{source}: {plural(n, 'line')} {verb} of this log to the last value, its "
+        "$request_id included, after lines of a later time (the log, or a piece of it, "
+        "read twice?): counted once"
+    )
+
+
+WRITTEN_BEFORE = "_written_before"  # the latest time its log wrote before a line
+
+
+@dataclass
+class WrittenBefore:
+    """The latest time each nginx log wrote so far, as its chunks come in order."""
+
+    latest: dict[str, datetime] = field(default_factory=dict)
+
+    def add(self, lines: pl.DataFrame, source: str) -> pl.DataFrame:
+        """One chunk of a log's LINES, in order, with ``WRITTEN_BEFORE``: the latest
+        ``time`` of the lines before each (null for the log's first, or without times)."""
+        if lines.is_empty() or "time" not in lines.columns:
+            return lines
+        running = pl.col("time").cum_max().forward_fill().shift(1)
+        before = self.latest.get(source)
+        if before is not None:
+            running = pl.max_horizontal(running, pl.lit(before, lines.schema["time"]))
+        out = lines.with_columns(running.alias(WRITTEN_BEFORE))
+        latest = lines.get_column("time").max()
+        if isinstance(latest, datetime):
+            self.latest[source] = latest if before is None else max(before, latest)
+        return out
+
+
+def _late() -> pl.Expr:
+    """A line written after a line of a later time (``WRITTEN_BEFORE``)."""
+    return (pl.col("time") < pl.col(WRITTEN_BEFORE)).fill_null(value=False)
+
+
+def drop_repeats(nginx: pl.DataFrame, sources: set[str]) -> tuple[pl.DataFrame, dict[str, int]]:
+    """``nginx`` LINES (with ``WRITTEN_BEFORE``, which goes) without the lines of
+    ``sources`` (logs whose format has nginx's ``$request_id``) that repeat an earlier
+    line of their own log in every column but the line number and come after a line of
+    a later time; and how many each log lost. The lines are in the order they were read
+    (within each log), and the first of equal lines is kept."""
+    plain = nginx.drop(WRITTEN_BEFORE, strict=False)
+    needed = {"request_id", "time", WRITTEN_BEFORE}
+    if nginx.is_empty() or not sources or not needed <= set(nginx.columns):
+        return plain, {}
+    columns = [c for c in plain.columns if c != "line_no"]
+    mine = pl.col("source").is_in(list(sources)) & pl.col("request_id").is_not_null()
+    # a repeat has its request id twice: the full comparison only among those lines
+    twice = mine & pl.struct("source", "request_id").is_duplicated()
+    if not nginx.select((twice & _late()).any()).item():
+        return plain, {}
+    marked = nginx.with_row_index("_row")
+    suspects = marked.filter(twice)
+    repeats = suspects.filter(~pl.struct(columns).is_first_distinct() & _late())
+    if repeats.is_empty():
+        return plain, {}
+    counts = dict(repeats.group_by("source").len().iter_rows())
+    gone = repeats.get_column("_row").implode()
+    kept = marked.filter(~pl.col("_row").is_in(gone)).drop("_row", WRITTEN_BEFORE)
+    return kept, counts
+
+
+def sampled_repeat_note(source: str, n: int, every: int) -> str:
+    """The warning of a log whose lines repeat its own, found by a ``RepeatSample``:
+    exact when it held every request id (``every`` 1), else an estimate."""
+    verb = "repeats an earlier line" if n == 1 else "repeat earlier lines"
+    count = plural(n, "line") if every == 1 else f"about {plural(n, 'line')}"
+    how = "" if every == 1 else f" (counted among 1 request id in {every:,})"
+    return (
+        f"{source}: {count}{how} {verb} of this log (the same $request_id, time, "
+        "request, status and request time, after lines of a later time: the log, or a "
+        "piece of it, read twice?): each is counted as a request here (`trace` and "
+        "`export` count them once); awk '!seen[$0]++' keeps one of each"
+    )
+
+
+REPEAT_HELD = 1 << 18  # lines a RepeatSample remembers at most (two 8-byte hashes each)
+REPEAT_ID, REPEAT_VALUES = "_repeat_id", "_repeat_values"  # the hashes, as columns
+# What a RepeatSample compares besides the request id: what tells a request's line from
+# another's with the same id (a subrequest's, with log_subrequest on), and cheap to hash.
+_REPEAT_VALUES = (
+    "time",
+    "method",
+    "path",
+    "query",
+    "status",
+    "request_time_s",
+    "body_bytes_sent",
+    "bytes_sent",
+    "upstream_addr",
+    "upstream_status",
+)
+
+
+@dataclass
+class RepeatSample:
+    """The lines of nginx logs whose format has ``$request_id`` (``sources``) that repeat
+    an earlier line of their log, counted in one pass in bounded memory.
+
+    A line is remembered by two hashes, of its request id and of its time, request,
+    status, durations and sizes (``_REPEAT_VALUES``), and whether it came after a line of
+    a later time (``WRITTEN_BEFORE``, when the lines have it), when
+    its request id's hash falls in the sample: every id at first, then, whenever more
+    than ``REPEAT_HELD`` lines are held, half as many (1 in ``every``). The count is exact
+    while every id is held, an estimate (``every`` times the sample's) after that.
+    """
+
+    sources: set[str]
+    every: int = 1
+    _held: list[pl.DataFrame] = field(default_factory=list)
+    _rows: int = 0
+
+    @staticmethod
+    def fingerprints(columns: list[str]) -> list[pl.Expr]:
+        """The two hashes ``see`` keeps of a line (none without a request id column): to
+        add to LINES where it is cheap (the parsing threads), else ``see`` makes them."""
+        if "request_id" not in columns:
+            return []
+        # each column hashed alone, with a seed of its own, and combined: a third of the
+        # cost of hashing them as one struct
+        hashes = [pl.col(c).hash(_SEED + i) for i, c in enumerate(_REPEAT_VALUES) if c in columns]
+        values = functools.reduce(operator.xor, hashes, pl.lit(0, pl.UInt64))
+        return [
+            pl.col("request_id").hash(_SEED).alias(REPEAT_ID),
+            values.alias(REPEAT_VALUES),
+        ]
+
+    def see(self, lines: pl.DataFrame) -> None:
+        """Remember the sampled lines of one chunk of LINES (with ``source``, and
+        ``WRITTEN_BEFORE``: without it no line counts as a repeat)."""
+        if lines.is_empty() or not self.sources or "request_id" not in lines.columns:
+            return
+        frame = lines.lazy()
+        if REPEAT_ID not in lines.columns:
+            frame = frame.with_columns(self.fingerprints(lines.columns))
+        mine = pl.col("source").is_in(list(self.sources)) & pl.col("request_id").is_not_null()
+        late = _late() if WRITTEN_BEFORE in lines.columns else pl.lit(value=False)
+        picked = (
+            frame.filter(mine & (pl.col(REPEAT_ID) % self.every == 0))
+            .select("source", REPEAT_ID, REPEAT_VALUES, late.alias("_late"))
+            .collect()
+        )
+        if picked.is_empty():
+            return
+        self._held.append(picked)
+        self._rows += picked.height
+        while self._rows > REPEAT_HELD:
+            self.every *= 2
+            kept = pl.concat(self._held).filter(pl.col(REPEAT_ID) % self.every == 0)
+            self._held, self._rows = [kept], kept.height
+
+    def counts(self) -> dict[str, int]:
+        """Each source's lines that repeat an earlier one (estimated when ``every`` > 1)."""
+        if not self._held:
+            return {}
+        first = pl.struct(REPEAT_ID, REPEAT_VALUES).is_first_distinct().over("source")
+        held = pl.concat(self._held).with_columns(first.alias("_first"))
+        per = held.group_by("source").agg((~pl.col("_first") & pl.col("_late")).sum().alias("n"))
+        return {source: n * self.every for source, n in per.iter_rows() if n}
+
+    def notes(self) -> dict[str, str]:
+        """The warning of each source with repeats."""
+        return {s: sampled_repeat_note(s, n, self.every) for s, n in self.counts().items()}

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import polars.selectors as cs
 import pytest
+from polars.testing import assert_frame_equal
 
+from logtrace import twins
 from logtrace.analysis.analyze import AnalyzeOptions, analyze
 from logtrace.ingest import FormatOptions
 from logtrace.sources import resolve_sources
+from logtrace.timelines import partitioned
 from logtrace.timelines.load import JoinMode, TimelineOptions, load
-from logtrace.twins import app_twin_pairs, drop_app_twins, drop_twins
+from logtrace.twins import app_twin_pairs, drop_app_twins, drop_repeats, drop_twins
+from tests.conftest import SAMPLE, SAMPLE_CONF
 
 T0 = datetime(2026, 5, 4, 9, 0, 0, tzinfo=UTC)
 JSON_FORMAT = (
@@ -279,3 +286,105 @@ def test_a_piece_of_an_app_log_copied_beside_it_is_counted_once(
     kept, twins = drop_app_twins(pl.concat([piece, api]), pairs)
     assert kept.equals(api)
     assert twins.dropped == [(api["source"][0], "piece.log", piece.height)]
+
+
+# --- a log that repeats its own lines ---------------------------------------------------
+
+
+def _with_repeats(folder: Path, *, again: slice) -> int:
+    """sample_logs/ copied to ``folder``, the edge log's ``again`` lines written twice
+    (at its end, as a log read again from somewhere would be); how many were."""
+    shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns("ground_truth.jsonl"))
+    edge = folder / "edge-1.access.log"
+    lines = edge.read_text().splitlines(keepends=True)
+    edge.write_text("".join(lines + lines[again]))
+    return len(lines[again])
+
+
+@pytest.mark.parametrize("mode", ["memory", "partitioned"])
+def test_a_log_read_twice_in_part_is_joined_as_if_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: JoinMode
+) -> None:
+    monkeypatch.setattr(partitioned, "PART_BYTES", 1 << 20)  # sample_logs: 4 MB, 4 parts
+    once, twice = tmp_path / "once", tmp_path / "twice"
+    shutil.copytree(SAMPLE, once, ignore=shutil.ignore_patterns("ground_truth.jsonl"))
+    repeated = _with_repeats(twice, again=slice(1000, 2200))
+    options = TimelineOptions(FormatOptions(nginx_confs=(str(SAMPLE_CONF),)), join=mode)
+    spans, notes = {}, {}
+    for folder in (once, twice):
+        loaded = load(resolve_sources([str(folder)]), options)
+        notes[folder] = [w for s in loaded.ingest.sources for w in s.warnings if "repeat" in w]
+        # span ids hash the log's path: the tree is compared by depths and parents' lines
+        frame = loaded.timelines.spans
+        parent = frame.select(
+            pl.col("sid").alias("parent_sid"), pl.col("line_no").alias("parent_line")
+        )
+        frame = frame.join(parent, on="parent_sid", how="left").drop(cs.ends_with("sid"))
+        frame = frame.drop("source", strict=False)  # the log's path
+        spans[folder] = frame.sort(pl.all())
+    assert notes[once] == []
+    assert notes[twice] == [twins.repeat_note(str(twice / "edge-1.access.log"), repeated)]
+    assert_frame_equal(spans[once], spans[twice])
+
+
+def test_a_repeat_is_equal_to_an_earlier_line_and_written_out_of_order() -> None:
+    def line(n: int, rid: str, second: int, path: str = "/x") -> dict[str, object]:
+        return {
+            "line_no": n,
+            "source": "edge",
+            "request_id": rid,
+            "time": T0 + timedelta(seconds=second),
+            "path": path,
+        }
+
+    rows = [
+        line(1, "a", 10),
+        line(2, "b", 12),
+        line(3, "a", 10),  # a repeat: equal to line 1, after a later line
+        line(4, "a", 12, "/auth"),  # one request's subrequest: kept
+        line(5, "c", 13),
+        line(6, "c", 13),  # equal to line 5 but in order: two calls of an N+1 loop
+    ]
+    edge = twins.WrittenBefore().add(pl.DataFrame(rows), "edge")
+    mesh = twins.WrittenBefore().add(edge.with_columns(pl.lit("mesh").alias("source")), "mesh")
+    lines = pl.concat([edge, mesh])
+    kept, repeats = drop_repeats(lines, {"edge"})  # mesh logs no $request_id: all kept
+    assert kept.get_column("line_no").to_list() == [1, 2, 4, 5, 6, 1, 2, 3, 4, 5, 6]
+    assert repeats == {"edge": 1}
+    assert twins.WRITTEN_BEFORE not in kept.columns
+    plain, none = drop_repeats(lines, set())
+    assert none == {}
+    assert_frame_equal(plain, lines.drop(twins.WRITTEN_BEFORE))
+
+
+def test_analyze_of_one_log_tells_how_many_lines_repeat_it(tmp_path: Path) -> None:
+    repeated = _with_repeats(tmp_path / "logs", again=slice(0, 700))
+    edge = tmp_path / "logs" / "edge-1.access.log"
+    result = analyze(resolve_sources([str(edge)]), AnalyzeOptions())
+    (note,) = [w for s in result.ingest.sources for w in s.warnings if "repeat" in w]
+    assert note.startswith(f"{edge}: {repeated:,} lines repeat earlier lines of this log")
+    assert "about" not in note
+    assert result.latency.requests == 2500 + repeated  # counted, and said so
+
+
+def test_analyze_estimates_repeats_from_a_sample_of_request_ids_in_a_big_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(twins, "REPEAT_HELD", 200)  # ~2,600 lines: 1 request id in 16
+    repeated = _with_repeats(tmp_path / "logs", again=slice(0, 1500))
+    edge = tmp_path / "logs" / "edge-1.access.log"
+    result = analyze(resolve_sources([str(edge)]), AnalyzeOptions())
+    (note,) = [w for s in result.ingest.sources for w in s.warnings if "repeat" in w]
+    found = re.search(r"about ([\d,]+) lines \(counted among 1 request id in (\d+)\)", note)
+    assert found is not None, note
+    estimate, every = int(found.group(1).replace(",", "")), int(found.group(2))
+    assert every >= 8
+    assert abs(estimate - repeated) < 0.35 * repeated
+
+
+def test_a_log_without_request_id_read_twice_is_not_judged(tmp_path: Path) -> None:
+    log = SAMPLE / "combined" / "edge-1.combined.log"
+    doubled = tmp_path / "edge-1.combined.log"
+    doubled.write_text(log.read_text() * 2)
+    result = analyze(resolve_sources([str(doubled)]), AnalyzeOptions())
+    assert not [w for s in result.ingest.sources for w in s.warnings if "repeat" in w]

@@ -41,8 +41,9 @@ from logtrace.ingest import (
     twin_sources,
 )
 from logtrace.sources import Source
-from logtrace.timelines.load import Loaded, TimelineOptions, load
+from logtrace.timelines.load import Loaded, TimelineOptions, load, minted_ids
 from logtrace.timelines.partitioned import joined_parts
+from logtrace.twins import REPEAT_ID, REPEAT_VALUES, RepeatSample, WrittenBefore
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,11 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     partials = _partials(options)
     unfiltered = Unfiltered() if options.filters.given else None
     columns = options.columns | ({"line"} if options.keep_lines else set())
+    repeats = RepeatSample(set())  # lines that repeat their own log's: only told
+    written = WrittenBefore()
 
     def prepare(frame: pl.DataFrame) -> pl.DataFrame:
-        return _derived(frame, options.filters)
+        return _derived(frame, options.filters, fingerprints=True)
 
     for chunk in iter_lines(
         sources,
@@ -122,10 +125,15 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
         progress=options.progress,
     ):
         if chunk.kind == "nginx" and chunk.source.label not in gone:
-            _add(partials, unfiltered, chunk.frame)
+            repeats.sources = minted_ids(ingest)
+            repeats.see(written.add(chunk.frame, chunk.source.label))
+            _add(partials, unfiltered, chunk.frame.drop(REPEAT_ID, REPEAT_VALUES, strict=False))
     require_parsed(ingest, resolver)
     require_dimensions(ingest, options.by)
+    notes = repeats.notes()
     for stats in ingest.sources:
+        if stats.path in notes:
+            stats.warnings.append(notes[stats.path])
         if stats.path in gone:
             stats.warnings.append(
                 f"{stats.path}: the same requests as {gone[stats.path]} (the same request ids "
@@ -162,9 +170,12 @@ def _partials(options: AnalyzeOptions) -> Partials:
 KEPT = "_kept"  # whether the filters keep the line
 
 
-def _derived(frame: pl.DataFrame, filters: Filters) -> pl.DataFrame:
-    """Routes and upstream times added, and (with filters) whether they keep each line."""
+def _derived(frame: pl.DataFrame, filters: Filters, *, fingerprints: bool = False) -> pl.DataFrame:
+    """Routes and upstream times added, (``fingerprints``) the hashes a ``RepeatSample``
+    keeps, and (with filters) whether they keep each line."""
     cols = frame.columns
+    if fingerprints:  # in the parsing threads, beside the rest
+        frame = frame.with_columns(RepeatSample.fingerprints(cols))
     lf = derive(frame.lazy(), cols)
     keep = filters.expr([*cols, "route"])
     if keep is not None:

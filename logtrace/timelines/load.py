@@ -24,7 +24,14 @@ from logtrace.timelines.assemble import MAX_TRACE_SPANS, Timelines, assemble
 from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.select import RequestSelection, Selector
 from logtrace.timelines.spans import app_spans, nginx_spans
-from logtrace.twins import Twins, drop_app_twins, drop_twins
+from logtrace.twins import (
+    Twins,
+    WrittenBefore,
+    drop_app_twins,
+    drop_repeats,
+    drop_twins,
+    repeat_note,
+)
 
 # The nginx columns spans are made of (absent ones are simply not in the format).
 NGINX_COLUMNS = frozenset(
@@ -186,6 +193,7 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     nginx_parts: list[pl.DataFrame] = []
     app_parts: list[pl.DataFrame] = []
     selector = Selector(options.select) if options.select else None
+    written = WrittenBefore()
     for chunk in iter_lines(
         sources,
         resolver,
@@ -196,7 +204,10 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
         progress=options.progress,
         prefilter=None if selector is None else selector.raw,
     ):
-        frame = chunk.frame if selector is None else selector.keep(chunk.frame)
+        frame = chunk.frame
+        if chunk.kind == "nginx":  # the order it was written in, kept for drop_repeats
+            frame = written.add(frame, chunk.source.label)
+        frame = frame if selector is None else selector.keep(frame)
         (app_parts if chunk.kind == "app" else nginx_parts).append(frame)
     require_parsed(report, resolver)
     nginx = pl.concat(nginx_parts, how="diagonal_relaxed") if nginx_parts else pl.DataFrame()
@@ -235,6 +246,8 @@ def join_lines(
 ) -> Loaded:
     """The timelines of every request in nginx and app LINES, all at once (``selector``:
     the lines were those of some requests and a sample, see :mod:`timelines.select`)."""
+    nginx, repeats = drop_repeats(nginx, minted_ids(report))
+    warn_repeats(report, repeats)
     if not nginx.is_empty():
         nginx = with_trace_ids(nginx, id_columns(nginx, options.id_field))
     choice = choose_id_columns(nginx, app, options.id_field)
@@ -276,6 +289,22 @@ def warn_twins(report: IngestReport, twins: Twins) -> None:
         for stats in report.sources:
             if stats.path == gone:
                 stats.warnings.append(note)
+
+
+def minted_ids(report: IngestReport) -> set[str]:
+    """The nginx sources whose format logs nginx's own ``$request_id`` (one per request)."""
+    return {
+        label
+        for label, cf in report.formats.items()
+        if any(f.var.name == "request_id" for f in cf.fields)
+    }
+
+
+def warn_repeats(report: IngestReport, repeats: dict[str, int]) -> None:
+    """Tell each nginx source whose lines repeat its own that they were counted once."""
+    for stats in report.sources:
+        if repeats.get(stats.path):
+            stats.warnings.append(repeat_note(stats.path, repeats[stats.path]))
 
 
 def warn_units(report: IngestReport, unit_notes: dict[str, str]) -> None:

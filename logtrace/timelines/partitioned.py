@@ -35,7 +35,15 @@ from logtrace.timelines.assemble import Timelines, assemble
 from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.skew import HostOffset
 from logtrace.timelines.spill import NO_ID, Spill, spill
-from logtrace.twins import Twins, app_twin_pairs, drop_app_twins, drop_twins, twin_pairs
+from logtrace.twins import (
+    Twins,
+    WrittenBefore,
+    app_twin_pairs,
+    drop_app_twins,
+    drop_repeats,
+    drop_twins,
+    twin_pairs,
+)
 
 PART_BYTES = 32 * 1024 * 1024  # input bytes per part (a part takes ~1 GB to join)
 SAMPLE_LINES = 300_000  # lines of the parts the global facts are learnt on
@@ -92,6 +100,7 @@ class _Tally:
     """What joined parts add to the report's warnings."""
 
     dropped: dict[tuple[str, str], int] = field(default_factory=dict)  # (kept, gone) -> lines
+    repeats: dict[str, int] = field(default_factory=dict)  # a log's lines that repeat its own
     missing: list[pl.DataFrame] = field(default_factory=list)  # lines without an id
     hits: list[pl.DataFrame] = field(default_factory=list)  # oversized ids' lines
     oversized: dict[str, int] = field(default_factory=dict)
@@ -99,6 +108,8 @@ class _Tally:
     def add(self, other: _Tally) -> None:
         for key, n in other.dropped.items():
             self.dropped[key] = self.dropped.get(key, 0) + n
+        for source, n in other.repeats.items():
+            self.repeats[source] = self.repeats.get(source, 0) + n
         self.missing += other.missing
         self.hits += other.hits
         self.oversized.update(other.oversized)
@@ -149,6 +160,9 @@ class Partitioned:
         """Some parts joined together; with ``learn``, the global facts are learnt from
         them (None: their twins are told apart without ids, a join of every line)."""
         nginx, app = self._read(parts)
+        nginx, repeats = drop_repeats(nginx, joined.minted_ids(self.ingest))
+        for source, n in repeats.items():
+            tally.repeats[source] = tally.repeats.get(source, 0) + n
         if learn:
             self.twins = twin_pairs(nginx) if not nginx.is_empty() else []
             if any("request_id" not in cols for _, _, cols in self.twins):
@@ -214,6 +228,7 @@ class Partitioned:
         for pairs, app in ((self.twins, False), (self.app_twins, True)):
             dropped = [(kept, gone, tally.dropped.get((kept, gone), 0)) for kept, gone, _ in pairs]
             joined.warn_twins(report, Twins(dropped, app=app))
+        joined.warn_repeats(report, tally.repeats)
         joined.warn_units(report, units.notes(self.factors))
         hits = pl.concat(tally.hits) if tally.hits else None
         if hits is not None:
@@ -270,6 +285,7 @@ def partitioned(
     report = IngestReport()
     ids = _Ids()
     nginx_read: set[str] = set()
+    written = WrittenBefore()
     with spill(part_count(sources, options)) as store:
         for chunk in iter_lines(
             sources,
@@ -287,6 +303,7 @@ def partitioned(
                 continue
             source = chunk.source.label
             nginx_read.add(source)
+            frame = written.add(frame, source)  # the order it was written in: drop_repeats
             present = joined.id_columns(frame, options.id_field)
             ids.see(source, frame, present)
             rid = pl.col(present[0]) if present else pl.lit(None, pl.String)
