@@ -455,8 +455,8 @@ class RepeatSample:
 
     @staticmethod
     def fingerprints(columns: list[str]) -> list[pl.Expr]:
-        """The two hashes ``see`` keeps of a line (none without a request id column): to
-        add to LINES where it is cheap (the parsing threads), else ``see`` makes them."""
+        """The two hashes ``see`` keeps of a line (none without a request id column), to
+        add to LINES where it is cheap: the parsing threads."""
         if "request_id" not in columns:
             return []
         # each column hashed alone, with a seed of its own, and combined: a third of the
@@ -469,13 +469,11 @@ class RepeatSample:
         ]
 
     def see(self, lines: pl.DataFrame) -> None:
-        """Remember the sampled lines of one chunk of LINES (with ``source``, and
-        ``WRITTEN_BEFORE``: without it no line counts as a repeat)."""
-        if lines.is_empty() or not self.sources or "request_id" not in lines.columns:
+        """Remember the sampled lines of one chunk of LINES (with ``source``, the
+        ``fingerprints`` and ``WRITTEN_BEFORE``: without it no line counts as a repeat)."""
+        if lines.is_empty() or not self.sources or REPEAT_ID not in lines.columns:
             return
         frame = lines.lazy()
-        if REPEAT_ID not in lines.columns:
-            frame = frame.with_columns(self.fingerprints(lines.columns))
         mine = pl.col("source").is_in(list(self.sources)) & pl.col("request_id").is_not_null()
         late = _late() if WRITTEN_BEFORE in lines.columns else pl.lit(value=False)
         picked = (

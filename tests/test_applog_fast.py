@@ -20,9 +20,9 @@ from polars.testing import assert_frame_equal
 from logtrace.applog import AppFormat, AppLogOptions, parse_app_chunk
 from logtrace.applog import words as w
 from logtrace.applog.durations import (
-    _GO_COMPOUND,
     _NUMBER_CHARS,
     _UNIT_LETTERS,
+    go_compound,
     with_duration_parts,
 )
 from logtrace.applog.entries import split_entries
@@ -180,13 +180,7 @@ def _duration_parts_reference(frame: pl.DataFrame) -> pl.DataFrame:
     number = pl.when((unit == "") | value_scale.is_not_null()).then(
         number.cast(pl.Float64, strict=False)
     )
-    go = raw.str.extract_groups(_GO_COMPOUND).struct
-    seconds = (
-        go.field("h").cast(pl.Float64).fill_null(0.0) * 3600
-        + go.field("m").cast(pl.Float64).fill_null(0.0) * 60
-        + go.field("s").cast(pl.Float64)
-    )
-    compound = raw.str.contains(r"^\d+[hm]\d")
+    compound, seconds = go_compound(raw)
     number = pl.when(compound).then(seconds).otherwise(number)
     scale = pl.when(compound).then(pl.lit(1.0)).otherwise(scale)
     return frame.with_columns(number.alias("_number"), scale.alias("_scale"))

@@ -51,6 +51,7 @@ _NUMBER_CHARS = "0123456789.+-eE"
 _UNIT_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZµμ"
 # Go's durations of a minute or more: "1m2.5s", "1h0m0s".
 _GO_COMPOUND = r"^(?:(?<h>\d+)h)?(?:(?<m>\d+)m)?(?<s>\d+(?:\.\d+)?)s$"
+_COMPOUND = r"^\d+[hm]\d"
 # The units a bare number may be in, largest first (rule 3a).
 CANDIDATE_UNITS = (1.0, 1e-3, 1e-6, 1e-9)
 FIT_SHARE = 0.9
@@ -103,14 +104,8 @@ def with_duration_parts(frame: pl.DataFrame) -> pl.DataFrame:
         number.cast(pl.Float64, strict=False)
     )
     scale = pl.when(unit == "").then(key_scale).otherwise(unit_scale)
-    if frame["duration_raw"].str.contains(r"^\d+[hm]\d").any():
-        go = text.str.extract_groups(_GO_COMPOUND).struct
-        seconds = (
-            go.field("h").cast(pl.Float64).fill_null(0.0) * 3600
-            + go.field("m").cast(pl.Float64).fill_null(0.0) * 60
-            + go.field("s").cast(pl.Float64)
-        )
-        compound = text.str.contains(r"^\d+[hm]\d")
+    if frame["duration_raw"].str.contains(_COMPOUND).any():
+        compound, seconds = go_compound(text)
         number = pl.when(compound).then(seconds).otherwise(number)
         scale = pl.when(compound).then(pl.lit(1.0)).otherwise(scale)
     return (
@@ -131,6 +126,18 @@ def with_duration_parts(frame: pl.DataFrame) -> pl.DataFrame:
         .drop("_duration_text", "_duration_unit", "_duration_scale")
         .collect()
     )
+
+
+def go_compound(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Whether a duration is written as Go writes one above a minute (``1m2.5s``,
+    ``2h0m3s``), and its seconds."""
+    go = text.str.extract_groups(_GO_COMPOUND).struct
+    seconds = (
+        go.field("h").cast(pl.Float64).fill_null(0.0) * 3600
+        + go.field("m").cast(pl.Float64).fill_null(0.0) * 60
+        + go.field("s").cast(pl.Float64)
+    )
+    return text.str.contains(_COMPOUND), seconds
 
 
 def seconds(number: pl.Expr, scale: pl.Expr) -> pl.Expr:
