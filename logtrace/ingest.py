@@ -337,8 +337,11 @@ def iter_lines(
 ) -> Iterator[LinesChunk]:
     """Parsed chunks of every source, in order; ``report`` collects counts and samples.
 
-    Chunks are parsed in worker threads (``WORKERS``) while the next ones are read;
-    ``transform`` (nginx chunks only) runs in the worker too. Results come back in order.
+    Chunks are parsed in worker threads (``WORKERS``) while the next ones are read, the
+    next source's included: the workers do not wait for a source's last chunk before the
+    next source's first (rotated logs: many files of a few chunks each), unless a
+    ``prefilter`` is given (it learns from the lines yielded). ``transform``
+    (nginx chunks only) runs in the worker too. Results come back in order.
     ``progress`` is called with the bytes read so far. ``prefilter`` cuts a chunk's raw
     lines (``line_no``, ``line``) to those worth parsing, once its format is known; the
     others are counted as skipped (``lines_skipped``), neither parsed nor rejected.
@@ -348,17 +351,19 @@ def iter_lines(
         timezone=resolver.timezone,
     )
     done_bytes = 0
+    # In order: each source's chunks being parsed, then its end (None), after which its
+    # counts are complete.
+    flight: deque[tuple[_Reading, Future[_Parsed] | None]] = deque()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for source in sources:
-            stats = SourceStats(path=source.label, host=source.host, service=source.service)
+            reading = _Reading(
+                SourceStats(path=source.label, host=source.host, service=source.service)
+            )
+            stats, read = reading.stats, reading.read
             report.sources.append(stats)
-            read = ReadReport()
             fixed = resolver.for_source(source)
             parser: _Parser | None = None
             unknown = False
-            state: dict[str, pl.DataFrame | None] = {"pending": None}
-            cuts = _Cuts()
-            flight: deque[Future[_Parsed]] = deque()
             for text, frame in iter_texts(source, read):
                 stats.lines_total += frame.height
                 if progress is not None:
@@ -373,10 +378,13 @@ def iter_lines(
                     stats.kind, stats.format = parser.kind, parser.name
                     if parser.nginx is not None:
                         report.formats[source.label] = parser.nginx
+                if reading.job is None:
+                    reading.job = _Job(
+                        parser, source, columns, keep_line, app_options, transform, prefilter
+                    )
                 if parser.kind == errorlog.KIND:
                     skip_error_log(stats, frame)
                     continue
-                job = _Job(parser, source, columns, keep_line, app_options, transform, prefilter)
                 # the bytes again only for a format read as rows (JSON lines: app logs,
                 # nginx's when rows are on): else they would be held for nothing
                 keep = (
@@ -384,26 +392,67 @@ def iter_lines(
                     if parser.nginx is not None
                     else parser.app is AppFormat.JSON
                 )
-                flight.append(pool.submit(_parse, job, frame, text if keep else None))
-                while len(flight) > WORKERS:
-                    yield from _collect(job, stats, state, flight.popleft(), read=read, cuts=cuts)
-                    if cuts.rows >= CUT_BATCH:  # next: they come before the chunks in flight
-                        uncut = replace(job, prefilter=None)
-                        flight.appendleft(pool.submit(_parse, uncut, cuts.take(), None))
-            while flight or cuts.rows:
-                if not flight:
-                    uncut = replace(job, prefilter=None)
-                    flight.append(pool.submit(_parse, uncut, cuts.take(), None))
-                yield from _collect(job, stats, state, flight.popleft(), read=read, cuts=cuts)
-            if state["pending"] is not None:
-                yield LinesChunk(source, "app", state["pending"])
+                job = reading.job
+                assert job is not None
+                flight.append((reading, pool.submit(_parse, job, frame, text if keep else None)))
+                while _parsing(flight) > WORKERS:
+                    yield from _next(flight, pool)
             done_bytes += read.bytes_read
-            stats.warnings.extend(read.warnings)
-            stats.warn_untimed()
-            note_error_log(stats)
-            stats.damaged = read.truncated
-            if not stats.lines_total and not read.warnings:
-                stats.warnings.append(f"{source.label}: empty, not a single line")
+            flight.append((reading, None))
+            while prefilter is not None and flight:  # it learns from the lines yielded
+                yield from _next(flight, pool)
+        while flight:
+            yield from _next(flight, pool)
+
+
+@dataclass
+class _Reading:
+    """One source's state from its first chunk read to its last chunk counted."""
+
+    stats: SourceStats
+    read: ReadReport = field(default_factory=ReadReport)
+    job: _Job | None = None  # how its chunks are parsed, once its format is known
+    pending: dict[str, pl.DataFrame | None] = field(default_factory=lambda: {"pending": None})
+    cuts: _Cuts = field(default_factory=_Cuts)
+
+
+def _parsing(flight: deque[tuple[_Reading, Future[_Parsed] | None]]) -> int:
+    return sum(done is not None for _, done in flight)
+
+
+def _next(
+    flight: deque[tuple[_Reading, Future[_Parsed] | None]], pool: ThreadPoolExecutor
+) -> Iterator[LinesChunk]:
+    """Count and yield the oldest chunk in flight, or end its source."""
+    reading, done = flight.popleft()
+    job, stats, read, cuts = reading.job, reading.stats, reading.read, reading.cuts
+    if done is None:
+        yield from _end(reading)
+        return
+    assert job is not None
+    yield from _collect(job, stats, reading.pending, done, read=read, cuts=cuts)
+    if cuts.rows >= CUT_BATCH:  # next: they come before the chunks in flight
+        uncut = replace(job, prefilter=None)
+        flight.appendleft((reading, pool.submit(_parse, uncut, cuts.take(), None)))
+
+
+def _end(reading: _Reading) -> Iterator[LinesChunk]:
+    """A source's last lines (those a prefilter kept, an app entry held for the lines
+    that continue it) and its counts completed, once every chunk of it is counted."""
+    job, stats, read, state = reading.job, reading.stats, reading.read, reading.pending
+    if reading.cuts.rows:
+        assert job is not None
+        uncut = replace(job, prefilter=None)
+        yield from _counted(job, stats, state, _parse(uncut, reading.cuts.take(), None), read)
+    if state["pending"] is not None:
+        assert job is not None
+        yield LinesChunk(job.source, "app", state["pending"])
+    stats.warnings.extend(read.warnings)
+    stats.warn_untimed()
+    note_error_log(stats)
+    stats.damaged = read.truncated
+    if not stats.lines_total and not read.warnings:
+        stats.warnings.append(f"{stats.path}: empty, not a single line")
 
 
 def _collect(

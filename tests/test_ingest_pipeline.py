@@ -1,0 +1,107 @@
+"""iter_lines across sources: the next source's chunks are parsed while one source's last
+chunks are, and what comes out is what each source alone gives."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import logtrace.sources as sources_module
+from logtrace import ingest
+from logtrace.ingest import FormatOptions, FormatResolver, IngestReport, iter_lines
+from logtrace.sources import Source
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_logs"
+CHUNK = 32 * 1024  # a sample log of ~500 KB: many chunks
+
+
+def rotated(tmp_path: Path) -> list[Source]:
+    """The edge's log cut in two as logrotate would, an app log whose tracebacks cross
+    chunk ends, another nginx log, an empty file and a file of no known format."""
+    lines = (SAMPLE / "edge-1.access.log").read_bytes().splitlines(keepends=True)
+    half = len(lines) // 2
+    (tmp_path / "edge-1.access.log.1").write_bytes(b"".join(lines[:half]))
+    (tmp_path / "edge-1.access.log").write_bytes(b"".join(lines[half:]))
+    shutil.copy(SAMPLE / "inventory-1.log", tmp_path / "inventory-1.log")
+    shutil.copy(SAMPLE / "mesh-1.access.log", tmp_path / "mesh-1.access.log")
+    (tmp_path / "empty-1.log").write_bytes(b"")
+    (tmp_path / "noise-1.log").write_bytes(b"\x01\x02 nothing to see\n" * 50)
+    names = [
+        "edge-1.access.log.1",
+        "edge-1.access.log",
+        "inventory-1.log",
+        "mesh-1.access.log",
+        "empty-1.log",
+        "noise-1.log",
+    ]
+    return [Source(str(tmp_path / n), n.split(".")[0], n.split("-")[0]) for n in names]
+
+
+def read(sources: list[Source]) -> tuple[list[tuple[str, str, pl.DataFrame]], IngestReport]:
+    report = IngestReport()
+    resolver = FormatResolver.from_options(FormatOptions())
+    chunks = [
+        (c.source.label, c.kind, c.frame)
+        for c in iter_lines(sources, resolver, report, keep_line=True)
+    ]
+    return chunks, report
+
+
+def test_each_source_gives_what_it_gives_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources_module, "CHUNK_BYTES", CHUNK)
+    sources = rotated(tmp_path)
+    together, report = read(sources)
+    # in order: every chunk of a source before the next source's
+    labels = [label for label, _, _ in together]
+    assert labels == sorted(labels, key=[s.label for s in sources].index)
+    assert len(together) > 2 * len(sources)  # several chunks each
+    for source, stats in zip(sources, report.sources, strict=True):
+        alone, alone_report = read([source])
+        mine = [(k, f) for label, k, f in together if label == source.label]
+        assert [k for k, _ in mine] == [k for _, k, _ in alone]
+        for (_, frame), (_, _, expected) in zip(mine, alone, strict=True):
+            assert_frame_equal(frame, expected)
+        assert asdict(stats) == asdict(alone_report.sources[0])
+        assert stats.lines_total == stats.lines_parsed + stats.lines_rejected
+    by_path = {s.path: s for s in report.sources}
+    assert by_path[str(tmp_path / "empty-1.log")].warnings  # "empty, not a single line"
+    assert by_path[str(tmp_path / "inventory-1.log")].lines_parsed == 5_596
+
+
+def test_the_next_source_is_parsed_beside_the_last_chunk_of_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last chunk of the first file is held until a chunk of the second is being
+    parsed: a reader that waited for the first file's last chunk would never get there
+    (the hold gives up after 10 s, and the test fails)."""
+    monkeypatch.setattr(sources_module, "CHUNK_BYTES", CHUNK)
+    monkeypatch.setattr(ingest, "WORKERS", 2)
+    first, second = rotated(tmp_path)[:2]
+    last_line = len(Path(first.label).read_bytes().splitlines())
+    started = threading.Event()
+    held: list[bool] = []
+    parse = ingest._parse
+
+    def watched(job: ingest._Job, frame: pl.DataFrame, text: bytes | None) -> ingest._Parsed:
+        if job.source.label == second.label:
+            started.set()
+        elif frame.get_column("line_no").max() == last_line:
+            held.append(started.wait(timeout=10))
+        return parse(job, frame, text)
+
+    monkeypatch.setattr(ingest, "_parse", watched)
+    chunks, report = read([first, second])
+    assert held == [True]
+    assert [label for label, _, _ in chunks][-1] == second.label
+    assert sum(s.lines_parsed for s in report.sources) == last_line + len(
+        Path(second.label).read_bytes().splitlines()
+    )
