@@ -201,15 +201,23 @@ def _first_lines(
     sources: Sequence[Source], resolver: FormatResolver
 ) -> Iterator[tuple[Source, pl.DataFrame, _Parser | None]]:
     """Each file's first lines (``PLAN_BYTES``) and the parser they choose; stdin, which
-    cannot be read twice, and empty files left out."""
-    for source in sources:
-        if source.is_stdin:
-            continue
+    cannot be read twice, and empty files left out. Read and chosen side by side (rotated
+    logs: tens of files)."""
+
+    def first(source: Source) -> tuple[Source, pl.DataFrame, _Parser | None] | None:
         frame = next(iter_frames(source, ReadReport(), PLAN_BYTES), None)
         if frame is None:
-            continue
+            return None
         scratch = SourceStats(path=source.label, host=source.host, service=source.service)
-        yield source, frame, _choose(frame, resolver.for_source(source), resolver, scratch)
+        return source, frame, _choose(frame, resolver.for_source(source), resolver, scratch)
+
+    files = [s for s in sources if not s.is_stdin]
+    if len(files) < 2:
+        found = map(first, files)
+        yield from (f for f in found if f is not None)
+        return
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        yield from (f for f in pool.map(first, files) if f is not None)
 
 
 # What tells two logs of the same requests apart (twins.py), read from their first lines.
@@ -223,18 +231,23 @@ TWIN_COLUMNS = frozenset(
 def twin_sources(sources: Sequence[Source], resolver: FormatResolver) -> list[tuple[str, str]]:
     """(kept, dropped) nginx sources that log the same requests, judged on their first
     lines (two access logs of one server, or a log and its copy)."""
-    frames: list[pl.DataFrame] = []
-    for source, frame, parser in _first_lines(sources, resolver):
-        if parser is None or parser.nginx is None:
-            continue
-        parsed = parse_chunk(frame, parser.nginx, TWIN_COLUMNS, keep_line=True)
-        frames.append(
-            parsed.lines.with_columns(
-                pl.lit(source.label).alias("source"), pl.lit(source.host).alias("host")
-            )
-        )
-    if len(frames) < 2:
+    nginx = [
+        (source, frame, parser.nginx)
+        for source, frame, parser in _first_lines(sources, resolver)
+        if parser is not None and parser.nginx is not None
+    ]
+    if len(nginx) < 2:
         return []
+
+    def lines(item: tuple[Source, pl.DataFrame, CompiledFormat]) -> pl.DataFrame:
+        source, frame, cf = item
+        parsed = parse_chunk(frame, cf, TWIN_COLUMNS, keep_line=True)
+        return parsed.lines.with_columns(
+            pl.lit(source.label).alias("source"), pl.lit(source.host).alias("host")
+        )
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        frames = list(pool.map(lines, nginx))
     return find_twins(pl.concat(frames, how="diagonal_relaxed"))
 
 

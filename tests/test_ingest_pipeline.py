@@ -105,3 +105,30 @@ def test_the_next_source_is_parsed_beside_the_last_chunk_of_one(
     assert sum(s.lines_parsed for s in report.sources) == last_line + len(
         Path(second.label).read_bytes().splitlines()
     )
+
+
+def test_first_lines_of_many_files_are_judged_each_on_its_own(tmp_path: Path) -> None:
+    """The files' first lines are read side by side: each kind, and the copy found among
+    rotated files, as one file at a time gives them."""
+    sources = rotated(tmp_path)
+    shutil.copy(tmp_path / "edge-1.access.log", tmp_path / "edge-2.access.log")
+    sources.append(Source(str(tmp_path / "edge-2.access.log"), "edge-2", "edge"))
+    resolver = FormatResolver.from_options(FormatOptions())
+    kinds = ingest.plan_sources(sources, resolver)
+    assert kinds == {
+        s.label: kind
+        for s in sources
+        for kind in ingest.plan_sources([s], resolver).values()  # the empty file: none
+    }
+    assert [kinds[s.label] for s in sources if s.label in kinds] == [
+        "nginx",
+        "nginx",
+        "app",
+        "nginx",
+        "unknown",
+        "nginx",
+    ]
+    nginx = [s for s in sources if kinds.get(s.label) == "nginx"]
+    assert ingest.twin_sources(nginx, resolver) == [
+        (str(tmp_path / "edge-1.access.log"), str(tmp_path / "edge-2.access.log"))
+    ]
