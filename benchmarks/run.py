@@ -44,7 +44,8 @@ class Bench:
 
     `argv` is split like a shell line, then each token is filled in: {logtrace} (the
     CLI), {python}, {bench} (this folder), {data} (the data set's folder, with its
-    nginx.conf), {edge}, {edge_gz}, {files} (every log of the data set, edge first),
+    nginx.conf), {edge}, {edge_gz}, {edge_rotated} (edge.log cut into 10 rotated files),
+    {files} (every log of the data set, edge first),
     {work} (a scratch folder), {goaccess_format}, {lnav_sql}, {request_id} (the id of the
     edge line in the middle of the file), {edge_combined} and {edge_json} (edge.log's lines
     in `combined` and in {json_format}, an escape=json format; harness/formats.py).
@@ -73,6 +74,9 @@ COMMANDS: tuple[Bench, ...] = (
     Bench("analyze json",   "{logtrace} analyze {edge_json} --log-format {json_format}"),
     Bench("analyze stdin",  "{logtrace} analyze - --preset trace", stdin="{edge}"),
     Bench("analyze .gz",    "{logtrace} analyze {edge_gz} --preset trace"),
+    # The same lines as 10 rotated files (edge.log, edge.log.1, ...) of 1-2 chunks each.
+    Bench("analyze rotated", "{logtrace} analyze {edge_rotated} --preset trace",
+          versus="analyze"),
     Bench("join 6 files",   "{logtrace} export spans --format csv --out {work}/spans.csv"
                             " --nginx-conf {data}/nginx.conf {files}", lines="all"),
     # The chatty deployment (generate.py --deployment chatty): ~17 lines a request over 7
@@ -194,6 +198,8 @@ def expand(
         "{python}": [sys.executable],
         "{files}": [str(f) for f in data.files],
     }
+    if "{edge_rotated}" in bench.argv:
+        lists["{edge_rotated}"] = [str(f) for f in data.rotated()]
     values = {
         "bench": str(REPO / "benchmarks"),
         "data": str(data.dir),

@@ -16,6 +16,7 @@ from generate import GENERATOR_VERSION
 BENCH_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BENCH_DIR / "data"
 GENERATOR = BENCH_DIR / "generate.py"
+ROTATED_PIECES = 10  # files the edge log is cut into for `analyze rotated`
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,19 @@ class DataSet:
             f.readline()  # the rest of a line cut in two
             line = f.readline() or self.edge.read_bytes().splitlines()[0]
         return line.split()[-1].decode()
+
+    def rotated(self, pieces: int = ROTATED_PIECES) -> list[Path]:
+        """The edge log cut into ``pieces`` files as logrotate leaves them (``edge.log``
+        the newest lines, ``edge.log.1`` the ones before, ...), made on first use: the
+        same lines as many files of a few chunks each."""
+        folder = self.dir / "rotated"
+        names = ["edge.log"] + [f"edge.log.{k}" for k in range(1, pieces)]
+        paths = [folder / name for name in names]
+        if sum(p.stat().st_size for p in paths if p.exists()) != self.edge.stat().st_size:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            _cut(self.edge, paths[::-1])  # the oldest lines first: the last name
+        return paths
 
     @property
     def label(self) -> str:
@@ -68,6 +82,17 @@ def _manifest(directory: Path) -> dict[str, object] | None:
         return None
     data: dict[str, object] = json.loads(path.read_text())
     return data
+
+
+def _cut(src: Path, dsts: list[Path]) -> None:
+    """``src`` cut at line ends into ``len(dsts)`` files of about the same size, in order."""
+    size = src.stat().st_size
+    with src.open("rb") as fin:
+        for k, dst in enumerate(dsts):
+            end = size * (k + 1) // len(dsts)
+            with dst.open("wb") as out:
+                while fin.tell() < end:
+                    out.write(fin.readline())
 
 
 def _gzip_copy(src: Path, dst: Path) -> None:
