@@ -31,6 +31,8 @@ STDIN = "-"
 # of 32 MB and ~150 MB less memory.
 CHUNK_BYTES = 16 * 1024 * 1024
 _READ_BYTES = 4 * 1024 * 1024
+_GZIP_RATIO = 4  # a log inflates 5-10 times: a piece of a quarter of a block is a block
+_GZIP_MIN_READ = 16 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # A file written to this recently (or growing while read) is being written: a last line
@@ -204,7 +206,9 @@ def _raw_blocks(
     """Decompressed blocks; gzip is detected by its magic bytes, not the file name.
 
     Plain text is read in blocks of ``size`` (a whole chunk: one read, no joining);
-    compressed data in smaller pieces, since it inflates several times over.
+    compressed data in smaller pieces, since it inflates several times over: a quarter of
+    ``size`` (at most ``_READ_BYTES``), so that a look at a file's first lines (256 KB)
+    does not inflate 20 MB of it.
     """
     head = _read(stream, len(_GZIP_MAGIC), report, label)
     if not head.startswith(_GZIP_MAGIC):
@@ -217,8 +221,9 @@ def _raw_blocks(
             block = _read(stream, size, report, label)
         return
     report.compressed = True
-    head += _read(stream, _READ_BYTES, report, label)
-    yield from _gunzip(head, stream, report, label, _READ_BYTES)
+    piece = max(_GZIP_MIN_READ, min(_READ_BYTES, size // _GZIP_RATIO))
+    head += _read(stream, piece, report, label)
+    yield from _gunzip(head, stream, report, label, piece)
 
 
 def _read(stream: BinaryIO, size: int, report: ReadReport, label: str) -> bytes:

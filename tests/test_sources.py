@@ -73,6 +73,30 @@ def test_gzip_is_detected_by_content_and_multi_member_files_read_fully(tmp_path:
     assert read_all(path)[0] == ["a", "b", "c"]
 
 
+def test_a_look_at_a_gzip_files_first_lines_inflates_about_that_much(tmp_path: Path) -> None:
+    """The first frame of a small chunk size (the 256 KB analyze reads of every file to
+    choose its format and find copies) is about that size, compressed or not: it once was
+    all that 4 MB of compressed data inflate to (20 MB of a rotated log), whatever asked."""
+    lines = "".join(
+        f"10.0.{i % 250}.{i % 7} - - [26/Nov/2026:12:{i // 6000 % 60:02d}:{i // 100 % 60:02d}"
+        f' +0000] "GET /api/items/{i * 7919 % 100003} HTTP/1.1" 200 {i * 31 % 9000} '
+        f"0.{i * 13 % 1000:03d} {i * 2654435761 % (1 << 64):016x}\n"
+        for i in range(150_000)
+    ).encode()
+    plain, packed = tmp_path / "access.log", tmp_path / "access.log.1.gz"
+    plain.write_bytes(lines)
+    packed.write_bytes(gzip.compress(lines, compresslevel=6))
+    assert len(packed.read_bytes()) < 4 * 1024 * 1024 < len(lines)  # one read once took all
+    for chunk in (64 * 1024, 256 * 1024):
+        first = next(iter_frames(Source(str(packed), "h", "s"), ReadReport(), chunk))
+        size = int(first.get_column("line").str.len_bytes().sum()) + first.height
+        assert chunk <= size < 16 * chunk
+        whole = next(iter_frames(Source(str(plain), "h", "s"), ReadReport(), chunk))
+        assert first.head(whole.height).equals(whole)
+    # and read whole, the same lines as the plain file
+    assert read_all(packed, 4 << 20)[0] == read_all(plain, 4 << 20)[0]
+
+
 def test_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
     data = gzip.compress("".join(f"line {i}\n" for i in range(5000)).encode())
     path = tmp_path / "cut.log.gz"
