@@ -56,6 +56,21 @@ class DataSet:
             _cut(self.edge, paths[::-1])  # the oldest lines first: the last name
         return paths
 
+    def rotated_gz(self, pieces: int = ROTATED_PIECES) -> list[Path]:
+        """:meth:`rotated` as logrotate's ``compress`` and ``delaycompress`` leave them:
+        ``edge.log`` and ``edge.log.1`` plain, ``edge.log.2.gz`` and older gzipped
+        (gzip's default level), made on first use."""
+        plain = self.rotated(pieces)
+        out = plain[:2]
+        for path in plain[2:]:
+            packed = path.with_name(path.name + ".gz")
+            if not packed.exists():
+                tmp = packed.with_name(packed.name + ".partial")
+                tmp.write_bytes(gzip.compress(path.read_bytes(), mtime=0))
+                tmp.replace(packed)
+            out.append(packed)
+        return out
+
     @property
     def label(self) -> str:
         """Directory name, e.g. `1m`."""
