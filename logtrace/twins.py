@@ -180,10 +180,15 @@ def find_twins(nginx: pl.DataFrame) -> list[tuple[str, str]]:
     return [(kept, gone) for kept, gone, _ in _find(nginx)]
 
 
-def _logged(nginx: pl.DataFrame, source: str) -> set[str]:
-    rows = nginx.filter(pl.col("source") == source)
+def _logged(nginx: pl.DataFrame) -> dict[str, set[str]]:
+    """Per source, the key and confirming columns some line of it has a value in."""
+    columns = [c for c in (*_BASIC, *_CONFIRM) if c in nginx.columns]
+    counts = nginx.group_by("source").agg(
+        pl.len().alias("_lines"), *(pl.col(c).null_count() for c in columns)
+    )
     return {
-        c for c in (*_BASIC, *_CONFIRM) if c in rows.columns and rows[c].null_count() < rows.height
+        row["source"]: {c for c in columns if row[c] < row["_lines"]}
+        for row in counts.iter_rows(named=True)
     }
 
 
@@ -191,29 +196,48 @@ def _across_formats(
     nginx: pl.DataFrame, found: list[tuple[str, str, list[str]]]
 ) -> list[tuple[str, str, list[str]]]:
     """Twins among sources of one host that share no request id (``combined`` and an
-    escape=json log with ``$request_id``): keyed on every variable both log."""
+    escape=json log with ``$request_id``): keyed on every variable both log.
+
+    Each pair is judged on its distinct keys, but the keys and the keys the sources share
+    are made at once for every pair that keys on the same columns: tens of rotated files
+    of one host are thousands of pairs."""
     if "host" not in nginx.columns:
         return []
     paired = {s for kept, gone, _ in found for s in (kept, gone)}
     hosts = nginx.group_by("host", "source").len().sort("source")
-    out: list[tuple[str, str, list[str]]] = []
+    logged = _logged(nginx)
+    wanted: list[tuple[str, str, tuple[str, ...]]] = []
     for (_host,), group in hosts.group_by("host", maintain_order=True):
         sources = [s for s in group.get_column("source").to_list() if s not in paired]
         sizes = dict(group.select("source", "len").iter_rows())
         for i, a in enumerate(sources):
             for b in sources[i + 1 :]:
-                cols = sorted(_logged(nginx, a) & _logged(nginx, b))
+                cols = tuple(sorted(logged[a] & logged[b]))
                 if "request_id" in cols or not set(cols) >= _ACROSS_FORMATS:
                     continue  # ids in both were compared already
                 if min(sizes[a], sizes[b]) < _MIN_LINES:
                     continue
-                keys = _keys(nginx.filter(pl.col("source").is_in([a, b])), cols)
-                left = keys.filter(pl.col("source") == a).select("_k").unique()
-                right = keys.filter(pl.col("source") == b).select("_k").unique()
-                shared = left.join(right, on="_k", how="semi").height
-                if shared >= TWIN_SHARE * min(left.height, right.height):
-                    out.append((a, b, cols))
-    return out
+                wanted.append((a, b, cols))
+    twins: set[tuple[str, str, tuple[str, ...]]] = set()
+    for cols in {c for _, _, c in wanted}:
+        pairs = [(a, b) for a, b, c in wanted if c == cols]
+        involved = {s for pair in pairs for s in pair}
+        keys = _keys(nginx.filter(pl.col("source").is_in(list(involved))), list(cols))
+        distinct = keys.select("source", "_k").unique()
+        sizes = dict(distinct.group_by("source").len().iter_rows())
+        other = distinct.select(pl.col("source").alias("source_o"), "_k")
+        shared = {
+            (a, b): n
+            for a, b, n in distinct.join(other, on="_k", how="inner")
+            .filter(pl.col("source") < pl.col("source_o"))
+            .group_by("source", "source_o")
+            .len()
+            .iter_rows()
+        }
+        for a, b in pairs:
+            if shared.get((a, b), 0) >= TWIN_SHARE * min(sizes[a], sizes[b]):
+                twins.add((a, b, cols))
+    return [(a, b, list(cols)) for a, b, cols in wanted if (a, b, cols) in twins]
 
 
 def _find(nginx: pl.DataFrame) -> list[tuple[str, str, list[str]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -388,3 +389,49 @@ def test_a_log_without_request_id_read_twice_is_not_judged(tmp_path: Path) -> No
     doubled.write_text(log.read_text() * 2)
     result = analyze(resolve_sources([str(doubled)]), AnalyzeOptions())
     assert not [w for s in result.ingest.sources for w in s.warnings if "repeat" in w]
+
+
+def test_tens_of_rotated_logs_of_one_host_are_compared_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """20 rotated pieces of a `combined` log (no request id) beside the JSON log of the
+    same server, which has one of them in it: that one piece is its twin. The keys are
+    made once for all 210 pairs (by the columns they key on), not once per pair: a folder
+    of hourly logs is thousands of pairs, and took minutes."""
+
+    def piece(n: int, *, lines: int = 40) -> dict[str, Sequence[object]]:
+        times = [T0 + timedelta(hours=n, seconds=3 * i) for i in range(lines)]
+        return {
+            "time": times,
+            "method": ["GET"] * lines,
+            "path": [f"/items/{n * 1000 + i}" for i in range(lines)],
+            "status": [200 + (i % 3) for i in range(lines)],
+            "body_bytes_sent": [100 + i for i in range(lines)],
+        }
+
+    frames = [
+        pl.DataFrame(piece(n)).with_columns(
+            pl.lit(f"web.access.log.{n:02d}").alias("source"),
+            pl.lit(None, pl.String).alias("request_id"),
+        )
+        for n in range(20)
+    ]
+    frames.append(
+        pl.DataFrame(piece(7)).with_columns(
+            pl.lit("web.json.log").alias("source"),
+            pl.Series("request_id", [f"{i:032x}" for i in range(40)]),
+        )
+    )
+    lines = pl.concat(frames, how="diagonal_relaxed").with_columns(pl.lit("web").alias("host"))
+    keyed = twins._keys
+    calls: list[int] = []
+
+    def counted(nginx: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+        calls.append(1)
+        return keyed(nginx, columns)
+
+    monkeypatch.setattr(twins, "_keys", counted)
+    found = twins.twin_pairs(lines)
+    assert [(kept, gone) for kept, gone, _ in found] == [("web.json.log", "web.access.log.07")]
+    assert sorted(found[0][2]) == ["body_bytes_sent", "method", "path", "status", "time"]
+    assert len(calls) <= 2  # the ids' keys, then one set of columns for the 210 pairs
