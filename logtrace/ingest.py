@@ -185,21 +185,32 @@ def _note_better(
 PLAN_BYTES = 256 * 1024
 
 
-def plan_sources(sources: Sequence[Source], resolver: FormatResolver) -> dict[str, str]:
-    """Each file's kind ("nginx", "app" or "unknown") from its first lines, read cheaply.
+# A file's first lines (``PLAN_BYTES``) and the parser they choose.
+FirstLines = tuple[Source, pl.DataFrame, "_Parser | None"]
+
+
+def first_lines(sources: Sequence[Source], resolver: FormatResolver) -> list[FirstLines]:
+    """Each file's first lines and the parser they choose, for :func:`plan_sources` and
+    :func:`twin_sources` to share (read once); stdin and empty files left out."""
+    return list(_first_lines(sources, resolver))
+
+
+def plan_sources(
+    sources: Sequence[Source], resolver: FormatResolver, firsts: Sequence[FirstLines] | None = None
+) -> dict[str, str]:
+    """Each file's kind ("nginx", "app" or "unknown") from its first lines, read cheaply
+    (or given: ``firsts``).
 
     stdin cannot be read twice and is left out; analyze uses this to choose between
     streaming one nginx log and building timelines across hosts.
     """
     return {
         source.label: parser.kind if parser is not None else "unknown"
-        for source, _, parser in _first_lines(sources, resolver)
+        for source, _, parser in (_first_lines(sources, resolver) if firsts is None else firsts)
     }
 
 
-def _first_lines(
-    sources: Sequence[Source], resolver: FormatResolver
-) -> Iterator[tuple[Source, pl.DataFrame, _Parser | None]]:
+def _first_lines(sources: Sequence[Source], resolver: FormatResolver) -> Iterator[FirstLines]:
     """Each file's first lines (``PLAN_BYTES``) and the parser they choose; stdin, which
     cannot be read twice, and empty files left out. Read and chosen side by side (rotated
     logs: tens of files)."""
@@ -228,27 +239,74 @@ TWIN_COLUMNS = frozenset(
 )  # fmt: skip
 
 
-def twin_sources(sources: Sequence[Source], resolver: FormatResolver) -> list[tuple[str, str]]:
+def twin_sources(
+    sources: Sequence[Source], resolver: FormatResolver, firsts: Sequence[FirstLines] | None = None
+) -> list[tuple[str, str]]:
     """(kept, dropped) nginx sources that log the same requests, judged on their first
-    lines (two access logs of one server, or a log and its copy)."""
+    lines (two access logs of one server, or a log and its copy; ``firsts``: those of
+    :func:`first_lines`, when read already)."""
+    if firsts is None:
+        firsts = list(_first_lines(sources, resolver))
+    else:
+        labels = {s.label for s in sources}
+        firsts = [f for f in firsts if f[0].label in labels]
     nginx = [
         (source, frame, parser.nginx)
-        for source, frame, parser in _first_lines(sources, resolver)
+        for source, frame, parser in firsts
         if parser is not None and parser.nginx is not None
     ]
     if len(nginx) < 2:
         return []
 
-    def lines(item: tuple[Source, pl.DataFrame, CompiledFormat]) -> pl.DataFrame:
-        source, frame, cf = item
-        parsed = parse_chunk(frame, cf, TWIN_COLUMNS, keep_line=True)
-        return parsed.lines.with_columns(
-            pl.lit(source.label).alias("source"), pl.lit(source.host).alias("host")
-        )
-
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        frames = list(pool.map(lines, nginx))
+        frames = list(pool.map(_twin_lines, _batches(nginx)))
     return find_twins(pl.concat(frames, how="diagonal_relaxed"))
+
+
+TWIN_BATCH_LINES = 1 << 20  # first lines of several files of one format parsed at once
+
+
+def _batches(
+    nginx: list[tuple[Source, pl.DataFrame, CompiledFormat]],
+) -> list[list[tuple[Source, pl.DataFrame, CompiledFormat]]]:
+    """The files in batches of one format (``TWIN_BATCH_LINES`` lines at most, or one
+    file): a parse has a fixed cost, and a folder of rotated logs is tens of files."""
+    batches: list[list[tuple[Source, pl.DataFrame, CompiledFormat]]] = []
+    open_: dict[CompiledFormat, list[tuple[Source, pl.DataFrame, CompiledFormat]]] = {}
+    for item in nginx:
+        batch = open_.get(item[2])
+        if batch is None or sum(f.height for _, f, _ in batch) + item[1].height > TWIN_BATCH_LINES:
+            batch = open_[item[2]] = []
+            batches.append(batch)
+        batch.append(item)
+    return batches
+
+
+def _twin_lines(batch: list[tuple[Source, pl.DataFrame, CompiledFormat]]) -> pl.DataFrame:
+    """The TWIN_COLUMNS of a batch's lines, with their source and host: parsed as one
+    frame, the files' line numbers shifted apart and put back."""
+    starts: list[int] = []
+    frames: list[pl.DataFrame] = []
+    for _, frame, _ in batch:
+        shift = sum(f.height for f in frames)
+        starts.append(shift)
+        frames.append(frame.with_columns(pl.col("line_no") + pl.lit(shift, pl.UInt32)))
+    parsed = parse_chunk(pl.concat(frames), batch[0][2], TWIN_COLUMNS, keep_line=True).lines
+    line_no = parsed.get_column("line_no")
+    shifts = pl.Series(starts, dtype=pl.UInt32)
+    which = shifts.search_sorted(line_no - 1, side="right") - 1  # the file of each line
+    labels = pl.Series([source.label for source, _, _ in batch], dtype=pl.String)
+    hosts = pl.Series([source.host for source, _, _ in batch], dtype=pl.String)
+    return (
+        parsed.with_columns(
+            (line_no - shifts.gather(which)).alias("line_no"),
+            labels.gather(which).alias("source"),
+            hosts.gather(which).alias("host"),
+            which.alias("_file"),
+        )
+        .sort("_file", "line_no")  # as the files one after another give them
+        .drop("_file")
+    )
 
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))

@@ -132,3 +132,30 @@ def test_first_lines_of_many_files_are_judged_each_on_its_own(tmp_path: Path) ->
     assert ingest.twin_sources(nginx, resolver) == [
         (str(tmp_path / "edge-1.access.log"), str(tmp_path / "edge-2.access.log"))
     ]
+
+
+def test_the_first_lines_of_files_of_one_format_parsed_at_once_are_each_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files of one format are parsed in one batch for the copies' check, each line given
+    back its file and its number: the same lines as parsing them one by one, and a batch
+    never above TWIN_BATCH_LINES (several batches here)."""
+    sources = rotated(tmp_path)
+    sources.append(Source(str(SAMPLE / "edge-1.access.log"), "edge-2", "edge"))
+    resolver = FormatResolver.from_options(FormatOptions())
+    nginx = [
+        (source, frame, parser.nginx)
+        for source, frame, parser in ingest.first_lines(sources, resolver)
+        if parser is not None and parser.nginx is not None
+    ]
+    monkeypatch.setattr(ingest, "TWIN_BATCH_LINES", 2_500)
+    batches = ingest._batches(nginx)
+    assert [len(b) for b in batches] == [2, 1, 1]  # the edge's, the mesh's, and one more
+    assert all(len({cf for _, _, cf in batch}) == 1 for batch in batches)
+    together = pl.concat([ingest._twin_lines(batch) for batch in batches], how="diagonal_relaxed")
+    alone = pl.concat([ingest._twin_lines([item]) for item in nginx], how="diagonal_relaxed")
+    assert_frame_equal(
+        together.sort("source", "line_no"), alone.sort("source", "line_no"), check_row_order=True
+    )
+    per_file = together.group_by("source").agg(pl.col("line_no").min(), pl.len())
+    assert per_file.get_column("line_no").to_list() == [1] * len(nginx)

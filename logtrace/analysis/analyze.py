@@ -35,6 +35,7 @@ from logtrace.ingest import (
     FormatOptions,
     FormatResolver,
     IngestReport,
+    first_lines,
     iter_lines,
     plan_sources,
     require_parsed,
@@ -99,11 +100,13 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     if options.filters.zoneless:
         options = replace(options, filters=options.filters.for_logs(sources))
     resolver = FormatResolver.from_options(options.formats)
-    kinds = plan_sources(sources, resolver)
+    firsts = first_lines(sources, resolver)
+    kinds = plan_sources(sources, resolver, firsts)
     if _needs_timelines(sources, kinds):
         return _analyze_timelines(sources, options)
     nginx = [s for s in sources if kinds.get(s.label) == "nginx"]
-    twins = twin_sources(nginx, resolver) if len(nginx) > 1 else []
+    twins = twin_sources(nginx, resolver, firsts) if len(nginx) > 1 else []
+    del firsts
     gone = {dropped: kept for kept, dropped in twins}
     ingest = IngestReport()
     partials = _partials(options)
