@@ -45,7 +45,8 @@ class Bench:
     `argv` is split like a shell line, then each token is filled in: {logtrace} (the
     CLI), {python}, {bench} (this folder), {data} (the data set's folder, with its
     nginx.conf), {edge}, {edge_gz}, {edge_rotated} (edge.log cut into 10 rotated files),
-    {edge_rotated_gz} (the same, edge.log.2 and older gzipped),
+    {edge_rotated_gz} (the same, edge.log.2 and older gzipped), {edge_100} (edge.log cut
+    into 100 files),
     {files} (every log of the data set, edge first),
     {work} (a scratch folder), {goaccess_format}, {lnav_sql}, {request_id} (the id of the
     edge line in the middle of the file), {edge_combined} and {edge_json} (edge.log's lines
@@ -77,6 +78,9 @@ COMMANDS: tuple[Bench, ...] = (
     Bench("analyze .gz",    "{logtrace} analyze {edge_gz} --preset trace"),
     # The same lines as 10 rotated files (edge.log, edge.log.1, ...) of 1-2 chunks each.
     Bench("analyze rotated", "{logtrace} analyze {edge_rotated} --preset trace",
+          versus="analyze"),
+    # ... as 100 files of ~2.5 MB (a folder of hourly logs): the cost of each file.
+    Bench("analyze 100 files", "{logtrace} analyze {edge_100} --preset trace",
           versus="analyze"),
     # ... with all but the two newest gzipped (logrotate's compress and delaycompress).
     Bench("analyze rotated .gz", "{logtrace} analyze {edge_rotated_gz} --preset trace",
@@ -204,6 +208,8 @@ def expand(
     }
     if "{edge_rotated}" in bench.argv:
         lists["{edge_rotated}"] = [str(f) for f in data.rotated()]
+    if "{edge_100}" in bench.argv:
+        lists["{edge_100}"] = [str(f) for f in data.rotated(100)]
     if "{edge_rotated_gz}" in bench.argv:
         lists["{edge_rotated_gz}"] = [str(f) for f in data.rotated_gz()]
     values = {

@@ -47,7 +47,7 @@ class DataSet:
         """The edge log cut into ``pieces`` files as logrotate leaves them (``edge.log``
         the newest lines, ``edge.log.1`` the ones before, ...), made on first use: the
         same lines as many files of a few chunks each."""
-        folder = self.dir / "rotated"
+        folder = self.dir / ("rotated" if pieces == ROTATED_PIECES else f"rotated-{pieces}")
         names = ["edge.log"] + [f"edge.log.{k}" for k in range(1, pieces)]
         paths = [folder / name for name in names]
         if sum(p.stat().st_size for p in paths if p.exists()) != self.edge.stat().st_size:
