@@ -224,7 +224,7 @@ def _across_formats(
         involved = {s for pair in pairs for s in pair}
         keys = _keys(nginx.filter(pl.col("source").is_in(list(involved))), list(cols))
         distinct = keys.select("source", "_k").unique()
-        sizes = dict(distinct.group_by("source").len().iter_rows())
+        keyed = dict(distinct.group_by("source").len().iter_rows())  # distinct keys
         other = distinct.select(pl.col("source").alias("source_o"), "_k")
         shared = {
             (a, b): n
@@ -235,7 +235,7 @@ def _across_formats(
             .iter_rows()
         }
         for a, b in pairs:
-            if shared.get((a, b), 0) >= TWIN_SHARE * min(sizes[a], sizes[b]):
+            if shared.get((a, b), 0) >= TWIN_SHARE * min(keyed[a], keyed[b]):
                 twins.add((a, b, cols))
     return [(a, b, list(cols)) for a, b, cols in wanted if (a, b, cols) in twins]
 
