@@ -21,6 +21,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -197,6 +198,15 @@ DISPLAY_VALUES = {
 }
 
 
+# The edge log as rotated files, and how a command shows them: shell globs that expand to
+# the same files in the same order.
+_ROTATED: dict[str, tuple[Callable[[datasets.DataSet], list[Path]], str]] = {
+    "{edge_rotated}": (lambda d: d.rotated(), "edge.log edge.log.[1-9]"),
+    "{edge_100}": (lambda d: d.rotated(100), "edge.log edge.log.[1-9] edge.log.[1-9][0-9]"),
+    "{edge_rotated_gz}": (lambda d: d.rotated_gz(), "edge.log edge.log.1 edge.log.[2-9].gz"),
+}
+
+
 def expand(
     bench: Bench, data: datasets.DataSet, work: Path, shown: dict[str, str] | None = None
 ) -> list[str]:
@@ -206,12 +216,11 @@ def expand(
         "{python}": [sys.executable],
         "{files}": [str(f) for f in data.files],
     }
-    if "{edge_rotated}" in bench.argv:
-        lists["{edge_rotated}"] = [str(f) for f in data.rotated()]
-    if "{edge_100}" in bench.argv:
-        lists["{edge_100}"] = [str(f) for f in data.rotated(100)]
-    if "{edge_rotated_gz}" in bench.argv:
-        lists["{edge_rotated_gz}"] = [str(f) for f in data.rotated_gz()]
+    for token, (make, globs) in _ROTATED.items():
+        if token in bench.argv:  # made on first use; shown as the shell globs of them
+            files = make(data)
+            names = [f.name for f in files] if shown is None else globs.split()
+            lists[token] = [str(files[0].parent / name) for name in names]
     values = {
         "bench": str(REPO / "benchmarks"),
         "data": str(data.dir),

@@ -186,7 +186,7 @@ PLAN_BYTES = 256 * 1024
 
 
 # A file's first lines (``PLAN_BYTES``) and the parser they choose.
-FirstLines = tuple[Source, pl.DataFrame, "_Parser | None"]
+FirstLines = tuple[Source, pl.DataFrame, _Parser | None]
 
 
 def first_lines(sources: Sequence[Source], resolver: FormatResolver) -> list[FirstLines]:

@@ -654,3 +654,37 @@ def test_join_chatty_runs_on_a_chatty_set_of_its_own_size(
     assert bench_run.variants(benches, 1_000_000, 1, chatty_lines) == {"chatty": "5000000"}
     assert made == [(5_000_000, 1, {"with_gz": False, "deployment": "chatty"})]
     assert bench_run.parse_args(["--chatty-lines", "20000"]).chatty_lines == 20_000
+
+
+@pytest.mark.parametrize("name", ["analyze rotated", "analyze 100 files", "analyze rotated .gz"])
+def test_the_rotated_files_hold_the_edge_log_and_are_shown_as_globs_of_them(
+    bench_run: ModuleType, tmp_path: Path, name: str
+) -> None:
+    """The edge log cut as logrotate leaves it: the pieces, oldest first, are its lines;
+    the command shown (results/*.md) expands in a shell to the very files run."""
+    edge = tmp_path / "edge.log"
+    edge.write_bytes(b"".join(b"line %d of the edge log\n" % i for i in range(5_000)))
+    data = bench_run.datasets.DataSet(
+        dir=tmp_path, edge=edge, edge_gz=None, files=(edge,), edge_lines=5_000,
+        total_lines=5_000, bytes={}, lines_by_file={}, generated_in_s=None,
+    )  # fmt: skip
+    bench = next(b for b in bench_run.COMMANDS if b.name == name)
+    run = bench_run.expand(bench, data, tmp_path)
+    shown = bench_run.expand(bench, data, tmp_path, bench_run.DISPLAY_VALUES)
+    files = [Path(a) for a in run if Path(a).parent.parent == tmp_path]
+    assert len(files) in (10, 100)
+    texts = [
+        gzip.decompress(f.read_bytes()) if f.suffix == ".gz" else f.read_bytes()
+        for f in reversed(files)
+    ]
+    assert b"".join(texts) == edge.read_bytes()
+    assert all(t.endswith(b"\n") for t in texts)
+    first = run.index(str(files[0]))
+    assert run[first + len(files) :] == shown[-2:] == ["--preset", "trace"]
+    globs = shown[first:-2]
+    assert len(globs) < len(files)
+    expanded = subprocess.run(
+        ["bash", "-c", 'printf "%s\\n" ' + " ".join(globs)],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert expanded == [str(f) for f in files]
