@@ -20,6 +20,8 @@ from types import ModuleType
 
 import pytest
 
+from logtrace.sources import resolve_sources
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "benchmarks"
 LINES = 20_000
@@ -688,3 +690,5 @@ def test_the_rotated_files_hold_the_edge_log_and_are_shown_as_globs_of_them(
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert expanded == [str(f) for f in files]
+    # results/*.md quote them; logtrace expands a glob itself, to the same files in order
+    assert [s.label for s in resolve_sources(globs)] == [str(f) for f in files]
