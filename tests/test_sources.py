@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from logtrace.errors import InputError
+from logtrace.lines import text_and_frame
 from logtrace.sources import (
     ReadReport,
     Source,
@@ -52,6 +53,26 @@ def test_crlf_and_bom_are_stripped_and_blank_lines_counted(tmp_path: Path) -> No
     path = tmp_path / "a.log"
     path.write_bytes(b"\xef\xbb\xbffirst\r\n\r\nthird\r\n")
     assert read_all(path)[0] == ["first", None, "third"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"caf\xc3\xa9\n\xef\xbb\xbf\xef\xbb\xbfsecond\n",  # marks inside UTF-8 text
+        b"\xef\xbb\xbfcaf\xc3\xa9\nbad \xf8\n\xef\xbb\xbfthird\n",  # and not UTF-8
+        b"plain\n\xef\xbb\xbf\n",  # a mark alone on its line: a blank line
+    ],
+)
+def test_byte_order_marks_starting_any_line_are_dropped_from_frame_and_text(
+    data: bytes,
+) -> None:
+    text, frame = text_and_frame(data)
+    assert b"\xef\xbb\xbf" not in text
+    assert frame.get_column("line").to_list() == text_and_frame(text)[1].get_column(
+        "line"
+    ).to_list()
+    assert all(not (line or "").startswith("\ufeff") for line in frame.get_column("line"))
+    assert frame.height == data.count(b"\n")
 
 
 def test_very_long_line_is_one_line(tmp_path: Path) -> None:
