@@ -264,3 +264,58 @@ def test_filters_choose_the_traces_by_their_entry_request(tmp_path: Path) -> Non
     assert frame.height == 125  # the 504s sample_logs/ground_truth.jsonl records
     assert set(frame.get_column("status")) == {504}
     assert frame.get_column("route").str.starts_with("/api/report/").all()
+
+
+@pytest.fixture(scope="module")
+def damaged_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample logs with a line of garbage at the end of the edge log and of a JSON app
+    log (sample_logs' mesh log has no known format: it is inferred, with a warning)."""
+    folder = tmp_path_factory.mktemp("damaged")
+    for path in SAMPLE.glob("*.log"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    with (folder / "edge-1.access.log").open("a") as f:
+        f.write("garbage, not a log line\n")
+    with (folder / "api-1.log").open("a") as f:
+        f.write("not json at all\n")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "spans", "{logs}", "-o", "{out}.csv"],
+        ["export", "spans", "{logs}", "--format", "parquet", "-o", "-"],
+        ["export", "traces", "{logs}", "--to", "zipkin", "-o", "{out}.json"],
+        ["insights", "{logs}", "--format", "json", "-o", "{out}.json"],
+    ],
+    ids=["spans csv", "spans to stdout", "traces", "insights"],
+)
+def test_exports_say_which_lines_were_rejected_and_the_sources_warnings(
+    damaged_logs: Path, tmp_path: Path, command: list[str]
+) -> None:
+    args = [
+        a.replace("{out}", str(tmp_path / "out")).replace("{logs}", str(damaged_logs))
+        for a in command
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = result.stderr.splitlines()
+    edge, api = damaged_logs / "edge-1.access.log", damaged_logs / "api-1.log"
+    assert (
+        f"warning: {edge}: 1 of 2,501 lines rejected (does not match the log_format: 1); "
+        "logtrace analyze shows samples"
+    ) in said
+    assert (
+        f"warning: {api}: 1 of 5,158 lines rejected (not valid JSON: 1); "
+        "logtrace analyze shows samples"
+    ) in said
+    mesh = damaged_logs / "mesh-1.access.log"
+    assert any(line.startswith(f"warning: {mesh}: no known log_format matches") for line in said)
+
+
+def test_export_of_clean_logs_says_nothing_of_rejects(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["export", "slowest", str(SAMPLE / "edge-1.access.log"), "--csv", str(tmp_path / "s")]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == ["wrote 100 requests to " + str(tmp_path / "s")]

@@ -68,9 +68,9 @@ def test_byte_order_marks_starting_any_line_are_dropped_from_frame_and_text(
 ) -> None:
     text, frame = text_and_frame(data)
     assert b"\xef\xbb\xbf" not in text
-    assert frame.get_column("line").to_list() == text_and_frame(text)[1].get_column(
-        "line"
-    ).to_list()
+    assert (
+        frame.get_column("line").to_list() == text_and_frame(text)[1].get_column("line").to_list()
+    )
     assert all(not (line or "").startswith("\ufeff") for line in frame.get_column("line"))
     assert frame.height == data.count(b"\n")
 

@@ -63,6 +63,7 @@ def export_slowest(
     write_csv(frame, csv)
     if str(csv) != "-":
         stderr_line(f"wrote {frame.height} requests to {csv}")
+    opt.warn_sources(result.ingest)
     opt.warn_partial(result.ingest)
 
 
@@ -123,6 +124,7 @@ def export_spans(
         batches = _batches(joined, request_id, selection)
         summary = export(format, batches, out, _export_info(joined.offsets), what=per)
     _report(summary, out, format, per)
+    opt.warn_sources(joined.ingest)
     opt.warn_partial(joined.ingest)
 
 
@@ -205,6 +207,7 @@ def export_traces(
                 raise error
         else:
             _report(export(to, batches, out or "-", info), out or "-", to)
+    opt.warn_sources(joined.ingest)
     opt.warn_partial(joined.ingest)
 
 

@@ -144,6 +144,7 @@ def insights(
             f"wrote {safe_str(out)} ({chosen}): {result.summary.height} findings by pattern and "
             f"route, {result.findings.height:,} by request"
         )
+    opt.warn_sources(loaded.ingest)
     opt.warn_partial(loaded.ingest)
 
 
