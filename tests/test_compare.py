@@ -160,6 +160,25 @@ def test_compare_json_has_its_schema_and_the_gate_exits_8(logs: tuple[Path, Path
     assert result.stderr.splitlines()[-1] == "gate: 1 of 2 rules broken"
 
 
+def test_compare_says_which_lines_of_a_side_were_rejected(
+    logs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A side read in part (after a change of log_format, say) is compared, but not unsaid;
+    the gate's verdict still comes last."""
+    before, after = logs
+    changed = tmp_path / "after.log"
+    changed.write_text(after.read_text() + "a line of another format\n" * 3)
+    args = ["compare", str(before), "--against", str(changed), "--json", "--preset", "trace"]
+    result = runner.invoke(app, [*args, "--fail-if", "p50+1s"])
+    assert result.exit_code == 0, result.output
+    lines = after.read_text().count("\n") + 3
+    assert result.stderr.splitlines() == [
+        f"warning: after: {changed}: 3 of {lines:,} lines rejected (does not match the "
+        "log_format: 3); logtrace analyze shows samples",
+        "gate: 1 rule checked, none broken",
+    ]
+
+
 def test_split_at_compares_one_log_before_and_after_a_time(logs: tuple[Path, Path]) -> None:
     before, _ = logs
     args = ["compare", str(before), "--split-at", "2026-11-26T08:00:40+00:00", "--json"]

@@ -122,10 +122,12 @@ def compare(
         from logtrace.render.compare import render_comparison
 
         render_comparison(make_console(), comparison, before.latency, after.latency, zone=zone)
+    sys.stdout.flush()
+    for side_name, result in zip(("before", "after"), reports, strict=True):
+        opt.warn_sources(result.ingest, side=side_name)  # a side read in part: said
     if gate is not None:
         from logtrace.render.compare import change_gate_lines
 
-        sys.stdout.flush()
         for line in change_gate_lines(gate):
             stderr_line(line)
         if any(v.broken for v in gate):

@@ -277,26 +277,27 @@ def warn_partial(ingest: IngestReport, *, exit: bool = True) -> None:
             raise typer.Exit(int(ExitStatus.PARTIAL))
 
 
-def warn_sources(ingest: IngestReport) -> None:
+def warn_sources(ingest: IngestReport, side: str | None = None) -> None:
     """The sources' warnings and rejected lines, on stderr, for the commands whose output
-    is not a report that lists them (exports, insights, a trace): nothing is left out
-    unsaid. ``logtrace analyze`` shows samples of each."""
+    is not a report that lists them (exports, insights, compare): nothing is left out
+    unsaid. ``logtrace analyze`` shows samples of each. ``side``: compare's before/after."""
     from logtrace.render.console import safe_str
 
+    said = f"{side}: " if side else ""
     for s in ingest.sources:
         for warning in s.warnings:
-            stderr_line(f"warning: {safe_str(warning)}")
+            stderr_line(f"warning: {said}{safe_str(warning)}")
         if s.lines_rejected:
             why = ", ".join(f"{safe_str(r)}: {n:,}" for r, n in s.reasons.most_common())
             stderr_line(
-                f"warning: {safe_str(s.path)}: {s.lines_rejected:,} of {s.lines_total:,} lines "
-                f"rejected ({why}); logtrace analyze shows samples"
+                f"warning: {said}{safe_str(s.path)}: {s.lines_rejected:,} of "
+                f"{s.lines_total:,} lines rejected ({why}); logtrace analyze shows samples"
             )
         unclassified = s.app_events["unclassified"]
         if unclassified:
             stderr_line(
-                f"note: {safe_str(s.path)}: {unclassified:,} HTTP lines are neither a served "
-                "request nor a call by their words and fields: no span"
+                f"note: {said}{safe_str(s.path)}: {unclassified:,} HTTP lines are neither a "
+                "served request nor a call by their words and fields: no span"
             )
 
 
