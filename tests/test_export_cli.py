@@ -287,8 +287,10 @@ def damaged_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["export", "spans", "{logs}", "--format", "parquet", "-o", "-"],
         ["export", "traces", "{logs}", "--to", "zipkin", "-o", "{out}.json"],
         ["insights", "{logs}", "--format", "json", "-o", "{out}.json"],
+        ["trace", RID, "{logs}"],
+        ["trace", RID, "{logs}", "--json"],
     ],
-    ids=["spans csv", "spans to stdout", "traces", "insights"],
+    ids=["spans csv", "spans to stdout", "traces", "insights", "trace", "trace json"],
 )
 def test_exports_say_which_lines_were_rejected_and_the_sources_warnings(
     damaged_logs: Path, tmp_path: Path, command: list[str]

@@ -45,6 +45,8 @@ def trace(
         from logtrace.export.trace_json import trace_json
 
         sys.stdout.write(trace_json(result) + "\n")
+        sys.stdout.flush()
+        opt.warn_sources(loaded.ingest)
         return
     from logtrace.render.gantt import render_gantt
 
@@ -55,6 +57,8 @@ def trace(
 
         console.print()
         render_flow(console, result)
+    sys.stdout.flush()
+    opt.warn_sources(loaded.ingest)
 
 
 INSIGHTS_FORMAT_HELP = (
