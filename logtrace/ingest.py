@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import polars as pl
 
@@ -25,6 +26,8 @@ from logtrace.applog import (
     detect_app_format,
     parse_app_chunk,
 )
+from logtrace.applog.detect import DETECT_LINES as APP_DETECT_LINES
+from logtrace.applog.shapes import is_blank
 from logtrace.ingest_report import (
     IngestReport,
     count_chunk,
@@ -37,7 +40,7 @@ from logtrace.ingest_report import (
 from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import AppEvents, SourceStats, parse_chunk, reads_rows
-from logtrace.resolve import Detection, FormatOptions, FormatResolver, infer
+from logtrace.resolve import DETECT_LINES, Detection, FormatOptions, FormatResolver, infer
 from logtrace.sources import ReadReport, Source, iter_frames, iter_texts
 from logtrace.twins import find_twins
 
@@ -185,8 +188,47 @@ def _note_better(
 PLAN_BYTES = 256 * 1024
 
 
-# A file's first lines (``PLAN_BYTES``) and the parser they choose.
-FirstLines = tuple[Source, pl.DataFrame, _Parser | None]
+@dataclass(frozen=True)
+class _Choice:
+    """A source's parser as chosen on its first lines, with what choosing it said of the
+    source, to be given to its stats when it is read (``iter_lines``) without choosing
+    again: on a folder of rotated logs, once per file on the main thread."""
+
+    parser: _Parser | None
+    detected: str | None
+    format: str
+    warnings: tuple[str, ...]
+    better: tuple[str, ...]
+
+    @classmethod
+    def of(cls, parser: _Parser | None, scratch: SourceStats) -> _Choice:
+        return cls(
+            parser, scratch.detected, scratch.format, tuple(scratch.warnings), tuple(scratch.better)
+        )
+
+    def told(self, stats: SourceStats) -> _Parser | None:
+        """The parser, its notes given to ``stats`` as ``_choose`` would have given them."""
+        stats.detected = self.detected
+        stats.format = self.format
+        stats.warnings.extend(self.warnings)
+        stats.better.extend(self.better)
+        return self.parser
+
+
+# The most non-blank first lines any part of ``_choose`` looks at (nginx formats, app log
+# shapes; error logs and inference look at fewer): first lines holding as many choose as
+# the source's first chunk would.
+_CHOICE_LINES = max(DETECT_LINES, APP_DETECT_LINES)
+
+
+class FirstLines(NamedTuple):
+    """A file's first lines (``PLAN_BYTES``), the parser they choose, and (``choice``)
+    that choice when the whole of it was made on these lines."""
+
+    source: Source
+    frame: pl.DataFrame
+    parser: _Parser | None
+    choice: _Choice | None
 
 
 def first_lines(sources: Sequence[Source], resolver: FormatResolver) -> list[FirstLines]:
@@ -206,7 +248,7 @@ def plan_sources(
     """
     return {
         source.label: parser.kind if parser is not None else "unknown"
-        for source, _, parser in (_first_lines(sources, resolver) if firsts is None else firsts)
+        for source, _, parser, _ in (_first_lines(sources, resolver) if firsts is None else firsts)
     }
 
 
@@ -215,12 +257,14 @@ def _first_lines(sources: Sequence[Source], resolver: FormatResolver) -> Iterato
     cannot be read twice, and empty files left out. Read and chosen side by side (rotated
     logs: tens of files)."""
 
-    def first(source: Source) -> tuple[Source, pl.DataFrame, _Parser | None] | None:
+    def first(source: Source) -> FirstLines | None:
         frame = next(iter_frames(source, ReadReport(), PLAN_BYTES), None)
         if frame is None:
             return None
         scratch = SourceStats(path=source.label, host=source.host, service=source.service)
-        return source, frame, _choose(frame, resolver.for_source(source), resolver, scratch)
+        parser = _choose(frame, resolver.for_source(source), resolver, scratch)
+        whole = frame.select((~is_blank()).sum()).item() >= _CHOICE_LINES
+        return FirstLines(source, frame, parser, _Choice.of(parser, scratch) if whole else None)
 
     files = [s for s in sources if not s.is_stdin]
     if len(files) < 2:
@@ -252,7 +296,7 @@ def twin_sources(
         firsts = [f for f in firsts if f[0].label in labels]
     nginx = [
         (source, frame, parser.nginx)
-        for source, frame, parser in firsts
+        for source, frame, parser, _ in firsts
         if parser is not None and parser.nginx is not None
     ]
     if len(nginx) < 2:
@@ -405,6 +449,7 @@ def iter_lines(
     transform: Transform | None = None,
     progress: Callable[[int], None] | None = None,
     prefilter: Transform | None = None,
+    firsts: Sequence[FirstLines] = (),
 ) -> Iterator[LinesChunk]:
     """Parsed chunks of every source, in order; ``report`` collects counts and samples.
 
@@ -416,7 +461,12 @@ def iter_lines(
     ``progress`` is called with the bytes read so far. ``prefilter`` cuts a chunk's raw
     lines (``line_no``, ``line``) to those worth parsing, once its format is known; the
     others are counted as skipped (``lines_skipped``), neither parsed nor rejected.
+    ``firsts``: the sources' first lines, read already; a parser they chose whole is not
+    chosen again.
     """
+    chosen: Mapping[str, _Choice] = {
+        f.source.label: f.choice for f in firsts if f.choice is not None
+    }
     app_options = AppLogOptions(
         id_fields=(id_field, *DEFAULT_ID_FIELDS) if id_field else DEFAULT_ID_FIELDS,
         timezone=resolver.timezone,
@@ -440,7 +490,12 @@ def iter_lines(
                 if progress is not None:
                     progress(done_bytes + read.bytes_read)
                 if parser is None and not unknown:
-                    parser = _choose(frame, fixed, resolver, stats)
+                    choice = chosen.get(source.label)
+                    parser = (
+                        choice.told(stats)
+                        if choice is not None
+                        else _choose(frame, fixed, resolver, stats)
+                    )
                     unknown = parser is None
                 if parser is None:
                     reject_all(stats, frame)

@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 import logtrace.sources as sources_module
 from logtrace import ingest
 from logtrace.ingest import FormatOptions, FormatResolver, IngestReport, iter_lines
+from logtrace.parse import SourceStats
 from logtrace.sources import Source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +146,7 @@ def test_the_first_lines_of_files_of_one_format_parsed_at_once_are_each_files(
     resolver = FormatResolver.from_options(FormatOptions())
     nginx = [
         (source, frame, parser.nginx)
-        for source, frame, parser in ingest.first_lines(sources, resolver)
+        for source, frame, parser, _ in ingest.first_lines(sources, resolver)
         if parser is not None and parser.nginx is not None
     ]
     monkeypatch.setattr(ingest, "TWIN_BATCH_LINES", 2_500)
@@ -159,3 +160,49 @@ def test_the_first_lines_of_files_of_one_format_parsed_at_once_are_each_files(
     )
     per_file = together.group_by("source").agg(pl.col("line_no").min(), pl.len())
     assert per_file.get_column("line_no").to_list() == [1] * len(nginx)
+
+
+def test_a_parser_chosen_whole_on_the_first_lines_is_not_chosen_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first lines read to plan (256 KB) choose each file's parser; when they hold as
+    many lines as the choice looks at, reading the file takes that choice (and what it
+    said: detected, inferred, unknown) rather than choosing again. The same chunks and
+    the same stats come out; a file of fewer lines is chosen again."""
+    sources = rotated(tmp_path)
+    resolver = FormatResolver.from_options(FormatOptions())
+    firsts = ingest.first_lines(sources, resolver)
+    whole = {f.source.label for f in firsts if f.choice is not None}
+    assert str(tmp_path / "edge-1.access.log") in whole
+    assert str(tmp_path / "mesh-1.access.log") in whole  # its format inferred, with a warning
+    assert str(tmp_path / "noise-1.log") not in whole  # 50 lines: chosen again
+    calls: list[str] = []
+    choose = ingest._choose
+
+    def counted(
+        frame: pl.DataFrame, fixed: object, resolver: FormatResolver, stats: SourceStats
+    ) -> object:
+        calls.append(stats.path)
+        return choose(frame, fixed, resolver, stats)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest, "_choose", counted)
+    outputs = []
+    for given in ((), firsts):
+        calls.clear()
+        report = IngestReport()
+        chunks = [
+            (c.source.label, c.kind, c.frame)
+            for c in iter_lines(sources, resolver, report, keep_line=True, firsts=given)
+        ]
+        outputs.append((chunks, report, list(calls)))
+    (again, report_again, chose_again), (taken, report_taken, chose_taken) = outputs
+    assert sorted(chose_again) == sorted([*chose_taken, *whole])
+    assert [(label, kind) for label, kind, _ in taken] == [
+        (label, kind) for label, kind, _ in again
+    ]
+    for (_, _, frame), (_, _, expected) in zip(taken, again, strict=True):
+        assert_frame_equal(frame, expected)
+    assert [asdict(s) for s in report_taken.sources] == [asdict(s) for s in report_again.sources]
+    mesh = next(s for s in report_taken.sources if s.path.endswith("mesh-1.access.log"))
+    assert mesh.detected is not None and mesh.detected.startswith("inferred from the lines")
+    assert any("the format was inferred" in w for w in mesh.warnings)

@@ -106,7 +106,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
         return _analyze_timelines(sources, options)
     nginx = [s for s in sources if kinds.get(s.label) == "nginx"]
     twins = twin_sources(nginx, resolver, firsts) if len(nginx) > 1 else []
-    del firsts
+    firsts = [f._replace(frame=f.frame.clear()) for f in firsts]  # the choices, not the lines
     gone = {dropped: kept for kept, dropped in twins}
     ingest = IngestReport()
     partials = _partials(options)
@@ -126,6 +126,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
         keep_line=options.keep_lines,
         transform=prepare,  # in the worker threads, next to the parsing
         progress=options.progress,
+        firsts=firsts,
     ):
         if chunk.kind == "nginx" and chunk.source.label not in gone:
             repeats.sources = minted_ids(ingest)
