@@ -180,3 +180,45 @@ def test_app_requests_of_an_id_reused_too_often_each_count(tmp_path: Path) -> No
     assert done.latency.requests == MAX_TRACE_SPANS + 5
     assert done.latency.latency is not None
     assert done.latency.latency.max_s == 0.007
+
+
+def test_small_chunks_are_reduced_together_to_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder of small files gives a chunk each; their derived lines are held and
+    reduced ``HELD_ROWS`` at a time (a reduction costs ~5 ms whatever its size): the
+    same report as one reduction a chunk. Lines of another format (other columns) are
+    reduced apart."""
+    from logtrace.analysis import analyze as module
+    from logtrace.export.report import analysis_json
+
+    lines = (SAMPLE / "edge-1.access.log").read_text().splitlines(keepends=True)
+    paths = []
+    for i in range(0, len(lines), 100):
+        path = tmp_path / f"edge-1.access.log.{i // 100:02d}"
+        path.write_text("".join(lines[i : i + 100]))
+        paths.append(str(path))
+    combined = tmp_path / "edge-2.combined.log"  # another host of the edge, in `combined`
+    combined.write_bytes((SAMPLE / "combined" / "edge-1.combined.log").read_bytes())
+    paths.insert(12, str(combined))
+    sources = resolve_sources(paths)
+    reductions: list[int] = []
+    add = module._add
+
+    def counted(partials: object, unfiltered: object, frame: pl.DataFrame) -> None:
+        reductions.append(frame.height)
+        add(partials, unfiltered, frame)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "_add", counted)
+    reports = []
+    for held in (1, module.HELD_ROWS):  # each chunk alone; then held together
+        monkeypatch.setattr(module, "HELD_ROWS", held)
+        reductions.clear()
+        analysis = analyze(sources, AnalyzeOptions(top=50))
+        assert analysis.cross_host is None  # one service's nginx logs: streamed
+        reports.append((analysis_json(analysis), list(reductions)))
+    (alone, one_each), (together, held_together) = reports
+    assert together == alone
+    combined_lines = combined.read_bytes().count(b"\n")
+    assert one_each == [100] * 12 + [combined_lines] + [100] * 13
+    assert held_together == [1_200, combined_lines, 1_300]

@@ -118,6 +118,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     def prepare(frame: pl.DataFrame) -> pl.DataFrame:
         return _derived(frame, options.filters, fingerprints=True)
 
+    held = _Held(partials, unfiltered)
     for chunk in iter_lines(
         sources,
         resolver,
@@ -131,7 +132,8 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
         if chunk.kind == "nginx" and chunk.source.label not in gone:
             repeats.sources = minted_ids(ingest)
             repeats.see(written.add(chunk.frame, chunk.source.label))
-            _add(partials, unfiltered, chunk.frame.drop(REPEAT_ID, REPEAT_VALUES, strict=False))
+            held.add(chunk.frame.drop(REPEAT_ID, REPEAT_VALUES, strict=False))
+    held.flush()
     require_parsed(ingest, resolver)
     require_dimensions(ingest, options.by)
     notes = repeats.notes()
@@ -185,6 +187,36 @@ def _derived(frame: pl.DataFrame, filters: Filters, *, fingerprints: bool = Fals
     if keep is not None:
         lf = lf.with_columns(keep.alias(KEPT))
     return lf.collect()
+
+
+# Derived lines reduced at once: a chunk of 16 MB holds ~66k nginx lines; a folder of
+# small files gives a chunk each, and a reduction costs ~5 ms whatever its size.
+HELD_ROWS = 1 << 16
+
+
+@dataclass
+class _Held:
+    """Derived chunks held until ``HELD_ROWS`` lines (of one schema) are, then reduced
+    together: the same partial aggregates (sums, counts, a total order of the slowest),
+    one reduction rather than one per small file."""
+
+    partials: Partials
+    unfiltered: Unfiltered | None
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    rows: int = 0
+
+    def add(self, frame: pl.DataFrame) -> None:
+        if self.frames and frame.schema != self.frames[0].schema:
+            self.flush()  # another format's columns: reduced apart, as they were
+        self.frames.append(frame)
+        self.rows += frame.height
+        if self.rows >= HELD_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.frames:
+            frames, self.frames, self.rows = self.frames, [], 0
+            _add(self.partials, self.unfiltered, pl.concat(frames, rechunk=False))
 
 
 def _add(partials: Partials, unfiltered: Unfiltered | None, frame: pl.DataFrame) -> None:
