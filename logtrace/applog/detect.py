@@ -22,8 +22,13 @@ def detect_app_format(lines: pl.DataFrame) -> tuple[AppFormat | None, int, int]:
     sample = lines.lazy().filter(~is_blank()).head(DETECT_LINES).collect()
     if sample.height == 0:
         return None, 0, 0
-    scores = [(fmt, _accounted(sample, fmt)) for fmt in _PREFERENCE]
-    best, matched = max(scores, key=lambda pair: pair[1])  # max keeps the first of equals
+    best, matched = _PREFERENCE[0], -1
+    for fmt in _PREFERENCE:
+        accounted = _accounted(sample, fmt)
+        if accounted > matched:  # ties keep the earlier, more specific shape
+            best, matched = fmt, accounted
+        if matched == sample.height:  # no later shape can account for more
+            break
     if matched < DETECT_MIN_SHARE * sample.height:
         return None, matched, sample.height
     return best, matched, sample.height
