@@ -317,7 +317,7 @@ def _json_format(lines: list[str]) -> str | None:
         if not isinstance(value, dict) or any(isinstance(v, dict | list) for v in value.values()):
             continue  # nested values: an application's log, not nginx's
         members = [(m[1], m[3]) for m in _MEMBER.finditer(stripped)]
-        if [json.loads(f'"{k}"') for k, _ in members] == list(value):
+        if [_member_name(k) for k, _ in members] == list(value):
             rows.append(members)
             texts.append(stripped)
     if len(rows) < MIN_LINES:
@@ -330,7 +330,7 @@ def _json_format(lines: list[str]) -> str | None:
     out, pos = [], 0
     for i, m in enumerate(_MEMBER.finditer(template)):
         values = [_unquoted(r[i][1]) for r in rows]
-        name = _variable(json.loads(f'"{m[1]}"'), values, taken)
+        name = _variable(_member_name(m[1]), values, taken)
         taken.add(name)
         out.append(template[pos : m.start(3)])
         out.append(f'"${name}"' if m[3].startswith('"') else f"${name}")
@@ -339,8 +339,16 @@ def _json_format(lines: list[str]) -> str | None:
     return "".join(out)
 
 
+def _member_name(raw: str) -> str:
+    """A member's name (the text between its quotes) decoded; only an escape needs the
+    decoder (the line was read as JSON already, so the name is valid)."""
+    return json.loads(f'"{raw}"') if "\\" in raw else raw
+
+
 def _unquoted(raw: str) -> str:
     """A member's value as nginx wrote it (a string's content, a number's digits)."""
+    if raw.startswith('"') and "\\" not in raw:
+        return raw[1:-1]  # nothing to decode (a control character would fail the same)
     if raw.startswith('"'):
         try:
             return str(json.loads(raw))
