@@ -18,6 +18,7 @@ Precision is read from the digits present: ``.490372`` → 1e-6, ``,506`` → 1e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import polars as pl
 
@@ -101,8 +102,10 @@ def _order(rows: pl.DataFrame, timezone: str) -> list[TimeShape]:
     return [shape for _, shape in sorted(zip(hits, SHAPES, strict=True), key=lambda p: -p[0])]
 
 
+@lru_cache(maxsize=128)
 def _parse(shape: TimeShape, timezone: str) -> pl.Expr:
-    """The time in UTC; null out of schema.EARLIEST..LATEST (year 0, 9999: not a time)."""
+    """The time in UTC; null out of schema.EARLIEST..LATEST (year 0, 9999: not a time).
+    Built once per shape and zone (~0.2 ms of Python each, ten shapes a chunk)."""
     raw = pl.col("time_raw")
     if shape.format is None:
         utc = _epoch(raw)
