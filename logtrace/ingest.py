@@ -189,7 +189,7 @@ PLAN_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
-class _Choice:
+class Choice:
     """A source's parser as chosen on its first lines, with what choosing it said of the
     source, to be given to its stats when it is read (``iter_lines``) without choosing
     again: on a folder of rotated logs, once per file on the main thread."""
@@ -201,7 +201,7 @@ class _Choice:
     better: tuple[str, ...]
 
     @classmethod
-    def of(cls, parser: _Parser | None, scratch: SourceStats) -> _Choice:
+    def of(cls, parser: _Parser | None, scratch: SourceStats) -> Choice:
         return cls(
             parser, scratch.detected, scratch.format, tuple(scratch.warnings), tuple(scratch.better)
         )
@@ -228,13 +228,18 @@ class FirstLines(NamedTuple):
     source: Source
     frame: pl.DataFrame
     parser: _Parser | None
-    choice: _Choice | None
+    choice: Choice | None
 
 
 def first_lines(sources: Sequence[Source], resolver: FormatResolver) -> list[FirstLines]:
     """Each file's first lines and the parser they choose, for :func:`plan_sources` and
     :func:`twin_sources` to share (read once); stdin and empty files left out."""
     return list(_first_lines(sources, resolver))
+
+
+def choices(firsts: Sequence[FirstLines]) -> dict[str, Choice]:
+    """The parsers the first lines chose whole, by source (``iter_lines``'s ``chosen``)."""
+    return {f.source.label: f.choice for f in firsts if f.choice is not None}
 
 
 def plan_sources(
@@ -264,7 +269,7 @@ def _first_lines(sources: Sequence[Source], resolver: FormatResolver) -> Iterato
         scratch = SourceStats(path=source.label, host=source.host, service=source.service)
         parser = _choose(frame, resolver.for_source(source), resolver, scratch)
         whole = frame.select((~is_blank()).sum()).item() >= _CHOICE_LINES
-        return FirstLines(source, frame, parser, _Choice.of(parser, scratch) if whole else None)
+        return FirstLines(source, frame, parser, Choice.of(parser, scratch) if whole else None)
 
     files = [s for s in sources if not s.is_stdin]
     if len(files) < 2:
@@ -293,7 +298,7 @@ def twin_sources(
         firsts = list(_first_lines(sources, resolver))
     else:
         labels = {s.label for s in sources}
-        firsts = [f for f in firsts if f[0].label in labels]
+        firsts = [f for f in firsts if f.source.label in labels]
     nginx = [
         (source, frame, parser.nginx)
         for source, frame, parser, _ in firsts
@@ -317,12 +322,14 @@ def _batches(
     file): a parse has a fixed cost, and a folder of rotated logs is tens of files."""
     batches: list[list[tuple[Source, pl.DataFrame, CompiledFormat]]] = []
     open_: dict[CompiledFormat, list[tuple[Source, pl.DataFrame, CompiledFormat]]] = {}
+    lines: dict[CompiledFormat, int] = {}  # in the open batch of each format
     for item in nginx:
-        batch = open_.get(item[2])
-        if batch is None or sum(f.height for _, f, _ in batch) + item[1].height > TWIN_BATCH_LINES:
-            batch = open_[item[2]] = []
-            batches.append(batch)
-        batch.append(item)
+        _, frame, cf = item
+        if cf not in open_ or lines[cf] + frame.height > TWIN_BATCH_LINES:
+            open_[cf], lines[cf] = [], 0
+            batches.append(open_[cf])
+        open_[cf].append(item)
+        lines[cf] += frame.height
     return batches
 
 
@@ -331,10 +338,11 @@ def _twin_lines(batch: list[tuple[Source, pl.DataFrame, CompiledFormat]]) -> pl.
     frame, the files' line numbers shifted apart and put back."""
     starts: list[int] = []
     frames: list[pl.DataFrame] = []
+    shift = 0
     for _, frame, _ in batch:
-        shift = sum(f.height for f in frames)
         starts.append(shift)
         frames.append(frame.with_columns(pl.col("line_no") + pl.lit(shift, pl.UInt32)))
+        shift += frame.height
     parsed = parse_chunk(pl.concat(frames), batch[0][2], TWIN_COLUMNS, keep_line=True).lines
     line_no = parsed.get_column("line_no")
     shifts = pl.Series(starts, dtype=pl.UInt32)
@@ -449,7 +457,7 @@ def iter_lines(
     transform: Transform | None = None,
     progress: Callable[[int], None] | None = None,
     prefilter: Transform | None = None,
-    firsts: Sequence[FirstLines] = (),
+    chosen: Mapping[str, Choice] | None = None,
 ) -> Iterator[LinesChunk]:
     """Parsed chunks of every source, in order; ``report`` collects counts and samples.
 
@@ -461,12 +469,10 @@ def iter_lines(
     ``progress`` is called with the bytes read so far. ``prefilter`` cuts a chunk's raw
     lines (``line_no``, ``line``) to those worth parsing, once its format is known; the
     others are counted as skipped (``lines_skipped``), neither parsed nor rejected.
-    ``firsts``: the sources' first lines, read already; a parser they chose whole is not
-    chosen again.
+    ``chosen``: the parsers the sources' first lines chose (:func:`choices`), not chosen
+    again.
     """
-    chosen: Mapping[str, _Choice] = {
-        f.source.label: f.choice for f in firsts if f.choice is not None
-    }
+    chosen = chosen or {}
     app_options = AppLogOptions(
         id_fields=(id_field, *DEFAULT_ID_FIELDS) if id_field else DEFAULT_ID_FIELDS,
         timezone=resolver.timezone,

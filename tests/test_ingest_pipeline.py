@@ -192,7 +192,9 @@ def test_a_parser_chosen_whole_on_the_first_lines_is_not_chosen_again(
         report = IngestReport()
         chunks = [
             (c.source.label, c.kind, c.frame)
-            for c in iter_lines(sources, resolver, report, keep_line=True, firsts=given)
+            for c in iter_lines(
+                sources, resolver, report, keep_line=True, chosen=ingest.choices(given)
+            )
         ]
         outputs.append((chunks, report, list(calls)))
     (again, report_again, chose_again), (taken, report_taken, chose_taken) = outputs

@@ -32,10 +32,11 @@ from logtrace.analysis.gate import Rule, Verdict, measure
 from logtrace.analysis.insights import InsightOptions
 from logtrace.analysis.latency import LatencyReport, Partials, finish
 from logtrace.ingest import (
-    FirstLines,
+    Choice,
     FormatOptions,
     FormatResolver,
     IngestReport,
+    choices,
     first_lines,
     iter_lines,
     plan_sources,
@@ -103,11 +104,11 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     resolver = FormatResolver.from_options(options.formats)
     firsts = first_lines(sources, resolver)
     kinds = plan_sources(sources, resolver, firsts)
+    chosen = choices(firsts)
     if _needs_timelines(sources, kinds):
-        return _analyze_timelines(sources, options, _choices(firsts))
+        return _analyze_timelines(sources, options, chosen)
     nginx = [s for s in sources if kinds.get(s.label) == "nginx"]
     twins = twin_sources(nginx, resolver, firsts) if len(nginx) > 1 else []
-    chosen = _choices(firsts)
     del firsts
     gone = {dropped: kept for kept, dropped in twins}
     ingest = IngestReport()
@@ -129,7 +130,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
         keep_line=options.keep_lines,
         transform=prepare,  # in the worker threads, next to the parsing
         progress=options.progress,
-        firsts=chosen,
+        chosen=chosen,
     ):
         if chunk.kind == "nginx" and chunk.source.label not in gone:
             repeats.sources = minted_ids(ingest)
@@ -333,16 +334,11 @@ def app_entry_lines(
     return lines.sort("source", "line_no")
 
 
-def _choices(firsts: Sequence[FirstLines]) -> tuple[FirstLines, ...]:
-    """The parsers the first lines chose, without the lines (no longer needed)."""
-    return tuple(f._replace(frame=f.frame.clear()) for f in firsts)
-
-
 def _analyze_timelines(
-    sources: Sequence[Source], options: AnalyzeOptions, firsts: tuple[FirstLines, ...] = ()
+    sources: Sequence[Source], options: AnalyzeOptions, chosen: dict[str, Choice]
 ) -> Analysis:
     timeline_options = TimelineOptions(
-        firsts=firsts,
+        chosen=chosen,
         formats=options.formats,
         skew_correction=options.skew_correction,
         id_field=options.id_field,

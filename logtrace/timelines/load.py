@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import polars as pl
 
 from logtrace.ingest import (
-    FirstLines,
+    Choice,
     FormatOptions,
     FormatResolver,
     IngestReport,
@@ -75,9 +75,9 @@ class TimelineOptions:
     # the app LINES columns the caller uses from the result (None: all): the others are
     # dropped as soon as the join is done with them (a part at a time when partitioned)
     app_columns: frozenset[str] | None = None
-    # the sources' first lines as analyze read them to plan: a format chosen whole on
-    # them is not chosen again (app logs: 20-40 ms a file)
-    firsts: tuple[FirstLines, ...] = field(default=(), compare=False)
+    # the parsers analyze chose on the sources' first lines to plan (ingest.choices): not
+    # chosen again (app logs: 20-40 ms a file)
+    chosen: Mapping[str, Choice] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
         id_field=options.id_field,
         progress=options.progress,
         prefilter=None if selector is None else selector.raw,
-        firsts=options.firsts,
+        chosen=options.chosen,
     ):
         frame = chunk.frame
         if chunk.kind == "nginx":  # the order it was written in, kept for drop_repeats

@@ -295,7 +295,7 @@ def partitioned(
             keep_line=options.keep_lines,
             id_field=options.id_field,
             progress=options.progress,
-            firsts=options.firsts,
+            chosen=options.chosen,
         ):
             frame = chunk.frame
             if chunk.kind == "app":
