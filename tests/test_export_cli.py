@@ -321,3 +321,22 @@ def test_export_of_clean_logs_says_nothing_of_rejects(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == ["wrote 100 requests to " + str(tmp_path / "s")]
+
+
+def test_export_says_how_many_http_lines_make_no_span(tmp_path: Path) -> None:
+    """App lines that look like HTTP events but are neither a served request nor a call
+    parse, yet make no span: the export says how many."""
+    log = tmp_path / "api-1.log"
+    served = {"msg": "request finished", "method": "GET", "path": "/a", "status": 200}
+    odd = {"msg": "x", "method": "GET", "status": 200, "duration_ms": 3}
+    lines = [
+        {"time": f"2026-12-03T10:00:0{i}Z", "request_id": f"r{i}", **(odd if i < 7 else served)}
+        for i in range(10)
+    ]
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = runner.invoke(app, ["export", "spans", str(log), "-o", str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"note: {log}: 7 HTTP lines are neither a served request nor a call by their words "
+        "and fields: no span"
+    ) in result.stderr.splitlines()
