@@ -149,11 +149,20 @@ def test_no_parent_is_a_guess_in_this_topology(loaded: Loaded) -> None:
 
 
 def test_planted_clock_skew_is_found_within_10_ms(loaded: Loaded) -> None:
+    """The planted skew within 10 ms; the other hosts' clocks found right: within 10 ms
+    when measured on precise pairs, and inside the stated window (a few tens of ms wide)
+    for a whole-second host, whose offset is the window's middle: on a busy machine the
+    edge's window is ~25 ms wide and its middle 10 ms or more from the truth."""
     host, skew = PLANTED_SKEW
     offsets = loaded.timelines.offsets
     assert abs(offsets[host].offset_s - skew) <= 0.010, offsets[host]
     for name, off in offsets.items():
-        if name != host:
+        if name == host:
+            continue
+        if off.method == "window":
+            assert off.spread_s <= 0.050, off
+            assert abs(off.offset_s) <= off.spread_s / 2 + 0.002, off  # anchors to ~1 ms
+        else:
             assert abs(off.offset_s) <= 0.010, off
 
 
