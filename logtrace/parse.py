@@ -201,7 +201,10 @@ def parse_chunk(
             [_typed(ok, conversions(cf, columns, strict=False), keep), rest]
         )
         parsed.append(good)
-    frame = pl.concat(parsed, how="diagonal_relaxed") if len(parsed) > 1 else parsed[0]
+    if len(parsed) > 1:  # rows, then the lines the regexes parsed: in the lines' order
+        frame = pl.concat(parsed, how="diagonal_relaxed").sort("line_no")
+    else:
+        frame = parsed[0]
     rejects: list[pl.DataFrame] = []
     if frame.get_column("_reason").null_count() == frame.height:  # the common case
         good = frame.drop("_reason")  # no filter: it would copy every column

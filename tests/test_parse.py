@@ -104,6 +104,15 @@ def test_remote_user_with_space_and_redirect_lists_take_the_lenient_path() -> No
     assert row["upstream_response_time_s"] == [0.001, 0.002, 0.003]
 
 
+def test_lines_the_lenient_regex_parses_keep_their_place() -> None:
+    # a scanner's TLS handshake (no request line) between two requests: the strict regex
+    # misses it; later stages read a log's lines in order (WrittenBefore)
+    odd = GOOD.replace('"GET /a/1 HTTP/1.1"', '"\\x16\\x03\\x01"').replace("200", "400")
+    parsed = parse_chunk(lines_of("\n".join([GOOD, odd, GOOD])), TRACE)
+    assert parsed.lines.get_column("line_no").to_list() == [1, 2, 3]
+    assert parsed.lines.get_column("status").to_list() == [200, 400, 200]
+
+
 @pytest.mark.parametrize(
     ("fmt", "line", "path"),
     [
