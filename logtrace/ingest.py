@@ -41,7 +41,7 @@ from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import AppEvents, SourceStats, parse_chunk, reads_rows
 from logtrace.resolve import DETECT_LINES, Detection, FormatOptions, FormatResolver, infer
-from logtrace.sources import ReadReport, Source, iter_frames, iter_texts
+from logtrace.sources import ReadReport, Source, first_frame, iter_texts, source_size
 from logtrace.twins import find_twins
 
 __all__ = [
@@ -232,8 +232,8 @@ class FirstLines(NamedTuple):
 
 
 def first_lines(sources: Sequence[Source], resolver: FormatResolver) -> list[FirstLines]:
-    """Each file's first lines and the parser they choose, for :func:`plan_sources` and
-    :func:`twin_sources` to share (read once); stdin and empty files left out."""
+    """Each source's first lines and the parser they choose, for :func:`plan_sources` and
+    :func:`twin_sources` to share (read once); empty sources left out."""
     return list(_first_lines(sources, resolver))
 
 
@@ -245,11 +245,10 @@ def choices(firsts: Sequence[FirstLines]) -> dict[str, Choice]:
 def plan_sources(
     sources: Sequence[Source], resolver: FormatResolver, firsts: Sequence[FirstLines] | None = None
 ) -> dict[str, str]:
-    """Each file's kind ("nginx", "app" or "unknown") from its first lines, read cheaply
-    (or given: ``firsts``).
-
-    stdin cannot be read twice and is left out; analyze uses this to choose between
-    streaming one nginx log and building timelines across hosts.
+    """Each source's kind ("nginx", "app" or "unknown") from its first lines, read cheaply
+    (or given: ``firsts``); stdin's too, from what is read of it ahead of its reader.
+    analyze uses this to choose between streaming one nginx log and building timelines
+    across hosts.
     """
     return {
         source.label: parser.kind if parser is not None else "unknown"
@@ -258,12 +257,12 @@ def plan_sources(
 
 
 def _first_lines(sources: Sequence[Source], resolver: FormatResolver) -> Iterator[FirstLines]:
-    """Each file's first lines (``PLAN_BYTES``) and the parser they choose; stdin, which
-    cannot be read twice, and empty files left out. Read and chosen side by side (rotated
-    logs: tens of files)."""
+    """Each source's first lines (``PLAN_BYTES``) and the parser they choose; empty ones
+    left out. stdin's are read ahead and given to its reader again (sources.first_frame).
+    Read and chosen side by side (rotated logs: tens of files)."""
 
     def first(source: Source) -> FirstLines | None:
-        frame = next(iter_frames(source, ReadReport(), PLAN_BYTES), None)
+        frame = first_frame(source, PLAN_BYTES)
         if frame is None:
             return None
         scratch = SourceStats(path=source.label, host=source.host, service=source.service)
@@ -271,13 +270,16 @@ def _first_lines(sources: Sequence[Source], resolver: FormatResolver) -> Iterato
         whole = frame.select((~is_blank()).sum()).item() >= _CHOICE_LINES
         return FirstLines(source, frame, parser, Choice.of(parser, scratch) if whole else None)
 
+    # stdin on this thread: a read that waits on a pipe stays open to Ctrl-C
+    piped = {s.label: first(s) for s in sources if s.is_stdin}
     files = [s for s in sources if not s.is_stdin]
     if len(files) < 2:
-        found = map(first, files)
-        yield from (f for f in found if f is not None)
-        return
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        yield from (f for f in pool.map(first, files) if f is not None)
+        found = {s.label: first(s) for s in files}
+    else:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            found = dict(zip([s.label for s in files], pool.map(first, files), strict=True))
+    found |= piped
+    yield from (f for f in (found.get(s.label) for s in sources) if f is not None)
 
 
 # What tells two logs of the same requests apart (twins.py), read from their first lines.
@@ -309,7 +311,8 @@ def twin_sources(
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         frames = list(pool.map(_twin_lines, _batches(nginx)))
-    return find_twins(pl.concat(frames, how="diagonal_relaxed"))
+    sizes = {source.label: source_size(source) for source, _, _ in nginx}
+    return find_twins(pl.concat(frames, how="diagonal_relaxed"), sizes)
 
 
 TWIN_BATCH_LINES = 1 << 20  # first lines of several files of one format parsed at once

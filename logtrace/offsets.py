@@ -18,7 +18,7 @@ from datetime import timedelta
 import polars as pl
 
 from logtrace.lines import frame_of
-from logtrace.sources import ReadReport, Source, iter_frames
+from logtrace.sources import ReadReport, Source, iter_frames, stdin_ahead
 
 HEAD_BYTES = 64 * 1024  # of each source: its first few hundred lines
 HEAD_LINES = 200
@@ -77,9 +77,9 @@ def log_offsets(sources: Sequence[Source]) -> LogOffsets:
 
 
 def _head(source: Source) -> pl.DataFrame | None:
-    if source.is_stdin:
+    if source.is_stdin:  # what was read ahead of its reader, else what is buffered
         peek = getattr(sys.stdin.buffer, "peek", None)
-        data = peek(HEAD_BYTES) if peek is not None else b""
+        data = stdin_ahead()[:HEAD_BYTES] or (peek(HEAD_BYTES) if peek is not None else b"")
         cut = data.rfind(b"\n")
         return frame_of(data[: cut + 1]) if cut >= 0 else None
     return next(iter_frames(source, ReadReport(), HEAD_BYTES), None)

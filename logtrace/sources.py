@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import codecs
 import glob
+import io
+import math
 import os
 import re
 import sys
@@ -17,7 +19,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import polars as pl
 
@@ -34,6 +36,7 @@ _READ_BYTES = 4 * 1024 * 1024
 _GZIP_RATIO = 4  # a log inflates 5-10 times: a piece of a quarter of a block is a block
 _GZIP_MIN_READ = 16 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_RATIO_TEXT = 8  # the text a gzip'd log holds, per byte (an estimate)
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # A file written to this recently (or growing while read) is being written: a last line
 # without its newline may be the first half of one (stdio buffers, a write in progress).
@@ -189,9 +192,104 @@ def _expand(path: str) -> list[tuple[str, bool]]:
 # --- reading bytes -------------------------------------------------------------------------
 
 
-def _open(source: Source) -> BinaryIO:
+class _Stream(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@dataclass
+class _Ahead:
+    """stdin's first bytes, read before its reader to plan it like a file (its format,
+    its kind, its copies), and given to that reader again ahead of the rest."""
+
+    data: bytes = b""
+    ended: bool = False  # stdin ended within ``data``
+    given: bool = False  # to its reader: nothing more is read ahead
+    of: object = None  # the stdin they were read from (tests run commands in one process)
+
+    def _current(self) -> _Stream:
+        stdin = sys.stdin.buffer
+        if self.of is not stdin:
+            self.data, self.ended, self.given, self.of = b"", False, False, stdin
+        return stdin
+
+    def head(self, size: int) -> bytes:
+        """The first ``size`` bytes (all of stdin when it is shorter), read once; b""
+        once stdin was given to its reader."""
+        stdin = self._current()
+        want = size - len(self.data)
+        if want > 0 and not self.ended and not self.given:
+            try:
+                more = stdin.read(want)
+            except OSError:  # its reader will meet the error again and say so
+                more = b""
+            self.ended = len(more) < want
+            self.data += more
+        return self.data[:size]
+
+    def stream(self) -> _Stream:
+        """stdin for its reader: the bytes read ahead, then the rest (read once)."""
+        stdin = self._current()
+        data, self.data, self.given = self.data, b"", True
+        return _Replay(data, stdin) if data else stdin
+
+
+@dataclass
+class _Replay:
+    """A stream that gives ``head`` before the rest of ``rest``."""
+
+    head: bytes
+    rest: _Stream
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not self.head:
+            return self.rest.read(size)
+        if size < 0:
+            out, self.head = self.head + self.rest.read(), b""
+            return out
+        out, self.head = self.head[:size], self.head[size:]
+        return out + self.rest.read(size - len(out)) if len(out) < size else out
+
+
+_STDIN = _Ahead()
+
+
+def stdin_ahead() -> bytes:
+    """What was read of stdin ahead of its reader so far (b"": nothing yet)."""
+    _STDIN._current()
+    return _STDIN.data
+
+
+def source_size(source: Source) -> float:
+    """A source's size in bytes, gzip'd ones 8 times theirs (an estimate of their text);
+    stdin's when it ended within what was read ahead of its reader, else infinite."""
     if source.is_stdin:
-        return sys.stdin.buffer
+        stdin = _STDIN
+        stdin._current()
+        if not stdin.ended or stdin.given:
+            return math.inf
+        data = stdin.data
+    else:
+        try:
+            with open(source.path, "rb") as f:
+                data = f.read(len(_GZIP_MAGIC))
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+        except OSError:
+            return 0.0
+        return float(size * (_GZIP_RATIO_TEXT if data == _GZIP_MAGIC else 1))
+    return float(len(data) * (_GZIP_RATIO_TEXT if data.startswith(_GZIP_MAGIC) else 1))
+
+
+def first_frame(source: Source, size: int) -> pl.DataFrame | None:
+    """The whole lines in a source's first ``size`` bytes (None: it is empty). stdin's
+    are read ahead and kept for its reader, so that it is planned like a file."""
+    if not source.is_stdin:
+        return next(iter_frames(source, ReadReport(), size), None)
+    head = io.BytesIO(_STDIN.head(size))
+    return next(iter_frames(source, ReadReport(), size, stream=head), None)
+
+
+def _open(source: Source) -> BinaryIO:
     try:
         return open(source.path, "rb")
     except IsADirectoryError:
@@ -201,7 +299,7 @@ def _open(source: Source) -> BinaryIO:
 
 
 def _raw_blocks(
-    stream: BinaryIO, report: ReadReport, label: str, size: int = _READ_BYTES
+    stream: _Stream, report: ReadReport, label: str, size: int = _READ_BYTES
 ) -> Iterator[bytes]:
     """Decompressed blocks; gzip is detected by its magic bytes, not the file name.
 
@@ -226,7 +324,7 @@ def _raw_blocks(
     yield from _gunzip(head, stream, report, label, piece)
 
 
-def _read(stream: BinaryIO, size: int, report: ReadReport, label: str) -> bytes:
+def _read(stream: _Stream, size: int, report: ReadReport, label: str) -> bytes:
     """Up to ``size`` bytes; b"" and a warning when the device fails (EIO, a dying disk)."""
     if report.truncated:
         return b""
@@ -242,7 +340,7 @@ def _read(stream: BinaryIO, size: int, report: ReadReport, label: str) -> bytes:
 
 
 def _gunzip(
-    head: bytes, stream: BinaryIO, report: ReadReport, label: str, size: int
+    head: bytes, stream: _Stream, report: ReadReport, label: str, size: int
 ) -> Iterator[bytes]:
     """Decompress gzip members one after another (nginx's ``gzip=`` writes many)."""
     inflater = zlib.decompressobj(wbits=31)
@@ -302,19 +400,28 @@ def _inflate_until_damage(
 
 
 def iter_blocks(
-    source: Source, report: ReadReport, chunk_bytes: int | None = None
+    source: Source,
+    report: ReadReport,
+    chunk_bytes: int | None = None,
+    *,
+    stream: _Stream | None = None,
 ) -> Iterator[bytes]:
-    """Blocks of whole lines, about ``chunk_bytes`` each; the last may lack its newline."""
+    """Blocks of whole lines, about ``chunk_bytes`` each; the last may lack its newline.
+    ``stream``: the source's bytes from there rather than from the source."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    try:
-        stream = _open(source)
-    except InputError as exc:
-        if not source.expanded:
-            raise
-        # one unreadable file of a directory or glob: read the others, say so, exit 7
-        report.truncated = True
-        report.warnings.append(f"{exc.message}: could not be read; skipped, read the others")
-        return
+    opened: BinaryIO | None = None
+    if stream is None and source.is_stdin:
+        stream = _STDIN.stream()
+    elif stream is None:
+        try:
+            stream = opened = _open(source)
+        except InputError as exc:
+            if not source.expanded:
+                raise
+            # one unreadable file of a directory or glob: read the others, say so, exit 7
+            report.truncated = True
+            report.warnings.append(f"{exc.message}: could not be read; skipped, read the others")
+            return
     try:
         parts: list[bytes] = []
         size = 0
@@ -358,16 +465,18 @@ def iter_blocks(
             parts, size = ([tail], len(tail)) if tail else ([], 0)
         if size:
             last = parts[0] if len(parts) == 1 else b"".join(parts)
-            report.tail_open = not last.endswith(b"\n") and _being_written(source, stream, report)
+            report.tail_open = (
+                not last.endswith(b"\n") and opened is not None and _being_written(opened, report)
+            )
             yield last
     finally:
-        if not source.is_stdin:
-            stream.close()
+        if opened is not None:
+            opened.close()
 
 
-def _being_written(source: Source, stream: BinaryIO, report: ReadReport) -> bool:
+def _being_written(stream: BinaryIO, report: ReadReport) -> bool:
     """Whether a plain file grew while it was read, or was written to a moment ago."""
-    if source.is_stdin or report.compressed or report.truncated:
+    if report.compressed or report.truncated:
         return False
     try:
         st = os.fstat(stream.fileno())
@@ -388,19 +497,27 @@ def _from_utf16(blocks: Iterator[bytes], report: ReadReport, label: str) -> Iter
 
 
 def iter_frames(
-    source: Source, report: ReadReport, chunk_bytes: int | None = None
+    source: Source,
+    report: ReadReport,
+    chunk_bytes: int | None = None,
+    *,
+    stream: _Stream | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Frames of ``line_no`` and ``line`` covering every line of the source, in order."""
-    for _, frame in iter_texts(source, report, chunk_bytes):
+    for _, frame in iter_texts(source, report, chunk_bytes, stream=stream):
         yield frame
 
 
 def iter_texts(
-    source: Source, report: ReadReport, chunk_bytes: int | None = None
+    source: Source,
+    report: ReadReport,
+    chunk_bytes: int | None = None,
+    *,
+    stream: _Stream | None = None,
 ) -> Iterator[tuple[bytes, pl.DataFrame]]:
     """The frames of :func:`iter_frames`, each with the UTF-8 bytes it was read from."""
     line_no = 1
-    for data in iter_blocks(source, report, chunk_bytes):
+    for data in iter_blocks(source, report, chunk_bytes, stream=stream):
         text, frame = text_and_frame(data, line_no)
         line_no += frame.height
         if report.tail_open:

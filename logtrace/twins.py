@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -132,12 +133,16 @@ def _keys(nginx: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
 
 
 def _detail(nginx: pl.DataFrame) -> pl.DataFrame:
-    """Per source: how precise its times are and how many values a line carries."""
-    filled = pl.sum_horizontal(pl.all().exclude("source", "line").is_not_null().cast(pl.UInt32))
+    """Per source: how precise its times are, how many variables it logs (has a value of
+    in some line) and how many values a line carries."""
+    values = [c for c in nginx.columns if c not in ("source", "line")]
+    filled = pl.sum_horizontal(pl.col(values).is_not_null().cast(pl.UInt32))
+    logs = pl.sum_horizontal([pl.col(c).is_not_null().any().cast(pl.UInt32) for c in values])
     return nginx.group_by("source").agg(
         pl.col("time_precision_s").min().alias("precision")
         if "time_precision_s" in nginx.columns
         else pl.lit(1.0).alias("precision"),
+        logs.alias("logs"),
         filled.mean().alias("filled"),
     )
 
@@ -170,14 +175,18 @@ def _basic(nginx: pl.DataFrame) -> list[str]:
     return ["line"] if "line" in nginx.columns else []
 
 
-def find_twins(nginx: pl.DataFrame) -> list[tuple[str, str]]:
+def find_twins(
+    nginx: pl.DataFrame, sizes: Mapping[str, float] | None = None
+) -> list[tuple[str, str]]:
     """(kept source, dropped source) for each pair of sources that log the same requests.
 
     ``nginx`` holds LINES of several sources (``source`` and the key columns; ``line`` is
     used when the format has no request id; ``host``, when given, lets two logs of one
     host in formats without a shared request id be compared on what both log).
+    ``sizes``: each source's whole size when ``nginx`` holds only its first lines: of two
+    alike, the longer is kept (a log and the first part of it: the log).
     """
-    return [(kept, gone) for kept, gone, _ in _find(nginx)]
+    return [(kept, gone) for kept, gone, _ in _find(nginx, sizes)]
 
 
 def _logged(nginx: pl.DataFrame) -> dict[str, set[str]]:
@@ -240,27 +249,36 @@ def _across_formats(
     return [(a, b, list(cols)) for a, b, cols in wanted if (a, b, cols) in twins]
 
 
-def _find(nginx: pl.DataFrame) -> list[tuple[str, str, list[str]]]:
+def _find(
+    nginx: pl.DataFrame, sizes: Mapping[str, float] | None = None
+) -> list[tuple[str, str, list[str]]]:
     """(kept source, dropped source, the columns their lines are matched on)."""
     basic = _basic(nginx)
     if nginx.is_empty() or not basic:
         return []
     found = _same_format(nginx, basic)
     found += _across_formats(nginx, found)
-    return _ordered(nginx, found)
+    return _ordered(nginx, found, sizes or {})
 
 
 def _ordered(
-    lines: pl.DataFrame, found: list[tuple[str, str, list[str]]]
+    lines: pl.DataFrame, found: list[tuple[str, str, list[str]]], sizes: Mapping[str, float]
 ) -> list[tuple[str, str, list[str]]]:
-    """Each pair as (kept, dropped, columns): the finer clock is kept, then the more values
-    per line, then the first name."""
+    """Each pair as (kept, dropped, columns): the finer clock is kept, then the one that
+    logs more variables, then the longer source (``sizes``: a log rather than its first
+    part, whose sample's lines differ), then the more values per line, then the first
+    name."""
     if not found:
         return []
-    detail = {s: (p, f) for s, p, f in _detail(lines).iter_rows()}
+    detail = {s: (p, n, f) for s, p, n, f in _detail(lines).iter_rows()}
+
+    def rank(s: str) -> tuple[float, int, float, float, str]:
+        precision, logs, filled = detail[s]
+        return precision, -logs, -sizes.get(s, 0), -filled, s
+
     out = []
     for a, b, cols in found:
-        better = min((a, b), key=lambda s: (detail[s][0], -detail[s][1], s))
+        better = min((a, b), key=rank)
         out.append((better, b if better == a else a, cols))
     return out
 

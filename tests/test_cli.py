@@ -116,6 +116,52 @@ def test_stdin_is_read_with_a_dash_and_from_a_pipe() -> None:
         assert doc["sources"][0]["lines_parsed"] == 2500
 
 
+def _report(*args: str, stdin: bytes | None = None) -> dict[str, object]:
+    done = run_cli("analyze", *args, "--json", stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    doc: dict[str, object] = json.loads(done.stdout)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("piped", "named"),
+    [
+        ("api-1.log", ()),  # an app log alone: its served requests
+        ("api-1.log", ("edge-1.access.log",)),  # beside the edge: timelines across hosts
+        ("edge-1.access.log", ("mesh-1.access.log",)),  # two services' nginx logs
+    ],
+)
+def test_a_log_piped_in_is_planned_like_the_same_file(piped: str, named: tuple[str, ...]) -> None:
+    """stdin's first lines are read ahead to choose its format and kind, as a file's are:
+    an app log piped in was left out of the plan (0 requests alone, no timelines beside
+    the edge), and an edge log piped beside the mesh's was summed with it as one log."""
+    others = [str(SAMPLE / n) for n in named]
+    files = _report(str(SAMPLE / piped), *others)
+    piped_in = _report("-", *others, stdin=(SAMPLE / piped).read_bytes())
+    for key in ("requests", "latency", "traces", "corrected_requests"):
+        assert piped_in[key] == files[key], key
+    assert isinstance(files["hosts"], list) and isinstance(piped_in["hosts"], list)
+    assert len(piped_in["hosts"]) == len(files["hosts"])
+
+
+@pytest.mark.parametrize("stdin_holds", ["all", "first part"])
+def test_a_log_and_its_first_part_of_one_host_count_the_whole_log_once(
+    tmp_path: Path, stdin_holds: str
+) -> None:
+    """Two logs of one host whose first lines are alike are one log read twice: the longer
+    is kept (it was the first name, a log's first part beside it lost the rest)."""
+    lines = EDGE.read_bytes().splitlines(keepends=True)
+    part = tmp_path / "part.log"
+    part.write_bytes(b"".join(lines[:1000]))
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(b"".join(lines))
+    labels = ["--source", "edge-1=" + str(part), "--source", "edge-1=" + str(whole)]
+    assert _report(*labels)["requests"] == 2500
+    piped, named = (whole, part) if stdin_holds == "all" else (part, whole)
+    doc = _report("--source", "edge-1=-", "--source", f"edge-1={named}", stdin=piped.read_bytes())
+    assert doc["requests"] == 2500
+
+
 # main() run the way the console script runs it, with an exit hook that says whether
 # Python's own teardown ran, and a worker thread left running when asked to.
 _TEARDOWN = """
