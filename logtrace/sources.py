@@ -259,12 +259,13 @@ def stdin_ahead() -> bytes:
     return _STDIN.data
 
 
-def source_size(source: Source) -> float:
+def source_size(source: Source, *, ahead: int = 0) -> float:
     """A source's size in bytes, gzip'd ones 8 times theirs (an estimate of their text);
-    stdin's when it ended within what was read ahead of its reader, else infinite."""
+    stdin's when it ended within what was read ahead of its reader (``ahead`` bytes at
+    least, read now if they were not), else infinite. 0 for a file that cannot be read."""
     if source.is_stdin:
         stdin = _STDIN
-        stdin._current()
+        stdin.head(ahead)
         if not stdin.ended or stdin.given:
             return math.inf
         data = stdin.data

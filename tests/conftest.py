@@ -115,6 +115,19 @@ def golden(update_golden: bool) -> Golden:
     return check
 
 
+class PipedStdin:
+    """sys.stdin as a pipe gives it: ``buffer.read(n)`` waits for ``n`` bytes or the end."""
+
+    def __init__(self, data: bytes) -> None:
+        self.buffer = self
+        self._data, self._at = data, 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._data) if size < 0 else min(len(self._data), self._at + size)
+        out, self._at = self._data[self._at : end], end
+        return out
+
+
 def lines_of(text: str) -> pl.DataFrame:
     """A frame of line_no/line from text, exactly as sources.py builds it."""
     from logtrace.lines import Chunk, lines_frame

@@ -23,6 +23,7 @@ from logtrace.sources import (
     service_from_host,
     source_size,
 )
+from tests.conftest import PipedStdin
 
 
 def read_all(path: Path, chunk_bytes: int = 1 << 20) -> tuple[list[str | None], ReadReport]:
@@ -225,20 +226,6 @@ def test_a_recently_written_file_says_which_last_line_has_no_end_yet(tmp_path: P
     assert read_all(path)[1].unfinished_line is None
 
 
-class _Stdin:
-    """sys.stdin as a pipe gives it: ``buffer`` reads bytes, a few at a time."""
-
-    def __init__(self, data: bytes, piece: int = 4096) -> None:
-        self.buffer = self
-        self._data, self._at, self._piece = data, 0, piece
-
-    def read(self, size: int = -1) -> bytes:
-        # a pipe's BufferedReader reads until ``size`` bytes or the end
-        end = len(self._data) if size < 0 else min(len(self._data), self._at + size)
-        out, self._at = self._data[self._at : end], end
-        return out
-
-
 STDIN = Source("-", "stdin", "stdin")
 
 
@@ -248,7 +235,7 @@ def test_stdin_read_ahead_to_plan_it_is_given_to_its_reader_again(
     monkeypatch: pytest.MonkeyPatch, size: int, packed: bool
 ) -> None:
     text = b"".join(b"line %d %s\n" % (i, b"x" * (i % 50)) for i in range(size // 30))
-    monkeypatch.setattr("sys.stdin", _Stdin(gzip.compress(text) if packed else text))
+    monkeypatch.setattr("sys.stdin", PipedStdin(gzip.compress(text) if packed else text))
     first = first_frame(STDIN, 4096)
     assert first is not None
     whole = pl.concat(iter_frames(STDIN, ReadReport(), 1 << 16))
@@ -261,10 +248,10 @@ def test_stdin_read_ahead_to_plan_it_is_given_to_its_reader_again(
 def test_stdins_size_is_known_when_it_ended_within_what_was_read_ahead(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("sys.stdin", _Stdin(b"a\nb\n"))
+    monkeypatch.setattr("sys.stdin", PipedStdin(b"a\nb\n"))
     first_frame(STDIN, 4096)
     assert source_size(STDIN) == 4
-    monkeypatch.setattr("sys.stdin", _Stdin(b"a\n" * 5000))
+    monkeypatch.setattr("sys.stdin", PipedStdin(b"a\n" * 5000))
     first_frame(STDIN, 4096)
     assert source_size(STDIN) == math.inf  # more than was read ahead
     path = tmp_path / "a.log.gz"

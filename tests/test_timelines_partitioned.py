@@ -25,7 +25,7 @@ from logtrace.timelines import partitioned
 from logtrace.timelines import spill as spill_module
 from logtrace.timelines.load import Loaded, TimelineOptions, join_mode, load
 from logtrace.timelines.spill import NO_ID, part_of, spill
-from tests.conftest import SAMPLE, SAMPLE_CONF, shell_signals
+from tests.conftest import SAMPLE, SAMPLE_CONF, PipedStdin, shell_signals
 from tests.deployments import busy_deployment
 from tests.test_timelines_join import _wrong_parents
 
@@ -193,6 +193,24 @@ def test_the_join_is_partitioned_above_a_size_or_when_asked(
     monkeypatch.setenv("LOGTRACE_JOIN", "memory")
     assert join_mode(sources, TimelineOptions()) == "memory"
     assert join_mode(resolve_sources(["-"]), TimelineOptions(join="auto")) == "memory"
+
+
+def test_a_pipe_that_does_not_end_within_what_is_read_ahead_is_joined_a_part_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its length is not known before it is read: memory bounded by a part, whatever it
+    holds (`zcat *.gz | logtrace export spans -` held every span)."""
+    monkeypatch.delenv("LOGTRACE_JOIN", raising=False)
+    edge = (SAMPLE / "edge-1.access.log").read_bytes()  # 460 KB: more than is read ahead
+    stdin = resolve_sources(["-"])
+    monkeypatch.setattr("sys.stdin", PipedStdin(edge))
+    assert join_mode(stdin, TimelineOptions()) == "partitioned"
+    monkeypatch.setattr("sys.stdin", PipedStdin(edge[: edge.index(b"\n", 100_000) + 1]))
+    assert join_mode(stdin, TimelineOptions()) == "memory"  # it ended: 100 KB
+    monkeypatch.setattr("sys.stdin", PipedStdin(edge))
+    loaded = load(stdin, TimelineOptions())
+    assert loaded.ingest.sources[0].lines_parsed == 2500  # nothing read ahead was lost
+    assert loaded.timelines.spans.get_column("request_id").n_unique() == 2500
 
 
 def test_several_id_columns_in_one_log_are_joined_in_memory(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -10,6 +11,7 @@ from typing import Literal
 import polars as pl
 
 from logtrace.ingest import (
+    PLAN_BYTES,
     Choice,
     FormatOptions,
     FormatResolver,
@@ -19,7 +21,7 @@ from logtrace.ingest import (
     twin_sources,
 )
 from logtrace.log_format.compiler import ANY_ID, is_id_column
-from logtrace.sources import Source
+from logtrace.sources import Source, source_size
 from logtrace.timelines import partitioned, units
 from logtrace.timelines.assemble import MAX_TRACE_SPANS, Timelines, assemble
 from logtrace.timelines.paths import PathMappings
@@ -154,18 +156,13 @@ def with_ids(nginx: pl.DataFrame, choice: dict[str, str]) -> pl.DataFrame:
 
 
 def input_bytes(sources: Sequence[Source]) -> int | None:
-    """The bytes the sources hold on disk (a .gz file counts 8 times its size), or None
-    when one cannot be known before reading it (stdin)."""
-    total = 0
+    """The bytes of text the sources hold (a gzip'd file counts 8 times its size), or
+    None when one cannot be known before reading it: stdin that did not end within what
+    is read of it ahead of its reader (``PLAN_BYTES``)."""
+    total = 0.0
     for source in sources:
-        if source.is_stdin:
-            return None
-        try:
-            size = os.stat(source.path).st_size
-        except OSError:
-            continue  # reading it will say why
-        total += size * 8 if source.path.endswith(".gz") else size
-    return total
+        total += source_size(source, ahead=PLAN_BYTES)
+    return None if math.isinf(total) else int(total)
 
 
 def join_mode(sources: Sequence[Source], options: TimelineOptions) -> JoinMode:
@@ -178,8 +175,8 @@ def join_mode(sources: Sequence[Source], options: TimelineOptions) -> JoinMode:
         mode = forced if forced in ("memory", "partitioned") else "auto"  # type: ignore[assignment]
     if mode != "auto":
         return mode
-    size = input_bytes(sources)
-    return "partitioned" if size is not None and size > PARTITION_ABOVE_BYTES else "memory"
+    size = input_bytes(sources)  # None: a pipe, however long: memory bounded by a part
+    return "partitioned" if size is None or size > PARTITION_ABOVE_BYTES else "memory"
 
 
 def read_columns(options: TimelineOptions) -> frozenset[str]:
