@@ -192,7 +192,9 @@ def _expand(path: str) -> list[tuple[str, bool]]:
 # --- reading bytes -------------------------------------------------------------------------
 
 
-class _Stream(Protocol):
+class ByteStream(Protocol):
+    """What a source's bytes are read from: a file, stdin, what was read ahead of it."""
+
     def read(self, size: int = -1, /) -> bytes: ...
 
 
@@ -206,7 +208,7 @@ class _Ahead:
     given: bool = False  # to its reader: nothing more is read ahead
     of: object = None  # the stdin they were read from (tests run commands in one process)
 
-    def _current(self) -> _Stream:
+    def _current(self) -> ByteStream:
         stdin = sys.stdin.buffer
         if self.of is not stdin:
             self.data, self.ended, self.given, self.of = b"", False, False, stdin
@@ -226,7 +228,7 @@ class _Ahead:
             self.data += more
         return self.data[:size]
 
-    def stream(self) -> _Stream:
+    def stream(self) -> ByteStream:
         """stdin for its reader: the bytes read ahead, then the rest (read once)."""
         stdin = self._current()
         data, self.data, self.given = self.data, b"", True
@@ -238,7 +240,7 @@ class _Replay:
     """A stream that gives ``head`` before the rest of ``rest``."""
 
     head: bytes
-    rest: _Stream
+    rest: ByteStream
 
     def read(self, size: int = -1, /) -> bytes:
         if not self.head:
@@ -300,7 +302,7 @@ def _open(source: Source) -> BinaryIO:
 
 
 def _raw_blocks(
-    stream: _Stream, report: ReadReport, label: str, size: int = _READ_BYTES
+    stream: ByteStream, report: ReadReport, label: str, size: int = _READ_BYTES
 ) -> Iterator[bytes]:
     """Decompressed blocks; gzip is detected by its magic bytes, not the file name.
 
@@ -325,7 +327,7 @@ def _raw_blocks(
     yield from _gunzip(head, stream, report, label, piece)
 
 
-def _read(stream: _Stream, size: int, report: ReadReport, label: str) -> bytes:
+def _read(stream: ByteStream, size: int, report: ReadReport, label: str) -> bytes:
     """Up to ``size`` bytes; b"" and a warning when the device fails (EIO, a dying disk)."""
     if report.truncated:
         return b""
@@ -341,7 +343,7 @@ def _read(stream: _Stream, size: int, report: ReadReport, label: str) -> bytes:
 
 
 def _gunzip(
-    head: bytes, stream: _Stream, report: ReadReport, label: str, size: int
+    head: bytes, stream: ByteStream, report: ReadReport, label: str, size: int
 ) -> Iterator[bytes]:
     """Decompress gzip members one after another (nginx's ``gzip=`` writes many)."""
     inflater = zlib.decompressobj(wbits=31)
@@ -405,7 +407,7 @@ def iter_blocks(
     report: ReadReport,
     chunk_bytes: int | None = None,
     *,
-    stream: _Stream | None = None,
+    stream: ByteStream | None = None,
 ) -> Iterator[bytes]:
     """Blocks of whole lines, about ``chunk_bytes`` each; the last may lack its newline.
     ``stream``: the source's bytes from there rather than from the source."""
@@ -502,7 +504,7 @@ def iter_frames(
     report: ReadReport,
     chunk_bytes: int | None = None,
     *,
-    stream: _Stream | None = None,
+    stream: ByteStream | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Frames of ``line_no`` and ``line`` covering every line of the source, in order."""
     for _, frame in iter_texts(source, report, chunk_bytes, stream=stream):
@@ -514,7 +516,7 @@ def iter_texts(
     report: ReadReport,
     chunk_bytes: int | None = None,
     *,
-    stream: _Stream | None = None,
+    stream: ByteStream | None = None,
 ) -> Iterator[tuple[bytes, pl.DataFrame]]:
     """The frames of :func:`iter_frames`, each with the UTF-8 bytes it was read from."""
     line_no = 1
