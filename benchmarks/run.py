@@ -88,6 +88,11 @@ COMMANDS: tuple[Bench, ...] = (
           versus="analyze .gz"),
     Bench("join 6 files",   "{logtrace} export spans --format csv --out {work}/spans.csv"
                             " --nginx-conf {data}/nginx.conf {files}", lines="all"),
+    # The same join with the JSON app log piped in: a pipe's length is not known, so the
+    # join works a part at a time whatever it holds (it held every span in memory before).
+    Bench("join stdin",     "{logtrace} export spans --format csv --out {work}/spans-stdin.csv"
+                            " --nginx-conf {data}/nginx.conf --source api-1=- {files_but_api_1}",
+          lines="all", stdin="{data}/api-1.log", versus="join 6 files"),
     # The chatty deployment (generate.py --deployment chatty): ~17 lines a request over 7
     # files, an internal proxy, N+1 loops; {data} and {files} are that data set's.
     Bench("join chatty",    "{logtrace} export spans --format csv --out {work}/spans-chatty.csv"
@@ -215,6 +220,8 @@ def expand(
         "{logtrace}": logtrace_argv(),
         "{python}": [sys.executable],
         "{files}": [str(f) for f in data.files],
+        # every file but the JSON app log, which "join stdin" pipes in
+        "{files_but_api_1}": [str(f) for f in data.files if f.name != "api-1.log"],
     }
     for token, (make, globs) in _ROTATED.items():
         if token in bench.argv:  # made on first use; shown as the shell globs of them
@@ -289,7 +296,7 @@ def measure_all(
     for bench in benches:
         data = sets[data_set_of(bench)]
         shown = expand(bench, data, work, DISPLAY_VALUES)
-        stdin = bench.stdin.format(edge=data.edge) if bench.stdin else None
+        stdin = bench.stdin.format(edge=data.edge, data=data.dir) if bench.stdin else None
         result = report.Result(bench.name, shown, stdin, line_count(bench, data), bench.baseline)
         results[bench.name] = result
         if bench.needs and shutil.which(bench.needs) is None:
@@ -336,7 +343,7 @@ def _once(
     bench: Bench, data: datasets.DataSet, work: Path, env: dict[str, str], timeout_s: float
 ) -> Sample:
     """One measured run of `bench`; its stdout lands in the work folder for the checks."""
-    stdin = Path(bench.stdin.format(edge=data.edge)) if bench.stdin else None
+    stdin = Path(bench.stdin.format(edge=data.edge, data=data.dir)) if bench.stdin else None
     out = work / (_slug(bench.name) + ".out")
     argv = expand(bench, data, work)
     sample = run_once(

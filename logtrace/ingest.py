@@ -496,6 +496,7 @@ def iter_lines(
             unknown = False
             for text, frame in iter_texts(source, read):
                 stats.lines_total += frame.height
+                report.text_bytes += len(text)
                 if progress is not None:
                     progress(done_bytes + read.bytes_read)
                 if parser is None and not unknown:

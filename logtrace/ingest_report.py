@@ -25,6 +25,7 @@ class IngestReport:
     sources: list[SourceStats] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     formats: dict[str, CompiledFormat] = field(default_factory=dict)  # by source label
+    text_bytes: int = 0  # of text read, gzip'd sources' inflated
 
     @property
     def lines_parsed(self) -> int:

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -213,6 +214,46 @@ def test_a_pipe_that_does_not_end_within_what_is_read_ahead_is_joined_a_part_at_
     assert loaded.timelines.spans.get_column("request_id").n_unique() == 2500
 
 
+@pytest.mark.parametrize(
+    ("part_bytes", "joined_as"),
+    [(2 * 1024 * 1024, "parts together"), (32 * 1024, "slices of a part")],
+)
+def test_a_pipe_is_joined_about_a_parts_worth_at_a_time_to_the_same_spans(
+    monkeypatch: pytest.MonkeyPatch, part_bytes: int, joined_as: str
+) -> None:
+    """Its size is not known when it is cut in UNKNOWN_SIZE_PARTS parts: they are joined as
+    many lines at a time as PART_BYTES of its text holds: small parts together, a big one
+    in slices of whole requests. The spans are the in-memory join's (without the clock
+    correction, whose offsets are learnt on a sample: a small one here)."""
+    monkeypatch.delenv("LOGTRACE_JOIN", raising=False)
+    monkeypatch.setattr(partitioned, "PART_BYTES", part_bytes)
+    monkeypatch.setattr(partitioned, "SAMPLE_LINES", 1000)
+    monkeypatch.setattr(partitioned, "UNKNOWN_SIZE_PARTS", 16)
+    files = [str(p) for p in sorted(SAMPLE.glob("*.log")) if p.name != "api-1.log"]
+    sources = resolve_sources(["-", *files])
+    formats = FormatOptions(nginx_confs=(str(SAMPLE_CONF),))
+    options = TimelineOptions(formats, skew_correction=False)
+    piped = (SAMPLE / "api-1.log").read_bytes()
+    jobs: list[list[tuple[int, int, int]]] = []
+    part = partitioned.Partitioned.part
+
+    def counted(self: partitioned.Partitioned, job: list[tuple[int, int, int]]) -> object:
+        jobs.append(job)
+        return part(self, job)
+
+    monkeypatch.setattr(partitioned.Partitioned, "part", counted)
+    monkeypatch.setattr("sys.stdin", PipedStdin(piped))
+    split = load(sources, options)
+    if joined_as == "parts together":
+        assert max(len(job) for job in jobs) > 1
+    else:
+        assert max(subs for job in jobs for _, _, subs in job) > 1
+    monkeypatch.setattr("sys.stdin", PipedStdin(piped))
+    memory = load(sources, replace(options, join="memory"))
+    assert split.timelines.spans.get_column("request_id").n_unique() == 2500
+    assert_frame_equal(memory.timelines.spans.sort("sid"), split.timelines.spans.sort("sid"))
+
+
 def test_several_id_columns_in_one_log_are_joined_in_memory(tmp_path: Path) -> None:
     """Which of them holds the request id is decided on every line at once."""
     fmt = (
@@ -261,15 +302,17 @@ def test_the_next_parts_are_joined_while_the_caller_uses_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(partitioned, "SAMPLE_LINES", 2000)  # the facts from the first part
-    started: list[tuple[int, str]] = []
+    started: list[tuple[list[tuple[int, int, int]], str]] = []
     begun = threading.Condition()
     plain = partitioned.Partitioned.part
 
-    def part(self: partitioned.Partitioned, number: int) -> tuple[Loaded, object]:
+    def part(
+        self: partitioned.Partitioned, job: list[tuple[int, int, int]]
+    ) -> tuple[Loaded, object]:
         with begun:
-            started.append((number, threading.current_thread().name))
+            started.append((job, threading.current_thread().name))
             begun.notify_all()
-        return plain(self, number)
+        return plain(self, job)
 
     monkeypatch.setattr(partitioned.Partitioned, "part", part)
     formats = FormatOptions(nginx_confs=(str(SAMPLE_CONF),))
@@ -279,11 +322,8 @@ def test_the_next_parts_are_joined_while_the_caller_uses_one(
     with partitioned.joined_parts(resolve_sources([str(SAMPLE)]), options) as joined:
         run = joined.run
         assert run is not None
-        after_sample = [
-            p
-            for p in [*range(run.spill.parts), NO_ID]
-            if p not in run._sampled and run.spill.lines[p]
-        ]
+        after_sample = run._jobs[run._sampled :]  # a part each: the size is known
+        assert all(len(job) == 1 and job[0][2] == 1 for job in after_sample)
         assert len(after_sample) >= ahead + 2
         given = 0
         for loaded in joined.each():

@@ -34,7 +34,7 @@ from logtrace.timelines import units
 from logtrace.timelines.assemble import Timelines, assemble
 from logtrace.timelines.paths import PathMappings
 from logtrace.timelines.skew import HostOffset
-from logtrace.timelines.spill import NO_ID, Spill, spill
+from logtrace.timelines.spill import NO_ID, Slice, Spill, spill
 from logtrace.twins import (
     Twins,
     WrittenBefore,
@@ -46,6 +46,11 @@ from logtrace.twins import (
 )
 
 PART_BYTES = 32 * 1024 * 1024  # input bytes per part (a part takes ~1 GB to join)
+# Parts of an input whose size is not known before it is read (a pipe). They are joined as
+# many lines at a time as PART_BYTES of its text holds (``Partitioned.job_lines``): a few
+# small parts together, a big one in slices of whole requests (``spill.Slice``), so that
+# memory stays bounded by a part's worth whatever the pipe holds.
+UNKNOWN_SIZE_PARTS = 64
 SAMPLE_LINES = 300_000  # lines of the parts the global facts are learnt on
 # Parts joined side by side while the caller uses the one it was given: a part's join
 # leaves a core idle part of the time (polars steps that run on one thread), which the
@@ -130,8 +135,12 @@ class Partitioned:
     factors: dict[str, float]
     configured: PathMappings
     sample: Timelines
+    # about this many lines joined at once (None: a part): the input's size was not known
+    # when it was cut in UNKNOWN_SIZE_PARTS parts
+    job_lines: int | None = None
     _tally: _Tally = field(default_factory=_Tally)
-    _sampled: list[int] = field(default_factory=list)  # the parts the facts were learnt on
+    _jobs: list[list[Slice]] = field(default_factory=list)  # what is joined at once, in order
+    _sampled: int = 0  # the first jobs, which the facts were learnt on
     _first: joined.Loaded | None = None  # their join, until handed on
 
     @property
@@ -139,27 +148,28 @@ class Partitioned:
         """Each host's clock offset (NTP and whole-second windows), as the join uses them."""
         return self.sample.offsets
 
-    def _read(self, parts: list[int]) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """nginx LINES (with their request ids) and app LINES of some parts."""
-        nginx = self.spill.read_many(parts, "nginx")
+    def _read(self, slices: list[Slice]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """nginx LINES (with their request ids) and app LINES of some parts (slices)."""
+        nginx = self.spill.read_slices(slices, "nginx")
         if not nginx.is_empty():
             present = [c for c in self.traced if c in nginx.columns]
             nginx = joined.with_trace_ids(nginx, present) if present else nginx
             nginx = joined.with_ids(nginx, self.choice)
-        return nginx, self.spill.read_many(parts, "app")
+        return nginx, self.spill.read_slices(slices, "app")
 
-    def part(self, part: int) -> tuple[joined.Loaded, _Tally]:
-        """One part joined alone, with the global facts fixed (safe in several threads at
-        once: what the part adds to the warnings is returned, not kept)."""
+    def part(self, job: list[Slice]) -> tuple[joined.Loaded, _Tally]:
+        """One part (a few, or a slice of one: ``job_lines``) joined alone, with the global
+        facts fixed (safe in several threads at once: what the part adds to the warnings
+        is returned, not kept)."""
         tally = _Tally()
-        loaded = self._join([part], learn=False, tally=tally)
+        loaded = self._join(job, learn=False, tally=tally)
         assert loaded is not None
         return loaded, tally
 
-    def _join(self, parts: list[int], *, learn: bool, tally: _Tally) -> joined.Loaded | None:
-        """Some parts joined together; with ``learn``, the global facts are learnt from
-        them (None: their twins are told apart without ids, a join of every line)."""
-        nginx, app = self._read(parts)
+    def _join(self, slices: list[Slice], *, learn: bool, tally: _Tally) -> joined.Loaded | None:
+        """Some parts (slices) joined together; with ``learn``, the global facts are learnt
+        from them (None: their twins are told apart without ids, a join of every line)."""
+        nginx, app = self._read(slices)
         nginx, repeats = drop_repeats(nginx, joined.minted_ids(self.ingest))
         for source, n in repeats.items():
             tally.repeats[source] = tally.repeats.get(source, 0) + n
@@ -198,12 +208,7 @@ class Partitioned:
         the one it was given (tables it, writes it): the caller's part and the next ones
         are in memory, no more. Each part's warnings are added as it is handed on."""
         first, self._first = self._first, None
-        # (spill.lines waits for the spill's writes: none is left when the threads read)
-        todo = [
-            p
-            for p in [*range(self.spill.parts), NO_ID]
-            if p not in self._sampled and self.spill.lines[p]
-        ]
+        todo = self._jobs[self._sampled :]
         with ThreadPoolExecutor(max_workers=JOINS_AHEAD, thread_name_prefix="part") as ahead:
             joining = deque(ahead.submit(self.part, p) for p in todo[:JOINS_AHEAD])
             if first is not None:
@@ -267,11 +272,12 @@ class Partitioned:
 
 
 def part_count(sources: Sequence[Source], options: joined.TimelineOptions) -> int:
-    """How many parts: one per ``PART_BYTES`` of input (``options.parts`` when given)."""
+    """How many parts: one per ``PART_BYTES`` of input (``options.parts`` when given), or
+    ``UNKNOWN_SIZE_PARTS`` when the input's size is not known (a pipe)."""
     if options.parts:
         return options.parts
     size = joined.input_bytes(sources)
-    return max(1, math.ceil((size or 0) / PART_BYTES)) if size else 64
+    return max(1, math.ceil(size / PART_BYTES)) if size else UNKNOWN_SIZE_PARTS
 
 
 @contextmanager
@@ -286,7 +292,9 @@ def partitioned(
     ids = _Ids()
     nginx_read: set[str] = set()
     written = WrittenBefore()
-    with spill(part_count(sources, options)) as store:
+    parts = part_count(sources, options)
+    unknown = not options.parts and not joined.input_bytes(sources)
+    with spill(parts) as store:
         for chunk in iter_lines(
             sources,
             resolver,
@@ -322,20 +330,49 @@ def partitioned(
             store=store,
             ids=ids,
             nginx_read=nginx_read,
+            # the lines of PART_BYTES of the text read: a part's worth, as with a known size
+            job_lines=(
+                math.ceil(sum(store.lines.values()) * PART_BYTES / report.text_bytes)
+                if unknown and report.text_bytes
+                else None
+            ),
         )
 
 
-def _sample_parts(store: Spill) -> list[int]:
-    """The first parts, up to ``SAMPLE_LINES`` lines (at least one), and the lines without
-    an id when they are few."""
-    chosen: list[int] = []
-    lines = 0
-    for part in range(store.parts):
-        if chosen and lines + store.lines[part] > SAMPLE_LINES:
+def _jobs(store: Spill, most: int | None) -> list[list[Slice]]:
+    """What is joined at once, in order: each part (``most`` None), or about ``most``
+    lines: consecutive small parts together, a bigger one in slices. The lines without an
+    id come last, alone."""
+    lines = store.lines  # (waits for the spill's writes: none is left when jobs read)
+    parts = [p for p in range(store.parts) if lines[p]]
+    jobs: list[list[Slice]] = []
+    held = 0
+    for part in parts:
+        subs = 1 if most is None else max(1, round(lines[part] / most))
+        if subs > 1:
+            jobs += [[(part, sub, subs)] for sub in range(subs)]
+            held = most or 0
+        elif most is None or not jobs or held + lines[part] > most:
+            jobs.append([(part, 0, 1)])
+            held = lines[part]
+        else:
+            jobs[-1].append((part, 0, 1))
+            held += lines[part]
+    return jobs + ([[(NO_ID, 0, 1)]] if lines[NO_ID] else [])
+
+
+def _sample(jobs: list[list[Slice]], store: Spill) -> int:
+    """How many of the first jobs the facts are learnt on: up to ``SAMPLE_LINES`` lines
+    (one at least, but not the lines without an id)."""
+    lines = store.lines
+    taken = held = 0
+    for job in jobs:
+        size = sum(lines[part] // subs for part, _, subs in job)
+        if job == [(NO_ID, 0, 1)] or (taken and held + size > SAMPLE_LINES):
             break
-        chosen.append(part)
-        lines += store.lines[part]
-    return chosen + ([NO_ID] if store.lines[NO_ID] <= SAMPLE_LINES else [])
+        taken += 1
+        held += size
+    return taken
 
 
 def _learn(
@@ -347,6 +384,7 @@ def _learn(
     store: Spill,
     ids: _Ids,
     nginx_read: set[str],
+    job_lines: int | None,
 ) -> Partitioned | joined.Loaded:
     """The global facts, learnt by the in-memory join of the sample parts."""
     configured = joined.configured_mappings(sources, resolver, nginx_read)
@@ -362,9 +400,15 @@ def _learn(
         {},
         configured,
         Timelines(pl.DataFrame(), {}),
+        job_lines,
     )
-    run._sampled = _sample_parts(store)
-    run._first = run._join(run._sampled, learn=True, tally=run._tally)
+    run._jobs = _jobs(store, job_lines)
+    run._sampled = _sample(run._jobs, store)
+    sample = [s for job in run._jobs[: run._sampled] for s in job]
+    if store.lines[NO_ID] <= SAMPLE_LINES and [(NO_ID, 0, 1)] in run._jobs[run._sampled :]:
+        run._jobs.remove([(NO_ID, 0, 1)])  # learnt on with the sample, as they are few
+        sample.append((NO_ID, 0, 1))
+    run._first = run._join(sample, learn=True, tally=run._tally)
     if run._first is None:
         return _in_memory(sources, options, resolver, report, store)
     return run

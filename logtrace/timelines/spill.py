@@ -30,6 +30,12 @@ import polars as pl
 from logtrace.write_behind import WriteBehind
 
 NO_ID = -1  # the part of the lines without a request id
+SUB = "_sub"  # a line's sub-part: another digit of its request id's hash (0-255)
+_SUBS = 256
+# (part, sub, subs): the lines of a part whose sub-part is ``sub`` modulo ``subs`` (all of
+# them when ``subs`` is 1). A request's lines share their part and sub-part, so a part too
+# big to join at once is joined in slices that each hold whole requests.
+Slice = tuple[int, int, int]
 _SEED = 0x7370696C6C  # "spill"
 _TRACEPARENT = r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$"
 _NEWEST = pl.CompatLevel.newest()
@@ -59,10 +65,18 @@ def abandon() -> None:
 def part_of(request_id: pl.Expr, parts: int) -> pl.Expr:
     """The part a request id goes to (``NO_ID`` for none). A traceparent counts as its
     trace id whether or not the join later reads it so: both land in one part."""
-    trace_id = request_id.str.extract(_TRACEPARENT, 1)
-    key = pl.coalesce(trace_id, request_id)
-    part = (key.hash(_SEED) % parts).cast(pl.Int32)
+    part = (_hash(request_id) % parts).cast(pl.Int32)
     return pl.when(request_id.is_null()).then(pl.lit(NO_ID, pl.Int32)).otherwise(part)
+
+
+def sub_of(request_id: pl.Expr, parts: int) -> pl.Expr:
+    """The sub-part of a request id within its part (0 for none): the hash's next digit."""
+    return (_hash(request_id) // parts % _SUBS).fill_null(0).cast(pl.UInt8)
+
+
+def _hash(request_id: pl.Expr) -> pl.Expr:
+    trace_id = request_id.str.extract(_TRACEPARENT, 1)
+    return pl.coalesce(trace_id, request_id).hash(_SEED)
 
 
 class Spill:
@@ -92,6 +106,7 @@ class Spill:
         self._chunks += 1
         split = frame.with_columns(
             part_of(request_id, self.parts).alias("_part"),
+            sub_of(request_id, self.parts).alias(SUB),
             pl.lit(self._chunks, pl.UInt32).alias("_chunk"),
         )
         self._writer.submit(partial(self._hold, kind, split))
@@ -138,22 +153,37 @@ class Spill:
 
     def read(self, part: int, kind: str) -> pl.DataFrame:
         """Every line of one kind in one part, in the order they were read."""
+        return self.read_slices([(part, 0, 1)], kind)
+
+    def read_slices(self, slices: list[Slice], kind: str) -> pl.DataFrame:
+        """The lines of one kind in some slices of parts, in the order they were read."""
         self.flush()
-        files = sorted((self.root / _name(part)).glob(f"{kind}-*.arrow"))
-        if not files:
+        scans: list[pl.LazyFrame] = []
+        for part, sub, subs in slices:
+            files = sorted((self.root / _name(part)).glob(f"{kind}-*.arrow"))
+            if files and subs == 1:
+                scans.append(_scan(files))
+            elif files:  # a slice of a big part: a file at a time, so that one is in memory
+                mine = pl.col(SUB) % subs == sub
+                pieces = [pl.scan_ipc(f).filter(mine).collect() for f in files]
+                scans.append(pl.concat(pieces, how="diagonal_relaxed").lazy())
+        if not scans:
             return pl.DataFrame()
-        return _scan(files).drop("_chunk").collect()
+        if len(scans) == 1:
+            return scans[0].drop("_chunk", SUB).collect()
+        lines = pl.concat(scans, how="diagonal_relaxed")
+        return lines.sort("_chunk", "line_no", maintain_order=True).drop("_chunk", SUB).collect()
 
     def read_many(self, parts: list[int] | None, kind: str) -> pl.DataFrame:
         """Every line of one kind in several parts (None: all), in the order they were read."""
-        if parts is not None and len(parts) == 1:
-            return self.read(parts[0], kind)
+        if parts is not None:
+            return self.read_slices([(p, 0, 1) for p in parts], kind)
         self.flush()
-        folders = [_name(p) for p in parts] if parts is not None else ["*"]
-        files = [f for folder in folders for f in self.root.glob(f"{folder}/{kind}-*.arrow")]
+        files = list(self.root.glob(f"*/{kind}-*.arrow"))
         if not files:
             return pl.DataFrame()
-        return _scan(files).sort("_chunk", "line_no", maintain_order=True).drop("_chunk").collect()
+        lines = _scan(files).sort("_chunk", "line_no", maintain_order=True)
+        return lines.drop("_chunk", SUB).collect()
 
 
 def _scan(files: list[Path]) -> pl.LazyFrame:
