@@ -702,6 +702,8 @@ def test_levels_are_upper_cased_and_errors_are_levels_or_5xx(
         ('path="/a b" rid=r1', "target", "/a b"),
         ('msg="retry status=500 rid=zzz" status=200 rid=r1', "status", 200),
         ('msg="retry status=500 rid=zzz" status=200 rid=r1', "request_id", "r1"),
+        ('msg="retry (status=500,rid=zzz)" status=200 rid=r1', "status", 200),
+        (r'msg="say \"x\" status=500" status=200 rid=r1', "status", 200),
         ("rid=- msg=x", "request_id", None),
         ('rid="" msg=x', "request_id", None),
         ('service="api gateway" msg=x', "service", "api gateway"),

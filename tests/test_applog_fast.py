@@ -9,6 +9,7 @@ lines, tracebacks, lines of another shape), each read as every shape.
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from logtrace.applog import AppFormat, AppLogOptions, parse_app_chunk
+from logtrace.applog import AppFormat, AppLogOptions, keyvalue, parse_app_chunk
 from logtrace.applog import words as w
 from logtrace.applog.durations import (
     _NUMBER_CHARS,
@@ -219,6 +220,83 @@ def test_times_are_parsed_as_by_plain_expressions(
         assert_frame_equal(lazily, raw.with_columns(parsed))
     timed = parse_times(raw, OPTIONS.timezone)
     assert_frame_equal(timed.drop("time", "time_precision_s"), raw)
+
+
+# Values a logfmt line's shape must read as the targeted regexes do, or leave to them.
+LOGFMT_VALUES = (
+    "r1",
+    "0af7651916cd43dd8448eb211c80319c",
+    "200",
+    "12.5ms",
+    "/a/b?x=1&y=2",
+    "/a;status=201",  # a pair inside a bare value: the regexes find it
+    "/a?b=1,c=2",
+    "a,b",
+    "x(y)",
+    "(200)",
+    "-",
+    '""',
+    "",
+    '"hello world"',
+    '"retry status=500"',
+    '"a (status=5)"',
+    '"say \\"hi\\" status=1"',
+    '"x,req_id=q"',
+    '"unterminated',
+    'mid"quote',
+    '"a"b',
+    '"a",b',
+    "caf\xc3\xa9",
+)
+LOGFMT_SHAPES = (
+    ("ts", "level", "msg", "req_id", "method", "path", "status", "took"),
+    ("ts", "level", "service", "msg", "req_id", "peer", "method", "url", "status", "took"),
+    ("time", "lvl", "message", "rid", "code", "upstream", "latency_us", "status", "rid"),
+    ("ts", "msg", "hits", "misses"),
+)
+
+
+def _logfmt_fuzz(lines: int, seed: int) -> pl.DataFrame:
+    """Lines of a few shapes whose values are drawn from ``LOGFMT_VALUES`` (a plain value
+    most of the time), a few with a tab or two spaces between pairs."""
+    rng = random.Random(seed)
+    plain = LOGFMT_VALUES[:5]
+    out = []
+    for _ in range(lines):
+        keys = LOGFMT_SHAPES[rng.randrange(len(LOGFMT_SHAPES))]
+        pairs = [f"{k}={rng.choice(LOGFMT_VALUES if rng.random() < 0.2 else plain)}" for k in keys]
+        gap = rng.choice(("\t", "  ")) if rng.random() < 0.02 else " "
+        out.append(gap.join(pairs))
+    return pl.DataFrame({"line": out}).with_row_index("line_no")
+
+
+def _tiled(lines: pl.DataFrame, height: int) -> pl.DataFrame:
+    """``lines`` over and over, numbered again, to at least ``height`` lines."""
+    times = -(-height // max(lines.height, 1))
+    return pl.concat([lines] * times).drop("line_no").with_row_index("line_no")
+
+
+@pytest.mark.parametrize("name", [*NAMES, "fuzz"])
+def test_logfmt_shapes_read_lines_as_the_targeted_regexes_do(
+    inputs: dict[str, pl.DataFrame], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = _logfmt_fuzz(6000, 7) if name == "fuzz" else inputs[name]
+    starts = split_entries(_tiled(lines, keyvalue._SHAPES_FROM), AppFormat.LOGFMT).starts
+    by_shapes = keyvalue_fields(starts, AppFormat.LOGFMT, OPTIONS.id_fields)
+    shaped = []
+    by_templates = keyvalue._by_templates
+
+    def counted(starts: pl.DataFrame, keys: dict[str, list[str]]) -> object:
+        done, rest = by_templates(starts, keys)
+        shaped.append(sum(d.height for d in done))
+        return done, rest
+
+    monkeypatch.setattr(keyvalue, "_by_templates", counted)
+    keyvalue_fields(starts, AppFormat.LOGFMT, OPTIONS.id_fields)
+    monkeypatch.setattr(keyvalue, "_by_templates", lambda starts, keys: ([], starts))
+    assert_frame_equal(by_shapes, keyvalue_fields(starts, AppFormat.LOGFMT, OPTIONS.id_fields))
+    if name in ("fuzz", "generated/api-2.log", "sample_logs/api-2.log"):
+        assert shaped[0] > 0.6 * starts.height  # the shapes read most lines
 
 
 @pytest.mark.parametrize("name", NAMES)
