@@ -257,14 +257,15 @@ LOGFMT_SHAPES = (
 
 
 def _logfmt_fuzz(lines: int, seed: int) -> pl.DataFrame:
-    """Lines of a few shapes whose values are drawn from ``LOGFMT_VALUES`` (a plain value
-    most of the time), a few with a tab or two spaces between pairs."""
+    """Lines of a few shapes, some commoner than others, whose values are drawn from
+    ``LOGFMT_VALUES`` (a plain value most of the time), a few with a tab or two spaces
+    between pairs."""
     rng = random.Random(seed)
     plain = LOGFMT_VALUES[:5]
     out = []
     for _ in range(lines):
-        keys = LOGFMT_SHAPES[rng.randrange(len(LOGFMT_SHAPES))]
-        pairs = [f"{k}={rng.choice(LOGFMT_VALUES if rng.random() < 0.2 else plain)}" for k in keys]
+        keys = rng.choices(LOGFMT_SHAPES, weights=(60, 25, 10, 5))[0]
+        pairs = [f"{k}={rng.choice(LOGFMT_VALUES if rng.random() < 0.05 else plain)}" for k in keys]
         gap = rng.choice(("\t", "  ")) if rng.random() < 0.02 else " "
         out.append(gap.join(pairs))
     return pl.DataFrame({"line": out}).with_row_index("line_no")
@@ -297,6 +298,23 @@ def test_logfmt_shapes_read_lines_as_the_targeted_regexes_do(
     assert_frame_equal(by_shapes, keyvalue_fields(starts, AppFormat.LOGFMT, OPTIONS.id_fields))
     if name in ("fuzz", "generated/api-2.log", "sample_logs/api-2.log"):
         assert shaped[0] > 0.6 * starts.height  # the shapes read most lines
+
+
+def test_a_shape_is_read_apart_only_where_its_pass_pays() -> None:
+    def lines(shares: dict[str, int]) -> pl.DataFrame:
+        rows = [
+            f"ts=1 level=info k{name}=v req_id=r" for name, n in shares.items() for _ in range(n)
+        ]
+        return pl.DataFrame({"line": rows}).with_row_index("line_no")
+
+    # commonest first, each while it reads a quarter of the lines the ones before it left
+    assert keyvalue._shapes(lines({"a": 600, "b": 250, "c": 100, "d": 50})) == [
+        ["ts", "level", f"k{n}", "req_id"] for n in "abcd"
+    ]
+    many = {"a": 700, "b": 60, "c": 60, "d": 60, "e": 60, "f": 60}
+    assert keyvalue._shapes(lines(many)) == [["ts", "level", "ka", "req_id"]]
+    # twenty shapes alike: each pass would cost more than it saves
+    assert keyvalue._shapes(lines({str(n): 100 for n in range(20)})) == []
 
 
 @pytest.mark.parametrize("name", NAMES)
