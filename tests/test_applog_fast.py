@@ -277,11 +277,15 @@ def _tiled(lines: pl.DataFrame, height: int) -> pl.DataFrame:
     return pl.concat([lines] * times).drop("line_no").with_row_index("line_no")
 
 
-@pytest.mark.parametrize("name", [*NAMES, "fuzz"])
+@pytest.mark.parametrize("name", [*NAMES, "fuzz", "one shape"])
 def test_logfmt_shapes_read_lines_as_the_targeted_regexes_do(
     inputs: dict[str, pl.DataFrame], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lines = _logfmt_fuzz(6000, 7) if name == "fuzz" else inputs[name]
+    if name == "one shape":  # every line read by it: none left to the targeted regexes
+        one = [f"ts={T} level=info msg=done req_id=r{i} status=200 took={i}ms" for i in range(9)]
+        lines = pl.DataFrame({"line": one}).with_row_index("line_no")
+    else:
+        lines = _logfmt_fuzz(6000, 7) if name == "fuzz" else inputs[name]
     starts = split_entries(_tiled(lines, keyvalue._SHAPES_FROM), AppFormat.LOGFMT).starts
     by_shapes = keyvalue_fields(starts, AppFormat.LOGFMT, OPTIONS.id_fields)
     shaped = []
@@ -298,6 +302,8 @@ def test_logfmt_shapes_read_lines_as_the_targeted_regexes_do(
     assert_frame_equal(by_shapes, keyvalue_fields(starts, AppFormat.LOGFMT, OPTIONS.id_fields))
     if name in ("fuzz", "generated/api-2.log", "sample_logs/api-2.log"):
         assert shaped[0] > 0.6 * starts.height  # the shapes read most lines
+    if name == "one shape":
+        assert shaped[0] == starts.height
 
 
 def test_a_shape_is_read_apart_only_where_its_pass_pays() -> None:

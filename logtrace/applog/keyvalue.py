@@ -228,7 +228,7 @@ _MOST_SHAPES = 8
 # it reads at least a quarter of the lines the shapes before it left.
 _SHAPE_PAYS = 4
 _SHAPE_SAMPLE = 2048  # lines the shapes are learnt on (~2 ms; the keys' sample ~14 ms)
-_SHAPE_VALUE = rf'=(?:{_QUOTED}|[^ \t"]+)'
+_SHAPE_VALUE = rf"=(?:{_QUOTED}|{_TOKEN})"
 # A bare value of a shape: no ``=`` after a character a pair may follow (``/a;b=c``), so
 # that a shape never reads a line whose pairs the targeted regexes would find inside a
 # value; such a line is theirs. Each regex reads a value one way only (an ambiguous one
