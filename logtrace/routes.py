@@ -123,17 +123,35 @@ def template_paths(paths: pl.Series) -> pl.Series:
     return out.get_column("route").fill_null(BAD_REQUEST).alias("route")
 
 
-def with_routes(lines: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
-    """Add a ``route`` column to LINES, templating each distinct path once.
+# Lines in the sample that tells whether a chunk's paths are mostly distinct.
+_SAMPLE = 1024
 
-    The routes are looked up by path (``replace_strict``), not joined: a join gathers
-    every other column again (48 against 40 ms for 140k app lines of 17 columns)."""
-    lf = lines.lazy()
-    paths = lf.select(pl.col("path").unique().drop_nulls()).collect().get_column("path")
-    route = pl.col("path").replace_strict(
-        paths, template_paths(paths), default=None, return_dtype=pl.String
+
+def route_column(paths: pl.Series) -> pl.Series:
+    """The route of each path, in order, templating each distinct path once where paths
+    repeat; where they are mostly distinct (a sample spread over them says), each path
+    is templated as it comes: looking routes up costs more than making them (65,536
+    lines of distinct paths: 9 against 26 ms; of 50 paths: 1 ms to template them and
+    1 ms to look them up)."""
+    step = max(1, paths.len() // _SAMPLE)
+    sample = paths.gather_every(step)
+    if sample.n_unique() * 2 > sample.len():
+        return template_paths(paths)
+    distinct = paths.unique().drop_nulls()
+    # a join of the one column, not ``replace_strict``: it builds its map 10 times slower
+    # (46 against 5 ms for 65,536 distinct paths)
+    lookup = pl.DataFrame({"path": distinct, "route": template_paths(distinct)})
+    looked = pl.DataFrame({"path": paths}).join(
+        lookup, on="path", how="left", maintain_order="left", nulls_equal=False
     )
-    path = pl.col("path")
-    return lf.with_columns(
-        pl.when(path.is_null()).then(pl.lit(BAD_REQUEST)).otherwise(route).alias("route")
-    )
+    return looked.get_column("route").fill_null(BAD_REQUEST)
+
+
+def with_routes(lines: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """Add a ``route`` column to LINES (:func:`route_column`).
+
+    The routes are made from the path column and set beside it, not joined to the lines:
+    a join gathers every other column again (48 against 40 ms for 140k app lines of 17
+    columns)."""
+    frame = lines.collect() if isinstance(lines, pl.LazyFrame) else lines
+    return frame.lazy().with_columns(route_column(frame.get_column("path")).alias("route"))

@@ -75,3 +75,27 @@ def test_names_with_regex_characters_collapse_like_any_other() -> None:
     guard = feed(routes, 50)
     assert set(guarded(guard, routes)) == {"/q/{*}/x"}
     assert guard.collapsed().rows() == [("/q/{*}/x", 2, len(routes))]
+
+
+@pytest.mark.parametrize("chunk", [13, 100, 5000])
+def test_lines_guarded_as_they_come_are_the_distinct_routes_seen(chunk: int) -> None:
+    """``guarded`` takes a chunk's lines (repeats, nulls, routes under a {*} already,
+    one star or two) and gives what ``see`` of their distinct routes and ``expr`` give,
+    and counts the same values."""
+    grid = [f"/files/{u}/{f}" for u in NAMES[:40] for f in NAMES[:30]]
+    users = [f"/u/{n}/x" for n in NAMES[:400]]
+    routes = [*grid, *users, *users[::3], "/files/shared/readme", "(no path)", "/u/{*}/x"]
+    routes = [r for pair in zip(routes, reversed(routes)) for r in pair]  # interleaved
+    seen, lines = RouteGuard(25), RouteGuard(25)
+    for start in range(0, len(routes), chunk):
+        part = pl.Series("route", [*routes[start : start + chunk], None])
+        seen_collapsed = seen.see(part.unique())
+        expected = guarded(seen, part.to_list())
+        got, collapsed = lines.guarded(part)
+        assert (got.name, got.to_list(), collapsed) == ("route", expected, seen_collapsed)
+    assert lines.collapsed().rows() == seen.collapsed().rows()
+    assert lines.collapsed().rows() == [
+        ("/u/{*}/x", 2, 400),  # a route that is a {*} already is none of its values
+        ("/files/{*}/{*}", 2, 41),
+        ("/files/{*}/{*}", 3, 31),
+    ]

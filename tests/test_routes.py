@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from logtrace.routes import BAD_REQUEST, template_paths
+from logtrace.routes import BAD_REQUEST, route_column, template_paths, with_routes
 
 
 @pytest.mark.parametrize(
@@ -78,6 +78,25 @@ def test_templates_keep_the_order_of_paths() -> None:
         "/c/{token}",
         "/d/{id}/{id}",
     ]
+
+
+@pytest.mark.parametrize("distinct_share", [0.0, 0.3, 0.5, 0.7, 1.0])
+def test_routes_are_made_per_path_whether_paths_repeat_or_not(distinct_share: float) -> None:
+    """Paths that repeat are templated once and looked up, mostly distinct ones each as
+    it comes: the same routes either way, nulls ``(no path)``, in order."""
+    n = 5000
+    distinct = int(n * distinct_share)
+    paths: list[str | None] = [f"/u/{i}/x{i % 7}" for i in range(distinct)]
+    paths += [["/users/42", "/static/app.js", None, "/a/b%2Cc"][i % 4] for i in range(n - distinct)]
+    paths = [p for pair in zip(paths[::2], paths[1::2]) for p in pair[::-1]]
+    series = pl.Series("path", paths)
+    expected = [template_paths(pl.Series([p], dtype=pl.String)).item() for p in paths[:40]]
+    routes = route_column(series)
+    assert routes.len() == n
+    assert routes.to_list()[:40] == expected
+    assert routes.equals(template_paths(series), check_names=False)
+    lines = pl.DataFrame({"path": series, "n": range(n)})
+    assert with_routes(lines).collect().get_column("route").equals(routes, check_names=False)
 
 
 def test_the_shop_log_s_pages_fall_into_a_few_routes() -> None:

@@ -150,9 +150,10 @@ class Partials:
         rewritten when routes seen before collapse now."""
         if "route" not in lines.columns:
             return lines
-        if self.guard.see(lines.get_column("route").unique()):
+        routes, collapsed = self.guard.guarded(lines.get_column("route"))
+        if collapsed:
             self._rewrite()
-        return lines.with_columns(self.guard.expr(pl.col("route")).alias("route"))
+        return lines.with_columns(routes)
 
     def _rewrite(self) -> None:
         """Routes that collapsed: their partials merge under the new name."""

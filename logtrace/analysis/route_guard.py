@@ -56,6 +56,17 @@ def _regex(pattern: str) -> str:
     return "^" + "([^/]*)".join(_escape(part) for part in pattern.split(STAR)) + "$"
 
 
+def _star_values(routes: pl.Series, pattern: str, regex: str) -> list[pl.Series]:
+    """The values of each ``{*}`` of ``pattern`` in ``routes``, which all match it. With
+    one ``{*}``, what is left of a route without the pattern's text before and after it
+    (the capture engine takes 1.6 times as long)."""
+    if pattern.count(STAR) == 1:
+        before, after = pattern.split(STAR)
+        return [routes.str.slice(len(before), routes.str.len_chars() - len(before) - len(after))]
+    groups = routes.str.extract_groups(regex)
+    return [groups.struct.field(str(j + 1)) for j in range(pattern.count(STAR))]
+
+
 def _star_positions(pattern: str) -> list[int]:
     """The positions (from 1) of a route's ``{*}`` segments."""
     return [k for k, seg in enumerate(pattern.split("/")) if seg == STAR]
@@ -92,6 +103,43 @@ class RouteGuard:
         self._known = routes_now.unique().sort()
         return collapsed
 
+    def guarded(self, routes: pl.Series) -> tuple[pl.Series, bool]:
+        """A chunk's routes, one a line, under the collapsed routes; and whether routes
+        collapsed now (then those seen before are to be rewritten with :meth:`expr`).
+
+        The lines under a route collapsed before are told apart in one pass over the
+        lines and their values counted; only the others are made distinct and seen
+        (:meth:`see`). 1M lines of distinct paths under ``/u/{*}`` in chunks of 65,536:
+        0.20 s, against 0.31 s to make each chunk's routes distinct, see them and
+        rewrite the lines."""
+        routes = routes.cast(pl.String).rename("route")
+        if not self._patterns:
+            collapsed = self.see(routes.unique())
+            return (self._applied(routes) if collapsed else routes), collapsed
+        which = pl.lit(None, dtype=pl.Int32)
+        for i, (_, regex, _) in reversed(list(enumerate(self._patterns))):
+            which = pl.when(pl.col("route").str.contains(regex)).then(pl.lit(i)).otherwise(which)
+        frame = pl.DataFrame({"route": routes}).with_columns(which.alias("_p"))
+        under = frame.get_column("_p")
+        names = pl.Series([p for p, _, _ in self._patterns], dtype=pl.String)  # before see
+        for i, (pattern, regex, stars) in enumerate(self._patterns):
+            matched = frame.filter(pl.col("_p") == i).get_column("route")
+            if matched.is_empty():
+                continue
+            for position, values in zip(stars, _star_values(matched, pattern, regex)):
+                self._add_values(pattern, position, values)
+        collapsed = self.see(frame.filter(under.is_null()).get_column("route").unique())
+        out = frame.select(
+            pl.when(pl.col("_p").is_null())
+            .then(pl.col("route"))
+            .otherwise(pl.col("_p").replace_strict(range(len(names)), names, default=None))
+        ).to_series()
+        return (self._applied(out) if collapsed else out).rename("route"), collapsed
+
+    def _applied(self, routes: pl.Series) -> pl.Series:
+        frame = pl.DataFrame({"route": routes})
+        return frame.select(self.expr(pl.col("route")).alias("route")).to_series()
+
     def expr(self, route: pl.Expr) -> pl.Expr:
         """``route`` (a column of routes) under the collapsed routes."""
         if not self._patterns:
@@ -114,9 +162,10 @@ class RouteGuard:
         )
 
     def _add_values(self, route: str, position: int, values: pl.Series) -> None:
-        """Hashes of the values a {*} stands for; deduplicated when they have doubled."""
+        """Hashes of the values a {*} stands for (a {*} itself is none); deduplicated
+        when they have doubled."""
         hashes = self._values.setdefault((route, position), [])
-        hashes.append(values.hash(seed=0))
+        hashes.append(values.filter(values != STAR).hash(seed=0))
         if len(hashes) > 1 and sum(len(h) for h in hashes[1:]) > max(len(hashes[0]), 100_000):
             hashes[:] = [pl.concat(hashes).unique()]
 
@@ -142,12 +191,11 @@ class RouteGuard:
         for pattern, regex, stars in self._patterns:
             if routes.is_empty():
                 break
-            groups = routes.str.extract_groups(regex)
-            under = groups.struct.field("1").is_not_null()
+            under = routes.str.contains(regex)
             if not under.any():
                 continue
-            for j, position in enumerate(stars):
-                self._add_values(pattern, position, groups.struct.field(str(j + 1)).filter(under))
+            for position, values in zip(stars, _star_values(routes.filter(under), pattern, regex)):
+                self._add_values(pattern, position, values)
             routes = routes.filter(~under)
         return routes
 
