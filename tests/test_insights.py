@@ -248,3 +248,16 @@ def test_a_loop_with_a_call_off_in_time_is_still_n_plus_one(
 
     found = detectors.n_plus_one(detectors.calls(_loop(starts_ms)), InsightOptions())
     assert (found.height == 1) is flagged
+
+
+def test_commands_that_read_standard_input_say_to_pipe_the_logs_again(
+    sample_loaded: Loaded,
+) -> None:
+    insights = find_insights(sample_loaded.timelines.spans)
+    said = "(- in these commands is standard input: pipe the same logs in again to run one)"
+    for files, told in ((("-",), True), (("sample_logs/",), False), (("a.log", "-"), True)):
+        console = record_console(width=120)
+        render_insights(console, insights, trace_args=TraceArgs(files))
+        text = console.export_text()
+        assert (said in text) is told
+        assert text.count(said) <= 1

@@ -74,6 +74,14 @@ def render_insights(
             # already quoted and escaped: printed whole, wrapped by the terminal if long
             command = trace_command(example, trace_args)
             console.print(Text("    " + command, style="dim"), soft_wrap=True)
+    if "-" in trace_args.files and summary.height:  # the commands read standard input
+        console.print(
+            Text(
+                "(- in these commands is standard input: pipe the same logs in again to run "
+                "one)",
+                style="dim",
+            )
+        )
     if summary.height > limit:
         console.print(
             Text(

@@ -271,13 +271,14 @@ class Partitioned:
         )
 
 
-def part_count(sources: Sequence[Source], options: joined.TimelineOptions) -> int:
+def part_count(sources: Sequence[Source], options: joined.TimelineOptions) -> tuple[int, bool]:
     """How many parts: one per ``PART_BYTES`` of input (``options.parts`` when given), or
-    ``UNKNOWN_SIZE_PARTS`` when the input's size is not known (a pipe)."""
+    ``UNKNOWN_SIZE_PARTS`` when the input's size is not known (a pipe); and whether it is
+    not known (then none was given)."""
     if options.parts:
-        return options.parts
+        return options.parts, False
     size = joined.input_bytes(sources)
-    return max(1, math.ceil(size / PART_BYTES)) if size else UNKNOWN_SIZE_PARTS
+    return (max(1, math.ceil(size / PART_BYTES)), False) if size else (UNKNOWN_SIZE_PARTS, True)
 
 
 @contextmanager
@@ -292,8 +293,7 @@ def partitioned(
     ids = _Ids()
     nginx_read: set[str] = set()
     written = WrittenBefore()
-    parts = part_count(sources, options)
-    unknown = not options.parts and not joined.input_bytes(sources)
+    parts, unknown = part_count(sources, options)
     with spill(parts) as store:
         for chunk in iter_lines(
             sources,
