@@ -449,6 +449,120 @@ def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
     return _Parsed(_label(lines, source), app.rejects, in_entries, app.leading, app.events)
 
 
+# A chunk of an nginx log with fewer lines than this (a small file, or a file's last
+# chunk) is parsed together with the next ones of the same format, as one chunk of up to
+# about ``SMALL_BATCH_ROWS`` lines: a parse and its ``transform`` cost ~3 ms each whatever
+# the lines. ``analyze`` of 1M lines in 100 files of ~10,000: 3.43 → 2.76 s (4.3 → 3.5
+# CPU-s), peak RSS 300 → 420 MB, that of the same lines in one file.
+SMALL_CHUNK_ROWS = 1 << 15
+SMALL_BATCH_ROWS = 1 << 16
+
+
+@dataclass
+class _Small:
+    """Small nginx chunks of one or more sources of one format, parsed as one chunk."""
+
+    pieces: list[tuple[_Job, pl.DataFrame]] = field(default_factory=list)
+    rows: int = 0
+    future: Future[list[_Parsed]] | None = None
+
+    def takes(self, job: _Job) -> bool:
+        """Whether a chunk of ``job`` may join the chunks held (not parsed yet)."""
+        if self.future is not None or self.rows >= SMALL_BATCH_ROWS:
+            return False
+        if not self.pieces:
+            return True
+        first = self.pieces[0][0]
+        return (
+            (job.parser.nginx is first.parser.nginx or job.parser.nginx == first.parser.nginx)
+            and job.columns == first.columns
+            and job.keep_line == first.keep_line
+            and job.transform is first.transform
+        )
+
+    def add(self, job: _Job, frame: pl.DataFrame) -> int:
+        self.pieces.append((job, frame))
+        self.rows += frame.height
+        return len(self.pieces) - 1
+
+    def submit(self, pool: ThreadPoolExecutor) -> None:
+        if self.future is None:
+            self.future = pool.submit(_parse_small, self.pieces)
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One chunk of a :class:`_Small`: its result, the held chunks sent off first."""
+
+    small: _Small
+    index: int
+    pool: ThreadPoolExecutor
+
+    def result(self) -> _Parsed:
+        self.small.submit(self.pool)
+        assert self.small.future is not None
+        return self.small.future.result()[self.index]
+
+
+def _small_chunk(job: _Job, frame: pl.DataFrame, text: bytes | None) -> bool:
+    """Whether a chunk is parsed with others (:class:`_Small`): a small one of an nginx
+    log, without a prefilter, whose bytes are not read again."""
+    return (
+        job.parser.nginx is not None
+        and job.prefilter is None
+        and text is None
+        and frame.height < SMALL_CHUNK_ROWS
+    )
+
+
+def _parse_small(pieces: list[tuple[_Job, pl.DataFrame]]) -> list[_Parsed]:
+    """Parse the chunks as one (runs in a worker thread); the lines and rejects of each,
+    as :func:`_parse` gives them for it alone. Lines are numbered by their row in all the
+    chunks while parsed, then each chunk's numbers are given back."""
+    job = pieces[0][0]
+    if len(pieces) == 1:
+        return [_parse(job, pieces[0][1], None)]
+    assert job.parser.nginx is not None
+    heights = [frame.height for _, frame in pieces]
+    starts = [sum(heights[:i]) for i in range(len(pieces) + 1)]
+    whole = pl.concat([frame.select("line") for _, frame in pieces], rechunk=False)
+    whole = whole.with_row_index("line_no")
+    parsed = parse_chunk(whole, job.parser.nginx, job.columns, keep_line=job.keep_line)
+
+    def cut(frame: pl.DataFrame) -> list[pl.DataFrame]:
+        """``frame`` (in row order) cut at each chunk's first row, numbered as its chunk."""
+        at = frame.get_column("line_no").search_sorted(pl.Series(starts), side="left")
+        out = []
+        for i, (_, chunk) in enumerate(pieces):
+            part = frame.slice(at[i], at[i + 1] - at[i])
+            first = chunk.get_column("line_no").item(0) if chunk.height else 0
+            number = pl.col("line_no").cast(pl.Int64) - starts[i] + first
+            dtype = frame.schema["line_no"]
+            out.append(part.with_columns(number.cast(dtype).alias("line_no")))
+        return out
+
+    lines, rejects = cut(parsed.lines), cut(parsed.rejects)
+    labelled = [
+        _label(part, piece_job.source) if part.height else part
+        for part, (piece_job, _) in zip(lines, pieces, strict=True)
+    ]
+    if job.transform is not None:
+        shown = [part for part in labelled if part.height]
+        done = job.transform(pl.concat(shown, rechunk=False)) if shown else None
+        if done is not None and done.height == sum(part.height for part in shown):
+            at = 0
+            for i, part in enumerate(labelled):
+                if part.height:
+                    labelled[i] = done.slice(at, part.height)
+                    at += part.height
+        else:  # a transform that drops or adds rows: each chunk's own
+            labelled = [job.transform(part) if part.height else part for part in labelled]
+    return [
+        _Parsed(done_lines, chunk_rejects, parsed_lines.height)
+        for done_lines, chunk_rejects, parsed_lines in zip(labelled, rejects, lines, strict=True)
+    ]
+
+
 def iter_lines(
     sources: Sequence[Source],
     resolver: FormatResolver,
@@ -483,7 +597,8 @@ def iter_lines(
     done_bytes = 0
     # In order: each source's chunks being parsed, then its end (None), after which its
     # counts are complete.
-    flight: deque[tuple[_Reading, Future[_Parsed] | None]] = deque()
+    flight: deque[tuple[_Reading, _Done | None]] = deque()
+    small = _Small()  # small chunks held to be parsed as one
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for source in sources:
             reading = _Reading(
@@ -530,7 +645,15 @@ def iter_lines(
                 )
                 job = reading.job
                 assert job is not None
-                flight.append((reading, pool.submit(_parse, job, frame, text if keep else None)))
+                chunk_text = text if keep else None
+                if _small_chunk(job, frame, chunk_text):
+                    if not small.takes(job):
+                        small.submit(pool)
+                        small = _Small()
+                    flight.append((reading, _Piece(small, small.add(job, frame), pool)))
+                else:
+                    small.submit(pool)  # the chunks held go first
+                    flight.append((reading, pool.submit(_parse, job, frame, chunk_text)))
                 while _parsing(flight) > WORKERS:
                     yield from _next(flight, pool)
             done_bytes += read.bytes_read
@@ -552,12 +675,24 @@ class _Reading:
     cuts: _Cuts = field(default_factory=_Cuts)
 
 
-def _parsing(flight: deque[tuple[_Reading, Future[_Parsed] | None]]) -> int:
-    return sum(done is not None for _, done in flight)
+_Done = Future[_Parsed] | _Piece
+
+
+def _parsing(flight: deque[tuple[_Reading, _Done | None]]) -> int:
+    """The parses sent off and not yet taken: a chunk's own, or the one of the small
+    chunks it was held with (counted once, and not before it is sent off)."""
+    jobs = set()
+    for _, done in flight:
+        if isinstance(done, _Piece):
+            if done.small.future is not None:
+                jobs.add(id(done.small))
+        elif done is not None:
+            jobs.add(id(done))
+    return len(jobs)
 
 
 def _next(
-    flight: deque[tuple[_Reading, Future[_Parsed] | None]], pool: ThreadPoolExecutor
+    flight: deque[tuple[_Reading, _Done | None]], pool: ThreadPoolExecutor
 ) -> Iterator[LinesChunk]:
     """Count and yield the oldest chunk in flight, or end its source."""
     reading, done = flight.popleft()
@@ -595,7 +730,7 @@ def _collect(
     job: _Job,
     stats: SourceStats,
     state: dict[str, pl.DataFrame | None],
-    done: Future[_Parsed],
+    done: _Done,
     *,
     read: ReadReport,
     cuts: _Cuts,

@@ -45,12 +45,14 @@ def rotated(tmp_path: Path) -> list[Source]:
     return [Source(str(tmp_path / n), n.split(".")[0], n.split("-")[0]) for n in names]
 
 
-def read(sources: list[Source]) -> tuple[list[tuple[str, str, pl.DataFrame]], IngestReport]:
+def read(
+    sources: list[Source], transform: ingest.Transform | None = None, *, keep_line: bool = True
+) -> tuple[list[tuple[str, str, pl.DataFrame]], IngestReport]:
     report = IngestReport()
     resolver = FormatResolver.from_options(FormatOptions())
     chunks = [
         (c.source.label, c.kind, c.frame)
-        for c in iter_lines(sources, resolver, report, keep_line=True)
+        for c in iter_lines(sources, resolver, report, keep_line=keep_line, transform=transform)
     ]
     return chunks, report
 
@@ -86,6 +88,7 @@ def test_the_next_source_is_parsed_beside_the_last_chunk_of_one(
     (the hold gives up after 10 s, and the test fails)."""
     monkeypatch.setattr(sources_module, "CHUNK_BYTES", CHUNK)
     monkeypatch.setattr(ingest, "WORKERS", 2)
+    monkeypatch.setattr(ingest, "SMALL_CHUNK_ROWS", 0)  # each chunk parsed alone
     first, second = rotated(tmp_path)[:2]
     last_line = len(Path(first.label).read_bytes().splitlines())
     started = threading.Event()
@@ -208,3 +211,52 @@ def test_a_parser_chosen_whole_on_the_first_lines_is_not_chosen_again(
     mesh = next(s for s in report_taken.sources if s.path.endswith("mesh-1.access.log"))
     assert mesh.detected is not None and mesh.detected.startswith("inferred from the lines")
     assert any("the format was inferred" in w for w in mesh.warnings)
+
+
+def _doubled(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns((pl.col("status") * 2).alias("twice"))
+
+
+def _ok_only(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.filter(pl.col("status") < 400)
+
+
+@pytest.mark.parametrize("transform", [None, _doubled, _ok_only])
+@pytest.mark.parametrize("keep_line", [True, False])
+def test_small_chunks_parsed_together_give_what_each_gives_alone(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    transform: ingest.Transform | None,
+    keep_line: bool,
+) -> None:
+    """Small nginx chunks of several files (and of one) are parsed as one chunk: the
+    chunks, lines, numbers, rejects and counts of each are those it gives parsed alone,
+    with a transform that keeps every row or one that drops some."""
+    monkeypatch.setattr(sources_module, "CHUNK_BYTES", CHUNK)
+    sources = rotated(tmp_path)
+    edge = (SAMPLE / "edge-1.access.log").read_bytes().splitlines(keepends=True)
+    for k in range(3):  # small files of one format, with a line of no format among them
+        part = edge[k * 200 : (k + 1) * 200]
+        part.insert(50, b"\x16\x03 not a line of this log\n")
+        (tmp_path / f"edge-2.log.{k}").write_bytes(b"".join(part))
+        sources.append(Source(str(tmp_path / f"edge-2.log.{k}"), "edge-2", "edge"))
+    parse_small = ingest._parse_small
+    together: list[int] = []
+
+    def watched(pieces: list[tuple[ingest._Job, pl.DataFrame]]) -> list[ingest._Parsed]:
+        together.append(len(pieces))
+        return parse_small(pieces)
+
+    monkeypatch.setattr(ingest, "_parse_small", watched)
+    batched, report = read(sources, transform, keep_line=keep_line)
+    assert max(together) > 1
+    assert len({label for label, _, _ in batched}) == len(sources) - 2  # empty, noise
+    monkeypatch.setattr(ingest, "SMALL_CHUNK_ROWS", 0)
+    alone, alone_report = read(sources, transform, keep_line=keep_line)
+    assert [(label, kind) for label, kind, _ in batched] == [(lb, k) for lb, k, _ in alone]
+    for (_, _, frame), (_, _, expected) in zip(batched, alone, strict=True):
+        assert_frame_equal(frame, expected)
+    assert [asdict(s) for s in report.sources] == [asdict(s) for s in alone_report.sources]
+    rejected = report.sources[-1]
+    assert rejected.lines_rejected == 1
+    assert rejected.samples[0].line_no == 51
