@@ -456,6 +456,7 @@ def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
 # CPU-s), peak RSS 300 → 420 MB, that of the same lines in one file.
 SMALL_CHUNK_ROWS = 1 << 15
 SMALL_BATCH_ROWS = 1 << 16
+SMALL_BATCH_CHUNKS = 64  # and of at most this many chunks: each waits in the flight
 
 
 @dataclass
@@ -469,6 +470,8 @@ class _Small:
     def takes(self, job: _Job) -> bool:
         """Whether a chunk of ``job`` may join the chunks held (not parsed yet)."""
         if self.future is not None or self.rows >= SMALL_BATCH_ROWS:
+            return False
+        if len(self.pieces) >= SMALL_BATCH_CHUNKS:
             return False
         if not self.pieces:
             return True
@@ -680,7 +683,8 @@ _Done = Future[_Parsed] | _Piece
 
 def _parsing(flight: deque[tuple[_Reading, _Done | None]]) -> int:
     """The parses sent off and not yet taken: a chunk's own, or the one of the small
-    chunks it was held with (counted once, and not before it is sent off)."""
+    chunks it was held with (counted once, and not before it is sent off); counted up to
+    one more than ``WORKERS``, which is all the reading loop asks."""
     jobs = set()
     for _, done in flight:
         if isinstance(done, _Piece):
@@ -688,6 +692,8 @@ def _parsing(flight: deque[tuple[_Reading, _Done | None]]) -> int:
                 jobs.add(id(done.small))
         elif done is not None:
             jobs.add(id(done))
+        if len(jobs) > WORKERS:
+            break
     return len(jobs)
 
 

@@ -110,3 +110,27 @@ def test_the_service_table_of_parts_of_disjoint_requests_is_that_of_all_spans(
     whole, merged = (t.sort(key) for t in (service_table(spans), services_of(split)))
     assert_frame_equal(whole, merged, check_exact=False, rel_tol=1e-12)
     assert whole.select("p50_s", "p99_s").equals(merged.select("p50_s", "p99_s"))  # exact
+
+
+def test_services_with_the_same_time_are_listed_by_name_however_parts_come(
+    sample_loaded: Loaded,
+) -> None:
+    """Two services whose spans last alike tie on self time: the table lists them by
+    name, whatever the order of the parts (it varied from run to run with thousands of
+    one-line logs)."""
+    import polars as pl
+
+    from logtrace.analysis.services import service_part, services_of
+
+    spans = sample_loaded.timelines.spans
+    service = spans.get_column("service").drop_nulls().sort().item(0)
+    one = spans.filter(pl.col("service") == service).drop("parent_sid")
+    one = one.with_columns(pl.lit(None, spans.schema["parent_sid"]).alias("parent_sid"))
+    copies = []
+    for k, name in enumerate(["zeta", "alpha", "mu"]):
+        sid = pl.col("sid") if k == 0 else pl.col("sid") + k * 10**9
+        copies.append(one.with_columns(pl.lit(name).alias("service"), sid.alias("sid")))
+    parts = [service_part(c.select(spans.columns)) for c in copies]
+    tables = [services_of(p) for p in (parts, parts[::-1], parts[1:] + parts[:1])]
+    assert tables[0].get_column("service").to_list()[:3] == ["alpha", "mu", "zeta"]
+    assert all(t.equals(tables[0]) for t in tables)

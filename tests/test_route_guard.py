@@ -85,7 +85,7 @@ def test_lines_guarded_as_they_come_are_the_distinct_routes_seen(chunk: int) -> 
     grid = [f"/files/{u}/{f}" for u in NAMES[:40] for f in NAMES[:30]]
     users = [f"/u/{n}/x" for n in NAMES[:400]]
     routes = [*grid, *users, *users[::3], "/files/shared/readme", "(no path)", "/u/{*}/x"]
-    routes = [r for pair in zip(routes, reversed(routes)) for r in pair]  # interleaved
+    routes = [r for pair in zip(routes, reversed(routes), strict=True) for r in pair]  # interleaved
     seen, lines = RouteGuard(25), RouteGuard(25)
     for start in range(0, len(routes), chunk):
         part = pl.Series("route", [*routes[start : start + chunk], None])

@@ -88,7 +88,7 @@ def test_routes_are_made_per_path_whether_paths_repeat_or_not(distinct_share: fl
     distinct = int(n * distinct_share)
     paths: list[str | None] = [f"/u/{i}/x{i % 7}" for i in range(distinct)]
     paths += [["/users/42", "/static/app.js", None, "/a/b%2Cc"][i % 4] for i in range(n - distinct)]
-    paths = [p for pair in zip(paths[::2], paths[1::2]) for p in pair[::-1]]
+    paths = [p for pair in zip(paths[::2], paths[1::2], strict=True) for p in pair[::-1]]
     series = pl.Series("path", paths)
     expected = [template_paths(pl.Series([p], dtype=pl.String)).item() for p in paths[:40]]
     routes = route_column(series)

@@ -126,7 +126,8 @@ class RouteGuard:
             matched = frame.filter(pl.col("_p") == i).get_column("route")
             if matched.is_empty():
                 continue
-            for position, values in zip(stars, _star_values(matched, pattern, regex)):
+            values_of = _star_values(matched, pattern, regex)
+            for position, values in zip(stars, values_of, strict=False):
                 self._add_values(pattern, position, values)
         collapsed = self.see(frame.filter(under.is_null()).get_column("route").unique())
         out = frame.select(
@@ -194,7 +195,8 @@ class RouteGuard:
             under = routes.str.contains(regex)
             if not under.any():
                 continue
-            for position, values in zip(stars, _star_values(routes.filter(under), pattern, regex)):
+            values_of = _star_values(routes.filter(under), pattern, regex)
+            for position, values in zip(stars, values_of, strict=False):
                 self._add_values(pattern, position, values)
             routes = routes.filter(~under)
         return routes

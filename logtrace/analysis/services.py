@@ -145,7 +145,9 @@ def services_of(parts: list[ServicePart]) -> pl.DataFrame:
     grand = float(table.get_column("self_s").sum() or 0.0)
     return table.with_columns(
         (pl.col("self_s") / grand if grand else pl.lit(0.0)).alias("self_share")
-    ).sort("self_s", descending=True)
+    ).sort(  # ties by name: the same table however the spans were grouped
+        ["self_s", "service", "kind"], descending=[True, False, False], nulls_last=True
+    )
 
 
 def host_table(spans: pl.DataFrame, offsets: dict[str, object]) -> pl.DataFrame:

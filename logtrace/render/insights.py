@@ -77,8 +77,7 @@ def render_insights(
     if "-" in trace_args.files and summary.height:  # the commands read standard input
         console.print(
             Text(
-                "(- in these commands is standard input: pipe the same logs in again to run "
-                "one)",
+                "(- in these commands is standard input: pipe the same logs in again to run one)",
                 style="dim",
             )
         )
