@@ -382,3 +382,32 @@ def test_the_report_of_every_log_read_twice_is_the_same_each_run(tmp_path: Path)
     runs = [CliRunner().invoke(app, [*args, "--json"]) for _ in range(2)]
     assert runs[0].exit_code == 0, runs[0].output
     assert runs[0].stdout == runs[1].stdout
+
+
+def test_each_nginx_log_is_joined_on_its_own_id_column_however_many_logs() -> None:
+    """An edge's lines take ``$request_id``, an internal proxy's the header it received
+    (the one the app logs too); a log of no id column none. Sources are grouped by the
+    column they take, so thousands of logs cost a condition per column, not per log."""
+    from logtrace.timelines.load import choose_id_columns, with_ids
+
+    edges = [f"edge-{k}.log" for k in range(300)]
+    rows: list[tuple[str, str | None, str | None]] = [
+        (s, f"r{k}", None) for k, s in enumerate(edges)
+    ]
+    rows += [("proxy.log", "minted-1", "a1"), ("proxy.log", "minted-2", "a2")]
+    rows += [("plain.log", None, None)]
+    nginx = pl.DataFrame(
+        rows,
+        schema={"source": pl.String, "request_id": pl.String, "http_x_request_id": pl.String},
+        orient="row",
+    )
+    app = pl.DataFrame({"request_id": ["a1", "a2", "r7"]})
+    choice = choose_id_columns(nginx, app, None)
+    assert choice["proxy.log"] == "http_x_request_id"
+    assert {choice[s] for s in edges} == {"request_id"}
+    assert choice["plain.log"] == "request_id"
+    joined = with_ids(nginx.drop("request_id"), choice)  # an id column absent: none
+    assert joined.get_column("request_id").to_list()[-3:] == ["a1", "a2", None]
+    assert joined.get_column("request_id").null_count() == 301
+    ids = with_ids(nginx, choice).get_column("request_id").to_list()
+    assert ids == [f"r{k}" for k in range(300)] + ["a1", "a2", None]
