@@ -7,6 +7,7 @@ either parsed or counted as rejected with a reason.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -526,8 +527,7 @@ def _parse_small(pieces: list[tuple[_Job, pl.DataFrame]]) -> list[_Parsed]:
     if len(pieces) == 1:
         return [_parse(job, pieces[0][1], None)]
     assert job.parser.nginx is not None
-    heights = [frame.height for _, frame in pieces]
-    starts = [sum(heights[:i]) for i in range(len(pieces) + 1)]
+    starts = [0, *itertools.accumulate(frame.height for _, frame in pieces)]
     whole = pl.concat([frame.select("line") for _, frame in pieces], rechunk=False)
     whole = whole.with_row_index("line_no")
     parsed = parse_chunk(whole, job.parser.nginx, job.columns, keep_line=job.keep_line)

@@ -260,3 +260,33 @@ def test_small_chunks_parsed_together_give_what_each_gives_alone(
     rejected = report.sources[-1]
     assert rejected.lines_rejected == 1
     assert rejected.samples[0].line_no == 51
+
+
+def test_small_chunks_are_held_a_few_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small chunks wait in the flight until their parse is sent off: at most
+    ``SMALL_BATCH_CHUNKS`` of them to a parse, however many small files there are, and
+    what comes out is what each file gives alone."""
+    edge = (SAMPLE / "edge-1.access.log").read_bytes().splitlines(keepends=True)
+    sources = []
+    for k in range(9):
+        (tmp_path / f"edge.log.{k}").write_bytes(b"".join(edge[k * 5 : (k + 1) * 5]))
+        sources.append(Source(str(tmp_path / f"edge.log.{k}"), "edge", "edge"))
+    monkeypatch.setattr(ingest, "SMALL_BATCH_CHUNKS", 2)
+    parse_small = ingest._parse_small
+    sizes: list[int] = []
+
+    def watched(pieces: list[tuple[ingest._Job, pl.DataFrame]]) -> list[ingest._Parsed]:
+        sizes.append(len(pieces))
+        return parse_small(pieces)
+
+    monkeypatch.setattr(ingest, "_parse_small", watched)
+    batched, report = read(sources)
+    assert sizes == [2, 2, 2, 2, 1]
+    monkeypatch.setattr(ingest, "SMALL_CHUNK_ROWS", 0)
+    alone, alone_report = read(sources)
+    assert len(batched) == len(alone) == 9
+    for (_, _, frame), (_, _, expected) in zip(batched, alone, strict=True):
+        assert_frame_equal(frame, expected)
+    assert [asdict(s) for s in report.sources] == [asdict(s) for s in alone_report.sources]

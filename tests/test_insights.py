@@ -254,9 +254,9 @@ def test_commands_that_read_standard_input_say_to_pipe_the_logs_again(
     sample_loaded: Loaded,
 ) -> None:
     insights = find_insights(sample_loaded.timelines.spans)
-    said = "(- in these commands is standard input: pipe the same logs in again to run one)"
+    said = "(- is standard input: pipe the same logs in again to run these)"
     for files, told in ((("-",), True), (("sample_logs/",), False), (("a.log", "-"), True)):
-        console = record_console(width=120)
+        console = record_console(width=80)
         render_insights(console, insights, trace_args=TraceArgs(files))
         text = console.export_text()
         assert (said in text) is told

@@ -76,10 +76,7 @@ def render_insights(
             console.print(Text("    " + command, style="dim"), soft_wrap=True)
     if "-" in trace_args.files and summary.height:  # the commands read standard input
         console.print(
-            Text(
-                "(- in these commands is standard input: pipe the same logs in again to run one)",
-                style="dim",
-            )
+            Text("(- is standard input: pipe the same logs in again to run these)", style="dim")
         )
     if summary.height > limit:
         console.print(
