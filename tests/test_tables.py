@@ -12,7 +12,7 @@ import pytest
 
 from logtrace.analysis.analyze import Analysis, AnalyzeOptions, analyze
 from logtrace.render.console import record_console
-from logtrace.render.tables import render_analysis
+from logtrace.render.tables import MAX_SOURCE_ROWS, files_label, render_analysis
 from logtrace.resolve import FormatOptions
 from logtrace.sources import resolve_sources
 from tests.conftest import ROOT, Golden
@@ -183,3 +183,70 @@ def test_counted_nouns_agree_with_their_counts(tmp_path: Path) -> None:
     text = " ".join(report(analysis, 200).split())
     assert "1 of 1 request went upstream" in text
     assert "Retries: 1 request needed 1 extra upstream attempt, costing 1 ms" in text
+
+
+def _pieces(tmp_path: Path, pieces: int, junk: set[int]) -> list[Path]:
+    """sample_logs' edge log cut in ``pieces`` files (``edge.log``, ``edge.log.1`` ...),
+    a line no format reads at the end of the ``junk`` ones."""
+    lines = (ROOT / "sample_logs/edge-1.access.log").read_text().splitlines(keepends=True)
+    size = -(-len(lines) // pieces)
+    paths = []
+    for i in range(pieces):
+        path = tmp_path / ("edge.log" + (f".{i}" if i else ""))
+        path.write_text("".join(lines[i * size : (i + 1) * size]) + ("junk\n" if i in junk else ""))
+        paths.append(path)
+    return paths
+
+
+def test_rotated_files_of_one_log_are_one_row_and_their_rejects_are_bounded(
+    tmp_path: Path,
+) -> None:
+    """Past MAX_SOURCE_ROWS sources, a log and its rotated files are summed in one row;
+    rejected lines are shown by sample for the first few sources, the others counted."""
+    paths = _pieces(tmp_path, MAX_SOURCE_ROWS + 5, junk={2, 3, 5, 8, 13, 21, 22})
+    analysis = analyze(
+        resolve_sources([str(p) for p in paths]), AnalyzeOptions(FormatOptions(preset="trace"))
+    )
+    text = report(analysis, 200)
+    _, rows = table(text, "Sources")
+    assert len(rows) == 1
+    cells = rows[0].split()
+    assert cells[:3] == [f"{tmp_path}/edge.log*", f"({len(paths)}", "files)"]
+    assert cells[-3:] == ["2,507", "2,500", "7"]  # the sample's 2,500 lines and 7 junk ones
+    assert f"{len(paths)} sources in 1 row: the files of one host, service" in text
+    shown = re.findall(r"^Rejected lines in (\S+):", text, re.M)
+    assert shown == [f"{tmp_path}/edge.log.{i}" for i in (2, 3, 5, 8, 13)]
+    assert "Rejected lines in 2 more sources: does not match the log_format: 2" in text
+    assert len(analysis.ingest.sources) == len(paths)  # --json still has each
+
+
+def test_past_the_row_limit_the_smallest_clean_sources_are_summed_in_a_last_row(
+    tmp_path: Path,
+) -> None:
+    """Sources of as many hosts as rows allowed and more: the ones with a rejected line
+    and the biggest keep their rows, in their order; the others are summed in the last."""
+    lines = (ROOT / "sample_logs/edge-1.access.log").read_text().splitlines(keepends=True)
+    specs = []
+    for i in range(MAX_SOURCE_ROWS + 3):
+        path = tmp_path / f"h{i}.log"
+        path.write_text("".join(lines[: 10 + 10 * i]) + ("junk\n" if i == 0 else ""))
+        specs.append(f"{path}@host{i}")
+    analysis = analyze(resolve_sources(specs), AnalyzeOptions(FormatOptions(preset="trace")))
+    text = report(analysis, 200)
+    _, rows = table(text, "Sources")
+    assert len(rows) == MAX_SOURCE_ROWS
+    hosts = [row.split()[1] for row in rows[:-1]]
+    # host0 (a rejected line, the smallest) first, then the biggest 18, in their order
+    assert hosts == ["host0", *(f"host{i}" for i in range(5, MAX_SOURCE_ROWS + 3))]
+    summed = sum(10 + 10 * i for i in range(1, 5))
+    assert rows[-1].split()[:4] == ["…", "4", "more", "sources"]
+    assert rows[-1].split()[-3:] == [f"{summed:,}", f"{summed:,}", "0"]
+    assert "the 4 smallest without a rejected line in the last" in text
+    assert "files of one host" not in text  # no two sources share a host
+
+
+def test_files_are_labelled_by_the_name_they_share() -> None:
+    assert files_label(["/l/edge.log"]) == "/l/edge.log"
+    assert files_label(["/l/edge.log", "/l/edge.log.1.gz"]) == "/l/edge.log* (2 files)"
+    assert files_label(["/l/a/x.log", "/l/b/x.log"]) == "/l/* (2 files)"
+    assert files_label(["a.log", "b.log"]) == "* (2 files)"

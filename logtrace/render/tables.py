@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
@@ -23,17 +25,73 @@ from logtrace.render.buckets import render_buckets
 from logtrace.render.commands import TraceArgs
 from logtrace.render.console import safe, safe_str
 from logtrace.render.cross_host import render_cross_host
-from logtrace.render.fit import Cell, Column, FitTable
+from logtrace.render.fit import Cell, Column, FitTable, shared_folder
 from logtrace.render.insights import render_insights
 from logtrace.when import UTC_ZONE, Zone, offset_zone
 
 MAX_ROUTES = 15
 
 
-def sources_table(ingest: IngestReport) -> FitTable:
-    """One row per source: what it is and how many of its lines were read; for an app log
-    also the requests it served, the calls it made and the HTTP lines that could be
-    neither told apart (``-`` for an nginx log).
+MAX_SOURCE_ROWS = 20
+"""Rows of the Sources table at most. Past it, the files of one host, service and format
+(a log and its rotated files) are summed in one row; past it still, the smallest sources
+without a rejected or unclassified line are summed in a last row. ``--json`` lists each."""
+
+
+@dataclass(frozen=True)
+class SourceRows:
+    """The Sources table's rows: each a source, or the sources summed in it."""
+
+    rows: list[list[SourceStats]]
+    rest: list[SourceStats]  # summed in a last row: "… 12 more sources"
+
+    @property
+    def summed(self) -> bool:
+        return bool(self.rest) or any(len(row) > 1 for row in self.rows)
+
+
+def _flagged(sources: list[SourceStats]) -> bool:
+    return any(s.lines_rejected or s.app_events["unclassified"] for s in sources)
+
+
+def source_rows(sources: list[SourceStats], limit: int = MAX_SOURCE_ROWS) -> SourceRows:
+    """One row per source, or, past ``limit`` rows, the sources of one host, service and
+    format in one; past it still, the rows with rejected or unclassified lines and the
+    biggest are kept (in their order) and the others summed apart."""
+    rows = [[s] for s in sources]
+    if len(rows) > limit:
+        kinds: dict[tuple[str, str, str, str, str | None], list[SourceStats]] = {}
+        for s in sources:
+            kinds.setdefault((s.host, s.service, s.kind, s.format, s.detected), []).append(s)
+        rows = list(kinds.values())
+    if len(rows) <= limit:
+        return SourceRows(rows, [])
+
+    def rank(i: int) -> tuple[bool, int, int]:
+        return (not _flagged(rows[i]), -sum(s.lines_total for s in rows[i]), i)
+
+    kept = sorted(sorted(range(len(rows)), key=rank)[: max(limit - 1, 0)])
+    rest = [s for i, row in enumerate(rows) if i not in set(kept) for s in row]
+    return SourceRows([rows[i] for i in kept], rest)
+
+
+def files_label(paths: list[str]) -> str:
+    """One path, or a pattern of several and how many: ``/var/log/edge.log* (14 files)``."""
+    if len(paths) == 1:
+        return paths[0]
+    folder = shared_folder(paths)
+    low, high = min(paths), max(paths)  # what these two share, all of them share
+    n = len(folder)
+    while n < min(len(low), len(high)) and low[n] == high[n] and low[n] != "/":
+        n += 1
+    head = low[len(folder) : n]
+    return f"{folder}{head}* ({len(paths):,} files)"
+
+
+def sources_table(ingest: IngestReport, limit: int = MAX_SOURCE_ROWS) -> FitTable:
+    """One row per source (past ``limit``, see :func:`source_rows`): what it is and how
+    many of its lines were read; for an app log also the requests it served, the calls it
+    made and the HTTP lines that could be neither told apart (``-`` for an nginx log).
 
     At a narrow width the path loses its middle, the format wraps, then the columns drop
     in this order: service, served, calls, parsed, host.
@@ -53,28 +111,58 @@ def sources_table(ingest: IngestReport) -> FitTable:
             *(app_columns if apps else []),
         ],
     )
-    for s in ingest.sources:
-        rejected = Text(fmt.count(s.lines_rejected), style="red" if s.lines_rejected else "")
+    shown = source_rows(ingest.sources, limit)
+    for row in shown.rows:
+        s = row[0]
         form = s.format + (f" (detected, {s.detected})" if s.detected else "")
-        events = _app_events(s) if apps else []
-        table.add_row(
-            safe(s.path),
-            safe(s.host),
-            safe(s.service),
-            safe(form),
-            fmt.count(s.lines_total),
-            fmt.count(s.lines_parsed),
-            rejected,
-            *events,
-        )
+        cells = (safe(files_label([r.path for r in row])), safe(s.host), safe(s.service))
+        table.add_row(*cells, safe(form), *_counts(row, apps))
+    if shown.rest:
+        more = f"… {plural(len(shown.rest), 'more source')}"
+        table.add_row(more, "…", "…", "…", *_counts(shown.rest, apps))
     return table
 
 
-def _app_events(s: SourceStats) -> list[str | Text]:
-    """Served requests, calls (ends, else starts) and unclassified HTTP lines of an app log."""
-    if s.kind != "app":
-        return ["-", "-", "-"]
-    ev = s.app_events
+def sources_note(ingest: IngestReport, limit: int = MAX_SOURCE_ROWS) -> Text | None:
+    """What the Sources table summed, when it summed any."""
+    shown = source_rows(ingest.sources, limit)
+    if not shown.summed:
+        return None
+    rows = len(shown.rows) + bool(shown.rest)
+    how = []
+    if any(len(row) > 1 for row in shown.rows):
+        how.append("the files of one host, service and format in one")
+    if shown.rest:
+        how.append(f"the {len(shown.rest):,} smallest without a rejected line in the last")
+    return Text(
+        f"{plural(len(ingest.sources), 'source')} in {plural(rows, 'row')}: "
+        + ", ".join(how)
+        + " (--json lists each)",
+        style="dim",
+    )
+
+
+def _counts(row: list[SourceStats], apps: bool) -> list[str | Text]:
+    """The count cells of a row of sources: lines, parsed, rejected (and the app events)."""
+    rejected = sum(s.lines_rejected for s in row)
+    cells: list[str | Text] = [
+        fmt.count(sum(s.lines_total for s in row)),
+        fmt.count(sum(s.lines_parsed for s in row)),
+        Text(fmt.count(rejected), style="red" if rejected else ""),
+    ]
+    if not apps:
+        return cells
+    app = [s for s in row if s.kind == "app"]
+    if not app:
+        return [*cells, "-", "-", "-"]
+    events: Counter[str] = Counter()
+    for s in app:
+        events.update(s.app_events)
+    return [*cells, *_app_events(events)]
+
+
+def _app_events(ev: Counter[str]) -> list[str | Text]:
+    """Served requests, calls (ends, else starts) and unclassified HTTP lines of app logs."""
     unclassified = ev["unclassified"]
     return [
         fmt.count(ev["server"] or ev["server_start"]),
@@ -347,17 +435,30 @@ def slowest_table(slowest: pl.DataFrame, zone: Zone = UTC_ZONE) -> FitTable:
     return table
 
 
-def rejected_samples(ingest: IngestReport, width: int = 100) -> Iterable[RenderableType]:
-    """A few rejected lines per source, with a caret where each stopped matching.
+MAX_REJECTED_SOURCES = 5
+"""Sources whose rejected lines are shown by sample; the others' are counted in one line."""
+
+
+def rejected_samples(
+    ingest: IngestReport, width: int = 100, limit: int = MAX_REJECTED_SOURCES
+) -> Iterable[RenderableType]:
+    """A few rejected lines per source (of the first ``limit`` sources with any; the
+    others' counted together), with a caret where each stopped matching.
 
     Each line is shown on one row of ``width`` (around the caret when it is longer), so
     the caret stays under its column whatever the terminal wraps.
     """
+    shown = 0
+    more: list[SourceStats] = []
     for s in ingest.sources:
         for w in s.warnings:
             yield Text.assemble(("warning: ", "yellow bold"), safe(w))
         if not s.lines_rejected:
             continue
+        if shown == limit:
+            more.append(s)
+            continue
+        shown += 1
         reasons = ", ".join(f"{safe_str(r)}: {n:,}" for r, n in s.reasons.most_common())
         yield Text.assemble((f"Rejected lines in {safe_str(s.path)}: ", "bold"), reasons)
         for sample in s.samples:
@@ -372,6 +473,16 @@ def rejected_samples(ingest: IngestReport, width: int = 100) -> Iterable[Rendera
             yield Text(f"    {text}", no_wrap=True, overflow="ellipsis")
             if sample.column is not None:
                 yield Text("    " + " " * cell_len(text[: len(caret) - 1]) + "^", style="yellow")
+    if more:
+        reasons_of: Counter[str] = Counter()
+        for s in more:
+            reasons_of.update(s.reasons)
+        reasons = ", ".join(f"{safe_str(r)}: {n:,}" for r, n in reasons_of.most_common())
+        yield Text.assemble(
+            (f"Rejected lines in {plural(len(more), 'more source')}: ", "bold"),
+            reasons,
+            (" (--json has samples of each)", "dim"),
+        )
 
 
 def unclassified_samples(ingest: IngestReport, width: int = 100) -> Iterable[RenderableType]:
@@ -406,6 +517,10 @@ def render_analysis(
         console.print(Text.assemble(("warning: ", "yellow bold"), safe(note)))
     # crop=False: a table that cannot fit (or a pipe's, printed whole) is never cut
     console.print(sources_table(analysis.ingest), crop=False)
+    summed = sources_note(analysis.ingest)
+    if summed is not None:
+        console.print(summed)
+        console.print()
     console.print(summary(analysis, zone))
     console.print()
     if analysis.latency.buckets is not None:
