@@ -42,7 +42,7 @@ from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import AppEvents, SourceStats, parse_chunk, reads_rows
 from logtrace.resolve import DETECT_LINES, Detection, FormatOptions, FormatResolver, infer
-from logtrace.sources import ReadReport, Source, first_frame, iter_texts, source_size
+from logtrace.sources import ReadReport, Source, head_frame, iter_texts, source_size
 from logtrace.twins import find_twins
 
 __all__ = [
@@ -263,12 +263,13 @@ def _first_lines(sources: Sequence[Source], resolver: FormatResolver) -> Iterato
     Read and chosen side by side (rotated logs: tens of files)."""
 
     def first(source: Source) -> FirstLines | None:
-        frame = first_frame(source, PLAN_BYTES)
+        frame, entire = head_frame(source, PLAN_BYTES)
         if frame is None:
             return None
         scratch = SourceStats(path=source.label, host=source.host, service=source.service)
         parser = _choose(frame, resolver.for_source(source), resolver, scratch)
-        whole = frame.select((~is_blank()).sum()).item() >= _CHOICE_LINES
+        # as the first chunk would choose: on the whole file, or on as many lines as it looks at
+        whole = entire or frame.select((~is_blank()).sum()).item() >= _CHOICE_LINES
         return FirstLines(source, frame, parser, Choice.of(parser, scratch) if whole else None)
 
     # stdin on this thread: a read that waits on a pipe stays open to Ctrl-C

@@ -85,10 +85,15 @@ def _without_boms(data: bytes) -> bytes:
     return data
 
 
+# Up to this many bytes, lines are split by Python: polars' reader costs ~0.6 ms a call
+# whatever the size (a one-line file 0.6 against 0.02 ms; 256 KB 0.69 against 0.17 ms).
+SPLIT_BYTES = 256 * 1024
+
+
 def _frame(data: bytes, first_line_no: int) -> pl.DataFrame:
     frame: pl.DataFrame | None = None
     sep = next((s for s in _SEPARATORS if s not in data), None)
-    if sep is not None and data:
+    if sep is not None and len(data) > SPLIT_BYTES:
         frame = pl.read_csv(
             io.BytesIO(data),
             has_header=False,

@@ -16,7 +16,8 @@ import re
 import sys
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -292,6 +293,22 @@ def first_frame(source: Source, size: int) -> pl.DataFrame | None:
     return next(iter_frames(source, ReadReport(), size, stream=head), None)
 
 
+def head_frame(source: Source, size: int) -> tuple[pl.DataFrame | None, bool]:
+    """:func:`first_frame`, and whether it holds every line of the source: a file of at
+    most ``size`` bytes on disk read to its end (stdin: not told)."""
+    if source.is_stdin:
+        return first_frame(source, size), False
+    with closing(iter_texts(source, ReadReport(), size)) as texts:
+        first = next(texts, None)
+        if first is None:
+            return None, True
+        try:
+            small = os.path.getsize(source.path) <= size
+        except OSError:
+            small = False
+        return first[1], small and next(texts, None) is None
+
+
 def _open(source: Source) -> BinaryIO:
     try:
         return open(source.path, "rb")
@@ -517,7 +534,7 @@ def iter_texts(
     chunk_bytes: int | None = None,
     *,
     stream: ByteStream | None = None,
-) -> Iterator[tuple[bytes, pl.DataFrame]]:
+) -> Generator[tuple[bytes, pl.DataFrame], None, None]:
     """The frames of :func:`iter_frames`, each with the UTF-8 bytes it was read from."""
     line_no = 1
     for data in iter_blocks(source, report, chunk_bytes, stream=stream):

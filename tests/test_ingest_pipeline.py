@@ -169,16 +169,21 @@ def test_a_parser_chosen_whole_on_the_first_lines_is_not_chosen_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first lines read to plan (256 KB) choose each file's parser; when they hold as
-    many lines as the choice looks at, reading the file takes that choice (and what it
-    said: detected, inferred, unknown) rather than choosing again. The same chunks and
-    the same stats come out; a file of fewer lines is chosen again."""
+    many lines as the choice looks at, or the whole file, reading the file takes that
+    choice (and what it said: detected, inferred, unknown) rather than choosing again.
+    The same chunks and the same stats come out; a longer file of fewer lines in its
+    first 256 KB is chosen again."""
     sources = rotated(tmp_path)
+    wide = tmp_path / "wide-1.log"  # 800 lines of 400 bytes: 655 in the first 256 KB
+    wide.write_bytes((b"\x01\x02 nothing to see " + b"-" * 377 + b"\n") * 800)
+    sources.append(Source(str(wide), "wide-1", "wide"))
     resolver = FormatResolver.from_options(FormatOptions())
     firsts = ingest.first_lines(sources, resolver)
     whole = {f.source.label for f in firsts if f.choice is not None}
     assert str(tmp_path / "edge-1.access.log") in whole
     assert str(tmp_path / "mesh-1.access.log") in whole  # its format inferred, with a warning
-    assert str(tmp_path / "noise-1.log") not in whole  # 50 lines: chosen again
+    assert str(tmp_path / "noise-1.log") in whole  # 50 lines: the whole file
+    assert str(wide) not in whole  # chosen again
     calls: list[str] = []
     choose = ingest._choose
 

@@ -46,7 +46,13 @@ from logtrace.ingest import (
 from logtrace.sources import Source
 from logtrace.timelines.load import Loaded, TimelineOptions, load, minted_ids
 from logtrace.timelines.partitioned import joined_parts
-from logtrace.twins import REPEAT_ID, REPEAT_VALUES, RepeatSample, WrittenBefore
+from logtrace.twins import (
+    REPEAT_ID,
+    REPEAT_VALUES,
+    WRITTEN_BEFORE,
+    RepeatSample,
+    WrittenBefore,
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     def prepare(frame: pl.DataFrame) -> pl.DataFrame:
         return _derived(frame, options.filters, fingerprints=True)
 
-    held = _Held(partials, unfiltered)
+    held = _Held(partials, unfiltered, repeats, lambda: minted_ids(ingest))
     for chunk in iter_lines(
         sources,
         resolver,
@@ -133,9 +139,7 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
         chosen=chosen,
     ):
         if chunk.kind == "nginx" and chunk.source.label not in gone:
-            repeats.sources = minted_ids(ingest)
-            repeats.see(written.add(chunk.frame, chunk.source.label))
-            held.add(chunk.frame.drop(REPEAT_ID, REPEAT_VALUES, strict=False))
+            held.add(written.add(chunk.frame, chunk.source.label))
     held.flush()
     require_parsed(ingest, resolver)
     require_dimensions(ingest, options.by)
@@ -201,10 +205,13 @@ HELD_ROWS = 1 << 16
 class _Held:
     """Derived chunks held until ``HELD_ROWS`` lines (of one schema) are, then reduced
     together: the same partial aggregates (sums, counts, a total order of the slowest),
-    one reduction rather than one per small file."""
+    and the same lines seen by ``repeats`` (of the sources ``minted`` says, as the chunks
+    read so far tell), one reduction rather than one per small file."""
 
     partials: Partials
     unfiltered: Unfiltered | None
+    repeats: RepeatSample
+    minted: Callable[[], set[str]]
     frames: list[pl.DataFrame] = field(default_factory=list)
     rows: int = 0
 
@@ -219,7 +226,11 @@ class _Held:
     def flush(self) -> None:
         if self.frames:
             frames, self.frames, self.rows = self.frames, [], 0
-            _add(self.partials, self.unfiltered, pl.concat(frames, rechunk=False))
+            lines = pl.concat(frames, rechunk=False)
+            self.repeats.sources = self.minted()
+            self.repeats.see(lines)
+            lines = lines.drop(REPEAT_ID, REPEAT_VALUES, WRITTEN_BEFORE, strict=False)
+            _add(self.partials, self.unfiltered, lines)
 
 
 def _add(partials: Partials, unfiltered: Unfiltered | None, frame: pl.DataFrame) -> None:
