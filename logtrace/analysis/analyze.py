@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import polars as pl
 
@@ -46,13 +47,8 @@ from logtrace.ingest import (
 from logtrace.sources import Source
 from logtrace.timelines.load import Loaded, TimelineOptions, load, minted_ids
 from logtrace.timelines.partitioned import joined_parts
-from logtrace.twins import (
-    REPEAT_ID,
-    REPEAT_VALUES,
-    WRITTEN_BEFORE,
-    RepeatSample,
-    WrittenBefore,
-)
+from logtrace.twins import RepeatSample, WrittenBefore
+from logtrace.write_behind import WriteBehind
 
 
 @dataclass(frozen=True)
@@ -127,20 +123,25 @@ def analyze(sources: Sequence[Source], options: AnalyzeOptions) -> Analysis:
     def prepare(frame: pl.DataFrame) -> pl.DataFrame:
         return _derived(frame, options.filters, fingerprints=True)
 
-    held = _Held(partials, unfiltered, repeats, lambda: minted_ids(ingest))
-    for chunk in iter_lines(
-        sources,
-        resolver,
-        ingest,
-        frozenset(columns),
-        keep_line=options.keep_lines,
-        transform=prepare,  # in the worker threads, next to the parsing
-        progress=options.progress,
-        chosen=chosen,
-    ):
-        if chunk.kind == "nginx" and chunk.source.label not in gone:
-            held.add(written.add(chunk.frame, chunk.source.label))
-    held.flush()
+    behind = WriteBehind(REDUCE_AHEAD, "reduce")
+    held = _Held(partials, unfiltered, repeats, lambda: minted_ids(ingest), behind)
+    try:
+        for chunk in iter_lines(
+            sources,
+            resolver,
+            ingest,
+            frozenset(columns),
+            keep_line=options.keep_lines,
+            transform=prepare,  # in the worker threads, next to the parsing
+            progress=options.progress,
+            chosen=chosen,
+        ):
+            if chunk.kind == "nginx" and chunk.source.label not in gone:
+                held.add(written.add(chunk.frame, chunk.source.label))
+        held.flush()
+        behind.wait()
+    finally:
+        behind.close()
     require_parsed(ingest, resolver)
     require_dimensions(ingest, options.by)
     notes = repeats.notes()
@@ -199,6 +200,7 @@ def _derived(frame: pl.DataFrame, filters: Filters, *, fingerprints: bool = Fals
 # Derived lines reduced at once: a chunk of 16 MB holds ~66k nginx lines; a folder of
 # small files gives a chunk each, and a reduction costs ~5 ms whatever its size.
 HELD_ROWS = 1 << 16
+REDUCE_AHEAD = 1  # held lines waiting for the reducing thread, at most (HELD_ROWS each)
 
 
 @dataclass
@@ -206,12 +208,16 @@ class _Held:
     """Derived chunks held until ``HELD_ROWS`` lines (of one schema) are, then reduced
     together: the same partial aggregates (sums, counts, a total order of the slowest),
     and the same lines seen by ``repeats`` (of the sources ``minted`` says, as the chunks
-    read so far tell), one reduction rather than one per small file."""
+    read so far tell), one reduction rather than one per small file. The reductions are
+    made in order by ``behind``'s thread while this one reads and hands out the next
+    chunks: the parsing threads waited on it (1M ``trace`` lines, 5 interleaved pairs,
+    with the repeat columns no longer dropped: 1.94 → 1.78 s)."""
 
     partials: Partials
     unfiltered: Unfiltered | None
     repeats: RepeatSample
     minted: Callable[[], set[str]]
+    behind: WriteBehind
     frames: list[pl.DataFrame] = field(default_factory=list)
     rows: int = 0
 
@@ -227,10 +233,12 @@ class _Held:
         if self.frames:
             frames, self.frames, self.rows = self.frames, [], 0
             lines = pl.concat(frames, rechunk=False)
-            self.repeats.sources = self.minted()
-            self.repeats.see(lines)
-            lines = lines.drop(REPEAT_ID, REPEAT_VALUES, WRITTEN_BEFORE, strict=False)
-            _add(self.partials, self.unfiltered, lines)
+            self.behind.submit(partial(self._reduce, lines, self.minted()))
+
+    def _reduce(self, lines: pl.DataFrame, minted: set[str]) -> None:
+        self.repeats.sources = minted
+        self.repeats.see(lines)
+        _add(self.partials, self.unfiltered, lines)  # the repeat columns go unread
 
 
 def _add(partials: Partials, unfiltered: Unfiltered | None, frame: pl.DataFrame) -> None:
