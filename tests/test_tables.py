@@ -250,3 +250,15 @@ def test_files_are_labelled_by_the_name_they_share() -> None:
     assert files_label(["/l/edge.log", "/l/edge.log.1.gz"]) == "/l/edge.log* (2 files)"
     assert files_label(["/l/a/x.log", "/l/b/x.log"]) == "/l/* (2 files)"
     assert files_label(["a.log", "b.log"]) == "* (2 files)"
+
+
+def test_files_of_one_log_whose_format_was_detected_are_one_row(tmp_path: Path) -> None:
+    """Detection may score each file's first lines apart (a rejected line among them):
+    the files are still one row, which says the format was detected on each."""
+    paths = _pieces(tmp_path, MAX_SOURCE_ROWS + 1, junk={4})
+    analysis = analyze(resolve_sources([str(p) for p in paths]), AnalyzeOptions(FormatOptions()))
+    detected = {s.detected for s in analysis.ingest.sources}
+    assert len(detected) > 1 and None not in detected
+    _, rows = table(report(analysis, 200), "Sources")
+    assert len(rows) == 1
+    assert "(detected, on each file's first lines)" in rows[0]

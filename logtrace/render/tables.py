@@ -60,9 +60,10 @@ def source_rows(sources: list[SourceStats], limit: int = MAX_SOURCE_ROWS) -> Sou
     biggest are kept (in their order) and the others summed apart."""
     rows = [[s] for s in sources]
     if len(rows) > limit:
-        kinds: dict[tuple[str, str, str, str, str | None], list[SourceStats]] = {}
+        kinds: dict[tuple[str, str, str, str, bool], list[SourceStats]] = {}
         for s in sources:
-            kinds.setdefault((s.host, s.service, s.kind, s.format, s.detected), []).append(s)
+            key = (s.host, s.service, s.kind, s.format, s.detected is not None)
+            kinds.setdefault(key, []).append(s)
         rows = list(kinds.values())
     if len(rows) <= limit:
         return SourceRows(rows, [])
@@ -70,9 +71,9 @@ def source_rows(sources: list[SourceStats], limit: int = MAX_SOURCE_ROWS) -> Sou
     def rank(i: int) -> tuple[bool, int, int]:
         return (not _flagged(rows[i]), -sum(s.lines_total for s in rows[i]), i)
 
-    kept = sorted(sorted(range(len(rows)), key=rank)[: max(limit - 1, 0)])
-    rest = [s for i, row in enumerate(rows) if i not in set(kept) for s in row]
-    return SourceRows([rows[i] for i in kept], rest)
+    kept = set(sorted(range(len(rows)), key=rank)[: max(limit - 1, 0)])
+    rest = [s for i, row in enumerate(rows) if i not in kept for s in row]
+    return SourceRows([row for i, row in enumerate(rows) if i in kept], rest)
 
 
 def files_label(paths: list[str]) -> str:
@@ -114,7 +115,9 @@ def sources_table(ingest: IngestReport, limit: int = MAX_SOURCE_ROWS) -> FitTabl
     shown = source_rows(ingest.sources, limit)
     for row in shown.rows:
         s = row[0]
-        form = s.format + (f" (detected, {s.detected})" if s.detected else "")
+        detected = {r.detected for r in row}
+        how = s.detected if len(detected) == 1 else "on each file's first lines"
+        form = s.format + (f" (detected, {how})" if s.detected else "")
         cells = (safe(files_label([r.path for r in row])), safe(s.host), safe(s.service))
         table.add_row(*cells, safe(form), *_counts(row, apps))
     if shown.rest:
