@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from logtrace.cli import app
+from logtrace.cli.options import MAX_SOURCES_TOLD
 from tests.conftest import ROOT
 from tests.fixtures.export.validators import validate_jaeger, validate_otlp, validate_zipkin
 from tests.test_export_push import Answer, Receiver, _handler
@@ -313,6 +314,28 @@ def test_exports_say_which_lines_were_rejected_and_the_sources_warnings(
     ) in said
     mesh = damaged_logs / "mesh-1.access.log"
     assert any(line.startswith(f"warning: {mesh}: no known log_format matches") for line in said)
+
+
+def test_past_a_few_sources_with_rejected_lines_the_others_are_told_together(
+    tmp_path: Path,
+) -> None:
+    """Rotated files each with a bad line: the first few are told by name, the rest in
+    one line that still counts every rejected line."""
+    lines = (SAMPLE / "edge-1.access.log").read_text().splitlines(keepends=True)
+    for i in range(12):
+        name = "edge-1.access.log" + (f".{i}" if i else "")
+        (tmp_path / name).write_text("".join(lines[i * 200 : (i + 1) * 200]) + "junk\n")
+    result = runner.invoke(app, ["export", "spans", str(tmp_path), "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "rejected" in line]
+    named = [line for line in said if "logtrace analyze shows samples" in line]
+    assert len(named) == MAX_SOURCES_TOLD
+    assert said[-1] == (
+        f"warning: {12 - MAX_SOURCES_TOLD} more sources: {12 - MAX_SOURCES_TOLD} of "
+        f"{(12 - MAX_SOURCES_TOLD) * 201:,} lines rejected (does not match the log_format: "
+        f"{12 - MAX_SOURCES_TOLD}); logtrace analyze --json lists each source"
+    )
+    assert len(said) == MAX_SOURCES_TOLD + 1
 
 
 def test_export_of_clean_logs_says_nothing_of_rejects(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,6 +11,7 @@ import typer
 
 from logtrace.cli.app import stderr_line
 from logtrace.errors import ExitStatus, UsageError
+from logtrace.plural import plural
 
 if TYPE_CHECKING:
     from logtrace.analysis.derive import Filters
@@ -277,28 +279,56 @@ def warn_partial(ingest: IngestReport, *, exit: bool = True) -> None:
             raise typer.Exit(int(ExitStatus.PARTIAL))
 
 
+MAX_SOURCES_TOLD = 5  # sources whose rejected (or unclassified) lines are told one by one
+
+
 def warn_sources(ingest: IngestReport, side: str | None = None) -> None:
     """The sources' warnings and rejected lines, on stderr, for the commands whose output
     is not a report that lists them (exports, insights, compare): nothing is left out
-    unsaid. ``logtrace analyze`` shows samples of each. ``side``: compare's before/after."""
+    unsaid. ``logtrace analyze`` shows samples of each. Past ``MAX_SOURCES_TOLD`` sources
+    with rejected (or unclassified) lines, the others are told together in one line.
+    ``side``: compare's before/after."""
     from logtrace.render.console import safe_str
 
     said = f"{side}: " if side else ""
+    rejected = [s for s in ingest.sources if s.lines_rejected]
+    unclassified = [s for s in ingest.sources if s.app_events["unclassified"]]
+    told_rejected = {id(s) for s in rejected[:MAX_SOURCES_TOLD]}
+    told_unclassified = {id(s) for s in unclassified[:MAX_SOURCES_TOLD]}
     for s in ingest.sources:
         for warning in s.warnings:
             stderr_line(f"warning: {said}{safe_str(warning)}")
-        if s.lines_rejected:
+        if id(s) in told_rejected:
             why = ", ".join(f"{safe_str(r)}: {n:,}" for r, n in s.reasons.most_common())
             stderr_line(
                 f"warning: {said}{safe_str(s.path)}: {s.lines_rejected:,} of "
                 f"{s.lines_total:,} lines rejected ({why}); logtrace analyze shows samples"
             )
-        unclassified = s.app_events["unclassified"]
-        if unclassified:
+        if id(s) in told_unclassified:
             stderr_line(
-                f"note: {said}{safe_str(s.path)}: {unclassified:,} HTTP lines are neither a "
-                "served request nor a call by their words and fields: no span"
+                f"note: {said}{safe_str(s.path)}: {s.app_events['unclassified']:,} HTTP "
+                "lines are neither a served request nor a call by their words and fields: "
+                "no span"
             )
+    more = rejected[MAX_SOURCES_TOLD:]
+    if more:
+        reasons: Counter[str] = Counter()
+        for s in more:
+            reasons.update(s.reasons)
+        why = ", ".join(f"{safe_str(r)}: {n:,}" for r, n in reasons.most_common())
+        lines = sum(s.lines_rejected for s in more)
+        total = sum(s.lines_total for s in more)
+        stderr_line(
+            f"warning: {said}{plural(len(more), 'more source')}: {lines:,} of {total:,} "
+            f"lines rejected ({why}); logtrace analyze --json lists each source"
+        )
+    rest = unclassified[MAX_SOURCES_TOLD:]
+    if rest:
+        n = sum(s.app_events["unclassified"] for s in rest)
+        stderr_line(
+            f"note: {said}{plural(len(rest), 'more source')}: {n:,} HTTP lines are neither a "
+            "served request nor a call by their words and fields: no span"
+        )
 
 
 def parse_top_routes(value: str) -> int | None:
