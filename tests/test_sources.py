@@ -295,3 +295,17 @@ def test_a_file_within_the_first_lines_is_told_whole(tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
     assert head_frame(Source(str(empty), "h", "s"), 1024) == (None, True)
+
+
+def test_many_short_lines_are_split_by_polars_as_by_python() -> None:
+    """Past SPLIT_LINES lines polars' reader splits even a small text (Python's cost grows
+    with the lines): the same frame either way."""
+    data = b"\n" * 5000 + b"a\r\n\n b"
+    assert data.count(b"\n") > lines.SPLIT_LINES
+    read = text_and_frame(data, 3)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lines, "SPLIT_LINES", 10**9)
+        split = text_and_frame(data, 3)
+    assert read[0] == split[0]
+    assert read[1].to_dicts() == split[1].to_dicts()
+    assert read[1].height == 5003
