@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from logtrace.analysis import across
 from logtrace.analysis.analyze import AnalyzeOptions, analyze
 from logtrace.analysis.derive import Filters
 from logtrace.export.insights_json import insights_dict
@@ -23,11 +24,13 @@ from tests.deployments import busy_deployment
 
 @pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """A partitioned join of many small parts, the facts learnt on the first few; the
-    list gets the number of parts each join yielded."""
+    """A partitioned join of many small parts, the facts learnt on the first few, the
+    parts' call sums added up every few parts; the list gets the number of parts each
+    join yielded."""
     monkeypatch.setenv("LOGTRACE_JOIN", "partitioned")
     monkeypatch.setattr(partitioned, "PART_BYTES", 150_000)
     monkeypatch.setattr(partitioned, "SAMPLE_LINES", 2_000)
+    monkeypatch.setattr(across, "MERGE_EVERY", 2)  # the parts' call sums merged on the way
     yielded: list[int] = []
     parts = partitioned.Partitioned.parts
 

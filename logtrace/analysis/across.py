@@ -56,6 +56,9 @@ class CrossHost:
     mappings: PathMappings = field(default_factory=PathMappings.empty)  # path rewrites per hop
 
 
+MERGE_EVERY = 8  # parts' call sums held before they are added up: the sum grows with the targets
+
+
 @dataclass
 class CrossPartials:
     """The cross-host sections of the traces seen so far (each request in one part)."""
@@ -66,7 +69,7 @@ class CrossPartials:
     _hosts: list[pl.DataFrame] = field(default_factory=list)
     _slowest: pl.DataFrame | None = None
     _findings: list[pl.DataFrame] = field(default_factory=list)
-    _targets: pl.DataFrame | None = None
+    _targets: list[pl.DataFrame] = field(default_factory=list)  # merged now and then
     _requests: int = 0
     _total_s: float = 0.0
     _traces: int = 0
@@ -88,8 +91,9 @@ class CrossPartials:
         self._slowest = kept
         found = insight_part(spans, self.insight_options)
         self._findings.append(found.per_request)
-        targets = [found.targets] if self._targets is None else [self._targets, found.targets]
-        self._targets = merged_targets(targets)
+        self._targets.append(found.targets)
+        if len(self._targets) > MERGE_EVERY:  # the sums so far grow with the targets called
+            self._targets = [merged_targets(self._targets)]
         self._requests += found.requests
         self._total_s += found.total_s
 
@@ -102,12 +106,15 @@ class CrossPartials:
         mappings: PathMappings,
     ) -> CrossHost:
         """The sections of every part added, with what the join learnt."""
-        if self._targets is None:  # no trace at all: the insights of no span
+        if not self._targets:  # no trace at all: the insights of no span
             spans = self._empty if self._empty is not None else pl.DataFrame(schema=SPANS)
             insights = find_insights(spans, self.insight_options, required=False)
         else:
             found = InsightPart(
-                pl.concat(self._findings), self._targets, self._requests, self._total_s
+                pl.concat(self._findings),
+                merged_targets(self._targets),
+                self._requests,
+                self._total_s,
             )
             insights = insights_of([found], self.insight_options)
         slowest = self._slowest if self._slowest is not None else pl.DataFrame()
