@@ -8,7 +8,6 @@ either parsed or counted as rejected with a reason.
 from __future__ import annotations
 
 import itertools
-import os
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,7 +41,14 @@ from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import AppEvents, SourceStats, parse_chunk, reads_rows
 from logtrace.resolve import DETECT_LINES, Detection, FormatOptions, FormatResolver, infer
-from logtrace.sources import ReadReport, Source, head_frame, iter_texts, source_size
+from logtrace.sources import (
+    WORKERS,
+    ReadReport,
+    Source,
+    head_frame,
+    iter_texts,
+    source_size,
+)
 from logtrace.twins import find_twins
 
 __all__ = [
@@ -365,8 +371,6 @@ def _twin_lines(batch: list[tuple[Source, pl.DataFrame, CompiledFormat]]) -> pl.
         .drop("_file")
     )
 
-
-WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 Transform = Callable[[pl.DataFrame], pl.DataFrame]
 

@@ -9,7 +9,6 @@ one agrees, as the lines show their times.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -20,11 +19,10 @@ from datetime import timedelta
 import polars as pl
 
 from logtrace.lines import frame_of
-from logtrace.sources import ReadReport, Source, iter_frames, stdin_ahead
+from logtrace.sources import WORKERS, ReadReport, Source, iter_frames, stdin_ahead
 
 HEAD_BYTES = 64 * 1024  # of each source: its first few hundred lines
 HEAD_LINES = 200
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 _TIME_LOCAL = r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} ([+-]\d{4})\b"
 _ISO_8601 = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(Z|[+-]\d{2}:?\d{2})\b"
@@ -73,7 +71,7 @@ def log_offsets(sources: Sequence[Source]) -> LogOffsets:
     stdin (only what is already buffered of it is looked at)."""
     files = [s for s in sources if not s.is_stdin]
     if len(files) > 1:  # rotated logs, a file per host: read side by side
-        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             heads = dict(zip(files, pool.map(lambda s: _commonest(_head(s)), files), strict=True))
     else:
         heads = {s: _commonest(_head(s)) for s in files}

@@ -29,7 +29,9 @@ from logtrace.lines import text_and_frame
 from logtrace.plural import plural
 
 STDIN = "-"
-# Lines are parsed a chunk at a time, a few chunks in flight (ingest.WORKERS): peak memory
+# Threads that read sources side by side (first lines, offsets) and parse their chunks.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+# Lines are parsed a chunk at a time, a few chunks in flight (WORKERS): peak memory
 # is about 25 times this, whatever the size of the input; 16 MB costs ~3% of the speed
 # of 32 MB and ~150 MB less memory.
 CHUNK_BYTES = 16 * 1024 * 1024

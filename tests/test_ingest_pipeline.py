@@ -45,6 +45,20 @@ def rotated(tmp_path: Path) -> list[Source]:
     return [Source(str(tmp_path / n), n.split(".")[0], n.split("-")[0]) for n in names]
 
 
+def small_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many chunks each parse of held small chunks takes, as ``ingest._parse_small``
+    is called from now on."""
+    parse_small = ingest._parse_small
+    sizes: list[int] = []
+
+    def watched(pieces: list[tuple[ingest._Job, pl.DataFrame]]) -> list[ingest._Parsed]:
+        sizes.append(len(pieces))
+        return parse_small(pieces)
+
+    monkeypatch.setattr(ingest, "_parse_small", watched)
+    return sizes
+
+
 def read(
     sources: list[Source], transform: ingest.Transform | None = None, *, keep_line: bool = True
 ) -> tuple[list[tuple[str, str, pl.DataFrame]], IngestReport]:
@@ -245,14 +259,7 @@ def test_small_chunks_parsed_together_give_what_each_gives_alone(
         part.insert(50, b"\x16\x03 not a line of this log\n")
         (tmp_path / f"edge-2.log.{k}").write_bytes(b"".join(part))
         sources.append(Source(str(tmp_path / f"edge-2.log.{k}"), "edge-2", "edge"))
-    parse_small = ingest._parse_small
-    together: list[int] = []
-
-    def watched(pieces: list[tuple[ingest._Job, pl.DataFrame]]) -> list[ingest._Parsed]:
-        together.append(len(pieces))
-        return parse_small(pieces)
-
-    monkeypatch.setattr(ingest, "_parse_small", watched)
+    together = small_parses(monkeypatch)
     batched, report = read(sources, transform, keep_line=keep_line)
     assert max(together) > 1
     assert len({label for label, _, _ in batched}) == len(sources) - 2  # empty, noise
@@ -279,14 +286,7 @@ def test_small_chunks_are_held_a_few_at_a_time(
         (tmp_path / f"edge.log.{k}").write_bytes(b"".join(edge[k * 5 : (k + 1) * 5]))
         sources.append(Source(str(tmp_path / f"edge.log.{k}"), "edge", "edge"))
     monkeypatch.setattr(ingest, "SMALL_BATCH_CHUNKS", 2)
-    parse_small = ingest._parse_small
-    sizes: list[int] = []
-
-    def watched(pieces: list[tuple[ingest._Job, pl.DataFrame]]) -> list[ingest._Parsed]:
-        sizes.append(len(pieces))
-        return parse_small(pieces)
-
-    monkeypatch.setattr(ingest, "_parse_small", watched)
+    sizes = small_parses(monkeypatch)
     batched, report = read(sources)
     assert sizes == [2, 2, 2, 2, 1]
     monkeypatch.setattr(ingest, "SMALL_CHUNK_ROWS", 0)

@@ -45,9 +45,21 @@ class SourceRows:
     rows: list[list[SourceStats]]
     rest: list[SourceStats]  # summed in a last row: "… 12 more sources"
 
-    @property
-    def summed(self) -> bool:
-        return bool(self.rest) or any(len(row) > 1 for row in self.rows)
+    def note(self) -> Text | None:
+        """What the rows summed, when they summed any."""
+        grouped = any(len(row) > 1 for row in self.rows)
+        if not grouped and not self.rest:
+            return None
+        sources = sum(len(row) for row in self.rows) + len(self.rest)
+        how = ["the files of one host, service and format in one"] if grouped else []
+        if self.rest:
+            how.append(f"the {len(self.rest):,} smallest without a rejected line in the last")
+        return Text(
+            f"{plural(sources, 'source')} in {plural(len(self.rows) + bool(self.rest), 'row')}: "
+            + ", ".join(how)
+            + " (--json lists each)",
+            style="dim",
+        )
 
 
 def _flagged(sources: list[SourceStats]) -> bool:
@@ -89,10 +101,10 @@ def files_label(paths: list[str]) -> str:
     return f"{folder}{head}* ({len(paths):,} files)"
 
 
-def sources_table(ingest: IngestReport, limit: int = MAX_SOURCE_ROWS) -> FitTable:
-    """One row per source (past ``limit``, see :func:`source_rows`): what it is and how
-    many of its lines were read; for an app log also the requests it served, the calls it
-    made and the HTTP lines that could be neither told apart (``-`` for an nginx log).
+def sources_table(ingest: IngestReport, shown: SourceRows | None = None) -> FitTable:
+    """One row per source, or as ``shown`` sums them (:func:`source_rows`): what it is and
+    how many of its lines were read; for an app log also the requests it served, the calls
+    it made and the HTTP lines that could be neither told apart (``-`` for an nginx log).
 
     At a narrow width the path loses its middle, the format wraps, then the columns drop
     in this order: service, served, calls, parsed, host.
@@ -112,7 +124,7 @@ def sources_table(ingest: IngestReport, limit: int = MAX_SOURCE_ROWS) -> FitTabl
             *(app_columns if apps else []),
         ],
     )
-    shown = source_rows(ingest.sources, limit)
+    shown = shown or source_rows(ingest.sources)
     for row in shown.rows:
         s = row[0]
         detected = {r.detected for r in row}
@@ -124,25 +136,6 @@ def sources_table(ingest: IngestReport, limit: int = MAX_SOURCE_ROWS) -> FitTabl
         more = f"… {plural(len(shown.rest), 'more source')}"
         table.add_row(more, "…", "…", "…", *_counts(shown.rest, apps))
     return table
-
-
-def sources_note(ingest: IngestReport, limit: int = MAX_SOURCE_ROWS) -> Text | None:
-    """What the Sources table summed, when it summed any."""
-    shown = source_rows(ingest.sources, limit)
-    if not shown.summed:
-        return None
-    rows = len(shown.rows) + bool(shown.rest)
-    how = []
-    if any(len(row) > 1 for row in shown.rows):
-        how.append("the files of one host, service and format in one")
-    if shown.rest:
-        how.append(f"the {len(shown.rest):,} smallest without a rejected line in the last")
-    return Text(
-        f"{plural(len(ingest.sources), 'source')} in {plural(rows, 'row')}: "
-        + ", ".join(how)
-        + " (--json lists each)",
-        style="dim",
-    )
 
 
 def _counts(row: list[SourceStats], apps: bool) -> list[str | Text]:
@@ -519,8 +512,9 @@ def render_analysis(
     for note in analysis.ingest.partial_notes():
         console.print(Text.assemble(("warning: ", "yellow bold"), safe(note)))
     # crop=False: a table that cannot fit (or a pipe's, printed whole) is never cut
-    console.print(sources_table(analysis.ingest), crop=False)
-    summed = sources_note(analysis.ingest)
+    shown = source_rows(analysis.ingest.sources)
+    console.print(sources_table(analysis.ingest, shown), crop=False)
+    summed = shown.note()
     if summed is not None:
         console.print(summed)
         console.print()
