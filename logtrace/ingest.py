@@ -279,8 +279,8 @@ def _first_lines(sources: Sequence[Source], resolver: FormatResolver) -> Iterato
         return FirstLines(source, frame, parser, Choice.of(parser, scratch) if whole else None)
 
     # stdin on this thread: a read that waits on a pipe stays open to Ctrl-C
-    piped = {s.label: first(s) for s in sources if s.is_stdin}
-    files = [s for s in sources if not s.is_stdin]
+    piped = {s.label: first(s) for s in sources if s.read_once}
+    files = [s for s in sources if not s.read_once]
     if len(files) < 2:
         found = {s.label: first(s) for s in files}
     else:

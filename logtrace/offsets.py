@@ -19,7 +19,7 @@ from datetime import timedelta
 import polars as pl
 
 from logtrace.lines import frame_of
-from logtrace.sources import WORKERS, ReadReport, Source, iter_frames, stdin_ahead
+from logtrace.sources import WORKERS, Source, first_frame, read_ahead
 
 HEAD_BYTES = 64 * 1024  # of each source: its first few hundred lines
 HEAD_LINES = 200
@@ -69,7 +69,7 @@ def format_offset(offset: timedelta) -> str:
 def log_offsets(sources: Sequence[Source]) -> LogOffsets:
     """The offset each source's first lines write (their commonest), without consuming
     stdin (only what is already buffered of it is looked at)."""
-    files = [s for s in sources if not s.is_stdin]
+    files = [s for s in sources if not s.read_once]
     if len(files) > 1:  # rotated logs, a file per host: read side by side
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             heads = dict(zip(files, pool.map(lambda s: _commonest(_head(s)), files), strict=True))
@@ -86,10 +86,10 @@ def log_offsets(sources: Sequence[Source]) -> LogOffsets:
 def _head(source: Source) -> pl.DataFrame | None:
     if source.is_stdin:  # what was read ahead of its reader, else what is buffered
         peek = getattr(sys.stdin.buffer, "peek", None)
-        data = stdin_ahead()[:HEAD_BYTES] or (peek(HEAD_BYTES) if peek is not None else b"")
+        data = read_ahead(source)[:HEAD_BYTES] or (peek(HEAD_BYTES) if peek is not None else b"")
         cut = data.rfind(b"\n")
         return frame_of(data[: cut + 1]) if cut >= 0 else None
-    return next(iter_frames(source, ReadReport(), HEAD_BYTES), None)
+    return first_frame(source, HEAD_BYTES)  # a pipe's first bytes are kept for its reader
 
 
 def _commonest(head: pl.DataFrame | None) -> timedelta | None:

@@ -1,5 +1,9 @@
 """Where lines come from: files, globs, directories, rotated ``.gz`` files and stdin.
 
+stdin and a path that is not a regular file (a named pipe, ``<(zcat ...)``'s
+``/dev/fd/63``) can be read once: their first bytes, read ahead to plan them (format,
+kind, offsets), are kept and given to their reader again ahead of the rest.
+
 A source is read in chunks of whole lines (bytes), so memory stays bounded however big
 the file is, and each chunk becomes a polars frame of ``line_no`` and ``line`` without a
 Python loop over lines (``lines.py``). Each source carries the host and service its lines belong to.
@@ -13,12 +17,14 @@ import io
 import math
 import os
 import re
+import stat
 import sys
 import time
 import zlib
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -69,6 +75,7 @@ _GENERIC_STEMS = frozenset(
     }
 )
 _HOST_SUFFIX = re.compile(r"[-_]?[0-9]+$")
+_FD_PATH = re.compile(r"^/(?:dev|proc/(?:self|[0-9]+))/fd/([0-9]+)$")
 
 
 @dataclass(frozen=True)
@@ -85,9 +92,24 @@ class Source:
     def is_stdin(self) -> bool:
         return self.path == STDIN
 
+    @cached_property
+    def read_once(self) -> bool:
+        """stdin, or a path that is no regular file (a named pipe, ``/dev/fd/63``): its
+        bytes can be read once, not again for samples, waterfalls or a second pass."""
+        return self.is_stdin or _is_pipe(self.path)
+
     @property
     def label(self) -> str:
         return "<stdin>" if self.is_stdin else self.path
+
+
+def _is_pipe(path: str) -> bool:
+    """Whether ``path`` names something other than a regular file or a directory."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 @dataclass
@@ -107,6 +129,9 @@ def host_from_path(path: str) -> str:
     """The host a file's name suggests: ``logs/web-1.access.log.2.gz`` → ``web-1``."""
     if path == STDIN:
         return "stdin"
+    fd = _FD_PATH.match(path)
+    if fd:  # bash's <(command): /dev/fd/63
+        return f"pipe-{fd.group(1)}"
     p = Path(path)
     stem = p.name.split(".")[0] or p.name
     if stem.lower() in _GENERIC_STEMS:
@@ -203,28 +228,34 @@ class ByteStream(Protocol):
 
 @dataclass
 class _Ahead:
-    """stdin's first bytes, read before its reader to plan it like a file (its format,
-    its kind, its copies), and given to that reader again ahead of the rest."""
+    """The first bytes of a source that can be read once (stdin, a pipe), read before its
+    reader to plan it like a file (its format, its kind, its copies), and given to that
+    reader again ahead of the rest."""
 
+    path: str = STDIN
     data: bytes = b""
-    ended: bool = False  # stdin ended within ``data``
+    ended: bool = False  # the source ended within ``data``
     given: bool = False  # to its reader: nothing more is read ahead
-    of: object = None  # the stdin they were read from (tests run commands in one process)
+    of: object = None  # the stream they were read from (tests run commands in one process)
 
     def _current(self) -> ByteStream:
+        if self.path != STDIN:
+            if self.of is None:
+                self.of = _open_path(self.path)
+            return self.of  # type: ignore[return-value]
         stdin = sys.stdin.buffer
         if self.of is not stdin:
             self.data, self.ended, self.given, self.of = b"", False, False, stdin
         return stdin
 
     def head(self, size: int) -> bytes:
-        """The first ``size`` bytes (all of stdin when it is shorter), read once; b""
-        once stdin was given to its reader."""
-        stdin = self._current()
+        """The first ``size`` bytes (all of the source when it is shorter), read once; b""
+        once the source was given to its reader."""
+        stream = self._current()
         want = size - len(self.data)
         if want > 0 and not self.ended and not self.given:
             try:
-                more = stdin.read(want)
+                more = stream.read(want)
             except OSError:  # its reader will meet the error again and say so
                 more = b""
             self.ended = len(more) < want
@@ -232,10 +263,10 @@ class _Ahead:
         return self.data[:size]
 
     def stream(self) -> ByteStream:
-        """stdin for its reader: the bytes read ahead, then the rest (read once)."""
-        stdin = self._current()
+        """The source for its reader: the bytes read ahead, then the rest (read once)."""
+        stream = self._current()
         data, self.data, self.given = self.data, b"", True
-        return _Replay(data, stdin) if data else stdin
+        return _Replay(data, stream) if data else stream
 
 
 @dataclass
@@ -256,24 +287,34 @@ class _Replay:
 
 
 _STDIN = _Ahead()
+_PIPES: dict[str, _Ahead] = {}  # by path: each pipe named as a file is opened once
 
 
-def stdin_ahead() -> bytes:
-    """What was read of stdin ahead of its reader so far (b"": nothing yet)."""
-    _STDIN._current()
-    return _STDIN.data
+def _ahead(source: Source) -> _Ahead:
+    if source.is_stdin:
+        return _STDIN
+    return _PIPES.setdefault(source.path, _Ahead(source.path))
+
+
+def read_ahead(source: Source) -> bytes:
+    """What was read of a source that can be read once ahead of its reader so far
+    (b"": nothing yet)."""
+    ahead = _ahead(source)
+    if source.is_stdin:
+        ahead._current()
+    return ahead.data
 
 
 def source_size(source: Source, *, ahead: int = 0) -> float:
     """A source's size in bytes, gzip'd ones 8 times theirs (an estimate of their text);
-    stdin's when it ended within what was read ahead of its reader (``ahead`` bytes at
+    stdin's (a pipe's) when it ended within what was read ahead of its reader (``ahead`` bytes at
     least, read now if they were not), else infinite. 0 for a file that cannot be read."""
-    if source.is_stdin:
-        stdin = _STDIN
-        stdin.head(ahead)
-        if not stdin.ended or stdin.given:
+    if source.read_once:
+        stream = _ahead(source)
+        stream.head(ahead)
+        if not stream.ended or stream.given:
             return math.inf
-        data = stdin.data
+        data = stream.data
     else:
         try:
             with open(source.path, "rb") as f:
@@ -288,17 +329,18 @@ def source_size(source: Source, *, ahead: int = 0) -> float:
 
 def first_frame(source: Source, size: int) -> pl.DataFrame | None:
     """The whole lines in a source's first ``size`` bytes (None: it is empty). stdin's
-    are read ahead and kept for its reader, so that it is planned like a file."""
-    if not source.is_stdin:
+    are read ahead and kept for its reader, so that it is planned like a file (a pipe's
+    too)."""
+    if not source.read_once:
         return next(iter_frames(source, ReadReport(), size), None)
-    head = io.BytesIO(_STDIN.head(size))
+    head = io.BytesIO(_ahead(source).head(size))
     return next(iter_frames(source, ReadReport(), size, stream=head), None)
 
 
 def head_frame(source: Source, size: int) -> tuple[pl.DataFrame | None, bool]:
     """:func:`first_frame`, and whether it holds every line of the source: a file of at
-    most ``size`` bytes on disk read to its end (stdin: not told)."""
-    if source.is_stdin:
+    most ``size`` bytes on disk read to its end (stdin, a pipe: not told)."""
+    if source.read_once:
         return first_frame(source, size), False
     with closing(iter_texts(source, ReadReport(), size)) as texts:
         first = next(texts, None)
@@ -312,12 +354,16 @@ def head_frame(source: Source, size: int) -> tuple[pl.DataFrame | None, bool]:
 
 
 def _open(source: Source) -> BinaryIO:
+    return _open_path(source.path)
+
+
+def _open_path(path: str) -> BinaryIO:
     try:
-        return open(source.path, "rb")
+        return open(path, "rb")
     except IsADirectoryError:
-        raise InputError(f"{source.path}: is a directory", "pass the files inside it") from None
+        raise InputError(f"{path}: is a directory", "pass the files inside it") from None
     except OSError as exc:
-        raise InputError(f"{source.path}: {exc.strerror}", "check the path") from None
+        raise InputError(f"{path}: {exc.strerror}", "check the path") from None
 
 
 def _raw_blocks(
@@ -432,8 +478,10 @@ def iter_blocks(
     ``stream``: the source's bytes from there rather than from the source."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     opened: BinaryIO | None = None
-    if stream is None and source.is_stdin:
-        stream = _STDIN.stream()
+    pipe: _Ahead | None = None
+    if stream is None and source.read_once:
+        pipe = _ahead(source)
+        stream = pipe.stream()
     elif stream is None:
         try:
             stream = opened = _open(source)
@@ -494,6 +542,10 @@ def iter_blocks(
     finally:
         if opened is not None:
             opened.close()
+        if pipe is not None and not source.is_stdin:  # read to its end: closed, forgotten
+            _PIPES.pop(source.path, None)
+            if isinstance(pipe.of, io.IOBase):
+                pipe.of.close()
 
 
 def _being_written(stream: BinaryIO, report: ReadReport) -> bool:
@@ -548,8 +600,8 @@ def iter_texts(
 
 
 def read_lines(source: Source, numbers: set[int]) -> dict[int, str]:
-    """The text of the given line numbers of a file (read again; not for stdin)."""
-    if source.is_stdin or not numbers:
+    """The text of the given line numbers of a file (read again; not for stdin, a pipe)."""
+    if source.read_once or not numbers:
         return {}
     wanted = pl.Series("line_no", sorted(numbers), dtype=pl.UInt32)
     out: dict[int, str] = {}

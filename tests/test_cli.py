@@ -11,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 from contextlib import chdir
 from pathlib import Path
 
@@ -114,6 +115,54 @@ def test_stdin_is_read_with_a_dash_and_from_a_pipe() -> None:
         doc = json.loads(done.stdout)
         assert doc["sources"][0]["path"] == "<stdin>"
         assert doc["sources"][0]["lines_parsed"] == 2500
+
+
+def test_logs_given_as_pipes_are_read_whole_once() -> None:
+    """bash's <(command) names a pipe (/dev/fd/63): planning it (format, offsets, size)
+    reads its first bytes, which its reader is given again; every line is counted."""
+    logs = [SAMPLE / "edge-1.access.log", SAMPLE / "api-1.log", SAMPLE / "users-1.log"]
+    piped = " ".join(f"<(cat {shlex.quote(str(p))})@{p.name.split('.')[0]}" for p in logs)
+    run = f"{shlex.quote(sys.executable)} -m logtrace analyze --json {piped}"
+    done = subprocess.run(
+        ["bash", "-c", run], capture_output=True, timeout=120, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    sources = json.loads(done.stdout)["sources"]
+    direct = _report(*(f"{p}@{p.name.split('.')[0]}" for p in logs))["sources"]
+    assert isinstance(direct, list)
+    assert [s["path"].startswith("/dev/fd/") for s in sources] == [True] * 3
+    counts = [
+        (s["host"], s["lines_total"], s["lines_parsed"], s["lines_rejected"]) for s in sources
+    ]
+    want = [(s["host"], s["lines_total"], s["lines_parsed"], s["lines_rejected"]) for s in direct]
+    assert counts == want
+    assert [n for _, n, _, _ in counts] == [len(p.read_bytes().splitlines()) for p in logs]
+
+
+def test_a_named_pipe_is_read_whole_and_its_trace_lines_kept(tmp_path: Path) -> None:
+    """A FIFO opened twice would wait for a second writer: it is read once, its line kept."""
+    fifo = tmp_path / "edge.log"
+    os.mkfifo(fifo)
+    data = EDGE.read_bytes()
+    line = data.splitlines()[1234].decode()
+    rid = line.split()[-1]
+
+    def feed() -> None:
+        with contextlib.suppress(OSError), fifo.open("wb") as out:
+            out.write(data)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        done = run_cli("trace", rid, str(fifo), "--lines", "--json")
+    finally:  # a reader that never came: the writer's open returns, its write fails
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        writer.join(timeout=30)
+    assert done.returncode == 0, done.stderr
+    spans = json.loads(done.stdout)["spans"]
+    assert {s["host"] for s in spans} == {"edge"}
+    assert spans[0]["lines"] == [f"{fifo}:1235: {line}"]
 
 
 def _report(*args: str, stdin: bytes | None = None) -> dict[str, object]:

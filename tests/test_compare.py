@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import random
 from pathlib import Path
 
@@ -198,10 +199,15 @@ def test_compare_needs_one_after_side_and_checks_rules_first() -> None:
     assert "expected '+'" in bad.stderr
 
 
-def test_split_at_refuses_stdin_which_it_could_only_read_once() -> None:
+def test_split_at_refuses_stdin_which_it_could_only_read_once(tmp_path: Path) -> None:
     result = runner.invoke(app, ["compare", "-", "--split-at", "2026-11-26 08:00"], input="x\n")
     assert result.exit_code == ExitStatus.USAGE
-    assert "stdin can only be read once" in result.stderr
+    assert "stdin or a pipe can only be read once" in result.stderr
+    fifo = tmp_path / "access.log"
+    os.mkfifo(fifo)  # refused before it is opened: no writer needed
+    result = runner.invoke(app, ["compare", str(fifo), "--split-at", "2026-11-26 08:00"])
+    assert result.exit_code == ExitStatus.USAGE
+    assert "stdin or a pipe can only be read once" in result.stderr
 
 
 def test_at_80_columns_the_verdict_keeps_the_effect_it_is_about() -> None:

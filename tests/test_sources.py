@@ -167,6 +167,8 @@ def test_glob_expands_and_duplicates_collapse(tmp_path: Path) -> None:
         ("/var/log/api-3/access.log", "api-3"),
         ("/var/log/nginx/access.log", "local"),
         ("-", "stdin"),
+        ("/dev/fd/63", "pipe-63"),  # bash's <(command)
+        ("/proc/self/fd/12", "pipe-12"),
     ],
 )
 def test_host_comes_from_the_file_name(path: str, host: str) -> None:

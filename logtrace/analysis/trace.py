@@ -222,7 +222,7 @@ def _lines(
             for source, line_no, text in hits.select("source", "line_no", "line").iter_rows():
                 texts[(source, int(line_no))] = text
     for source in sources:
-        if source.is_stdin:
+        if source.read_once:
             continue
         numbers = by_source.get(source.label)
         if numbers:

@@ -76,9 +76,9 @@ def compare(
         )
     before_in, after_in = inputs, replace(inputs, files=tuple(against or ()), labels=())
     if split_at is not None:
-        if any(s.is_stdin for s in inputs.sources):  # each side reads FILES again
+        if any(s.read_once for s in inputs.sources):  # each side reads FILES again
             raise UsageError(
-                "--split-at reads the logs twice, and stdin can only be read once",
+                "--split-at reads the logs twice, and stdin or a pipe can only be read once",
                 "save the input to a file first (logtrace compare saved.log --split-at TIME)",
             )
         at = opt.parse_time(split_at, "--split-at")

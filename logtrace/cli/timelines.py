@@ -36,8 +36,8 @@ def trace(
     from logtrace.render.console import make_console
     from logtrace.timelines.select import RequestSelection
 
-    # stdin cannot be read again for the lines: keep them while reading it
-    keep = lines and any(s.is_stdin for s in inputs.sources)
+    # stdin (a pipe) cannot be read again for the lines: keep them while reading it
+    keep = lines and any(s.read_once for s in inputs.sources)
     # only the request's lines and a sample of others' are kept (clock offsets, mappings)
     loaded = inputs.load(keep_lines=keep, select=RequestSelection(request_id))
     result = build(loaded, request_id, with_lines=lines, sources=inputs.sources)

@@ -69,8 +69,10 @@ def report_traces(
         return Traced((), (note,) if analysis.latency.requests else ())
     loaded: Loaded | None = analysis.loaded
     if loaded is None:
-        if any(s.is_stdin for s in sources):
-            return Traced((), ("logs read from stdin cannot be read again for waterfalls",))
+        if any(s.read_once for s in sources):
+            return Traced(
+                (), ("logs read from stdin or a pipe cannot be read again for waterfalls",)
+            )
         options = TimelineOptions(
             formats=formats,
             skew_correction=skew_correction,

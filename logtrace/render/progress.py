@@ -19,7 +19,7 @@ from rich.progress import (
 )
 
 from logtrace.render.console import environment
-from logtrace.sources import STDIN, Source
+from logtrace.sources import Source
 
 SHOW_AFTER_S = 1.0  # short runs never flash a bar
 _SHOWN: set[Progress] = set()  # bars on the screen now
@@ -28,7 +28,7 @@ _SHOWN: set[Progress] = set()  # bars on the screen now
 def _total_bytes(sources: list[Source]) -> int | None:
     total = 0
     for s in sources:
-        if s.path == STDIN:
+        if s.read_once:  # stdin, a pipe: its size is not known ahead
             return None
         try:
             total += os.path.getsize(s.path)
