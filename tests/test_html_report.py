@@ -271,7 +271,9 @@ def test_a_single_log_from_stdin_has_no_waterfall_and_says_why(tmp_path: Path) -
     data = embedded(out.read_text(encoding="utf-8"))
     assert data["analysis"]["requests"] == 2500
     assert data["traces"] == []
-    assert data["trace_notes"] == ["logs read from stdin or a pipe cannot be read again for waterfalls"]
+    assert data["trace_notes"] == [
+        "logs read from stdin or a pipe cannot be read again for waterfalls"
+    ]
 
 
 def test_the_largest_top_still_gives_a_page_under_3_mb(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -323,6 +324,39 @@ def test_a_trace_completes_hold_seconds_after_its_nginx_line_with_each_services_
     traces.complete(second + 120)
     assert traces.pending.is_empty()
     assert traces.dropped == 1
+
+
+def test_a_named_pipe_is_followed_without_blocking_until_it_ends(tmp_path: Path) -> None:
+    fifo = tmp_path / "access.log"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)  # held open: the follower's open does not wait
+    follower = specs([str(fifo)])
+    got: list[bytes] = []
+
+    def poll() -> None:  # in a thread: a read that blocked would fail the test, not hang it
+        got.append(polled(follower))
+
+    def polled_within(seconds: float = 30) -> bytes:
+        reader = threading.Thread(target=poll, daemon=True)
+        reader.start()
+        reader.join(seconds)
+        assert not reader.is_alive(), "a poll waited for the pipe"
+        return got.pop()
+
+    try:
+        assert polled_within() == b""  # nothing written yet
+        os.write(writer, nginx_line(1, T0).encode() + b"half a li")
+        assert polled_within() == nginx_line(1, T0).encode()
+        os.write(writer, b"ne\n")
+    finally:
+        os.close(writer)
+    rest = b""
+    for _ in range(100):
+        rest += polled_within()
+        if follower.ended:
+            break
+    assert follower.ended
+    assert rest == b"half a line\n"
 
 
 # --- the command, in a pipe --------------------------------------------------------------

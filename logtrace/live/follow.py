@@ -50,7 +50,7 @@ class _Tail:
     pos: int = 0
     partial: bytes = b""
     line_no: int = 1  # of the next whole line
-    ended: bool = False  # stdin at its end
+    ended: bool = False  # stdin (a pipe) at its end
     fd: int | None = None  # stdin's descriptor, read without blocking
 
 
@@ -85,7 +85,7 @@ class Follower:
 
     @property
     def ended(self) -> bool:
-        """Whether nothing more can come: every input is stdin, and it has ended."""
+        """Whether nothing more can come: every input is stdin or a pipe, and it ended."""
         return bool(self.tails) and not self.dirs and all(t.ended for t in self.tails)
 
     def _add(self, source: Source, backlog: int) -> None:
@@ -94,6 +94,8 @@ class Follower:
         tail = _Tail(source)
         if source.is_stdin:
             _open_stdin(tail)
+        elif source.read_once:  # a named pipe, <(command): read as stdin is
+            _open_pipe(tail)
         else:
             _open(tail, backlog)
         self.tails.append(tail)
@@ -127,7 +129,7 @@ class Follower:
 
     def _read(self, tail: _Tail) -> bytes:
         """What ``tail`` gained, up to its last newline; the rest is held."""
-        if tail.source.is_stdin:
+        if tail.source.read_once:
             data = _read_stdin(tail)
             if tail.ended and tail.partial:  # stdin closed: its last line is whole
                 data, tail.partial = data + tail.partial + b"\n", b""
@@ -174,7 +176,10 @@ class Follower:
 
     def close(self) -> None:
         for tail in self.tails:
-            if tail.fd is not None:
+            if tail.fd is not None and not tail.source.is_stdin:  # a pipe it opened
+                os.close(tail.fd)
+                tail.fd = None
+            elif tail.fd is not None:
                 os.set_blocking(tail.fd, True)  # the shell gets its stdin back as it was
             if tail.stream is not None:
                 tail.stream.close()
@@ -238,6 +243,13 @@ def _open_stdin(tail: _Tail) -> None:
     if fd is not None:
         os.set_blocking(fd, False)
     tail.fd = fd
+
+
+def _open_pipe(tail: _Tail) -> None:
+    try:
+        tail.fd = os.open(tail.source.path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        tail.ended = True
 
 
 def _read_stdin(tail: _Tail) -> bytes:
