@@ -306,25 +306,47 @@ def read_ahead(source: Source) -> bytes:
 
 
 def source_size(source: Source, *, ahead: int = 0) -> float:
-    """A source's size in bytes, gzip'd ones 8 times theirs (an estimate of their text);
-    stdin's (a pipe's) when it ended within what was read ahead of its reader (``ahead`` bytes at
-    least, read now if they were not), else infinite. 0 for a file that cannot be read."""
+    """A source's size in bytes of text: a gzip'd file's from its trailer
+    (:func:`gzip_text_size`); stdin's (a pipe's) when it ended within what was read ahead
+    of its reader (``ahead`` bytes at least, read now if they were not), else infinite. 0
+    for a file that cannot be read."""
     if source.read_once:
         stream = _ahead(source)
         stream.head(ahead)
         if not stream.ended or stream.given:
             return math.inf
         data = stream.data
-    else:
-        try:
-            with open(source.path, "rb") as f:
-                data = f.read(len(_GZIP_MAGIC))
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-        except OSError:
-            return 0.0
-        return float(size * (_GZIP_RATIO_TEXT if data == _GZIP_MAGIC else 1))
-    return float(len(data) * (_GZIP_RATIO_TEXT if data.startswith(_GZIP_MAGIC) else 1))
+        if data.startswith(_GZIP_MAGIC):
+            return float(gzip_text_size(len(data), data[-4:]))
+        return float(len(data))
+    try:
+        with open(source.path, "rb") as f:
+            magic = f.read(len(_GZIP_MAGIC))
+            size = f.seek(0, os.SEEK_END)
+            if magic != _GZIP_MAGIC:
+                return float(size)
+            f.seek(max(0, size - 4))
+            return float(gzip_text_size(size, f.read(4)))
+    except OSError:
+        return 0.0
+
+
+_GZIP_MAX_RATIO = 1032  # deflate's most: 258 bytes from a 2-bit code (in practice ~1000)
+
+
+def gzip_text_size(compressed: int, trailer: bytes) -> int:
+    """The text a gzip file of ``compressed`` bytes holds, from its last 4 bytes: the
+    last member's size modulo 2**32 (exact for a file of one member under 4 GiB, what
+    gzip and logrotate write). Of the sizes that modulo allows, the nearest to an 8:1
+    estimate (right within 2 GiB of it); the estimate itself when the trailer is no size
+    (a cut file); of several members, the last one's alone: too small."""
+    guess = compressed * _GZIP_RATIO_TEXT
+    if len(trailer) < 4:
+        return guess
+    stated = int.from_bytes(trailer, "little")
+    wraps = max(0, round((guess - stated) / 2**32))
+    size = stated + wraps * 2**32
+    return size if compressed <= size <= compressed * _GZIP_MAX_RATIO else guess
 
 
 def first_frame(source: Source, size: int) -> pl.DataFrame | None:

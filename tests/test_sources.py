@@ -19,6 +19,7 @@ from logtrace.sources import (
     ReadReport,
     Source,
     first_frame,
+    gzip_text_size,
     head_frame,
     host_from_path,
     iter_frames,
@@ -262,7 +263,10 @@ def test_stdins_size_is_known_when_it_ended_within_what_was_read_ahead(
     assert source_size(STDIN) == math.inf  # more than was read ahead
     path = tmp_path / "a.log.gz"
     path.write_bytes(gzip.compress(b"a\n" * 5000))
-    assert source_size(Source(str(path), "a", "a")) == path.stat().st_size * 8
+    assert source_size(Source(str(path), "a", "a")) == 10_000  # its text, from its trailer
+    monkeypatch.setattr("sys.stdin", PipedStdin(path.read_bytes()))  # a gzip'd pipe
+    first_frame(STDIN, 4096)
+    assert source_size(STDIN) == 10_000
 
 
 _PIECES = [b"a", b" ", b"\r", b"\n", b'"', b"\t", b"\xc3\xa9", b"\x00", b"\xef\xbb\xbf", b"\x1f",
@@ -311,3 +315,24 @@ def test_many_short_lines_are_split_by_polars_as_by_python() -> None:
     assert read[0] == split[0]
     assert read[1].to_dicts() == split[1].to_dicts()
     assert read[1].height == 5003
+
+
+def test_a_gzip_files_text_size_is_read_from_its_trailer(tmp_path: Path) -> None:
+    text = b"".join(b"line %d of a log\n" % i for i in range(20_000))
+    packed = gzip.compress(text)
+    (tmp_path / "a.log.gz").write_bytes(packed)
+    (tmp_path / "cut.log.gz").write_bytes(packed[: len(packed) // 2])
+    (whole,) = resolve_sources([str(tmp_path / "a.log.gz")])
+    assert source_size(whole) == len(text)
+    (cut,) = resolve_sources([str(tmp_path / "cut.log.gz")])
+    assert source_size(cut) == (len(packed) // 2) * 8  # its trailer is no size: a guess
+    assert gzip_text_size(len(packed), len(text).to_bytes(4, "little")) == len(text)
+
+
+@pytest.mark.parametrize("ratio", [6, 8, 10])
+def test_a_gzip_files_text_over_4_gib_is_the_wrap_of_its_trailer_nearest_the_guess(
+    ratio: int,
+) -> None:
+    compressed = 900 * 2**20
+    text = compressed * ratio  # 5.3 to 8.8 GiB: the trailer holds it modulo 2**32
+    assert gzip_text_size(compressed, (text % 2**32).to_bytes(4, "little")) == text

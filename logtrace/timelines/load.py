@@ -163,7 +163,7 @@ def with_ids(nginx: pl.DataFrame, choice: dict[str, str]) -> pl.DataFrame:
 
 
 def input_bytes(sources: Sequence[Source]) -> int | None:
-    """The bytes of text the sources hold (a gzip'd file counts 8 times its size), or
+    """The bytes of text the sources hold (a gzip'd file's as its trailer tells), or
     None when one cannot be known before reading it: stdin that did not end within what
     is read of it ahead of its reader (``PLAN_BYTES``)."""
     total = 0.0
