@@ -56,7 +56,7 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 
 # Names a directory listing picks up: *.log, rotations (*.log.1, *.log.2.gz, *.log-20261126).
 _LOG_NAME = re.compile(r"\.log(?:[.-][0-9][0-9A-Za-z_-]*)?(?:\.gz)?$|\.log\.gz$")
-# File stems too generic to name a host: the parent directory names it instead.
+# File stems too generic to name a host: a folder above names it instead.
 _GENERIC_STEMS = frozenset(
     {
         "access",
@@ -74,6 +74,9 @@ _GENERIC_STEMS = frozenset(
         "current",
     }
 )
+# Folders that name no host either, and how far up one that does is looked for.
+_GENERIC_FOLDERS = _GENERIC_STEMS | {"var", "tmp", "sample_logs", "srv", "opt", "usr", "mnt"}
+_HOST_FOLDERS_UP = 4
 _HOST_SUFFIX = re.compile(r"[-_]?[0-9]+$")
 _FD_PATH = re.compile(r"^/(?:dev|proc/(?:self|[0-9]+))/fd/([0-9]+)$")
 
@@ -134,12 +137,13 @@ def host_from_path(path: str) -> str:
         return f"pipe-{fd.group(1)}"
     p = Path(path)
     stem = p.name.split(".")[0] or p.name
-    if stem.lower() in _GENERIC_STEMS:
-        parent = p.resolve().parent.name
-        if parent and parent.lower() not in _GENERIC_STEMS | {"var", "tmp", "sample_logs"}:
-            return parent
-        return "local"
-    return stem
+    if stem.lower() not in _GENERIC_STEMS:
+        return stem
+    # the nearest folder with a name of its own: logs/web-1/var/log/nginx/access.log → web-1
+    for folder in p.resolve().parents[:_HOST_FOLDERS_UP]:
+        if folder.name and folder.name.lower() not in _GENERIC_FOLDERS:
+            return folder.name
+    return "local"
 
 
 def service_from_host(host: str) -> str:

@@ -167,6 +167,9 @@ def test_glob_expands_and_duplicates_collapse(tmp_path: Path) -> None:
         ("edge-1.log", "edge-1"),
         ("/var/log/api-3/access.log", "api-3"),
         ("/var/log/nginx/access.log", "local"),
+        ("logs/web-1/nginx/access.log", "web-1"),  # gathered: a folder per host
+        ("logs/web-2/var/log/nginx/access.log.1", "web-2"),  # rsync -R
+        ("/tmp/access.log", "local"),
         ("-", "stdin"),
         ("/dev/fd/63", "pipe-63"),  # bash's <(command)
         ("/proc/self/fd/12", "pipe-12"),
