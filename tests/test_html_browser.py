@@ -270,3 +270,42 @@ def test_waterfalls_mark_retries_clock_corrections_and_guessed_parents(
     assert len(dashed) == guessed
     assert len(driver.find_elements(By.CSS_SELECTOR, "svg.waterfall")) == len(traces)
     assert_quiet(driver, sample_report)
+
+
+def test_many_sources_scroll_filter_and_fold_their_warnings(
+    driver: WebDriver, tmp_path: Path
+) -> None:
+    """37 sources (rotated pieces, 8 with a rejected line, 7 empty): the table scrolls and
+    filters; the warnings and rejected lines of all but the first 5 sources fold away."""
+    from selenium.webdriver.common.by import By
+
+    lines = (SAMPLE / "edge-1.access.log").read_text().splitlines(keepends=True)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for i in range(30):
+        bad = "a line of no format\n" if i % 3 == 1 and i < 24 else ""
+        (folder / f"edge-part-{i:02d}.log").write_text("".join(lines[i * 80 : i * 80 + 80]) + bad)
+    for i in range(7):
+        (folder / f"empty-{i}.log").write_text("")
+    page = build(tmp_path / "report.html", str(folder), "--preset", "trace")
+    open_page(driver, page)
+    rows = driver.find_elements(By.CSS_SELECTOR, "#sources-table tbody tr")
+    assert len(rows) == 37
+    box = driver.find_element(By.CSS_SELECTOR, "#overview .tablebox.tall #sources-table")
+    assert box.is_displayed()
+    driver.find_element(By.ID, "sources-filter").send_keys("part-1")
+    shown = driver.find_elements(By.CSS_SELECTOR, "#sources-table tbody td:first-child")
+    assert sorted(c.text for c in shown) == [str(folder / f"edge-part-1{i}.log") for i in range(10)]
+    top = driver.find_elements(
+        By.CSS_SELECTOR, "#overview > details.sub:not(#more-source-warnings)"
+    )
+    told = [d.find_element(By.TAG_NAME, "summary").text for d in top]
+    assert [t.split(" (")[0] for t in told[:5]] == [
+        f"Rejected lines of {folder / f'edge-part-{i:02d}.log'}" for i in (1, 4, 7, 10, 13)
+    ]
+    assert told[5] == "Rejected lines of 3 more sources (3)"
+    warnings = driver.find_elements(By.CSS_SELECTOR, "#overview > p.warn")
+    assert len([w for w in warnings if "empty, not a single line" in w.text]) == 5
+    folded = driver.find_element(By.ID, "more-source-warnings")
+    assert folded.find_element(By.TAG_NAME, "summary").text == "Warnings of 2 more sources"
+    assert_quiet(driver, page)

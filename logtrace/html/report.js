@@ -11,6 +11,9 @@
   // C0/C1 controls, DEL and bidi/format characters: shown as escapes, never acted on.
   const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
   const SAFE_ANCHOR = /^[A-Za-z0-9_.-]{1,128}$/;
+  // as the terminal's Sources table (render/tables.py): rows, and sources told in full
+  const MANY_SOURCES = 20;
+  const TOLD_SOURCES = 5;
 
   function clean(value) {
     if (value === null || value === undefined) return '-';
@@ -208,17 +211,45 @@
       { label: 'parsed', num: true, sort: function (r) { return r.lines_parsed; }, cell: function (r) { return num(r.lines_parsed, count(r.lines_parsed)); } },
       { label: 'rejected', num: true, sort: function (r) { return r.lines_rejected; }, cell: function (r) { return num(r.lines_rejected, count(r.lines_rejected), r.lines_rejected ? 'bad' : null); } },
     ];
-    s.appendChild(table(srcCols, A.sources, { id: 'sources-table' }).element);
-    for (const src of A.sources) {
-      for (const w of src.warnings || []) s.appendChild(note(w, 'warn'));
-      if (!src.lines_rejected) continue;
+    // Past MANY_SOURCES (rotated logs, a folder per host), the table scrolls and filters,
+    // and the warnings and rejected lines of all but the first few sources fold away.
+    const many = A.sources.length > MANY_SOURCES;
+    const counter = el('span', { class: 'note' });
+    const t = table(srcCols, A.sources, {
+      id: 'sources-table', tall: many,
+      filterKey: function (r) { return [r.path, r.host, r.service, r.format].join(' '); },
+      onDraw: function (shown, n) { counter.textContent = shown === n ? count(n) + ' sources' : count(shown) + ' of ' + count(n) + ' sources'; },
+    });
+    if (many) {
+      const input = el('input', { type: 'search', id: 'sources-filter', placeholder: 'filter sources', 'aria-label': 'filter sources' });
+      input.addEventListener('input', function () { t.setFilter(input.value); });
+      s.appendChild(el('div', { class: 'toolbar' }, input, counter));
+    }
+    s.appendChild(t.element);
+    const warned = A.sources.filter(function (src) { return (src.warnings || []).length; });
+    const warnings = function (src) { return (src.warnings || []).map(function (w) { return note(w, 'warn'); }); };
+    for (const src of warned.slice(0, TOLD_SOURCES)) s.append(...warnings(src));
+    if (warned.length > TOLD_SOURCES) {
+      const rest = warned.slice(TOLD_SOURCES);
+      s.appendChild(el('details', { class: 'sub', id: 'more-source-warnings' },
+        el('summary', {}, 'Warnings of ' + count(rest.length) + ' more sources'), ...rest.flatMap(warnings)));
+    }
+    const rejected = A.sources.filter(function (src) { return src.lines_rejected; });
+    const rejects = function (src) {
       const reasons = Object.keys(src.rejected_reasons || {}).map(function (k) { return k + ': ' + count(src.rejected_reasons[k]); }).join('; ');
       const box = el('details', { class: 'sub' }, el('summary', {}, 'Rejected lines of ' + clean(src.path) + ' (' + count(src.lines_rejected) + '): ' + reasons));
       const rows = (src.rejected_samples || []).map(function (r) {
         return el('tr', {}, num(r.line_no, count(r.line_no)), el('td', {}, r.reason), el('td', { class: 'mono wrap' }, r.line));
       });
       box.appendChild(el('div', { class: 'tablebox' }, el('table', {}, el('thead', {}, el('tr', {}, el('th', { class: 'num' }, 'line'), el('th', {}, 'reason'), el('th', {}, 'text'))), el('tbody', {}, ...rows))));
-      s.appendChild(box);
+      return box;
+    };
+    for (const src of rejected.slice(0, TOLD_SOURCES)) s.appendChild(rejects(src));
+    if (rejected.length > TOLD_SOURCES) {
+      const rest = rejected.slice(TOLD_SOURCES);
+      const lines = rest.reduce(function (n, src) { return n + src.lines_rejected; }, 0);
+      s.appendChild(el('details', { class: 'sub', id: 'more-source-rejects' },
+        el('summary', {}, 'Rejected lines of ' + count(rest.length) + ' more sources (' + count(lines) + ')'), ...rest.map(rejects)));
     }
     return s;
   }
