@@ -619,6 +619,7 @@ def iter_lines(
             unknown = False
             for text, frame in iter_texts(source, read):
                 stats.lines_total += frame.height
+                stats.envelope = read.envelope.value if read.envelope is not None else None
                 report.text_bytes += len(text)
                 if progress is not None:
                     progress(done_bytes + read.bytes_read)

@@ -79,6 +79,7 @@ class SourceStats:
     format: str = "?"
     kind: str = "nginx"
     detected: str | None = None  # "998/1000 sample lines" when the format was detected
+    envelope: str | None = None  # the container runtime's lines the log's are in (cri, ...)
     lines_total: int = 0
     lines_parsed: int = 0
     lines_rejected: int = 0

@@ -30,6 +30,7 @@ from typing import BinaryIO, Protocol
 
 import polars as pl
 
+from logtrace import envelope
 from logtrace.errors import InputError
 from logtrace.lines import text_and_frame
 from logtrace.plural import plural
@@ -126,6 +127,7 @@ class ReadReport:
     compressed: bool = False
     tail_open: bool = False  # the last line has no newline and the file is being written
     unfinished_line: int | None = None
+    envelope: envelope.Envelope | None = None  # the lines are a container runtime's
 
 
 def host_from_path(path: str) -> str:
@@ -201,24 +203,45 @@ def _expand(path: str) -> list[tuple[str, bool]]:
     if path == STDIN:
         return [(STDIN, False)]
     if os.path.isdir(path):
-        names = sorted(n for n in os.listdir(path) if _LOG_NAME.search(n))
-        files = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise InputError(f"{path}: permission denied", "check the directory's permissions")
+        files = _log_files(path)
         if not files:
             raise InputError(
                 f"{path}: directory has no log files",
-                "a directory contributes its *.log files and their rotations (*.log.1, *.log.2.gz)",
+                "a directory contributes its *.log files and their rotations (*.log.1, "
+                "*.log.2.gz), or those in its folders when it has none",
             )
         return [(f, True) for f in files]
     if os.path.exists(path):
         if not os.access(path, os.R_OK):
             raise InputError(f"{path}: permission denied", "check the file's permissions")
         return [(path, False)]
-    if glob.has_magic(path):
-        matches = sorted(p for p in glob.glob(path) if os.path.isfile(p))
+    if glob.has_magic(path):  # ** spans folders, as in bash with globstar
+        matches = sorted(p for p in glob.glob(path, recursive=True) if os.path.isfile(p))
         if matches:
             return [(m, True) for m in matches]
         raise InputError(f"{path}: the pattern matches no file", "check the glob; quote it")
     raise InputError(f"{path}: no such file or directory", "check the path")
+
+
+def _log_files(top: str) -> list[str]:
+    """The log files of a directory; when it has none (a folder per host), those of its
+    folders and theirs (hidden ones left out), each folder's in name order before those
+    of its folders. A folder that cannot be listed is given as a file of its own: reading
+    it fails, and says so, as any unreadable file found does."""
+    found: list[str] = []
+    unlisted: list[str] = []
+    for folder, folders, names in os.walk(top, onerror=lambda e: unlisted.append(e.filename)):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        found.extend(
+            os.path.join(folder, n)
+            for n in sorted(names)
+            if _LOG_NAME.search(n) and os.path.isfile(os.path.join(folder, n))
+        )
+        if folder == top and found:  # logs of its own: its folders are something else
+            break
+    return found + sorted(unlisted)
 
 
 # --- reading bytes -------------------------------------------------------------------------
@@ -615,11 +638,19 @@ def iter_texts(
     *,
     stream: ByteStream | None = None,
 ) -> Generator[tuple[bytes, pl.DataFrame], None, None]:
-    """The frames of :func:`iter_frames`, each with the UTF-8 bytes it was read from."""
+    """The frames of :func:`iter_frames`, each with the UTF-8 bytes it was read from. The
+    lines of a container runtime's log (``envelope.py``) are those it holds, and the bytes
+    their text."""
     line_no = 1
+    first = True
     for data in iter_blocks(source, report, chunk_bytes, stream=stream):
         text, frame = text_and_frame(data, line_no)
         line_no += frame.height
+        if first:  # a container runtime's lines: decided on the first, kept for the rest
+            report.envelope, first = envelope.detect(frame), False
+        if report.envelope is not None:
+            frame = envelope.unwrap(frame, report.envelope)
+            text = envelope.text_of(frame)
         if report.tail_open:
             report.unfinished_line = line_no - 1
         yield text, frame

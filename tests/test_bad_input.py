@@ -197,7 +197,7 @@ CASES = [
         {"good.log": GOOD_LOG, "empty-dir": None},
         ("analyze", "good.log", "empty-dir"),
         ExitStatus.NO_INPUT,
-        ("empty-dir: directory has no log files", "hint: a directory contributes"),
+        ("empty-dir: directory has no log files", "hint: a directory contributes its"),
     ),
     Case(
         "symlink-loop",

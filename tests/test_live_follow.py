@@ -388,6 +388,20 @@ def test_top_on_stdin_prints_plain_lines_and_a_summary_equal_to_analyze(tmp_path
     assert latency["count"] == 401
 
 
+def test_top_reads_a_container_runtimes_lines_as_the_plain_ones() -> None:
+    lines = [nginx_line(i, T0 + timedelta(seconds=i // 5), rt=i % 97 / 1000) for i in range(300)]
+    cri = "".join(
+        f"2026-12-03T12:00:{i // 5:02d}.{i:09d}Z stdout F {ln}" for i, ln in enumerate(lines)
+    )
+    runner = CliRunner()
+    plain = runner.invoke(app, ["top", "-f", FORMAT, "-"], input="".join(lines))
+    wrapped = runner.invoke(app, ["top", "-f", FORMAT, "-"], input=cri)
+    assert wrapped.exit_code == plain.exit_code == 0, wrapped.output
+    summary = [ln for ln in plain.stdout.splitlines() if "lines read from" in ln]
+    assert summary and "300 requests" in summary[0] and "0 rejected" in summary[0]
+    assert [ln for ln in wrapped.stdout.splitlines() if "lines read from" in ln] == summary
+
+
 def test_top_shows_times_in_the_zone_of_tz() -> None:
     text = "".join(nginx_line(i, T0 + timedelta(seconds=i), rt=0.002) for i in range(3))
     last = T0 + timedelta(seconds=2)

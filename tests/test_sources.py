@@ -153,6 +153,37 @@ def test_directory_contributes_log_files_and_rotations_only(tmp_path: Path) -> N
     assert names == ["access.log", "access.log.1", "access.log.2.gz"]
 
 
+def test_a_directory_of_a_folder_per_host_gives_each_hosts_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """logs/web-1/nginx/access.log, logs/web-2/...: gathered from hosts, a folder each. A
+    directory with logs of its own gives those alone (sample_logs/ and its combined/)."""
+    paths = ["web-1/nginx/access.log", "web-1/nginx/access.log.1",
+             "web-2/var/log/nginx/access.log", ".git/x.log", "web-3/nginx/notes.txt"]  # fmt: skip
+    for name in paths:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    sources = resolve_sources([str(tmp_path)])
+    assert [os.path.relpath(s.path, tmp_path) for s in sources] == paths[:3]
+    assert [s.host for s in sources] == ["web-1", "web-1", "web-2"]
+    assert all(s.expanded for s in sources)
+    globbed = resolve_sources([str(tmp_path / "**" / "access.log*")])
+    assert [s.path for s in globbed] == [s.path for s in sources]
+    real = os.scandir  # a folder that cannot be listed: a source that says so when read
+
+    def scandir(path: str) -> object:
+        if str(path).endswith("web-2"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "scandir", scandir)
+        listed = [os.path.relpath(s.path, tmp_path) for s in resolve_sources([str(tmp_path)])]
+    assert listed == [*paths[:2], "web-2"]
+    (tmp_path / "edge.log").write_text("x\n")
+    assert [s.path for s in resolve_sources([str(tmp_path)])] == [str(tmp_path / "edge.log")]
+
+
 def test_glob_expands_and_duplicates_collapse(tmp_path: Path) -> None:
     for name in ("web-1.log", "web-2.log"):
         (tmp_path / name).write_text("x\n")

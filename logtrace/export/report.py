@@ -50,6 +50,7 @@ def _source(s: SourceStats) -> dict[str, Any]:
         "kind": s.kind,
         "format": s.format,
         "format_detected": s.detected is not None,
+        "envelope": s.envelope,
         "lines_total": s.lines_total,
         "lines_parsed": s.lines_parsed,
         "lines_rejected": s.lines_rejected,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from logtrace import envelope
 from logtrace.analysis.derive import Filters
 from logtrace.ingest import BatchParser, FormatOptions, FormatResolver
 from logtrace.lines import frame_of
@@ -67,6 +68,8 @@ class LiveSession:
         self.options = options
         self.resolver = FormatResolver.from_options(options.formats)
         self.parsers: dict[str, BatchParser] = {}
+        # a container runtime's lines (envelope.py), decided on a log's first lines
+        self.envelopes: dict[str, envelope.Envelope | None] = {}
         self.windows = Windows()
         self.traces = Traces()
         self.started = time.monotonic()
@@ -90,6 +93,12 @@ class LiveSession:
         for lines in self.follower.poll():
             frame = frame_of(lines.data, lines.first_line_no)
             read += frame.height
+            label = lines.source.label
+            if label not in self.envelopes and frame.get_column("line").drop_nulls().len():
+                self.envelopes[label] = envelope.detect(frame)
+            wrapped = self.envelopes.get(label)
+            if wrapped is not None:
+                frame = envelope.unwrap(frame, wrapped)
             batch = self._parser(lines.source.label).parse(frame)
             if batch.kind == "nginx" and batch.lines.height:
                 nginx = self._select(batch.lines)

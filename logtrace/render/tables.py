@@ -129,7 +129,8 @@ def sources_table(ingest: IngestReport, shown: SourceRows | None = None) -> FitT
         s = row[0]
         detected = {r.detected for r in row}
         how = s.detected if len(detected) == 1 else "on each file's first lines"
-        form = s.format + (f" (detected, {how})" if s.detected else "")
+        form = s.format + (f" in {s.envelope} lines" if s.envelope else "")
+        form += f" (detected, {how})" if s.detected else ""
         cells = (safe(files_label([r.path for r in row])), safe(s.host), safe(s.service))
         table.add_row(*cells, safe(form), *_counts(row, apps))
     if shown.rest:

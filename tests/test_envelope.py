@@ -1,0 +1,144 @@
+"""Logs in a container runtime's envelope (CRI, Docker's json-file) read as the lines
+they hold: the same report as the plain logs, every line counted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from logtrace import envelope
+from logtrace.cli import app
+from logtrace.envelope import Envelope
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_logs"
+CONF = ["--nginx-conf", str(SAMPLE / "nginx" / "mesh-1.conf")]
+runner = CliRunner()
+
+
+def _time(i: int) -> str:
+    """RFC 3339 with nanoseconds, trailing zeros trimmed (Go's RFC3339Nano, as kubelet
+    and containerd write it)."""
+    return f"2026-11-26T12:37:{i // 1000 % 60:02d}.{i % 1000:03d}{(i * 7919) % 1000:03d}1Z"
+
+
+def cri(lines: list[str]) -> str:
+    return "".join(
+        f"{_time(i)} {'stdout' if i % 9 else 'stderr'} F {ln}\n" for i, ln in enumerate(lines)
+    )
+
+
+def go_json(value: str) -> str:
+    """A JSON string as Go's encoding/json writes it (Docker's json-file driver): <, >
+    and & escaped as \\u003c, \\u003e, \\u0026; other characters as UTF-8."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def docker(lines: list[str]) -> str:
+    return "".join(
+        f'{{"log":{go_json(ln + chr(10))},"stream":"stdout","time":"{_time(i)}"}}\n'
+        for i, ln in enumerate(lines)
+    )
+
+
+def report(*args: str, folder: Path = SAMPLE) -> dict[str, Any]:
+    """analyze --json, with the logs' folder taken off the paths it names."""
+    result = runner.invoke(app, ["analyze", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.stdout.replace(f"{folder}/", ""))
+    return doc
+
+
+def _same(plain: dict[str, Any], wrapped: dict[str, Any]) -> None:
+    for key in ("requests", "latency", "routes", "slowest", "error_rate"):
+        assert wrapped[key] == plain[key], key
+    for p, w in zip(plain["sources"], wrapped["sources"], strict=True):
+        for key in ("path", "lines_total", "lines_parsed", "lines_rejected", "format", "host"):
+            assert w[key] == p[key], key
+
+
+@pytest.mark.parametrize("wrap", [cri, docker])
+def test_an_nginx_log_in_an_envelope_reads_as_the_plain_log(tmp_path: Path, wrap: Any) -> None:
+    edge = SAMPLE / "edge-1.access.log"
+    plain = report(str(edge))
+    (tmp_path / "edge-1.access.log").write_text(wrap(edge.read_text().splitlines()))
+    wrapped = report(str(tmp_path / "edge-1.access.log"), folder=tmp_path)
+    _same(plain, wrapped)
+    name = "cri" if wrap is cri else "docker-json"
+    assert wrapped["sources"][0]["envelope"] == name
+    assert plain["sources"][0]["envelope"] is None
+
+
+def test_the_logs_of_several_services_in_envelopes_join_as_the_plain_ones(
+    tmp_path: Path,
+) -> None:
+    names = ["edge-1.access.log", "mesh-1.access.log", "api-1.log", "api-2.log",
+             "inventory-1.log", "users-1.log"]  # fmt: skip
+    for i, name in enumerate(names):
+        wrap = cri if i % 2 else docker
+        (tmp_path / name).write_text(wrap((SAMPLE / name).read_text().splitlines()))
+    plain = report(*(str(SAMPLE / n) for n in names), *CONF)
+    wrapped = report(*(str(tmp_path / n) for n in names), *CONF, folder=tmp_path)
+    _same(plain, wrapped)
+    assert wrapped["services"] == plain["services"]
+    assert [s["envelope"] for s in wrapped["sources"]] == ["docker-json", "cri"] * 3
+
+
+def test_lines_outside_the_envelope_and_cut_parts_are_counted(tmp_path: Path) -> None:
+    """A line the runtime cut (P parts, then F) is parsed part by part: rejected, and
+    counted; a plain line among enveloped ones is parsed as itself."""
+    lines = (SAMPLE / "edge-1.access.log").read_text().splitlines()[:300]
+    text = cri(lines[:100]) + lines[100] + "\n" + cri(lines[101:])
+    long = lines[5]
+    text += f"{_time(1)} stdout P {long[:40]}\n{_time(2)} stdout F {long[40:]}\n"
+    (tmp_path / "edge.log").write_text(text)
+    (source,) = report(str(tmp_path / "edge.log"), "--preset", "trace")["sources"]
+    assert source["lines_total"] == 302
+    assert (source["lines_parsed"], source["lines_rejected"]) == (300, 2)
+    assert source["envelope"] == "cri"
+
+
+def test_logs_that_merely_start_with_a_time_are_in_no_envelope() -> None:
+    def lines(*texts: str) -> pl.DataFrame:
+        return pl.DataFrame({"line_no": range(1, len(texts) + 1), "line": list(texts)})
+
+    assert envelope.detect(lines(*(SAMPLE / "inventory-1.log").read_text().splitlines())) is None
+    zap = '2026-11-26T12:37:13.123Z\tINFO\tserved\t{"path": "/a"}'
+    assert envelope.detect(lines(zap, zap)) is None
+    assert envelope.detect(lines('{"log":"x","level":"info"}')) is None
+    assert envelope.detect(lines(cri(["a", "b"]).splitlines()[0], None)) is Envelope.CRI  # type: ignore[arg-type]
+
+
+def test_an_empty_line_logged_is_a_blank_line() -> None:
+    frame = pl.DataFrame(
+        {"line_no": [1, 2], "line": [cri(["", "x"]).splitlines()[i] for i in (0, 1)]}
+    )
+    assert envelope.unwrap(frame, Envelope.CRI).get_column("line").to_list() == [None, "x"]
+    assert envelope.text_of(envelope.unwrap(frame, Envelope.CRI)) == b"\nx\n"
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REAL_LOGS = sorted((FIXTURES / "app-log-shapes").glob("*.log")) + sorted(
+    (FIXTURES / "nginx-edge-cases").glob("*.log")
+)
+
+
+@pytest.mark.parametrize("log", REAL_LOGS, ids=lambda p: p.name)
+def test_real_logs_are_in_no_envelope_and_wrapped_come_out_the_same(log: Path) -> None:
+    """34 logging setups' output and real nginx lines (a Spring Boot log starts with an
+    RFC 3339 time too): in no envelope; in either, unwrapped to exactly their lines."""
+    text = log.read_bytes().decode("utf-8", "backslashreplace")
+    lines = text.splitlines()
+    frame = pl.DataFrame({"line_no": range(1, len(lines) + 1), "line": lines})
+    frame = frame.with_columns(pl.col("line").replace("", None))
+    assert envelope.detect(frame) is None
+    for wrap, kind in ((cri, Envelope.CRI), (docker, Envelope.DOCKER)):
+        wrapped = pl.DataFrame({"line_no": frame["line_no"], "line": wrap(lines).splitlines()})
+        assert envelope.detect(wrapped) is kind
+        assert envelope.unwrap(wrapped, kind).equals(frame)
