@@ -139,7 +139,7 @@ def host_from_path(path: str) -> str:
         return f"pipe-{fd.group(1)}"
     p = Path(path)
     stem = p.name.split(".")[0] or p.name
-    if stem.lower() not in _GENERIC_STEMS:
+    if stem.lower() not in _GENERIC_STEMS and not stem.isdigit():  # 0.log: no host's name
         return stem
     # the nearest folder with a name of its own: logs/web-1/var/log/nginx/access.log → web-1
     for folder in p.resolve().parents[:_HOST_FOLDERS_UP]:
@@ -154,9 +154,53 @@ def service_from_host(host: str) -> str:
     return service or host
 
 
+def names_from_path(path: str) -> tuple[str, str]:
+    """The host and service a file's path suggests: a container's log names its pod and
+    workload (:func:`container_names`), any other file its host (:func:`host_from_path`)."""
+    named = container_names(path)
+    if named is not None:
+        return named
+    host = host_from_path(path)
+    return host, service_from_host(host)
+
+
+# Kubernetes' container logs: /var/log/containers/<pod>_<namespace>_<container>-<id>.log,
+# links to /var/log/pods/<namespace>_<pod>_<uid>/<container>/0.log (and its rotations)
+_K8S_LINK = re.compile(r"^([a-z0-9][a-z0-9.-]*)_[a-z0-9-]+_[a-z0-9-]+-[0-9a-f]{64}\.log")
+_K8S_POD = re.compile(r"^[a-z0-9-]+_([a-z0-9][a-z0-9.-]*)_[0-9a-f-]{36}$")
+_K8S_LOG = re.compile(r"^[0-9]+\.log")
+# what a pod's name adds to its workload's: a ReplicaSet's hash and a random suffix
+# (a Deployment's pods), or the suffix alone (a DaemonSet's, a Job's), in the letters
+# Kubernetes makes names of; a StatefulSet's ordinal (-0) goes as an instance number
+_K8S_ALPHABET = "[bcdfghjklmnpqrstvwxz2456789]"
+_K8S_SUFFIX = re.compile(f"(?:-{_K8S_ALPHABET}{{6,10}})?-{_K8S_ALPHABET}{{5}}$")
+# Docker's json-file logs: /var/lib/docker/containers/<id>/<id>-json.log
+_DOCKER_LOG = re.compile(r"^([0-9a-f]{64})-json\.log")
+
+
+def container_names(path: str) -> tuple[str, str] | None:
+    """(pod, workload) of a Kubernetes container's log file, as the kubelet names it
+    (``api-7d9f8b6c5d-x2x4z_default_api-<id>.log`` → api-7d9f8b6c5d-x2x4z, api); (the
+    short id, twice) of a Docker container's; None for any other file."""
+    p = Path(path)
+    link = _K8S_LINK.match(p.name)
+    pod_dir = _K8S_POD.match(p.parent.parent.name) if _K8S_LOG.match(p.name) else None
+    docker = _DOCKER_LOG.match(p.name)
+    if docker is not None:
+        return docker.group(1)[:12], docker.group(1)[:12]
+    found = link or pod_dir
+    if found is None:
+        return None
+    pod = found.group(1)
+    workload = _K8S_SUFFIX.sub("", pod)
+    return pod, workload if workload != pod else service_from_host(pod)
+
+
 def _labelled(found: tuple[str, bool], host: str | None, service: str | None) -> Source:
     path, expanded = found
-    host = host or host_from_path(path)
+    if host is None:
+        host, named = names_from_path(path)
+        service = service or named
     return Source(path, host, service or service_from_host(host), expanded=expanded)
 
 

@@ -142,3 +142,45 @@ def test_real_logs_are_in_no_envelope_and_wrapped_come_out_the_same(log: Path) -
         wrapped = pl.DataFrame({"line_no": frame["line_no"], "line": wrap(lines).splitlines()})
         assert envelope.detect(wrapped) is kind
         assert envelope.unwrap(wrapped, kind).equals(frame)
+
+
+# The sample deployment on a Kubernetes node: each log as the kubelet keeps it
+# (/var/log/pods/<namespace>_<pod>_<uid>/<container>/0.log, CRI lines), pods of
+# Deployments (api: two replicas), a StatefulSet (users-0) and the ingress controller.
+PODS = {
+    "edge-1.access.log": (
+        "ingress-nginx",
+        "ingress-nginx-controller-5c8d66c76d-4lk2p",
+        "controller",
+    ),
+    "mesh-1.access.log": ("mesh", "mesh-6f7d8b9c4-q2w4x", "nginx"),
+    "api-1.log": ("shop", "api-7d9f8b6c5d-x2x4z", "api"),
+    "api-2.log": ("shop", "api-7d9f8b6c5d-b5q8w", "api"),
+    "inventory-1.log": ("shop", "inventory-79c8d6f5b4-k2m4p", "app"),
+    "users-1.log": ("shop", "users-0", "users"),
+}
+WORKLOADS = {"edge": "ingress-nginx-controller", "mesh": "mesh", "api": "api",
+             "inventory": "inventory", "users": "users"}  # fmt: skip
+
+
+def test_a_kubernetes_nodes_pod_logs_give_the_sample_deployments_report(tmp_path: Path) -> None:
+    """Pointed at /var/log/pods: a folder per pod, CRI lines; hosts are the pods and
+    services their workloads; the report is the plain logs' with those names."""
+    for i, (name, (namespace, pod, container)) in enumerate(PODS.items()):
+        folder = (
+            tmp_path / "pods" / f"{namespace}_{pod}_{i:08d}-aaaa-bbbb-cccc-dddddddddddd" / container
+        )
+        folder.mkdir(parents=True)
+        (folder / "0.log").write_text(cri((SAMPLE / name).read_text().splitlines()))
+    plain = report(*(str(SAMPLE / n) for n in PODS), *CONF)
+    pods = report(str(tmp_path / "pods"), *CONF, folder=tmp_path)
+    for key in ("requests", "latency", "routes", "error_rate"):
+        assert pods[key] == plain[key], key
+    assert sorted((s["host"], s["service"]) for s in pods["sources"]) == sorted(
+        (pod, WORKLOADS[s["service"]])
+        for s, (_, pod, _) in zip(plain["sources"], PODS.values(), strict=True)
+    )
+    renamed = [
+        {**row, "service": WORKLOADS[row["service"]], "hosts": ""} for row in plain["services"]
+    ]
+    assert [{**row, "hosts": ""} for row in pods["services"]] == renamed

@@ -23,6 +23,7 @@ from logtrace.sources import (
     head_frame,
     host_from_path,
     iter_frames,
+    names_from_path,
     read_lines,
     resolve_sources,
     service_from_host,
@@ -208,6 +209,27 @@ def test_glob_expands_and_duplicates_collapse(tmp_path: Path) -> None:
 )
 def test_host_comes_from_the_file_name(path: str, host: str) -> None:
     assert host_from_path(path) == host
+
+
+_ID = "0123456789abcdef" * 4
+_PODS = "/var/log/containers/"
+
+
+@pytest.mark.parametrize(
+    ("path", "names"),
+    [
+        (f"{_PODS}api-7d9f8b6c5d-x2x4z_shop_api-{_ID}.log", ("api-7d9f8b6c5d-x2x4z", "api")),
+        (f"{_PODS}fluentd-x2x4z_kube-system_fluentd-{_ID}.log", ("fluentd-x2x4z", "fluentd")),
+        (f"{_PODS}nginx-proxy_default_nginx-{_ID}.log", ("nginx-proxy", "nginx-proxy")),
+        ("/var/log/pods/db_postgres-1_1b2c3d4e-1111-2222-3333-444455556666/pg/0.log.20261126-120000.gz",
+         ("postgres-1", "postgres")),
+        (f"/var/lib/docker/containers/{_ID}/{_ID}-json.log", (_ID[:12], _ID[:12])),
+        ("logs/web-1.access.log", ("web-1", "web")),
+        ("/var/log/pods/not-a-pod/app/0.log", ("not-a-pod", "not-a-pod")),
+    ],
+)  # fmt: skip
+def test_a_containers_log_names_its_pod_and_workload(path: str, names: tuple[str, str]) -> None:
+    assert names_from_path(path) == names
 
 
 @pytest.mark.parametrize(("host", "service"), [("api-2", "api"), ("web1", "web"), ("edge", "edge")])

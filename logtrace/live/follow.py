@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from logtrace.sources import STDIN, Source, host_from_path, resolve_sources, service_from_host
+from logtrace.sources import STDIN, Source, names_from_path, resolve_sources
 
 # Of a file there at the start, only its end is read (the windows span 15 minutes).
 BACKLOG_BYTES = 16 * 1024 * 1024
@@ -196,8 +196,8 @@ def _current_logs(directory: str) -> list[str]:
 
 
 def _source_of(path: str) -> Source:
-    host = host_from_path(path)
-    return Source(path, host, service_from_host(host), expanded=True)
+    host, service = names_from_path(path)
+    return Source(path, host, service, expanded=True)
 
 
 def _open(tail: _Tail, backlog: int) -> None:
