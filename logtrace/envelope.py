@@ -22,17 +22,14 @@ when it does not parse).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 
 import polars as pl
 
 SAMPLE_LINES = 200  # first non-blank lines looked at
 SHARE = 0.9  # of them in one envelope: the source is in it
-
-_CRI = (
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}) (?:stdout|stderr) [FP] "
-)
-_DOCKER = r'^\{\s*"log"\s*:\s*".*"\s*,\s*"stream"\s*:\s*"(?:stdout|stderr)"'
 
 
 class Envelope(Enum):
@@ -42,7 +39,28 @@ class Envelope(Enum):
     DOCKER = "docker-json"
 
 
-_PATTERNS = ((Envelope.CRI, re.compile(_CRI)), (Envelope.DOCKER, re.compile(_DOCKER)))
+@dataclass(frozen=True)
+class _Shape:
+    """How a line in an envelope begins, and the line it holds (from ``line``)."""
+
+    start: str  # a regex
+    held: Callable[[pl.Expr], pl.Expr]
+
+
+_CRI = (
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}) (?:stdout|stderr) [FP] "
+)
+_SHAPES = {
+    Envelope.CRI: _Shape(_CRI, lambda line: line.str.replace(_CRI, "")),
+    Envelope.DOCKER: _Shape(
+        r'^\{\s*"log"\s*:\s*".*"\s*,\s*"stream"\s*:\s*"(?:stdout|stderr)"',
+        # JSON-decoded; the line's end is part of the value
+        lambda line: (
+            line.str.json_path_match("$.log").str.strip_suffix("\n").str.strip_suffix("\r")
+        ),
+    ),
+}
+_STARTS = {envelope: re.compile(shape.start) for envelope, shape in _SHAPES.items()}
 
 
 def detect(frame: pl.DataFrame) -> Envelope | None:
@@ -51,8 +69,8 @@ def detect(frame: pl.DataFrame) -> Envelope | None:
     file read (folders of thousands), compiling polars' regexes would cost more."""
     head = frame.get_column("line").head(SAMPLE_LINES * 2).drop_nulls().head(SAMPLE_LINES)
     lines = head.to_list()
-    for envelope, pattern in _PATTERNS:
-        if lines and pattern.match(lines[0]) and _share(pattern, lines) >= SHARE:
+    for envelope, start in _STARTS.items():
+        if lines and start.match(lines[0]) and _share(start, lines) >= SHARE:
             return envelope
     return None
 
@@ -63,13 +81,9 @@ def _share(pattern: re.Pattern[str], lines: list[str]) -> float:
 
 def unwrap(frame: pl.DataFrame, envelope: Envelope) -> pl.DataFrame:
     """``frame`` with each line in the envelope replaced by the line it holds."""
+    shape = _SHAPES[envelope]
     line = pl.col("line")
-    if envelope is Envelope.CRI:
-        inner = line.str.replace(_CRI, "")
-        held = pl.when(line.str.contains(_CRI)).then(inner).otherwise(line)
-    else:
-        decoded = line.str.json_path_match("$.log").str.strip_suffix("\n").str.strip_suffix("\r")
-        held = pl.when(line.str.contains(_DOCKER)).then(decoded).otherwise(line)
+    held = pl.when(line.str.contains(shape.start)).then(shape.held(line)).otherwise(line)
     # a line that held nothing (an empty line logged) is blank, as in a plain log
     return frame.with_columns(held.replace("", None).alias("line"))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from logtrace import envelope
@@ -141,7 +142,7 @@ def test_real_logs_are_in_no_envelope_and_wrapped_come_out_the_same(log: Path) -
     for wrap, kind in ((cri, Envelope.CRI), (docker, Envelope.DOCKER)):
         wrapped = pl.DataFrame({"line_no": frame["line_no"], "line": wrap(lines).splitlines()})
         assert envelope.detect(wrapped) is kind
-        assert envelope.unwrap(wrapped, kind).equals(frame)
+        assert_frame_equal(envelope.unwrap(wrapped, kind), frame)
 
 
 # The sample deployment on a Kubernetes node: each log as the kubelet keeps it

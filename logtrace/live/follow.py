@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from logtrace.sources import STDIN, Source, names_from_path, resolve_sources
+from logtrace.hosts import STDIN, names_from_path
+from logtrace.sources import Source, resolve_sources
 
 # Of a file there at the start, only its end is read (the windows span 15 minutes).
 BACKLOG_BYTES = 16 * 1024 * 1024
