@@ -1,7 +1,8 @@
-"""Container runtimes' envelopes around log lines, taken off before the lines are parsed.
+"""Envelopes around log lines (container runtimes', syslog's), taken off before parsing.
 
-A program in a container logs to stdout; the runtime writes each line to the node's disk
-wrapped in an envelope of its own:
+A program in a container logs to stdout, and the runtime writes each line to the node's
+disk wrapped in an envelope of its own; nginx can log to syslog, whose daemon writes each
+line it receives in one too:
 
 - CRI (containerd, CRI-O: Kubernetes' ``/var/log/containers/*.log``, ``/var/log/pods/``)::
 
@@ -12,8 +13,18 @@ wrapped in an envelope of its own:
 
       {"log":"10.0.0.1 - - [26/Nov/2026:12:37:13 +0000] \\"GET ...\\n","stream":"stdout",...}
 
-A source is enveloped when most of its first lines are (:func:`detect`); then each of its
-lines is unwrapped (:func:`unwrap`, vectorised) and parsed as the line the program wrote.
+- syslog, as rsyslog and syslog-ng write what nginx sends with ``access_log
+  syslog:server=...`` (on a central log host, the lines of many hosts in one file)::
+
+      Nov 26 12:37:13 web-1 nginx: 10.0.0.1 - - [26/Nov/2026:12:37:13 +0000] "GET ...
+      2026-11-26T12:37:13.123456+00:00 web-1 nginx: 10.0.0.1 - - [26/Nov/2026:...
+
+  Each line names the host that sent it: the line's ``host`` (and ``service``, the host
+  without its instance number), whatever the file's name says.
+
+A source is enveloped when its first line and most of the next are (:func:`detect`);
+then each of its lines is unwrapped (:func:`unwrap`, vectorised) and parsed as the line
+the program wrote.
 A line not in the envelope is left as it is, to be parsed or rejected as such; so is the
 part of a line cut by the runtime (each part counts as a line of its own, and is rejected
 when it does not parse).
@@ -28,6 +39,8 @@ from enum import Enum
 
 import polars as pl
 
+from logtrace.hosts import service_of
+
 SAMPLE_LINES = 200  # first non-blank lines looked at
 SHARE = 0.9  # of them in one envelope: the source is in it
 
@@ -37,27 +50,35 @@ class Envelope(Enum):
 
     CRI = "cri"
     DOCKER = "docker-json"
+    SYSLOG = "syslog"
 
 
 @dataclass(frozen=True)
 class _Shape:
-    """How a line in an envelope begins, and the line it holds (from ``line``)."""
+    """How a line in an envelope begins (a regex; its group ``host``, if any, the host
+    the line names), and the line it holds: what follows, or ``decoded`` from the line."""
 
-    start: str  # a regex
-    held: Callable[[pl.Expr], pl.Expr]
+    start: str
+    decoded: Callable[[pl.Expr], pl.Expr] | None = None
 
 
-_CRI = (
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}) (?:stdout|stderr) [FP] "
-)
+# RFC 3164's time (rsyslog's traditional format) or RFC 3339's, the host, the tag (nginx,
+# nginx[1234]), ": "
 _SHAPES = {
-    Envelope.CRI: _Shape(_CRI, lambda line: line.str.replace(_CRI, "")),
+    Envelope.CRI: _Shape(
+        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}) "
+        r"(?:stdout|stderr) [FP] "
+    ),
     Envelope.DOCKER: _Shape(
         r'^\{\s*"log"\s*:\s*".*"\s*,\s*"stream"\s*:\s*"(?:stdout|stderr)"',
         # JSON-decoded; the line's end is part of the value
         lambda line: (
             line.str.json_path_match("$.log").str.strip_suffix("\n").str.strip_suffix("\r")
         ),
+    ),
+    Envelope.SYSLOG: _Shape(
+        r"^(?:[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
+        r"(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})) (?P<host>[^\s:]+) [^\s:\[]+(?:\[\d+\])?: ?"
     ),
 }
 _STARTS = {envelope: re.compile(shape.start) for envelope, shape in _SHAPES.items()}
@@ -80,12 +101,18 @@ def _share(pattern: re.Pattern[str], lines: list[str]) -> float:
 
 
 def unwrap(frame: pl.DataFrame, envelope: Envelope) -> pl.DataFrame:
-    """``frame`` with each line in the envelope replaced by the line it holds."""
+    """``frame`` with each line in the envelope replaced by the line it holds; with the
+    ``host`` and ``service`` each names, for an envelope whose lines name their host."""
     shape = _SHAPES[envelope]
     line = pl.col("line")
-    held = pl.when(line.str.contains(shape.start)).then(shape.held(line)).otherwise(line)
+    inside = line.str.contains(shape.start)
+    held = shape.decoded(line) if shape.decoded is not None else line.str.replace(shape.start, "")
     # a line that held nothing (an empty line logged) is blank, as in a plain log
-    return frame.with_columns(held.replace("", None).alias("line"))
+    columns = [pl.when(inside).then(held).otherwise(line).replace("", None).alias("line")]
+    if "(?P<host>" in shape.start:  # named before the line is replaced
+        host = line.str.extract(shape.start, 1)
+        columns += [host.alias("host"), service_of(host).alias("service")]
+    return frame.with_columns(columns)
 
 
 def text_of(frame: pl.DataFrame) -> bytes:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import polars as pl
+
 STDIN = "-"
 
 # File stems too generic to name a host: a folder above names it instead.
@@ -57,6 +59,12 @@ def service_from_host(host: str) -> str:
     """A host's service name: its name without a trailing instance number (api-2 → api)."""
     service = _HOST_SUFFIX.sub("", host)
     return service or host
+
+
+def service_of(host: pl.Expr) -> pl.Expr:
+    """:func:`service_from_host` of each host of a column."""
+    service = host.str.replace(_HOST_SUFFIX.pattern, "")
+    return pl.when(service == "").then(host).otherwise(service)
 
 
 def names_from_path(path: str) -> tuple[str, str]:

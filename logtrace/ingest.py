@@ -438,9 +438,13 @@ def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
             return _Parsed(_NONE, _NONE, 0, skipped=whole - frame.height, cut=kept)
     parser, source, columns, keep_line = job.parser, job.source, job.columns, job.keep_line
     transform, app_options = job.transform, job.app_options
+    named = [c for c in ("host", "service") if c in frame.columns]  # syslog: each line's
     if parser.nginx is not None:
         parsed = parse_chunk(frame, parser.nginx, columns, keep_line=keep_line, text=text)
-        lines = _label(parsed.lines, source) if parsed.lines.height else parsed.lines
+        lines = parsed.lines
+        if named and lines.height:
+            lines = _named_by_lines(lines, frame, named)
+        lines = _label(lines, source) if lines.height else lines
         if transform is not None and lines.height:
             lines = transform(lines)
         return _Parsed(lines, parsed.rejects, parsed.lines.height)
@@ -452,7 +456,20 @@ def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
         lines = lines.join(
             frame.select("line_no", "line"), on="line_no", how="left", maintain_order="left"
         )
+    if named and lines.height:
+        lines = _named_by_lines(lines, frame, named)
     return _Parsed(_label(lines, source), app.rejects, in_entries, app.leading, app.events)
+
+
+def _named_by_lines(lines: pl.DataFrame, frame: pl.DataFrame, named: Sequence[str]) -> pl.DataFrame:
+    """Parsed ``lines`` with the host and service their raw lines name (``frame``'s, from
+    a syslog envelope), before those a line's own fields name."""
+    names = frame.select("line_no", *named).cast({"line_no": lines.schema["line_no"]})
+    joined = lines.join(names, on="line_no", how="left", suffix="_named", maintain_order="left")
+    own = [c for c in named if f"{c}_named" in joined.columns]
+    return joined.with_columns(pl.coalesce(f"{c}_named", c).alias(c) for c in own).drop(
+        [f"{c}_named" for c in own]
+    )
 
 
 # A chunk of an nginx log with fewer lines than this (a small file, or a file's last
@@ -521,6 +538,7 @@ def _small_chunk(job: _Job, frame: pl.DataFrame, text: bytes | None) -> bool:
         and job.prefilter is None
         and text is None
         and frame.height < SMALL_CHUNK_ROWS
+        and "host" not in frame.columns  # a line's own host: parsed with its own chunk
     )
 
 
@@ -620,6 +638,8 @@ def iter_lines(
             for text, frame in iter_texts(source, read):
                 stats.lines_total += frame.height
                 stats.envelope = read.envelope.value if read.envelope is not None else None
+                if "host" in frame.columns:  # lines that name their host (syslog)
+                    stats.name_hosts(frame.get_column("host"), frame.get_column("service"))
                 report.text_bytes += len(text)
                 if progress is not None:
                     progress(done_bytes + read.bytes_read)

@@ -63,6 +63,13 @@ class AppEvents:
     unclassified: tuple[EntrySample, ...] = ()
 
 
+_NAMED = 3  # hosts a source's row names; past that, it counts them
+
+
+def _few(names: set[str], what: str) -> str:
+    return ", ".join(sorted(names)) if len(names) <= _NAMED else f"{len(names)} {what}"
+
+
 @dataclass
 class SourceStats:
     """Lines a source gave, parsed and rejected; why; and a few examples.
@@ -79,7 +86,9 @@ class SourceStats:
     format: str = "?"
     kind: str = "nginx"
     detected: str | None = None  # "998/1000 sample lines" when the format was detected
-    envelope: str | None = None  # the container runtime's lines the log's are in (cri, ...)
+    envelope: str | None = None  # the lines the log's are in (cri, docker-json, syslog)
+    named_hosts: set[str] = field(default_factory=set)  # that its lines name (syslog)
+    named_services: set[str] = field(default_factory=set)
     lines_total: int = 0
     lines_parsed: int = 0
     lines_rejected: int = 0
@@ -93,6 +102,15 @@ class SourceStats:
     unclassified: list[EntrySample] = field(default_factory=list)
     app_events_untimed: Counter[str] = field(default_factory=Counter)
     error_log: Counter[str] = field(default_factory=Counter)  # nginx error log: lines by level
+
+    def name_hosts(self, hosts: pl.Series, services: pl.Series) -> None:
+        """Take the hosts and services a chunk's lines name (syslog) for the source's, in
+        place of those its file's name gave: the one, a few, or how many."""
+        self.named_hosts.update(hosts.drop_nulls().unique().to_list())
+        self.named_services.update(services.drop_nulls().unique().to_list())
+        if self.named_hosts:
+            self.host = _few(self.named_hosts, "hosts")
+            self.service = _few(self.named_services, "services")
 
     def add_app_events(self, events: AppEvents) -> None:
         """Count a chunk's app entries by event and keep the first few unclassified ones."""

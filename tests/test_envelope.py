@@ -139,10 +139,18 @@ def test_real_logs_are_in_no_envelope_and_wrapped_come_out_the_same(log: Path) -
     frame = pl.DataFrame({"line_no": range(1, len(lines) + 1), "line": lines})
     frame = frame.with_columns(pl.col("line").replace("", None))
     assert envelope.detect(frame) is None
-    for wrap, kind in ((cri, Envelope.CRI), (docker, Envelope.DOCKER)):
-        wrapped = pl.DataFrame({"line_no": frame["line_no"], "line": wrap(lines).splitlines()})
+    in_syslog = syslog(lines, ["web-2"] * len(lines))
+    for text, kind in (
+        (cri(lines), Envelope.CRI),
+        (docker(lines), Envelope.DOCKER),
+        (in_syslog, Envelope.SYSLOG),
+    ):
+        wrapped = pl.DataFrame({"line_no": frame["line_no"], "line": text.splitlines()})
         assert envelope.detect(wrapped) is kind
-        assert_frame_equal(envelope.unwrap(wrapped, kind), frame)
+        unwrapped = envelope.unwrap(wrapped, kind)
+        assert_frame_equal(unwrapped.select("line_no", "line"), frame)
+        if kind is Envelope.SYSLOG:
+            assert unwrapped.select("host", "service").unique().rows() == [("web-2", "web")]
 
 
 # The sample deployment on a Kubernetes node: each log as the kubelet keeps it
@@ -185,3 +193,56 @@ def test_a_kubernetes_nodes_pod_logs_give_the_sample_deployments_report(tmp_path
         {**row, "service": WORKLOADS[row["service"]], "hosts": ""} for row in plain["services"]
     ]
     assert [{**row, "hosts": ""} for row in pods["services"]] == renamed
+
+
+SYSLOG = FIXTURES / "syslog"
+
+
+@pytest.mark.parametrize("name", ["traditional.log", "precise.log"])
+def test_nginx_logging_to_syslog_as_rsyslog_wrote_it_reads_as_its_own_file(name: str) -> None:
+    """Real nginx, access_log syslog:server=... and a file; real rsyslogd (fixtures)."""
+    plain = report(str(SYSLOG / "access.log"), folder=SYSLOG)
+    wrapped = report(str(SYSLOG / name), folder=SYSLOG)
+    for key in ("requests", "latency", "routes", "error_rate"):
+        assert wrapped[key] == plain[key], key
+    strip = [{**r, "source": None, "line_no": None} for r in plain["slowest"]]
+    assert [{**r, "source": None, "line_no": None} for r in wrapped["slowest"]] == strip
+    (source,) = wrapped["sources"]
+    assert (source["envelope"], source["lines_parsed"], source["lines_rejected"]) == (
+        "syslog",
+        900,
+        0,
+    )
+
+
+def syslog(lines: list[str], hosts: list[str]) -> str:
+    """As rsyslog's traditional format writes what each host's nginx sent."""
+    return "".join(
+        f"Dec  5 16:55:{i % 60:02d} {host} nginx: {line}\n"
+        for i, (line, host) in enumerate(zip(lines, hosts, strict=True))
+    )
+
+
+def test_a_central_syslog_files_lines_are_each_of_the_host_that_sent_them(
+    tmp_path: Path,
+) -> None:
+    """Two edges' lines in one file: spans on each edge, as from a file per edge."""
+    lines = (SAMPLE / "edge-1.access.log").read_text().splitlines()
+    hosts = ["edge-1" if i % 3 else "edge-2" for i in range(len(lines))]
+    (tmp_path / "syslog").write_text(syslog(lines, hosts))
+    for host in ("edge-1", "edge-2"):
+        mine = [ln for ln, h in zip(lines, hosts, strict=True) if h == host]
+        (tmp_path / f"{host}.log").write_text("\n".join(mine) + "\n")
+
+    def spans(*files: str) -> pl.DataFrame:
+        out = tmp_path / "spans.csv"
+        result = runner.invoke(app, ["export", "spans", *files, "-o", str(out), "--no-lines"])
+        assert result.exit_code == 0, result.output
+        keys = ["request_id", "host", "service", "kind", "start", "end", "status"]
+        return pl.read_csv(out, infer_schema=False).select(keys).sort(keys)
+
+    together = spans(str(tmp_path / "syslog"))
+    apart = spans(str(tmp_path / "edge-1.log"), str(tmp_path / "edge-2.log"))
+    assert_frame_equal(together, apart)
+    assert sorted(together.get_column("host").unique().to_list()) == ["edge-1", "edge-2"]
+    assert together.get_column("service").unique().to_list() == ["edge"]
