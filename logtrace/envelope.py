@@ -19,6 +19,8 @@ line it receives in one too:
       Nov 26 12:37:13 web-1 nginx: 10.0.0.1 - - [26/Nov/2026:12:37:13 +0000] "GET ...
       2026-11-26T12:37:13.123456+00:00 web-1 nginx: 10.0.0.1 - - [26/Nov/2026:...
 
+  and as ``journalctl -o short`` or ``-o short-iso`` prints the journal's lines.
+
   Each line names the host that sent it: the line's ``host`` (and ``service``, the host
   without its instance number), whatever the file's name says.
 
@@ -62,8 +64,8 @@ class _Shape:
     decoded: Callable[[pl.Expr], pl.Expr] | None = None
 
 
-# RFC 3164's time (rsyslog's traditional format) or RFC 3339's, the host, the tag (nginx,
-# nginx[1234]), ": "
+# RFC 3164's time (rsyslog's traditional format, journalctl's short) or RFC 3339's
+# (journalctl's short-iso writes +0000), the host, the tag (nginx, nginx[1234]), ": "
 _SHAPES = {
     Envelope.CRI: _Shape(
         r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}) "
@@ -78,7 +80,7 @@ _SHAPES = {
     ),
     Envelope.SYSLOG: _Shape(
         r"^(?:[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
-        r"(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})) (?P<host>[^\s:]+) [^\s:\[]+(?:\[\d+\])?: ?"
+        r"(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})) (?P<host>[^\s:]+) [^\s:\[]+(?:\[\d+\])?: ?"
     ),
 }
 _STARTS = {envelope: re.compile(shape.start) for envelope, shape in _SHAPES.items()}

@@ -246,3 +246,20 @@ def test_a_central_syslog_files_lines_are_each_of_the_host_that_sent_them(
     assert_frame_equal(together, apart)
     assert sorted(together.get_column("host").unique().to_list()) == ["edge-1", "edge-2"]
     assert together.get_column("service").unique().to_list() == ["edge"]
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "Dec 05 16:55:09 web-1 nginx[4242]: ",  # journalctl -o short
+        "2026-12-05T16:55:09+0000 web-1 nginx[4242]: ",  # journalctl -o short-iso
+        "2026-12-05T16:55:09.123456+01:00 web-1 nginx: ",  # rsyslog's RSYSLOG_FileFormat
+    ],
+)
+def test_the_journals_and_syslogs_time_shapes_are_unwrapped(prefix: str) -> None:
+    lines = (SAMPLE / "edge-1.access.log").read_text().splitlines()[:50]
+    frame = pl.DataFrame({"line_no": range(1, 51), "line": [prefix + ln for ln in lines]})
+    assert envelope.detect(frame) is Envelope.SYSLOG
+    unwrapped = envelope.unwrap(frame, Envelope.SYSLOG)
+    assert unwrapped.get_column("line").to_list() == lines
+    assert unwrapped.select("host", "service").unique().rows() == [("web-1", "web")]
