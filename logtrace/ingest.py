@@ -352,7 +352,9 @@ def _twin_lines(batch: list[tuple[Source, pl.DataFrame, CompiledFormat]]) -> pl.
     shift = 0
     for _, frame, _ in batch:
         starts.append(shift)
-        frames.append(frame.with_columns(pl.col("line_no") + pl.lit(shift, pl.UInt32)))
+        # the lines alone: a syslog file's also name their hosts, a plain file's do not
+        lines = frame.select(pl.col("line_no") + pl.lit(shift, pl.UInt32), "line")
+        frames.append(lines)
         shift += frame.height
     parsed = parse_chunk(pl.concat(frames), batch[0][2], TWIN_COLUMNS, keep_line=True).lines
     line_no = parsed.get_column("line_no")

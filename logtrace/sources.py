@@ -580,9 +580,10 @@ def iter_frames(
     *,
     stream: ByteStream | None = None,
 ) -> Iterator[pl.DataFrame]:
-    """Frames of ``line_no`` and ``line`` covering every line of the source, in order."""
+    """Frames of ``line_no`` and ``line`` covering every line of the source, in order
+    (the lines alone: not the hosts syslog lines name, which :func:`iter_texts` adds)."""
     for _, frame in iter_texts(source, report, chunk_bytes, stream=stream):
-        yield frame
+        yield frame.select("line_no", "line")
 
 
 def iter_texts(

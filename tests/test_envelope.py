@@ -263,3 +263,33 @@ def test_the_journals_and_syslogs_time_shapes_are_unwrapped(prefix: str) -> None
     unwrapped = envelope.unwrap(frame, Envelope.SYSLOG)
     assert unwrapped.get_column("line").to_list() == lines
     assert unwrapped.select("host", "service").unique().rows() == [("web-1", "web")]
+
+
+def test_a_syslog_file_beside_a_plain_log_of_its_service_is_compared_with_it(
+    tmp_path: Path,
+) -> None:
+    """edge-8.log (syslog lines of edge-1 and edge-2) and edge-9.log, the first 100 of the
+    same lines as nginx wrote them: one service, compared on their first lines, and the
+    copy counted once."""
+    lines = (SAMPLE / "edge-1.access.log").read_text().splitlines()
+    hosts = ["edge-1" if i % 3 else "edge-2" for i in range(len(lines))]
+    (tmp_path / "edge-8.log").write_text(syslog(lines, hosts))
+    (tmp_path / "edge-9.log").write_text("\n".join(lines[:100]) + "\n")
+    doc = report(str(tmp_path / "edge-8.log"), str(tmp_path / "edge-9.log"), folder=tmp_path)
+    assert doc["requests"] == len(lines)
+    assert [(s["host"], s["service"]) for s in doc["sources"]] == [
+        ("edge-1, edge-2", "edge"),
+        ("edge-9", "edge"),
+    ]
+    assert any("counted once" in w for w in doc["sources"][1]["warnings"])
+
+
+def test_a_trace_of_a_syslog_file_shows_its_lines_as_nginx_wrote_them(tmp_path: Path) -> None:
+    lines = (SAMPLE / "edge-1.access.log").read_text().splitlines()
+    (tmp_path / "central.log").write_text(syslog(lines, ["edge-2"] * len(lines)))
+    rid = lines[4].split()[-1]
+    result = runner.invoke(app, ["trace", rid, str(tmp_path / "central.log"), "--lines", "--json"])
+    assert result.exit_code == 0, result.output
+    spans = json.loads(result.stdout)["spans"]
+    assert {s["host"] for s in spans} == {"edge-2"}
+    assert spans[0]["lines"] == [f"{tmp_path / 'central.log'}:5: {lines[4]}"]
