@@ -20,6 +20,11 @@ line it receives in one too:
       2026-11-26T12:37:13.123456+00:00 web-1 nginx: 10.0.0.1 - - [26/Nov/2026:...
 
   and as ``journalctl -o short`` or ``-o short-iso`` prints the journal's lines.
+- ``kubectl logs --prefix`` (of many pods at once: ``-l app=api``)::
+
+      [pod/api-7d9f8b6c5d-x2x4z/api] {"time": "2026-11-26T12:37:13.123Z", "msg": ...
+
+  Each line names its pod: the line's ``host``, and its workload the ``service``.
 
   Each line names the host that sent it: the line's ``host`` (and ``service``, the host
   without its instance number), whatever the file's name says.
@@ -41,7 +46,7 @@ from enum import Enum
 
 import polars as pl
 
-from logtrace.hosts import service_of
+from logtrace.hosts import service_of, workloads_of
 
 SAMPLE_LINES = 200  # first non-blank lines looked at
 SHARE = 0.9  # of them in one envelope: the source is in it
@@ -53,6 +58,7 @@ class Envelope(Enum):
     CRI = "cri"
     DOCKER = "docker-json"
     SYSLOG = "syslog"
+    KUBECTL = "kubectl"
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class _Shape:
 
     start: str
     decoded: Callable[[pl.Expr], pl.Expr] | None = None
+    service: Callable[[pl.Expr], pl.Expr] = service_of  # of the host a line names
 
 
 # RFC 3164's time (rsyslog's traditional format, journalctl's short) or RFC 3339's
@@ -82,6 +89,8 @@ _SHAPES = {
         r"^(?:[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
         r"(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})) (?P<host>[^\s:]+) [^\s:\[]+(?:\[\d+\])?: ?"
     ),
+    # kubectl logs --prefix (-l app=api, --all-containers: many pods in one stream)
+    Envelope.KUBECTL: _Shape(r"^\[pod/(?P<host>[^/\]\s]+)/[^\]\s]+\] ", service=workloads_of),
 }
 _STARTS = {envelope: re.compile(shape.start) for envelope, shape in _SHAPES.items()}
 
@@ -113,7 +122,7 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope) -> pl.DataFrame:
     columns = [pl.when(inside).then(held).otherwise(line).replace("", None).alias("line")]
     if "(?P<host>" in shape.start:  # named before the line is replaced
         host = line.str.extract(shape.start, 1)
-        columns += [host.alias("host"), service_of(host).alias("service")]
+        columns += [host.alias("host"), shape.service(host).alias("service")]
     return frame.with_columns(columns)
 
 

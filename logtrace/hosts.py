@@ -105,5 +105,17 @@ def container_names(path: str) -> tuple[str, str] | None:
     if found is None:
         return None
     pod = found.group(1)
+    return pod, workload_of_pod(pod)
+
+
+def workload_of_pod(pod: str) -> str:
+    """A pod's workload: its name without what Kubernetes added (api-7d9f8b6c5d-x2x4z →
+    api, users-0 → users)."""
     workload = _K8S_SUFFIX.sub("", pod)
-    return pod, workload if workload != pod else service_from_host(pod)
+    return workload if workload != pod else service_from_host(pod)
+
+
+def workloads_of(pods: pl.Expr) -> pl.Expr:
+    """:func:`workload_of_pod` of each pod of a column."""
+    workload = pods.str.replace(_K8S_SUFFIX.pattern, "")
+    return pl.when(workload != pods).then(workload).otherwise(service_of(pods))

@@ -140,6 +140,7 @@ def test_real_logs_are_in_no_envelope_and_wrapped_come_out_the_same(log: Path) -
     frame = frame.with_columns(pl.col("line").replace("", None))
     assert envelope.detect(frame) is None
     in_syslog = syslog(lines, ["web-2"] * len(lines))
+    in_kubectl = "".join(f"[pod/web-5c8d66c76d-4lk2p/nginx] {ln}\n" for ln in lines)
     for text, kind in (
         (cri(lines), Envelope.CRI),
         (docker(lines), Envelope.DOCKER),
@@ -151,6 +152,11 @@ def test_real_logs_are_in_no_envelope_and_wrapped_come_out_the_same(log: Path) -
         assert_frame_equal(unwrapped.select("line_no", "line"), frame)
         if kind is Envelope.SYSLOG:
             assert unwrapped.select("host", "service").unique().rows() == [("web-2", "web")]
+    wrapped = pl.DataFrame({"line_no": frame["line_no"], "line": in_kubectl.splitlines()})
+    assert envelope.detect(wrapped) is Envelope.KUBECTL
+    unwrapped = envelope.unwrap(wrapped, Envelope.KUBECTL)
+    assert_frame_equal(unwrapped.select("line_no", "line"), frame)
+    assert unwrapped.select("host", "service").unique().rows() == [("web-5c8d66c76d-4lk2p", "web")]
 
 
 # The sample deployment on a Kubernetes node: each log as the kubelet keeps it
@@ -293,3 +299,38 @@ def test_a_trace_of_a_syslog_file_shows_its_lines_as_nginx_wrote_them(tmp_path: 
     spans = json.loads(result.stdout)["spans"]
     assert {s["host"] for s in spans} == {"edge-2"}
     assert spans[0]["lines"] == [f"{tmp_path / 'central.log'}:5: {lines[4]}"]
+
+
+def test_kubectl_logs_of_a_deployments_pods_in_one_stream_are_each_of_its_pod(
+    tmp_path: Path,
+) -> None:
+    """kubectl logs -l app=api --prefix: two replicas' lines in one stream, each of its
+    pod; the report is that of a file per replica."""
+    pods = ["api-7d9f8b6c5d-x2x4z", "api-7d9f8b6c5d-b5q8w"]
+    lines = (SAMPLE / "api-1.log").read_text().splitlines()
+    ids = [json.loads(ln).get("request_id") or "" for ln in lines]
+    of = [pods[int(i[-1], 16) % 2] if i else pods[0] for i in ids]  # a request stays on one pod
+    (tmp_path / "api.log").write_text(
+        "".join(f"[pod/{p}/api] {ln}\n" for p, ln in zip(of, lines, strict=True))
+    )
+    labels = []
+    for pod in pods:
+        (tmp_path / f"{pod}.log").write_text(
+            "".join(f"{ln}\n" for p, ln in zip(of, lines, strict=True) if p == pod)
+        )
+        labels += ["--source", f"{pod}/api={tmp_path / pod}.log"]
+    others = [str(SAMPLE / n) for n in ("edge-1.access.log", "mesh-1.access.log", "api-2.log",
+                                         "inventory-1.log", "users-1.log")]  # fmt: skip
+    plain = report(*others, *labels, *CONF)
+    streamed = report(*others, str(tmp_path / "api.log"), *CONF)
+    for key in ("requests", "latency", "routes", "error_rate", "services"):
+        assert streamed[key] == plain[key], key
+    (source,) = [s for s in streamed["sources"] if s["path"].endswith("api.log")]
+    assert (source["envelope"], source["host"], source["service"]) == (
+        "kubectl",
+        ", ".join(sorted(pods)),
+        "api",
+    )
+    assert source["lines_rejected"] == 0
+    hosts = sorted((h["host"], h["spans"]) for h in plain["hosts"])
+    assert sorted((h["host"], h["spans"]) for h in streamed["hosts"]) == hosts
