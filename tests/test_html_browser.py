@@ -309,3 +309,18 @@ def test_many_sources_scroll_filter_and_fold_their_warnings(
     folded = driver.find_element(By.ID, "more-source-warnings")
     assert folded.find_element(By.TAG_NAME, "summary").text == "Warnings of 2 more sources"
     assert_quiet(driver, page)
+
+
+def test_a_log_in_an_envelope_says_so_in_the_sources_table(
+    driver: WebDriver, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    lines = (SAMPLE / "edge-1.access.log").read_text().splitlines()
+    cri = "".join(f"2026-11-26T12:37:13.{i:09d}Z stdout F {ln}\n" for i, ln in enumerate(lines))
+    (tmp_path / "edge-1.log").write_text(cri)
+    page = build(tmp_path / "report.html", str(tmp_path / "edge-1.log"))
+    open_page(driver, page)
+    cells = driver.find_elements(By.CSS_SELECTOR, "#sources-table tbody td:nth-child(5)")
+    assert [c.text for c in cells] == ["trace in cri lines (detected)"]
+    assert_quiet(driver, page)

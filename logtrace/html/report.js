@@ -206,7 +206,7 @@
       { label: 'host', sort: function (r) { return r.host; }, cell: function (r) { return el('td', {}, r.host); } },
       { label: 'service', sort: function (r) { return r.service; }, cell: function (r) { return el('td', {}, r.service); } },
       { label: 'kind', cell: function (r) { return el('td', {}, r.kind); } },
-      { label: 'format', cell: function (r) { return el('td', {}, (r.format || '-') + (r.format_detected ? ' (detected)' : '')); } },
+      { label: 'format', cell: function (r) { return el('td', {}, (r.format || '-') + (r.envelope ? ' in ' + r.envelope + ' lines' : '') + (r.format_detected ? ' (detected)' : '')); } },
       { label: 'lines', num: true, sort: function (r) { return r.lines_total; }, cell: function (r) { return num(r.lines_total, count(r.lines_total)); } },
       { label: 'parsed', num: true, sort: function (r) { return r.lines_parsed; }, cell: function (r) { return num(r.lines_parsed, count(r.lines_parsed)); } },
       { label: 'rejected', num: true, sort: function (r) { return r.lines_rejected; }, cell: function (r) { return num(r.lines_rejected, count(r.lines_rejected), r.lines_rejected ? 'bad' : null); } },
