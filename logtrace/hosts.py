@@ -34,6 +34,7 @@ _GENERIC_STEMS = frozenset(
 _GENERIC_FOLDERS = _GENERIC_STEMS | {"var", "tmp", "sample_logs", "srv", "opt", "usr", "mnt"}
 _HOST_FOLDERS_UP = 4
 _HOST_SUFFIX = re.compile(r"[-_]?[0-9]+$")
+_IP = re.compile(r"^(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$")  # v4, v6
 _FD_PATH = re.compile(r"^/(?:dev|proc/(?:self|[0-9]+))/fd/([0-9]+)$")
 
 
@@ -56,15 +57,25 @@ def host_from_path(path: str) -> str:
 
 
 def service_from_host(host: str) -> str:
-    """A host's service name: its name without a trailing instance number (api-2 → api)."""
-    service = _HOST_SUFFIX.sub("", host)
-    return service or host
+    """A host's service name: its name, out of its domain, without a trailing instance
+    number (api-2 → api, web-1.example.com → web); an IP address is its own."""
+    if _IP.match(host):
+        return host
+    name = host.split(".", 1)[0]
+    return _HOST_SUFFIX.sub("", name) or name
 
 
 def service_of(host: pl.Expr) -> pl.Expr:
     """:func:`service_from_host` of each host of a column."""
-    service = host.str.replace(_HOST_SUFFIX.pattern, "")
-    return pl.when(service == "").then(host).otherwise(service)
+    name = host.str.extract(r"^([^.]*)", 1)
+    service = name.str.replace(_HOST_SUFFIX.pattern, "")
+    return (
+        pl.when(host.str.contains(_IP.pattern))
+        .then(host)
+        .when(service == "")
+        .then(name)
+        .otherwise(service)
+    )
 
 
 def names_from_path(path: str) -> tuple[str, str]:

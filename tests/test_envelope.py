@@ -334,3 +334,13 @@ def test_kubectl_logs_of_a_deployments_pods_in_one_stream_are_each_of_its_pod(
     assert source["lines_rejected"] == 0
     hosts = sorted((h["host"], h["spans"]) for h in plain["hosts"])
     assert sorted((h["host"], h["spans"]) for h in streamed["hosts"]) == hosts
+
+
+def test_syslog_hosts_named_in_full_or_by_address_give_their_services() -> None:
+    """rsyslog writes the name a host sent (web-1.example.com) or, wanting one, its
+    address: edges under a domain are one service; an address is its own."""
+    line = (SAMPLE / "edge-1.access.log").read_text().splitlines()[0]
+    hosts = ["web-1.example.com", "web-2.example.com", "10.0.0.5"]
+    frame = pl.DataFrame({"line_no": [1, 2, 3], "line": syslog([line] * 3, hosts).splitlines()})
+    names = envelope.unwrap(frame, Envelope.SYSLOG).select("host", "service").rows()
+    assert names == [(h, s) for h, s in zip(hosts, ["web", "web", "10.0.0.5"], strict=True)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
-from logtrace.hosts import host_from_path, names_from_path, service_from_host
+from logtrace.hosts import host_from_path, names_from_path, service_from_host, service_of
 
 
 @pytest.mark.parametrize(
@@ -47,6 +48,19 @@ def test_a_containers_log_names_its_pod_and_workload(path: str, names: tuple[str
     assert names_from_path(path) == names
 
 
-@pytest.mark.parametrize(("host", "service"), [("api-2", "api"), ("web1", "web"), ("edge", "edge")])
+@pytest.mark.parametrize(
+    ("host", "service"),
+    [
+        ("api-2", "api"),
+        ("web1", "web"),
+        ("edge", "edge"),
+        ("web-1.example.com", "web"),  # a syslog line's host, or PATH@HOST
+        ("10.0.0.5", "10.0.0.5"),  # an address names no service but itself
+        ("fd00::5", "fd00::5"),
+        ("7", "7"),
+    ],
+)
 def test_service_is_the_host_without_its_instance_number(host: str, service: str) -> None:
     assert service_from_host(host) == service
+    column = pl.DataFrame({"host": [host]}).select(service_of(pl.col("host")))
+    assert column.item() == service  # the same, for the hosts of a column
