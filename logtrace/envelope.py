@@ -25,11 +25,33 @@ line it receives in one too:
       [pod/api-7d9f8b6c5d-x2x4z/api] {"time": "2026-11-26T12:37:13.123Z", "msg": ...
 
   Each line names its pod: the line's ``host``, and its workload the ``service``.
+- ``docker compose logs`` (the services of a compose file in one stream; its prefix is
+  padded to the longest name, and coloured only on a terminal)::
 
-  Each line names the host that sent it: the line's ``host`` (and ``service``, the host
-  without its instance number), whatever the file's name says.
+      web-1  | 10.0.0.1 - - [26/Nov/2026:12:37:13 +0000] "GET ...
+      api-1  | {"time": "2026-11-26T12:37:13.123Z", "msg": ...
 
-A source is enveloped when its first line and most of the next are (:func:`detect`);
+  Each line names its container: the line's ``host``, and its compose service (the
+  container without its instance number) the ``service``.
+- ``kubectl logs --timestamps``, ``docker logs --timestamps``: each line after the time
+  the runtime took it down, RFC 3339 with nine digits of fraction (Go's RFC3339NanoFixed)::
+
+      2026-11-26T12:37:13.123456789Z 10.0.0.1 - - [26/Nov/2026:12:37:13 +0000] "GET ...
+
+A syslog line names the host that sent it: the line's ``host`` (and ``service``, the host
+without its instance number), whatever the file's name says.
+
+Envelopes nest: ``docker compose logs --timestamps`` and ``kubectl logs --prefix
+--timestamps`` put a time inside the prefix, and each is taken off in turn
+(:func:`detect_all`, :func:`unwrap_all`).
+
+The time an envelope gives a line (CRI's, Docker's, ``--timestamps``', syslog's RFC 3339
+one) is kept beside it (``envelope_time``): an app that logs no time of its own (in a
+container, the runtime's time is often all there is) gets it as its entries' time. A line
+that has its own time keeps it: an nginx line is written at the request's end, maybe
+buffered, and the runtime's time is only when it reached the runtime.
+
+A source is enveloped when most of its first lines are (:func:`detect`);
 then each of its lines is unwrapped (:func:`unwrap`, vectorised) and parsed as the line
 the program wrote.
 A line not in the envelope is left as it is, to be parsed or rejected as such; so is the
@@ -39,6 +61,7 @@ when it does not parse).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +73,7 @@ from logtrace.hosts import service_of, workloads_of
 
 SAMPLE_LINES = 200  # first non-blank lines looked at
 SHARE = 0.9  # of them in one envelope: the source is in it
+_LEAD = 3  # first lines of which one at least is in it (docker compose up: one line first)
 
 
 class Envelope(Enum):
@@ -59,50 +83,110 @@ class Envelope(Enum):
     DOCKER = "docker-json"
     SYSLOG = "syslog"
     KUBECTL = "kubectl"
+    COMPOSE = "compose"
+    TIMESTAMPS = "timestamped"
+
+
+ENVELOPE_TIME = "envelope_time"  # the column of the time a line's envelope gives it
+MAX_DEPTH = 3  # envelopes taken off one inside the other, at most
+# Envelopes of a stream of many programs' lines, whose formats differ: such a file is read
+# as a log per program its lines name (sources.py).
+SPLIT = frozenset({Envelope.COMPOSE})
 
 
 @dataclass(frozen=True)
 class _Shape:
-    """How a line in an envelope begins (a regex; its group ``host``, if any, the host
-    the line names), and the line it holds: what follows, or ``decoded`` from the line."""
+    """How a line in an envelope begins (a regex; its groups ``host`` (or ``host_*``, in
+    another alternative) and ``time``, if any, the host the line names and the time it was
+    taken down), and the line it holds:
+    what follows, or ``decoded`` from the line (and its time, ``decoded_time``)."""
 
     start: str
     decoded: Callable[[pl.Expr], pl.Expr] | None = None
     service: Callable[[pl.Expr], pl.Expr] = service_of  # of the host a line names
+    decoded_time: Callable[[pl.Expr], pl.Expr] | None = None
+
+    def held(self, line: str) -> str:
+        """The line one line in this envelope holds (in Python: a sample's few lines)."""
+        if self.decoded is None:
+            return re.sub(self.start, "", line, count=1)
+        try:
+            value = json.loads(line).get("log")
+        except (ValueError, AttributeError):
+            return line
+        return value.removesuffix("\n").removesuffix("\r") if isinstance(value, str) else line
+
+
+_RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})"
+_CONTAINER = r"[A-Za-z0-9][A-Za-z0-9_.-]*[-_][0-9]+"  # web-1, proj-web-1, proj_web_1
 
 
 # RFC 3164's time (rsyslog's traditional format, journalctl's short) or RFC 3339's
 # (journalctl's short-iso writes +0000), the host, the tag (nginx, nginx[1234]), ": "
 _SHAPES = {
-    Envelope.CRI: _Shape(
-        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}) "
-        r"(?:stdout|stderr) [FP] "
-    ),
+    Envelope.CRI: _Shape(rf"^(?P<time>{_RFC3339}) (?:stdout|stderr) [FP] "),
     Envelope.DOCKER: _Shape(
         r'^\{\s*"log"\s*:\s*".*"\s*,\s*"stream"\s*:\s*"(?:stdout|stderr)"',
         # JSON-decoded; the line's end is part of the value
         lambda line: (
             line.str.json_path_match("$.log").str.strip_suffix("\n").str.strip_suffix("\r")
         ),
+        decoded_time=lambda line: line.str.json_path_match("$.time"),
+    ),
+    # kubectl logs --timestamps, docker logs --timestamps: RFC3339NanoFixed and a space
+    Envelope.TIMESTAMPS: _Shape(
+        r"^(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}(?:Z|[+-]\d{2}:\d{2})) "
     ),
     Envelope.SYSLOG: _Shape(
-        r"^(?:[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
-        r"(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})) (?P<host>[^\s:]+) [^\s:\[]+(?:\[\d+\])?: ?"
+        r"^(?:[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}|(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
+        r"(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))) (?P<host>[A-Za-z0-9][\w.-]*) [^\s:\[]+(?:\[\d+\])?: ?"
     ),
     # kubectl logs --prefix (-l app=api, --all-containers: many pods in one stream)
     Envelope.KUBECTL: _Shape(r"^\[pod/(?P<host>[^/\]\s]+)/[^\]\s]+\] ", service=workloads_of),
+    # docker compose logs: "%-{width}s | " (cmd/formatter/logs.go), the width one more than
+    # the longest container name; a name ends in its instance number (web-1, proj_web_1)
+    # (coloured, with --ansi always: "\x1b[36m" before it, "\x1b[0m" after it)
+    Envelope.COMPOSE: _Shape(
+        rf"^(?:\x1b\[[0-9;]*m(?P<host>{_CONTAINER}) +\| \x1b\[0m|(?P<host_plain>{_CONTAINER}) +\| )"
+    ),
 }
 _STARTS = {envelope: re.compile(shape.start) for envelope, shape in _SHAPES.items()}
 
 
 def detect(frame: pl.DataFrame) -> Envelope | None:
-    """The envelope the first line and most of the first lines (``line``) are in, if
-    any (a runtime writes its file's every line in it). Looked at in Python: on every
-    file read (folders of thousands), compiling polars' regexes would cost more."""
+    """The envelope most of the first lines (``line``) are in, if any (a runtime writes
+    its file's every line in it; ``docker compose up`` a line of its own first). Looked
+    at in Python: on every file read (folders of thousands), compiling polars' regexes
+    would cost more."""
+    return _detect(_sample(frame), ())
+
+
+def detect_all(frame: pl.DataFrame) -> tuple[Envelope, ...]:
+    """The envelopes the first lines are in, the outer first: :func:`detect` on the
+    lines, then again on the lines it holds (``docker compose logs --timestamps``)."""
+    lines = _sample(frame)
+    found: tuple[Envelope, ...] = ()
+    while len(found) < MAX_DEPTH:
+        envelope = _detect(lines, found)
+        if envelope is None:
+            break
+        found += (envelope,)
+        shape, start = _SHAPES[envelope], _STARTS[envelope]
+        lines = [shape.held(line) if start.match(line) else line for line in lines]
+    return found
+
+
+def _sample(frame: pl.DataFrame) -> list[str]:
     head = frame.get_column("line").head(SAMPLE_LINES * 2).drop_nulls().head(SAMPLE_LINES)
-    lines = head.to_list()
+    return head.to_list()
+
+
+def _detect(lines: list[str], outer: tuple[Envelope, ...]) -> Envelope | None:
     for envelope, start in _STARTS.items():
-        if lines and start.match(lines[0]) and _share(start, lines) >= SHARE:
+        if envelope in outer:
+            continue
+        # one of the first few lines in it, else not looked at further (every file read)
+        if any(start.match(line) for line in lines[:_LEAD]) and _share(start, lines) >= SHARE:
             return envelope
     return None
 
@@ -120,10 +204,35 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope) -> pl.DataFrame:
     held = shape.decoded(line) if shape.decoded is not None else line.str.replace(shape.start, "")
     # a line that held nothing (an empty line logged) is blank, as in a plain log
     columns = [pl.when(inside).then(held).otherwise(line).replace("", None).alias("line")]
-    if "(?P<host>" in shape.start:  # named before the line is replaced
-        host = line.str.extract(shape.start, 1)
+    groups = _STARTS[envelope].groupindex
+    named = [line.str.extract(shape.start, i) for g, i in groups.items() if g.startswith("host")]
+    if named:  # before the line is replaced; host_*: another way of writing the line
+        host = named[0] if len(named) == 1 else pl.coalesce(named)
         columns += [host.alias("host"), shape.service(host).alias("service")]
+    time = (
+        line.str.extract(shape.start, groups["time"])
+        if "time" in groups
+        else shape.decoded_time(line)
+        if shape.decoded_time is not None
+        else None
+    )
+    if time is not None:  # an inner envelope's time is the nearer the program's
+        if ENVELOPE_TIME in frame.columns:
+            time = pl.coalesce(time, pl.col(ENVELOPE_TIME))
+        columns.append(time.alias(ENVELOPE_TIME))
     return frame.with_columns(columns)
+
+
+def unwrap_all(frame: pl.DataFrame, envelopes: tuple[Envelope, ...]) -> pl.DataFrame:
+    """:func:`unwrap` of each envelope in turn, the outer first."""
+    for envelope in envelopes:
+        frame = unwrap(frame, envelope)
+    return frame
+
+
+def name(envelopes: tuple[Envelope, ...]) -> str | None:
+    """How a report names a log's envelopes: ``compose+timestamped``; None for none."""
+    return "+".join(e.value for e in envelopes) or None
 
 
 def text_of(frame: pl.DataFrame) -> bytes:

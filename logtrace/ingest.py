@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import polars as pl
 
-from logtrace import errorlog
+from logtrace import envelope, errorlog
 from logtrace.applog import (
     DEFAULT_ID_FIELDS,
     AppFormat,
@@ -639,7 +639,7 @@ def iter_lines(
             unknown = False
             for text, frame in iter_texts(source, read):
                 stats.lines_total += frame.height
-                stats.envelope = read.envelope.value if read.envelope is not None else None
+                stats.envelope = envelope.name(read.envelopes)
                 if "host" in frame.columns:  # lines that name their host (syslog)
                     stats.name_hosts(frame.get_column("host"), frame.get_column("service"))
                 report.text_bytes += len(text)
@@ -754,6 +754,7 @@ def _end(reading: _Reading) -> Iterator[LinesChunk]:
         yield LinesChunk(job.source, "app", state["pending"])
     stats.warnings.extend(read.warnings)
     stats.warn_untimed()
+    stats.note_envelope_times()
     note_error_log(stats)
     stats.damaged = read.truncated
     if not stats.lines_total and not read.warnings:

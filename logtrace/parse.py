@@ -56,11 +56,13 @@ class EntrySample:
 @dataclass(frozen=True)
 class AppEvents:
     """What a chunk of an app log gave: its entries by event, those rejected for want of a
-    time by event, and its first few unclassified entries."""
+    time by event, its first few unclassified entries, and how many entries that log no
+    time took their envelope's (envelope.py)."""
 
     parsed: Counter[str] = field(default_factory=Counter)
     untimed: Counter[str] = field(default_factory=Counter)
     unclassified: tuple[EntrySample, ...] = ()
+    envelope_timed: int = 0
 
 
 _NAMED = 3  # hosts a source's row names; past that, it counts them
@@ -101,6 +103,7 @@ class SourceStats:
     app_events: Counter[str] = field(default_factory=Counter)
     unclassified: list[EntrySample] = field(default_factory=list)
     app_events_untimed: Counter[str] = field(default_factory=Counter)
+    envelope_timed: int = 0  # entries that log no time, timed by their envelope's
     error_log: Counter[str] = field(default_factory=Counter)  # nginx error log: lines by level
 
     def name_hosts(self, hosts: pl.Series, services: pl.Series) -> None:
@@ -116,6 +119,7 @@ class SourceStats:
         """Count a chunk's app entries by event and keep the first few unclassified ones."""
         self.app_events.update(events.parsed)
         self.app_events_untimed.update(events.untimed)
+        self.envelope_timed += events.envelope_timed
         self.unclassified.extend(events.unclassified[: MAX_SAMPLES - len(self.unclassified)])
 
     def warn_untimed(self) -> None:
@@ -128,6 +132,15 @@ class SourceStats:
                 f"{self.path}: {served:,} served-request and {calls:,} call lines have no "
                 "date (no timestamp, or a time of day only) and are rejected: no span can be "
                 "placed without one; a timestamp with a date in the log's format would give them"
+            )
+
+    def note_envelope_times(self) -> None:
+        """Say which entries are placed at their envelope's time, not one they logged."""
+        if self.envelope_timed:
+            self.warnings.append(
+                f"{self.path}: {self.envelope_timed:,} entries log no time of their own and "
+                f"are placed at the time their {self.envelope} envelope gives them: when the "
+                "runtime took the line down, a little after the program wrote it"
             )
 
     def add_rejects(self, rejects: pl.DataFrame, cf: CompiledFormat | None) -> None:

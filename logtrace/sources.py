@@ -23,7 +23,7 @@ import time
 import zlib
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import BinaryIO, Protocol
 
@@ -67,6 +67,10 @@ class Source:
     service: str
     # found in a directory or by a glob: unreadable is a warning, not an error
     expanded: bool = field(default=False, compare=False)
+    # of a stream of many programs' lines (docker compose logs), the lines of one: those
+    # that name it, and (``strays``) those that name none, so that each is counted once
+    only: str | None = None
+    strays: bool = False
 
     @property
     def is_stdin(self) -> bool:
@@ -80,7 +84,17 @@ class Source:
 
     @property
     def label(self) -> str:
+        if self.only is not None:
+            return f"{self.path}[{self.only}]"
         return "<stdin>" if self.is_stdin else self.path
+
+    def lines_of(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The lines of an unwrapped frame that are this source's (all but of a stream
+        split by the program each line names)."""
+        if self.only is None:
+            return frame
+        mine = pl.col("host") == self.only
+        return frame.filter(mine | pl.col("host").is_null() if self.strays else mine)
 
 
 def _is_pipe(path: str) -> bool:
@@ -103,7 +117,7 @@ class ReadReport:
     compressed: bool = False
     tail_open: bool = False  # the last line has no newline and the file is being written
     unfinished_line: int | None = None
-    envelope: envelope.Envelope | None = None  # the lines are a container runtime's
+    envelopes: tuple[envelope.Envelope, ...] = ()  # the lines are in, the outer first
 
 
 def _labelled(found: tuple[str, bool], host: str | None, service: str | None) -> Source:
@@ -126,6 +140,7 @@ def _split_label(spec: str) -> tuple[str, str | None, str | None]:
 def resolve_sources(specs: Sequence[str], explicit: Sequence[str] = ()) -> list[Source]:
     """Expand FILES arguments (paths, globs, directories, ``-``) and ``--source HOST=PATH``."""
     sources: list[Source] = []
+    labelled: set[str] = set()  # paths given a host: read as one source whatever they hold
     for spec in explicit:
         host, sep, path = spec.partition("=")
         if not sep or not host or not path:
@@ -134,10 +149,15 @@ def resolve_sources(specs: Sequence[str], explicit: Sequence[str] = ()) -> list[
                 "for example --source web-1=logs/web-1.access.log (HOST may be HOST/SERVICE)",
             )
         host, _, service = host.partition("/")
-        sources.extend(_labelled(p, host, service or None) for p in _expand(path))
+        found = _expand(path)
+        labelled.update(p for p, _ in found)
+        sources.extend(_labelled(p, host, service or None) for p in found)
     for spec in specs:
         path, label_host, label_service = _split_label(spec)
-        sources.extend(_labelled(p, label_host, label_service) for p in _expand(path))
+        found = _expand(path)
+        if label_host is not None:
+            labelled.update(p for p, _ in found)
+        sources.extend(_labelled(p, label_host, label_service) for p in found)
     if not sources:
         raise InputError("no input given", "pass log files, a directory, a glob, or - for stdin")
     seen: set[str] = set()
@@ -149,7 +169,38 @@ def resolve_sources(specs: Sequence[str], explicit: Sequence[str] = ()) -> list[
             unique.append(s)
     if sum(s.is_stdin for s in unique) > 1:
         raise InputError("stdin given more than once", "use - only once")
-    return unique
+    return [part for s in unique for part in _split_stream(s, named=s.path in labelled)]
+
+
+_SNIFF_BYTES = 16 * 1024  # of a file read to know whether it is a stream to split
+
+
+def _split_stream(source: Source, *, named: bool) -> list[Source]:
+    """A file of many containers' lines (``docker compose logs``: envelope.SPLIT) as a
+    source per container, each detected and parsed as a log of its own (their formats
+    differ: nginx's, an app's); any other source as it is. Not a stream given a host
+    (``PATH@HOST``, ``--source``), nor one read once (stdin, a pipe)."""
+    if named or source.read_once:
+        return [source]
+    sniffed = ReadReport()
+    try:
+        with closing(iter_texts(source, sniffed, _SNIFF_BYTES)) as texts:
+            next(texts, None)
+    except InputError:  # unreadable: said when it is read
+        return [source]
+    if not set(sniffed.envelopes) & envelope.SPLIT:
+        return [source]
+    names: set[str] = set()
+    for _, frame in iter_texts(source, ReadReport()):
+        if "host" in frame.columns:
+            names.update(frame.get_column("host").drop_nulls().unique().to_list())
+    if len(names) < 2:
+        return [source]
+    ordered = sorted(names)
+    return [
+        replace(source, host=name, service=service_from_host(name), only=name, strays=i == 0)
+        for i, name in enumerate(ordered)
+    ]
 
 
 def _expand(path: str) -> list[tuple[str, bool]]:
@@ -602,9 +653,9 @@ def iter_texts(
         text, frame = text_and_frame(data, line_no)
         line_no += frame.height
         if first:  # a container runtime's lines: decided on the first, kept for the rest
-            report.envelope, first = envelope.detect(frame), False
-        if report.envelope is not None:
-            frame = envelope.unwrap(frame, report.envelope)
+            report.envelopes, first = envelope.detect_all(frame), False
+        if report.envelopes:
+            frame = source.lines_of(envelope.unwrap_all(frame, report.envelopes))
             text = envelope.text_of(frame)
         if report.tail_open:
             report.unfinished_line = line_no - 1

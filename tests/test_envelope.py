@@ -4,6 +4,7 @@ they hold: the same report as the plain logs, every line counted."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,36 @@ def docker(lines: list[str]) -> str:
         f'{{"log":{go_json(ln + chr(10))},"stream":"stdout","time":"{_time(i)}"}}\n'
         for i, ln in enumerate(lines)
     )
+
+
+def _fixed(i: int) -> str:
+    """RFC 3339 with nine digits of fraction, always (RFC3339NanoFixed: kubectl logs
+    --timestamps, docker logs --timestamps)."""
+    return f"2026-11-26T12:37:{i // 1000 % 60:02d}.{i % 1000:03d}{(i * 7919) % 1000:03d}001Z"
+
+
+def timestamped(lines: list[str]) -> str:
+    return "".join(f"{_fixed(i)} {ln}\n" for i, ln in enumerate(lines))
+
+
+def compose(streams: dict[str, list[str]], *, colour: bool = False, times: bool = False) -> str:
+    """``docker compose logs`` of containers named by ``streams``' keys: their lines
+    interleaved, three at a time, each after its container's name padded to one more
+    than the longest and " | " ("%-{width}s | ", cmd/formatter/logs.go); ``colour``: as
+    with --ansi always (each container's prefix in a colour); ``times``: --timestamps.
+    First, the line ``docker compose up`` prints before any container's."""
+    width = max(map(len, streams)) + 1
+    out = [f"Attaching to {', '.join(sorted(streams))}"]
+    at = dict.fromkeys(streams, 0)
+    while any(at[n] < len(v) for n, v in streams.items()):
+        for k, (name, lines) in enumerate(streams.items()):
+            for line in lines[at[name] : at[name] + 3]:
+                prefix = f"{name:<{width}} | "
+                if colour:
+                    prefix = f"\x1b[{36 + k % 3}m{prefix}\x1b[0m"
+                out.append(prefix + (f"{_fixed(len(out))} " if times else "") + line)
+            at[name] += 3
+    return "\n".join(out) + "\n"
 
 
 def report(*args: str, folder: Path = SAMPLE) -> dict[str, Any]:
@@ -157,6 +188,28 @@ def test_real_logs_are_in_no_envelope_and_wrapped_come_out_the_same(log: Path) -
     unwrapped = envelope.unwrap(wrapped, Envelope.KUBECTL)
     assert_frame_equal(unwrapped.select("line_no", "line"), frame)
     assert unwrapped.select("host", "service").unique().rows() == [("web-5c8d66c76d-4lk2p", "web")]
+    assert envelope.detect_all(frame) == ()
+    nested = [
+        (timestamped(lines), (Envelope.TIMESTAMPS,)),
+        (compose({"web-1": lines}), (Envelope.COMPOSE,)),
+        (
+            compose({"web-1": lines}, colour=True, times=True),
+            (Envelope.COMPOSE, Envelope.TIMESTAMPS),
+        ),
+        (
+            "".join(
+                f"[pod/web-5c8d66c76d-4lk2p/nginx] {ln}"
+                for ln in timestamped(lines).splitlines(True)
+            ),
+            (Envelope.KUBECTL, Envelope.TIMESTAMPS),
+        ),
+    ]
+    for text, kinds in nested:
+        rows = text.splitlines()
+        rows = rows[1:] if rows[0].startswith("Attaching to") else rows
+        wrapped = pl.DataFrame({"line_no": frame["line_no"], "line": rows})
+        assert envelope.detect_all(wrapped) == kinds
+        assert_frame_equal(envelope.unwrap_all(wrapped, kinds).select("line_no", "line"), frame)
 
 
 # The sample deployment on a Kubernetes node: each log as the kubelet keeps it
@@ -344,3 +397,88 @@ def test_syslog_hosts_named_in_full_or_by_address_give_their_services() -> None:
     frame = pl.DataFrame({"line_no": [1, 2, 3], "line": syslog([line] * 3, hosts).splitlines()})
     names = envelope.unwrap(frame, Envelope.SYSLOG).select("host", "service").rows()
     assert names == [(h, s) for h, s in zip(hosts, ["web", "web", "10.0.0.5"], strict=True)]
+
+
+def test_logs_with_the_runtimes_timestamps_read_as_the_plain_ones(tmp_path: Path) -> None:
+    """``kubectl logs --timestamps`` of each service: the sample deployment's report."""
+    names = list(PODS)
+    for name in names:
+        (tmp_path / name).write_text(timestamped((SAMPLE / name).read_text().splitlines()))
+    plain = report(*(str(SAMPLE / n) for n in names), *CONF)
+    wrapped = report(*(str(tmp_path / n) for n in names), *CONF, folder=tmp_path)
+    _same(plain, wrapped)
+    assert wrapped["services"] == plain["services"]
+    assert {s["envelope"] for s in wrapped["sources"]} == {"timestamped"}
+
+
+@pytest.mark.parametrize("options", [{}, {"colour": True, "times": True}])
+def test_a_docker_compose_stream_reads_as_a_log_per_container(
+    tmp_path: Path, options: dict[str, bool]
+) -> None:
+    """``docker compose logs`` of the whole deployment, one file: nginx's lines and three
+    apps' (each in its own format) interleaved. Each container's lines are a log of their
+    own, with their own format: the report of the files a container each. The line compose
+    writes of its own is counted, rejected, once."""
+    containers = {"edge-1": "edge-1.access.log", "mesh-1": "mesh-1.access.log",
+                  "api-1": "api-1.log", "api-2": "api-2.log", "inventory-1": "inventory-1.log",
+                  "users-1": "users-1.log"}  # fmt: skip
+    streams = {c: (SAMPLE / f).read_text().splitlines() for c, f in containers.items()}
+    (tmp_path / "compose.log").write_text(compose(streams, **options))
+    plain = report(*(str(SAMPLE / f) for f in containers.values()), *CONF)
+    stream = report(str(tmp_path / "compose.log"), *CONF, folder=tmp_path)
+    for key in ("requests", "latency", "routes", "error_rate", "services"):
+        assert stream[key] == plain[key], key
+    by_host = {s["host"]: s for s in stream["sources"]}
+    assert sorted(by_host) == sorted(containers)
+    for p in plain["sources"]:
+        s = by_host[p["host"]]
+        assert (s["path"], s["service"], s["format"]) == (
+            f"compose.log[{p['host']}]",
+            p["service"],
+            p["format"],
+        )
+        strays = 1 if s["host"] == "api-1" else 0  # "Attaching to ...": the first's
+        assert (s["lines_total"], s["lines_parsed"]) == (
+            p["lines_total"] + strays,
+            p["lines_parsed"],
+        )
+        assert s["envelope"] == ("compose+timestamped" if options else "compose")
+    total = sum(len(v) for v in streams.values()) + 1
+    assert sum(s["lines_total"] for s in stream["sources"]) == total
+
+
+def test_a_compose_stream_given_a_host_is_one_log(tmp_path: Path) -> None:
+    """``PATH@HOST`` says the file is one log: not split (its lines name their containers
+    all the same, as a syslog file's name their hosts)."""
+    lines = (SAMPLE / "api-1.log").read_text().splitlines()
+    (tmp_path / "c.log").write_text(compose({"api-1": lines[:50], "api-2": lines[50:100]}))
+    (source,) = report(f"{tmp_path / 'c.log'}@api", folder=tmp_path)["sources"]
+    assert (source["path"], source["lines_total"], source["lines_rejected"]) == ("c.log", 101, 1)
+    assert source["host"] == "api-1, api-2"
+
+
+WINSTON = FIXTURES / "app-log-shapes" / "node-winston-json.log"
+
+
+@pytest.mark.parametrize("wrap", [cri, docker, timestamped])
+def test_an_app_that_logs_no_time_takes_its_envelopes(tmp_path: Path, wrap: Any) -> None:
+    """winston's json() logs no time: read as it is, every entry is rejected; in a
+    container runtime's envelope, each entry is placed at the time the runtime gives its
+    line, and the report says how many were."""
+    lines = WINSTON.read_text().splitlines()
+    alone = runner.invoke(app, ["analyze", str(WINSTON), "--json"])
+    assert alone.exit_code != 0 and "no timestamp" in alone.output
+    (tmp_path / "orders.log").write_text(wrap(lines))
+    (source,) = report(str(tmp_path / "orders.log"), folder=tmp_path)["sources"]
+    assert (source["lines_parsed"], source["lines_rejected"]) == (len(lines), 0)
+    assert source["entries_timed_by_envelope"] == len(lines)
+    assert any("log no time of their own" in w for w in source["warnings"])
+    rid = json.loads(lines[0])["requestId"]
+    result = runner.invoke(app, ["trace", rid, str(tmp_path / "orders.log"), "--json"])
+    assert result.exit_code == 0, result.output
+    stamp = _fixed if wrap is timestamped else _time
+    spans = json.loads(result.stdout)["spans"]
+    assert spans
+    for span in spans:  # each ends when its line (request completed, call ended) was taken down
+        taken = datetime.fromisoformat(stamp(span["line_no"] - 1)[:26] + "+00:00")
+        assert datetime.fromisoformat(span["raw_end"]) == taken, span

@@ -486,3 +486,26 @@ def test_the_filters_keep_what_they_name() -> None:
     result = CliRunner().invoke(app, ["top", "-f", FORMAT, "--status", "5xx", "-"], input=text)
     assert result.exit_code == 0, result.output
     assert "20 lines read from 1 input, 0 rejected, 5 requests" in result.stdout
+
+
+def test_top_follows_each_container_of_a_compose_stream(tmp_path: Path) -> None:
+    """``docker compose logs -f > compose.log``: a log per container, each followed and
+    parsed as its own; the line compose writes of its own counted once, rejected."""
+    from logtrace.live.session import LiveOptions, LiveSession
+    from logtrace.resolve import FormatOptions
+
+    lines = [nginx_line(i, T0 + timedelta(seconds=i // 5), rt=i % 97 / 1000) for i in range(300)]
+    text = "Attaching to edge-1, edge-2\n" + "".join(
+        f"edge-{1 + i % 2}  | {ln}" for i, ln in enumerate(lines)
+    )
+    log = tmp_path / "compose.log"
+    log.write_text(text)
+    follower = specs([str(log)])
+    assert [t.source.label for t in follower.tails] == [f"{log}[edge-1]", f"{log}[edge-2]"]
+    session = LiveSession(follower, LiveOptions(FormatOptions(log_format=FORMAT)))
+    assert session.step() == 301
+    with log.open("a") as f:
+        f.write(f"edge-2  | {nginx_line(300, T0 + timedelta(seconds=61))}")
+    assert session.step() == 1
+    summary = session.summary()
+    assert (summary.sources, summary.lines, summary.rejected, summary.requests) == (2, 302, 1, 301)

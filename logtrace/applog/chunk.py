@@ -19,6 +19,7 @@ from logtrace.applog.jsonlines import json_fields
 from logtrace.applog.keyvalue import keyvalue_fields
 from logtrace.applog.shapes import AppFormat, AppLogOptions
 from logtrace.applog.times import parse_times
+from logtrace.envelope import ENVELOPE_TIME
 from logtrace.parse import BLANK, MAX_SAMPLES, AppEvents, EntrySample, ParsedChunk
 from logtrace.schema import REJECTS
 
@@ -65,7 +66,11 @@ def parse_app_chunk(
     else:
         raw = keyvalue_fields(entries.starts, fmt, options.id_fields)
     unreadable = raw.filter(pl.col("reason").is_not_null()).select("line_no", "reason")
-    raw = parse_times(raw.filter(pl.col("reason").is_null()), options.timezone)
+    raw = raw.filter(pl.col("reason").is_null())
+    enveloped = 0
+    if ENVELOPE_TIME in lines.columns and raw.get_column("time_raw").null_count():
+        raw, enveloped = _envelope_times(raw, lines)
+    raw = parse_times(raw, options.timezone)
     timed = pl.col("time").is_not_null()
     untimed = raw.filter(~timed).select(
         "line_no",
@@ -102,12 +107,31 @@ def parse_app_chunk(
         frame,
         entries.leading,
         unread.cast({"line_no": lines.schema["line_no"]}),
-        _events(parsed, unread, lines),
+        _events(parsed, unread, lines, enveloped),
     )
 
 
-def _events(parsed: pl.DataFrame, untimed: pl.DataFrame, lines: pl.DataFrame) -> AppEvents:
-    """The chunk's entries by event and its first few unclassified ones, as logged."""
+def _envelope_times(raw: pl.DataFrame, lines: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """``raw`` with the time its envelope gave each entry that logs none of its own (a
+    container runtime's: when it took the line down); and how many were so given one."""
+    own = pl.col("time_raw").is_not_null()
+    joined = raw.join(
+        lines.select("line_no", pl.col(ENVELOPE_TIME).alias("_envelope")),
+        on="line_no",
+        how="left",
+        maintain_order="left",
+    )
+    given = int(joined.select((~own & pl.col("_envelope").is_not_null()).sum()).item())
+    return joined.with_columns(pl.coalesce("time_raw", "_envelope").alias("time_raw")).drop(
+        "_envelope"
+    ), given
+
+
+def _events(
+    parsed: pl.DataFrame, untimed: pl.DataFrame, lines: pl.DataFrame, enveloped: int = 0
+) -> AppEvents:
+    """The chunk's entries by event and its first few unclassified ones, as logged; and
+    how many entries have the time of their envelope."""
     first = (
         parsed.filter(pl.col("event") == "unclassified")
         .head(MAX_SAMPLES)
@@ -118,6 +142,7 @@ def _events(parsed: pl.DataFrame, untimed: pl.DataFrame, lines: pl.DataFrame) ->
         _by_event(parsed),
         _by_event(untimed),
         tuple(EntrySample(int(n), line or "") for n, line in first.iter_rows()),
+        enveloped,
     )
 
 

@@ -90,7 +90,7 @@ class Follower:
         return bool(self.tails) and not self.dirs and all(t.ended for t in self.tails)
 
     def _add(self, source: Source, backlog: int) -> None:
-        if any(t.source.path == source.path for t in self.tails):
+        if any(t.source.label == source.label for t in self.tails):  # a stream's parts: each
             return
         tail = _Tail(source)
         if source.is_stdin:

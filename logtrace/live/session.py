@@ -69,7 +69,7 @@ class LiveSession:
         self.resolver = FormatResolver.from_options(options.formats)
         self.parsers: dict[str, BatchParser] = {}
         # a container runtime's lines (envelope.py), decided on a log's first lines
-        self.envelopes: dict[str, envelope.Envelope | None] = {}
+        self.envelopes: dict[str, tuple[envelope.Envelope, ...]] = {}
         self.windows = Windows()
         self.traces = Traces()
         self.started = time.monotonic()
@@ -92,13 +92,13 @@ class LiveSession:
         read = 0
         for lines in self.follower.poll():
             frame = frame_of(lines.data, lines.first_line_no)
-            read += frame.height
             label = lines.source.label
             if label not in self.envelopes and frame.get_column("line").drop_nulls().len():
-                self.envelopes[label] = envelope.detect(frame)
-            wrapped = self.envelopes.get(label)
-            if wrapped is not None:
-                frame = envelope.unwrap(frame, wrapped)
+                self.envelopes[label] = envelope.detect_all(frame)
+            wrapped = self.envelopes.get(label, ())
+            if wrapped:  # a stream split by container: this one's lines
+                frame = lines.source.lines_of(envelope.unwrap_all(frame, wrapped))
+            read += frame.height
             batch = self._parser(lines.source.label).parse(frame)
             if batch.kind == "nginx" and batch.lines.height:
                 nginx = self._select(batch.lines)
