@@ -93,6 +93,8 @@ class Source:
         split by the program each line names)."""
         if self.only is None:
             return frame
+        if "host" not in frame.columns:  # lines that name none (read differently): the first's
+            return frame if self.strays else frame.clear()
         mine = pl.col("host") == self.only
         return frame.filter(mine | pl.col("host").is_null() if self.strays else mine)
 
@@ -655,7 +657,9 @@ def iter_texts(
         if first:  # a container runtime's lines: decided on the first, kept for the rest
             report.envelopes, first = envelope.detect_all(frame), False
         if report.envelopes:
-            frame = source.lines_of(envelope.unwrap_all(frame, report.envelopes))
+            frame = envelope.unwrap_all(frame, report.envelopes)
+        if report.envelopes or source.only is not None:
+            frame = source.lines_of(frame)
             text = envelope.text_of(frame)
         if report.tail_open:
             report.unfinished_line = line_no - 1

@@ -457,6 +457,23 @@ def test_a_compose_stream_given_a_host_is_one_log(tmp_path: Path) -> None:
     assert source["host"] == "api-1, api-2"
 
 
+def test_each_line_of_a_split_stream_is_one_containers() -> None:
+    """Lines naming a container are its; those naming none (or read with no names at
+    all) are the first container's alone: each line counted once."""
+    from logtrace.sources import Source
+
+    named = pl.DataFrame(
+        {"line_no": [1, 2, 3], "line": ["a", "b", "c"], "host": ["x-1", None, "y-1"]}
+    )
+    first = Source("c.log", "x-1", "x", only="x-1", strays=True)
+    second = Source("c.log", "y-1", "y", only="y-1")
+    assert first.lines_of(named)["line_no"].to_list() == [1, 2]
+    assert second.lines_of(named)["line_no"].to_list() == [3]
+    bare = named.drop("host")
+    assert (first.lines_of(bare).height, second.lines_of(bare).height) == (3, 0)
+    assert (first.label, second.label) == ("c.log[x-1]", "c.log[y-1]")
+
+
 WINSTON = FIXTURES / "app-log-shapes" / "node-winston-json.log"
 
 

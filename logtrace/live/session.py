@@ -96,8 +96,9 @@ class LiveSession:
             if label not in self.envelopes and frame.get_column("line").drop_nulls().len():
                 self.envelopes[label] = envelope.detect_all(frame)
             wrapped = self.envelopes.get(label, ())
-            if wrapped:  # a stream split by container: this one's lines
-                frame = lines.source.lines_of(envelope.unwrap_all(frame, wrapped))
+            if wrapped:
+                frame = envelope.unwrap_all(frame, wrapped)
+            frame = lines.source.lines_of(frame)  # a stream split by container: this one's
             read += frame.height
             batch = self._parser(lines.source.label).parse(frame)
             if batch.kind == "nginx" and batch.lines.height:
