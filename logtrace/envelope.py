@@ -8,7 +8,8 @@ line it receives in one too:
 
       2026-11-26T12:37:13.123456789Z stdout F 10.0.0.1 - - [26/Nov/2026:12:37:13 +0000] "GET ...
 
-  ``F`` ends a line; ``P`` is a part of a longer one (cut at 16 KB), the rest following.
+  ``F`` ends a line; ``P`` is a part of a longer one (cut at 16 KB), the rest following
+  (Docker's json-file driver cuts so too: a part's ``log`` lacks the line's end).
 - Docker's json-file driver (``/var/lib/docker/containers/<id>/<id>-json.log``)::
 
       {"log":"10.0.0.1 - - [26/Nov/2026:12:37:13 +0000] \\"GET ...\\n","stream":"stdout",...}
@@ -54,9 +55,8 @@ buffered, and the runtime's time is only when it reached the runtime.
 A source is enveloped when most of its first lines are (:func:`detect`);
 then each of its lines is unwrapped (:func:`unwrap`, vectorised) and parsed as the line
 the program wrote.
-A line not in the envelope is left as it is, to be parsed or rejected as such; so is the
-part of a line cut by the runtime (each part counts as a line of its own, and is rejected
-when it does not parse).
+A line not in the envelope is left as it is, to be parsed or rejected as such. A line the
+runtime cut in parts is joined again (:func:`join_parts`), and counted as one line.
 """
 
 from __future__ import annotations
@@ -88,6 +88,8 @@ class Envelope(Enum):
 
 
 ENVELOPE_TIME = "envelope_time"  # the column of the time a line's envelope gives it
+PART = "_part"  # the column saying a line is a part of a longer one (join_parts)
+_STREAM = "_stream"
 MAX_DEPTH = 3  # envelopes taken off one inside the other, at most
 # Envelopes of a stream of many programs' lines, whose formats differ: such a file is read
 # as a log per program its lines name (sources.py).
@@ -105,6 +107,10 @@ class _Shape:
     decoded: Callable[[pl.Expr], pl.Expr] | None = None
     service: Callable[[pl.Expr], pl.Expr] = service_of  # of the host a line names
     decoded_time: Callable[[pl.Expr], pl.Expr] | None = None
+    # a runtime's: whether a line is a part of a longer one, the rest on the next lines of
+    # its stream (``stream``: stdout, stderr), the last part not
+    part: Callable[[pl.Expr], pl.Expr] | None = None
+    stream: Callable[[pl.Expr], pl.Expr] | None = None
 
     def held(self, line: str) -> str:
         """The line one line in this envelope holds (in Python: a sample's few lines)."""
@@ -124,7 +130,11 @@ _CONTAINER = r"[A-Za-z0-9][A-Za-z0-9_.-]*[-_][0-9]+"  # web-1, proj-web-1, proj_
 # RFC 3164's time (rsyslog's traditional format, journalctl's short) or RFC 3339's
 # (journalctl's short-iso writes +0000), the host, the tag (nginx, nginx[1234]), ": "
 _SHAPES = {
-    Envelope.CRI: _Shape(rf"^(?P<time>{_RFC3339}) (?:stdout|stderr) [FP] "),
+    Envelope.CRI: _Shape(
+        rf"^(?P<time>{_RFC3339}) (?:stdout|stderr) [FP] ",
+        part=lambda line: line.str.contains(r"^\S+ (?:stdout|stderr) P "),
+        stream=lambda line: line.str.extract(r"^\S+ (stdout|stderr) ", 1),
+    ),
     Envelope.DOCKER: _Shape(
         r'^\{\s*"log"\s*:\s*".*"\s*,\s*"stream"\s*:\s*"(?:stdout|stderr)"',
         # JSON-decoded; the line's end is part of the value
@@ -132,6 +142,9 @@ _SHAPES = {
             line.str.json_path_match("$.log").str.strip_suffix("\n").str.strip_suffix("\r")
         ),
         decoded_time=lambda line: line.str.json_path_match("$.time"),
+        # a part of a longer line (over 16 KB) is one without the line's end
+        part=lambda line: ~line.str.json_path_match("$.log").str.ends_with("\n"),
+        stream=lambda line: line.str.json_path_match("$.stream"),
     ),
     # kubectl logs --timestamps, docker logs --timestamps: RFC3339NanoFixed and a space
     Envelope.TIMESTAMPS: _Shape(
@@ -220,7 +233,43 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope) -> pl.DataFrame:
         if ENVELOPE_TIME in frame.columns:
             time = pl.coalesce(time, pl.col(ENVELOPE_TIME))
         columns.append(time.alias(ENVELOPE_TIME))
+    if shape.part is not None and shape.stream is not None:
+        columns += [
+            (inside & shape.part(line)).fill_null(value=False).alias(PART),
+            pl.when(inside).then(shape.stream(line)).alias(_STREAM),
+        ]
     return frame.with_columns(columns)
+
+
+def join_parts(frame: pl.DataFrame, *, final: bool) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """A frame unwrapped from a runtime's envelope (with ``PART``) with each line the
+    runtime cut in parts whole again, at the number of its first part; the parts of lines
+    whose last part is not in the frame yet (to come first in the next frame: ``final``,
+    there is none, and they are joined as they are); and how many parts were joined into
+    the line before them. A stream's parts are joined with the next of the same stream
+    (stdout and stderr lines interleave)."""
+    if not frame.get_column(PART).any():
+        return frame.drop(PART, _STREAM), frame.clear(), 0
+    end = (~pl.col(PART)).cast(pl.UInt32)
+    runs = frame.with_columns((end.cum_sum().over(_STREAM) - end).alias("_run"))
+    others = [c for c in frame.columns if c not in ("line_no", "line", PART, _STREAM)]
+    whole = runs.group_by(_STREAM, "_run", maintain_order=True).agg(
+        pl.col("line_no").first(),
+        pl.col("line").str.join("").replace("", None),
+        *(pl.col(c).first() for c in others),
+        pl.len().alias("_parts"),
+        pl.col(PART).last().alias("_open"),
+    )
+    done = whole if final else whole.filter(~pl.col("_open"))
+    rest = (
+        frame.clear()
+        if final
+        else runs.join(whole.filter(pl.col("_open")), on=[_STREAM, "_run"], how="semi")
+    )
+    joined = int(done.get_column("_parts").sum()) - done.height
+    kept = frame.drop(PART, _STREAM)
+    out = done.select(kept.columns).sort("line_no").cast(kept.schema)
+    return out, rest.select(frame.columns), joined
 
 
 def unwrap_all(frame: pl.DataFrame, envelopes: tuple[Envelope, ...]) -> pl.DataFrame:

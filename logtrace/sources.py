@@ -120,6 +120,7 @@ class ReadReport:
     tail_open: bool = False  # the last line has no newline and the file is being written
     unfinished_line: int | None = None
     envelopes: tuple[envelope.Envelope, ...] = ()  # the lines are in, the outer first
+    parts_joined: int = 0  # lines the runtime cut: parts joined to the part before them
 
 
 def _labelled(found: tuple[str, bool], host: str | None, service: str | None) -> Source:
@@ -651,6 +652,7 @@ def iter_texts(
     their text."""
     line_no = 1
     first = True
+    parts: pl.DataFrame | None = None  # of a line cut by the runtime, its rest to come
     for data in iter_blocks(source, report, chunk_bytes, stream=stream):
         text, frame = text_and_frame(data, line_no)
         line_no += frame.height
@@ -658,12 +660,28 @@ def iter_texts(
             report.envelopes, first = envelope.detect_all(frame), False
         if report.envelopes:
             frame = envelope.unwrap_all(frame, report.envelopes)
+            if envelope.PART in frame.columns:
+                if parts is not None and parts.height:
+                    frame = pl.concat([parts, frame], how="vertical_relaxed")
+                frame, parts, joined = envelope.join_parts(frame, final=False)
+                report.parts_joined += joined
         if report.envelopes or source.only is not None:
             frame = source.lines_of(frame)
             text = envelope.text_of(frame)
         if report.tail_open:
             report.unfinished_line = line_no - 1
         yield text, frame
+    if parts is not None and parts.height:  # the last line's last part never came
+        frame, _, joined = envelope.join_parts(parts, final=True)
+        report.parts_joined += joined
+        frame = source.lines_of(frame)
+        yield envelope.text_of(frame), frame
+    if report.parts_joined:
+        report.warnings.append(
+            f"{source.label}: {plural(report.parts_joined, 'part')} of lines the container "
+            "runtime had cut (over 16 KB) joined to the line before them: each such line "
+            "is read and counted whole"
+        )
 
 
 def read_lines(source: Source, numbers: set[int]) -> dict[int, str]:

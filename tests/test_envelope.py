@@ -123,17 +123,71 @@ def test_the_logs_of_several_services_in_envelopes_join_as_the_plain_ones(
 
 
 def test_lines_outside_the_envelope_and_cut_parts_are_counted(tmp_path: Path) -> None:
-    """A line the runtime cut (P parts, then F) is parsed part by part: rejected, and
-    counted; a plain line among enveloped ones is parsed as itself."""
+    """A line the runtime cut (P parts, then F) is joined again: parsed, counted once, and
+    said; a plain line among enveloped ones is parsed as itself."""
     lines = (SAMPLE / "edge-1.access.log").read_text().splitlines()[:300]
     text = cri(lines[:100]) + lines[100] + "\n" + cri(lines[101:])
     long = lines[5]
     text += f"{_time(1)} stdout P {long[:40]}\n{_time(2)} stdout F {long[40:]}\n"
     (tmp_path / "edge.log").write_text(text)
     (source,) = report(str(tmp_path / "edge.log"), "--preset", "trace")["sources"]
-    assert source["lines_total"] == 302
-    assert (source["lines_parsed"], source["lines_rejected"]) == (300, 2)
+    assert source["lines_total"] == 301
+    assert (source["lines_parsed"], source["lines_rejected"]) == (301, 0)
     assert source["envelope"] == "cri"
+    assert any("1 part of lines the container runtime had cut" in w for w in source["warnings"])
+
+
+def cut(lines: list[str], size: int, *, wrap: str) -> str:
+    """Lines as a runtime writes them when longer than ``size`` bytes: in parts of
+    ``size``, each in an envelope line of its own (CRI: P, then F; json-file: the line's
+    end only in the last part); every third line on stderr, and a stdout line written
+    between a stderr line's parts where one follows."""
+    rows: list[tuple[int, str, bool, str]] = []  # line, stream, a part (more to come), text
+    for i, line in enumerate(lines):
+        stream = "stderr" if i % 3 == 0 else "stdout"
+        data = line.encode()
+        pieces = [data[k : k + size].decode() for k in range(0, len(data), size)] or [""]
+        rows += [(i, stream, k < len(pieces) - 1, p) for k, p in enumerate(pieces)]
+    for k in range(len(rows) - 2):
+        if rows[k][1] == "stderr" and rows[k][2] and rows[k + 2][1] == "stdout":
+            rows[k + 1], rows[k + 2] = rows[k + 2], rows[k + 1]
+    out = []
+    for i, stream, more, piece in rows:
+        if wrap == "cri":
+            out.append(f"{_time(i)} {stream} {'P' if more else 'F'} {piece}\n")
+        else:
+            log = go_json(piece + ("" if more else "\n"))
+            out.append(f'{{"log":{log},"stream":"{stream}","time":"{_time(i)}"}}\n')
+    return "".join(out)
+
+
+@pytest.mark.parametrize("wrap", ["cri", "docker"])
+def test_lines_the_runtime_cut_in_parts_are_read_whole(tmp_path: Path, wrap: str) -> None:
+    """JSON app lines of up to 40 KB, cut at 16 KB as containerd and Docker do, stdout's
+    and stderr's parts interleaved, read in blocks smaller than a line: each line whole
+    again, at its first part's number, and the report the plain log's."""
+    from logtrace.sources import ReadReport, Source, iter_frames
+
+    lines = (SAMPLE / "api-1.log").read_text().splitlines()
+    padded = [
+        ln[:-1] + f', "payload": "{"x" * (i * 977 % 40000)}"}}' if i % 7 == 0 else ln
+        for i, ln in enumerate(lines)
+    ]
+    (tmp_path / "api-1.log").write_text("\n".join(padded) + "\n")
+    (tmp_path / "wrapped.log").write_text(cut(padded, 16 * 1024, wrap=wrap))
+    read = ReadReport()
+    source = Source(str(tmp_path / "wrapped.log"), "api-1", "api")
+    frames = list(iter_frames(source, read, 64 * 1024))
+    whole = pl.concat(frames).sort("line_no")
+    assert sorted(whole.get_column("line").to_list()) == sorted(padded)
+    assert whole.get_column("line_no").is_unique().all()
+    assert read.parts_joined == sum(max(0, (len(ln.encode()) - 1) // (16 * 1024)) for ln in padded)
+    plain = report(str(tmp_path / "api-1.log"), folder=tmp_path)
+    wrapped = report(str(tmp_path / "wrapped.log"), folder=tmp_path)
+    for key in ("requests", "latency", "routes", "error_rate"):
+        assert wrapped[key] == plain[key], key
+    (counted,) = wrapped["sources"]
+    assert (counted["lines_total"], counted["lines_rejected"]) == (len(padded), 0)
 
 
 def test_logs_that_merely_start_with_a_time_are_in_no_envelope() -> None:

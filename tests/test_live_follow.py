@@ -509,3 +509,24 @@ def test_top_follows_each_container_of_a_compose_stream(tmp_path: Path) -> None:
     assert session.step() == 1
     summary = session.summary()
     assert (summary.sources, summary.lines, summary.rejected, summary.requests) == (2, 302, 1, 301)
+
+
+def test_top_joins_the_lines_a_container_runtime_cut() -> None:
+    """A CRI line cut in parts (P, then F; stderr's lines between) counts as the line."""
+    lines = [nginx_line(i, T0 + timedelta(seconds=i // 5), rt=i % 97 / 1000) for i in range(60)]
+    cri = []
+    for i, ln in enumerate(lines):
+        stamp = f"2026-12-03T12:00:{i // 5:02d}.{i:09d}Z"
+        if i % 10 == 3:  # in three parts, a stderr line between the first two
+            body = ln.rstrip("\n")
+            cri.append(f"{stamp} stdout P {body[:20]}\n")
+            cri.append(f"{stamp} stderr F warning: slow\n")
+            cri.append(f"{stamp} stdout P {body[20:50]}\n{stamp} stdout F {body[50:]}\n")
+        else:
+            cri.append(f"{stamp} stdout F {ln}")
+    runner = CliRunner()
+    plain = runner.invoke(app, ["top", "-f", FORMAT, "-"], input="".join(lines))
+    wrapped = runner.invoke(app, ["top", "-f", FORMAT, "-"], input="".join(cri))
+    assert wrapped.exit_code == plain.exit_code == 0, wrapped.output
+    summary = [ln for ln in wrapped.stdout.splitlines() if "lines read from" in ln]
+    assert summary and "60 requests" in summary[0] and "6 rejected" in summary[0], summary
