@@ -20,7 +20,11 @@ line it receives in one too:
       Nov 26 12:37:13 web-1 nginx: 10.0.0.1 - - [26/Nov/2026:12:37:13 +0000] "GET ...
       2026-11-26T12:37:13.123456+00:00 web-1 nginx: 10.0.0.1 - - [26/Nov/2026:...
 
-  and as ``journalctl -o short`` or ``-o short-iso`` prints the journal's lines.
+  and as ``journalctl -o short`` or ``-o short-iso`` prints the journal's lines; and
+  ``journalctl -o json``, a record a line (its fields in no set order)::
+
+      {"_HOSTNAME":"web-1","MESSAGE":"10.0.0.1 - - [26/Nov/2026:...","__CURSOR":"s=...
+
 - ``kubectl logs --prefix`` (of many pods at once: ``-l app=api``)::
 
       [pod/api-7d9f8b6c5d-x2x4z/api] {"time": "2026-11-26T12:37:13.123Z", "msg": ...
@@ -83,6 +87,7 @@ class Envelope(Enum):
     DOCKER = "docker-json"
     SYSLOG = "syslog"
     KUBECTL = "kubectl"
+    JOURNAL = "journal-json"
     COMPOSE = "compose"
     TIMESTAMPS = "timestamped"
 
@@ -107,6 +112,7 @@ class _Shape:
     decoded: Callable[[pl.Expr], pl.Expr] | None = None
     service: Callable[[pl.Expr], pl.Expr] = service_of  # of the host a line names
     decoded_time: Callable[[pl.Expr], pl.Expr] | None = None
+    decoded_host: Callable[[pl.Expr], pl.Expr] | None = None
     # a runtime's: whether a line is a part of a longer one, the rest on the next lines of
     # its stream (``stream``: stdout, stderr), the last part not
     part: Callable[[pl.Expr], pl.Expr] | None = None
@@ -117,7 +123,8 @@ class _Shape:
         if self.decoded is None:
             return re.sub(self.start, "", line, count=1)
         try:
-            value = json.loads(line).get("log")
+            record = json.loads(line.removeprefix("\x1e"))
+            value = record.get("log", record.get("MESSAGE"))
         except (ValueError, AttributeError):
             return line
         return value.removesuffix("\n").removesuffix("\r") if isinstance(value, str) else line
@@ -146,6 +153,15 @@ _SHAPES = {
         part=lambda line: ~line.str.json_path_match("$.log").str.ends_with("\n"),
         stream=lambda line: line.str.json_path_match("$.stream"),
     ),
+    # journalctl -o json (and json-seq, each record after an RS): a record a line, its
+    # fields in no set order, the cursor always among them (the time in microseconds since
+    # the epoch, the host, the message)
+    Envelope.JOURNAL: _Shape(
+        r'^\x1e?\{.*"__CURSOR"\s*:\s*"s=[0-9a-f]+;i=[0-9a-f]+;b=[0-9a-f]+;',
+        lambda line: _journal(line, "$.MESSAGE").str.strip_suffix("\n"),
+        decoded_time=lambda line: _journal(line, "$.__REALTIME_TIMESTAMP"),
+        decoded_host=lambda line: _journal(line, "$._HOSTNAME"),
+    ),
     # kubectl logs --timestamps, docker logs --timestamps: RFC3339NanoFixed and a space
     Envelope.TIMESTAMPS: _Shape(
         r"^(?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}(?:Z|[+-]\d{2}:\d{2})) "
@@ -164,6 +180,10 @@ _SHAPES = {
     ),
 }
 _STARTS = {envelope: re.compile(shape.start) for envelope, shape in _SHAPES.items()}
+
+
+def _journal(line: pl.Expr, path: str) -> pl.Expr:
+    return line.str.strip_prefix("\x1e").str.json_path_match(path)
 
 
 def detect(frame: pl.DataFrame) -> Envelope | None:
@@ -219,6 +239,8 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope) -> pl.DataFrame:
     columns = [pl.when(inside).then(held).otherwise(line).replace("", None).alias("line")]
     groups = _STARTS[envelope].groupindex
     named = [line.str.extract(shape.start, i) for g, i in groups.items() if g.startswith("host")]
+    if shape.decoded_host is not None:
+        named.append(pl.when(inside).then(shape.decoded_host(line)))
     if named:  # before the line is replaced; host_*: another way of writing the line
         host = named[0] if len(named) == 1 else pl.coalesce(named)
         columns += [host.alias("host"), shape.service(host).alias("service")]

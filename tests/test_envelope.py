@@ -4,7 +4,7 @@ they hold: the same report as the plain logs, every line counted."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,29 @@ def compose(streams: dict[str, list[str]], *, colour: bool = False, times: bool 
                 out.append(prefix + (f"{_fixed(len(out))} " if times else "") + line)
             at[name] += 3
     return "\n".join(out) + "\n"
+
+
+def _micros(i: int) -> int:
+    return 1_795_696_633_000_000 + i * 1_234_567
+
+
+def journal(lines: list[str]) -> str:
+    """As ``journalctl -o json`` prints records: a JSON object a line, its fields in no
+    set order (a hash's), the time in microseconds since the epoch (see
+    fixtures/syslog/journal.json, written by journalctl itself)."""
+    out = []
+    for i, line in enumerate(lines):
+        record = {
+            "_TRANSPORT": "stdout",
+            "__REALTIME_TIMESTAMP": str(_micros(i)),
+            "MESSAGE": line,
+            "__CURSOR": f"s=9c9d885cb52742a4a09127b61d4df93e;i={i + 1:x};b=0f4f6b5c;m=f4240;t=1",
+            "_HOSTNAME": "orders-7",
+            "SYSLOG_IDENTIFIER": "orders",
+        }
+        keys = sorted(record, key=lambda k: hash((k, i)))
+        out.append(json.dumps({k: record[k] for k in keys}, ensure_ascii=False) + "\n")
+    return "".join(out)
 
 
 def report(*args: str, folder: Path = SAMPLE) -> dict[str, Any]:
@@ -230,6 +253,7 @@ def test_real_logs_are_in_no_envelope_and_wrapped_come_out_the_same(log: Path) -
         (cri(lines), Envelope.CRI),
         (docker(lines), Envelope.DOCKER),
         (in_syslog, Envelope.SYSLOG),
+        (journal(lines), Envelope.JOURNAL),
     ):
         wrapped = pl.DataFrame({"line_no": frame["line_no"], "line": text.splitlines()})
         assert envelope.detect(wrapped) is kind
@@ -311,9 +335,15 @@ def test_a_kubernetes_nodes_pod_logs_give_the_sample_deployments_report(tmp_path
 SYSLOG = FIXTURES / "syslog"
 
 
-@pytest.mark.parametrize("name", ["traditional.log", "precise.log"])
-def test_nginx_logging_to_syslog_as_rsyslog_wrote_it_reads_as_its_own_file(name: str) -> None:
-    """Real nginx, access_log syslog:server=... and a file; real rsyslogd (fixtures)."""
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("traditional.log", "syslog"), ("precise.log", "syslog"), ("journal.json", "journal-json")],
+)
+def test_nginx_logging_to_syslog_as_rsyslog_wrote_it_reads_as_its_own_file(
+    name: str, kind: str
+) -> None:
+    """Real nginx, access_log syslog:server=... and a file; real rsyslogd, and the same
+    records in a journal as ``journalctl -o json`` prints them (fixtures)."""
     plain = report(str(SYSLOG / "access.log"), folder=SYSLOG)
     wrapped = report(str(SYSLOG / name), folder=SYSLOG)
     for key in ("requests", "latency", "routes", "error_rate"):
@@ -322,10 +352,11 @@ def test_nginx_logging_to_syslog_as_rsyslog_wrote_it_reads_as_its_own_file(name:
     assert [{**r, "source": None, "line_no": None} for r in wrapped["slowest"]] == strip
     (source,) = wrapped["sources"]
     assert (source["envelope"], source["lines_parsed"], source["lines_rejected"]) == (
-        "syslog",
+        kind,
         900,
         0,
     )
+    assert (source["host"], source["service"]) == ("vm", "vm")
 
 
 def syslog(lines: list[str], hosts: list[str]) -> str:
@@ -531,7 +562,7 @@ def test_each_line_of_a_split_stream_is_one_containers() -> None:
 WINSTON = FIXTURES / "app-log-shapes" / "node-winston-json.log"
 
 
-@pytest.mark.parametrize("wrap", [cri, docker, timestamped])
+@pytest.mark.parametrize("wrap", [cri, docker, timestamped, journal])
 def test_an_app_that_logs_no_time_takes_its_envelopes(tmp_path: Path, wrap: Any) -> None:
     """winston's json() logs no time: read as it is, every entry is rejected; in a
     container runtime's envelope, each entry is placed at the time the runtime gives its
@@ -547,9 +578,13 @@ def test_an_app_that_logs_no_time_takes_its_envelopes(tmp_path: Path, wrap: Any)
     rid = json.loads(lines[0])["requestId"]
     result = runner.invoke(app, ["trace", rid, str(tmp_path / "orders.log"), "--json"])
     assert result.exit_code == 0, result.output
-    stamp = _fixed if wrap is timestamped else _time
     spans = json.loads(result.stdout)["spans"]
     assert spans
     for span in spans:  # each ends when its line (request completed, call ended) was taken down
-        taken = datetime.fromisoformat(stamp(span["line_no"] - 1)[:26] + "+00:00")
+        i = span["line_no"] - 1
+        if wrap is journal:
+            taken = datetime.fromtimestamp(_micros(i) / 1e6, UTC)
+        else:
+            stamp = _fixed if wrap is timestamped else _time
+            taken = datetime.fromisoformat(stamp(i)[:26] + "+00:00")
         assert datetime.fromisoformat(span["raw_end"]) == taken, span
