@@ -588,3 +588,28 @@ def test_an_app_that_logs_no_time_takes_its_envelopes(tmp_path: Path, wrap: Any)
             stamp = _fixed if wrap is timestamped else _time
             taken = datetime.fromisoformat(stamp(i)[:26] + "+00:00")
         assert datetime.fromisoformat(span["raw_end"]) == taken, span
+
+
+@pytest.mark.parametrize(
+    ("log", "served", "calls"),
+    [("python-logging-basicconfig.log", 2, 6), ("python-uvicorn.log", 2, 3)],
+)
+def test_a_text_log_without_times_in_an_envelope_is_read(
+    tmp_path: Path, log: str, served: int, calls: int
+) -> None:
+    """Python's basicConfig and uvicorn log no time (their lines begin with the level):
+    as files they are no log logtrace knows; from a container runtime, whose envelope
+    times each line, they are text app logs, each entry at its line's time."""
+    lines = (FIXTURES / "app-log-shapes" / log).read_text().splitlines()
+    alone = runner.invoke(app, ["analyze", str(FIXTURES / "app-log-shapes" / log), "--json"])
+    assert alone.exit_code != 0
+    (tmp_path / "app.log").write_text(cri(lines))
+    (source,) = report(str(tmp_path / "app.log"), folder=tmp_path)["sources"]
+    assert (source["format"], source["lines_parsed"], source["lines_rejected"]) == (
+        "text",
+        len(lines),
+        0,
+    )
+    events = source["app_events"]
+    assert (events["server"], events["client"]) == (served, calls)
+    assert source["entries_timed_by_envelope"] > 0
