@@ -95,10 +95,12 @@ class Envelope(Enum):
 ENVELOPE_TIME = "envelope_time"  # the column of the time a line's envelope gives it
 PART = "_part"  # the column saying a line is a part of a longer one (join_parts)
 _STREAM = "_stream"
+ORIGIN = "_origin"  # of a SPLIT envelope's line: the program it is of (sources.py)
 MAX_DEPTH = 3  # envelopes taken off one inside the other, at most
 # Envelopes of a stream of many programs' lines, whose formats differ: such a file is read
-# as a log per program its lines name (sources.py).
-SPLIT = frozenset({Envelope.COMPOSE})
+# as a log per program its lines name (sources.py), a compose service's container, a pod's
+# container (the pods of one container, kubectl logs -l app=api, stay one log).
+SPLIT = frozenset({Envelope.COMPOSE, Envelope.KUBECTL})
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,9 @@ class _Shape:
     # its stream (``stream``: stdout, stderr), the last part not
     part: Callable[[pl.Expr], pl.Expr] | None = None
     stream: Callable[[pl.Expr], pl.Expr] | None = None
+    # of a stream of many programs' lines: the group naming the program a line is of
+    # (SPLIT): "host", or a group of its own (a pod's container)
+    origin: str | None = None
 
     def held(self, line: str) -> str:
         """The line one line in this envelope holds (in Python: a sample's few lines)."""
@@ -171,12 +176,19 @@ _SHAPES = {
         r"(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))) (?P<host>[A-Za-z0-9][\w.-]*) [^\s:\[]+(?:\[\d+\])?: ?"
     ),
     # kubectl logs --prefix (-l app=api, --all-containers: many pods in one stream)
-    Envelope.KUBECTL: _Shape(r"^\[pod/(?P<host>[^/\]\s]+)/[^\]\s]+\] ", service=workloads_of),
+    # (--all-containers: an app's and its sidecars', each container's lines its own log)
+    Envelope.KUBECTL: _Shape(
+        r"^\[pod/(?P<host>[^/\]\s]+)/(?P<container>[^\]\s]+)\] ",
+        service=workloads_of,
+        origin="container",
+    ),
     # docker compose logs: "%-{width}s | " (cmd/formatter/logs.go), the width one more than
     # the longest container name; a name ends in its instance number (web-1, proj_web_1)
     # (coloured, with --ansi always: "\x1b[36m" before it, "\x1b[0m" after it)
     Envelope.COMPOSE: _Shape(
-        rf"^(?:\x1b\[[0-9;]*m(?P<host>{_CONTAINER}) +\| \x1b\[0m|(?P<host_plain>{_CONTAINER}) +\| )"
+        rf"^(?:\x1b\[[0-9;]*m(?P<host>{_CONTAINER}) +\| \x1b\[0m"
+        rf"|(?P<host_plain>{_CONTAINER}) +\| )",
+        origin="host",
     ),
 }
 _STARTS = {envelope: re.compile(shape.start) for envelope, shape in _SHAPES.items()}
@@ -241,9 +253,14 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope) -> pl.DataFrame:
     named = [line.str.extract(shape.start, i) for g, i in groups.items() if g.startswith("host")]
     if shape.decoded_host is not None:
         named.append(pl.when(inside).then(shape.decoded_host(line)))
+    host = None
     if named:  # before the line is replaced; host_*: another way of writing the line
         host = named[0] if len(named) == 1 else pl.coalesce(named)
         columns += [host.alias("host"), shape.service(host).alias("service")]
+    if shape.origin == "host" and host is not None:
+        columns.append(host.alias(ORIGIN))
+    elif shape.origin is not None:
+        columns.append(line.str.extract(shape.start, groups[shape.origin]).alias(ORIGIN))
     time = (
         line.str.extract(shape.start, groups["time"])
         if "time" in groups

@@ -93,10 +93,11 @@ class Source:
         split by the program each line names)."""
         if self.only is None:
             return frame
-        if "host" not in frame.columns:  # lines that name none (read differently): the first's
+        if envelope.ORIGIN not in frame.columns:  # none named (read otherwise): the first's
             return frame if self.strays else frame.clear()
-        mine = pl.col("host") == self.only
-        return frame.filter(mine | pl.col("host").is_null() if self.strays else mine)
+        origin = pl.col(envelope.ORIGIN)
+        mine = origin == self.only
+        return frame.filter(mine | origin.is_null() if self.strays else mine)
 
 
 def _is_pipe(path: str) -> bool:
@@ -179,9 +180,10 @@ _SNIFF_BYTES = 16 * 1024  # of a file read to know whether it is a stream to spl
 
 
 def _split_stream(source: Source, *, named: bool) -> list[Source]:
-    """A file of many containers' lines (``docker compose logs``: envelope.SPLIT) as a
-    source per container, each detected and parsed as a log of its own (their formats
-    differ: nginx's, an app's); any other source as it is. Not a stream given a host
+    """A file of many containers' lines (``docker compose logs``, ``kubectl logs
+    --all-containers --prefix``: envelope.SPLIT) as a source per container, each detected
+    and parsed as a log of its own (their formats differ: nginx's, an app's); any other
+    source as it is. Not a stream given a host
     (``PATH@HOST``, ``--source``), nor one read once (stdin, a pipe)."""
     if named or source.read_once:
         return [source]
@@ -195,14 +197,14 @@ def _split_stream(source: Source, *, named: bool) -> list[Source]:
         return [source]
     names: set[str] = set()
     for _, frame in iter_texts(source, ReadReport()):
-        if "host" in frame.columns:
-            names.update(frame.get_column("host").drop_nulls().unique().to_list())
+        if envelope.ORIGIN in frame.columns:
+            names.update(frame.get_column(envelope.ORIGIN).drop_nulls().unique().to_list())
     if len(names) < 2:
         return [source]
-    ordered = sorted(names)
+    # a compose container is the host; a pod's container's lines name their pods
     return [
         replace(source, host=name, service=service_from_host(name), only=name, strays=i == 0)
-        for i, name in enumerate(ordered)
+        for i, name in enumerate(sorted(names))
     ]
 
 

@@ -474,6 +474,37 @@ def test_kubectl_logs_of_a_deployments_pods_in_one_stream_are_each_of_its_pod(
     assert sorted((h["host"], h["spans"]) for h in streamed["hosts"]) == hosts
 
 
+def test_kubectl_logs_of_a_pods_containers_in_one_stream_are_each_a_log(tmp_path: Path) -> None:
+    """kubectl logs --all-containers --prefix of pods whose nginx container proxies to
+    their app container: each container's lines are a log of their own, in its format
+    (nginx's, the app's JSON); each line is of its pod, whose workload is the service."""
+    edge = (SAMPLE / "edge-1.access.log").read_text().splitlines()
+    api = (SAMPLE / "api-1.log").read_text().splitlines()
+    pods = ["web-5c8d66c76d-4lk2p", "web-5c8d66c76d-9xq7m"]
+    rows = [f"[pod/{pods[i % 2]}/nginx] {ln}" for i, ln in enumerate(edge)]
+    rows += [f"[pod/{pods[i % 2]}/app] {ln}" for i, ln in enumerate(api)]
+    rows = [r for pair in zip(rows[: len(edge)], rows[len(edge) :], strict=False) for r in pair]
+    rows += [f"[pod/{pods[i % 2]}/app] {ln}" for i, ln in enumerate(api)][len(edge) :]
+    (tmp_path / "web.log").write_text("\n".join(rows) + "\n")
+    plain = report(str(SAMPLE / "edge-1.access.log"), str(SAMPLE / "api-1.log"), *CONF)
+    streamed = report(str(tmp_path / "web.log"), *CONF, folder=tmp_path)
+    for key in ("requests", "latency", "routes", "error_rate"):
+        assert streamed[key] == plain[key], key
+    by_path = {s["path"]: s for s in streamed["sources"]}
+    assert sorted(by_path) == ["web.log[app]", "web.log[nginx]"]
+    assert (by_path["web.log[nginx]"]["format"], by_path["web.log[app]"]["format"]) == (
+        "trace",
+        "json",
+    )
+    for source in by_path.values():
+        assert (source["host"], source["service"], source["lines_rejected"]) == (
+            ", ".join(sorted(pods)),
+            "web",
+            0,
+        )
+    assert sum(s["lines_total"] for s in by_path.values()) == len(edge) + len(api)
+
+
 def test_syslog_hosts_named_in_full_or_by_address_give_their_services() -> None:
     """rsyslog writes the name a host sent (web-1.example.com) or, wanting one, its
     address: edges under a domain are one service; an address is its own."""
@@ -548,13 +579,13 @@ def test_each_line_of_a_split_stream_is_one_containers() -> None:
     from logtrace.sources import Source
 
     named = pl.DataFrame(
-        {"line_no": [1, 2, 3], "line": ["a", "b", "c"], "host": ["x-1", None, "y-1"]}
+        {"line_no": [1, 2, 3], "line": ["a", "b", "c"], envelope.ORIGIN: ["x-1", None, "y-1"]}
     )
     first = Source("c.log", "x-1", "x", only="x-1", strays=True)
     second = Source("c.log", "y-1", "y", only="y-1")
     assert first.lines_of(named)["line_no"].to_list() == [1, 2]
     assert second.lines_of(named)["line_no"].to_list() == [3]
-    bare = named.drop("host")
+    bare = named.drop(envelope.ORIGIN)
     assert (first.lines_of(bare).height, second.lines_of(bare).height) == (3, 0)
     assert (first.label, second.label) == ("c.log[x-1]", "c.log[y-1]")
 
