@@ -311,6 +311,24 @@ def join_parts(frame: pl.DataFrame, *, final: bool) -> tuple[pl.DataFrame, pl.Da
     return out, rest.select(frame.columns), joined
 
 
+def origins(frame: pl.DataFrame, envelopes: tuple[Envelope, ...]) -> set[str]:
+    """The programs the lines of a stream of a SPLIT envelope name (:func:`unwrap`'s
+    ``ORIGIN``), found with no more than that: a stream is looked through once for them."""
+    for envelope in envelopes:
+        shape, groups = _SHAPES[envelope], _STARTS[envelope].groupindex
+        if envelope not in SPLIT:
+            frame = unwrap(frame, envelope)
+            continue
+        names = [
+            pl.col("line").str.extract(shape.start, i)
+            for g, i in groups.items()
+            if g == shape.origin or (shape.origin == "host" and g.startswith("host"))
+        ]
+        found = frame.select(pl.coalesce(names).drop_nulls().unique()).to_series()
+        return set(found.to_list())
+    return set()
+
+
 def unwrap_all(frame: pl.DataFrame, envelopes: tuple[Envelope, ...]) -> pl.DataFrame:
     """:func:`unwrap` of each envelope in turn, the outer first."""
     for envelope in envelopes:

@@ -196,9 +196,11 @@ def _split_stream(source: Source, *, named: bool) -> list[Source]:
     if not set(sniffed.envelopes) & envelope.SPLIT:
         return [source]
     names: set[str] = set()
-    for _, frame in iter_texts(source, ReadReport()):
-        if envelope.ORIGIN in frame.columns:
-            names.update(frame.get_column(envelope.ORIGIN).drop_nulls().unique().to_list())
+    line_no = 1
+    for data in iter_blocks(source, ReadReport()):
+        _, frame = text_and_frame(data, line_no)
+        line_no += frame.height
+        names |= envelope.origins(frame, sniffed.envelopes)
     if len(names) < 2:
         return [source]
     # a compose container is the host; a pod's container's lines name their pods
