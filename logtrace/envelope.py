@@ -280,6 +280,76 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope) -> pl.DataFrame:
     return frame.with_columns(columns)
 
 
+USEFUL = 0.1  # of a log's precision: refined times known at least this much better are used
+
+
+@dataclass(frozen=True)
+class Refined:
+    """What :func:`refine_times` made of a chunk's coarse times."""
+
+    lines: int = 0  # lines placed at their envelope's time
+    precision_s: float | None = None  # how well those times are known
+
+
+def refine_times(
+    lines: pl.DataFrame, frame: pl.DataFrame, precision: float
+) -> tuple[pl.DataFrame, Refined]:
+    """nginx LINES whose times are known to ``precision`` (whole seconds: ``$time_local``)
+    placed at the times their envelope gives them (``frame``'s ``ENVELOPE_TIME``), when the
+    chunk shows those are the times the lines were written: nginx writes a line as its
+    request ends, and a runtime takes it down as it comes, unless the log is buffered.
+
+    The test: a line taken down ``d`` after it was written falls in its logged second,
+    ``0 <= taken - time < precision``, unless its request ended within ``d`` of the second's
+    end. Over a chunk's lines, which end anywhere in their second, the share outside is
+    about the mean delay over ``precision``, and twice that the longest (delays spread
+    evenly, as a buffer's are). That (at least one line's worth, 1 ms, and the envelope's
+    own: rsyslog may write whole seconds) is the refined times' precision; they are used
+    when it is a tenth of the logged one or better (``USEFUL``). A buffered log, flushed
+    every second or when full, lags by far more; so does a chunk of too few lines to tell.
+    A line outside its second keeps its own time."""
+    from logtrace.applog.times import parse_times  # noqa: PLC0415 (applog imports this module)
+
+    taken = parse_times(
+        frame.select(
+            pl.col("line_no").cast(lines.schema["line_no"]), pl.col(ENVELOPE_TIME).alias("time_raw")
+        ),
+        "UTC",
+    )
+    own = taken.get_column("time_precision_s").max()  # of the envelope's times themselves
+    taken = taken.select("line_no", pl.col("time").alias("_taken"))
+    joined = lines.join(taken, on="line_no", how="left", maintain_order="left")
+    gap = pl.col("_taken") - pl.col("time")
+    within = (gap >= pl.duration()) & (gap < pl.duration(microseconds=round(precision * 1e6)))
+    joined = joined.with_columns(within.fill_null(value=False).alias("_within"))
+    inside = int(joined.get_column("_within").sum())
+    timed = int(joined.get_column("_taken").is_not_null().sum())
+    if not inside:
+        return lines, Refined()
+    held = float(own) if isinstance(own, int | float) else precision
+    # the longest delay, lines arriving evenly (the mean is half of it); one line's worth
+    longest = 2 * max((timed - inside) / timed, 1 / timed) * precision
+    estimate = max(longest, held, 1e-3)
+    if estimate > precision * USEFUL:
+        return lines, Refined()
+    refined = joined.with_columns(
+        pl.when("_within").then(pl.col("_taken")).otherwise(pl.col("time")).alias("time"),
+        pl.when("_within")
+        .then(pl.lit(estimate))
+        .otherwise(pl.col("time_precision_s"))
+        .alias("time_precision_s"),
+    )
+    if "start" in lines.columns and "request_time_s" in lines.columns:
+        micros = (pl.col("request_time_s") * 1e6).round(0).cast(pl.Int64)
+        refined = refined.with_columns(
+            pl.when("_within")
+            .then(pl.col("time") - pl.duration(microseconds=micros))
+            .otherwise(pl.col("start"))
+            .alias("start")
+        )
+    return refined.select(lines.columns), Refined(inside, estimate)
+
+
 def join_parts(frame: pl.DataFrame, *, final: bool) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """A frame unwrapped from a runtime's envelope (with ``PART``) with each line the
     runtime cut in parts whole again, at the number of its first part; the parts of lines

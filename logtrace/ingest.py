@@ -442,14 +442,21 @@ def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
     transform, app_options = job.transform, job.app_options
     named = [c for c in ("host", "service") if c in frame.columns]  # syslog: each line's
     if parser.nginx is not None:
-        parsed = parse_chunk(frame, parser.nginx, columns, keep_line=keep_line, text=text)
+        cf = parser.nginx
+        parsed = parse_chunk(frame, cf, columns, keep_line=keep_line, text=text)
         lines = parsed.lines
+        refined = envelope.Refined()
+        coarse = cf.time_precision_s is not None and cf.time_precision_s >= 1
+        if coarse and envelope.ENVELOPE_TIME in frame.columns and "time" in lines.columns:
+            assert cf.time_precision_s is not None
+            lines, refined = envelope.refine_times(lines, frame, cf.time_precision_s)
         if named and lines.height:
             lines = _named_by_lines(lines, frame, named)
         lines = _label(lines, source) if lines.height else lines
         if transform is not None and lines.height:
             lines = transform(lines)
-        return _Parsed(lines, parsed.rejects, parsed.lines.height)
+        events = AppEvents(envelope_timed=refined.lines, envelope_precision_s=refined.precision_s)
+        return _Parsed(lines, parsed.rejects, parsed.lines.height, events=events)
     assert parser.app is not None
     app = parse_app_chunk(frame, parser.app, app_options, text=text)
     in_entries = app.lines.height + int(app.lines.get_column("extra_lines").sum() or 0)
@@ -541,6 +548,7 @@ def _small_chunk(job: _Job, frame: pl.DataFrame, text: bytes | None) -> bool:
         and text is None
         and frame.height < SMALL_CHUNK_ROWS
         and "host" not in frame.columns  # a line's own host: parsed with its own chunk
+        and envelope.ENVELOPE_TIME not in frame.columns  # a line's own time: the same
     )
 
 

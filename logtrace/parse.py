@@ -63,6 +63,7 @@ class AppEvents:
     untimed: Counter[str] = field(default_factory=Counter)
     unclassified: tuple[EntrySample, ...] = ()
     envelope_timed: int = 0
+    envelope_precision_s: float | None = None  # nginx: how well the refined times are known
 
 
 _NAMED = 3  # hosts a source's row names; past that, it counts them
@@ -103,7 +104,9 @@ class SourceStats:
     app_events: Counter[str] = field(default_factory=Counter)
     unclassified: list[EntrySample] = field(default_factory=list)
     app_events_untimed: Counter[str] = field(default_factory=Counter)
-    envelope_timed: int = 0  # entries that log no time, timed by their envelope's
+    # entries that log no time, timed by their envelope (nginx: lines whose second it refines)
+    envelope_timed: int = 0
+    envelope_precision_s: float | None = None  # nginx: the worst precision of those
     error_log: Counter[str] = field(default_factory=Counter)  # nginx error log: lines by level
 
     def name_hosts(self, hosts: pl.Series, services: pl.Series) -> None:
@@ -120,6 +123,9 @@ class SourceStats:
         self.app_events.update(events.parsed)
         self.app_events_untimed.update(events.untimed)
         self.envelope_timed += events.envelope_timed
+        if events.envelope_precision_s is not None:
+            worst = self.envelope_precision_s or 0.0
+            self.envelope_precision_s = max(worst, events.envelope_precision_s)
         self.unclassified.extend(events.unclassified[: MAX_SAMPLES - len(self.unclassified)])
 
     def warn_untimed(self) -> None:
@@ -136,7 +142,15 @@ class SourceStats:
 
     def note_envelope_times(self) -> None:
         """Say which entries are placed at their envelope's time, not one they logged."""
-        if self.envelope_timed:
+        if self.envelope_timed and self.kind == "nginx":
+            precision = self.envelope_precision_s or 0.0
+            self.warnings.append(
+                f"{self.path}: {self.envelope_timed:,} lines are placed within their logged "
+                f"second at the time their {self.envelope} envelope gives them (to about "
+                f"{precision * 1000:.0f} ms): the log is written as requests end, each line "
+                "taken down by the runtime within its own second"
+            )
+        elif self.envelope_timed:
             self.warnings.append(
                 f"{self.path}: {self.envelope_timed:,} entries log no time of their own and "
                 f"are placed at the time their {self.envelope} envelope gives them: when the "

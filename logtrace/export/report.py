@@ -61,7 +61,8 @@ def _source(s: SourceStats) -> dict[str, Any]:
         ],
         "app_events": _events(s.app_events) if s.kind == "app" else None,
         "app_events_untimed": _events(s.app_events_untimed) if s.kind == "app" else None,
-        "entries_timed_by_envelope": s.envelope_timed if s.kind == "app" else None,
+        "entries_timed_by_envelope": s.envelope_timed,
+        "envelope_time_precision_s": s.envelope_precision_s,
         "unclassified_samples": [{"line_no": u.line_no, "line": u.line} for u in s.unclassified],
         "warnings": list(s.warnings),
     }
