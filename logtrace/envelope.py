@@ -50,11 +50,11 @@ Envelopes nest: ``docker compose logs --timestamps`` and ``kubectl logs --prefix
 --timestamps`` put a time inside the prefix, and each is taken off in turn
 (:func:`detect_all`, :func:`unwrap_all`).
 
-The time an envelope gives a line (CRI's, Docker's, ``--timestamps``', syslog's RFC 3339
-one) is kept beside it (``envelope_time``): an app that logs no time of its own (in a
-container, the runtime's time is often all there is) gets it as its entries' time. A line
-that has its own time keeps it: an nginx line is written at the request's end, maybe
-buffered, and the runtime's time is only when it reached the runtime.
+The time an envelope gives a line (CRI's, Docker's, ``--timestamps``', the journal's,
+syslog's RFC 3339 one) is kept beside it (``envelope_time``): an app that logs no time of
+its own (in a container, the runtime's time is often all there is) gets it as its
+entries' time; an nginx log in whole seconds, written as requests end and unbuffered,
+gets it within each line's second (:func:`refinement`). Other lines keep their own.
 
 A source is enveloped when most of its first lines are (:func:`detect`);
 then each of its lines is unwrapped (:func:`unwrap`, vectorised) and parsed as the line
@@ -107,8 +107,8 @@ SPLIT = frozenset({Envelope.COMPOSE, Envelope.KUBECTL})
 class _Shape:
     """How a line in an envelope begins (a regex; its groups ``host`` (or ``host_*``, in
     another alternative) and ``time``, if any, the host the line names and the time it was
-    taken down), and the line it holds:
-    what follows, or ``decoded`` from the line (and its time, ``decoded_time``)."""
+    taken down), and the line it holds: what follows, or ``decoded`` from the line (and its
+    time and host, ``decoded_time``, ``decoded_host``)."""
 
     start: str
     decoded: Callable[[pl.Expr], pl.Expr] | None = None
@@ -283,59 +283,45 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope) -> pl.DataFrame:
 USEFUL = 0.1  # of a log's precision: refined times known at least this much better are used
 
 
-@dataclass(frozen=True)
-class Refined:
-    """What :func:`refine_times` made of a chunk's coarse times."""
-
-    lines: int = 0  # lines placed at their envelope's time
-    precision_s: float | None = None  # how well those times are known
-
-
-def refine_times(
-    lines: pl.DataFrame, frame: pl.DataFrame, precision: float
-) -> tuple[pl.DataFrame, Refined]:
-    """nginx LINES whose times are known to ``precision`` (whole seconds: ``$time_local``)
-    placed at the times their envelope gives them (``frame``'s ``ENVELOPE_TIME``), when the
-    chunk shows those are the times the lines were written: nginx writes a line as its
-    request ends, and a runtime takes it down as it comes, unless the log is buffered.
+def refinement(lines: pl.DataFrame, frame: pl.DataFrame, precision: float) -> float | None:
+    """How well the times their envelope gives nginx LINES known to ``precision`` (whole
+    seconds: ``$time_local``) tell when each was written, if well enough to be used
+    (:func:`refine_times`); None when they do not. ``frame``: the raw lines, with
+    ``ENVELOPE_TIME``. nginx writes a line as its request ends, and a runtime takes it down
+    as it comes, unless the log is buffered.
 
     The test: a line taken down ``d`` after it was written falls in its logged second,
     ``0 <= taken - time < precision``, unless its request ended within ``d`` of the second's
-    end. Over a chunk's lines, which end anywhere in their second, the share outside is
-    about the mean delay over ``precision``, and twice that the longest (delays spread
-    evenly, as a buffer's are). That (at least one line's worth, 1 ms, and the envelope's
-    own: rsyslog may write whole seconds) is the refined times' precision; they are used
-    when it is a tenth of the logged one or better (``USEFUL``). A buffered log, flushed
-    every second or when full, lags by far more; so does a chunk of too few lines to tell.
-    A line outside its second keeps its own time."""
-    from logtrace.applog.times import parse_times  # noqa: PLC0415 (applog imports this module)
-
-    taken = parse_times(
-        frame.select(
-            pl.col("line_no").cast(lines.schema["line_no"]), pl.col(ENVELOPE_TIME).alias("time_raw")
-        ),
-        "UTC",
-    )
-    own = taken.get_column("time_precision_s").max()  # of the envelope's times themselves
-    taken = taken.select("line_no", pl.col("time").alias("_taken"))
-    joined = lines.join(taken, on="line_no", how="left", maintain_order="left")
-    gap = pl.col("_taken") - pl.col("time")
-    within = (gap >= pl.duration()) & (gap < pl.duration(microseconds=round(precision * 1e6)))
-    joined = joined.with_columns(within.fill_null(value=False).alias("_within"))
+    end. Over lines that end anywhere in their second, the share outside is about the mean
+    delay over ``precision``, and twice that the longest (delays spread evenly, as a
+    buffer's are). That (at least one line's worth, 1 ms, and the envelope's own: rsyslog
+    may write whole seconds) is how well the runtime's times are known; they are used when
+    it is a tenth of the logged precision or better (``USEFUL``). A buffered log, flushed
+    every second or when full, lags by far more; so do too few lines to tell."""
+    joined, own = _taken(lines, frame, precision)
     inside = int(joined.get_column("_within").sum())
     timed = int(joined.get_column("_taken").is_not_null().sum())
     if not inside:
-        return lines, Refined()
-    held = float(own) if isinstance(own, int | float) else precision
+        return None
+    held = own if own is not None else precision
     # the longest delay, lines arriving evenly (the mean is half of it); one line's worth
     longest = 2 * max((timed - inside) / timed, 1 / timed) * precision
     estimate = max(longest, held, 1e-3)
-    if estimate > precision * USEFUL:
-        return lines, Refined()
+    return estimate if estimate <= precision * USEFUL else None
+
+
+def refine_times(
+    lines: pl.DataFrame, frame: pl.DataFrame, precision: float, known: float
+) -> tuple[pl.DataFrame, int]:
+    """nginx LINES known to ``precision`` (whole seconds) placed at the times their
+    envelope gives them, those known to ``known`` (:func:`refinement` of the log's first
+    lines): each line taken down within its logged second; a line outside it keeps its own
+    time. Also how many lines were placed."""
+    joined, _ = _taken(lines, frame, precision)
     refined = joined.with_columns(
         pl.when("_within").then(pl.col("_taken")).otherwise(pl.col("time")).alias("time"),
         pl.when("_within")
-        .then(pl.lit(estimate))
+        .then(pl.lit(known))
         .otherwise(pl.col("time_precision_s"))
         .alias("time_precision_s"),
     )
@@ -347,7 +333,28 @@ def refine_times(
             .otherwise(pl.col("start"))
             .alias("start")
         )
-    return refined.select(lines.columns), Refined(inside, estimate)
+    return refined.select(lines.columns), int(joined.get_column("_within").sum())
+
+
+def _taken(
+    lines: pl.DataFrame, frame: pl.DataFrame, precision: float
+) -> tuple[pl.DataFrame, float | None]:
+    """LINES with the time each was taken down (``_taken``) and whether that is within its
+    logged time's ``precision`` (``_within``); and how well the envelope's times are known
+    themselves."""
+    from logtrace.applog.times import parse_times  # noqa: PLC0415 (applog imports this module)
+
+    raw = frame.select(
+        pl.col("line_no").cast(lines.schema["line_no"]), pl.col(ENVELOPE_TIME).alias("time_raw")
+    )
+    taken = parse_times(raw, "UTC")
+    own = taken.get_column("time_precision_s").max()
+    taken = taken.select("line_no", pl.col("time").alias("_taken"))
+    joined = lines.join(taken, on="line_no", how="left", maintain_order="left")
+    gap = pl.col("_taken") - pl.col("time")
+    within = (gap >= pl.duration()) & (gap < pl.duration(microseconds=round(precision * 1e6)))
+    joined = joined.with_columns(within.fill_null(value=False).alias("_within"))
+    return joined, float(own) if isinstance(own, int | float) else None
 
 
 def join_parts(frame: pl.DataFrame, *, final: bool) -> tuple[pl.DataFrame, pl.DataFrame, int]:

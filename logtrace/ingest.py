@@ -426,6 +426,28 @@ class _Job:
     app_options: AppLogOptions
     transform: Transform | None
     prefilter: Transform | None = None  # raw lines worth parsing; the rest are skipped
+    # nginx: how well the times its envelope gives place a line within its second, if they
+    # do (envelope.refinement of the log's first lines: one answer for all its chunks)
+    refine: float | None = None
+
+
+REFINE_LINES = 5000  # of a log's first lines, read to tell whether envelope times refine its
+
+
+def _refinement(parser: _Parser, frame: pl.DataFrame) -> float | None:
+    """envelope.refinement of a coarse nginx log's first lines, if they have envelope
+    times; decided once, on the first chunk, so that every chunk (and every command: a
+    ``trace`` parses only its request's lines) reads the log the same way."""
+    cf = parser.nginx
+    if cf is None or envelope.ENVELOPE_TIME not in frame.columns:
+        return None
+    if cf.time_precision_s is None or cf.time_precision_s < 1:
+        return None
+    head = frame.head(REFINE_LINES)
+    lines = parse_chunk(head, cf, frozenset({"time"})).lines
+    if "time" not in lines.columns or lines.is_empty():
+        return None
+    return envelope.refinement(lines, head, cf.time_precision_s)
 
 
 def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
@@ -445,17 +467,18 @@ def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
         cf = parser.nginx
         parsed = parse_chunk(frame, cf, columns, keep_line=keep_line, text=text)
         lines = parsed.lines
-        refined = envelope.Refined()
-        coarse = cf.time_precision_s is not None and cf.time_precision_s >= 1
-        if coarse and envelope.ENVELOPE_TIME in frame.columns and "time" in lines.columns:
-            assert cf.time_precision_s is not None
-            lines, refined = envelope.refine_times(lines, frame, cf.time_precision_s)
+        refined = 0
+        known, logged = job.refine, cf.time_precision_s
+        if known is not None and logged is not None and "time" in lines.columns and lines.height:
+            lines, refined = envelope.refine_times(lines, frame, logged, known)
         if named and lines.height:
             lines = _named_by_lines(lines, frame, named)
         lines = _label(lines, source) if lines.height else lines
         if transform is not None and lines.height:
             lines = transform(lines)
-        events = AppEvents(envelope_timed=refined.lines, envelope_precision_s=refined.precision_s)
+        events = AppEvents(
+            envelope_timed=refined, envelope_precision_s=job.refine if refined else None
+        )
         return _Parsed(lines, parsed.rejects, parsed.lines.height, events=events)
     assert parser.app is not None
     app = parse_app_chunk(frame, parser.app, app_options, text=text)
@@ -670,7 +693,14 @@ def iter_lines(
                         report.formats[source.label] = parser.nginx
                 if reading.job is None:
                     reading.job = _Job(
-                        parser, source, columns, keep_line, app_options, transform, prefilter
+                        parser,
+                        source,
+                        columns,
+                        keep_line,
+                        app_options,
+                        transform,
+                        prefilter,
+                        _refinement(parser, frame),
                     )
                 if parser.kind == errorlog.KIND:
                     skip_error_log(stats, frame)
@@ -859,6 +889,7 @@ class BatchParser:
     stats: SourceStats = field(init=False)
     _parser: _Parser | None = field(default=None, init=False)
     _unknown: bool = field(default=False, init=False)
+    _refine: float | None = field(default=None, init=False)  # as _Job.refine
 
     def __post_init__(self) -> None:
         source = self.source
@@ -879,6 +910,7 @@ class BatchParser:
             self._unknown = self._parser is None
             if self._parser is not None:
                 stats.kind, stats.format = self._parser.kind, self._parser.name
+                self._refine = _refinement(self._parser, frame)
         parser = self._parser
         empty = pl.DataFrame()
         if parser is None:
@@ -889,7 +921,7 @@ class BatchParser:
             return Batch(parser.kind, empty, empty, 0)
         id_fields = (self.id_field, *DEFAULT_ID_FIELDS) if self.id_field else DEFAULT_ID_FIELDS
         options = AppLogOptions(id_fields=id_fields, timezone=self.resolver.timezone)
-        job = _Job(parser, self.source, self.columns, False, options, None)
+        job = _Job(parser, self.source, self.columns, False, options, None, refine=self._refine)
         parsed = _parse(job, frame, None)
         # continuation lines at the top of a batch belong to the last entry of the one before
         leading = parsed.leading.lines if parsed.leading is not None else 0

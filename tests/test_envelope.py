@@ -688,13 +688,15 @@ def _within(n: int, *, late: int = 0, digits: int = 9) -> list[str]:
 
 def test_coarse_times_are_refined_only_when_the_envelopes_show_when_lines_were_written() -> None:
     lines, frame = _coarse(200, _within(200))
-    refined, said = envelope.refine_times(lines, frame, 1.0)
-    assert said.lines == 200 and said.precision_s == pytest.approx(0.01)  # 2 / 200 lines
+    known = envelope.refinement(lines, frame, 1.0)
+    assert known == pytest.approx(0.01)  # one line's worth of 200, twice
+    assert known is not None
+    refined, placed = envelope.refine_times(lines, frame, 1.0, known)
+    assert placed == 200
     times = refined.get_column("time").to_list()
     assert times[13] == datetime(2026, 11, 26, 12, 0, 1, 312345, tzinfo=UTC)
-    assert (
-        refined.get_column("time") - refined.get_column("start")
-    ).dt.total_milliseconds().to_list() == [200] * 200
+    lasted = (refined.get_column("time") - refined.get_column("start")).dt.total_milliseconds()
+    assert lasted.to_list() == [200] * 200
     assert refined.get_column("time_precision_s").to_list() == [pytest.approx(0.01)] * 200
     for taken in (
         _within(10),  # too few lines to tell
@@ -702,10 +704,12 @@ def test_coarse_times_are_refined_only_when_the_envelopes_show_when_lines_were_w
         _within(200, digits=0),  # the envelope's own times in seconds (rsyslog's)
     ):
         lines, frame = _coarse(len(taken), taken)
-        kept, said = envelope.refine_times(lines, frame, 1.0)
-        assert said == envelope.Refined()
-        assert_frame_equal(kept, lines)
+        assert envelope.refinement(lines, frame, 1.0) is None
     lines, frame = _coarse(200, _within(200, late=1)[:100] + _within(200)[100:])
-    refined, said = envelope.refine_times(lines, frame, 1.0)
-    assert said.lines == 190  # 1 of 10 late in the first half: those keep their seconds
-    assert said.precision_s == pytest.approx(0.1)
+    known = envelope.refinement(lines, frame, 1.0)
+    assert known == pytest.approx(0.1)  # 10 of 200 late: 5%, twice
+    assert known is not None
+    refined, placed = envelope.refine_times(lines, frame, 1.0, known)
+    assert placed == 190  # those late keep their seconds
+    kept = refined.filter(pl.col("time_precision_s") == 1.0)
+    assert kept.height == 10 and kept.get_column("time").dt.microsecond().max() == 0

@@ -193,6 +193,12 @@ def test_an_unbuffered_log_is_placed_within_its_seconds_by_the_runtimes_times(
     )
     seconds = _ends(plain)
     assert all(0 <= (ends[r] - seconds[r]).total_seconds() < 1 for r in ended)
+    # `trace` parses only its request's lines: it places them as the whole log does
+    rid = sorted(ended)[len(ended) // 2]
+    one = runner.invoke(app, ["trace", rid, str(cri), "--preset", "trace", "--json"])
+    assert one.exit_code == 0, one.output
+    (span,) = json.loads(one.stdout)["spans"]
+    assert datetime.fromisoformat(span["raw_end"]) == ends[rid]
 
 
 def test_a_buffered_log_keeps_its_seconds(tmp_path: Path, upstream: int) -> None:
