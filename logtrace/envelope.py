@@ -240,7 +240,7 @@ def _share(pattern: re.Pattern[str], lines: list[str]) -> float:
     return sum(1 for line in lines if pattern.match(line)) / len(lines)
 
 
-def unwrap(frame: pl.DataFrame, envelope: Envelope) -> pl.DataFrame:
+def unwrap(frame: pl.DataFrame, envelope: Envelope, *, streams: bool = False) -> pl.DataFrame:
     """``frame`` with each line in the envelope replaced by the line it holds; with the
     ``host`` and ``service`` each names, for an envelope whose lines name their host."""
     shape = _SHAPES[envelope]
@@ -273,10 +273,13 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope) -> pl.DataFrame:
             time = pl.coalesce(time, pl.col(ENVELOPE_TIME))
         columns.append(time.alias(ENVELOPE_TIME))
     if shape.part is not None and shape.stream is not None:
-        columns += [
-            (inside & shape.part(line)).fill_null(value=False).alias(PART),
-            pl.when(inside).then(shape.stream(line)).alias(_STREAM),
-        ]
+        # which lines are parts, and (only if any, or a part is pending) their streams
+        part = frame.select((inside & shape.part(line)).fill_null(value=False)).to_series()
+        columns.append(pl.lit(part).alias(PART))
+        if streams or part.any():
+            columns.append(pl.when(inside).then(shape.stream(line)).alias(_STREAM))
+        else:
+            columns.append(pl.lit(None, pl.String).alias(_STREAM))
     return frame.with_columns(columns)
 
 
@@ -406,16 +409,34 @@ def origins(frame: pl.DataFrame, envelopes: tuple[Envelope, ...]) -> set[str]:
     return set()
 
 
-def unwrap_all(frame: pl.DataFrame, envelopes: tuple[Envelope, ...]) -> pl.DataFrame:
-    """:func:`unwrap` of each envelope in turn, the outer first."""
+def unwrap_all(
+    frame: pl.DataFrame, envelopes: tuple[Envelope, ...], *, streams: bool = False
+) -> pl.DataFrame:
+    """:func:`unwrap` of each envelope in turn, the outer first (``streams``: each line's
+    stream wanted, a line's parts waiting for the rest: :func:`join_parts`)."""
     for envelope in envelopes:
-        frame = unwrap(frame, envelope)
+        frame = unwrap(frame, envelope, streams=streams)
     return frame
 
 
 def name(envelopes: tuple[Envelope, ...]) -> str | None:
     """How a report names a log's envelopes: ``compose+timestamped``; None for none."""
     return "+".join(e.value for e in envelopes) or None
+
+
+class Text:
+    """:func:`text_of` a frame, made only if asked for (``bytes(text)``): an nginx log's
+    chunk is parsed from its lines, and only its length is wanted (``len(text)``)."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self._frame = frame
+
+    def __len__(self) -> int:
+        lines = self._frame.get_column("line")
+        return int(lines.str.len_bytes().sum() or 0) + lines.len()
+
+    def __bytes__(self) -> bytes:
+        return text_of(self._frame)
 
 
 def text_of(frame: pl.DataFrame) -> bytes:

@@ -714,7 +714,7 @@ def iter_lines(
                 )
                 job = reading.job
                 assert job is not None
-                chunk_text = text if keep else None
+                chunk_text = bytes(text) if keep else None
                 if _small_chunk(job, frame, chunk_text):
                     if not small.takes(job):
                         small.submit(pool)

@@ -650,10 +650,10 @@ def iter_texts(
     chunk_bytes: int | None = None,
     *,
     stream: ByteStream | None = None,
-) -> Generator[tuple[bytes, pl.DataFrame], None, None]:
+) -> Generator[tuple[bytes | envelope.Text, pl.DataFrame], None, None]:
     """The frames of :func:`iter_frames`, each with the UTF-8 bytes it was read from. The
     lines of a container runtime's log (``envelope.py``) are those it holds, and the bytes
-    their text."""
+    their text (made when asked for: ``bytes(text)``; ``len(text)`` is its length)."""
     line_no = 1
     first = True
     parts: pl.DataFrame | None = None  # of a line cut by the runtime, its rest to come
@@ -662,8 +662,10 @@ def iter_texts(
         line_no += frame.height
         if first:  # a container runtime's lines: decided on the first, kept for the rest
             report.envelopes, first = envelope.detect_all(frame), False
+        text_of: bytes | envelope.Text = text
         if report.envelopes:
-            frame = envelope.unwrap_all(frame, report.envelopes)
+            pending = parts is not None and parts.height > 0
+            frame = envelope.unwrap_all(frame, report.envelopes, streams=pending)
             if envelope.PART in frame.columns:
                 if parts is not None and parts.height:
                     frame = pl.concat([parts, frame], how="vertical_relaxed")
@@ -671,15 +673,15 @@ def iter_texts(
                 report.parts_joined += joined
         if report.envelopes or source.only is not None:
             frame = source.lines_of(frame)
-            text = envelope.text_of(frame)
+            text_of = envelope.Text(frame)  # made if wanted: nginx lines are parsed as lines
         if report.tail_open:
             report.unfinished_line = line_no - 1
-        yield text, frame
+        yield text_of, frame
     if parts is not None and parts.height:  # the last line's last part never came
         frame, _, joined = envelope.join_parts(parts, final=True)
         report.parts_joined += joined
         frame = source.lines_of(frame)
-        yield envelope.text_of(frame), frame
+        yield envelope.Text(frame), frame
     if report.parts_joined:
         report.warnings.append(
             f"{source.label}: {plural(report.parts_joined, 'part')} of lines the container "
