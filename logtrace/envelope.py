@@ -96,6 +96,8 @@ ENVELOPE_TIME = "envelope_time"  # the column of the time a line's envelope give
 PART = "_part"  # the column saying a line is a part of a longer one (join_parts)
 _STREAM = "_stream"
 ORIGIN = "_origin"  # of a SPLIT envelope's line: the program it is of (sources.py)
+STRAY = "_stray"  # of a split stream's lines: one that names no program (sources.py)
+STRAY_REASON = "the stream's own line, of no container"  # docker compose's "Attaching to"
 MAX_DEPTH = 3  # envelopes taken off one inside the other, at most
 # Envelopes of a stream of many programs' lines, whose formats differ: such a file is read
 # as a log per program its lines name (sources.py), a compose service's container, a pod's

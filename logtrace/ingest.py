@@ -41,6 +41,7 @@ from logtrace.log_format.compiler import CompiledFormat
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import AppEvents, SourceStats, parse_chunk, reads_rows
 from logtrace.resolve import DETECT_LINES, Detection, FormatOptions, FormatResolver, infer
+from logtrace.schema import REJECTS
 from logtrace.sources import (
     WORKERS,
     ReadReport,
@@ -460,6 +461,36 @@ def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
             # the kept lines copied: else they hold the whole chunk's text until parsed
             kept = frame.with_columns(pl.concat_str(pl.col("line"), pl.lit("")))
             return _Parsed(_NONE, _NONE, 0, skipped=whole - frame.height, cut=kept)
+    frame, text, strays = _without_strays(frame, text)
+    parsed = _parsed(job, frame, text)
+    if strays is None:
+        return parsed
+    rejects = (
+        pl.concat([parsed.rejects, strays], how="vertical_relaxed")
+        if parsed.rejects.height
+        else strays
+    )
+    return replace(parsed, rejects=rejects.sort("line_no"))
+
+
+def _without_strays(
+    frame: pl.DataFrame, text: bytes | None
+) -> tuple[pl.DataFrame, bytes | None, pl.DataFrame | None]:
+    """A split stream's chunk without the lines of the stream's own (envelope.STRAY), and
+    those as rejected lines (None: none); the text, if they were taken out, is no more."""
+    if envelope.STRAY not in frame.columns:
+        return frame, text, None
+    marked = frame.get_column(envelope.STRAY)
+    if not marked.any():
+        return frame, text, None
+    strays = frame.filter(marked).select(
+        "line_no", pl.lit(envelope.STRAY_REASON).alias("reason"), pl.col("line").fill_null("")
+    )
+    return frame.filter(~marked), None, strays.cast(pl.Schema(REJECTS))
+
+
+def _parsed(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
+    """:func:`_parse` of a chunk's lines in its source's format."""
     parser, source, columns, keep_line = job.parser, job.source, job.columns, job.keep_line
     transform, app_options = job.transform, job.app_options
     named = [c for c in ("host", "service") if c in frame.columns]  # syslog: each line's

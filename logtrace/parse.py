@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from logtrace.envelope import STRAY_REASON
 from logtrace.log_format.compiler import MATCHED, CompiledFormat, regex_escape
 from logtrace.log_format.convert import Conversion, conversions
 from logtrace.log_format.dialect import plan_dialect
@@ -32,6 +33,8 @@ SAMPLE_CHARS = 64 * 1024  # of a sample line kept to show (a binary "line" can b
 DIAGNOSE_CHARS = 1024 * 1024  # of a line searched for where it stops matching
 BLANK = "blank line"
 NO_MATCH = "does not match the log_format"
+# lines not read in the format, so not diagnosed against it: blank, a stream's own
+_UNDIAGNOSED = frozenset({BLANK, STRAY_REASON})
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,9 @@ class SourceStats:
             return
         for line_no, reason, line in rejects.head(room).iter_rows():
             column, expected = (
-                diagnose(line, cf) if cf is not None and reason != BLANK else (None, None)
+                diagnose(line, cf)
+                if cf is not None and reason not in _UNDIAGNOSED
+                else (None, None)
             )
             sample = RejectedSample(line_no, reason, line[:SAMPLE_CHARS], column, expected)
             self.samples.append(sample)

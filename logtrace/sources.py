@@ -90,14 +90,20 @@ class Source:
 
     def lines_of(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The lines of an unwrapped frame that are this source's (all but of a stream
-        split by the program each line names)."""
+        split by the program each line names); the first program's also those that name
+        none, marked ``envelope.STRAY`` (rejected as such: not parsed in its format)."""
         if self.only is None:
             return frame
         if envelope.ORIGIN not in frame.columns:  # none named (read otherwise): the first's
             return frame if self.strays else frame.clear()
         origin = pl.col(envelope.ORIGIN)
         mine = origin == self.only
-        return frame.filter(mine | origin.is_null() if self.strays else mine)
+        if not self.strays:
+            return frame.filter(mine)
+        # the lines that name none are counted with the first, as the stream's own
+        return frame.filter(mine | origin.is_null()).with_columns(
+            origin.is_null().alias(envelope.STRAY)
+        )
 
 
 def _is_pipe(path: str) -> bool:

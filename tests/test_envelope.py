@@ -564,6 +564,8 @@ def test_a_docker_compose_stream_reads_as_a_log_per_container(
             p["lines_total"] + strays,
             p["lines_parsed"],
         )
+        if strays:  # not read in the first's format: compose's own
+            assert s["rejected_reasons"] == {envelope.STRAY_REASON: 1}
         assert s["envelope"] == ("compose+timestamped" if options else "compose")
     total = sum(len(v) for v in streams.values()) + 1
     assert sum(s["lines_total"] for s in stream["sources"]) == total
