@@ -155,9 +155,10 @@ class SourceStats:
             )
         elif self.envelope_timed:
             self.warnings.append(
-                f"{self.path}: {self.envelope_timed:,} entries log no time of their own and "
-                f"are placed at the time their {self.envelope} envelope gives them: when the "
-                "runtime took the line down, a little after the program wrote it"
+                f"{self.path}: {self.envelope_timed:,} entries log no time of their own, or "
+                f"a time of day without a date: their {self.envelope} envelope's time places "
+                "them (when the runtime took the line down, a little after the program wrote "
+                "it; a time of day keeps its own time, on the day nearest the envelope's)"
             )
 
     def add_rejects(self, rejects: pl.DataFrame, cf: CompiledFormat | None) -> None:

@@ -715,3 +715,46 @@ def test_coarse_times_are_refined_only_when_the_envelopes_show_when_lines_were_w
     assert placed == 190  # those late keep their seconds
     kept = refined.filter(pl.col("time_precision_s") == 1.0)
     assert kept.height == 10 and kept.get_column("time").dt.microsecond().max() == 0
+
+
+@pytest.mark.parametrize("log", ["java-logback-default.log", "java-log4j2-default.log"])
+def test_a_time_of_day_takes_its_envelopes_day(tmp_path: Path, log: str) -> None:
+    """logback's and log4j2's default patterns log HH:mm:ss.SSS only: as files, each entry
+    is rejected (no date); from a container runtime, each keeps its time of day, on the day
+    of its line's envelope nearest it: a line logged at 23:59:59.990 and taken down just
+    after midnight is of the day before."""
+    lines = (FIXTURES / "app-log-shapes" / log).read_text().splitlines()
+    alone = runner.invoke(app, ["analyze", str(FIXTURES / "app-log-shapes" / log), "--json"])
+    assert alone.exit_code != 0 and "time of day without a date" in alone.output
+    first = lines[0]
+    late = "23:59:59.990" + first[len("10:40:27.784") :]
+    taken = ["2026-11-27T00:00:00.004000001Z"] + [
+        f"2026-11-26T{ln[:8]}.{ln[9:12]}400001Z" if ln[:2].isdigit() else "2026-11-26T12:00:00.5Z"
+        for ln in lines
+    ]
+    rows = [late, *lines]
+    (tmp_path / "app.log").write_text(
+        "".join(f"{t} stdout F {ln}\n" for t, ln in zip(taken, rows, strict=True))
+    )
+    (source,) = report(str(tmp_path / "app.log"), folder=tmp_path)["sources"]
+    assert source["lines_rejected"] == 0 and source["entries_timed_by_envelope"] > 0
+    assert sum(source["app_events_untimed"].values()) == 0
+    from logtrace.applog import AppLogOptions, parse_app_chunk
+    from logtrace.applog.shapes import AppFormat
+
+    frame = envelope.unwrap(
+        pl.DataFrame(
+            {
+                "line_no": pl.Series(range(1, len(rows) + 1), dtype=pl.UInt32),
+                "line": (tmp_path / "app.log").read_text().splitlines(),
+            }
+        ),
+        Envelope.CRI,
+    )
+    parsed = parse_app_chunk(frame, AppFormat.TEXT, AppLogOptions()).lines
+    times = dict(zip(parsed["line_no"].to_list(), parsed["time"].to_list(), strict=True))
+    assert times[1] == datetime(2026, 11, 26, 23, 59, 59, 990000, tzinfo=UTC)  # the day before
+    for n, ln in enumerate(rows[1:], start=2):
+        if n in times:
+            logged = datetime.strptime(ln[:12], "%H:%M:%S.%f").time()
+            assert times[n] == datetime.combine(datetime(2026, 11, 26).date(), logged, UTC)

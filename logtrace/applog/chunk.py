@@ -28,6 +28,7 @@ BAD_TIMESTAMP = "timestamp in no known format"
 TIME_OF_DAY = "time of day without a date"
 REJECTED_ENTRY = "continuation of a rejected line"
 _CLOCK = r"^\d{1,2}:\d{2}:\d{2}"
+_TIME_OF_DAY = r"^\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?$"  # and nothing else: no date, no zone
 _ANSI = r"\x1b\[[0-9;?]*[A-Za-z]"
 
 
@@ -68,8 +69,8 @@ def parse_app_chunk(
     unreadable = raw.filter(pl.col("reason").is_not_null()).select("line_no", "reason")
     raw = raw.filter(pl.col("reason").is_null())
     enveloped = 0
-    if ENVELOPE_TIME in lines.columns and raw.get_column("time_raw").null_count():
-        raw, enveloped = _envelope_times(raw, lines)
+    if ENVELOPE_TIME in lines.columns:
+        raw, enveloped = _envelope_times(raw, lines, options.timezone)
     raw = parse_times(raw, options.timezone)
     timed = pl.col("time").is_not_null()
     untimed = raw.filter(~timed).select(
@@ -111,20 +112,54 @@ def parse_app_chunk(
     )
 
 
-def _envelope_times(raw: pl.DataFrame, lines: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def _envelope_times(
+    raw: pl.DataFrame, lines: pl.DataFrame, timezone: str
+) -> tuple[pl.DataFrame, int]:
     """``raw`` with the time its envelope gave each entry that logs none of its own (a
-    container runtime's: when it took the line down); and how many were so given one."""
-    own = pl.col("time_raw").is_not_null()
-    joined = raw.join(
-        lines.select("line_no", pl.col(ENVELOPE_TIME).alias("_envelope")),
-        on="line_no",
-        how="left",
-        maintain_order="left",
+    container runtime's: when it took the line down), and the date for each that logs a
+    time of day only (logback's and log4j2's default ``HH:mm:ss.SSS``): the day, in the
+    log's zone, that puts it nearest that time (a line written at 23:59:59.999 and taken
+    down after midnight is of the day before); and how many were so given one."""
+    time_raw = pl.col("time_raw")
+    clock = time_raw.str.contains(_TIME_OF_DAY)
+    wanting = raw.select((time_raw.is_null() | clock.fill_null(value=False)).sum()).item()
+    if not wanting:
+        return raw, 0
+    taken = parse_times(
+        lines.select("line_no", pl.col(ENVELOPE_TIME).alias("time_raw")), timezone
+    ).select("line_no", pl.col("time_raw").alias("_envelope"), pl.col("time").alias("_taken"))
+    joined = raw.join(taken, on="line_no", how="left", maintain_order="left")
+    day = pl.col("_taken").dt.convert_time_zone(timezone).dt.date()
+    of_day = time_raw.str.replace(",", ".", literal=True)
+
+    def on(date: pl.Expr) -> pl.Expr:  # the time of day on that date, in UTC
+        text = pl.concat_str([date.dt.to_string("%Y-%m-%d"), pl.lit("T"), of_day])
+        local = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
+        utc = local.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+        return utc.dt.convert_time_zone("UTC")
+
+    ahead = on(day) - pl.col("_taken")
+    half = pl.duration(hours=12)
+    nearest = (
+        pl.when(ahead > half)
+        .then(day - pl.duration(days=1))
+        .when(ahead < -half)
+        .then(day + pl.duration(days=1))
+        .otherwise(day)
     )
-    given = int(joined.select((~own & pl.col("_envelope").is_not_null()).sum()).item())
-    return joined.with_columns(pl.coalesce("time_raw", "_envelope").alias("time_raw")).drop(
-        "_envelope"
-    ), given
+    dated = pl.concat_str([nearest.dt.to_string("%Y-%m-%d"), pl.lit("T"), of_day])
+    given = time_raw.is_null() | clock
+    out = joined.with_columns(
+        pl.when(time_raw.is_null())
+        .then(pl.col("_envelope"))  # as written: its digits say how precise it is
+        .when(clock & pl.col("_taken").is_not_null())
+        .then(dated)
+        .otherwise(time_raw)
+        .alias("time_raw"),
+        (given & pl.col("_taken").is_not_null()).alias("_given"),
+    )
+    count = int(out.get_column("_given").sum())
+    return out.drop("_envelope", "_taken", "_given"), count
 
 
 def _events(
