@@ -47,7 +47,8 @@ class Bench:
     CLI), {python}, {bench} (this folder), {data} (the data set's folder, with its
     nginx.conf), {edge}, {edge_gz}, {edge_rotated} (edge.log cut into 10 rotated files),
     {edge_rotated_gz} (the same, edge.log.2 and older gzipped), {edge_100} (edge.log cut
-    into 100 files),
+    into 100 files), {edge_compose} (edge.log's lines as `docker compose logs` of 20
+    containers),
     {files} (every log of the data set, edge first),
     {work} (a scratch folder), {goaccess_format}, {lnav_sql}, {request_id} (the id of the
     edge line in the middle of the file), {edge_combined} and {edge_json} (edge.log's lines
@@ -86,6 +87,9 @@ COMMANDS: tuple[Bench, ...] = (
     # ... with all but the two newest gzipped (logrotate's compress and delaycompress).
     Bench("analyze rotated .gz", "{logtrace} analyze {edge_rotated_gz} --preset trace",
           versus="analyze .gz"),
+    # ... as `docker compose logs` of 20 replicas of the proxy: one file, a log per container.
+    Bench("analyze compose", "{logtrace} analyze {edge_compose} --preset trace",
+          versus="analyze"),
     Bench("join 6 files",   "{logtrace} export spans --format csv --out {work}/spans.csv"
                             " --nginx-conf {data}/nginx.conf {files}", lines="all"),
     # The same join with the JSON app log piped in: a pipe's length is not known, so the
@@ -209,6 +213,7 @@ _ROTATED: dict[str, tuple[Callable[[datasets.DataSet], list[Path]], str]] = {
     "{edge_rotated}": (lambda d: d.rotated(), "edge.log edge.log.[1-9]"),
     "{edge_100}": (lambda d: d.rotated(100), "edge.log edge.log.[1-9] edge.log.[1-9][0-9]"),
     "{edge_rotated_gz}": (lambda d: d.rotated_gz(), "edge.log edge.log.1 edge.log.[2-9].gz"),
+    "{edge_compose}": (lambda d: d.compose(), "edge.compose20.log"),
 }
 
 

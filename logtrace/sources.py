@@ -21,15 +21,17 @@ import stat
 import sys
 import time
 import zlib
-from collections.abc import Generator, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TypeVar
 
 import polars as pl
 
-from logtrace import envelope
+from logtrace import envelope, streams
 from logtrace.errors import InputError
 from logtrace.hosts import STDIN, names_from_path, service_from_host
 from logtrace.lines import text_and_frame
@@ -183,6 +185,8 @@ def resolve_sources(specs: Sequence[str], explicit: Sequence[str] = ()) -> list[
 
 
 _SNIFF_BYTES = 16 * 1024  # of a file read to know whether it is a stream to split
+STREAM_WORKERS = 2  # threads that look through a split stream's blocks, or unwrap them
+_T = TypeVar("_T")
 
 
 def _split_stream(source: Source, *, named: bool) -> list[Source]:
@@ -202,11 +206,12 @@ def _split_stream(source: Source, *, named: bool) -> list[Source]:
     if not set(sniffed.envelopes) & envelope.SPLIT:
         return [source]
     names: set[str] = set()
-    line_no = 1
-    for data in iter_blocks(source, ReadReport()):
-        _, frame = text_and_frame(data, line_no)
-        line_no += frame.height
-        names |= envelope.origins(frame, sniffed.envelopes)
+    blocks = iter_blocks(source, ReadReport())
+    envelopes = sniffed.envelopes
+    for found in _in_order(
+        lambda data: envelope.origins(text_and_frame(data)[1], envelopes), blocks, STREAM_WORKERS
+    ):
+        names |= found
     if len(names) < 2:
         return [source]
     # a compose container is the host; a pod's container's lines name their pods
@@ -659,41 +664,135 @@ def iter_texts(
 ) -> Generator[tuple[bytes | envelope.Text, pl.DataFrame], None, None]:
     """The frames of :func:`iter_frames`, each with the UTF-8 bytes it was read from. The
     lines of a container runtime's log (``envelope.py``) are those it holds, and the bytes
-    their text (made when asked for: ``bytes(text)``; ``len(text)`` is its length)."""
-    line_no = 1
-    first = True
-    parts: pl.DataFrame | None = None  # of a line cut by the runtime, its rest to come
-    for data in iter_blocks(source, report, chunk_bytes, stream=stream):
-        text, frame = text_and_frame(data, line_no)
-        line_no += frame.height
-        if first:  # a container runtime's lines: decided on the first, kept for the rest
-            report.envelopes, first = envelope.detect_all(frame), False
-        text_of: bytes | envelope.Text = text
-        if report.envelopes:
-            pending = parts is not None and parts.height > 0
-            frame = envelope.unwrap_all(frame, report.envelopes, streams=pending)
-            if envelope.PART in frame.columns:
-                if parts is not None and parts.height:
-                    frame = pl.concat([parts, frame], how="vertical_relaxed")
-                frame, parts, joined = envelope.join_parts(frame, final=False)
-                report.parts_joined += joined
+    their text (made when asked for: ``bytes(text)``; ``len(text)`` is its length). A
+    program's lines of a split stream are read from the stream written once for all of
+    its programs (``streams.py``)."""
+    if source.only is not None and stream is None and not source.read_once:
+        yield from _program_texts(source, report, chunk_bytes or CHUNK_BYTES)
+        return
+    for text, frame in _unwrapped(source, report, chunk_bytes, stream=stream):
         if report.envelopes or source.only is not None:
-            frame = source.lines_of(frame)
-            text_of = envelope.Text(frame)  # made if wanted: nginx lines are parsed as lines
+            mine = source.lines_of(frame)
+            yield envelope.Text(mine), mine  # made if wanted: nginx lines are parsed as lines
+        else:
+            yield text, frame
+
+
+def _unwrapped(
+    source: Source,
+    report: ReadReport,
+    chunk_bytes: int | None = None,
+    *,
+    stream: ByteStream | None = None,
+    workers: int = 0,
+) -> Iterator[tuple[bytes | envelope.Text, pl.DataFrame]]:
+    """Every line of the source, each out of its envelopes (the bytes as read: for a
+    frame that was unwrapped, the caller makes them). ``workers``: threads that read and
+    unwrap the blocks after the first, in order, while the caller uses those before
+    (when nothing else keeps the cores busy: a split stream written once)."""
+    parts: pl.DataFrame | None = None  # of a line cut by the runtime, its rest to come
+    blocks = iter_blocks(source, report, chunk_bytes, stream=stream)
+    for text, opened, last in _opened(blocks, report, workers):
+        frame = opened
+        if envelope.PART in frame.columns:
+            if parts is not None and parts.height:
+                frame = pl.concat([parts, frame], how="vertical_relaxed")
+            frame, parts, joined = envelope.join_parts(frame, final=False)
+            report.parts_joined += joined
         if report.tail_open:
-            report.unfinished_line = line_no - 1
-        yield text_of, frame
+            report.unfinished_line = last
+        yield text, frame
     if parts is not None and parts.height:  # the last line's last part never came
         frame, _, joined = envelope.join_parts(parts, final=True)
         report.parts_joined += joined
-        frame = source.lines_of(frame)
-        yield envelope.Text(frame), frame
+        yield b"", frame
     if report.parts_joined:
         report.warnings.append(
             f"{source.label}: {plural(report.parts_joined, 'part')} of lines the container "
             "runtime had cut (over 16 KB) joined to the line before them: each such line "
             "is read and counted whole"
         )
+
+
+def _opened(
+    blocks: Iterator[bytes], report: ReadReport, workers: int
+) -> Iterator[tuple[bytes, pl.DataFrame, int]]:
+    """Each block's text and frame, its lines unwrapped from the envelopes the first
+    block's are in (``report.envelopes``), and the number of its last line. A line's parts
+    are joined by the caller; unwrap finds each line's stream where a part may be pending."""
+    first = next(blocks, None)
+    if first is None:
+        return
+    text, frame = text_and_frame(first, 1)
+    found = report.envelopes = envelope.detect_all(frame)
+    if found:
+        frame = envelope.unwrap_all(frame, found)
+    line_no = frame.height + 1
+    yield text, frame, line_no - 1
+
+    def opened(data: bytes, first_line_no: int, pending: bool) -> tuple[bytes, pl.DataFrame]:
+        text, frame = text_and_frame(data, first_line_no)
+        if found:
+            frame = envelope.unwrap_all(frame, found, streams=pending)
+        return text, frame
+
+    if not workers or not found:
+        for data in blocks:
+            pending = envelope.PART in frame.columns and bool(frame.get_column(envelope.PART).any())
+            text, frame = opened(data, line_no, pending)
+            line_no += frame.height
+            yield text, frame, line_no - 1
+        return
+    # every line's stream: whether a part is pending is not known when a block is sent
+    for text, unnumbered in _in_order(lambda data: opened(data, 0, True), blocks, workers):
+        # numbered from 0 by the worker: the block's place is known only now
+        numbered = unnumbered.with_columns(pl.col("line_no") + line_no)
+        line_no += numbered.height
+        yield text, numbered, line_no - 1
+
+
+def _in_order(work: Callable[[bytes], _T], blocks: Iterator[bytes], workers: int) -> Iterator[_T]:
+    """``work`` of each block by ``workers`` threads, in the blocks' order (at most one
+    block more than the threads read ahead: memory stays a few blocks)."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="unwrap") as pool:
+        ahead: deque[Future[_T]] = deque()
+        for data in blocks:
+            ahead.append(pool.submit(work, data))
+            if len(ahead) > workers:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+
+def _program_texts(
+    source: Source, report: ReadReport, chunk_bytes: int
+) -> Iterator[tuple[envelope.Text, pl.DataFrame]]:
+    """One program's lines of a split stream (``source.only``), from the stream written
+    once (the file's envelopes, damage and warnings are each program's to report)."""
+    read = ReadReport()
+    whole = replace(source, only=None, strays=False)
+
+    def unwrapped() -> Iterator[pl.DataFrame]:
+        for _, frame in _unwrapped(whole, read, workers=STREAM_WORKERS):
+            yield frame
+
+    assert source.only is not None
+    split = streams.stream_of(source.path, unwrapped, read)
+    found = split.read
+    report.envelopes, report.parts_joined = found.envelopes, found.parts_joined
+    report.truncated, report.compressed = found.truncated, found.compressed
+    report.tail_open, report.unfinished_line = found.tail_open, found.unfinished_line
+    report.warnings.extend(w.replace(whole.label, source.label) for w in found.warnings)
+    # the file's bytes read, in the share of its text each frame is: the progress bar
+    share = found.bytes_read / split.text_bytes if split.text_bytes else 0.0
+    done = 0
+    frames = streams.frames_of(split, source.only, strays=source.strays, chunk_bytes=chunk_bytes)
+    for frame in frames:
+        mine = source.lines_of(frame)
+        text = envelope.Text(mine)
+        done += len(text)
+        report.bytes_read = round(done * share)
+        yield text, mine
 
 
 def read_lines(source: Source, numbers: set[int]) -> dict[int, str]:

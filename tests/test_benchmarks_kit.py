@@ -692,3 +692,24 @@ def test_the_rotated_files_hold_the_edge_log_and_are_shown_as_globs_of_them(
     assert expanded == [str(f) for f in files]
     # results/*.md quote them; logtrace expands a glob itself, to the same files in order
     assert [s.label for s in resolve_sources(globs)] == [str(f) for f in files]
+
+
+def test_the_compose_stream_holds_the_edge_log_as_a_log_per_container(
+    bench_run: ModuleType, tmp_path: Path
+) -> None:
+    """`analyze compose`: the edge log's lines as `docker compose logs` of 20 replicas,
+    each line after its container's name, read as 20 logs that together hold them all."""
+    edge = tmp_path / "edge.log"
+    edge.write_bytes(b"".join(b"line %d of the edge log\n" % i for i in range(5_000)))
+    data = bench_run.datasets.DataSet(
+        dir=tmp_path, edge=edge, edge_gz=None, files=(edge,), edge_lines=5_000,
+        total_lines=5_000, bytes={}, lines_by_file={}, generated_in_s=None,
+    )  # fmt: skip
+    bench = next(b for b in bench_run.COMMANDS if b.name == "analyze compose")
+    (path,) = [Path(a) for a in bench_run.expand(bench, data, tmp_path) if "compose" in a]
+    lines = path.read_text().splitlines()
+    assert lines[0] == "edge-1   | line 0 of the edge log"  # "%-{longest + 1}s | "
+    assert lines[19] == "edge-20  | line 19 of the edge log"
+    assert [ln.split(" | ", 1)[1] for ln in lines] == edge.read_text().splitlines()
+    split = resolve_sources([str(path)])
+    assert sorted(s.host for s in split) == sorted(f"edge-{k}" for k in range(1, 21))

@@ -17,6 +17,7 @@ BENCH_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BENCH_DIR / "data"
 GENERATOR = BENCH_DIR / "generate.py"
 ROTATED_PIECES = 10  # files the edge log is cut into for `analyze rotated`
+COMPOSE_CONTAINERS = 20  # replicas in the compose stream (`analyze compose`)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,21 @@ class DataSet:
                 tmp.replace(packed)
             out.append(packed)
         return out
+
+    def compose(self, containers: int = COMPOSE_CONTAINERS) -> list[Path]:
+        """The edge log's lines as ``docker compose logs`` prints them for ``containers``
+        replicas of the proxy (``edge-1 | ...``, a line each in turn), made on first use:
+        one file whose lines are read as a log per container."""
+        path = self.dir / f"edge.compose{containers}.log"
+        if not path.exists():
+            width = len(f"edge-{containers}") + 1
+            tmp = path.with_name(path.name + ".partial")
+            with self.edge.open("rb") as fin, tmp.open("wb") as out:
+                for k, line in enumerate(fin):
+                    name = f"edge-{k % containers + 1}"
+                    out.write(f"{name:<{width}} | ".encode() + line)
+            tmp.replace(path)
+        return [path]
 
     @property
     def label(self) -> str:

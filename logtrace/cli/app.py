@@ -98,8 +98,8 @@ def _os_failure(exc: OSError) -> OutputError:
     where = f"{exc.filename}: " if exc.filename else ""
     return OutputError(
         f"writing failed: {where}{reason}",
-        "free some space or write elsewhere (--out, -o; the join spills big inputs to "
-        "TMPDIR); what was written is incomplete",
+        "free some space or write elsewhere (--out, -o; the join spills big inputs, and a "
+        "stream of many containers' lines is split, to TMPDIR); what was written is incomplete",
     )
 
 
@@ -191,9 +191,10 @@ def _interrupted(signum: int, frame: object) -> None:
     progress = sys.modules.get("logtrace.render.progress")  # no import in a handler
     if progress is not None:
         progress.abandon()
-    spill = sys.modules.get("logtrace.timelines.spill")  # the join's temporary folders
-    if spill is not None:
-        spill.abandon()
+    for module in ("logtrace.timelines.spill", "logtrace.streams"):  # temporary folders
+        spill = sys.modules.get(module)  # the join's, a split stream's
+        if spill is not None:
+            spill.abandon()
     # the process's own stderr: a live bar has sys.stderr pointing through rich
     stream = sys.__stderr__ or sys.stderr
     try:

@@ -30,6 +30,8 @@ def _total_bytes(sources: list[Source]) -> int | None:
     for s in sources:
         if s.read_once:  # stdin, a pipe: its size is not known ahead
             return None
+        if s.only is not None and not s.strays:
+            continue  # a split stream's: its file is counted once, with the first program
         try:
             total += os.path.getsize(s.path)
         except OSError:

@@ -168,7 +168,8 @@ def input_bytes(sources: Sequence[Source]) -> int | None:
     is read of it ahead of its reader (``PLAN_BYTES``)."""
     total = 0.0
     for source in sources:
-        total += source_size(source, ahead=PLAN_BYTES)
+        if source.only is None or source.strays:  # a split stream's file: once
+            total += source_size(source, ahead=PLAN_BYTES)
     return None if math.isinf(total) else int(total)
 
 
