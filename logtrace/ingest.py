@@ -28,6 +28,7 @@ from logtrace.applog import (
 )
 from logtrace.applog.detect import DETECT_LINES as APP_DETECT_LINES
 from logtrace.applog.shapes import is_blank
+from logtrace.applog.zone import envelope_zone
 from logtrace.ingest_report import (
     IngestReport,
     count_chunk,
@@ -451,6 +452,21 @@ def _refinement(parser: _Parser, frame: pl.DataFrame) -> float | None:
     return envelope.refinement(lines, head, cf.time_precision_s)
 
 
+def _zoned(
+    parser: _Parser, frame: pl.DataFrame, options: AppLogOptions, stats: SourceStats
+) -> AppLogOptions:
+    """The options an app log is read with: in the zone its envelope's times show its
+    zoneless times are written in, when that is not ``options.timezone`` (said in its
+    warnings); decided on its first lines, for all its chunks (applog/zone.py)."""
+    if parser.app is None:
+        return options
+    found = envelope_zone(frame.head(REFINE_LINES), parser.app, options)
+    if found is None:
+        return options
+    stats.warnings.append(found.describe(stats.path, stats.envelope, options.timezone))
+    return replace(options, timezone=found.timezone)
+
+
 def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:
     """Parse one chunk (runs in a worker thread: polars releases the GIL); ``text`` is
     the bytes ``frame`` was read from."""
@@ -728,7 +744,7 @@ def iter_lines(
                         source,
                         columns,
                         keep_line,
-                        app_options,
+                        _zoned(parser, frame, app_options, stats),
                         transform,
                         prefilter,
                         _refinement(parser, frame),
@@ -921,6 +937,7 @@ class BatchParser:
     _parser: _Parser | None = field(default=None, init=False)
     _unknown: bool = field(default=False, init=False)
     _refine: float | None = field(default=None, init=False)  # as _Job.refine
+    _options: AppLogOptions | None = field(default=None, init=False)  # as _Job.app_options
 
     def __post_init__(self) -> None:
         source = self.source
@@ -951,8 +968,12 @@ class BatchParser:
             skip_error_log(stats, frame)
             return Batch(parser.kind, empty, empty, 0)
         id_fields = (self.id_field, *DEFAULT_ID_FIELDS) if self.id_field else DEFAULT_ID_FIELDS
-        options = AppLogOptions(id_fields=id_fields, timezone=self.resolver.timezone)
-        job = _Job(parser, self.source, self.columns, False, options, None, refine=self._refine)
+        if self._options is None:  # decided on the first batch, as the refinement
+            options = AppLogOptions(id_fields=id_fields, timezone=self.resolver.timezone)
+            self._options = _zoned(parser, frame, options, stats)
+        job = _Job(
+            parser, self.source, self.columns, False, self._options, None, refine=self._refine
+        )
         parsed = _parse(job, frame, None)
         # continuation lines at the top of a batch belong to the last entry of the one before
         leading = parsed.leading.lines if parsed.leading is not None else 0

@@ -187,6 +187,16 @@ def offset_zone(offset: timedelta | None, why: str) -> Zone:
 _OFFSET = re.compile(r"([+-])(\d{1,2}):?(\d{2})?")
 
 
+def app_timezone(value: str, option: str = "--timezone") -> str:
+    """The zone app times written without one are read in, as ``applog.times`` takes it:
+    ``UTC``, an IANA name, or a fixed offset written ``+05:30`` (``local``: this
+    machine's offset now). A value that is none of these is a usage error."""
+    zone = parse_zone(value, option)
+    if zone.tz is None:  # local
+        return offset_zone(datetime.now().astimezone().utcoffset(), option).name
+    return zone.name
+
+
 def parse_zone(value: str, option: str = "--tz") -> Zone:
     """``UTC``, ``local`` (this machine's zone), an IANA name (``Europe/Berlin``) or an
     offset (``+05:30``, ``-0330``, ``+2``)."""

@@ -472,6 +472,13 @@ CASES = [
         ExitStatus.NO_MATCH,
         ("none of the 5 lines could be read (line 1: no timestamp)",),
     ),
+    Case(
+        "timezone-that-is-no-zone",
+        {"good.log": GOOD_LOG},
+        ("analyze", "good.log", "--timezone", "Mars/Base"),
+        ExitStatus.USAGE,
+        ("--timezone 'Mars/Base' is not a time zone", "hint: use UTC, local, an IANA zone"),
+    ),
 ]
 
 

@@ -18,7 +18,7 @@ from logtrace.applog.events import LINES_APP_OUT, to_lines
 from logtrace.applog.jsonlines import json_fields
 from logtrace.applog.keyvalue import keyvalue_fields
 from logtrace.applog.shapes import AppFormat, AppLogOptions
-from logtrace.applog.times import parse_times
+from logtrace.applog.times import local_to_utc, parse_times, utc_to_local
 from logtrace.envelope import ENVELOPE_TIME
 from logtrace.parse import BLANK, MAX_SAMPLES, AppEvents, EntrySample, ParsedChunk
 from logtrace.schema import REJECTS
@@ -129,14 +129,13 @@ def _envelope_times(
         lines.select("line_no", pl.col(ENVELOPE_TIME).alias("time_raw")), timezone
     ).select("line_no", pl.col("time_raw").alias("_envelope"), pl.col("time").alias("_taken"))
     joined = raw.join(taken, on="line_no", how="left", maintain_order="left")
-    day = pl.col("_taken").dt.convert_time_zone(timezone).dt.date()
+    day = utc_to_local(pl.col("_taken"), timezone).dt.date()
     of_day = time_raw.str.replace(",", ".", literal=True)
 
     def on(date: pl.Expr) -> pl.Expr:  # the time of day on that date, in UTC
         text = pl.concat_str([date.dt.to_string("%Y-%m-%d"), pl.lit("T"), of_day])
         local = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
-        utc = local.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
-        return utc.dt.convert_time_zone("UTC")
+        return local_to_utc(local, timezone)
 
     ahead = on(day) - pl.col("_taken")
     half = pl.duration(hours=12)

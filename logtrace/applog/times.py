@@ -17,6 +17,7 @@ Precision is read from the digits present: ``.490372`` → 1e-6, ``,506`` → 1e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -50,8 +51,12 @@ SHAPES: tuple[TimeShape, ...] = (
 )
 
 
-def parse_times(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
-    """``frame`` (with ``time_raw``) plus ``time`` and ``time_precision_s``, in its order.
+ZONED = "time_zoned"  # of parse_times(..., zoned=True): whether a time wrote its zone
+
+
+def parse_times(frame: pl.DataFrame, timezone: str, *, zoned: bool = False) -> pl.DataFrame:
+    """``frame`` (with ``time_raw``) plus ``time`` and ``time_precision_s``, in its order
+    (``zoned``: and ``ZONED``, whether each time's text gave its zone, null for none).
 
     ``time`` is null where ``time_raw`` is null or in no known shape.
     """
@@ -67,22 +72,24 @@ def parse_times(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
         hit = pl.col("time").is_not_null()
         hits = parsed.filter(hit)
         if hits.height:
-            done.append(hits.with_columns(pl.lit(_precision_of(hits)).alias("time_precision_s")))
+            hits = hits.with_columns(pl.lit(_precision_of(hits)).alias("time_precision_s"))
+            done.append(hits.with_columns(pl.lit(shape.zoned).alias(ZONED)) if zoned else hits)
             pending = parsed.filter(~hit).drop("time")
         if pending.filter(pl.col("time_raw").is_not_null()).is_empty():
             break
     if not done:
-        return _untimed(frame)
+        return _untimed(frame, zoned=zoned)
     if len(done) == 1 and pending.is_empty():  # one shape read every row: order is kept
         return done[0].drop("_row")
-    done.append(_untimed(pending))
+    done.append(_untimed(pending, zoned=zoned))
     return pl.concat(done, how="vertical_relaxed").sort("_row").drop("_row")
 
 
-def _untimed(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(
+def _untimed(frame: pl.DataFrame, *, zoned: bool = False) -> pl.DataFrame:
+    out = frame.with_columns(
         pl.lit(None, TIME).alias("time"), pl.lit(None, pl.Float64).alias("time_precision_s")
     )
+    return out.with_columns(pl.lit(None, pl.Boolean).alias(ZONED)) if zoned else out
 
 
 def _order(rows: pl.DataFrame, timezone: str) -> list[TimeShape]:
@@ -111,13 +118,39 @@ def _parse(shape: TimeShape, timezone: str) -> pl.Expr:
         utc = _epoch(raw)
     else:
         parsed = raw.str.to_datetime(shape.format, time_unit="us", strict=False, cache=False)
-        if shape.zoned:
-            utc = parsed.dt.convert_time_zone("UTC")
-        else:
-            utc = parsed.dt.replace_time_zone(
-                timezone, ambiguous="earliest", non_existent="null"
-            ).dt.convert_time_zone("UTC")
+        utc = parsed.dt.convert_time_zone("UTC") if shape.zoned else local_to_utc(parsed, timezone)
     return pl.when(utc.is_between(EARLIEST, LATEST, closed="left")).then(utc)
+
+
+# A fixed offset as when.app_timezone writes it: polars' zones take whole hours alone
+_FIXED = re.compile(r"([+-])(\d{2}):(\d{2})")
+
+
+def _fixed_minutes(timezone: str) -> int | None:
+    found = _FIXED.fullmatch(timezone)
+    if found is None:
+        return None
+    minutes = int(found[2]) * 60 + int(found[3])
+    return -minutes if found[1] == "-" else minutes
+
+
+def local_to_utc(local: pl.Expr, timezone: str) -> pl.Expr:
+    """Times without a zone (``Datetime``), as a clock in ``timezone`` (an IANA name,
+    UTC, or a fixed offset ``+05:30``) shows them, in UTC: of a time the clock shows twice
+    the earlier; null for one it skips."""
+    fixed = _fixed_minutes(timezone)
+    if fixed is not None:
+        return (local - pl.duration(minutes=fixed)).dt.replace_time_zone("UTC")
+    zoned = local.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    return zoned.dt.convert_time_zone("UTC")
+
+
+def utc_to_local(utc: pl.Expr, timezone: str) -> pl.Expr:
+    """Times in UTC as a clock in ``timezone`` shows them, without a zone."""
+    fixed = _fixed_minutes(timezone)
+    if fixed is not None:
+        return utc.dt.replace_time_zone(None) + pl.duration(minutes=fixed)
+    return utc.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
 
 
 def _epoch(raw: pl.Expr) -> pl.Expr:

@@ -203,6 +203,7 @@ def format_options(
     timezone: str = "UTC",
 ) -> FormatOptions:
     from logtrace.ingest import FormatOptions
+    from logtrace.when import app_timezone
 
     if log_format is not None and preset is not None:
         raise UsageError("--log-format and --preset both given", "choose one of them")
@@ -212,7 +213,7 @@ def format_options(
         nginx_confs=tuple(nginx_conf or ()),
         format_name=format_name,
         app_format=app_format,
-        timezone=timezone,
+        timezone=app_timezone(timezone),
     )
 
 

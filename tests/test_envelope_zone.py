@@ -1,0 +1,121 @@
+"""An app log in a container whose clock is in another zone: its times written without a
+zone, its envelope's in UTC. The envelope says which offset the log's times are in, and
+the log is read in it: the report of the same log written in UTC."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from logtrace.applog import AppFormat, AppLogOptions
+from logtrace.applog.zone import envelope_zone
+from logtrace.envelope import ENVELOPE_TIME
+from tests.test_envelope import SAMPLE, report
+
+_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(\d{3})")
+LOG = (SAMPLE / "inventory-1.log").read_text().splitlines()  # Python logging, no zone
+
+
+def _written(line: str) -> datetime | None:
+    found = _STAMP.match(line)
+    if found is None:
+        return None
+    return datetime.strptime(f"{found[1]}.{found[2]}", "%Y-%m-%d %H:%M:%S.%f")
+
+
+def wrapped(lines: list[str], *, offset: timedelta, delay: Any = lambda _i: 0.0003) -> str:
+    """``lines`` (written in UTC) as a program whose clock is ``offset`` from UTC writes
+    them, in CRI's envelope: each taken down ``delay(i)`` seconds after it was written
+    (a traceback's lines with the entry they follow)."""
+    out = []
+    taken = datetime(2026, 11, 26)
+    for i, line in enumerate(lines):
+        written, shown = _written(line), line
+        if written is not None:
+            taken = written + timedelta(seconds=delay(i))
+            shown = (written + offset).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3] + line[23:]
+        stamp = taken.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
+        out.append(f"{stamp} stdout F {shown}\n")
+    return "".join(out)
+
+
+def _same(plain: dict[str, Any], read: dict[str, Any]) -> None:
+    for key in ("requests", "time_range", "latency", "routes", "error_rate"):
+        assert read[key] == plain[key], key
+
+
+@pytest.mark.parametrize(
+    ("offset", "said"),
+    [
+        (timedelta(hours=2), "are 2 h ahead of the times its cri envelope gives"),
+        (timedelta(hours=-3, minutes=-30), "are 3 h 30 min behind"),
+        (timedelta(hours=5, minutes=45), "read in +05:45 instead"),
+    ],
+)
+def test_a_log_written_in_its_containers_zone_is_read_in_it(
+    tmp_path: Path, offset: timedelta, said: str
+) -> None:
+    (tmp_path / "inventory-1.log").write_text(wrapped(LOG, offset=offset))
+    plain = report(str(SAMPLE / "inventory-1.log"))
+    read = report(str(tmp_path / "inventory-1.log"), folder=tmp_path)
+    _same(plain, read)
+    (source,) = read["sources"]
+    assert any(said in w for w in source["warnings"]), source["warnings"]
+
+
+def test_a_log_in_the_zone_it_is_read_in_is_left_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / "inventory-1.log").write_text(wrapped(LOG, offset=timedelta(0)))
+    read = report(str(tmp_path / "inventory-1.log"), folder=tmp_path)
+    _same(report(str(SAMPLE / "inventory-1.log")), read)
+    assert not any("carry no zone" in w for w in read["sources"][0]["warnings"])
+
+
+def test_a_zone_given_that_the_envelope_contradicts_gives_way(tmp_path: Path) -> None:
+    """--timezone Asia/Kolkata (+05:30) for a log its container wrote in UTC."""
+    (tmp_path / "inventory-1.log").write_text(wrapped(LOG, offset=timedelta(0)))
+    read = report(str(tmp_path / "inventory-1.log"), "--timezone", "Asia/Kolkata", folder=tmp_path)
+    _same(report(str(SAMPLE / "inventory-1.log")), read)
+    (warning,) = [w for w in read["sources"][0]["warnings"] if "carry no zone" in w]
+    assert "read in Asia/Kolkata (--timezone) they are 5 h 30 min behind" in warning
+    assert warning.endswith("read in UTC instead")
+
+
+def test_the_deployment_joins_as_written_in_utc(tmp_path: Path) -> None:
+    """One host's app in a container two hours east: its spans in the same trees, the
+    same services' times, as with every log in UTC."""
+    logs = [SAMPLE / n for n in ("edge-1.access.log", "api-1.log", "api-2.log", "users-1.log")]
+    (tmp_path / "inventory-1.log").write_text(wrapped(LOG, offset=timedelta(hours=2)))
+    conf = ["--nginx-conf", str(SAMPLE / "nginx" / "mesh-1.conf")]
+    plain = report(*map(str, logs), str(SAMPLE / "inventory-1.log"), *conf)
+    read = report(*map(str, logs), str(tmp_path / "inventory-1.log"), *conf, folder=tmp_path)
+    _same(plain, read)
+    assert read["services"] == plain["services"]
+
+
+def _lines(text: str) -> pl.DataFrame:
+    """The frame ingest hands the zone check: each line out of its envelope."""
+    from logtrace import envelope
+
+    frame = pl.DataFrame({"line": text.splitlines()}).with_row_index("line_no", offset=1)
+    return envelope.unwrap(frame, envelope.Envelope.CRI)
+
+
+def test_lines_taken_down_late_or_few_or_zoneless_tell_no_zone() -> None:
+    options = AppLogOptions()
+    shifted = wrapped(LOG, offset=timedelta(hours=2))
+    assert envelope_zone(_lines(shifted), AppFormat.PYTHON_LOGGING, options) is not None
+    rng = random.Random(7)
+    late = wrapped(LOG, offset=timedelta(hours=2), delay=lambda _i: rng.uniform(0, 3600))
+    assert envelope_zone(_lines(late), AppFormat.PYTHON_LOGGING, options) is None  # buffered
+    few = "".join(shifted.splitlines(keepends=True)[:9])
+    assert envelope_zone(_lines(few), AppFormat.PYTHON_LOGGING, options) is None
+    frame = _lines(shifted)
+    assert envelope_zone(frame.drop(ENVELOPE_TIME), AppFormat.PYTHON_LOGGING, options) is None
+    zoneless = frame.with_columns(pl.col(ENVELOPE_TIME).str.slice(0, 19))
+    assert envelope_zone(zoneless, AppFormat.PYTHON_LOGGING, options) is None  # says no zone itself
