@@ -147,3 +147,36 @@ def test_locations_that_rewrite_paths_are_read_with_the_logs_their_server_writes
         "/exact",
         "/legacy",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "events {}\nhttp {\n}\nworker_processes\n  4\n\n",
+        "events {}\nworker_processes 4",
+        "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n",
+    ],
+)
+def test_a_directive_left_open_at_the_end_is_an_error_where_nginx_says(
+    tmp_path: Path, text: str
+) -> None:
+    """A file whose last directive has no ';' (not an nginx.conf at all: /etc/passwd) is
+    an error at the line ``nginx -t`` names, not a configuration of nothing."""
+    import re
+    import subprocess
+
+    from tests.conftest import need_nginx
+
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(text)
+    with pytest.raises(FormatError, match="unexpected end of file") as caught:
+        read_nginx_conf(str(conf))
+    ours = int(caught.value.message.split(":")[1])
+    need_nginx()
+    nginx = subprocess.run(
+        ["nginx", "-t", "-c", str(conf), "-e", "stderr"],
+        capture_output=True, text=True, timeout=30, check=False, env={"PATH": "/usr/sbin:/usr/bin"},
+    )  # fmt: skip
+    found = re.search(r"unexpected end of file.* in .*:(\d+)", nginx.stderr)
+    assert found is not None, nginx.stderr
+    assert ours == int(found[1])

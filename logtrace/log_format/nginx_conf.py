@@ -210,6 +210,11 @@ def _directives(
             names = tuple(c[0] for c in context)
             yield Directive(name, args, path, words[0].line, names, tuple(context))
         words = []
+    if words:  # as nginx -t: "unexpected end of file, expecting ";" or "}""
+        raise FormatError(
+            f"{path}:{text.count(chr(10)) + 1}: unexpected end of file (missing ';'?)",
+            "nginx -t -c FILE points at the same place; is it an nginx.conf?",
+        )
 
 
 def _included(
