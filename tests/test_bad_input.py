@@ -473,6 +473,13 @@ CASES = [
         ("none of the 5 lines could be read (line 1: no timestamp)",),
     ),
     Case(
+        "empty-request-id",
+        {"good.log": GOOD_LOG},
+        ("trace", " ", "good.log"),
+        ExitStatus.USAGE,
+        ("the request id is empty", "hint: give a request id, or its first characters"),
+    ),
+    Case(
         "timezone-that-is-no-zone",
         {"good.log": GOOD_LOG},
         ("analyze", "good.log", "--timezone", "Mars/Base"),

@@ -36,6 +36,12 @@ def trace(
     from logtrace.render.console import make_console
     from logtrace.timelines.select import RequestSelection
 
+    if not request_id.strip():  # the start of every id: no request in particular
+        raise UsageError(
+            "the request id is empty",
+            "give a request id, or its first characters (`logtrace analyze` lists the "
+            "slowest requests with their ids)",
+        )
     # stdin (a pipe) cannot be read again for the lines: keep them while reading it
     keep = lines and any(s.read_once for s in inputs.sources)
     # only the request's lines and a sample of others' are kept (clock offsets, mappings)
