@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from logtrace.applog import AppFormat, AppLogOptions
-from logtrace.applog.zone import envelope_zone
+from logtrace.applog.zone import MIN_ENTRIES, envelope_zone
 from logtrace.envelope import ENVELOPE_TIME
 from tests.test_envelope import SAMPLE, report
 
@@ -115,7 +115,86 @@ def test_lines_taken_down_late_or_few_or_zoneless_tell_no_zone() -> None:
     assert envelope_zone(_lines(late), AppFormat.PYTHON_LOGGING, options) is None  # buffered
     few = "".join(shifted.splitlines(keepends=True)[:9])
     assert envelope_zone(_lines(few), AppFormat.PYTHON_LOGGING, options) is None
+    days = wrapped(LOG, offset=timedelta(days=3, hours=2))  # no zone is that far off
+    assert envelope_zone(_lines(days), AppFormat.PYTHON_LOGGING, options) is None
     frame = _lines(shifted)
     assert envelope_zone(frame.drop(ENVELOPE_TIME), AppFormat.PYTHON_LOGGING, options) is None
     zoneless = frame.with_columns(pl.col(ENVELOPE_TIME).str.slice(0, 19))
     assert envelope_zone(zoneless, AppFormat.PYTHON_LOGGING, options) is None  # says no zone itself
+
+
+CORPUS = sorted((Path(__file__).parent / "fixtures" / "app-log-shapes").glob("*.log"))
+
+
+def _taken(log: Path, shift: timedelta) -> tuple[list[str], int] | None:
+    """Each line of a genuine log with the time a runtime would have taken it down: its
+    entry's own time (a zoneless one as UTC) plus 2 ms, plus ``shift``; and how many of
+    its entries write a time without a zone. None for a log logtrace reads no time from."""
+    from logtrace.applog import detect_app_format, parse_app_chunk
+
+    lines = log.read_bytes().decode("utf-8", "backslashreplace").splitlines()
+    frame = pl.DataFrame({"line": lines}).with_row_index("line_no", offset=1)
+    frame = frame.with_columns(pl.col("line").replace("", None))
+    fmt, _, _ = detect_app_format(frame)
+    if fmt is None:
+        return None
+    parsed = parse_app_chunk(frame, fmt, AppLogOptions()).lines
+    if parsed.is_empty():
+        return None
+    times = dict(parsed.select("line_no", "time").iter_rows())
+    stamps, last = [], min(t for t in times.values() if t is not None)
+    for n in range(1, len(lines) + 1):
+        last = times.get(n) or last
+        at = last + timedelta(milliseconds=2) + shift
+        stamps.append(at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "001Z")
+    return stamps, _zoneless(frame, fmt)
+
+
+def _zoneless(frame: pl.DataFrame, fmt: AppFormat) -> int:
+    """How many of a log's entries write a time without a zone (as zone.py reads them)."""
+    from logtrace.applog.entries import split_entries
+    from logtrace.applog.jsonlines import json_fields
+    from logtrace.applog.keyvalue import keyvalue_fields
+    from logtrace.applog.times import ZONED, parse_times
+
+    starts = split_entries(frame, fmt).starts
+    options = AppLogOptions()
+    if fmt is AppFormat.JSON:
+        raw = json_fields(starts, options.id_fields)
+    else:
+        raw = keyvalue_fields(starts, fmt, options.id_fields)
+    timed = parse_times(raw, "UTC", zoned=True).filter(pl.col("time").is_not_null())
+    return timed.filter(~pl.col(ZONED)).height
+
+
+@pytest.mark.parametrize("log", CORPUS, ids=lambda p: p.name)
+def test_genuine_logs_in_an_envelope_keep_their_times_or_take_its_zone(
+    tmp_path: Path, log: Path
+) -> None:
+    """34 logging setups' own output, each in CRI's envelope taken down 2 ms after each
+    entry's time: read as the plain file, no zone said. Taken down as if the program's
+    clock were two hours east: a log that writes its zone keeps its times; one that
+    writes none is read in +02:00 when it has enough entries to tell."""
+    lines = log.read_bytes().decode("utf-8", "backslashreplace").splitlines()
+    told = _taken(log, timedelta(0))
+    if told is None:
+        pytest.skip(
+            "no app entry with a date of its own here (a time of day, none, nginx-like lines)"
+        )
+    stamps, _ = told
+    (tmp_path / "same.log").write_text(
+        "".join(f"{t} stdout F {ln}\n" for t, ln in zip(stamps, lines, strict=True))
+    )
+    plain = report(str(log), folder=log.parent)
+    same = report(str(tmp_path / "same.log"), folder=tmp_path)
+    _same(plain, same)
+    assert not any("carry no zone" in w for w in same["sources"][0]["warnings"])
+    shifted, zoneless = _taken(log, timedelta(hours=-2)) or ([], 0)
+    (tmp_path / "east.log").write_text(
+        "".join(f"{t} stdout F {ln}\n" for t, ln in zip(shifted, lines, strict=True))
+    )
+    east = report(str(tmp_path / "east.log"), folder=tmp_path)
+    said = any("read in +02:00 instead" in w for w in east["sources"][0]["warnings"])
+    assert said == (zoneless >= MIN_ENTRIES), zoneless
+    if not said:
+        _same(plain, east)

@@ -31,6 +31,7 @@ STEP_S = 900  # UTC offsets are whole quarter hours (+05:45, +12:45)
 SLACK_S = 60
 SHARE = 0.9  # of the entries that must be within SLACK_S of one whole offset
 MIN_ENTRIES = 10  # with fewer, a log's zone is not told from its envelope
+MAX_OFFSET_S = 14 * 3600  # UTC-12:00 to UTC+14:00: a log further off is not in a zone
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def envelope_zone(
     at = pairs.get_column("taken").median()
     assumed = _offset_s(options.timezone, at)
     offset = assumed + steps * STEP_S
+    if abs(offset) > MAX_OFFSET_S:  # days off: a log replayed, a clock wrong, not a zone
+        return None
     return EnvelopeZone(_name(offset), offset, assumed, pairs.height)
 
 
