@@ -96,6 +96,33 @@ def test_waterfalls_are_the_slowest_requests_as_trace_builds_them(sample_page: s
     assert first["spans"][0]["start_s"] == 0.0
 
 
+@pytest.mark.parametrize("hosts", [1, 2])
+def test_one_services_waterfalls_are_the_traces_trace_builds(tmp_path: Path, hosts: int) -> None:
+    """A page of one service's nginx logs (whole seconds, `$time_local`; one host, or two
+    of the service with requests of their own) reads its slowest requests' lines again, and
+    only theirs: no sample of other requests (clock offsets, path mappings: nothing to
+    learn without calls between hosts). Each waterfall is the trace `logtrace trace`
+    builds, sample and all."""
+    paths = [str(SAMPLE / "edge-1.access.log")]
+    if hosts == 2:  # edge-2: the same traffic, each request's id its own (reversed)
+        lines = (SAMPLE / "edge-1.access.log").read_text().splitlines()
+        other = [ln[: ln.rindex(" ") + 1] + ln[ln.rindex(" ") + 1 :][::-1] for ln in lines]
+        (tmp_path / "edge-2.access.log").write_text("\n".join(other) + "\n")
+        paths.append(str(tmp_path / "edge-2.access.log"))
+    data = embedded(build(tmp_path, *paths, "--top", "8"))
+    assert data["analysis"]["requests"] == 2500 * hosts and len(data["traces"]) == 8
+    for drawn in data["traces"]:
+        result = runner.invoke(app, ["trace", drawn["request_id"], *paths, "--json"])
+        assert result.exit_code == 0, result.output
+        cli = json.loads(result.stdout)
+        assert drawn["duration_s"] == cli["duration_s"]
+        for key in ("span_id", "parent_span_id", "duration_s", "precision_s", "name"):
+            assert [s[key] for s in drawn["spans"]] == [s[key] for s in cli["spans"]], key
+        assert {c["span_id"] for c in drawn["critical_path"]} == {
+            c["span_id"] for c in cli["critical_path"]
+        }
+
+
 def test_insights_are_summarised_without_every_request_id(sample_page: str) -> None:
     insights = embedded(sample_page)["insights"]
     assert insights["requests"] == 2500

@@ -177,6 +177,19 @@ def test_whole_ids_are_read_in_full_beside_the_prefix() -> None:
         assert_same_trace_of(everything, chosen, rid)
 
 
+def test_a_sample_of_none_cuts_the_raw_lines_from_the_first_chunk() -> None:
+    """With a sample of none (a report of one service's logs) no other request's line is
+    wanted: the raw lines are cut to those holding the ids from the first chunk on, of
+    any kind of id, and a chunk keeps only their lines."""
+    ids = [f"req-{n:06d}" for n in range(200)]
+    selector = Selector(RequestSelection("req-000150", sample=0, ids=("req-000007",)))
+    lines = pl.DataFrame({"line_no": range(200), "line": [f"rid={i} 200" for i in ids]})
+    assert selector.raw(lines).get_column("line_no").to_list() == [7, 150]
+    frame = pl.DataFrame({"line_no": range(200), "request_id": ids})
+    assert selector.keep(frame).get_column("request_id").to_list() == ["req-000007", "req-000150"]
+    assert selector.final(frame).height == 2
+
+
 def assert_same_trace_of(full: Loaded, selected: Loaded, rid: str) -> None:
     a, b = trace(full, rid), trace(selected, rid)
     assert_frame_equal(a.spans, b.spans)

@@ -92,7 +92,8 @@ class Loaded:
     app: pl.DataFrame  # app LINES (all entries, including plain log lines)
     id_columns: dict[str, str]  # nginx source -> the column used as request id
     # with a selection that left requests out: how many requests the timelines (and the
-    # clock offsets and path mappings) were built from; None when every request was read
+    # clock offsets and path mappings) were built from; None when every request was read,
+    # or none but those selected (a sample of none: one service, nothing to estimate)
     sampled_requests: int | None = None
 
 
@@ -275,7 +276,7 @@ def join_lines(
     if selector is None:  # a selection keeps no line without an id
         warn_missing_ids(report, missing_ids(nginx, app))
     sampled = None
-    if selector is not None and selector.sampled:
+    if selector is not None and selector.sampled and selector.size:
         sampled = timelines.spans.get_column("request_id").n_unique()
     return Loaded(
         ingest=report,

@@ -71,6 +71,8 @@ class Selector:
         self._smallest: pl.Series | None = None  # the sample's keys so far
         self.sampled = False  # whether some request was left out of the sample
         self._raw: pl.Expr | None = None  # the prefilter of raw lines for the bound
+        if not self.size:  # a sample of none: only the lines of the ids asked for
+            self.sampled, self._raw = True, pl.lit(value=False)
 
     def keep(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The lines of one chunk that may be in the selection: the matching ones and
@@ -78,6 +80,8 @@ class Selector:
         ids = _ids(frame)
         if frame.is_empty() or not ids:
             return frame.clear()
+        if not self.size:
+            return frame.filter(self._condition(ids))
         if self.by_value is None:
             self.by_value = _hex_ids(frame, ids)
         keys = frame.select(pl.concat_list(self._key(i) for i in ids).alias("k")).get_column("k")
@@ -117,6 +121,8 @@ class Selector:
         match = pl.any_horizontal(
             (i.str.starts_with(self.prefix) | i.is_in(self.ids)).fill_null(value=False) for i in ids
         )
+        if not self.size:
+            return match
         if not self.sampled or self._smallest is None:
             return match | pl.any_horizontal(i.is_not_null() for i in ids)
         bound = self._smallest.max()
