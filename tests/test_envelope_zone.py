@@ -204,3 +204,58 @@ def test_genuine_logs_in_an_envelope_keep_their_times_or_take_its_zone(
     assert said == (zoneless >= MIN_ENTRIES), zoneless
     if not said:
         _same(plain, east)
+
+
+_PROGRAM = r"""
+import logging, secrets, sys, time
+logging.basicConfig(
+    stream=sys.stdout, level=logging.INFO,
+    format="%(asctime)s %(levelname)s inventory %(message)s",
+)
+for i in range(30):
+    took = 2.0 + i % 5
+    time.sleep(took / 1000)
+    logging.info("rid=%s GET /inventory/items/%d 200 in %.1fms", secrets.token_hex(16), i, took)
+    sys.stdout.flush()
+"""
+
+
+@pytest.mark.parametrize(("zone", "offset"), [("Asia/Kathmandu", "+05:45"), ("UTC", None)])
+def test_a_real_program_in_its_containers_zone(
+    tmp_path: Path, zone: str, offset: str | None
+) -> None:
+    """A Python program run with ``TZ`` set, as in a container, logging with logging's
+    default asctime (its clock's time, no zone); its stdout taken down as containerd does
+    (each line after the UTC time it came). Its requests are placed when they happened."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from datetime import UTC
+
+    from tests.test_envelope_nginx import _runtime
+
+    before = datetime.now(UTC)
+    env = {**os.environ, "TZ": zone, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(
+        [sys.executable, "-c", _PROGRAM], stdout=subprocess.PIPE, env=env, cwd=tmp_path
+    ) as proc:
+        taker = _runtime(proc.stdout, tmp_path / "0.log")
+        try:
+            assert proc.wait(timeout=60) == 0
+        finally:
+            proc.kill()
+        taker.join(timeout=10)
+    after = datetime.now(UTC)
+    time.sleep(0.01)
+    read = report(str(tmp_path / "0.log"), folder=tmp_path)
+    (source,) = read["sources"]
+    assert (source["lines_parsed"], source["lines_rejected"]) == (30, 0)
+    said = [w for w in source["warnings"] if "carry no zone" in w]
+    if offset is None:
+        assert said == []
+    else:
+        assert len(said) == 1 and said[0].endswith(f"read in {offset} instead"), said
+    start = datetime.fromisoformat(read["time_range"]["start"])
+    end = datetime.fromisoformat(read["time_range"]["end"])
+    assert before - timedelta(seconds=1) <= start <= end <= after + timedelta(seconds=1)
