@@ -152,17 +152,11 @@ def _taken(log: Path, shift: timedelta) -> tuple[list[str], int] | None:
 
 def _zoneless(frame: pl.DataFrame, fmt: AppFormat) -> int:
     """How many of a log's entries write a time without a zone (as zone.py reads them)."""
+    from logtrace.applog.chunk import entry_fields
     from logtrace.applog.entries import split_entries
-    from logtrace.applog.jsonlines import json_fields
-    from logtrace.applog.keyvalue import keyvalue_fields
     from logtrace.applog.times import ZONED, parse_times
 
-    starts = split_entries(frame, fmt).starts
-    options = AppLogOptions()
-    if fmt is AppFormat.JSON:
-        raw = json_fields(starts, options.id_fields)
-    else:
-        raw = keyvalue_fields(starts, fmt, options.id_fields)
+    raw = entry_fields(split_entries(frame, fmt).starts, fmt, AppLogOptions())
     timed = parse_times(raw, "UTC", zoned=True).filter(pl.col("time").is_not_null())
     return timed.filter(~pl.col(ZONED)).height
 

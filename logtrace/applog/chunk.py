@@ -61,11 +61,8 @@ def parse_app_chunk(
         lines = lines.with_columns(pl.col("line").str.replace_all(_ANSI, ""))
         text = None
     entries = split_entries(lines, fmt)
-    if fmt is AppFormat.JSON:
-        whole = text if entries.starts.height == lines.height else None
-        raw = json_fields(entries.starts, options.id_fields, text=whole)
-    else:
-        raw = keyvalue_fields(entries.starts, fmt, options.id_fields)
+    whole = text if entries.starts.height == lines.height else None
+    raw = entry_fields(entries.starts, fmt, options, text=whole)
     unreadable = raw.filter(pl.col("reason").is_not_null()).select("line_no", "reason")
     raw = raw.filter(pl.col("reason").is_null())
     enveloped = 0
@@ -110,6 +107,16 @@ def parse_app_chunk(
         unread.cast({"line_no": lines.schema["line_no"]}),
         _events(parsed, unread, lines, enveloped),
     )
+
+
+def entry_fields(
+    starts: pl.DataFrame, fmt: AppFormat, options: AppLogOptions, *, text: bytes | None = None
+) -> pl.DataFrame:
+    """The fields of each entry's first line (``time_raw``, ids, ...; ``reason`` where it
+    cannot be read); ``text``: JSON lines' bytes, when each line is an entry."""
+    if fmt is AppFormat.JSON:
+        return json_fields(starts, options.id_fields, text=text)
+    return keyvalue_fields(starts, fmt, options.id_fields)
 
 
 def _envelope_times(

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from logtrace.applog.chunk import entry_fields
 from logtrace.applog.entries import split_entries
-from logtrace.applog.jsonlines import json_fields
-from logtrace.applog.keyvalue import keyvalue_fields
 from logtrace.applog.shapes import AppFormat, AppLogOptions
 from logtrace.applog.times import ZONED, parse_times, utc_to_local
 from logtrace.envelope import ENVELOPE_TIME
@@ -63,11 +62,7 @@ def envelope_zone(
     or agree."""
     if ENVELOPE_TIME not in lines.columns:
         return None
-    entries = split_entries(lines, fmt)
-    if fmt is AppFormat.JSON:
-        raw = json_fields(entries.starts, options.id_fields)
-    else:
-        raw = keyvalue_fields(entries.starts, fmt, options.id_fields)
+    raw = entry_fields(split_entries(lines, fmt).starts, fmt, options)
     own = parse_times(raw.filter(pl.col("reason").is_null()), options.timezone, zoned=True)
     own = own.filter(pl.col("time").is_not_null() & ~pl.col(ZONED))
     if own.height < MIN_ENTRIES:
