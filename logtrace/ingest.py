@@ -457,14 +457,17 @@ def _zoned(
 ) -> AppLogOptions:
     """The options an app log is read with: in the zone its envelope's times show its
     zoneless times are written in, when that is not ``options.timezone`` (said in its
-    warnings); decided on its first lines, for all its chunks (applog/zone.py)."""
+    warnings), each entry off it by an hour or less in its own; decided on its first
+    lines, for all its chunks (applog/zone.py)."""
     if parser.app is None:
         return options
     found = envelope_zone(frame.head(REFINE_LINES), parser.app, options)
     if found is None:
         return options
-    stats.warnings.append(found.describe(stats.path, stats.envelope, options.timezone))
-    return replace(options, timezone=found.timezone)
+    said = found.describe(stats.path, stats.envelope, options.timezone)
+    if said is not None:
+        stats.warnings.append(said)
+    return replace(options, timezone=found.timezone, follow_envelope=True)
 
 
 def _parse(job: _Job, frame: pl.DataFrame, text: bytes | None) -> _Parsed:

@@ -67,6 +67,7 @@ class AppEvents:
     unclassified: tuple[EntrySample, ...] = ()
     envelope_timed: int = 0
     envelope_precision_s: float | None = None  # nginx: how well the refined times are known
+    envelope_offset: int = 0  # app entries off their log's offset, moved to their envelope's
 
 
 _NAMED = 3  # hosts a source's row names; past that, it counts them
@@ -110,6 +111,7 @@ class SourceStats:
     # entries that log no time, timed by their envelope (nginx: lines whose second it refines)
     envelope_timed: int = 0
     envelope_precision_s: float | None = None  # nginx: the worst precision of those
+    envelope_offset: int = 0  # app entries that took their envelope's offset, not the log's
     error_log: Counter[str] = field(default_factory=Counter)  # nginx error log: lines by level
 
     def name_hosts(self, hosts: pl.Series, services: pl.Series) -> None:
@@ -126,6 +128,7 @@ class SourceStats:
         self.app_events.update(events.parsed)
         self.app_events_untimed.update(events.untimed)
         self.envelope_timed += events.envelope_timed
+        self.envelope_offset += events.envelope_offset
         if events.envelope_precision_s is not None:
             worst = self.envelope_precision_s or 0.0
             self.envelope_precision_s = max(worst, events.envelope_precision_s)
@@ -144,7 +147,14 @@ class SourceStats:
             )
 
     def note_envelope_times(self) -> None:
-        """Say which entries are placed at their envelope's time, not one they logged."""
+        """Say which entries are placed at their envelope's time, not one they logged, and
+        which are read in their envelope's offset, not their log's."""
+        if self.envelope_offset:
+            self.warnings.append(
+                f"{self.path}: {self.envelope_offset:,} entries are an hour or less off the "
+                "log's offset by their envelope's times, and are read in theirs (daylight "
+                "saving time began or ended, or the program restarted in another zone)"
+            )
         if self.envelope_timed and self.kind == "nginx":
             precision = self.envelope_precision_s or 0.0
             self.warnings.append(

@@ -98,6 +98,39 @@ def test_the_deployment_joins_as_written_in_utc(tmp_path: Path) -> None:
     assert read["services"] == plain["services"]
 
 
+@pytest.mark.parametrize("block", [16 * 1024 * 1024, 16 * 1024])
+@pytest.mark.parametrize(("before", "after"), [(2, 1), (0, 1)])
+def test_a_log_whose_offset_changes_midway_follows_its_envelope(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, before: int, after: int
+) -> None:
+    """A program whose clock changes by an hour partway (daylight saving time: +02:00 to
+    +01:00 as it ends in eastern Europe, UTC to +01:00 as it begins in London): each
+    entry is read in the offset its envelope's time shows, whatever chunk it is in (one,
+    or chunks of a few hundred lines each, the first ones all before the change)."""
+    from logtrace import sources
+
+    monkeypatch.setattr(sources, "CHUNK_BYTES", block)
+    half = len(LOG) // 2
+    summer = wrapped(LOG[:half], offset=timedelta(hours=before))
+    winter = wrapped(LOG[half:], offset=timedelta(hours=after))
+    (tmp_path / "inventory-1.log").write_text(summer + winter)
+    logs = [SAMPLE / n for n in ("edge-1.access.log", "api-1.log", "api-2.log", "users-1.log")]
+    conf = ["--nginx-conf", str(SAMPLE / "nginx" / "mesh-1.conf")]
+    plain = report(*map(str, logs), str(SAMPLE / "inventory-1.log"), *conf)
+    read = report(*map(str, logs), str(tmp_path / "inventory-1.log"), *conf, folder=tmp_path)
+    _same(plain, read)
+    assert read["services"] == plain["services"]
+    (source,) = [s for s in read["sources"] if s["path"] == "inventory-1.log"]
+    zoned = [w for w in source["warnings"] if "carry no zone" in w]
+    if before:  # most of the first lines are before the change: the log's offset
+        (said,) = zoned
+        assert said.endswith(f"read in +0{before}:00 instead")
+    else:  # in UTC, as they are read: nothing said of the zone
+        assert zoned == []
+    moved = sum(1 for line in LOG[half:] if _written(line) is not None)
+    assert any(f"{moved:,} entries are an hour or less off" in w for w in source["warnings"])
+
+
 def _lines(text: str) -> pl.DataFrame:
     """The frame ingest hands the zone check: each line out of its envelope."""
     from logtrace import envelope
@@ -152,8 +185,8 @@ def _taken(log: Path, shift: timedelta) -> tuple[list[str], int] | None:
 
 def _zoneless(frame: pl.DataFrame, fmt: AppFormat) -> int:
     """How many of a log's entries write a time without a zone (as zone.py reads them)."""
-    from logtrace.applog.chunk import entry_fields
     from logtrace.applog.entries import split_entries
+    from logtrace.applog.fields import entry_fields
     from logtrace.applog.times import ZONED, parse_times
 
     raw = entry_fields(split_entries(frame, fmt).starts, fmt, AppLogOptions())

@@ -15,10 +15,10 @@ import polars as pl
 
 from logtrace.applog.entries import Leading, split_entries
 from logtrace.applog.events import LINES_APP_OUT, to_lines
-from logtrace.applog.jsonlines import json_fields
-from logtrace.applog.keyvalue import keyvalue_fields
+from logtrace.applog.fields import entry_fields
 from logtrace.applog.shapes import AppFormat, AppLogOptions
-from logtrace.applog.times import local_to_utc, parse_times, utc_to_local
+from logtrace.applog.times import ZONED, local_to_utc, parse_times, utc_to_local
+from logtrace.applog.zone import followed
 from logtrace.envelope import ENVELOPE_TIME
 from logtrace.parse import BLANK, MAX_SAMPLES, AppEvents, EntrySample, ParsedChunk
 from logtrace.schema import REJECTS
@@ -65,10 +65,14 @@ def parse_app_chunk(
     raw = entry_fields(entries.starts, fmt, options, text=whole)
     unreadable = raw.filter(pl.col("reason").is_not_null()).select("line_no", "reason")
     raw = raw.filter(pl.col("reason").is_null())
-    enveloped = 0
+    enveloped = moved = 0
     if ENVELOPE_TIME in lines.columns:
         raw, enveloped = _envelope_times(raw, lines, options.timezone)
-    raw = parse_times(raw, options.timezone)
+    if options.follow_envelope:  # each entry an hour or less off takes its envelope's offset
+        raw, moved = followed(parse_times(raw, options.timezone, zoned=True), lines)
+        raw = raw.drop(ZONED)
+    else:
+        raw = parse_times(raw, options.timezone)
     timed = pl.col("time").is_not_null()
     untimed = raw.filter(~timed).select(
         "line_no",
@@ -105,18 +109,8 @@ def parse_app_chunk(
         frame,
         entries.leading,
         unread.cast({"line_no": lines.schema["line_no"]}),
-        _events(parsed, unread, lines, enveloped),
+        _events(parsed, unread, lines, enveloped, moved),
     )
-
-
-def entry_fields(
-    starts: pl.DataFrame, fmt: AppFormat, options: AppLogOptions, *, text: bytes | None = None
-) -> pl.DataFrame:
-    """The fields of each entry's first line (``time_raw``, ids, ...; ``reason`` where it
-    cannot be read); ``text``: JSON lines' bytes, when each line is an entry."""
-    if fmt is AppFormat.JSON:
-        return json_fields(starts, options.id_fields, text=text)
-    return keyvalue_fields(starts, fmt, options.id_fields)
 
 
 def _envelope_times(
@@ -169,10 +163,14 @@ def _envelope_times(
 
 
 def _events(
-    parsed: pl.DataFrame, untimed: pl.DataFrame, lines: pl.DataFrame, enveloped: int = 0
+    parsed: pl.DataFrame,
+    untimed: pl.DataFrame,
+    lines: pl.DataFrame,
+    enveloped: int = 0,
+    moved: int = 0,
 ) -> AppEvents:
-    """The chunk's entries by event and its first few unclassified ones, as logged; and
-    how many entries have the time of their envelope."""
+    """The chunk's entries by event and its first few unclassified ones, as logged; how
+    many entries have the time of their envelope, and how many its offset."""
     first = (
         parsed.filter(pl.col("event") == "unclassified")
         .head(MAX_SAMPLES)
@@ -184,6 +182,7 @@ def _events(
         _by_event(untimed),
         tuple(EntrySample(int(n), line or "") for n, line in first.iter_rows()),
         enveloped,
+        envelope_offset=moved,
     )
 
 

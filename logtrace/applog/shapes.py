@@ -46,10 +46,14 @@ class AppLogOptions:
 
     ``id_fields`` are the keys that may hold the request id (matched without regard to
     case); ``timezone`` is the zone of timestamps written without an offset.
+    ``follow_envelope``: the log's zone was told by its envelope's times (applog/zone.py),
+    and an entry whose own time is a whole hour or less from its envelope's takes that
+    offset (daylight saving time began or ended, the program restarted in another zone).
     """
 
     id_fields: tuple[str, ...] = DEFAULT_ID_FIELDS
     timezone: str = "UTC"
+    follow_envelope: bool = False
 
 
 # Timestamps a text line may begin with. ASCII word boundaries (?-u:\b) throughout: a
