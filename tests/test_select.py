@@ -177,6 +177,20 @@ def test_whole_ids_are_read_in_full_beside_the_prefix() -> None:
         assert_same_trace_of(everything, chosen, rid)
 
 
+def test_one_services_logs_are_traced_without_a_sample() -> None:
+    """One service's nginx logs: no calls between hosts, so nothing to learn from other
+    requests. `trace` reads only the request's lines, and builds the full build's trace."""
+    edge = resolve_sources([str(SAMPLE / "edge-1.access.log")])
+    everything = load(edge, TimelineOptions(formats=FORMATS))
+    rid = sorted(set(everything.timelines.spans.get_column("request_id").to_list()))[1234]
+    chosen = load(edge, TimelineOptions(formats=FORMATS, select=RequestSelection(rid)))
+    assert chosen.sampled_requests is None
+    assert set(chosen.timelines.spans.get_column("request_id").to_list()) == {rid}
+    (read,) = chosen.ingest.sources
+    assert (read.lines_total, read.lines_skipped) == (2500, 2499)
+    assert_same_trace_of(everything, chosen, rid)
+
+
 def test_a_sample_of_none_cuts_the_raw_lines_from_the_first_chunk() -> None:
     """With a sample of none (a report of one service's logs) no other request's line is
     wanted: the raw lines are cut to those holding the ids from the first chunk on, of

@@ -180,10 +180,17 @@ def trace(
     skipped = sum(s.lines_skipped for s in loaded.ingest.sources)
     if skipped:
         read = sum(s.lines_total for s in loaded.ingest.sources)
-        notes.append(
-            f"{skipped:,} of the {plural(read, 'line')} read hold neither this id nor a "
-            "sampled one and were not parsed"
-        )
+        if loaded.sampled_requests is None:  # one service's logs: no sample is read
+            notes.append(
+                f"{skipped:,} of the {plural(read, 'line')} read are other requests' and "
+                "were not parsed (one service's logs: no clock offsets or path mappings to "
+                "learn from them)"
+            )
+        else:
+            notes.append(
+                f"{skipped:,} of the {plural(read, 'line')} read hold neither this id nor a "
+                "sampled one and were not parsed"
+            )
     lines = _lines(loaded, spans, view, sources) if with_lines else {}
     return RequestTrace(
         request_id=rid, spans=view, critical=critical, skew_s=skew, notes=tuple(notes), lines=lines

@@ -16,7 +16,10 @@ from logtrace.ingest import (
     FormatOptions,
     FormatResolver,
     IngestReport,
+    choices,
+    first_lines,
     iter_lines,
+    plan_sources,
     require_parsed,
     twin_sources,
 )
@@ -188,6 +191,22 @@ def join_mode(sources: Sequence[Source], options: TimelineOptions) -> JoinMode:
     return "partitioned" if size is None or size > PARTITION_ABOVE_BYTES else "memory"
 
 
+def _without_a_sample(
+    sources: Sequence[Source], resolver: FormatResolver, options: TimelineOptions
+) -> TimelineOptions:
+    """A selection's options without its sample of other requests when the sources are
+    one service's nginx logs: no calls between hosts, so neither clock offsets nor path
+    mappings to learn from them. Their first lines, read to tell, choose their parsers."""
+    firsts = first_lines(sources, resolver)
+    kinds = plan_sources(sources, resolver, firsts)
+    nginx = {s.service for s in sources if kinds.get(s.label) == "nginx"}
+    if len(nginx) != 1 or any(kind != "nginx" for kind in kinds.values()):
+        return options
+    assert options.select is not None
+    chosen = {**choices(firsts), **options.chosen}
+    return replace(options, select=replace(options.select, sample=0), chosen=chosen)
+
+
 def read_columns(options: TimelineOptions) -> frozenset[str]:
     """The nginx columns parsed for the join."""
     forced = {options.id_field} if options.id_field else {ANY_ID}
@@ -199,6 +218,8 @@ def load(sources: Sequence[Source], options: TimelineOptions) -> Loaded:
     if join_mode(sources, options) == "partitioned":
         return partitioned.load_partitioned(sources, options)
     resolver = FormatResolver.from_options(options.formats)
+    if options.select is not None and options.select.sample:
+        options = _without_a_sample(sources, resolver, options)
     report = IngestReport()
     nginx_parts: list[pl.DataFrame] = []
     app_parts: list[pl.DataFrame] = []
