@@ -402,6 +402,41 @@ def join_parts(frame: pl.DataFrame, *, final: bool) -> tuple[pl.DataFrame, pl.Da
     return out, rest.select(frame.columns), joined
 
 
+class Parts:
+    """A log's lines as they come, frame by frame, each line a runtime cut in parts
+    (``PART``) whole again (:func:`join_parts`): the parts whose rest is in the next frame
+    are held for it."""
+
+    def __init__(self) -> None:
+        self.held: pl.DataFrame | None = None
+        self.joined = 0  # parts joined into the line before them
+
+    @property
+    def pending(self) -> bool:
+        """Whether parts wait for their rest (:func:`unwrap` must then give every line's
+        stream, so that the rest finds them)."""
+        return self.held is not None and self.held.height > 0
+
+    def add(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """An unwrapped frame with its lines whole, the parts held before it first."""
+        if PART not in frame.columns:
+            return frame
+        if self.held is not None and self.held.height:
+            frame = pl.concat([self.held, frame], how="vertical_relaxed")
+        frame, self.held, joined = join_parts(frame, final=False)
+        self.joined += joined
+        return frame
+
+    def rest(self) -> pl.DataFrame | None:
+        """The parts still held, each line joined as it is (its last part never came: the
+        log ended); None when none are."""
+        if self.held is None or not self.held.height:
+            return None
+        frame, _, joined = join_parts(self.held, final=True)
+        self.held, self.joined = None, self.joined + joined
+        return frame
+
+
 def origins(frame: pl.DataFrame, envelopes: tuple[Envelope, ...]) -> set[str]:
     """The programs the lines of a stream of a SPLIT envelope name (:func:`unwrap`'s
     ``ORIGIN``), found with no more than that: a stream is looked through once for them."""
@@ -441,10 +476,13 @@ class Text:
 
     def __init__(self, frame: pl.DataFrame) -> None:
         self._frame = frame
+        self._len: int | None = None
 
     def __len__(self) -> int:
-        lines = self._frame.get_column("line")
-        return int(lines.str.len_bytes().sum() or 0) + lines.len()
+        if self._len is None:  # asked for by the reader and by the progress it shows
+            lines = self._frame.get_column("line")
+            self._len = int(lines.str.len_bytes().sum() or 0) + lines.len()
+        return self._len
 
     def __bytes__(self) -> bytes:
         return text_of(self._frame)

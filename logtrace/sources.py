@@ -690,22 +690,16 @@ def _unwrapped(
     frame that was unwrapped, the caller makes them). ``workers``: threads that read and
     unwrap the blocks after the first, in order, while the caller uses those before
     (when nothing else keeps the cores busy: a split stream written once)."""
-    parts: pl.DataFrame | None = None  # of a line cut by the runtime, its rest to come
+    parts = envelope.Parts()  # lines cut by the runtime: whole again
     blocks = iter_blocks(source, report, chunk_bytes, stream=stream)
-    for text, opened, last in _opened(blocks, report, workers):
-        frame = opened
-        if envelope.PART in frame.columns:
-            if parts is not None and parts.height:
-                frame = pl.concat([parts, frame], how="vertical_relaxed")
-            frame, parts, joined = envelope.join_parts(frame, final=False)
-            report.parts_joined += joined
+    for text, opened, last in _opened(blocks, report, workers, lambda: parts.pending):
         if report.tail_open:
             report.unfinished_line = last
-        yield text, frame
-    if parts is not None and parts.height:  # the last line's last part never came
-        frame, _, joined = envelope.join_parts(parts, final=True)
-        report.parts_joined += joined
-        yield b"", frame
+        yield text, parts.add(opened)
+    rest = parts.rest()  # the last line's last part never came
+    if rest is not None:
+        yield b"", rest
+    report.parts_joined = parts.joined
     if report.parts_joined:
         report.warnings.append(
             f"{source.label}: {plural(report.parts_joined, 'part')} of lines the container "
@@ -715,11 +709,12 @@ def _unwrapped(
 
 
 def _opened(
-    blocks: Iterator[bytes], report: ReadReport, workers: int
+    blocks: Iterator[bytes], report: ReadReport, workers: int, pending: Callable[[], bool]
 ) -> Iterator[tuple[bytes, pl.DataFrame, int]]:
     """Each block's text and frame, its lines unwrapped from the envelopes the first
     block's are in (``report.envelopes``), and the number of its last line. A line's parts
-    are joined by the caller; unwrap finds each line's stream where a part may be pending."""
+    are joined by the caller; unwrap finds each line's stream where a part is ``pending``
+    (with workers, where one may be: a block is sent before the one before it is joined)."""
     first = next(blocks, None)
     if first is None:
         return
@@ -738,8 +733,7 @@ def _opened(
 
     if not workers or not found:
         for data in blocks:
-            pending = envelope.PART in frame.columns and bool(frame.get_column(envelope.PART).any())
-            text, frame = opened(data, line_no, pending)
+            text, frame = opened(data, line_no, pending())
             line_no += frame.height
             yield text, frame, line_no - 1
         return

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from logtrace.envelope import ORIGIN
+from logtrace.envelope import ORIGIN, Text
 from logtrace.write_behind import WriteBehind
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def _write(stream: Stream, frame: pl.DataFrame) -> None:
     for i, (name, part) in enumerate(groups.items()):
         path = stream.root / f"{n:06d}-{i:04d}.arrow"
         part.write_ipc(path, compression="lz4", compat_level=_NEWEST)
-        text = int(part.get_column("line").str.len_bytes().sum() or 0) + part.height
+        text = len(Text(part))
         block[name if isinstance(name, str) else None] = _Piece(path, text)
         stream.text_bytes += text
         if isinstance(name, str):

@@ -304,3 +304,18 @@ def pytest_terminal_summary(
         if chosen:
             terminalreporter.write_line(table(chosen, title=title))
             terminalreporter.write_line("")
+
+
+def disk_full_after(monkeypatch: pytest.MonkeyPatch, files: int) -> list[str]:
+    """polars' Arrow IPC writer (spills) writing ``files`` empty files, then failing as a
+    full disk does; the names it was asked to write, to look at after."""
+    written: list[str] = []
+
+    def full(self: pl.DataFrame, file: object, **_: object) -> None:
+        written.append(str(file))
+        if len(written) > files:
+            raise OSError(28, "No space left on device")
+        Path(str(file)).write_bytes(b"")
+
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
+    return written

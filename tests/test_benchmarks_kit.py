@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -658,18 +659,24 @@ def test_join_chatty_runs_on_a_chatty_set_of_its_own_size(
     assert bench_run.parse_args(["--chatty-lines", "20000"]).chatty_lines == 20_000
 
 
+def _edge_only(bench_run: ModuleType, folder: Path) -> Any:
+    """A data set of an edge log alone, 5,000 short lines: what the variants are made of."""
+    edge = folder / "edge.log"
+    edge.write_bytes(b"".join(b"line %d of the edge log\n" % i for i in range(5_000)))
+    return bench_run.datasets.DataSet(
+        dir=folder, edge=edge, edge_gz=None, files=(edge,), edge_lines=5_000,
+        total_lines=5_000, bytes={}, lines_by_file={}, generated_in_s=None,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("name", ["analyze rotated", "analyze 100 files", "analyze rotated .gz"])
 def test_the_rotated_files_hold_the_edge_log_and_are_shown_as_globs_of_them(
     bench_run: ModuleType, tmp_path: Path, name: str
 ) -> None:
     """The edge log cut as logrotate leaves it: the pieces, oldest first, are its lines;
     the command shown (results/*.md) expands in a shell to the very files run."""
-    edge = tmp_path / "edge.log"
-    edge.write_bytes(b"".join(b"line %d of the edge log\n" % i for i in range(5_000)))
-    data = bench_run.datasets.DataSet(
-        dir=tmp_path, edge=edge, edge_gz=None, files=(edge,), edge_lines=5_000,
-        total_lines=5_000, bytes={}, lines_by_file={}, generated_in_s=None,
-    )  # fmt: skip
+    data = _edge_only(bench_run, tmp_path)
+    edge = data.edge
     bench = next(b for b in bench_run.COMMANDS if b.name == name)
     run = bench_run.expand(bench, data, tmp_path)
     shown = bench_run.expand(bench, data, tmp_path, bench_run.DISPLAY_VALUES)
@@ -699,12 +706,8 @@ def test_the_compose_stream_holds_the_edge_log_as_a_log_per_container(
 ) -> None:
     """`analyze compose`: the edge log's lines as `docker compose logs` of 20 replicas,
     each line after its container's name, read as 20 logs that together hold them all."""
-    edge = tmp_path / "edge.log"
-    edge.write_bytes(b"".join(b"line %d of the edge log\n" % i for i in range(5_000)))
-    data = bench_run.datasets.DataSet(
-        dir=tmp_path, edge=edge, edge_gz=None, files=(edge,), edge_lines=5_000,
-        total_lines=5_000, bytes={}, lines_by_file={}, generated_in_s=None,
-    )  # fmt: skip
+    data = _edge_only(bench_run, tmp_path)
+    edge = data.edge
     bench = next(b for b in bench_run.COMMANDS if b.name == "analyze compose")
     (path,) = [Path(a) for a in bench_run.expand(bench, data, tmp_path) if "compose" in a]
     lines = path.read_text().splitlines()

@@ -530,3 +530,25 @@ def test_top_joins_the_lines_a_container_runtime_cut() -> None:
     assert wrapped.exit_code == plain.exit_code == 0, wrapped.output
     summary = [ln for ln in wrapped.stdout.splitlines() if "lines read from" in ln]
     assert summary and "60 requests" in summary[0] and "6 rejected" in summary[0], summary
+
+
+def test_a_line_cut_in_parts_is_whole_when_its_rest_comes_in_a_later_step(
+    tmp_path: Path,
+) -> None:
+    """The runtime wrote a line's first part (P) before the view looked, its last part
+    (F) after: one line, one request, once the rest has come."""
+    from logtrace.live.session import LiveOptions, LiveSession
+    from logtrace.resolve import FormatOptions
+
+    log = tmp_path / "0.log"
+    body = nginx_line(0, T0).rstrip("\n")
+    stamp = "2026-12-03T12:00:00.000000001Z"
+    first = f"{stamp} stdout F {nginx_line(1, T0)}"
+    log.write_text(first + f"{stamp} stdout P {body[:40]}\n")
+    session = LiveSession(specs([str(log)]), LiveOptions(FormatOptions(log_format=FORMAT)))
+    assert session.step() == 1  # the first line; the part waits for its rest
+    with log.open("a") as f:
+        f.write(f"{stamp} stdout F {body[40:]}\n")
+    assert session.step() == 1
+    summary = session.summary()
+    assert (summary.lines, summary.rejected, summary.requests) == (2, 0, 2)

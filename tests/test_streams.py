@@ -18,6 +18,7 @@ from logtrace import envelope, sources, streams
 from logtrace.cli import app
 from logtrace.errors import ExitStatus
 from logtrace.sources import ReadReport, Source, iter_texts, resolve_sources
+from tests.conftest import disk_full_after
 from tests.test_envelope import SAMPLE, compose, cut
 
 CONTAINERS = {
@@ -147,18 +148,11 @@ def test_a_stream_that_cannot_be_written_is_an_error_and_is_removed(
     tmp_path: Path, temp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _stream(tmp_path, list(CONTAINERS))
-    written: list[str] = []
-
-    def full(self: pl.DataFrame, file: object, **_: object) -> None:
-        written.append(str(file))
-        if len(written) > 3:
-            raise OSError(28, "No space left on device")
-        Path(str(file)).write_bytes(b"")
-
-    monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
+    written = disk_full_after(monkeypatch, 3)
     with pytest.raises(OSError, match="No space left"):
         for _ in iter_texts(resolve_sources([str(path)])[0], ReadReport()):
             pass
+    assert len(written) > 3
     assert list(temp.iterdir()) == []
     result = CliRunner().invoke(app, ["analyze", str(path)])
     assert result.exit_code == int(ExitStatus.NO_INPUT), result.output

@@ -26,7 +26,7 @@ from logtrace.timelines import partitioned
 from logtrace.timelines import spill as spill_module
 from logtrace.timelines.load import Loaded, TimelineOptions, join_mode, load
 from logtrace.timelines.spill import NO_ID, part_of, spill
-from tests.conftest import SAMPLE, SAMPLE_CONF, PipedStdin, shell_signals
+from tests.conftest import SAMPLE, SAMPLE_CONF, PipedStdin, disk_full_after, shell_signals
 from tests.deployments import busy_deployment
 from tests.test_timelines_join import _wrong_parents
 
@@ -131,15 +131,7 @@ def test_a_spill_that_cannot_be_written_is_an_error_and_is_removed(
     """The spill's files are written by a thread of their own: its error (a full disk)
     is raised by the join all the same, and the folder is removed."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    written: list[str] = []
-
-    def full(self: pl.DataFrame, file: object, **_: object) -> None:
-        written.append(str(file))
-        if len(written) > 3:
-            raise OSError(28, "No space left on device")
-        Path(str(file)).write_bytes(b"")
-
-    monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
+    written = disk_full_after(monkeypatch, 3)
     sources = resolve_sources([str(SAMPLE)])
     with pytest.raises(OSError, match="No space left"):
         load(sources, TimelineOptions(FormatOptions(), join="partitioned", parts=4))

@@ -70,7 +70,7 @@ class LiveSession:
         self.parsers: dict[str, BatchParser] = {}
         # a container runtime's lines (envelope.py), decided on a log's first lines
         self.envelopes: dict[str, tuple[envelope.Envelope, ...]] = {}
-        self.parts: dict[str, pl.DataFrame] = {}  # of lines cut by the runtime: the rest to come
+        self.parts: dict[str, envelope.Parts] = {}  # lines cut by the runtime: whole again
         self.windows = Windows()
         self.traces = Traces()
         self.started = time.monotonic()
@@ -98,12 +98,8 @@ class LiveSession:
                 self.envelopes[label] = envelope.detect_all(frame)
             wrapped = self.envelopes.get(label, ())
             if wrapped:
-                frame = envelope.unwrap_all(frame, wrapped)
-                if envelope.PART in frame.columns:  # a line cut by the runtime: whole again
-                    held = self.parts.get(label)
-                    if held is not None and held.height:
-                        frame = pl.concat([held, frame], how="vertical_relaxed")
-                    frame, self.parts[label], _ = envelope.join_parts(frame, final=False)
+                parts = self.parts.setdefault(label, envelope.Parts())
+                frame = parts.add(envelope.unwrap_all(frame, wrapped, streams=parts.pending))
             frame = lines.source.lines_of(frame)  # a stream split by container: this one's
             read += frame.height
             batch = self._parser(lines.source.label).parse(frame)
