@@ -159,7 +159,12 @@ AppFormatOpt = Annotated[
 ]
 TimezoneOpt = Annotated[
     str,
-    typer.Option("--timezone", metavar="ZONE", help="Zone of app timestamps written without one."),
+    typer.Option(
+        "--timezone",
+        metavar="ZONE",
+        help="Zone of app timestamps written without one (as --tz takes it; default UTC, "
+        "or what a container runtime's times show).",
+    ),
 ]
 RequestIdOpt = Annotated[
     list[str] | None,
