@@ -164,6 +164,13 @@ def _analyze(log: Path) -> dict[str, Any]:
     return doc
 
 
+def _writes(cri: Path) -> int:
+    """How many times the runtime took lines down, a millisecond apart at least: a
+    buffered log's lines come a buffer at a time (a flush a second: ~5 in a run)."""
+    stamps = {line[:23] for line in cri.read_text().splitlines()}
+    return len(stamps)
+
+
 def _ends(log: Path) -> dict[str, datetime]:
     """Each request's end as logtrace reads it (its span's, before any placement)."""
     out = {}
@@ -206,7 +213,13 @@ def test_an_unbuffered_log_is_placed_within_its_seconds_by_the_runtimes_times(
 def test_a_buffered_log_keeps_its_seconds(tmp_path: Path, upstream: int) -> None:
     """buffer= and flush=: lines reach the runtime in batches, seconds after they were
     written: the runtime's times say nothing of when each request ended."""
-    cri, ended = _serve(tmp_path, upstream, "/dev/stdout trace buffer=64k flush=1s")
+    for attempt in range(2):  # nginx buffered, as the test needs (a loaded machine: checked)
+        folder = tmp_path / f"run-{attempt}"
+        folder.mkdir()
+        cri, ended = _serve(folder, upstream, "/dev/stdout trace buffer=64k flush=1s")
+        if _writes(cri) <= REQUESTS // 10:
+            break
+    assert _writes(cri) <= REQUESTS // 10, "nginx wrote its log unbuffered, twice"
     (source,) = _analyze(cri)["sources"]
     assert (source["lines_parsed"], source["lines_rejected"]) == (REQUESTS, 0)
     assert not any("placed within their logged second" in w for w in source["warnings"])
