@@ -1,8 +1,10 @@
-"""The fast join gives what the plain one would: string keys, rank windows, parent walks."""
+"""The fast join gives what the plain one would: string keys, rank windows, parent walks,
+and joins by band where a loop of identical calls would pair each call with each."""
 
 from __future__ import annotations
 
 import importlib
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,12 +14,14 @@ from polars.testing import assert_frame_equal
 
 from logtrace.ingest import FormatOptions
 from logtrace.sources import resolve_sources
-from logtrace.timelines import matching, names, parents, placement
+from logtrace.timelines import ambiguous, band, matching, names, parents, placement
 from logtrace.timelines.load import Loaded, TimelineOptions, load
+from tests.deployments import Call, busy_deployment
 
 SAMPLE = Path(__file__).parent.parent / "sample_logs"
 FORMATS = FormatOptions(nginx_confs=(str(SAMPLE / "nginx" / "mesh-1.conf"),))
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
+T0_LOOP = datetime(2026, 3, 4, 10, 0, 20, tzinfo=UTC)  # after the busy deployment's requests
 # The package re-exports the function ``assemble``; the module holds the stages.
 stages = importlib.import_module("logtrace.timelines.assemble")
 
@@ -31,6 +35,25 @@ def _spans() -> pl.DataFrame:
 def spans(sample_loaded: Loaded) -> pl.DataFrame:
     """The sample logs' spans, with parents and corrected times."""
     return sample_loaded.timelines.spans.sort("sid")
+
+
+@pytest.fixture(scope="module")
+def loops(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    """The spans of a deployment whose requests call one path in a loop (through a
+    whole-second proxy): 60 identical calls, 40 and 40 more, or 50 at once."""
+    deployment = busy_deployment(requests=12)
+    for i in range(4):
+        calls = [Call("users", "/profile/9", work_s=0.002)] * 60
+        if i == 2:
+            calls = calls[:40] + [Call("items", "/stats", work_s=0.001)] * 40
+        at = T0_LOOP + timedelta(seconds=3 * i)
+        rid = f"{i + 1:x}" * 32
+        deployment.request(
+            rid, at, "/api/loop", calls[:50] if i == 3 else calls, "web-1", parallel=i == 3
+        )
+    directory = deployment.write(tmp_path_factory.mktemp("loops"))
+    options = TimelineOptions(formats=FormatOptions())
+    return load(resolve_sources([str(directory)]), options).timelines.spans.sort("sid")
 
 
 def _reference_pairs(spans: pl.DataFrame) -> pl.DataFrame:
@@ -231,3 +254,162 @@ def test_attempts_upstream_time_to_the_end_of_the_line_places_a_coarse_line() ->
     ends = dict(placed.select("sid", "end").iter_rows())
     assert ends[line] == at + timedelta(milliseconds=429)
     assert ends[first] == at + timedelta(milliseconds=409)
+
+
+def _reference_client_parents(spans: pl.DataFrame) -> pl.DataFrame:
+    """parents.client_parents as a join of every call with every SERVER span of its
+    source and request."""
+    clients = spans.filter((pl.col("kind") == "CLIENT") & (pl.col("origin") == "app"))
+    servers = spans.filter(pl.col("kind") == "SERVER").select(
+        "request_id",
+        "source",
+        pl.col("sid").alias("parent_sid"),
+        pl.col("start").alias("p_start"),
+        pl.col("end").alias("p_end"),
+    )
+    tol = timedelta(microseconds=parents.TOL_US)
+    joined = clients.select("sid", "request_id", "source", "start", "end").join(
+        servers, on=["request_id", "source"]
+    )
+    inside = (pl.col("p_start") <= pl.col("start") + tol) & (pl.col("p_end") >= pl.col("end") - tol)
+    gap = (pl.col("start") - pl.col("p_start")).dt.total_microseconds().abs()
+    return (
+        joined.with_columns(inside.alias("inside"), gap.alias("gap"))
+        .sort(["inside", "p_start", "gap", "parent_sid"], descending=[True, True, False, False])
+        .filter(pl.col("sid").is_first_distinct())
+        .select("sid", "parent_sid", (~pl.col("inside")).alias("parent_guessed"))
+        .sort("sid")
+    )
+
+
+def _chosen_pairs(spans: pl.DataFrame) -> pl.DataFrame:
+    """The (callee, caller) pairs the join chose: SERVER spans called by a CLIENT span."""
+    callers = spans.filter(pl.col("kind") == "CLIENT").select(pl.col("sid").alias("sid_c"))
+    return (
+        spans.filter(pl.col("kind") == "SERVER")
+        .select("request_id", "sid", pl.col("parent_sid").alias("sid_c"))
+        .join(callers, on="sid_c")
+    )
+
+
+def _reference_swappable(pairs: pl.DataFrame, spans: pl.DataFrame) -> list[int]:
+    """ambiguous.swappable with each pair of a group set beside every other."""
+    info = spans.select("sid", "source", "path", "start", "end", pl.col("within_s").alias("w"))
+    side = info.rename({c: f"{c}_c" for c in info.columns})
+    chosen = pairs.select("request_id", "sid", "sid_c").join(info, on="sid").join(side, on="sid_c")
+    keys = ["request_id", "source", "source_c", "path_c"]
+    both = chosen.join(chosen, on=keys, suffix="_o").filter(pl.col("sid") != pl.col("sid_o"))
+    slack = pl.duration(microseconds=((pl.col("w") + pl.col("w_c_o")) * 1e6).cast(pl.Int64))
+    slack_o = pl.duration(microseconds=((pl.col("w_o") + pl.col("w_c")) * 1e6).cast(pl.Int64))
+    crossed = (
+        (pl.col("start") >= pl.col("start_c_o") - slack)
+        & (pl.col("end") <= pl.col("end_c_o") + slack)
+        & (pl.col("start_o") >= pl.col("start_c") - slack_o)
+        & (pl.col("end_o") <= pl.col("end_c") + slack_o)
+    )
+    return sorted(both.filter(crossed).get_column("sid").unique().to_list())
+
+
+def test_a_loops_candidates_grow_with_its_calls_not_their_square(loops: pl.DataFrame) -> None:
+    """60 identical calls of one request: each callee pairs with callers of close rank
+    only (at most 2 * RANK_BAND + 1 of each calling source), not with all 60."""
+    pairs = matching.candidates(loops).pairs
+    per_callee = pairs.group_by("sid", "host_c").len().get_column("len")
+    assert per_callee.max() == 2 * matching.RANK_BAND + 1  # a loop's callee far from its ends
+    looped = loops.filter(pl.col("path").is_in(["/profile/9", "/users-svc/profile/9"]))
+    assert looped.height > 4 * 60  # the loops are there
+
+
+@pytest.mark.parametrize("data", ["loops", "spans"])
+def test_the_calls_parents_are_those_a_join_of_every_server_span_gives(
+    data: str, request: pytest.FixtureRequest
+) -> None:
+    spans: pl.DataFrame = request.getfixturevalue(data)
+    got = parents.client_parents(spans).sort("sid")
+    assert got.height > 0
+    assert_frame_equal(got, _reference_client_parents(spans))
+
+
+@pytest.mark.parametrize("data", ["loops", "spans"])
+def test_the_undecidable_calls_are_those_a_join_of_every_pair_gives(
+    data: str, request: pytest.FixtureRequest
+) -> None:
+    spans: pl.DataFrame = request.getfixturevalue(data)
+    pairs = _chosen_pairs(spans)
+    got = ambiguous.swappable(pairs, spans).to_list()
+    assert got == _reference_swappable(pairs, spans)
+    if data == "loops":  # 50 identical calls at once: which reached which, nobody can tell
+        assert len(got) >= 2 * 50
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_join_by_band_is_a_join_filtered_to_ranks_close_enough(seed: int) -> None:
+    rng = random.Random(seed)
+    size = 400
+
+    def side(name: str) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "k": [rng.choice("abc") for _ in range(size)],
+                name: [rng.randint(0, 120) for _ in range(size)],
+                f"{name}_row": list(range(size)),
+            }
+        )
+
+    left, right = side("x"), side("y")
+    got = band.near(left, right, ["k"], ("x", "y"), 7).sort("x_row", "y_row")
+    want = (
+        left.join(right, on="k")
+        .filter((pl.col("x") - pl.col("y")).abs() <= 7)
+        .select(got.columns)
+        .sort("x_row", "y_row")
+    )
+    assert got.height > 0
+    assert_frame_equal(got, want)
+
+
+@pytest.mark.parametrize(("seed", "room"), [(1, band.ROOM), (2, band.ROOM), (3, 20_000)])
+def test_spans_that_contain_others_are_those_a_join_filtered_by_time_gives(
+    seed: int, room: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """band.containing against a join of every pair of a key: random spans (some without a
+    time) under keys of one and two columns, a few keys far apart in time; with room for
+    all keys at once, or (as keys that each last for ages would need) for one at a time."""
+    monkeypatch.setattr(band, "ROOM", room)
+    rng = random.Random(seed)
+    size, tol = 300, 50
+
+    def side(prefix: str) -> pl.DataFrame:
+        rows = []
+        for i in range(size):
+            key = rng.choice("abcd")
+            at = T0 + timedelta(days=400 * (key == "d"), microseconds=rng.randint(0, 5000))
+            end = at + timedelta(microseconds=rng.choice([0, 10, 100, 1000, 3000]))
+            rows.append(
+                {
+                    "k": key,
+                    "j": rng.choice("xy"),
+                    f"{prefix}_start": None if i % 37 == 0 else at,
+                    f"{prefix}_end": end,
+                    f"{prefix}_row": i,
+                }
+            )
+        return pl.DataFrame(rows)
+
+    inner, outer = side("i"), side("o")
+    times = ("i_start", "i_end", "o_start", "o_end")
+    for keys in (["k"], ["k", "j"]):
+        around = outer if "j" in keys else outer.drop("j")
+        got = band.containing(inner, around, keys, times, tol).sort("i_row", "o_row")
+        slack = timedelta(microseconds=tol)
+        want = (
+            inner.join(around, on=keys)
+            .filter(
+                (pl.col("o_start") <= pl.col("i_start") + slack)
+                & (pl.col("o_end") >= pl.col("i_end") - slack)
+            )
+            .select(got.columns)
+            .sort("i_row", "o_row")
+        )
+        assert got.height > size
+        assert_frame_equal(got, want)

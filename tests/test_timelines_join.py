@@ -284,6 +284,20 @@ def test_a_skewed_app_behind_whole_second_proxies_has_its_offset_found(tmp_path:
     assert _wrong_parents(loaded) == []
 
 
+def test_every_parent_is_right_in_a_loop_of_identical_calls(tmp_path: Path) -> None:
+    """60 calls of one request to one path, one after another, through a whole-second
+    proxy: the i-th call reached the i-th proxy line and its attempt the i-th service span
+    (the join pairs calls of close rank only, band.py)."""
+    deployment = busy_deployment(requests=8)
+    loop = [Call("users", "/profile/9", work_s=0.002)] * 60
+    for i in range(2):
+        at = T0 + timedelta(seconds=5 + 3 * i)
+        deployment.request(f"{i + 10:x}" * 32, at, "/api/loop", loop, f"web-{1 + i}")
+    loaded = _load(deployment.write(tmp_path))
+    assert loaded.timelines.spans.height > 2 * 4 * 60
+    assert _wrong_parents(loaded) == []
+
+
 def test_identical_calls_at_the_same_time_are_said_to_be_undecidable(tmp_path: Path) -> None:
     deployment = busy_deployment(requests=8)
     same = [Call("users", "/profile/3", work_s=0.010)] * 2  # as long as each other

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from logtrace.timelines import names
+from logtrace.timelines import band, names
 from logtrace.timelines.paths import PathMappings, mapped_paths
 
 SLACK_US = 2000
@@ -53,6 +53,10 @@ NAME_DIFFERS = 0.5
 START_GAP = 0.1  # per second between the starts (capped at 5 s)
 ADDRESS_DIFFERS = 3.0  # an upstream attempt to the address of another source's instance
 ADDRESS_SHARE = 0.6  # of the callees an address reached: a majority (ranks mislead the rest)
+# Pairs further apart in rank are no candidates: the other terms add up to at most
+# TIER + ADDRESS_DIFFERS + 2.4, so such a pair loses to its callee's pair of equal rank
+# whatever either costs otherwise.
+RANK_BAND = 16
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,16 @@ _COLUMNS = (
 )
 
 
+# What a candidate pair's cost is made of (_static_cost), from either side.
+_CALLEE = (
+    "request_id", *_SIDE, "_row", "origin", "service", "status", "rank", "raw_start", "raw_end"
+)  # fmt: skip
+_CALLER = (
+    *(f"{c}_c" for c in (*_SIDE, "_row", "origin", "status", "rank", "raw_start", "raw_end")),
+    "peer_c", "_serving_us_c", "via", "via_c", "mapped",
+)  # fmt: skip
+
+
 def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Candidates:
     """Pairs of a SERVER span and a CLIENT span of another source, same request, the same
     path once the hop's rewrite is undone, and (where both know it) the same method.
@@ -180,11 +194,14 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
     # left gathered in full (their paths compared then).
     callees = callees.with_row_index("_i")
     variants = variants.with_row_index("_v")
-    keys = callees.select(_key("request_id", "path").alias("_k"), "_i", "_rq")
+    keys = callees.select(_key("request_id", "path").alias("_k"), "_i", "_rq", "rank")
     keys_c = variants.select(
-        _key("request_id", "path").alias("_k"), "_v", pl.col("_rq").alias("_rq_c")
+        _key("request_id", "path").alias("_k"),
+        "_v",
+        pl.col("_rq").alias("_rq_c"),
+        pl.col("rank").alias("rank_c"),
     )
-    hits = keys.join(keys_c, on="_k", how="inner").filter(pl.col("_rq") == pl.col("_rq_c"))
+    hits = _hits(keys, keys_c).filter(pl.col("_rq") == pl.col("_rq_c"))
     caller_side = variants.drop("_rq").rename(
         lambda c: c if c in ("_v", "to_source", "via", "via_c", "mapped") else f"{c}_c"
     )
@@ -212,7 +229,11 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
     ).to_series()
     hits = hits.filter(candidate)
     joined = pl.concat(
-        [callees[hits.get_column("_i")], caller_side[hits.get_column("_v")]], how="horizontal"
+        [
+            callees.select(_CALLEE)[hits.get_column("_i")],
+            caller_side.select(_CALLER)[hits.get_column("_v")],
+        ],
+        how="horizontal",
     )
     # A callee cannot outlast the request its caller was serving, unless the caller gave
     # up (a timeout: the callee may go on): an edge request "called" by an app's call that
@@ -231,6 +252,30 @@ def candidates(spans: pl.DataFrame, mappings: PathMappings | None = None) -> Can
     prefixed = names.fit_table(joined, "via_c", "service", "host").rename({"_fits": "_via_fits"})
     joined = joined.join(prefixed, on=["via_c", "service", "host"], how="left", nulls_equal=True)
     return Candidates(_static_cost(joined), spans.get_column("sid"), mappings)
+
+
+def _hits(keys: pl.DataFrame, keys_c: pl.DataFrame) -> pl.DataFrame:
+    """``_i``, ``_v`` and both sides' ``_rq`` of the callees (``keys``) and callers
+    (``keys_c``) of one key ``_k`` whose ranks are at most ``RANK_BAND`` apart.
+
+    A key of ``RANK_BAND`` rows or fewer is joined whole (its ranks cannot be further
+    apart); a larger one (identical calls in a loop) by band of ranks (band.py).
+    """
+    columns = ["_i", "_v", "_rq", "_rq_c"]
+    large = band.large_keys([keys, keys_c], ["_k"], RANK_BAND)
+    if large.is_empty():
+        return keys.join(keys_c, on="_k", how="inner").select(columns)
+    small = keys.join(large, on="_k", how="anti").join(
+        keys_c.join(large, on="_k", how="anti"), on="_k", how="inner"
+    )
+    banded = band.near(
+        keys.join(large, on="_k", how="semi"),
+        keys_c.join(large, on="_k", how="semi"),
+        ["_k"],
+        ("rank", "rank_c"),
+        RANK_BAND,
+    )
+    return pl.concat([small.select(columns), banded.select(columns)])
 
 
 def _serving(spans: pl.DataFrame) -> pl.DataFrame:
@@ -257,11 +302,9 @@ def _serving(spans: pl.DataFrame) -> pl.DataFrame:
         pl.col("raw_end").alias("_e"),
         duration.alias("_serving_us"),
     )
-    tol = pl.duration(microseconds=SLACK_US)
     around = (
-        calls.join(served, on=["request_id", "source"], how="inner")
-        .filter(
-            (pl.col("_s") <= pl.col("raw_start") + tol) & (pl.col("_e") >= pl.col("raw_end") - tol)
+        band.containing(
+            calls, served, ["request_id", "source"], ("raw_start", "raw_end", "_s", "_e"), SLACK_US
         )
         .group_by("sid")
         .agg(pl.col("_serving_us").min())

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from logtrace.timelines import band
+
 TOL_US = 1000  # nesting tolerance beyond the timestamps' own precision
 _MAX_DEPTH = 64
 
@@ -29,7 +31,15 @@ def us(seconds: pl.Expr) -> pl.Expr:
 
 
 def client_parents(spans: pl.DataFrame) -> pl.DataFrame:
-    """App CLIENT spans → the SERVER span of the same source and request around them."""
+    """App CLIENT spans → the SERVER span of the same source and request around them: of
+    those that contain a call (within ``TOL_US``), the one that started last; with none,
+    the one that started last of all (guessed). The parent's id breaks ties (two
+    identical lines: a log read twice), so that the same input always gives the same
+    parents.
+
+    The spans around a call are found by an inequality join (band.py): a request served
+    hundreds of times in a loop, each making a call, would pair each with each.
+    """
     clients = spans.filter((pl.col("kind") == "CLIENT") & (pl.col("origin") == "app")).select(
         "sid", "request_id", "source", "start", "end"
     )
@@ -44,28 +54,24 @@ def client_parents(spans: pl.DataFrame) -> pl.DataFrame:
         pl.col("start").alias("p_start"),
         pl.col("end").alias("p_end"),
     )
-    tol = pl.duration(microseconds=TOL_US)
-    # Joined on the request alone (one string key hashes faster), then the source compared.
-    joined = (
-        clients.join(servers, on="request_id", how="inner")
-        .filter(pl.col("source") == pl.col("source_right"))
-        .drop("source_right")
-    )
-    joined = joined.with_columns(
-        (
-            (pl.col("p_start") <= pl.col("start") + tol) & (pl.col("p_end") >= pl.col("end") - tol)
-        ).alias("inside"),
-        (pl.col("start") - pl.col("p_start")).dt.total_microseconds().abs().alias("gap"),
-    )
-    return (
-        # the parent's id breaks ties (two identical lines: a log read twice), so that
-        # the same input always gives the same parents
-        joined.sort(
-            ["inside", "p_start", "gap", "parent_sid"], descending=[True, True, False, False]
-        )
+    keys = ["request_id", "source"]
+    around = (
+        band.containing(clients, servers, keys, ("start", "end", "p_start", "p_end"), TOL_US)
+        .sort(["p_start", "parent_sid"], descending=[True, False])
         .filter(pl.col("sid").is_first_distinct())
-        .select("sid", "parent_sid", (~pl.col("inside")).alias("parent_guessed"))
+        .select("sid", "parent_sid", pl.lit(value=False).alias("parent_guessed"))
     )
+    last = (
+        servers.sort(["p_start", "parent_sid"], descending=[True, False])
+        .filter(pl.struct(keys).is_first_distinct())
+        .select(*keys, "parent_sid")
+    )
+    outside = (
+        clients.join(around, on="sid", how="anti")
+        .join(last, on=keys, how="inner")
+        .select("sid", "parent_sid", pl.lit(value=True).alias("parent_guessed"))
+    )
+    return pl.concat([around, outside])
 
 
 def containment_parents(spans: pl.DataFrame, orphans: pl.DataFrame) -> pl.DataFrame:
@@ -86,30 +92,29 @@ def containment_parents(spans: pl.DataFrame, orphans: pl.DataFrame) -> pl.DataFr
         pl.col("kind").alias("p_kind"),
         pl.col("origin").alias("p_origin"),
     )
-    tol = pl.duration(microseconds=TOL_US)
-    joined = (
-        orphans.select("sid", "request_id", "source", "start", "end", dur.alias("dur"))
-        .join(cands, on="request_id", how="inner")
-        .filter(
-            (pl.col("parent_sid") != pl.col("sid"))
-            # never a span's own children: its upstream attempts or its app's calls
-            & (pl.col("p_line") != pl.col("sid"))
-            & ~(
-                (pl.col("p_source") == pl.col("source"))
-                & (pl.col("p_kind") == "CLIENT")
-                & (pl.col("p_origin") == "app")
-            )
-            & (pl.col("p_start") <= pl.col("start") + tol)
-            & (pl.col("p_end") >= pl.col("end") - tol)
-            # Strictly longer, or as long and a SERVER span earlier in a fixed order: an
-            # order that never points back, so containment alone cannot make a cycle.
-            & (
-                (pl.col("p_dur") > pl.col("dur"))
-                | (
-                    (pl.col("p_dur") == pl.col("dur"))
-                    & (pl.col("p_kind") == "SERVER")
-                    & (pl.col("parent_sid") < pl.col("sid"))
-                )
+    joined = band.containing(
+        orphans.select("sid", "request_id", "source", "start", "end", dur.alias("dur")),
+        cands,
+        ["request_id"],
+        ("start", "end", "p_start", "p_end"),
+        TOL_US,
+    ).filter(
+        (pl.col("parent_sid") != pl.col("sid"))
+        # never a span's own children: its upstream attempts or its app's calls
+        & (pl.col("p_line") != pl.col("sid"))
+        & ~(
+            (pl.col("p_source") == pl.col("source"))
+            & (pl.col("p_kind") == "CLIENT")
+            & (pl.col("p_origin") == "app")
+        )
+        # Strictly longer, or as long and a SERVER span earlier in a fixed order: an
+        # order that never points back, so containment alone cannot make a cycle.
+        & (
+            (pl.col("p_dur") > pl.col("dur"))
+            | (
+                (pl.col("p_dur") == pl.col("dur"))
+                & (pl.col("p_kind") == "SERVER")
+                & (pl.col("parent_sid") < pl.col("sid"))
             )
         )
     )
