@@ -368,21 +368,26 @@ def test_a_join_by_band_is_a_join_filtered_to_ranks_close_enough(seed: int) -> N
     assert_frame_equal(got, want)
 
 
-@pytest.mark.parametrize(("seed", "room"), [(1, band.ROOM), (2, band.ROOM), (3, 20_000)])
+@pytest.mark.parametrize(
+    ("seed", "room", "keys"),
+    [(1, band.ROOM, "abcd"), (2, band.ROOM, "abcd"), (3, 20_000, "abcd"), (4, band.ROOM, "")],
+)
 def test_spans_that_contain_others_are_those_a_join_filtered_by_time_gives(
-    seed: int, room: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, room: int, keys: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """band.containing against a join of every pair of a key: random spans (some without a
     time) under keys of one and two columns, a few keys far apart in time; with room for
-    all keys at once, or (as keys that each last for ages would need) for one at a time."""
+    all keys at once, or (as keys that each last for ages would need) for one at a time;
+    keys of many rows (by the inequality join), or of a few and of many."""
     monkeypatch.setattr(band, "ROOM", room)
     rng = random.Random(seed)
+    keys = keys or "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + "d" * 10
     size, tol = 300, 50
 
     def side(prefix: str) -> pl.DataFrame:
         rows = []
         for i in range(size):
-            key = rng.choice("abcd")
+            key = rng.choice(keys)
             at = T0 + timedelta(days=400 * (key == "d"), microseconds=rng.randint(0, 5000))
             end = at + timedelta(microseconds=rng.choice([0, 10, 100, 1000, 3000]))
             rows.append(
@@ -398,12 +403,12 @@ def test_spans_that_contain_others_are_those_a_join_filtered_by_time_gives(
 
     inner, outer = side("i"), side("o")
     times = ("i_start", "i_end", "o_start", "o_end")
-    for keys in (["k"], ["k", "j"]):
-        around = outer if "j" in keys else outer.drop("j")
-        got = band.containing(inner, around, keys, times, tol).sort("i_row", "o_row")
+    for on in (["k"], ["k", "j"]):
+        around = outer if "j" in on else outer.drop("j")
+        got = band.containing(inner, around, on, times, tol).sort("i_row", "o_row")
         slack = timedelta(microseconds=tol)
         want = (
-            inner.join(around, on=keys)
+            inner.join(around, on=on)
             .filter(
                 (pl.col("o_start") <= pl.col("i_start") + slack)
                 & (pl.col("o_end") >= pl.col("i_end") - slack)
@@ -411,5 +416,5 @@ def test_spans_that_contain_others_are_those_a_join_filtered_by_time_gives(
             .select(got.columns)
             .sort("i_row", "o_row")
         )
-        assert got.height > size
+        assert got.height > size // 4
         assert_frame_equal(got, want)

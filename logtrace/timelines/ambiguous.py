@@ -25,8 +25,9 @@ def swappable(pairs: pl.DataFrame, spans: pl.DataFrame) -> pl.Series:
     # then each pair's own slack, both ways round
     most = chosen.select(pl.col("precision_s").max() + pl.col("precision_s_c").max()).item()
     widest = 0 if most is None else round(most * 1e6)
+    times = ("start", "end", "start_c_o", "end_c_o")
     both = band.containing(
-        chosen, other, keys, ("start", "end", "start_c_o", "end_c_o"), widest
+        chosen, other, keys, times, widest, count_by=keys, same_rows=True
     ).filter(pl.col("sid") != pl.col("sid_o"))
     if both.is_empty():
         return pl.Series("sid", [], dtype=pl.UInt64)

@@ -10,9 +10,13 @@ are gathered in full.
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import polars as pl
 
 ROOM = 1 << 62  # microseconds (band.containing): keys placed side by side fit in an Int64
+PLAIN_PAIRS = 256  # (band.containing) a key with no more pairs is joined whole
 
 
 def near(
@@ -43,16 +47,14 @@ def near(
 
 
 def _codes(left: pl.DataFrame, right: pl.DataFrame, on: list[str]) -> tuple[pl.Series, pl.Series]:
-    """Each row's key as a whole number, the same on both sides for the same key."""
+    """Each row's key as a whole number from 1, the same on both sides for the same key;
+    keys of strings by a hash of them, which two keys may share (see :func:`_contained`)."""
     keys = pl.concat([left.select(on), right.select(on)])
-    code = keys.select(pl.struct(on).rank("dense")).to_series()
+    if len(on) == 1 and keys.dtypes[0].is_integer():
+        code = keys.get_column(on[0]).rank("dense")
+    else:
+        code = keys.select(_hash(on)).to_series().rank("dense")
     return code.head(left.height), code.tail(right.height)
-
-
-def large_keys(frames: list[pl.DataFrame], on: list[str], size: int) -> pl.DataFrame:
-    """The keys (``on``) with more than ``size`` rows in all of ``frames``."""
-    keys = pl.concat([f.select(on) for f in frames])
-    return keys.group_by(on).len().filter(pl.col("len") > size).select(on)
 
 
 def containing(
@@ -61,19 +63,75 @@ def containing(
     by: list[str],
     times: tuple[str, str, str, str],
     tol_us: int,
+    *,
+    count_by: list[str] | None = None,
+    same_rows: bool = False,
 ) -> pl.DataFrame:
     """``inner`` joined with ``outer`` on ``by``, each inner row only with the outer rows
     whose time span contains its own, ``tol_us`` microseconds either way: ``times`` names
     inner's start and end, then outer's (outer start <= inner start + tol, outer end >=
     inner end - tol). The other columns of the two sides must have different names.
 
-    Found by an inequality join (polars' IEJoin) on times that put each key in a range of
-    its own, so its cost grows with the pairs it finds, not with the rows of a key
-    squared. Rows without a time contain and are contained by nothing.
+    The keys with few pairs (counted per ``count_by``, the first of ``by`` unless given:
+    a coarser key only overcounts) are joined whole and filtered; those with more than
+    ``PLAIN_PAIRS`` (a loop) by an inequality join (polars' IEJoin) on times that put each
+    key in a range of its own, whose cost grows with the pairs it finds, not with the rows
+    of a key squared. Rows without a time contain and are contained by nothing.
+    ``same_rows``: ``outer`` is ``inner`` renamed (its keys are counted once).
     """
     start, end, o_start, o_end = times
-    inner = inner.filter(pl.col(start).is_not_null() & pl.col(end).is_not_null())
-    outer = outer.filter(pl.col(o_start).is_not_null() & pl.col(o_end).is_not_null())
+    many, many_o = _many_pairs(inner, None if same_rows else outer, count_by or by[:1])
+    tol = pl.duration(microseconds=tol_us)
+    # (a row without a time fails this: null)
+    within = (pl.col(o_start) <= pl.col(start) + tol) & (pl.col(o_end) >= pl.col(end) - tol)
+    if not many.any():  # (a key with many pairs has rows on both sides)
+        return inner.join(outer, on=by, how="inner").filter(within)
+    plain = inner.filter(~many).join(outer.filter(~many_o), on=by, how="inner").filter(within)
+    timed = inner.select(pl.col(start).is_not_null() & pl.col(end).is_not_null()).to_series()
+    timed_o = outer.select(pl.col(o_start).is_not_null() & pl.col(o_end).is_not_null())
+    loop = _contained(
+        inner.filter(many & timed), outer.filter(many_o & timed_o.to_series()), by, times, tol_us
+    )
+    return pl.concat([plain, loop])
+
+
+def _many_pairs(
+    inner: pl.DataFrame, outer: pl.DataFrame | None, key: list[str]
+) -> tuple[pl.Series, pl.Series]:
+    """Which rows of either side (``outer`` None: the same rows as ``inner``) are of a
+    ``key`` with more than ``PLAIN_PAIRS`` pairs, told by a hash of the key: a collision
+    only sends a few more rows the longer way."""
+    hashed = [f.select(_hash(key)).to_series() for f in (inner, outer) if f is not None]
+    runs = [h.sort().rle().struct.unnest() for h in hashed]
+    counts = (
+        runs[0]
+        .rename({"len": "_n"})
+        .join(runs[-1].rename({"len": "_n_o"}), on="value", how="inner")
+    )
+    many = (
+        counts.filter(pl.col("_n").cast(pl.Int64) * pl.col("_n_o") > PLAIN_PAIRS)
+        .get_column("value")
+        .implode()
+    )
+    mask = hashed[0].is_in(many)
+    return mask, hashed[1].is_in(many) if outer is not None else mask
+
+
+def _hash(key: list[str]) -> pl.Expr:
+    """A hash of the columns ``key`` (each column's own, combined: several times faster
+    than a hash of their struct)."""
+    return functools.reduce(operator.xor, (pl.col(c).hash(seed=i) for i, c in enumerate(key)))
+
+
+def _contained(
+    inner: pl.DataFrame,
+    outer: pl.DataFrame,
+    by: list[str],
+    times: tuple[str, str, str, str],
+    tol_us: int,
+) -> pl.DataFrame:
+    """:func:`containing` by an inequality join, of rows that all have their times."""
+    start, end, o_start, o_end = times
     if inner.is_empty() or outer.is_empty():
         return pl.concat([inner.clear(), outer.drop(by).clear()], how="horizontal")
     code, code_o = _codes(inner, outer, by)
@@ -116,6 +174,13 @@ def containing(
             ).select("_l", "_r")
         )
     pairs = pl.concat(found)
-    return pl.concat(
-        [inner[pairs.get_column("_l")], outer.drop(by)[pairs.get_column("_r")]], how="horizontal"
-    )
+    left, right = pairs.get_column("_l"), pairs.get_column("_r")
+    # two keys of one hash: their rows were placed together, and only the pairs of one
+    # key are kept
+    same = pl.concat(
+        [inner.select(by)[left], outer.select(by).rename(lambda c: f"_{c}_o")[right]],
+        how="horizontal",
+    ).select(pl.all_horizontal(pl.col(c) == pl.col(f"_{c}_o") for c in by))
+    pairs = pairs.filter(same.to_series())
+    left, right = pairs.get_column("_l"), pairs.get_column("_r")
+    return pl.concat([inner[left], outer.drop(by)[right]], how="horizontal")

@@ -258,24 +258,21 @@ def _hits(keys: pl.DataFrame, keys_c: pl.DataFrame) -> pl.DataFrame:
     """``_i``, ``_v`` and both sides' ``_rq`` of the callees (``keys``) and callers
     (``keys_c``) of one key ``_k`` whose ranks are at most ``RANK_BAND`` apart.
 
-    A key of ``RANK_BAND`` rows or fewer is joined whole (its ranks cannot be further
-    apart); a larger one (identical calls in a loop) by band of ranks (band.py).
+    A key of ``RANK_BAND`` rows or fewer a side is joined whole (its ranks cannot be
+    further apart); a larger one (identical calls in a loop) by band of ranks (band.py).
     """
     columns = ["_i", "_v", "_rq", "_rq_c"]
-    large = band.large_keys([keys, keys_c], ["_k"], RANK_BAND)
-    if large.is_empty():
+    large = pl.concat(
+        f.filter(pl.len().over("_k") > RANK_BAND).get_column("_k").unique() for f in (keys, keys_c)
+    ).implode()
+    if large.list.len().item() == 0:
         return keys.join(keys_c, on="_k", how="inner").select(columns)
-    small = keys.join(large, on="_k", how="anti").join(
-        keys_c.join(large, on="_k", how="anti"), on="_k", how="inner"
+    banded = pl.col("_k").is_in(large)
+    small = keys.filter(~banded).join(keys_c.filter(~banded), on="_k", how="inner")
+    near = band.near(
+        keys.filter(banded), keys_c.filter(banded), ["_k"], ("rank", "rank_c"), RANK_BAND
     )
-    banded = band.near(
-        keys.join(large, on="_k", how="semi"),
-        keys_c.join(large, on="_k", how="semi"),
-        ["_k"],
-        ("rank", "rank_c"),
-        RANK_BAND,
-    )
-    return pl.concat([small.select(columns), banded.select(columns)])
+    return pl.concat([small.select(columns), near.select(columns)])
 
 
 def _serving(spans: pl.DataFrame) -> pl.DataFrame:
