@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 
 from logtrace.ingest import FormatOptions
 from logtrace.sources import resolve_sources
-from logtrace.timelines import ambiguous, band, matching, names, parents, placement
+from logtrace.timelines import ambiguous, band, matching, names, parents, paths, placement, units
 from logtrace.timelines.load import Loaded, TimelineOptions, load
 from tests.deployments import Call, busy_deployment
 
@@ -418,3 +418,16 @@ def test_spans_that_contain_others_are_those_a_join_filtered_by_time_gives(
         )
         assert got.height > size // 4
         assert_frame_equal(got, want)
+
+
+def test_what_is_learnt_from_a_loop_is_what_all_its_calls_would_teach(
+    loops: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Path mappings and duration units are learnt from the first calls of a loop
+    (band.LOOP_SAMPLE), not from every pair of its calls: the same as from all of them."""
+    learnt = paths.learn(loops).frame
+    rescaled = units.wrong_units(loops)
+    assert learnt.height > 0  # the proxy's prefix
+    monkeypatch.setattr(band, "LOOP_SAMPLE", 10**9)
+    assert_frame_equal(paths.learn(loops).frame, learnt)
+    assert units.wrong_units(loops) == rescaled

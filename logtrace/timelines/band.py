@@ -184,3 +184,15 @@ def _contained(
     pairs = pairs.filter(same.to_series())
     left, right = pairs.get_column("_l"), pairs.get_column("_r")
     return pl.concat([inner[left], outer.drop(by)[right]], how="horizontal")
+
+
+# Spans of one loop (one source, request and path) that a step learning from a sample of
+# requests looks at (paths.learn, units.wrong_units): a loop of identical calls says the
+# same thing 8 times as 400, and their pairs grow as the square of their number.
+LOOP_SAMPLE = 8
+
+
+def first_of_each(key: list[str]) -> pl.Expr:
+    """True for the first ``LOOP_SAMPLE`` rows of each ``key`` (told by a hash of it: two
+    keys of one hash share theirs), in the frame's order."""
+    return pl.int_range(pl.len()).over(_hash(key)) < LOOP_SAMPLE

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from logtrace.timelines import band
+
 SAMPLE_REQUESTS = 20_000
 MIN_SUPPORT = 3  # requests a mapping must explain (fewer when the sample is smaller)
 MIN_SHARE = 0.5  # of the requests where its two prefixes meet, those a mapping must explain
@@ -141,7 +143,7 @@ def learn(spans: pl.DataFrame) -> PathMappings:
     )
     if usable.get_column("source").n_unique() < 2:  # a mapping is between two sources
         return PathMappings.empty()
-    usable = _sample(usable)
+    usable = _sample(usable).filter(band.first_of_each(["request_id", "source", "kind", "path"]))
     clients = usable.filter(pl.col("kind") == "CLIENT").drop("kind")
     servers = usable.filter(pl.col("kind") == "SERVER").drop("kind")
     if clients.is_empty() or servers.is_empty():

@@ -18,6 +18,8 @@ import math
 
 import polars as pl
 
+from logtrace.timelines import band
+
 MIN_PAIRS = 5
 _MAX_SPANS = 200
 _SAMPLE = 20_000
@@ -49,7 +51,9 @@ def _ratios(spans: pl.DataFrame) -> pl.DataFrame:
     sizes = base.group_by("request_id").len().filter(pl.col("len") <= _MAX_SPANS)
     if sizes.height > _SAMPLE:
         sizes = sizes.filter(pl.col("request_id").hash(_SEED) % (sizes.height // _SAMPLE + 1) == 0)
-    base = base.join(sizes.select("request_id"), on="request_id", how="semi")
+    base = base.join(sizes.select("request_id"), on="request_id", how="semi").filter(
+        band.first_of_each(["request_id", "source", "kind", "_last"])
+    )
     servers = base.filter(pl.col("kind") == "SERVER")
     clients = base.filter(pl.col("kind") == "CLIENT")
     pairs = servers.join(clients, on=["request_id", "_last"], suffix="_c").filter(
