@@ -13,9 +13,11 @@ import pytest
 
 from logtrace.analysis.trace import trace
 from logtrace.ingest import FormatOptions
+from logtrace.ingest_report import IngestReport
+from logtrace.parse import SourceStats
 from logtrace.sources import resolve_sources
 from logtrace.timelines import paths
-from logtrace.timelines.load import Loaded, TimelineOptions, load
+from logtrace.timelines.load import Loaded, TimelineOptions, load, warn_oversized
 from tests.conftest import SAMPLE
 from tests.deployments import T0, Call, busy_deployment
 
@@ -425,3 +427,17 @@ def test_each_nginx_log_is_joined_on_its_own_id_column_however_many_logs() -> No
     assert joined.get_column("request_id").null_count() == 301
     ids = with_ids(nginx, choice).get_column("request_id").to_list()
     assert ids == [f"r{k}" for k in range(300)] + ["a1", "a2", None]
+
+
+def test_the_example_of_an_id_too_common_is_the_same_whatever_order_the_ids_came_in() -> None:
+    """Ids of equally many spans (a log holding its lines many times over): the warning
+    names the first of them, not whichever the join met first (a report that changed
+    from run to run)."""
+    hits = pl.DataFrame({"source": ["api.log"], "n_ids": [3], "n": [3600]})
+    said = []
+    for ids in (["b" * 32, "a" * 32, "c" * 32], ["c" * 32, "b" * 32, "a" * 32]):
+        report = IngestReport(sources=[SourceStats(path="api.log", host="api", service="api")])
+        warn_oversized(report, dict.fromkeys(ids, 1200), hits)
+        said.append(report.sources[0].warnings)
+    assert said[0] == said[1]
+    assert f"e.g. '{'a' * 32}': 1,200 in all" in said[0][0]

@@ -405,7 +405,8 @@ def warn_oversized(report: IngestReport, oversized: dict[str, int], hits: pl.Dat
     if not oversized:
         return
     by_source = {source: (n_ids, n) for source, n_ids, n in hits.iter_rows()}
-    worst, most = max(oversized.items(), key=lambda item: item[1])
+    # the most spans, then the first id: the same example whatever order the ids came in
+    worst, most = min(oversized.items(), key=lambda item: (-item[1], item[0]))
     shown = worst if len(worst) <= 40 else worst[:39] + "…"
     for stats in report.sources:
         if stats.path not in by_source:
