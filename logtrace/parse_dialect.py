@@ -11,6 +11,8 @@ whole chunk when polars does not read one row of the planned cells per line.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import polars as pl
 
 from logtrace.log_format.compiler import CompiledFormat
@@ -38,7 +40,9 @@ def read_rows(
     left for the regexes). ``text`` is the bytes ``lines`` was read from, if at hand.
     The groups are a lazy plan: those the conversions after it do not use are never made."""
     line = lines.get_column("line")
-    fits = line.str.contains(dialect.shape_regex(cf.escape))
+    fits = _fit(
+        line, dialect.shape_regex(cf.escape), ascii_text=text is not None and text.isascii()
+    )
     if dialect.is_json:  # JSON string escapes: the reader's value is not the raw text
         fits &= ~line.str.contains("\\", literal=True)
     fits = fits.fill_null(value=False)
@@ -66,6 +70,52 @@ def read_rows(
         return rows.select(keep).lazy(), rest
     kept = cells.with_columns(rows.get_column(c) for c in keep)
     return kept.lazy().select(*keep, *_groups(picks)), rest
+
+
+def _fit(line: pl.Series, shape: str, *, ascii_text: bool) -> pl.Series:
+    """Whether each line matches the shape regex. Lines of ASCII alone are matched by its
+    ASCII twin (:func:`ascii_only`: a third faster on JSON lines, whose classes of any
+    character but a quote make the regex engine decode UTF-8), the others by the regex."""
+    fast = ascii_only(shape)
+    if ascii_text:
+        return line.str.contains(fast)
+    plain = (line.str.len_bytes() == line.str.len_chars()).fill_null(value=True)
+    if not plain.any():
+        return line.str.contains(shape)
+    if plain.all():
+        return line.str.contains(fast)
+    fits = pl.Series("line", [False] * line.len(), dtype=pl.Boolean)
+    fits = fits.scatter(plain.arg_true(), line.filter(plain).str.contains(fast))
+    return fits.scatter((~plain).arg_true(), line.filter(~plain).str.contains(shape))
+
+
+_NOT_ASCII = r"\x{80}-\x{10FFFF}"
+
+
+@lru_cache(maxsize=256)
+def ascii_only(regex: str) -> str:
+    """``regex`` with every negated class (``[^"]``) kept from matching what is not ASCII:
+    on a line of ASCII alone the two match the same, and the engine need not decode UTF-8
+    to step over a character the class allows."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\":  # an escape: itself and the character after it
+            out.append(regex[i : i + 2])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+            if regex.startswith("[^", i):
+                out.append("[^" + _NOT_ASCII)
+                i += 2
+                continue
+        elif ch == "]" and in_class:
+            in_class = False
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def _reads_as_rows(rest: pl.DataFrame) -> bool:

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from polars.testing import assert_frame_equal
+from polars.testing import assert_frame_equal, assert_series_equal
 
 from logtrace.analysis.derive import ANALYZE_COLUMNS
 from logtrace.lines import text_and_frame
@@ -23,7 +23,7 @@ from logtrace.log_format.grammar import parse_log_format
 from logtrace.log_format.nginx_conf import read_nginx_conf
 from logtrace.log_format.presets import PRESETS
 from logtrace.parse import parse_chunk
-from logtrace.parse_dialect import read_rows
+from logtrace.parse_dialect import _fit, ascii_only, read_rows
 from tests.conftest import CORPUS
 from tests.test_fuzz import budget, mutated
 
@@ -271,3 +271,34 @@ def test_the_cells_match_the_values_the_regex_captures() -> None:
     )
     assert row["time"].isoformat() == "2026-11-26T11:30:51+00:00"
     assert pl.Series([row["http_user_agent"]]).str.starts_with("Mozilla").item()
+
+
+@given(data=st.data(), name=st.sampled_from(sorted(FUZZ_FORMATS)))
+@budget(40)
+def test_the_ascii_twin_of_a_shape_matches_ascii_lines_as_the_shape_does(
+    data: st.DataObject, name: str
+) -> None:
+    """Lines of ASCII alone (mutated corpus lines, their bytes above 0x7f dropped) match
+    the shape regex and its ASCII twin alike; a chunk of such lines and others is told
+    line by line (`_fit`) as the shape regex tells it."""
+    cf, originals = FUZZ_FORMATS[name]
+    dialect = plan_dialect(cf)
+    assert dialect is not None
+    shape = dialect.shape_regex(cf.escape)
+    drawn = data.draw(st.lists(st.sampled_from(originals) | mutated(originals), max_size=12))
+    raw = [line.encode() if isinstance(line, str) else line for line in drawn]
+    plain = [b.decode("ascii", errors="ignore").replace("\n", " ") for b in raw]
+    # and lines that are not ASCII: a quoted value of other letters, a stray one at the end
+    other = [o.replace('"-"', '"Zoë"', 1) for o in originals] + [f"{originals[0]}é"]
+    lines = pl.Series("line", [*plain, *originals, *other])
+    ascii_lines = lines.filter(lines.str.len_bytes() == lines.str.len_chars())
+    assert_series_equal(
+        ascii_lines.str.contains(ascii_only(shape)), ascii_lines.str.contains(shape)
+    )
+    assert _fit(lines, shape, ascii_text=False).equals(lines.str.contains(shape))
+    assert _fit(ascii_lines, shape, ascii_text=True).equals(ascii_lines.str.contains(shape))
+
+
+def test_the_ascii_twin_keeps_escapes_and_classes_that_are_not_negated() -> None:
+    twin = ascii_only(r'^\[(?:[^ "]*)\] \\[^"\]x]*[0-9]+$')
+    assert twin == r'^\[(?:[^\x{80}-\x{10FFFF} "]*)\] \\[^\x{80}-\x{10FFFF}"\]x]*[0-9]+$'
