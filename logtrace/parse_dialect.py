@@ -84,7 +84,7 @@ def _fit(line: pl.Series, shape: str, *, ascii_text: bool) -> pl.Series:
         return line.str.contains(shape)
     if plain.all():
         return line.str.contains(fast)
-    fits = pl.Series("line", [False] * line.len(), dtype=pl.Boolean)
+    fits = pl.repeat(value=False, n=line.len(), eager=True)
     fits = fits.scatter(plain.arg_true(), line.filter(plain).str.contains(fast))
     return fits.scatter((~plain).arg_true(), line.filter(~plain).str.contains(shape))
 

@@ -1,11 +1,13 @@
-"""Joins that pair the rows of one key only with those of close rank.
+"""Joins that pair the rows of one key only with those that can matter.
 
 A plain join pairs every row of a key with every other: the square of its rows. Identical
 calls in a loop make keys of hundreds of rows (400 calls of one request to one path:
-160,000 pairs, for that request alone), so where a step only needs rows of close rank it
-joins by band: cost and memory grow with the rows, not their square. The bands are found
-on whole numbers alone (a key's code, a rank, a row's place), and only the pairs found
-are gathered in full.
+160,000 pairs, for that request alone). So a step that needs only the rows of close rank
+joins by band (:func:`near`), a step that needs only the spans that contain others joins
+by an inequality join (:func:`containing`), and a step that learns from a sample takes a
+loop's first rows (:func:`first_of_each`): cost and memory grow with the rows, not their
+square. The pairs are found on whole numbers alone (a key's code, a rank, a time), and
+only the pairs found are gathered in full.
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ ADDRESS_DIFFERS = 3.0  # an upstream attempt to the address of another source's 
 ADDRESS_SHARE = 0.6  # of the callees an address reached: a majority (ranks mislead the rest)
 # Pairs further apart in rank are no candidates: the other terms add up to at most
 # TIER + ADDRESS_DIFFERS + 2.4, so such a pair loses to its callee's pair of equal rank
-# whatever either costs otherwise.
+# whatever either costs otherwise. A callee without one (a log that lost lines) would be
+# paired by ranks that far apart, a guess: it is left to the later steps (leftovers.py).
 RANK_BAND = 16
 
 
