@@ -19,7 +19,7 @@ from logtrace.sources import resolve_sources
 from logtrace.timelines import paths
 from logtrace.timelines.load import Loaded, TimelineOptions, load, warn_oversized
 from tests.conftest import SAMPLE
-from tests.deployments import T0, Call, busy_deployment
+from tests.deployments import T0, Call, Deployment, busy_deployment
 
 CHAIN = (
     ("edge-1", "SERVER"),
@@ -297,6 +297,23 @@ def test_every_parent_is_right_in_a_loop_of_identical_calls(tmp_path: Path) -> N
         deployment.request(f"{i + 10:x}" * 32, at, "/api/loop", loop, f"web-{1 + i}")
     loaded = _load(deployment.write(tmp_path))
     assert loaded.timelines.spans.height > 2 * 4 * 60
+    assert _wrong_parents(loaded) == []
+
+
+def test_a_deployment_whose_every_request_is_a_loop_still_learns_its_proxy(
+    tmp_path: Path,
+) -> None:
+    """Every request makes 60 identical calls through the proxy that strips a prefix: 242
+    spans a request, more than the learning takes from a request (``paths._MAX_SPANS``),
+    until a loop counts by its first spans (band.LOOP_SAMPLE). Without the mapping no call
+    finds the proxy line it reached."""
+    deployment = Deployment()
+    loop = [Call("users", "/profile/9", work_s=0.002)] * 60
+    for i in range(6):
+        at = T0 + timedelta(seconds=2 * i)
+        deployment.request(f"{i + 1:x}" * 32, at, "/api/loop", loop, f"web-{1 + i % 2}")
+    loaded = _load(deployment.write(tmp_path))
+    assert loaded.timelines.mappings.frame.height > 0
     assert _wrong_parents(loaded) == []
 
 

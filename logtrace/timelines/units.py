@@ -45,15 +45,16 @@ def _ratios(spans: pl.DataFrame) -> pl.DataFrame:
         _last_segment().alias("_last"),
         duration.alias("_us"),
     )
-    base = base.filter(pl.col("_us") > 0)
+    # a loop's first spans only, before the requests' sizes are told (paths.learn)
+    base = base.filter(pl.col("_us") > 0).filter(
+        band.first_of_each(["request_id", "source", "kind", "_last"])
+    )
     # Requests of a moderate size only (a reused id would make the join quadratic), and at
     # most a sample of them: the units of a source show in a few thousand of its spans.
     sizes = base.group_by("request_id").len().filter(pl.col("len") <= _MAX_SPANS)
     if sizes.height > _SAMPLE:
         sizes = sizes.filter(pl.col("request_id").hash(_SEED) % (sizes.height // _SAMPLE + 1) == 0)
-    base = base.join(sizes.select("request_id"), on="request_id", how="semi").filter(
-        band.first_of_each(["request_id", "source", "kind", "_last"])
-    )
+    base = base.join(sizes.select("request_id"), on="request_id", how="semi")
     servers = base.filter(pl.col("kind") == "SERVER")
     clients = base.filter(pl.col("kind") == "CLIENT")
     pairs = servers.join(clients, on=["request_id", "_last"], suffix="_c").filter(
