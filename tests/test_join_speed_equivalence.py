@@ -424,10 +424,13 @@ def test_what_is_learnt_from_a_loop_is_what_all_its_calls_would_teach(
     loops: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Path mappings and duration units are learnt from the first calls of a loop
-    (band.LOOP_SAMPLE), not from every pair of its calls: the same as from all of them."""
+    (band.LOOP_SAMPLE), not from every pair of its calls: the same as from all of them,
+    requests of every size included."""
     learnt = paths.learn(loops).frame
     rescaled = units.wrong_units(loops)
     assert learnt.height > 0  # the proxy's prefix
     monkeypatch.setattr(band, "LOOP_SAMPLE", 10**9)
+    monkeypatch.setattr(paths, "_MAX_SPANS", 10**9)
+    monkeypatch.setattr(units, "_MAX_SPANS", 10**9)
     assert_frame_equal(paths.learn(loops).frame, learnt)
     assert units.wrong_units(loops) == rescaled
