@@ -263,12 +263,10 @@ def _hits(keys: pl.DataFrame, keys_c: pl.DataFrame) -> pl.DataFrame:
     further apart); a larger one (identical calls in a loop) by band of ranks (band.py).
     """
     columns = ["_i", "_v", "_rq", "_rq_c"]
-    large = pl.concat(
-        f.filter(pl.len().over("_k") > RANK_BAND).get_column("_k").unique() for f in (keys, keys_c)
-    ).implode()
-    if large.list.len().item() == 0:
+    large = pl.concat(band.common(f.get_column("_k"), RANK_BAND) for f in (keys, keys_c))
+    if large.is_empty():
         return keys.join(keys_c, on="_k", how="inner").select(columns)
-    banded = pl.col("_k").is_in(large)
+    banded = pl.col("_k").is_in(large.implode())
     small = keys.filter(~banded).join(keys_c.filter(~banded), on="_k", how="inner")
     near = band.near(
         keys.filter(banded), keys_c.filter(banded), ["_k"], ("rank", "rank_c"), RANK_BAND

@@ -145,7 +145,7 @@ def learn(spans: pl.DataFrame) -> PathMappings:
         return PathMappings.empty()
     # a loop's first spans only, before the requests' sizes are told: a request of nothing
     # but loops (hundreds of identical calls) is then of moderate size and still teaches
-    usable = _sample(usable.filter(band.first_of_each(["request_id", "source", "kind", "path"])))
+    usable = _sample(band.first_of_each(usable, ["request_id", "source", "kind", "path"]))
     clients = usable.filter(pl.col("kind") == "CLIENT").drop("kind")
     servers = usable.filter(pl.col("kind") == "SERVER").drop("kind")
     if clients.is_empty() or servers.is_empty():

@@ -46,8 +46,8 @@ def _ratios(spans: pl.DataFrame) -> pl.DataFrame:
         duration.alias("_us"),
     )
     # a loop's first spans only, before the requests' sizes are told (paths.learn)
-    base = base.filter(pl.col("_us") > 0).filter(
-        band.first_of_each(["request_id", "source", "kind", "_last"])
+    base = band.first_of_each(
+        base.filter(pl.col("_us") > 0), ["request_id", "source", "kind", "_last"]
     )
     # Requests of a moderate size only (a reused id would make the join quadratic), and at
     # most a sample of them: the units of a source show in a few thousand of its spans.
