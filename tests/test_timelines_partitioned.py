@@ -131,6 +131,7 @@ def test_a_spill_that_cannot_be_written_is_an_error_and_is_removed(
     """The spill's files are written by a thread of their own: its error (a full disk)
     is raised by the join all the same, and the folder is removed."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(spill_module, "HELD_BYTES", 20_000)  # written before the input ends
     written = disk_full_after(monkeypatch, 3)
     sources = resolve_sources([str(SAMPLE)])
     with pytest.raises(OSError, match="No space left"):
@@ -144,8 +145,9 @@ def test_a_part_is_a_few_files_however_many_chunks_it_got(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held_bytes: int
 ) -> None:
     """A part's rows are held and written together, not a file per chunk and part (the
-    square of the input: 213k files for 36.7M lines); they read back as they were added,
-    each part in order and all of them in the order they were read."""
+    square of the input: 213k files for 36.7M lines), and those held when the input ends
+    are kept in memory; they read back as they were added, each part in order and all of
+    them in the order they were read."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(spill_module, "HELD_BYTES", held_bytes)
     chunks = [
@@ -165,13 +167,49 @@ def test_a_part_is_a_few_files_however_many_chunks_it_got(
         every = store.read_many(None, "nginx")
         files = len(list(store.root.glob("*/*.arrow")))
     if held_bytes > 1_000_000:
-        assert files == 4  # all of it held until the end: a file a part
+        assert files == 0  # all of it held until the end: kept in memory
     else:
         assert 4 < files < 60 * 4 / 3
     assert sum(p.height for p in parts) == 6000
     assert all(p.get_column("line_no").is_sorted() for p in parts)
     assert_frame_equal(every, pl.concat(chunks))
     assert_frame_equal(pl.concat(parts).sort("line_no"), pl.concat(chunks))
+
+
+def test_the_rows_kept_in_memory_are_read_after_the_files_and_let_go_once_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunks still held when the input ends are not written: a part reads them after
+    its files, whole or in slices, until the join lets the part go (every slice of it)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(spill_module, "HELD_BYTES", 4_000)  # a write every 6 chunks
+    chunks = [
+        pl.DataFrame(
+            {
+                "line_no": pl.int_range(100 * i + 1, 100 * i + 101, dtype=pl.UInt32, eager=True),
+                "request_id": [f"r{(7 * i + j) % 41}" for j in range(100)],
+            }
+        )
+        for i in range(25)
+    ]
+    every = pl.concat(chunks)
+    with spill(2) as store:
+        for chunk in chunks:
+            store.add("nginx", chunk, pl.col("request_id"))
+        assert sum(store.lines.values()) == every.height
+        on_disk = pl.concat(pl.read_ipc(f) for f in store.root.glob("*/*.arrow"))
+        assert 0 < on_disk.height < every.height  # the rest is in memory
+        whole = [store.read(p, "nginx") for p in range(2)]
+        thirds = [store.read_slices([(0, sub, 3)], "nginx") for sub in range(3)]
+        assert_frame_equal(store.read_many(None, "nginx"), every)
+        store.release([(0, 0, 3), (0, 1, 3)])
+        assert_frame_equal(store.read(0, "nginx"), whole[0])  # a slice of it is still to come
+        store.release([(0, 2, 3), (1, 0, 1)])
+        gone = [store.read(p, "nginx") for p in range(2)]
+    assert_frame_equal(pl.concat(whole).sort("line_no"), every)
+    assert all(w.get_column("line_no").is_sorted() for w in whole)
+    assert_frame_equal(pl.concat(thirds).sort("line_no"), whole[0].sort("line_no"))
+    assert sum(g.height for g in gone) == on_disk.height  # what memory held is gone
 
 
 def test_the_join_is_partitioned_above_a_size_or_when_asked(
@@ -420,8 +458,13 @@ def _join_until_spilled(
     busy_deployment(requests=4000).write(logs)
     env = {**os.environ, "TMPDIR": str(spills), "LOGTRACE_JOIN": "partitioned"}
     command = ["export", "spans", "--format", "csv", "--out", str(tmp_path / "spans.csv")]
+    # files written while the input is read (what is held at its end is kept in memory)
+    run = (
+        "from logtrace.timelines import spill; spill.HELD_BYTES = 64 * 1024; "
+        "from logtrace.cli import main; main()"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "logtrace", *command, str(logs)],
+        [sys.executable, "-c", run, *command, str(logs)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
@@ -433,5 +476,6 @@ def _join_until_spilled(
         assert time.monotonic() < deadline, "no spill in 60 s"
         time.sleep(0.005)
     if proc.poll() is not None:
+        proc.communicate()
         pytest.skip("the join ended before a spill file was seen")  # a very fast machine
     return proc, spills

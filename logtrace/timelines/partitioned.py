@@ -178,6 +178,7 @@ class Partitioned:
             if any("request_id" not in cols for _, _, cols in self.twins):
                 return None  # twins told apart without ids: their lines are in different parts
             self.app_twins = app_twin_pairs(app)
+        self.spill.release(slices)  # read once for all: what memory holds of them can go
         nginx, twins = drop_twins(nginx, self.twins)
         app, app_twins = drop_app_twins(app, self.app_twins)
         for kept, gone, n in [*twins.dropped, *app_twins.dropped]:

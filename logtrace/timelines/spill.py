@@ -8,7 +8,10 @@ one Arrow IPC file: a part is a few files read back in the order its lines were 
 (LZ4-compressed: about 0.7 times the input's size, with the raw lines kept), not one file
 per chunk it got (parts x chunks files: the square of the input). This is done by a
 thread of its own while the next chunks are parsed (at most ``WRITES_AHEAD`` chunks wait
-for it). The folder is a temporary one,
+for it). The chunks still held when the input ends are not written: they are cut by part
+in memory, each part's rows kept until the join has read them (:meth:`Spill.release`), as
+writing them would have made the join wait (0.6 s of 1M lines of the chatty benchmark, a
+batch written while nothing else runs and read back at once). The folder is a temporary one,
 removed when the ``with`` block ends, whether it ends normally, by an error or by Ctrl-C
 (under the command line, whose Ctrl-C ends the process at once: by :func:`abandon`).
 """
@@ -91,6 +94,11 @@ class Spill:
         self._held: dict[str, list[pl.DataFrame]] = {}  # kind -> chunks
         self._held_bytes: dict[str, int] = {}
         self._files = 0
+        # the rows held when the input ended, by (kind, part): read after the part's files
+        self._kept: dict[tuple[str, int], list[pl.DataFrame]] = {}
+        self._released: Counter[int] = Counter()  # slices of a part the join is done with
+        self._settled = True  # every chunk added is written or kept
+        self._lock = threading.Lock()  # parts are read and let go by several threads
 
     @property
     def lines(self) -> Counter[int]:
@@ -103,6 +111,7 @@ class Spill:
         written by the spill's thread (an error writing it is raised here or by flush)."""
         if frame.is_empty():
             return
+        self._settled = False
         self._chunks += 1
         split = frame.with_columns(
             part_of(request_id, self.parts).alias("_part"),
@@ -145,11 +154,47 @@ class Spill:
                 )
 
     def flush(self) -> None:
-        """Wait until every chunk added is written, the parts held included."""
+        """Wait until every chunk added is written or kept in memory, the chunks held cut
+        by part and kept (:meth:`_keep_held`)."""
+        if self._settled:
+            return
         self._writer.wait()
-        if self._held:
-            self._writer.submit(self._write_held)
-            self._writer.wait()
+        with self._lock:
+            self._keep_held()
+        self._settled = True
+
+    def _keep_held(self) -> None:
+        """The chunks held, cut by part and kept in memory rather than written."""
+        for kind in list(self._held):
+            frames = self._held.pop(kind)
+            self._held_bytes.pop(kind)
+            rows = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+            del frames
+            pieces = rows.partition_by("_part", as_dict=True, maintain_order=True)
+            del rows
+            for (part,), piece in pieces.items():
+                self._kept.setdefault((kind, int(part)), []).append(piece.drop("_part"))
+
+    def release(self, slices: list[Slice]) -> None:
+        """The join has read these slices and reads them no more: the rows of a part kept
+        in memory are let go once every slice of it is."""
+        with self._lock:
+            for part, _, subs in slices:
+                self._released[part] += 1
+                if self._released[part] >= subs:
+                    for kind in ("nginx", "app"):
+                        self._kept.pop((kind, part), None)
+
+    def _seen(self, part: int | None, kind: str) -> tuple[list[Path], list[pl.LazyFrame]]:
+        """A part's files (every part's: None), then its rows kept in memory."""
+        with self._lock:
+            if part is None:
+                files = list(self.root.glob(f"*/{kind}-*.arrow"))
+                kept = [k for (of, _), frames in self._kept.items() if of == kind for k in frames]
+            else:
+                files = sorted((self.root / _name(part)).glob(f"{kind}-*.arrow"))
+                kept = list(self._kept.get((kind, part), []))
+        return files, [k.lazy() for k in kept]
 
     def read(self, part: int, kind: str) -> pl.DataFrame:
         """Every line of one kind in one part, in the order they were read."""
@@ -160,12 +205,13 @@ class Spill:
         self.flush()
         scans: list[pl.LazyFrame] = []
         for part, sub, subs in slices:
-            files = sorted((self.root / _name(part)).glob(f"{kind}-*.arrow"))
-            if files and subs == 1:
-                scans.append(_scan(files))
-            elif files:  # a slice of a big part: a file at a time, so that one is in memory
+            files, kept = self._seen(part, kind)
+            if (files or kept) and subs == 1:
+                scans.append(_scan(files, kept))
+            elif files or kept:  # a slice of a big part: a file at a time, one in memory
                 mine = pl.col(SUB) % subs == sub
                 pieces = [pl.scan_ipc(f).filter(mine).collect() for f in files]
+                pieces += [k.filter(mine).collect() for k in kept]
                 scans.append(pl.concat(pieces, how="diagonal_relaxed").lazy())
         if not scans:
             return pl.DataFrame()
@@ -179,17 +225,19 @@ class Spill:
         if parts is not None:
             return self.read_slices([(p, 0, 1) for p in parts], kind)
         self.flush()
-        files = list(self.root.glob(f"*/{kind}-*.arrow"))
-        if not files:
+        files, kept = self._seen(None, kind)
+        if not files and not kept:
             return pl.DataFrame()
-        lines = _scan(files).sort("_chunk", "line_no", maintain_order=True)
+        lines = _scan(files, kept).sort("_chunk", "line_no", maintain_order=True)
         return lines.drop("_chunk", SUB).collect()
 
 
-def _scan(files: list[Path]) -> pl.LazyFrame:
-    """The files as one frame: read in one query, whose files are read and decompressed
-    side by side (~2.5x faster than one after the other for a part's ~14 files)."""
-    return pl.concat([pl.scan_ipc(f) for f in files], how="diagonal_relaxed")
+def _scan(files: list[Path], kept: list[pl.LazyFrame] | None = None) -> pl.LazyFrame:
+    """The files (then the rows ``kept`` in memory) as one frame: read in one query, whose
+    files are read and decompressed side by side (~2.5x faster than one after the other
+    for a part's ~14 files)."""
+    scans = [pl.scan_ipc(f) for f in files] + (kept or [])
+    return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
 
 
 def _name(part: int) -> str:
