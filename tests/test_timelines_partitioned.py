@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -210,6 +211,48 @@ def test_the_rows_kept_in_memory_are_read_after_the_files_and_let_go_once_read(
     assert all(w.get_column("line_no").is_sorted() for w in whole)
     assert_frame_equal(pl.concat(thirds).sort("line_no"), whole[0].sort("line_no"))
     assert sum(g.height for g in gone) == on_disk.height  # what memory held is gone
+
+
+def test_a_batch_being_written_when_the_input_ends_is_not_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last chunk can fill a batch, whose writing then starts as the input ends: the
+    parts of it not written yet are kept in memory rather than waited for."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(spill_module, "HELD_BYTES", 20_000)  # the last, big chunk fills it
+    written: list[str] = []
+    slow = threading.Event()
+    write_ipc = pl.DataFrame.write_ipc
+
+    def writing(self: pl.DataFrame, file: Path, **options: Any) -> None:
+        if not written:  # the first file takes 0.5 s to write
+            threading.Timer(0.5, slow.set).start()
+            slow.wait(timeout=10)
+        written.append(str(file))
+        write_ipc(self, file, **options)
+
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", writing)
+    sizes = [100] * 5 + [10_000]
+    starts = [1 + sum(sizes[:i]) for i in range(len(sizes))]
+    chunks = [
+        pl.DataFrame(
+            {
+                "line_no": pl.int_range(start, start + n, dtype=pl.UInt32, eager=True),
+                "request_id": [f"r{(start + j) % 41}" for j in range(n)],
+            }
+        )
+        for start, n in zip(starts, sizes, strict=True)
+    ]
+    every = pl.concat(chunks)
+    with spill(4) as store:
+        for chunk in chunks:
+            store.add("nginx", chunk, pl.col("request_id"))
+        assert sum(store.lines.values()) == every.height
+        assert len(written) <= 1  # the one being written, if any: the other parts kept
+        parts = [store.read(p, "nginx") for p in range(4)]
+        assert_frame_equal(store.read_many(None, "nginx"), every)
+    assert_frame_equal(pl.concat(parts).sort("line_no"), every)
+    assert all(p.get_column("line_no").is_sorted() for p in parts)
 
 
 def test_the_join_is_partitioned_above_a_size_or_when_asked(

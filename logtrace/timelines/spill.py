@@ -11,7 +11,8 @@ thread of its own while the next chunks are parsed (at most ``WRITES_AHEAD`` chu
 for it). The chunks still held when the input ends are not written: they are cut by part
 in memory, each part's rows kept until the join has read them (:meth:`Spill.release`), as
 writing them would have made the join wait (0.6 s of 1M lines of the chatty benchmark, a
-batch written while nothing else runs and read back at once). The folder is a temporary one,
+batch written while nothing else runs and read back at once); so are the parts of a batch
+being written then that are not written yet. The folder is a temporary one,
 removed when the ``with`` block ends, whether it ends normally, by an error or by Ctrl-C
 (under the command line, whose Ctrl-C ends the process at once: by :func:`abandon`).
 """
@@ -98,6 +99,7 @@ class Spill:
         self._kept: dict[tuple[str, int], list[pl.DataFrame]] = {}
         self._released: Counter[int] = Counter()  # slices of a part the join is done with
         self._settled = True  # every chunk added is written or kept
+        self._ending = False  # the input has ended: what is still to write is kept instead
         self._lock = threading.Lock()  # parts are read and let go by several threads
 
     @property
@@ -111,7 +113,7 @@ class Spill:
         written by the spill's thread (an error writing it is raised here or by flush)."""
         if frame.is_empty():
             return
-        self._settled = False
+        self._settled = self._ending = False
         self._chunks += 1
         split = frame.with_columns(
             part_of(request_id, self.parts).alias("_part"),
@@ -144,6 +146,10 @@ class Spill:
             ).items():
                 if _abandoned.is_set():
                     return
+                if self._ending:  # the join is waiting: the parts not written yet are kept
+                    with self._lock:
+                        self._kept.setdefault((kind, int(part)), []).append(piece.drop("_part"))
+                    continue
                 folder = self.root / _name(int(part))
                 folder.mkdir(exist_ok=True)
                 self._files += 1
@@ -158,6 +164,7 @@ class Spill:
         by part and kept (:meth:`_keep_held`)."""
         if self._settled:
             return
+        self._ending = True  # a batch being written when the input ends is not waited for
         self._writer.wait()
         with self._lock:
             self._keep_held()
