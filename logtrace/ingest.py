@@ -30,6 +30,8 @@ from logtrace.applog.detect import DETECT_LINES as APP_DETECT_LINES
 from logtrace.applog.shapes import is_blank
 from logtrace.applog.zone import envelope_zone
 from logtrace.ingest_report import (
+    PRETTY_JSON,
+    PRETTY_JSON_HINT,
     IngestReport,
     count_chunk,
     hold_unfinished,
@@ -151,8 +153,23 @@ def _choose(
             f"{detection.tried:,} and was used, the other lines are rejected ({others})"
         )
         return _Parser("nginx", nginx=detection.best)
-    _note_unknown(stats, detection)
+    _note_unknown(stats, detection, frame)
     return None
+
+
+# A member of a JSON object printed over many lines: indented, a key, a colon, a value.
+_PRETTY_MEMBER = r'^\s+"(?:[^"\\]|\\.)*"\s*:\s*(?:"|-?[0-9]|\[|\{|true|false|null)'
+_BRACES = ["{", "}", "},", "[", "]"]
+
+
+def pretty_json(frame: pl.DataFrame) -> bool:
+    """Whether the first lines are JSON objects printed over many lines each: lines that
+    are a brace alone and indented members, nearly all of them."""
+    lines = frame.get_column("line").head(200).drop_nulls()
+    lines = lines.filter(lines.str.strip_chars() != "")
+    braces = int(lines.str.strip_chars().is_in(_BRACES).sum())
+    members = int(lines.str.contains(_PRETTY_MEMBER).sum())
+    return braces >= 2 and members >= braces and braces + members >= 0.9 * lines.len()
 
 
 def _mostly_json(frame: pl.DataFrame) -> bool:
@@ -208,11 +225,17 @@ class Choice:
     format: str
     warnings: tuple[str, ...]
     better: tuple[str, ...]
+    unreadable: str | None = None
 
     @classmethod
     def of(cls, parser: _Parser | None, scratch: SourceStats) -> Choice:
         return cls(
-            parser, scratch.detected, scratch.format, tuple(scratch.warnings), tuple(scratch.better)
+            parser,
+            scratch.detected,
+            scratch.format,
+            tuple(scratch.warnings),
+            tuple(scratch.better),
+            scratch.unreadable,
         )
 
     def told(self, stats: SourceStats) -> _Parser | None:
@@ -221,6 +244,7 @@ class Choice:
         stats.format = self.format
         stats.warnings.extend(self.warnings)
         stats.better.extend(self.better)
+        stats.unreadable = self.unreadable
         return self.parser
 
 
@@ -904,8 +928,12 @@ def _first(n: int) -> str:
     return "the first line" if n == 1 else f"the first {n:,} lines"
 
 
-def _note_unknown(stats: SourceStats, detection: Detection) -> None:
+def _note_unknown(stats: SourceStats, detection: Detection, frame: pl.DataFrame) -> None:
     stats.format = "unknown"
+    if pretty_json(frame):
+        stats.unreadable = PRETTY_JSON
+        stats.warnings.append(f"{stats.path}: {PRETTY_JSON}: {PRETTY_JSON_HINT}")
+        return
     best = ", ".join(f"{name} {n}" for name, n in detection.scores[:3])
     stats.warnings.append(
         f"no known log format matches {stats.path} (sample lines matched, of "

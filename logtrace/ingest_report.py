@@ -62,6 +62,13 @@ class IngestReport:
         ]
 
 
+PRETTY_JSON = (
+    "JSON objects printed over many lines each (as `journalctl -o json-pretty` or `jq .` "
+    "print them), not one a line"
+)
+PRETTY_JSON_HINT = "print one object a line: `journalctl -o json`, `jq -c .`"
+
+
 def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:
     """Raise an InputError when the sources hold no line at all, and a NoMatchError
     (with the first line that failed and a caret where) when none could be parsed."""
@@ -87,6 +94,9 @@ def require_parsed(report: IngestReport, resolver: FormatResolver) -> None:
             f"{names}: an nginx error log, not an access log: no request to analyse",
             "give the access log too (nginx.conf's access_log says where it is)",
         )
+    shaped = next((s for s in report.sources if s.unreadable and s.lines_total), None)
+    if shaped is not None and resolver.forced is None:
+        raise NoMatchError(f"{shaped.path}: {shaped.unreadable}", PRETTY_JSON_HINT)
     first = next((s for s in report.sources if s.samples), None)
     sample = first.samples[0] if first and first.samples else None
     better = next((s.better for s in report.sources if s.better), [])

@@ -105,6 +105,8 @@ class SourceStats:
     warnings: list[str] = field(default_factory=list)
     damaged: bool = False  # reading stopped early or skipped the source (see warnings)
     better: list[str] = field(default_factory=list)  # options that would match more lines
+    # what the lines are, when no format reads them but their shape says (pretty JSON)
+    unreadable: str | None = None
     app_events: Counter[str] = field(default_factory=Counter)
     unclassified: list[EntrySample] = field(default_factory=list)
     app_events_untimed: Counter[str] = field(default_factory=Counter)

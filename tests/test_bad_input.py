@@ -146,6 +146,43 @@ TIMING = [f"{s.line}\n".encode() for s in PRESETS["timing"].samples[:4]]  # $mse
 JSON_FORMAT = """escape=json '{"r":"$request","m":"$request_method","u":"$request_uri"}'"""
 HALF_CUT = b"".join(line[: len(line) // 2] + b"\n" for line in GOOD[:20])
 
+
+def _pretty(records: list[dict[str, object]], indent: str, colon: str) -> bytes:
+    """JSON objects printed over many lines each, as journalctl's json-pretty (a tab, " : ")
+    or jq (two spaces, ": ", objects within objects) print them."""
+    return (
+        "\n".join(json.dumps(r, indent=indent, separators=(",", colon)) for r in records) + "\n"
+    ).encode()
+
+
+PRETTY_JOURNAL = _pretty(
+    [
+        {
+            "__REALTIME_TIMESTAMP": f"17964897090000{i:02d}",
+            "_HOSTNAME": "web-1",
+            "SYSLOG_IDENTIFIER": "nginx",
+            "MESSAGE": GOOD_LOG.decode().splitlines()[0],
+        }
+        for i in range(20)
+    ],
+    "\t",
+    " : ",
+)
+PRETTY_APP = _pretty(
+    [
+        {
+            "time": f"2026-11-26T12:00:{i:02d}.5Z",
+            "msg": "request finished",
+            "request_id": f"r{i}",
+            "http": {"method": "GET", "path": f"/items/{i}", "status": 200},
+            "duration_ms": 12.5,
+        }
+        for i in range(20)
+    ],
+    "  ",
+    ": ",
+)
+
 CASES = [
     Case(
         "missing-file",
@@ -464,6 +501,24 @@ CASES = [
         ExitStatus.PARTIAL,
         ("warning: some input",),
         stdout=("web-2.log: not one of its 50 lines could be read",),
+    ),
+    Case(
+        "journal-printed-as-json-pretty",
+        {"journal.json": PRETTY_JOURNAL},
+        ("analyze", "journal.json"),
+        ExitStatus.NO_MATCH,
+        (
+            "journal.json: JSON objects printed over many lines each",
+            "hint: print one object a line: `journalctl -o json`, `jq -c .`",
+        ),
+    ),
+    Case(
+        "an-app-log-through-jq-among-good-ones",
+        {"good.log": GOOD_LOG, "api-1.json": PRETTY_APP},
+        ("analyze", "good.log", "api-1.json"),
+        ExitStatus.PARTIAL,
+        ("warning: some input",),
+        stdout=("api-1.json: JSON objects printed over many lines each",),
     ),
     Case(
         "app-log-without-timestamps",
