@@ -27,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from itertools import chain
 from typing import BinaryIO, Protocol, TypeVar
 
 import polars as pl
@@ -569,7 +570,7 @@ def iter_blocks(
         size = 0
         skipping = False  # in the rest of a line cut at MAX_LINE_BYTES
         raw = _raw_blocks(stream, report, source.label, chunk_bytes)
-        for block in _from_utf16(raw, report, source.label):
+        for block in _one_object_a_line(_from_utf16(raw, report, source.label), report, source):
             data = block
             if skipping:
                 end = data.find(b"\n")
@@ -640,6 +641,65 @@ def _from_utf16(blocks: Iterator[bytes], report: ReadReport, label: str) -> Iter
             decoder = codecs.getincrementaldecoder("utf-16")(errors="replace")
             report.warnings.append(f"{label}: UTF-16 text, read as such")
         yield block if decoder is None else decoder.decode(block).encode("utf-8")
+
+
+# JSON printed an object over many lines (``journalctl -o json-pretty``, ``jq .``): the
+# file starts with a brace alone on its line, then an indented member.
+_PRETTY_START = re.compile(rb'\A[ \t\r\n]*\{[ \t]*\r?\n[ \t]+"')
+# A line break inside an object, with the indent after it: every one but those before a
+# brace at the start of a line, where the next object starts (a JSON string holds no
+# line break, so each is the printer's).
+_INSIDE = re.compile(rb"\r?\n(?!\{)[ \t]*")
+_OBJECT_START = b"\n{"
+
+
+def _one_object_a_line(
+    blocks: Iterator[bytes], report: ReadReport, source: Source
+) -> Iterator[bytes]:
+    """The blocks; a file of JSON objects printed over many lines each made an object a
+    line, as ``journalctl -o json`` and ``jq -c`` print them (then a line is an object:
+    the warning says so). Blocks are cut where an object starts; an object longer than
+    ``MAX_LINE_BYTES`` is let through as it is, to be cut as any line that long."""
+    first = next(blocks, None)
+    if first is None:
+        return
+    if not _PRETTY_START.match(first[:4096]):
+        yield first
+        yield from blocks
+        return
+    carry = b""
+    lines = objects = 0
+
+    def flat(whole: bytes) -> bytes:
+        nonlocal lines, objects
+        lines += whole.count(b"\n")
+        out = _INSIDE.sub(b"", whole.rstrip(b"\r\n")) + b"\n"
+        objects += out.count(b"\n")
+        return out
+
+    for block in chain([first], blocks):
+        data = carry + block if carry else block
+        cut = data.rfind(_OBJECT_START)
+        if cut < 0 and len(data) < MAX_LINE_BYTES:
+            carry = data
+            continue
+        if cut < 0:  # no object starts in this much: not the printer's, let it through
+            lines += data.count(b"\n")
+            objects += data.count(b"\n")
+            carry = b""
+            yield data
+            continue
+        carry = data[cut + 1 :]
+        if cut:
+            yield flat(data[: cut + 1])
+    if carry.strip():
+        lines += 0 if carry.endswith(b"\n") else 1
+        yield flat(carry)
+    report.warnings.append(
+        f"{source.label}: JSON objects printed over many lines each (as `journalctl -o "
+        f"json-pretty` or `jq .` print them): its {plural(lines, 'line')} read as "
+        f"{plural(objects, 'object')}, an object a line (line numbers count objects)"
+    )
 
 
 def iter_frames(
