@@ -673,7 +673,7 @@ def _one_object_a_line(
     def flat(whole: bytes) -> bytes:
         nonlocal lines, objects
         lines += whole.count(b"\n")
-        out = _INSIDE.sub(b"", whole.rstrip(b"\r\n")) + b"\n"
+        out = _INSIDE.sub(b"", whole.strip(b" \t\r\n")) + b"\n"  # blank lines: between
         objects += out.count(b"\n")
         return out
 
@@ -689,9 +689,11 @@ def _one_object_a_line(
             carry = b""
             yield data
             continue
-        carry = data[cut + 1 :]
-        if cut:
-            yield flat(data[: cut + 1])
+        head, carry = data[: cut + 1], data[cut + 1 :]
+        if head.strip():
+            yield flat(head)
+        else:  # blank lines before the first object
+            lines += head.count(b"\n")
     if carry.strip():
         lines += 0 if carry.endswith(b"\n") else 1
         yield flat(carry)

@@ -109,6 +109,22 @@ def test_a_broken_object_is_one_rejected_line_and_the_others_are_read(tmp_path: 
     assert source["rejected_samples"][0]["line_no"] == 2
 
 
+def test_blank_lines_around_the_objects_are_between_them(tmp_path: Path) -> None:
+    """Blank lines before, between and after the objects are counted among the file's
+    lines, and make no object (no rejected blank line)."""
+    objects = (PRETTY / "api-1.jq.json").read_text().split("\n{\n")
+    path = tmp_path / "api-1.json"
+    path.write_text("\n\n" + "\n\n{\n".join(objects) + "\n\n")
+    (source,) = _report(path)["sources"]
+    assert (source["lines_total"], source["lines_parsed"], source["lines_rejected"]) == (
+        200,
+        200,
+        0,
+    )
+    lines = path.read_text().count("\n")
+    assert f"its {lines:,} lines read as 200 objects" in source["warnings"][0]
+
+
 def test_a_log_that_merely_starts_with_a_brace_is_left_as_it_is(tmp_path: Path) -> None:
     """Only a brace alone on the first line, then an indented member, is the printers'
     shape: JSON lines (a brace and the object on one line) are read as they were."""
