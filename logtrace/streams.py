@@ -158,6 +158,12 @@ def _cut(frame: pl.DataFrame, chunk_bytes: int) -> Iterator[pl.DataFrame]:
         start = stop
 
 
+def discard(stream: Stream) -> None:
+    """Remove a stream no program will read (its file is read as it is)."""
+    with _lock:
+        _remove(stream)
+
+
 def _remove(stream: Stream) -> None:
     shutil.rmtree(stream.root, ignore_errors=True)
     for path, known in list(_streams.items()):

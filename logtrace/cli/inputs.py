@@ -83,7 +83,7 @@ class Inputs:
         """The sources named on the command line (paths, globs, directories expanded)."""
         from logtrace.sources import resolve_sources
 
-        return resolve_sources(self.specs(), self.labels)
+        return resolve_sources(self.specs(), self.labels, read_whole=True)
 
     def trace_args(self) -> TraceArgs:
         """These inputs and options as ``logtrace trace`` takes them: what a printed
