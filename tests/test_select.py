@@ -204,6 +204,18 @@ def test_a_sample_of_none_cuts_the_raw_lines_from_the_first_chunk() -> None:
     assert selector.final(frame).height == 2
 
 
+def test_ids_are_sought_as_they_are_written_whatever_characters_they_hold() -> None:
+    """The raw lines are cut by one regex of the ids (faster than a search of each):
+    an id is sought as its characters are, a regex's special ones included."""
+    ids = ("a.b", "x|y", "(id)", "c*", "[1]", "^start", "end$", "€uro", "back\\slash", "a+b?")
+    decoys = ("axb", "x", "y", "id", "cc", "1", "start", "end", "uro", "backslash", "aab")
+    texts = [f"rid={i} 200" for i in ids] + [f"rid={d} 200" for d in decoys]
+    lines = pl.DataFrame({"line_no": range(len(texts)), "line": texts})
+    selector = Selector(RequestSelection("zzz", sample=0, ids=ids))
+    kept = selector.raw(lines).get_column("line").to_list()
+    assert kept == [f"rid={i} 200" for i in ids]
+
+
 def assert_same_trace_of(full: Loaded, selected: Loaded, rid: str) -> None:
     a, b = trace(full, rid), trace(selected, rid)
     assert_frame_equal(a.spans, b.spans)

