@@ -106,19 +106,34 @@ SPLIT = frozenset({Envelope.COMPOSE, Envelope.KUBECTL})
 
 
 @dataclass(frozen=True)
+class _Record:
+    """The members of a JSON record a line is (Docker's json-file, the journal's): the
+    line it holds, when it was taken down, the host, the stream (None: not written)."""
+
+    line: str
+    time: str
+    host: str | None = None
+    stream: str | None = None
+    prefix: str = ""  # before the record (json-seq's RS)
+
+    @property
+    def members(self) -> list[str]:
+        return [m for m in (self.line, self.time, self.host, self.stream) if m is not None]
+
+
+@dataclass(frozen=True)
 class _Shape:
     """How a line in an envelope begins (a regex; its groups ``host`` (or ``host_*``, in
     another alternative) and ``time``, if any, the host the line names and the time it was
-    taken down), and the line it holds: what follows, or ``decoded`` from the line (and its
-    time and host, ``decoded_time``, ``decoded_host``)."""
+    taken down), and the line it holds: what follows, or, of a JSON ``record``, its
+    member ``decoded`` (with its time and host)."""
 
     start: str
-    decoded: Callable[[pl.Expr], pl.Expr] | None = None
+    decoded: Callable[[pl.Expr], pl.Expr] | None = None  # the record's line member as held
     service: Callable[[pl.Expr], pl.Expr] = service_of  # of the host a line names
-    decoded_time: Callable[[pl.Expr], pl.Expr] | None = None
-    decoded_host: Callable[[pl.Expr], pl.Expr] | None = None
-    # a runtime's: whether a line is a part of a longer one, the rest on the next lines of
-    # its stream (``stream``: stdout, stderr), the last part not
+    record: _Record | None = None
+    # a runtime's: whether a line (a record's line member) is a part of a longer one, the
+    # rest on the next lines of its stream (``stream``: stdout, stderr), the last part not
     part: Callable[[pl.Expr], pl.Expr] | None = None
     stream: Callable[[pl.Expr], pl.Expr] | None = None
     # of a stream of many programs' lines: the group naming the program a line is of
@@ -152,22 +167,19 @@ _SHAPES = {
     Envelope.DOCKER: _Shape(
         r'^\{\s*"log"\s*:\s*".*"\s*,\s*"stream"\s*:\s*"(?:stdout|stderr)"',
         # JSON-decoded; the line's end is part of the value
-        lambda line: (
-            line.str.json_path_match("$.log").str.strip_suffix("\n").str.strip_suffix("\r")
-        ),
-        decoded_time=lambda line: line.str.json_path_match("$.time"),
+        lambda log: log.str.strip_suffix("\n").str.strip_suffix("\r"),
+        record=_Record("log", "time", stream="stream"),
         # a part of a longer line (over 16 KB) is one without the line's end
-        part=lambda line: ~line.str.json_path_match("$.log").str.ends_with("\n"),
-        stream=lambda line: line.str.json_path_match("$.stream"),
+        part=lambda log: ~log.str.ends_with("\n"),
+        stream=lambda stream: stream,
     ),
     # journalctl -o json (and json-seq, each record after an RS): a record a line, its
     # fields in no set order, the cursor always among them (the time in microseconds since
     # the epoch, the host, the message)
     Envelope.JOURNAL: _Shape(
         r'^\x1e?\{.*"__CURSOR"\s*:\s*"s=[0-9a-f]+;i=[0-9a-f]+;b=[0-9a-f]+;',
-        lambda line: _journal(line, "$.MESSAGE").str.strip_suffix("\n"),
-        decoded_time=lambda line: _journal(line, "$.__REALTIME_TIMESTAMP"),
-        decoded_host=lambda line: _journal(line, "$._HOSTNAME"),
+        lambda message: message.str.strip_suffix("\n"),
+        record=_Record("MESSAGE", "__REALTIME_TIMESTAMP", host="_HOSTNAME", prefix="\x1e"),
     ),
     # kubectl logs --timestamps, docker logs --timestamps: RFC3339NanoFixed and a space
     Envelope.TIMESTAMPS: _Shape(
@@ -196,8 +208,20 @@ _SHAPES = {
 _STARTS = {envelope: re.compile(shape.start) for envelope, shape in _SHAPES.items()}
 
 
-def _journal(line: pl.Expr, path: str) -> pl.Expr:
-    return line.str.strip_prefix("\x1e").str.json_path_match(path)
+def _members(frame: pl.DataFrame, inside: pl.Expr, record: _Record) -> Callable[[str], pl.Expr]:
+    """Each member of the records, by name (null on the lines that are none): the records
+    decoded once for all their members (Docker's 1M lines: 151 → 65 ms a 16 MB chunk,
+    against a search of the text for each), or, when a line is no JSON object of them
+    (cut short; a member an array: the journal's binary message), each member sought in
+    the text, as it was."""
+    line = pl.col("line")
+    text = pl.when(inside).then(line.str.strip_prefix(record.prefix) if record.prefix else line)
+    fields = pl.Struct(dict.fromkeys(record.members, pl.String))
+    try:
+        decoded = frame.select(text.str.json_decode(fields)).to_series()
+    except pl.exceptions.PolarsError:
+        return lambda member: text.str.json_path_match(f"$.{member}")
+    return pl.lit(decoded).struct.field
 
 
 def detect(frame: pl.DataFrame) -> Envelope | None:
@@ -245,16 +269,19 @@ def _share(pattern: re.Pattern[str], lines: list[str]) -> float:
 def unwrap(frame: pl.DataFrame, envelope: Envelope, *, streams: bool = False) -> pl.DataFrame:
     """``frame`` with each line in the envelope replaced by the line it holds; with the
     ``host`` and ``service`` each names, for an envelope whose lines name their host."""
-    shape = _SHAPES[envelope]
+    shape, record = _SHAPES[envelope], _SHAPES[envelope].record
     line = pl.col("line")
     inside = line.str.contains(shape.start)
-    held = shape.decoded(line) if shape.decoded is not None else line.str.replace(shape.start, "")
+    member = _members(frame, inside, record) if record is not None else None
+    held = line.str.replace(shape.start, "")
+    if member is not None and record is not None and shape.decoded is not None:
+        held = shape.decoded(member(record.line))
     # a line that held nothing (an empty line logged) is blank, as in a plain log
     columns = [pl.when(inside).then(held).otherwise(line).replace("", None).alias("line")]
     groups = _STARTS[envelope].groupindex
     named = [line.str.extract(shape.start, i) for g, i in groups.items() if g.startswith("host")]
-    if shape.decoded_host is not None:
-        named.append(pl.when(inside).then(shape.decoded_host(line)))
+    if member is not None and record is not None and record.host is not None:
+        named.append(pl.when(inside).then(member(record.host)))
     host = None
     if named:  # before the line is replaced; host_*: another way of writing the line
         hosts = frame.select(named[0] if len(named) == 1 else pl.coalesce(named)).to_series()
@@ -267,8 +294,8 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope, *, streams: bool = False) ->
     time = (
         line.str.extract(shape.start, groups["time"])
         if "time" in groups
-        else shape.decoded_time(line)
-        if shape.decoded_time is not None
+        else member(record.time)
+        if member is not None and record is not None
         else None
     )
     if time is not None:  # an inner envelope's time is the nearer the program's
@@ -276,11 +303,15 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope, *, streams: bool = False) ->
             time = pl.coalesce(time, pl.col(ENVELOPE_TIME))
         columns.append(time.alias(ENVELOPE_TIME))
     if shape.part is not None and shape.stream is not None:
-        # which lines are parts, and (only if any, or a part is pending) their streams
-        part = frame.select((inside & shape.part(line)).fill_null(value=False)).to_series()
+        # which lines are parts, and (only if any, or a part is pending) their streams; of
+        # a record, of its line member and its stream member
+        whole, stream = line, line
+        if member is not None and record is not None and record.stream is not None:
+            whole, stream = member(record.line), member(record.stream)
+        part = frame.select((inside & shape.part(whole)).fill_null(value=False)).to_series()
         columns.append(pl.lit(part).alias(PART))
         if streams or part.any():
-            columns.append(pl.when(inside).then(shape.stream(line)).alias(_STREAM))
+            columns.append(pl.when(inside).then(shape.stream(stream)).alias(_STREAM))
         else:
             columns.append(pl.lit(None, pl.String).alias(_STREAM))
     return frame.with_columns(columns)

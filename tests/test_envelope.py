@@ -758,3 +758,39 @@ def test_a_time_of_day_takes_its_envelopes_day(tmp_path: Path, log: str) -> None
         if n in times:
             logged = datetime.strptime(ln[:12], "%H:%M:%S.%f").time()
             assert times[n] == datetime.combine(datetime(2026, 11, 26).date(), logged, UTC)
+
+
+@pytest.mark.parametrize("wrap", ["docker", "journal", "cut"])
+def test_records_decoded_at_once_give_what_each_member_sought_alone_gives(
+    wrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Docker's and the journal's records are decoded once for all their members; a chunk
+    with a line that is no such record (cut short: a crash mid-write) has each member
+    sought in the text, as before. Both give the same lines, times, hosts and parts."""
+    lines = (SAMPLE / "api-1.log").read_text().splitlines()[:400]
+    text = {
+        "docker": lambda: docker(lines),
+        "journal": lambda: journal(lines),
+        "cut": lambda: cut(lines, 300, wrap="docker"),
+    }[wrap]()
+    frame = pl.DataFrame({"line_no": range(len(text.splitlines())), "line": text.splitlines()})
+    found = envelope.detect_all(frame)
+    assert found
+    # a record cut short (its last brace gone): still in the envelope, no JSON
+    broken = frame.with_columns(
+        pl.when(pl.col("line_no") == 7)
+        .then(pl.col("line").str.strip_suffix("}"))
+        .otherwise("line")
+        .alias("line")
+    )
+    assert broken.get_column("line")[7] != frame.get_column("line")[7]
+    decoded = [envelope.unwrap_all(f, found, streams=True) for f in (frame, broken)]
+
+    def refused(*_: object, **__: object) -> pl.Expr:
+        raise pl.exceptions.ComputeError("no JSON decoding here")
+
+    monkeypatch.setattr(pl.expr.string.ExprStringNameSpace, "json_decode", refused)
+    sought = [envelope.unwrap_all(f, found, streams=True) for f in (frame, broken)]
+    for one, other in zip(decoded, sought, strict=True):
+        assert_frame_equal(one, other)
+    assert decoded[0].get_column("line").to_list()[:3] == lines[:3] or wrap == "cut"
