@@ -666,11 +666,21 @@ def _from_utf16(blocks: Iterator[bytes], report: ReadReport, label: str) -> Iter
 # JSON printed an object over many lines (``journalctl -o json-pretty``, ``jq .``): the
 # file starts with a brace alone on its line, then an indented member.
 _PRETTY_START = re.compile(rb'\A[ \t\r\n]*\{[ \t]*\r?\n[ \t]+"')
-# A line break inside an object, with the indent after it: every one but those before a
-# brace at the start of a line, where the next object starts (a JSON string holds no
-# line break, so each is the printer's).
-_INSIDE = re.compile(rb"\r?\n(?!\{)[ \t]*")
-_OBJECT_START = b"\n{"
+# A line break inside an object, with the indent after it: one before an indented line,
+# a closing bracket at a line's start or a blank line (a JSON string holds no line break,
+# so each is the printer's). A line that starts otherwise (the next object's brace, a
+# line that is no JSON) stays a line of its own.
+_INSIDE = re.compile(rb"\r?\n(?=[ \t\r\n}\]])[ \t]*")
+_INSIDE_STARTS = b" \t\r\n}]"
+
+
+def _last_line_start(data: bytes) -> int:
+    """Where the last line that is in no object starts, minus one (its line break), if
+    the line after it is known: -1 when there is none."""
+    cut = data.rfind(b"\n")
+    while cut >= 0 and (cut + 1 == len(data) or data[cut + 1] in _INSIDE_STARTS):
+        cut = data.rfind(b"\n", 0, cut)
+    return cut
 
 
 def _one_object_a_line(
@@ -678,8 +688,9 @@ def _one_object_a_line(
 ) -> Iterator[bytes]:
     """The blocks; a file of JSON objects printed over many lines each made an object a
     line, as ``journalctl -o json`` and ``jq -c`` print them (then a line is an object:
-    the warning says so). Blocks are cut where an object starts; an object longer than
-    ``MAX_LINE_BYTES`` is let through as it is, to be cut as any line that long."""
+    the warning says so); the lines that are in no object stay as they are. Blocks are
+    cut where an object (or such a line) starts; an object longer than ``MAX_LINE_BYTES``
+    is let through as it is, to be cut as any line that long."""
     first = next(blocks, None)
     if first is None:
         return
@@ -693,13 +704,13 @@ def _one_object_a_line(
     def flat(whole: bytes) -> bytes:
         nonlocal lines, objects
         lines += whole.count(b"\n")
-        out = _INSIDE.sub(b"", whole.strip(b" \t\r\n")) + b"\n"  # blank lines: between
+        out = _INSIDE.sub(b"", whole.strip(b" \t\r\n")) + b"\n"
         objects += out.count(b"\n")
         return out
 
     for block in chain([first], blocks):
         data = carry + block if carry else block
-        cut = data.rfind(_OBJECT_START)
+        cut = _last_line_start(data)
         if cut < 0 and len(data) < MAX_LINE_BYTES:
             carry = data
             continue
@@ -720,7 +731,7 @@ def _one_object_a_line(
     report.warnings.append(
         f"{source.label}: JSON objects printed over many lines each (as `journalctl -o "
         f"json-pretty` or `jq .` print them): its {plural(lines, 'line')} read as "
-        f"{plural(objects, 'object')}, an object a line (line numbers count objects)"
+        f"{objects:,}, an object a line (line numbers count those)"
     )
 
 

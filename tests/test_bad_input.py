@@ -509,7 +509,10 @@ CASES = [
         {"journal.json": PRETTY_JOURNAL},
         ("analyze", "journal.json"),
         ExitStatus.OK,
-        stdout=("journal.json: JSON objects printed over many lines each", "read as 20 objects"),
+        stdout=(
+            "journal.json: JSON objects printed over many lines each",
+            "read as 20, an object a line",
+        ),
     ),
     Case(
         "an-app-log-through-jq-among-good-ones",

@@ -56,8 +56,8 @@ def test_json_printed_over_many_lines_reads_as_an_object_a_line(
     said = source["warnings"].pop(0)
     assert said == (
         "app.log: JSON objects printed over many lines each (as `journalctl -o json-pretty` "
-        f"or `jq .` print them): its {lines:,} lines read as {objects:,} objects, an object "
-        "a line (line numbers count objects)"
+        f"or `jq .` print them): its {lines:,} lines read as {objects:,}, an object a line "
+        "(line numbers count those)"
     )
     assert read == _report(same)
     assert source["lines_total"] == objects
@@ -122,7 +122,19 @@ def test_blank_lines_around_the_objects_are_between_them(tmp_path: Path) -> None
         0,
     )
     lines = path.read_text().count("\n")
-    assert f"its {lines:,} lines read as 200 objects" in source["warnings"][0]
+    assert f"its {lines:,} lines read as 200, an object a line" in source["warnings"][0]
+
+
+def test_lines_in_no_object_after_the_printed_objects_stay_lines(tmp_path: Path) -> None:
+    """Only the line breaks inside an object go: a log that starts with an object printed
+    over lines (a banner) and goes on in lines of its own keeps each of those a line."""
+    banner = (PRETTY / "api-1.jq.json").read_text().split("\n{\n")[0] + "\n"
+    lines = (SAMPLE / "api-1.log").read_text().splitlines(keepends=True)[1:300]
+    path = tmp_path / "api-1.log"
+    path.write_text(banner + "".join(lines))
+    (source,) = _report(path)["sources"]
+    assert (source["lines_total"], source["lines_parsed"]) == (300, 300)
+    assert f"its {banner.count(chr(10)) + 299:,} lines read as 300," in source["warnings"][0]
 
 
 def test_a_log_that_merely_starts_with_a_brace_is_left_as_it_is(tmp_path: Path) -> None:
