@@ -145,6 +145,18 @@ COMMANDS: tuple[Bench, ...] = (
     # The HTML report of the edge log: its size is printed on stderr (target: < 3 MB).
     Bench("report html",    "{logtrace} report {edge} --preset trace -o {work}/report.html",
           versus="analyze"),
+    # The stack's floor (floor.py): polars' own readers on the same files, and a per-route
+    # report that reads with them and checks nothing. Not logtrace: what any exact parse
+    # on this stack starts from.
+    Bench("floor import",   "{python} {bench}/floor.py import", lines=""),
+    Bench("floor read-lines", "{python} {bench}/floor.py read-lines {edge}"),
+    Bench("floor read-csv", "{python} {bench}/floor.py read-csv {edge}"),
+    Bench("floor sketch",   "{python} {bench}/floor.py sketch {edge}", versus="analyze"),
+    Bench("floor read-ndjson", "{python} {bench}/floor.py read-ndjson {edge_json}"),
+    Bench("floor sketch-json", "{python} {bench}/floor.py sketch-json {edge_json}",
+          versus="analyze json"),
+    Bench("floor read-ndjson app", "{python} {bench}/floor.py read-ndjson {data}/api-1.log",
+          lines="api-1.log", versus="parse json"),
     Bench("--help",         "{logtrace} --help", lines=""),
     Bench("--version",      "{logtrace} --version", lines=""),
     Bench("baseline_re",    "{python} {bench}/baseline_re.py {edge} --json",

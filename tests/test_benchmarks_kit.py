@@ -716,3 +716,41 @@ def test_the_compose_stream_holds_the_edge_log_as_a_log_per_container(
     assert [ln.split(" | ", 1)[1] for ln in lines] == edge.read_text().splitlines()
     split = resolve_sources([str(path)])
     assert sorted(s.host for s in split) == sorted(f"edge-{k}" for k in range(1, 21))
+
+
+# --- floor.py --------------------------------------------------------------------------
+
+
+def bench_module(name: str, path: Path) -> ModuleType:
+    """A file of benchmarks/ as a module (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("mode", ["sketch", "sketch-json"])
+def test_the_floor_sketch_reports_what_the_regex_baseline_reports(
+    dataset: Path, baseline: ModuleType, mode: str, tmp_path: Path
+) -> None:
+    # The floor rows time the same report as baseline_re.py, so their ratios compare like
+    # with like: every route's count, percentiles and maximum, and the overall ones.
+    floor = bench_module("floor", BENCH / "floor.py")
+    edge = tmp_path / "edge.log"
+    edge.write_bytes((dataset / "edge.log").read_bytes())
+    log = edge
+    if mode == "sketch-json":  # edge.log's lines in run.py's escape=json format
+        log = bench_module("formats", BENCH / "harness" / "formats.py").derived(edge)[1]
+    expected = baseline.analyze(read_lines(edge))
+    stats = ("requests", "p50", "p90", "p95", "p99", "max")
+    frame = floor.main_frame(mode, log)
+    sketch = {row["route"]: tuple(row[s] for s in stats) for row in frame.iter_rows(named=True)}
+
+    def row(s: Any) -> tuple[Any, ...]:
+        return (s.count, s.p50, s.p90, s.p95, s.p99, s.max)
+
+    routes = [s for s in expected.routes if s.route is not None]
+    assert len(routes) > 20
+    assert {s.route: sketch.get(s.route) for s in routes} == {s.route: row(s) for s in routes}
+    assert sketch["(all)"] == row(expected.overall)
