@@ -122,6 +122,22 @@ class _Record:
 
 
 @dataclass(frozen=True)
+class _Split:
+    """A start ``head.*tail``, tested in parts: ``head`` anchored (a few bytes), ``tail``
+    sought where it is (the regex engine finds its literal with SIMD), not by a regex that
+    walks every byte of the line to reach it. ``overlap``: the lines on which ``tail`` may
+    begin inside ``head`` (where the whole regex would not take it), left to the regex."""
+
+    head: str
+    tail: str
+    overlap: str | None = None
+
+    @property
+    def start(self) -> str:
+        return f"{self.head}.*{self.tail}"
+
+
+@dataclass(frozen=True)
 class _Shape:
     """How a line in an envelope begins (a regex; its groups ``host`` (or ``host_*``, in
     another alternative) and ``time``, if any, the host the line names and the time it was
@@ -139,6 +155,7 @@ class _Shape:
     # of a stream of many programs' lines: the group naming the program a line is of
     # (SPLIT): "host", or a group of its own (a pod's container)
     origin: str | None = None
+    split: _Split | None = None  # ``start`` in parts (``in_envelope``)
 
     def held(self, line: str) -> str:
         """The line one line in this envelope holds (in Python: a sample's few lines)."""
@@ -152,6 +169,16 @@ class _Shape:
         return value.removesuffix("\n").removesuffix("\r") if isinstance(value, str) else line
 
 
+# Docker's json-file: the log member first, the stream after it. The tail could begin
+# at the head's last quote only on a line whose log value starts with a comma outside any
+# string: the whole regex decides those.
+_DOCKER = _Split(
+    r'^\{\s*"log"\s*:\s*"',
+    r'"\s*,\s*"stream"\s*:\s*"(?:stdout|stderr)"',
+    overlap=r'^\{\s*"log"\s*:\s*"\s*,',
+)
+# The journal's JSON: the tail begins with a quote, the head holds none.
+_JOURNAL = _Split(r"^\x1e?\{", r'"__CURSOR"\s*:\s*"s=[0-9a-f]+;i=[0-9a-f]+;b=[0-9a-f]+;')
 _RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})"
 _CONTAINER = r"[A-Za-z0-9][A-Za-z0-9_.-]*[-_][0-9]+"  # web-1, proj-web-1, proj_web_1
 
@@ -165,21 +192,23 @@ _SHAPES = {
         stream=lambda line: line.str.extract(r"^\S+ (stdout|stderr) ", 1),
     ),
     Envelope.DOCKER: _Shape(
-        r'^\{\s*"log"\s*:\s*".*"\s*,\s*"stream"\s*:\s*"(?:stdout|stderr)"',
+        _DOCKER.start,
         # JSON-decoded; the line's end is part of the value
         lambda log: log.str.strip_suffix("\n").str.strip_suffix("\r"),
         record=_Record("log", "time", stream="stream"),
         # a part of a longer line (over 16 KB) is one without the line's end
         part=lambda log: ~log.str.ends_with("\n"),
         stream=lambda stream: stream,
+        split=_DOCKER,
     ),
     # journalctl -o json (and json-seq, each record after an RS): a record a line, its
     # fields in no set order, the cursor always among them (the time in microseconds since
     # the epoch, the host, the message)
     Envelope.JOURNAL: _Shape(
-        r'^\x1e?\{.*"__CURSOR"\s*:\s*"s=[0-9a-f]+;i=[0-9a-f]+;b=[0-9a-f]+;',
+        _JOURNAL.start,
         lambda message: message.str.strip_suffix("\n"),
         record=_Record("MESSAGE", "__REALTIME_TIMESTAMP", host="_HOSTNAME", prefix="\x1e"),
+        split=_JOURNAL,
     ),
     # kubectl logs --timestamps, docker logs --timestamps: RFC3339NanoFixed and a space
     Envelope.TIMESTAMPS: _Shape(
@@ -206,6 +235,24 @@ _SHAPES = {
     ),
 }
 _STARTS = {envelope: re.compile(shape.start) for envelope, shape in _SHAPES.items()}
+
+
+def in_envelope(line: pl.Series, envelope: Envelope) -> pl.Series:
+    """Whether each line is in the envelope: matches its start (a null line: null). A
+    start in parts (``_Split``: Docker's records, the journal's) is tested by them, to the
+    same answer: 29 → 11 ms a 16 MB chunk of Docker's lines."""
+    shape = _SHAPES[envelope]
+    if shape.split is None:
+        return line.str.contains(shape.start)
+    split = shape.split
+    found = line.str.contains(split.head) & line.str.contains(split.tail)
+    if split.overlap is None:
+        return found
+    doubt = line.str.contains(split.overlap).fill_null(value=False)
+    if not doubt.any():
+        return found
+    at = doubt.arg_true()
+    return found.scatter(at, line.gather(at).str.contains(shape.start))
 
 
 def _members(frame: pl.DataFrame, inside: pl.Expr, record: _Record) -> Callable[[str], pl.Expr]:
@@ -273,7 +320,7 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope, *, streams: bool = False) ->
     line = pl.col("line")
     # which lines are in it, found once: each select below would look again (28 ms a
     # 16 MB chunk of Docker's lines, each time)
-    inside = pl.lit(frame.select(line.str.contains(shape.start)).to_series())
+    inside = pl.lit(in_envelope(frame.get_column("line"), envelope))
     member = _members(frame, inside, record) if record is not None else None
     held = line.str.replace(shape.start, "")
     if member is not None and record is not None and shape.decoded is not None:

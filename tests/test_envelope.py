@@ -10,6 +10,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
@@ -794,3 +796,45 @@ def test_records_decoded_at_once_give_what_each_member_sought_alone_gives(
     for one, other in zip(decoded, sought, strict=True):
         assert_frame_equal(one, other)
     assert decoded[0].get_column("line").to_list()[:3] == lines[:3] or wrap == "cut"
+
+
+# Pieces of lines that come near Docker's and the journal's starts, and cross them.
+_NEAR_STARTS = [
+    "{", " ", "\t", "\u00a0", '"', "log", '"log"', ":", ",", "x", '\\"', '"stream"',
+    '"stdout"', '"stderr"', "}", "\x1e", '"__CURSOR"', '"s=1a;i=2;b=3f;', "\r", "é",
+]  # fmt: skip
+_EDGES = [
+    '{"log":"GET /\\n","stream":"stdout","time":"2026-11-26T12:00:00Z"}',
+    '{ "log" : "x" , "stream" : "stderr"}',
+    '{"log":","stream":"stdout"}',  # the tail only where the head ends: not in it
+    '{"log":" ,"stream":"stdout"}',
+    '{"log":","stream":"stdout" and ","stream":"stderr"',  # again after it: in it
+    '{"log":",","stream":"stdout"}',
+    '{"stream":"stdout","log":"x"}',
+    '\x1e{"__CURSOR" : "s=1a;i=2;b=3f;"}',
+    '"__CURSOR":"s=1a;i=2;b=3f;"{',
+    "",
+]
+
+
+@pytest.mark.parametrize("kind", [Envelope.DOCKER, Envelope.JOURNAL])
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.lists(st.sampled_from(_NEAR_STARTS), max_size=14), max_size=40))
+def test_a_start_tested_in_parts_takes_the_lines_its_whole_regex_takes(
+    kind: Envelope, pieces: list[list[str]]
+) -> None:
+    """Docker's and the journal's starts (``head.*tail``) are tested as a head and a tail
+    sought apart, not by a regex walking each whole line: the lines in the envelope are
+    the same, those where the tail begins inside the head included."""
+    lines = pl.Series([*_EDGES, *("".join(p) for p in pieces), None], dtype=pl.String)
+    start = envelope._SHAPES[kind].start  # the regex it stands for
+    assert envelope.in_envelope(lines, kind).to_list() == lines.str.contains(start).to_list()
+
+
+def test_the_edges_of_a_start_in_parts_are_as_the_regex_says() -> None:
+    lines = pl.Series(_EDGES)
+    assert envelope.in_envelope(lines, Envelope.DOCKER).to_list() == [
+        True, True, False, False, True, True, False, False, False, False,
+    ]  # fmt: skip
+    journal = envelope.in_envelope(lines, Envelope.JOURNAL).to_list()
+    assert journal == [False] * 7 + [True, False, False]
