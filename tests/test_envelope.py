@@ -838,3 +838,36 @@ def test_the_edges_of_a_start_in_parts_are_as_the_regex_says() -> None:
     ]  # fmt: skip
     journal = envelope.in_envelope(lines, Envelope.JOURNAL).to_list()
     assert journal == [False] * 7 + [True, False, False]
+
+
+_NEAR_COMPOSE = [
+    "web-1", "proj_web_12", "db-2", "x", "-", "_", "1", "m", ";", " ", "  ", "\t", "|", "| ",
+    "\x1b[36m", "\x1b[1;33m", "\x1b[0m", "\x1b[", "é",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.lists(st.sampled_from(_NEAR_COMPOSE), max_size=12), max_size=40))
+def test_a_compose_lines_container_is_what_the_starts_groups_capture(
+    pieces: list[list[str]],
+) -> None:
+    """A compose line's container is its first word out of its colour, not the start's
+    captures: the same name on every line in the envelope, null on the others."""
+    lines = [
+        "web-1   | GET / 200",
+        "\x1b[36mproj_web_12 | \x1b[0mGET / 200",
+        "\x1b[1;33mm-1  | \x1b[0m",
+        "web-1| GET /",
+        *("".join(p) for p in pieces),
+    ]
+    frame = pl.DataFrame({"line_no": range(len(lines)), "line": lines})
+    start = envelope._STARTS[Envelope.COMPOSE]  # the regex the names stand for
+    captured = pl.coalesce(
+        pl.col("line").str.extract(start.pattern, i)
+        for g, i in start.groupindex.items()
+        if g.startswith("host")
+    )
+    want = frame.select(captured).to_series().to_list()
+    assert envelope.unwrap(frame, Envelope.COMPOSE).get_column("host").to_list() == want
+    assert want[:4] == ["web-1", "proj_web_12", "m-1", None]
+    assert envelope.origins(frame, (Envelope.COMPOSE,)) == {w for w in want if w is not None}
