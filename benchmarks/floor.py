@@ -99,12 +99,13 @@ def nearest_rank(values: pl.Expr, percent: int) -> pl.Expr:
 
 
 def per_route(requests: pl.LazyFrame) -> pl.DataFrame:
-    """Count, nearest-rank percentiles and maximum of ``request_time_s`` by route (the request
+    """Count, nearest-rank percentiles and maximum of $request_time by route (the request
     line's path templated, as baseline_re.py does), and of every line (``(all)``), from
-    ``request`` (the raw request line) and ``request_time_s``."""
+    the text of ``request`` and ``request_time``."""
     target = pl.col("request").str.split_exact(" ", 2).struct.field("field_1")
     lines = requests.select(
-        target.str.splitn("?", 2).struct.field("field_0").alias("path"), "request_time_s"
+        target.str.splitn("?", 2).struct.field("field_0").alias("path"),
+        pl.col("request_time").cast(pl.Float64, strict=False),
     )
     paths = lines.select(pl.col("path").unique()).collect().get_column("path")
     routes = pl.select(route(pl.lit(paths))).to_series()
@@ -112,10 +113,10 @@ def per_route(requests: pl.LazyFrame) -> pl.DataFrame:
     stats = (
         [pl.len().alias("requests")]
         + [
-            nearest_rank(pl.col("request_time_s"), percent).alias(name)
+            nearest_rank(pl.col("request_time"), percent).alias(name)
             for name, percent in _PERCENTS.items()
         ]
-        + [pl.col("request_time_s").max().alias("max")]
+        + [pl.col("request_time").max().alias("max")]
     )
     by_route = lines.group_by("route").agg(stats)
     overall = lines.select(pl.lit("(all)").alias("route"), *stats)
@@ -127,21 +128,12 @@ def sketch(path: str) -> pl.DataFrame:
     """Per-route percentiles of a `trace` log, read by polars' CSV reader."""
     cells = read_cells(path, [_REQUEST, _REQUEST_TIME])
     cells.columns = ["request", "request_time"]  # in the order of the file
-    requests = cells.lazy().select(
-        "request",
-        pl.col("request_time").cast(pl.Float64, strict=False).alias("request_time_s"),
-    )
-    return per_route(requests)
+    return per_route(cells.lazy())
 
 
 def sketch_json(path: str) -> pl.DataFrame:
     """Per-route percentiles of a log in run.py's JSON format, read by polars' NDJSON reader."""
-    objects = read_objects(path, _JSON_MEMBERS)
-    requests = objects.lazy().select(
-        "request",
-        pl.col("request_time").cast(pl.Float64, strict=False).alias("request_time_s"),
-    )
-    return per_route(requests)
+    return per_route(read_objects(path, _JSON_MEMBERS).lazy())
 
 
 _MODES = {
