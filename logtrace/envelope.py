@@ -343,9 +343,10 @@ def unwrap(frame: pl.DataFrame, envelope: Envelope, *, streams: bool = False) ->
     # 16 MB chunk of Docker's lines, each time)
     inside = pl.lit(in_envelope(frame.get_column("line"), envelope))
     member = _members(frame, inside, record) if record is not None else None
-    held = line.str.replace(shape.start, "")
     if member is not None and record is not None and shape.decoded is not None:
         held = shape.decoded(member(record.line))
+    else:
+        held = line.str.replace(shape.start, "")
     # a line that held nothing (an empty line logged) is blank, as in a plain log
     columns = [pl.when(inside).then(held).otherwise(line).replace("", None).alias("line")]
     groups = _STARTS[envelope].groupindex
